@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the tests and the local stack need on a bare Debian machine:
+# OpenSSH's server (the SFTP peer), moto and cfn-lint in the ignored .venv, and the
+# npm tools in the ignored node_modules. Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+need_apt=()
+command -v /usr/sbin/sshd >/dev/null 2>&1 || need_apt+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v perl >/dev/null 2>&1 || need_apt+=(perl)
+command -v make >/dev/null 2>&1 || need_apt+=(make)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]} with apt"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c 'import moto, cfnlint' >/dev/null 2>&1; then
+  echo "setup: installing Python tools into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check -r infra/local/requirements.txt
+fi
+
+if [ -f package.json ] && [ ! -d node_modules ]; then
+  echo "setup: installing npm tools"
+  npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent
+fi
+echo "setup: ready"

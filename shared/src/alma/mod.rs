@@ -1,0 +1,1 @@
+//! Alma REST API client and course cache.

@@ -1,0 +1,4 @@
+//! Test peers for the product: the Alma simulator (REST API and course loader) and the
+//! harnesses that start the local stack's services on loopback.
+
+pub mod alma_sim;
