@@ -1,1 +1,309 @@
-//! The Alma simulator: Alma's courses, reading-list and jobs APIs and its course loader.
+//! The Alma simulator: Alma's courses, reading-list and jobs APIs and its course loader,
+//! served over real HTTP on loopback.
+//!
+//! Start it in-process with [`AlmaSim::start`] (or the `alma-sim` binary). It serves:
+//!
+//! | call | behaviour |
+//! |---|---|
+//! | `GET /almaws/v1/courses?q=&limit=&offset=&exact_search=` | `q` = `field~value` joined by ` AND ` (code, section, name, searchable_ids, year, instructors, all); `~` is a word/prefix match (see [`search`]); `limit` 0–100 (default 10, else 400); `course` absent when the page is empty |
+//! | `GET /almaws/v1/courses/{id}[?view=full]` | `full` adds `reading_lists: {reading_list: [...]}` (inner key absent when none) |
+//! | `GET /almaws/v1/courses/{id}/reading-lists` | `{reading_list, total_record_count}` |
+//! | `DELETE /almaws/v1/courses/{id}` | 204 |
+//! | `GET /almaws/v1/conf/jobs?type=SCHEDULED&profile_id=P` | the course loader job of profile `loader_profile_id` |
+//! | `GET /almaws/v1/conf/jobs/{job}/instances?submit_date_from=&submit_date_to=&status=&limit=&offset=` | loader runs, newest first |
+//! | `GET /almaws/v1/conf/jobs/{job}/instances/{id}` | one run |
+//!
+//! Governance, in this order: the key (header `Authorization: apikey K` or query
+//! `apikey=K`; else 401 `UNAUTHORIZED`), the per-second limit (a sliding one-second window
+//! of served calls; over it → 429 `PER_SECOND_THRESHOLD`, not counted), the daily quota (→
+//! 429 `DAILY_THRESHOLD`), then injected faults (500 `INTERNAL_SERVER_ERROR`, counted).
+//! Every `/almaws/` answer carries `X-Exl-Api-Remaining` (without a quota it counts down
+//! from [`NOMINAL_DAILY_QUOTA`]). Latency is added to every `/almaws/` request.
+//! Bodies are XML unless JSON is asked for (`Accept: application/json` or `format=json`);
+//! error bodies are Alma's error JSON unless XML is asked for. Other error codes used:
+//! `INVALID_PARAMETER`, `COURSE_NOT_FOUND`, `JOB_NOT_FOUND`, `JOB_INSTANCE_NOT_FOUND` (all
+//! 400, as Alma answers 400 for unknown ids), `NOT_FOUND` (404), `METHOD_NOT_ALLOWED` (405).
+//!
+//! The course loader watches `drop_dir` (the Alma SFTP directory) every `watch_interval`,
+//! takes each `YYYYMMDDHHMMSS.txt` whose stamp is later than the last file it took (other
+//! names, such as `*.part` or dotfiles, are never looked at) and applies it by the rules in
+//! [`loader`]. Each file is a job instance: QUEUED at submit, RUNNING after half of
+//! `loader_delay`, then COMPLETED_SUCCESS, COMPLETED_WARNING (some error rows),
+//! COMPLETED_FAILED (bad format, nothing applied) or COMPLETED_NO_BULKS (no data rows).
+//! Counters (`counters.counter[].type.value`, values as strings):
+//! [`COUNTER_ROWS_READ`] `course_loader.rows_read`, [`COUNTER_CREATED`]
+//! `course_loader.courses_created`, [`COUNTER_UPDATED`] `course_loader.courses_updated`,
+//! [`COUNTER_DELETED`] `course_loader.courses_deleted`, [`COUNTER_ROLLED_OVER`]
+//! `course_loader.courses_rolled_over` (a ROLLOVER row counts here only), [`COUNTER_ERRORS`]
+//! `course_loader.rows_with_errors`. A failed run reports no counters, only an alert.
+//!
+//! Test-only endpoints (no key, no limits, not logged): `GET /sim/courses`,
+//! `POST /sim/loader/run`, `GET /sim/calls`, `DELETE /sim/calls`, `GET /sim/job-instances`.
+
+pub mod loader;
+mod model;
+mod render;
+pub mod search;
+mod server;
+mod watcher;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use model::{
+    CallRecord, FixtureCourse, JobInstance, JobStatus, LoaderCounters, RowError, SimCourse,
+    SimReadingList, COUNTER_CREATED, COUNTER_DELETED, COUNTER_ERRORS, COUNTER_ROLLED_OVER,
+    COUNTER_ROWS_READ, COUNTER_UPDATED,
+};
+pub use server::NOMINAL_DAILY_QUOTA;
+pub use watcher::stamp_of;
+
+use loader::IdAlloc;
+use server::{Settings, Shared, Store};
+
+/// Injected 5xx answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fault {
+    /// Every Nth call that passes the limits answers 500.
+    EveryNth(u64),
+    /// Each call that passes the limits answers 500 with this probability (0.0–1.0).
+    Rate(f64),
+}
+
+/// The institution's processing departments when none are given.
+pub const DEFAULT_PROCESSING_DEPARTMENTS: [&str; 11] = [
+    "HAYDEN",
+    "ASU_ONLINE",
+    "NOBLE",
+    "DESIGN",
+    "LAW",
+    "COURSE_UNIT",
+    "DOWNTOWN",
+    "FLETCHER",
+    "POLYTECHNIC",
+    "THUNDERBIRD",
+    "MUSIC",
+];
+
+/// How to start the simulator.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    pub courses: Vec<FixtureCourse>,
+    pub api_key: String,
+    pub drop_dir: Option<PathBuf>,
+    pub per_second_limit: Option<u32>,
+    pub daily_quota: Option<u64>,
+    pub latency: Duration,
+    pub fault: Option<Fault>,
+    pub loader_delay: Duration,
+    pub processing_departments: Vec<String>,
+    pub loader_job_id: String,
+    pub loader_profile_id: String,
+    pub watch_interval: Duration,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            courses: Vec::new(),
+            api_key: "sim-key".to_string(),
+            drop_dir: None,
+            per_second_limit: Some(25),
+            daily_quota: None,
+            latency: Duration::ZERO,
+            fault: None,
+            loader_delay: Duration::ZERO,
+            processing_departments: DEFAULT_PROCESSING_DEPARTMENTS
+                .iter()
+                .map(|d| d.to_string())
+                .collect(),
+            loader_job_id: "S7100000000001".to_string(),
+            loader_profile_id: "7200000000001".to_string(),
+            watch_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+impl SimOptions {
+    /// Defaults with the courses of a fixture file (a JSON array of [`FixtureCourse`]).
+    pub fn with_fixture(path: impl AsRef<Path>) -> std::io::Result<Self> {
+        let bytes = std::fs::read(path.as_ref())?;
+        let courses: Vec<FixtureCourse> = serde_json::from_slice(&bytes).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: not a courses fixture: {e}", path.as_ref().display()),
+            )
+        })?;
+        Ok(SimOptions {
+            courses,
+            ..SimOptions::default()
+        })
+    }
+}
+
+/// The fixture's courses as the store holds them; `reading_lists: true` gives one list.
+fn seed(fixture: &[FixtureCourse]) -> Vec<SimCourse> {
+    let mut courses: Vec<SimCourse> = fixture
+        .iter()
+        .map(|f| SimCourse {
+            id: f.id.clone(),
+            code: f.code.clone(),
+            name: f.name.clone(),
+            section: f.section.clone(),
+            year: f.year.clone(),
+            searchable_ids: f.searchable_id.clone(),
+            instructors: Vec::new(),
+            academic_department: None,
+            processing_department: None,
+            terms: Vec::new(),
+            start_date: None,
+            end_date: None,
+            participants: None,
+            weekly_hours: None,
+            submit_lists_by: None,
+            campus_participants: None,
+            reading_lists: Vec::new(),
+        })
+        .collect();
+    let mut ids = IdAlloc::after(&courses);
+    for (c, f) in courses.iter_mut().zip(fixture) {
+        if f.reading_lists {
+            c.reading_lists.push(SimReadingList {
+                id: ids.list(),
+                code: format!("{}-{}", f.code, f.section),
+                name: format!("{} readings", f.name),
+                status: "Complete".to_string(),
+            });
+        }
+    }
+    courses
+}
+
+/// A running simulator; dropping it stops the server and the loader watcher.
+#[derive(Debug)]
+pub struct AlmaSim {
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    watcher: Option<JoinHandle<()>>,
+}
+
+impl AlmaSim {
+    /// Starts on a free loopback port.
+    pub async fn start(opts: SimOptions) -> std::io::Result<AlmaSim> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), opts).await
+    }
+
+    /// Starts on the given address (the binary's `--port`).
+    pub async fn start_on(addr: SocketAddr, opts: SimOptions) -> std::io::Result<AlmaSim> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let base_url = format!("http://{local}");
+        let courses = seed(&opts.courses);
+        let ids = IdAlloc::after(&courses);
+        let shared = Arc::new(Shared {
+            settings: Settings {
+                api_key: opts.api_key,
+                per_second_limit: opts.per_second_limit,
+                daily_quota: opts.daily_quota,
+                latency: opts.latency,
+                fault: opts.fault,
+                loader_delay: opts.loader_delay,
+                processing_departments: opts.processing_departments,
+                loader_job_id: opts.loader_job_id,
+                loader_profile_id: opts.loader_profile_id,
+            },
+            base_url,
+            store: Mutex::new(Store {
+                courses,
+                ids,
+                calls: Vec::new(),
+                window: VecDeque::new(),
+                quota_day: Utc::now().date_naive(),
+                used_today: 0,
+                served: 0,
+                instances: Vec::new(),
+                next_instance: 8_100_000_000_001,
+                last_stamp: None,
+            }),
+            loader_lock: tokio::sync::Mutex::new(()),
+            drop_dir: opts.drop_dir,
+        });
+
+        let app = axum::Router::new()
+            .fallback(server::handle)
+            .with_state(Arc::clone(&shared));
+        let (shutdown, mut stop) = watch::channel(false);
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
+                tracing::error!(error = %e, "alma simulator server stopped");
+            }
+        });
+        let watcher = shared
+            .drop_dir
+            .is_some()
+            .then(|| watcher::spawn(Arc::clone(&shared), opts.watch_interval));
+        tracing::info!(base_url = %shared.base_url, "alma simulator listening");
+        Ok(AlmaSim {
+            shared,
+            shutdown,
+            watcher,
+        })
+    }
+
+    /// e.g. `http://127.0.0.1:41234`; API paths start `/almaws/v1/`.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    pub fn api_key(&self) -> &str {
+        &self.shared.settings.api_key
+    }
+
+    /// The courses Alma holds now.
+    pub fn courses(&self) -> Vec<SimCourse> {
+        self.shared.lock().courses.clone()
+    }
+
+    /// Every `/almaws/` call so far, in arrival order of completion.
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.shared.lock().calls.clone()
+    }
+
+    /// Forgets the call log.
+    pub fn clear_calls(&self) {
+        self.shared.lock().calls.clear();
+    }
+
+    /// Processes any new file in the drop directory now and returns the finished runs
+    /// (empty when there is nothing new or no drop directory).
+    pub async fn run_loader_now(&self) -> std::io::Result<Vec<JobInstance>> {
+        watcher::run_once(&self.shared).await
+    }
+
+    /// Every loader run so far, oldest first, with per-row errors.
+    pub fn job_instances(&self) -> Vec<JobInstance> {
+        self.shared.lock().instances.clone()
+    }
+}
+
+impl Drop for AlmaSim {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(w) = &self.watcher {
+            w.abort();
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The jobs API: the loader job, its instances, filters, lifecycle and counters.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Days, Utc};
+use leganto_tests::alma_sim::{
+    AlmaSim, SimOptions, COUNTER_CREATED, COUNTER_ERRORS, COUNTER_ROWS_READ,
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::common::*;
+
+fn counter(instance: &Value, kind: &str) -> Option<String> {
+    instance["counters"]["counter"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"]["value"] == kind)
+        .map(|c| c["value"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn the_loader_job_is_found_by_type_and_profile() {
+    let sim = start(Vec::new(), |_| {}).await;
+    let defaults = SimOptions::default();
+    let v = get_json(
+        &sim,
+        &format!("/almaws/v1/conf/jobs?type=SCHEDULED&profile_id={}", defaults.loader_profile_id),
+    )
+    .await;
+    assert_eq!(v["total_record_count"], 1);
+    assert_eq!(v["job"][0]["id"], defaults.loader_job_id.as_str());
+    assert_eq!(v["job"][0]["type"]["value"], "SCHEDULED");
+    for q in ["type=SCHEDULED&profile_id=999", "type=MANUAL"] {
+        let v = get_json(&sim, &format!("/almaws/v1/conf/jobs?{q}")).await;
+        assert_eq!(v["total_record_count"], 0, "{q}");
+        assert!(v.get("job").is_none(), "{q}");
+    }
+    let v = get_json(&sim, &format!("/almaws/v1/conf/jobs/{}", defaults.loader_job_id)).await;
+    assert_eq!(v["id"], defaults.loader_job_id.as_str());
+    let r = get(&sim, "/almaws/v1/conf/jobs/S999/instances").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.error_code(), "JOB_NOT_FOUND");
+}
+
+async fn two_runs() -> (AlmaSim, tempfile::TempDir) {
+    let (sim, dir) = with_drop_dir(Vec::new()).await;
+    drop_file(
+        dir.path(),
+        "20261128010000.txt",
+        &loader_file(&[Row::new("2026Fall-X-LAW100-11111", "11111")]),
+    );
+    sim.run_loader_now().await.unwrap();
+    drop_file(dir.path(), "20261128020000.txt", b"not a loader file\n");
+    sim.run_loader_now().await.unwrap();
+    (sim, dir)
+}
+
+#[tokio::test]
+async fn instances_are_filtered_by_submit_date_and_status_newest_first() {
+    let (sim, _dir) = two_runs().await;
+    let job = SimOptions::default().loader_job_id;
+    let today = Utc::now().date_naive();
+    let base = format!("/almaws/v1/conf/jobs/{job}/instances");
+
+    let v = get_json(&sim, &format!("{base}?submit_date_from={today}Z&limit=10")).await;
+    assert_eq!(v["total_record_count"], 2);
+    let statuses: Vec<&str> = v["job_instance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"]["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["COMPLETED_FAILED", "COMPLETED_SUCCESS"]);
+
+    let tomorrow = today.checked_add_days(Days::new(1)).unwrap();
+    let v = get_json(&sim, &format!("{base}?submit_date_from={tomorrow}Z")).await;
+    assert_eq!(v["total_record_count"], 0);
+    assert!(v.get("job_instance").is_none());
+
+    let yesterday = today.checked_sub_days(Days::new(1)).unwrap();
+    let v = get_json(&sim, &format!("{base}?submit_date_to={yesterday}Z")).await;
+    assert_eq!(v["total_record_count"], 0);
+
+    let v = get_json(&sim, &format!("{base}?submit_date_from={today}Z&status=COMPLETED_SUCCESS")).await;
+    assert_eq!(v["total_record_count"], 1);
+    assert_eq!(v["job_instance"][0]["status"]["value"], "COMPLETED_SUCCESS");
+
+    let v = get_json(&sim, &format!("{base}?limit=1&offset=1")).await;
+    assert_eq!(v["total_record_count"], 2);
+    assert_eq!(v["job_instance"][0]["status"]["value"], "COMPLETED_SUCCESS");
+
+    let r = get(&sim, &format!("{base}?submit_date_from=yesterday")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = get(&sim, &format!("{base}?limit=101")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn one_instance_has_times_counters_and_alerts() {
+    let (sim, _dir) = two_runs().await;
+    let job = SimOptions::default().loader_job_id;
+    let runs = sim.job_instances();
+    let ok = get_json(&sim, &format!("/almaws/v1/conf/jobs/{job}/instances/{}", runs[0].id)).await;
+    assert_eq!(ok["status"]["value"], "COMPLETED_SUCCESS");
+    assert_eq!(ok["progress"], 100);
+    assert_eq!(counter(&ok, COUNTER_ROWS_READ).as_deref(), Some("1"));
+    assert_eq!(counter(&ok, COUNTER_CREATED).as_deref(), Some("1"));
+    assert_eq!(counter(&ok, COUNTER_ERRORS).as_deref(), Some("0"));
+    let times: Vec<DateTime<Utc>> = ["submit_time", "start_time", "end_time"]
+        .iter()
+        .map(|k| {
+            let s = ok[k].as_str().unwrap();
+            assert!(s.ends_with('Z'), "{s}");
+            DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+        })
+        .collect();
+    assert!(times[0] <= times[1] && times[1] <= times[2]);
+
+    let failed = get_json(&sim, &format!("/almaws/v1/conf/jobs/{job}/instances/{}", runs[1].id)).await;
+    assert_eq!(failed["status"]["value"], "COMPLETED_FAILED");
+    assert!(failed["alerts"]["alert"][0]["desc"].is_string());
+
+    let r = get(&sim, &format!("/almaws/v1/conf/jobs/{job}/instances/42")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.error_code(), "JOB_INSTANCE_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn an_instance_is_queued_then_running_then_completed_after_the_delay() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(Vec::new(), |o| {
+        o.drop_dir = Some(dir.path().to_path_buf());
+        o.watch_interval = Duration::from_secs(3600);
+        o.loader_delay = Duration::from_millis(1200);
+        o.per_second_limit = None;
+    })
+    .await;
+    drop_file(
+        dir.path(),
+        "20261128010000.txt",
+        &loader_file(&[Row::new("2026Fall-X-LAW100-11111", "11111")]),
+    );
+    let job = SimOptions::default().loader_job_id;
+    let seen = {
+        let run = sim.run_loader_now();
+        let watch = async {
+            let mut seen: Vec<String> = Vec::new();
+            loop {
+                let v = get_json(&sim, &format!("/almaws/v1/conf/jobs/{job}/instances")).await;
+                if let Some(status) = v["job_instance"][0]["status"]["value"].as_str() {
+                    if seen.last().map(String::as_str) != Some(status) {
+                        seen.push(status.to_string());
+                    }
+                    if status.starts_with("COMPLETED") {
+                        assert!(v["job_instance"][0]["end_time"].is_string());
+                        return seen;
+                    }
+                    if status == "QUEUED" {
+                        assert!(v["job_instance"][0].get("end_time").is_none());
+                        assert!(sim.courses().is_empty(), "nothing applied before completion");
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        };
+        let (done, seen) = tokio::join!(run, watch);
+        assert_eq!(done.unwrap().len(), 1);
+        seen
+    };
+    // Polling may miss a phase, but what it sees comes in lifecycle order and an
+    // in-progress status is visible before completion.
+    let order = ["QUEUED", "RUNNING", "COMPLETED_SUCCESS"];
+    let positions: Vec<usize> = seen
+        .iter()
+        .map(|s| order.iter().position(|o| o == s).expect("known status"))
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    assert_eq!(seen.last().map(String::as_str), Some("COMPLETED_SUCCESS"));
+    assert!(seen.len() >= 2, "{seen:?}");
+    assert_eq!(sim.courses().len(), 1);
+}
