@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Lints the deployable definition: the SAM template with cfn-lint and the state machine
+# with asl-validator. Usage: infra/lint.sh [template|asl|all]   (default: all)
+# Needs `make setup` (infra/local/setup.sh) first: cfn-lint in .venv, asl-validator in node_modules.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+what="${1:-all}"
+status=0
+
+lint_template() {
+  if [ ! -x .venv/bin/cfn-lint ]; then
+    echo "lint: .venv/bin/cfn-lint is missing: run make setup" >&2
+    return 1
+  fi
+  echo "lint: cfn-lint template.yaml"
+  # Warnings fail too (exit codes 4 and 8): the template is kept at zero findings.
+  .venv/bin/cfn-lint template.yaml
+}
+
+lint_asl() {
+  if [ ! -x node_modules/.bin/asl-validator ]; then
+    echo "lint: node_modules/.bin/asl-validator is missing: run make setup" >&2
+    return 1
+  fi
+  echo "lint: asl-validator infra/statemachine.asl.json"
+  # The definition as written (the validator accepts the \${...} placeholders) ...
+  node_modules/.bin/asl-validator --json-path infra/statemachine.asl.json
+  # ... and as deployed, with each placeholder replaced by a Lambda ARN.
+  local deployed
+  deployed="$(mktemp "${TMPDIR:-/tmp}/leganto-asl.XXXXXX.json")"
+  sed -E 's/\$\{([A-Za-z0-9]+)\}/arn:aws:lambda:us-west-2:123456789012:function:leganto-\1/g' \
+    infra/statemachine.asl.json >"$deployed"
+  if grep -q '\${' "$deployed"; then
+    echo "lint: a \${...} placeholder is left after substitution" >&2
+    rm -f "$deployed"
+    return 1
+  fi
+  local rc=0
+  node_modules/.bin/asl-validator --json-path "$deployed" || rc=$?
+  rm -f "$deployed"
+  return "$rc"
+}
+
+case "$what" in
+  template) lint_template || status=$? ;;
+  asl) lint_asl || status=$? ;;
+  all)
+    lint_template || status=$?
+    lint_asl || status=$?
+    ;;
+  *)
+    echo "usage: infra/lint.sh [template|asl|all]" >&2
+    exit 2
+    ;;
+esac
+if [ "$status" -eq 0 ]; then echo "lint: ok"; fi
+exit "$status"

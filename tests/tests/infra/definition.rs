@@ -1,0 +1,521 @@
+//! The definition's contract, read statically: every Task retries and is caught, failures
+//! reach Slack, reruns can start at every stage, dry runs skip the push and the e-mail.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn error_names(rule: &Value) -> Vec<String> {
+    rule.get("ErrorEquals")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.as_str().map(str::to_string))
+        .collect()
+}
+
+fn catches_all(state: &Value) -> Option<(String, String)> {
+    state
+        .get("Catch")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|c| error_names(c) == ["States.ALL"])
+        .map(|c| {
+            (
+                c.get("Next")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                c.get("ResultPath")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+}
+
+fn top_state<'a>(definition: &'a Value, name: &str) -> &'a Value {
+    definition
+        .get("States")
+        .and_then(|s| s.get(name))
+        .unwrap_or_else(|| panic!("no top-level state {name:?}"))
+}
+
+#[test]
+fn no_object_in_the_definition_repeats_a_key_and_state_names_are_unique_everywhere() {
+    let raw: RawJson = serde_json::from_str(&definition_text()).expect("the definition is JSON");
+    let mut duplicates = Vec::new();
+    duplicate_keys(&raw, "", &mut duplicates);
+    assert!(duplicates.is_empty(), "repeated keys: {duplicates:?}");
+
+    let mut seen = BTreeMap::new();
+    for state in all_states(&definition()) {
+        *seen.entry(state.name).or_insert(0) += 1;
+    }
+    let repeated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        repeated.is_empty(),
+        "state names used more than once: {repeated:?}"
+    );
+    assert!(seen.len() > 20, "suspiciously few states: {}", seen.len());
+    for name in seen.keys() {
+        assert!(
+            name.len() <= 80,
+            "state name longer than AWS allows: {name:?}"
+        );
+        assert!(
+            name.chars().next().is_some_and(char::is_uppercase),
+            "state names read like sentences: {name:?}"
+        );
+    }
+}
+
+#[test]
+fn every_task_calls_one_step_function_directly_with_a_timeout() {
+    let mut steps_called = BTreeSet::new();
+    for state in all_states(&definition())
+        .into_iter()
+        .filter(|s| s.state["Type"] == "Task")
+    {
+        let step = task_step(&state.state)
+            .unwrap_or_else(|| panic!("{:?}: Resource must be ${{<Step>FunctionArn}}", state.name));
+        assert!(
+            STEPS.contains(&step.as_str()),
+            "{:?} calls unknown step {step}",
+            state.name
+        );
+        assert!(
+            state
+                .state
+                .get("TimeoutSeconds")
+                .and_then(Value::as_u64)
+                .is_some(),
+            "{:?} has no TimeoutSeconds",
+            state.name
+        );
+        steps_called.insert(step);
+    }
+    let all: BTreeSet<String> = STEPS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(steps_called, all, "every step is called by some Task");
+}
+
+#[test]
+fn every_task_retries_lambda_service_errors_with_backoff_and_never_retries_a_permanent_error() {
+    let permanent = [
+        "States.ALL",
+        "States.TaskFailed",
+        "SourceFileMissing",
+        "HostKeyMismatch",
+        "InvalidInput",
+        "InvalidConfig",
+        "ArtefactMissing",
+        "AlmaQuotaExhausted",
+    ];
+    for state in all_states(&definition())
+        .into_iter()
+        .filter(|s| s.state["Type"] == "Task")
+    {
+        let retriers = state
+            .state
+            .get("Retry")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let lambda = retriers
+            .iter()
+            .find(|r| error_names(r).iter().any(|e| e.starts_with("Lambda.")))
+            .unwrap_or_else(|| panic!("{:?} does not retry Lambda service errors", state.name));
+        let names: BTreeSet<String> = error_names(lambda).into_iter().collect();
+        let expected: BTreeSet<String> = LAMBDA_SERVICE_ERRORS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            names, expected,
+            "{:?}: the AWS-recommended Lambda retry set",
+            state.name
+        );
+        for retrier in &retriers {
+            let backoff = retrier
+                .get("BackoffRate")
+                .and_then(Value::as_f64)
+                .unwrap_or(2.0);
+            let attempts = retrier
+                .get("MaxAttempts")
+                .and_then(Value::as_u64)
+                .unwrap_or(3);
+            assert!(backoff > 1.0, "{:?} retries without backoff", state.name);
+            assert!(
+                (2..=5).contains(&attempts),
+                "{:?} retries {attempts} times",
+                state.name
+            );
+            for name in error_names(retrier) {
+                assert!(
+                    !permanent.contains(&name.as_str()),
+                    "{:?} retries permanent error {name}",
+                    state.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn steps_that_talk_to_sftp_or_alma_retry_their_transient_errors() {
+    let expected: [(&str, &str); 6] = [
+        ("Pull", "SftpUnavailable"),
+        ("Push", "SftpUnavailable"),
+        ("Transform", "AlmaUnavailable"),
+        ("CheckJob", "AlmaUnavailable"),
+        ("CacheCourses", "AlmaUnavailable"),
+        ("RolloverReport", "AlmaUnavailable"),
+    ];
+    let states = all_states(&definition());
+    for (step, error) in expected {
+        let task = states
+            .iter()
+            .find(|s| task_step(&s.state).as_deref() == Some(step))
+            .unwrap_or_else(|| panic!("no Task calls {step}"));
+        let retried = task.state["Retry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| error_names(r).contains(&error.to_string()));
+        assert!(retried, "{:?} does not retry {error}", task.name);
+    }
+}
+
+#[test]
+fn every_failure_outside_delivery_reaches_slack_then_fails_the_run_naming_the_state() {
+    let definition = definition();
+    let notify = top_state(&definition, NOTIFY_FAILURE);
+    assert_eq!(task_step(notify).as_deref(), Some("NotifySlack"));
+    assert_eq!(notify["Parameters"]["kind"], "failure");
+    let fail_name = notify["Next"].as_str().expect("notify has Next");
+    let (after_slack_error, _) = catches_all(notify).expect("a Slack outage still reaches Fail");
+    assert_eq!(
+        after_slack_error, fail_name,
+        "a Slack outage must not hide the failure"
+    );
+    let fail = top_state(&definition, fail_name);
+    assert_eq!(fail["Type"], "Fail");
+    assert_eq!(
+        fail["ErrorPath"], "$.error.Error",
+        "the execution fails with the original error"
+    );
+    assert_eq!(fail["CausePath"], "$.error.Cause");
+
+    let delivery = "Deliver the report";
+    for state in all_states(&definition) {
+        let is_task_or_group = matches!(
+            state.state["Type"].as_str(),
+            Some("Task" | "Parallel" | "Map")
+        );
+        if !is_task_or_group
+            || state.name == NOTIFY_FAILURE
+            || state.top_level == delivery && state.name != delivery
+        {
+            continue;
+        }
+        // Inside a branch the enclosing top-level Parallel catches on its behalf.
+        let catcher = if state.enclosing.is_empty() {
+            state.name.clone()
+        } else {
+            state.top_level.clone()
+        };
+        let catcher_state = top_state(&definition, &catcher);
+        let (next, result_path) = catches_all(catcher_state)
+            .unwrap_or_else(|| panic!("{catcher:?} does not catch States.ALL"));
+        assert_eq!(
+            result_path, "$.error",
+            "{catcher:?} keeps the input and adds $.error"
+        );
+        let note = top_state(&definition, &next);
+        assert_eq!(
+            note["Type"], "Pass",
+            "{catcher:?} catches to a Pass that names the state"
+        );
+        assert_eq!(note["ResultPath"], "$.failed_state");
+        assert_eq!(
+            note["Result"],
+            Value::String(catcher.clone()),
+            "{next:?} names {catcher:?}"
+        );
+        assert_eq!(note["Next"], NOTIFY_FAILURE);
+    }
+}
+
+#[test]
+fn email_and_slack_failures_during_delivery_never_fail_the_run() {
+    let definition = definition();
+    for state in all_states(&definition)
+        .into_iter()
+        .filter(|s| s.top_level == "Deliver the report" && s.state["Type"] == "Task")
+    {
+        let (next, _) = catches_all(&state.state)
+            .unwrap_or_else(|| panic!("{:?} must catch its own failure", state.name));
+        let scope = scope_of(&definition, &state.name).expect("scope");
+        assert!(
+            scope.contains_key(&next),
+            "{:?} catches inside its own branch",
+            state.name
+        );
+        // Follow the catch path: it must end the branch without a Fail state.
+        let mut current = next;
+        for _ in 0..5 {
+            let target = &scope[&current];
+            assert_ne!(target["Type"], "Fail", "{:?} fails the run", state.name);
+            if target.get("End").and_then(Value::as_bool) == Some(true) {
+                break;
+            }
+            current = match target.get("Next").and_then(Value::as_str) {
+                Some(n) => n.to_string(),
+                None => break,
+            };
+        }
+    }
+    let email_failed = all_states(&definition)
+        .into_iter()
+        .find(|s| {
+            s.state.get("Parameters").and_then(|p| p.get("kind"))
+                == Some(&Value::from("email_failure"))
+        })
+        .expect("an e-mail failure is told to Slack");
+    assert_eq!(
+        task_step(&email_failed.state).as_deref(),
+        Some("NotifySlack")
+    );
+}
+
+#[test]
+fn the_first_choice_starts_at_every_stage_and_nothing_else() {
+    let definition = definition();
+    let plan_next = top_state(&definition, "Plan the run")["Next"]
+        .as_str()
+        .expect("plan has Next")
+        .to_string();
+    let choice = top_state(&definition, &plan_next);
+    assert_eq!(choice["Type"], "Choice");
+    let mut targets = BTreeMap::new();
+    for rule in choice["Choices"].as_array().expect("choices") {
+        assert_eq!(rule["Variable"], "$.run.start_at");
+        let stage = rule["StringEquals"]
+            .as_str()
+            .expect("StringEquals")
+            .to_string();
+        targets.insert(stage, rule["Next"].as_str().expect("Next").to_string());
+    }
+    let stages: Vec<&str> = targets.keys().map(String::as_str).collect();
+    let mut expected = STAGES.to_vec();
+    expected.sort();
+    assert_eq!(stages, expected);
+    assert!(
+        choice.get("Default").is_some(),
+        "an unknown stage still reaches the failure path"
+    );
+
+    // Each stage lands on the state that does that stage's work (or on the dry-run guard before it).
+    let lands_on = |stage: &str| -> String {
+        let target = &targets[stage];
+        let state = top_state(&definition, target);
+        if state["Type"] == "Choice" {
+            state["Default"].as_str().unwrap_or_default().to_string()
+        } else {
+            target.clone()
+        }
+    };
+    assert_eq!(
+        task_step(top_state(&definition, &lands_on("pull"))).as_deref(),
+        Some("Pull")
+    );
+    assert_eq!(
+        task_step(top_state(&definition, &lands_on("transform"))).as_deref(),
+        Some("Transform")
+    );
+    assert_eq!(
+        task_step(top_state(&definition, &lands_on("push"))).as_deref(),
+        Some("Push")
+    );
+    assert_eq!(
+        top_state(&definition, &lands_on("wait_for_alma"))["Type"],
+        "Parallel"
+    );
+    assert_eq!(
+        task_step(top_state(&definition, &lands_on("rollover_report"))).as_deref(),
+        Some("RolloverReport")
+    );
+}
+
+#[test]
+fn the_push_and_the_email_are_only_reached_past_a_dry_run_check() {
+    let definition = definition();
+    let states = all_states(&definition);
+    for step in ["Push", "EmailReport"] {
+        let task = states
+            .iter()
+            .find(|s| task_step(&s.state).as_deref() == Some(step))
+            .expect("task exists");
+        let mut entries = 0;
+        for other in &states {
+            if !transitions(&other.state).contains(&task.name) {
+                continue;
+            }
+            entries += 1;
+            assert_eq!(
+                other.state["Type"], "Choice",
+                "{:?} reaches {:?} without a dry-run check",
+                other.name, task.name
+            );
+            assert_eq!(other.state["Default"], Value::String(task.name.clone()));
+            let guards_dry_run = other.state["Choices"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|r| {
+                    r["Variable"] == "$.run.dry_run"
+                        && r["BooleanEquals"] == true
+                        && r["Next"] != Value::String(task.name.clone())
+                });
+            assert!(
+                guards_dry_run,
+                "{:?} does not send a dry run elsewhere",
+                other.name
+            );
+        }
+        assert!(entries >= 1, "{:?} is unreachable", task.name);
+        // A branch must not start at the guarded task either.
+        for branch_start in states
+            .iter()
+            .filter_map(|s| s.state.get("Branches"))
+            .flat_map(|b| b.as_array().cloned().unwrap_or_default())
+        {
+            assert_ne!(branch_start["StartAt"], Value::String(task.name.clone()));
+        }
+    }
+}
+
+#[test]
+fn alma_is_polled_in_a_loop_that_ends_when_done_or_out_of_time_while_the_years_are_cached() {
+    let definition = definition();
+    let states = all_states(&definition);
+    let wait = states
+        .iter()
+        .find(|s| s.state["Type"] == "Wait")
+        .expect("a Wait state");
+    assert_eq!(wait.state["SecondsPath"], "$.run.poll_interval_seconds");
+    let check = states
+        .iter()
+        .find(|s| task_step(&s.state).as_deref() == Some("CheckJob"))
+        .expect("check task");
+    assert_eq!(wait.state["Next"], Value::String(check.name.clone()));
+    assert_eq!(check.state["ResultPath"], "$.alma_job");
+    let decide = scope_of(&definition, &check.name).expect("scope")
+        [check.state["Next"].as_str().expect("Next")]
+    .clone();
+    assert_eq!(decide["Type"], "Choice");
+    assert_eq!(
+        decide["Default"],
+        Value::String(wait.name.clone()),
+        "not done → wait again"
+    );
+    let variables: BTreeSet<&str> = decide["Choices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["Variable"].as_str())
+        .collect();
+    assert_eq!(
+        variables,
+        BTreeSet::from(["$.alma_job.done", "$.alma_job.timed_out"])
+    );
+
+    let map = states
+        .iter()
+        .find(|s| s.state["Type"] == "Map")
+        .expect("a Map state");
+    assert_eq!(map.state["ItemsPath"], "$.transform.years_needed");
+    assert_eq!(map.state["ResultPath"], "$.caches");
+    assert_eq!(map.state["ItemSelector"]["year.$"], "$$.Map.Item.Value");
+    assert_eq!(map.state["ItemSelector"]["run.$"], "$.run");
+    let concurrency = map.state["MaxConcurrency"]
+        .as_u64()
+        .expect("MaxConcurrency");
+    assert!(
+        (1..=5).contains(&concurrency),
+        "a few years at a time, not {concurrency}"
+    );
+    assert_eq!(
+        wait.top_level, map.top_level,
+        "waiting and caching run in the same Parallel"
+    );
+}
+
+#[test]
+fn each_stage_puts_its_output_under_its_own_key() {
+    let expected = [
+        ("Plan", "$"),
+        ("Pull", "$.pull"),
+        ("Transform", "$.transform"),
+        ("Push", "$.push"),
+        ("CheckJob", "$.alma_job"),
+        ("RolloverReport", "$.report"),
+        ("EmailReport", "$.email"),
+    ];
+    let states = all_states(&definition());
+    for (step, path) in expected {
+        let task = states
+            .iter()
+            .find(|s| task_step(&s.state).as_deref() == Some(step))
+            .expect("task");
+        assert_eq!(task.state["ResultPath"], path, "{:?}", task.name);
+    }
+    let plan = states
+        .iter()
+        .find(|s| task_step(&s.state).as_deref() == Some("Plan"))
+        .expect("plan");
+    assert_eq!(
+        plan.state["Parameters"]["execution_arn.$"],
+        "$$.Execution.Id"
+    );
+    assert_eq!(plan.state["Parameters"]["input.$"], "$");
+}
+
+#[test]
+fn every_state_is_reachable_from_the_start() {
+    let definition = definition();
+    fn check(machine: &Value, label: &str) {
+        let states = machine["States"].as_object().expect("States");
+        let mut reached = BTreeSet::new();
+        let mut todo = vec![machine["StartAt"].as_str().expect("StartAt").to_string()];
+        while let Some(name) = todo.pop() {
+            if !reached.insert(name.clone()) {
+                continue;
+            }
+            let state = states
+                .get(&name)
+                .unwrap_or_else(|| panic!("{label}: unknown state {name:?}"));
+            todo.extend(transitions(state));
+            for branch in state
+                .get("Branches")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                check(branch, &name);
+            }
+            if let Some(processor) = state.get("ItemProcessor") {
+                check(processor, &name);
+            }
+        }
+        let orphans: Vec<_> = states.keys().filter(|k| !reached.contains(*k)).collect();
+        assert!(
+            orphans.is_empty(),
+            "{label}: unreachable states {orphans:?}"
+        );
+    }
+    check(&definition, "top level");
+}

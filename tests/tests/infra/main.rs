@@ -1,0 +1,9 @@
+//! Checks of what gets deployed: the state machine's contract (`infra/CONTRACT.md`), the SAM
+//! template, the two linters, and real executions of the definition in moto against a
+//! scripted Lambda host that answers like the handlers the contract describes.
+
+mod definition;
+mod executions;
+mod lint;
+mod support;
+mod template;
