@@ -1,1 +1,342 @@
-//! config
+//! Settings from the environment: the only code that reads it.
+//!
+//! `Config::from_env()` reads the process environment once at start-up; `Config::from_lookup`
+//! takes any name → value function so tests never touch the process environment. A missing
+//! or malformed setting is a [`ConfigError`] naming it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
+/// Settings every function reads at start-up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `BUCKET`: the one bucket holding exports, loader files, reports and caches.
+    pub bucket: String,
+    /// `SECRET_ID`: name or ARN of the Secrets Manager secret (a name, never a secret).
+    pub secret_id: String,
+    /// `ALMA_BASE_URL`, e.g. `https://api-na.hosted.exlibrisgroup.com`.
+    pub alma_base_url: String,
+    /// `ALMA_RATE`: Alma API calls per second (default 10).
+    pub alma_rate: u32,
+    /// `ALMA_LOADER_JOB_ID`: the course loader job to poll; none → wait a fixed time.
+    pub alma_loader_job_id: Option<String>,
+    /// `ALMA_LOADER_PROFILE_ID`: the integration profile of the course loader, if known.
+    pub alma_loader_profile_id: Option<String>,
+    /// `TIME_ZONE`: the library's time zone (default America/Phoenix).
+    pub time_zone: Tz,
+    /// `EMAIL_FROM`: the verified sender of the report e-mail.
+    pub email_from: String,
+    /// `EMAIL_TO`: comma-separated recipients (at least one).
+    pub email_to: Vec<String>,
+    /// `RULES_FILE`: institution rules; none → the shipped default.
+    pub rules_file: Option<PathBuf>,
+    /// `CONSOLE_REGION`, else `AWS_REGION`: region for console links.
+    pub console_region: Option<String>,
+    /// `POLL_INTERVAL_SECONDS`: between checks of Alma's job (default 600).
+    pub poll_interval: Duration,
+    /// `WAIT_LIMIT_SECONDS`: longest wait for Alma's job (default 14400).
+    pub wait_limit: Duration,
+    /// `SFTP_TIMEOUT_SECONDS`: connect and per-operation SFTP timeout (default 30).
+    pub sftp_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing setting {name}: set the environment variable {name}")]
+    Missing { name: &'static str },
+    #[error("setting {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl ConfigError {
+    /// Stable name for the state machine's `Retry`/`Catch`.
+    pub fn error_name(&self) -> &'static str {
+        "InvalidConfig"
+    }
+
+    /// The setting at fault.
+    pub fn setting(&self) -> &'static str {
+        match self {
+            ConfigError::Missing { name } | ConfigError::Invalid { name, .. } => name,
+        }
+    }
+}
+
+pub const DEFAULT_ALMA_RATE: u32 = 10;
+pub const DEFAULT_TIME_ZONE: Tz = chrono_tz::America::Phoenix;
+pub const DEFAULT_POLL_INTERVAL_SECONDS: u64 = 600;
+pub const DEFAULT_WAIT_LIMIT_SECONDS: u64 = 14_400;
+pub const DEFAULT_SFTP_TIMEOUT_SECONDS: u64 = 30;
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`; an empty or blank value counts as unset
+    /// (templates pass `""` for optional parameters left empty).
+    pub fn from_lookup<F>(lookup: F) -> Result<Config, ConfigError>
+    where
+        F: Fn(&str) -> Option<String>,
+    {
+        let get = |name: &'static str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing { name });
+
+        let email_to: Vec<String> = required("EMAIL_TO")?
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        if email_to.is_empty() {
+            return Err(ConfigError::Missing { name: "EMAIL_TO" });
+        }
+
+        let time_zone = match get("TIME_ZONE") {
+            None => DEFAULT_TIME_ZONE,
+            Some(name) => name.parse::<Tz>().map_err(|_| ConfigError::Invalid {
+                name: "TIME_ZONE",
+                reason: format!("{name:?} is not an IANA time zone name"),
+            })?,
+        };
+
+        let alma_rate = parse_number("ALMA_RATE", get("ALMA_RATE"), DEFAULT_ALMA_RATE as u64)?;
+        let alma_rate = u32::try_from(alma_rate).map_err(|_| ConfigError::Invalid {
+            name: "ALMA_RATE",
+            reason: "too large".into(),
+        })?;
+
+        let alma_base_url = required("ALMA_BASE_URL")?;
+        if !(alma_base_url.starts_with("https://") || alma_base_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "ALMA_BASE_URL",
+                reason: "must start with https:// (or http:// for a local simulator)".into(),
+            });
+        }
+
+        Ok(Config {
+            bucket: required("BUCKET")?,
+            secret_id: required("SECRET_ID")?,
+            alma_base_url: alma_base_url.trim_end_matches('/').to_string(),
+            alma_rate,
+            alma_loader_job_id: get("ALMA_LOADER_JOB_ID"),
+            alma_loader_profile_id: get("ALMA_LOADER_PROFILE_ID"),
+            time_zone,
+            email_from: required("EMAIL_FROM")?,
+            email_to,
+            rules_file: get("RULES_FILE").map(PathBuf::from),
+            console_region: get("CONSOLE_REGION").or_else(|| get("AWS_REGION")),
+            poll_interval: seconds(
+                "POLL_INTERVAL_SECONDS",
+                get("POLL_INTERVAL_SECONDS"),
+                DEFAULT_POLL_INTERVAL_SECONDS,
+            )?,
+            wait_limit: seconds(
+                "WAIT_LIMIT_SECONDS",
+                get("WAIT_LIMIT_SECONDS"),
+                DEFAULT_WAIT_LIMIT_SECONDS,
+            )?,
+            sftp_timeout: seconds(
+                "SFTP_TIMEOUT_SECONDS",
+                get("SFTP_TIMEOUT_SECONDS"),
+                DEFAULT_SFTP_TIMEOUT_SECONDS,
+            )?,
+        })
+    }
+
+    /// Link to an execution in the Step Functions console. The region comes from the ARN
+    /// (`arn:aws:states:<region>:...`), else from `CONSOLE_REGION`/`AWS_REGION`.
+    pub fn execution_console_url(&self, execution_arn: &str) -> Option<String> {
+        execution_console_url(self.console_region.as_deref(), execution_arn)
+    }
+}
+
+/// Link to an execution in the Step Functions console; `None` without a region.
+pub fn execution_console_url(fallback_region: Option<&str>, execution_arn: &str) -> Option<String> {
+    let arn_region = execution_arn
+        .split(':')
+        .nth(3)
+        .filter(|r| !r.is_empty() && execution_arn.starts_with("arn:"));
+    let region = arn_region.or(fallback_region)?;
+    Some(format!(
+        "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
+    ))
+}
+
+fn parse_number(
+    name: &'static str,
+    value: Option<String>,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.parse::<u64>() {
+        Ok(0) => Err(ConfigError::Invalid {
+            name,
+            reason: "must be greater than 0".into(),
+        }),
+        Ok(n) => Ok(n),
+        Err(_) => Err(ConfigError::Invalid {
+            name,
+            reason: format!("{value:?} is not a whole number"),
+        }),
+    }
+}
+
+fn seconds(
+    name: &'static str,
+    value: Option<String>,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    parse_number(name, value, default).map(Duration::from_secs)
+}
+
+/// AWS SDK configuration from the standard chain. The endpoint comes from the SDK's own
+/// `AWS_ENDPOINT_URL`, so the same code runs against AWS and against moto.
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn full() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            ("BUCKET", "leganto-runs"),
+            ("SECRET_ID", "leganto/prod"),
+            ("ALMA_BASE_URL", "https://api-na.hosted.exlibrisgroup.com/"),
+            ("EMAIL_FROM", "library@example.edu"),
+            ("EMAIL_TO", "a@example.edu, b@example.edu,"),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, &'static str>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| vars.get(name).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn defaults_apply_when_optional_settings_are_unset() {
+        let config = load(&full()).unwrap();
+        assert_eq!(config.alma_rate, 10);
+        assert_eq!(config.time_zone, chrono_tz::America::Phoenix);
+        assert_eq!(config.poll_interval, Duration::from_secs(600));
+        assert_eq!(config.wait_limit, Duration::from_secs(14_400));
+        assert_eq!(config.sftp_timeout, Duration::from_secs(30));
+        assert_eq!(config.alma_loader_job_id, None);
+        assert_eq!(config.rules_file, None);
+        assert_eq!(
+            config.alma_base_url,
+            "https://api-na.hosted.exlibrisgroup.com"
+        );
+        assert_eq!(config.email_to, vec!["a@example.edu", "b@example.edu"]);
+    }
+
+    #[test]
+    fn each_missing_required_setting_is_named() {
+        for name in [
+            "BUCKET",
+            "SECRET_ID",
+            "ALMA_BASE_URL",
+            "EMAIL_FROM",
+            "EMAIL_TO",
+        ] {
+            let mut vars = full();
+            vars.remove(name);
+            let err = load(&vars).unwrap_err();
+            assert_eq!(err, ConfigError::Missing { name });
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_blank_required_setting_counts_as_missing() {
+        let mut vars = full();
+        vars.insert("SECRET_ID", "  ");
+        assert_eq!(
+            load(&vars).unwrap_err(),
+            ConfigError::Missing { name: "SECRET_ID" }
+        );
+        vars.insert("SECRET_ID", "x");
+        vars.insert("EMAIL_TO", " , ");
+        assert_eq!(
+            load(&vars).unwrap_err(),
+            ConfigError::Missing { name: "EMAIL_TO" }
+        );
+    }
+
+    #[test]
+    fn optional_settings_are_read_when_set() {
+        let mut vars = full();
+        vars.extend([
+            ("ALMA_RATE", "4"),
+            ("ALMA_LOADER_JOB_ID", "S123"),
+            ("ALMA_LOADER_PROFILE_ID", "P9"),
+            ("TIME_ZONE", "America/Denver"),
+            ("RULES_FILE", "/opt/rules.toml"),
+            ("AWS_REGION", "us-west-2"),
+            ("POLL_INTERVAL_SECONDS", "5"),
+            ("WAIT_LIMIT_SECONDS", "60"),
+            ("SFTP_TIMEOUT_SECONDS", "7"),
+        ]);
+        let config = load(&vars).unwrap();
+        assert_eq!(config.alma_rate, 4);
+        assert_eq!(config.alma_loader_job_id.as_deref(), Some("S123"));
+        assert_eq!(config.alma_loader_profile_id.as_deref(), Some("P9"));
+        assert_eq!(config.time_zone, chrono_tz::America::Denver);
+        assert_eq!(config.rules_file, Some(PathBuf::from("/opt/rules.toml")));
+        assert_eq!(config.console_region.as_deref(), Some("us-west-2"));
+        assert_eq!(config.poll_interval, Duration::from_secs(5));
+        assert_eq!(config.wait_limit, Duration::from_secs(60));
+        assert_eq!(config.sftp_timeout, Duration::from_secs(7));
+        vars.insert("CONSOLE_REGION", "eu-west-1");
+        assert_eq!(
+            load(&vars).unwrap().console_region.as_deref(),
+            Some("eu-west-1")
+        );
+    }
+
+    #[test]
+    fn malformed_settings_are_named_errors() {
+        for (name, value) in [
+            ("ALMA_RATE", "ten"),
+            ("ALMA_RATE", "0"),
+            ("TIME_ZONE", "Mars/Olympus"),
+            ("POLL_INTERVAL_SECONDS", "-1"),
+            ("WAIT_LIMIT_SECONDS", "1.5"),
+            ("SFTP_TIMEOUT_SECONDS", "x"),
+            ("ALMA_BASE_URL", "api-na.hosted.exlibrisgroup.com"),
+        ] {
+            let mut vars = full();
+            vars.insert(name, value);
+            let err = load(&vars).unwrap_err();
+            assert_eq!(err.setting(), name, "{err}");
+            assert!(matches!(err, ConfigError::Invalid { .. }), "{err}");
+        }
+    }
+
+    #[test]
+    fn console_link_takes_the_region_from_the_execution_arn() {
+        let arn = "arn:aws:states:us-west-2:123456789012:execution:leganto-daily:2026-11-28";
+        assert_eq!(
+            execution_console_url(Some("eu-west-1"), arn).unwrap(),
+            format!(
+                "https://us-west-2.console.aws.amazon.com/states/home?region=us-west-2#/v2/executions/details/{arn}"
+            )
+        );
+        assert_eq!(
+            execution_console_url(Some("eu-west-1"), "local-run").unwrap(),
+            "https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/local-run"
+        );
+        assert_eq!(execution_console_url(None, "local-run"), None);
+    }
+}

@@ -1,1 +1,393 @@
-//! store
+//! The run's S3 bucket: one folder per artefact kind and day, as people browse it.
+//!
+//! ```text
+//! cem/2026/11/28/leganto_export_20261128.csv        raw export, exactly as pulled
+//! alma/2026/11/28/20261128092514.txt                course loader file as pushed
+//! reports/2026/11/28/run-summary.json               run summary
+//! reports/2026/11/28/rejects.csv                    rejected rows
+//! reports/2026/11/28/rollover_20261128113002.txt    rollover report
+//! cache/2026/11/28/courses-2025.json                Alma course cache per year
+//! ```
+//! A missing artefact is [`StoreError::NotFound`] naming the key (stable name
+//! `ArtefactMissing`), so a rerun that starts late says exactly what it looked for.
+
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tracing::instrument;
+
+/// Content types that make the console show the files rather than download them.
+pub mod content_type {
+    pub const TEXT: &str = "text/plain; charset=utf-8";
+    pub const CSV: &str = "text/csv; charset=utf-8";
+    /// The CEM export arrives in Windows-1252 and is stored byte for byte.
+    pub const CSV_WINDOWS_1252: &str = "text/csv; charset=windows-1252";
+    pub const JSON: &str = "application/json";
+}
+
+/// Stamp used in file names: `YYYYMMDDHHMMSS` (local time of the library).
+pub fn file_stamp(at: NaiveDateTime) -> String {
+    at.format("%Y%m%d%H%M%S").to_string()
+}
+
+/// Keys of one run date's artefacts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayKeys {
+    run_date: NaiveDate,
+    day: String,
+}
+
+impl DayKeys {
+    pub fn new(run_date: NaiveDate) -> DayKeys {
+        DayKeys {
+            run_date,
+            day: run_date.format("%Y/%m/%d").to_string(),
+        }
+    }
+
+    pub fn run_date(&self) -> NaiveDate {
+        self.run_date
+    }
+
+    /// `cem/2026/11/28/`
+    pub fn cem_prefix(&self) -> String {
+        format!("cem/{}/", self.day)
+    }
+
+    /// `cem/2026/11/28/<export name>` (the name as found on the CEM server).
+    pub fn cem_export(&self, export_name: &str) -> String {
+        format!("{}{export_name}", self.cem_prefix())
+    }
+
+    /// `alma/2026/11/28/`
+    pub fn alma_prefix(&self) -> String {
+        format!("alma/{}/", self.day)
+    }
+
+    /// `alma/2026/11/28/<YYYYMMDDHHMMSS>.txt`
+    pub fn alma_loader_file(&self, pushed_at: NaiveDateTime) -> String {
+        format!("{}{}.txt", self.alma_prefix(), file_stamp(pushed_at))
+    }
+
+    /// `reports/2026/11/28/`
+    pub fn reports_prefix(&self) -> String {
+        format!("reports/{}/", self.day)
+    }
+
+    /// `reports/2026/11/28/run-summary.json`
+    pub fn run_summary(&self) -> String {
+        format!("{}run-summary.json", self.reports_prefix())
+    }
+
+    /// `reports/2026/11/28/rejects.csv`
+    pub fn rejects(&self) -> String {
+        format!("{}rejects.csv", self.reports_prefix())
+    }
+
+    /// `reports/2026/11/28/rollover_` — for [`Store::latest`].
+    pub fn rollover_prefix(&self) -> String {
+        format!("{}rollover_", self.reports_prefix())
+    }
+
+    /// `reports/2026/11/28/rollover_<YYYYMMDDHHMMSS>.txt`
+    pub fn rollover_report(&self, made_at: NaiveDateTime) -> String {
+        format!("{}{}.txt", self.rollover_prefix(), file_stamp(made_at))
+    }
+
+    /// `cache/2026/11/28/`
+    pub fn cache_prefix(&self) -> String {
+        format!("cache/{}/", self.day)
+    }
+
+    /// `cache/2026/11/28/courses-<year>.json`
+    pub fn course_cache(&self, year: i32) -> String {
+        format!("{}courses-{year}.json", self.cache_prefix())
+    }
+}
+
+/// The file name part of a key (`alma/2026/11/28/x.txt` → `x.txt`).
+pub fn file_name(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
+}
+
+/// One object as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("artefact missing: s3://{bucket}/{key}")]
+    NotFound { bucket: String, key: String },
+    #[error("S3 {operation} failed for s3://{bucket}/{key}")]
+    Unavailable {
+        operation: &'static str,
+        bucket: String,
+        key: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("s3://{bucket}/{key} is not the JSON expected")]
+    BadJson {
+        bucket: String,
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl StoreError {
+    /// Stable name for the state machine's `Retry`/`Catch`.
+    pub fn error_name(&self) -> &'static str {
+        match self {
+            StoreError::NotFound { .. } => "ArtefactMissing",
+            StoreError::Unavailable { .. } => "StoreUnavailable",
+            StoreError::BadJson { .. } => "ArtefactInvalid",
+        }
+    }
+}
+
+/// The run's bucket.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+/// An S3 client for `sdk`. With a custom endpoint (`AWS_ENDPOINT_URL`, e.g. moto) path-style
+/// addressing is forced: for `http://localhost:PORT` the SDK would otherwise ask for
+/// `bucket.localhost`, which does not resolve (an IP endpoint gets path style anyway).
+/// Against AWS itself the SDK's default applies.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(sdk.endpoint_url().is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+impl Store {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Store {
+        Store {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    /// A store whose client is built by [`s3_client`].
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig, bucket: impl Into<String>) -> Store {
+        Store::new(s3_client(sdk), bucket)
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    pub fn client(&self) -> &aws_sdk_s3::Client {
+        &self.client
+    }
+
+    fn unavailable(
+        &self,
+        operation: &'static str,
+        key: &str,
+        source: impl Into<BoxError>,
+    ) -> StoreError {
+        StoreError::Unavailable {
+            operation,
+            bucket: self.bucket.clone(),
+            key: key.to_string(),
+            source: source.into(),
+        }
+    }
+
+    /// Writes `bytes` under `key` (replacing any object there).
+    #[instrument(skip(self, bytes), fields(bucket = %self.bucket, bytes = tracing::field::Empty), err)]
+    pub async fn put(
+        &self,
+        key: &str,
+        bytes: impl Into<Bytes>,
+        content_type: &str,
+    ) -> Result<(), StoreError> {
+        let bytes: Bytes = bytes.into();
+        tracing::Span::current().record("bytes", bytes.len());
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| self.unavailable("PutObject", key, e))?;
+        Ok(())
+    }
+
+    /// Reads the whole object; a missing key is [`StoreError::NotFound`].
+    #[instrument(skip(self), fields(bucket = %self.bucket), err)]
+    pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Err(StoreError::NotFound {
+                    bucket: self.bucket.clone(),
+                    key: key.to_string(),
+                })
+            }
+            Err(err) => return Err(self.unavailable("GetObject", key, err)),
+        };
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| self.unavailable("GetObject", key, e))?;
+        Ok(body.into_bytes())
+    }
+
+    /// Whether `key` exists.
+    #[instrument(skip(self), fields(bucket = %self.bucket), err)]
+    pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
+            Err(err) => Err(self.unavailable("HeadObject", key, err)),
+        }
+    }
+
+    /// Every object whose key starts with `prefix`, in key order.
+    #[instrument(skip(self), fields(bucket = %self.bucket), err)]
+    pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut objects = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.unavailable("ListObjectsV2", prefix, e))?;
+            for object in page.contents() {
+                let Some(key) = object.key() else { continue };
+                objects.push(ObjectInfo {
+                    key: key.to_string(),
+                    size: object
+                        .size()
+                        .and_then(|s| u64::try_from(s).ok())
+                        .unwrap_or(0),
+                    last_modified: object
+                        .last_modified()
+                        .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos())),
+                });
+            }
+        }
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
+    }
+
+    /// The greatest key starting with `prefix` (e.g. `alma/2026/11/28/` or
+    /// `reports/2026/11/28/rollover_`). Our file names carry `YYYYMMDDHHMMSS`, so the greatest
+    /// key is the newest file, and the choice does not depend on upload clocks.
+    pub async fn latest(&self, prefix: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.list(prefix).await?.into_iter().map(|o| o.key).max())
+    }
+
+    /// Writes `value` as pretty JSON.
+    pub async fn put_json<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec_pretty(value).map_err(|source| StoreError::BadJson {
+            bucket: self.bucket.clone(),
+            key: key.to_string(),
+            source,
+        })?;
+        self.put(key, bytes, content_type::JSON).await
+    }
+
+    /// Reads and parses a JSON artefact.
+    pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<T, StoreError> {
+        let bytes = self.get(key).await?;
+        serde_json::from_slice(&bytes).map_err(|source| StoreError::BadJson {
+            bucket: self.bucket.clone(),
+            key: key.to_string(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_keys_follow_the_bucket_layout() {
+        let day = DayKeys::new(NaiveDate::from_ymd_opt(2026, 11, 28).unwrap());
+        let pushed = NaiveDate::from_ymd_opt(2026, 11, 28)
+            .unwrap()
+            .and_hms_opt(9, 25, 14)
+            .unwrap();
+        let made = NaiveDate::from_ymd_opt(2026, 11, 28)
+            .unwrap()
+            .and_hms_opt(11, 30, 2)
+            .unwrap();
+        assert_eq!(
+            day.cem_export("leganto_export_20261128.csv"),
+            "cem/2026/11/28/leganto_export_20261128.csv"
+        );
+        assert_eq!(
+            day.alma_loader_file(pushed),
+            "alma/2026/11/28/20261128092514.txt"
+        );
+        assert_eq!(day.run_summary(), "reports/2026/11/28/run-summary.json");
+        assert_eq!(day.rejects(), "reports/2026/11/28/rejects.csv");
+        assert_eq!(
+            day.rollover_report(made),
+            "reports/2026/11/28/rollover_20261128113002.txt"
+        );
+        assert_eq!(day.course_cache(2025), "cache/2026/11/28/courses-2025.json");
+        assert!(day
+            .rollover_report(made)
+            .starts_with(&day.rollover_prefix()));
+    }
+
+    #[test]
+    fn single_digit_months_and_days_are_zero_padded() {
+        let day = DayKeys::new(NaiveDate::from_ymd_opt(2027, 1, 5).unwrap());
+        assert_eq!(day.rejects(), "reports/2027/01/05/rejects.csv");
+        assert_eq!(file_name(&day.rejects()), "rejects.csv");
+    }
+
+    #[test]
+    fn missing_artefact_error_names_the_key_and_has_a_stable_name() {
+        let err = StoreError::NotFound {
+            bucket: "runs".into(),
+            key: "reports/2026/11/28/run-summary.json".into(),
+        };
+        assert_eq!(err.error_name(), "ArtefactMissing");
+        assert!(err
+            .to_string()
+            .contains("reports/2026/11/28/run-summary.json"));
+    }
+}

@@ -2,3 +2,5 @@
 //! harnesses that start the local stack's services on loopback.
 
 pub mod alma_sim;
+pub mod moto;
+pub mod slack_receiver;
