@@ -8,6 +8,7 @@ cd "$(dirname "$0")/../.."
 need_apt=()
 command -v /usr/sbin/sshd >/dev/null 2>&1 || need_apt+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
+command -v strace >/dev/null 2>&1 || need_apt+=(strace)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v perl >/dev/null 2>&1 || need_apt+=(perl)
 command -v make >/dev/null 2>&1 || need_apt+=(make)

@@ -4,3 +4,4 @@
 pub mod alma_sim;
 pub mod moto;
 pub mod slack_receiver;
+pub mod sshd;
