@@ -1,0 +1,613 @@
+//! The HTTP side: one shared token bucket, a concurrency cap, retries for GETs, the quota
+//! floor and the call counter, all behind a cheap-to-clone handle.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use futures::future::try_join_all;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
+use reqwest::{Method, Url};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+use super::error::AlmaError;
+use super::model::{
+    alma_date, CoursePage, JobInstance, JobInstanceBody, JobInstancesBody, JobSummary, JobsBody,
+    ReadingListsBody,
+};
+use super::retry::{backoff_delay, classify, Verdict};
+use crate::domain::AlmaCourse;
+
+/// Alma's page size ceiling for `GET /courses`.
+const PAGE_SIZE: u32 = 100;
+/// Header carrying the calls left today.
+const REMAINING_HEADER: &str = "x-exl-api-remaining";
+
+/// Settings of an [`AlmaClient`]. Build with [`AlmaClientConfig::new`] and adjust fields.
+#[derive(Debug, Clone)]
+pub struct AlmaClientConfig {
+    /// Region host, e.g. `https://api-na.hosted.exlibrisgroup.com` (a trailing
+    /// `/almaws/v1` is accepted too).
+    pub base_url: String,
+    pub api_key: SecretString,
+    /// Calls per second for this client, shared by all clones (Alma allows 25 per
+    /// institution, shared by every integration).
+    pub rate_per_second: u32,
+    /// Requests in flight at once.
+    pub max_concurrency: usize,
+    /// Whole-request timeout, per try.
+    pub timeout: Duration,
+    /// Retries after the first try, for GETs.
+    pub max_retries: u32,
+    /// Stop once `X-Exl-Api-Remaining` falls below this.
+    pub remaining_floor: u64,
+}
+
+impl AlmaClientConfig {
+    /// Defaults: 10 calls/s, 16 in flight, 30 s timeout, 5 retries, floor 100.
+    pub fn new(base_url: impl Into<String>, api_key: SecretString) -> Self {
+        AlmaClientConfig {
+            base_url: base_url.into(),
+            api_key,
+            rate_per_second: 10,
+            max_concurrency: 16,
+            timeout: Duration::from_secs(30),
+            max_retries: 5,
+            remaining_floor: 100,
+        }
+    }
+}
+
+/// Alma REST client. Clones share the token bucket, the concurrency cap, the call counter
+/// and the quota stop.
+#[derive(Clone)]
+pub struct AlmaClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    /// `…/almaws/v1`, without a trailing slash.
+    base: Url,
+    limiter: DefaultDirectRateLimiter,
+    permits: Semaphore,
+    max_concurrency: usize,
+    max_retries: u32,
+    remaining_floor: u64,
+    calls: AtomicU64,
+    /// Last `X-Exl-Api-Remaining` seen; `u64::MAX` until then.
+    remaining: AtomicU64,
+    /// Set once the quota is exhausted: why. Every later call fails without being sent.
+    quota_stop: OnceLock<String>,
+}
+
+impl std::fmt::Debug for AlmaClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlmaClient")
+            .field("base", &self.inner.base.as_str())
+            .field("calls_made", &self.calls_made())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The token bucket: one call every 1/rate seconds with a burst of one, so no one-second
+/// window (Alma's governance unit) ever sees more than `rate` calls from us.
+fn quota_for(rate_per_second: u32) -> Option<Quota> {
+    let rate = NonZeroU32::new(rate_per_second)?;
+    Quota::with_period(Duration::from_secs(1) / rate.get()).map(|q| q.allow_burst(NonZeroU32::MIN))
+}
+
+/// `https://host[/prefix]` → `https://host[/prefix]/almaws/v1`.
+fn api_base(base_url: &str) -> Result<Url, AlmaError> {
+    let invalid = |detail: String| AlmaError::InvalidConfig {
+        detail,
+        source: None,
+    };
+    let mut url = Url::parse(base_url.trim())
+        .map_err(|e| invalid(format!("Alma base URL {base_url:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(invalid(format!(
+            "Alma base URL {base_url:?} must be http(s)://host"
+        )));
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    let path = url.path().trim_end_matches('/').to_string();
+    let path = if path.ends_with("/almaws/v1") {
+        path
+    } else {
+        format!("{path}/almaws/v1")
+    };
+    url.set_path(&path);
+    Ok(url)
+}
+
+impl AlmaClient {
+    pub fn new(cfg: AlmaClientConfig) -> Result<AlmaClient, AlmaError> {
+        let invalid = |detail: &str| AlmaError::InvalidConfig {
+            detail: detail.to_string(),
+            source: None,
+        };
+        let quota = quota_for(cfg.rate_per_second)
+            .ok_or_else(|| invalid("rate_per_second must be at least 1"))?;
+        if cfg.max_concurrency == 0 {
+            return Err(invalid("max_concurrency must be at least 1"));
+        }
+        if cfg.timeout.is_zero() {
+            return Err(invalid("timeout must be more than zero"));
+        }
+        let base = api_base(&cfg.base_url)?;
+
+        let mut auth = HeaderValue::try_from(format!("apikey {}", cfg.api_key.expose_secret()))
+            .map_err(|_| invalid("the API key contains characters not allowed in a header"))?;
+        // Keeps the key out of reqwest's and hyper's Debug output.
+        auth.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, auth);
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("leganto/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AlmaError::InvalidConfig {
+                detail: "cannot build the HTTP client".to_string(),
+                source: Some(e),
+            })?;
+
+        Ok(AlmaClient {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                limiter: RateLimiter::direct(quota),
+                permits: Semaphore::new(cfg.max_concurrency),
+                max_concurrency: cfg.max_concurrency,
+                max_retries: cfg.max_retries,
+                remaining_floor: cfg.remaining_floor,
+                calls: AtomicU64::new(0),
+                remaining: AtomicU64::new(u64::MAX),
+                quota_stop: OnceLock::new(),
+            }),
+        })
+    }
+
+    /// Every HTTP request sent so far by this client and its clones, retries included.
+    pub fn calls_made(&self) -> u64 {
+        self.inner.calls.load(Ordering::Relaxed)
+    }
+
+    /// The last `X-Exl-Api-Remaining` Alma reported, if any.
+    pub fn last_remaining(&self) -> Option<u64> {
+        match self.inner.remaining.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            n => Some(n),
+        }
+    }
+
+    pub(crate) fn max_concurrency(&self) -> usize {
+        self.inner.max_concurrency
+    }
+
+    /// All courses whose `year` is exactly `year`, in Alma's order. Pages of 100: the first
+    /// tells the total, the rest go out concurrently.
+    pub async fn courses_of_year(&self, year: &str) -> Result<Vec<AlmaCourse>, AlmaError> {
+        let q = format!("year~{year}");
+        let first = self.search_courses(&q, PAGE_SIZE, 0).await?;
+        let offsets: Vec<u32> = (u64::from(PAGE_SIZE)..first.total_record_count)
+            .step_by(PAGE_SIZE as usize)
+            .map(|o| u32::try_from(o).unwrap_or(u32::MAX))
+            .collect();
+        let rest = try_join_all(
+            offsets
+                .iter()
+                .map(|&offset| self.search_courses(&q, PAGE_SIZE, offset)),
+        )
+        .await?;
+        let mut seen = std::collections::HashSet::new();
+        let courses: Vec<AlmaCourse> = std::iter::once(first)
+            .chain(rest)
+            .flat_map(|page| page.courses)
+            // `year~2025` is a prefix match: it also finds e.g. year 20251.
+            .filter(|c| c.year == year)
+            // Pages can shift under concurrent edits in Alma; keep one copy of each course.
+            .filter(|c| seen.insert(c.id.clone()))
+            .map(AlmaCourse::from)
+            .collect();
+        tracing::info!(
+            year,
+            courses = courses.len(),
+            pages = offsets.len() + 1,
+            "fetched courses of year"
+        );
+        Ok(courses)
+    }
+
+    /// One page of `GET /courses?q=…&limit=…&offset=…`.
+    pub async fn search_courses(
+        &self,
+        q: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<CoursePage, AlmaError> {
+        let limit = limit.to_string();
+        let offset = offset.to_string();
+        let url = self.url(
+            &["courses"],
+            &[("q", q), ("limit", &limit), ("offset", &offset)],
+        );
+        self.get_json(url).await
+    }
+
+    pub async fn has_reading_lists(&self, course_id: &str) -> Result<bool, AlmaError> {
+        match self.reading_list_count(course_id).await {
+            Ok(count) => Ok(count > 0),
+            // Deleted since it was cached (today's loader runs while the courses are
+            // cached): a course that is gone has no reading lists.
+            Err(AlmaError::Api { code, .. }) if code == "COURSE_NOT_FOUND" => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn reading_list_count(&self, course_id: &str) -> Result<u64, AlmaError> {
+        let url = self.url(&["courses", course_id, "reading-lists"], &[]);
+        let body: ReadingListsBody = self.get_json(url).await?;
+        Ok(body.count())
+    }
+
+    /// `DELETE /courses/{id}`. Never retried: a retry after a lost answer would hit a
+    /// course that is already gone.
+    pub async fn delete_course(&self, course_id: &str) -> Result<(), AlmaError> {
+        let url = self.url(&["courses", course_id], &[]);
+        self.send(Method::DELETE, url, false).await.map(|_| ())
+    }
+
+    /// The scheduled job of an integration profile (the course loader's), if any.
+    pub async fn find_scheduled_job(
+        &self,
+        profile_id: &str,
+    ) -> Result<Option<JobSummary>, AlmaError> {
+        let url = self.url(
+            &["conf", "jobs"],
+            &[("type", "SCHEDULED"), ("profile_id", profile_id)],
+        );
+        let body: JobsBody = self.get_json(url).await?;
+        if body.job.len() > 1 {
+            tracing::warn!(
+                profile_id,
+                jobs = body.job.len(),
+                "several scheduled jobs for the profile; using the first"
+            );
+        }
+        Ok(body.job.into_iter().next())
+    }
+
+    /// Runs of a job submitted on or after `submit_date_from`.
+    pub async fn job_instances(
+        &self,
+        job_id: &str,
+        submit_date_from: chrono::NaiveDate,
+    ) -> Result<Vec<JobInstance>, AlmaError> {
+        let from = alma_date(submit_date_from);
+        let url = self.url(
+            &["conf", "jobs", job_id, "instances"],
+            &[("submit_date_from", &from), ("limit", "100")],
+        );
+        let path = url.path().to_string();
+        let body: JobInstancesBody = self.get_json(url).await?;
+        body.job_instance
+            .into_iter()
+            .map(|b| {
+                b.into_instance()
+                    .map_err(|d| invalid_response("GET", &path, d))
+            })
+            .collect()
+    }
+
+    pub async fn job_instance(
+        &self,
+        job_id: &str,
+        instance_id: &str,
+    ) -> Result<JobInstance, AlmaError> {
+        let url = self.url(&["conf", "jobs", job_id, "instances", instance_id], &[]);
+        let path = url.path().to_string();
+        let body: JobInstanceBody = self.get_json(url).await?;
+        body.into_instance()
+            .map_err(|d| invalid_response("GET", &path, d))
+    }
+
+    /// `base/seg/seg?k=v`; segments are percent-encoded, so an id cannot escape its place.
+    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut url = self.inner.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, url: Url) -> Result<T, AlmaError> {
+        let path = url.path().to_string();
+        let body = self.send(Method::GET, url, true).await?;
+        let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &body
+        };
+        serde_json::from_slice(body).map_err(|e| AlmaError::InvalidResponse {
+            method: "GET".to_string(),
+            path,
+            detail: format!("the JSON does not have the expected shape: {e}"),
+            source: Some(e),
+        })
+    }
+
+    /// Sends one request, retrying transient failures when `retry` is set. Each try waits
+    /// for a concurrency permit, then for a token, and counts as a call.
+    async fn send(&self, method: Method, url: Url, retry: bool) -> Result<bytes::Bytes, AlmaError> {
+        let inner = &*self.inner;
+        let path = url.path().to_string();
+        let tries = if retry {
+            inner.max_retries.saturating_add(1)
+        } else {
+            1
+        };
+        let mut last = String::new();
+        let mut last_source = None;
+        for attempt in 1..=tries {
+            self.check_quota()?;
+            let permit = inner
+                .permits
+                .acquire()
+                .await
+                .map_err(|_| AlmaError::InvalidConfig {
+                    detail: "the client's concurrency limit was closed".to_string(),
+                    source: None,
+                })?;
+            inner.limiter.until_ready().await;
+            // Another call may have hit the floor while this one waited.
+            self.check_quota()?;
+            inner.calls.fetch_add(1, Ordering::Relaxed);
+            let span = tracing::info_span!(
+                "alma_request",
+                method = %method,
+                path = %path,
+                attempt,
+                status = tracing::field::Empty,
+            );
+            let outcome = self
+                .try_once(method.clone(), url.clone(), &path)
+                .instrument(span.clone())
+                .await;
+            drop(permit);
+            match outcome {
+                Ok((status, body)) => {
+                    span.record("status", status);
+                    match classify(status, &body, method.as_str(), &path) {
+                        Verdict::Success => return Ok(body),
+                        Verdict::Fail(e) => {
+                            if let AlmaError::QuotaExhausted { detail } = &e {
+                                // No call can succeed today: stop the other tasks too.
+                                let _ = inner.quota_stop.set(detail.clone());
+                            }
+                            span.in_scope(|| tracing::warn!(error = %e, kind = e.kind_name(), "Alma call failed"));
+                            return Err(e);
+                        }
+                        Verdict::Transient(why) => {
+                            last = why;
+                            last_source = None;
+                        }
+                    }
+                }
+                Err(e) => {
+                    last = describe_transport_error(&e);
+                    if e.is_builder() {
+                        return Err(AlmaError::InvalidConfig {
+                            detail: format!("cannot build the request: {last}"),
+                            source: Some(e.without_url()),
+                        });
+                    }
+                    last_source = Some(e.without_url());
+                }
+            }
+            if attempt < tries {
+                let delay = backoff_delay(attempt - 1, &mut rand::thread_rng());
+                span.in_scope(|| {
+                    tracing::warn!(why = %last, retry_in_ms = delay.as_millis() as u64, "Alma call failed, retrying")
+                });
+                tokio::time::sleep(delay).await;
+            }
+        }
+        let err = AlmaError::Unavailable {
+            method: method.to_string(),
+            path,
+            attempts: tries,
+            last,
+            source: last_source,
+        };
+        tracing::error!(error = %err, "Alma unavailable");
+        Err(err)
+    }
+
+    /// One HTTP exchange: the status and the whole body. Notes `X-Exl-Api-Remaining`.
+    async fn try_once(
+        &self,
+        method: Method,
+        url: Url,
+        path: &str,
+    ) -> Result<(u16, bytes::Bytes), reqwest::Error> {
+        let resp = self.inner.http.request(method, url).send().await?;
+        let status = resp.status().as_u16();
+        let remaining = resp
+            .headers()
+            .get(REMAINING_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(remaining) = remaining {
+            self.note_remaining(remaining, path);
+        }
+        let body = resp.bytes().await?;
+        Ok((status, body))
+    }
+
+    fn note_remaining(&self, remaining: u64, path: &str) {
+        let inner = &*self.inner;
+        inner.remaining.fetch_min(remaining, Ordering::Relaxed);
+        if remaining < inner.remaining_floor {
+            let detail = format!(
+                "X-Exl-Api-Remaining is {remaining} after {path}, below the floor of {} kept for \
+                 other integrations",
+                inner.remaining_floor
+            );
+            if inner.quota_stop.set(detail).is_ok() {
+                tracing::error!(
+                    remaining,
+                    floor = inner.remaining_floor,
+                    "Alma daily quota below the floor; stopping calls"
+                );
+            }
+        }
+    }
+
+    fn check_quota(&self) -> Result<(), AlmaError> {
+        match self.inner.quota_stop.get() {
+            Some(detail) => Err(AlmaError::QuotaExhausted {
+                detail: detail.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+fn invalid_response(method: &str, path: &str, detail: String) -> AlmaError {
+    AlmaError::InvalidResponse {
+        method: method.to_string(),
+        path: path.to_string(),
+        detail,
+        source: None,
+    }
+}
+
+/// A short cause for a failed exchange, without the URL.
+fn describe_transport_error(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else {
+        "request failed"
+    };
+    let mut cause = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    if cause.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {cause}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_gets_the_api_prefix_once() {
+        for base in [
+            "https://api-na.hosted.exlibrisgroup.com",
+            "https://api-na.hosted.exlibrisgroup.com/",
+            "https://api-na.hosted.exlibrisgroup.com/almaws/v1/",
+        ] {
+            assert_eq!(
+                api_base(base).unwrap().as_str(),
+                "https://api-na.hosted.exlibrisgroup.com/almaws/v1",
+                "{base}"
+            );
+        }
+        assert_eq!(
+            api_base("http://127.0.0.1:8080/sim").unwrap().as_str(),
+            "http://127.0.0.1:8080/sim/almaws/v1"
+        );
+    }
+
+    #[test]
+    fn a_base_url_that_is_not_http_is_a_config_error() {
+        for base in ["", "ftp://x", "not a url", "mailto:a@b"] {
+            let e = api_base(base).unwrap_err();
+            assert_eq!(e.kind_name(), "AlmaInvalidConfig", "{base}");
+        }
+    }
+
+    fn client() -> AlmaClient {
+        AlmaClient::new(AlmaClientConfig::new(
+            "http://127.0.0.1:9",
+            SecretString::from("s3cr3t-key".to_string()),
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn ids_are_encoded_as_one_path_segment_and_queries_are_encoded() {
+        let c = client();
+        let u = c.url(&["courses", "61/../x?y"], &[]);
+        assert_eq!(u.path(), "/almaws/v1/courses/61%2F..%2Fx%3Fy");
+        let u = c.url(
+            &["courses"],
+            &[("q", "year~2026 AND code~A&B"), ("limit", "100")],
+        );
+        assert_eq!(u.path(), "/almaws/v1/courses");
+        let pairs: Vec<(String, String)> = u.query_pairs().into_owned().collect();
+        assert_eq!(pairs[0], ("q".into(), "year~2026 AND code~A&B".into()));
+    }
+
+    #[test]
+    fn the_key_never_shows_in_debug_output() {
+        let cfg = AlmaClientConfig::new(
+            "http://127.0.0.1:9",
+            SecretString::from("s3cr3t-key".to_string()),
+        );
+        assert!(!format!("{cfg:?}").contains("s3cr3t"));
+        let c = AlmaClient::new(cfg).unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+        assert!(!format!("{:?}", c.inner.http).contains("s3cr3t"));
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_rejected() {
+        let base =
+            || AlmaClientConfig::new("http://127.0.0.1:9", SecretString::from("k".to_string()));
+        let mut cfg = base();
+        cfg.rate_per_second = 0;
+        assert_eq!(
+            AlmaClient::new(cfg).unwrap_err().kind_name(),
+            "AlmaInvalidConfig"
+        );
+        let mut cfg = base();
+        cfg.max_concurrency = 0;
+        assert!(AlmaClient::new(cfg).is_err());
+        let mut cfg = base();
+        cfg.api_key = SecretString::from("bad\nkey".to_string());
+        let e = AlmaClient::new(cfg).unwrap_err();
+        assert!(!e.to_string().contains("bad\nkey"));
+    }
+
+    #[test]
+    fn the_bucket_allows_one_call_per_interval_without_burst() {
+        let q = quota_for(25).unwrap();
+        assert_eq!(q.burst_size().get(), 1);
+        assert_eq!(q.replenish_interval(), Duration::from_millis(40));
+        assert!(quota_for(0).is_none());
+    }
+}

@@ -1,0 +1,199 @@
+//! Alma's failures as typed errors, and the parsing of Alma's error JSON.
+
+use serde_json::Value;
+
+/// What went wrong talking to Alma. [`AlmaError::kind_name`] gives the stable name that
+/// Step Functions `Retry`/`Catch` rules match on.
+#[derive(Debug, thiserror::Error)]
+pub enum AlmaError {
+    /// HTTP 401/403: the key is wrong, expired, for another region, or lacks permissions.
+    #[error(
+        "Alma rejected the API key (HTTP {status} on {method} {path}: {message}): check the API \
+         key (ALMA_API_KEY or the run's secret) is valid for this Alma region and has read/write \
+         permission for Courses and read permission for Configuration"
+    )]
+    Unauthorized {
+        status: u16,
+        method: String,
+        path: String,
+        message: String,
+    },
+
+    /// The daily quota is used up (429 DAILY_THRESHOLD) or `X-Exl-Api-Remaining` fell below
+    /// the floor we keep for other integrations. No further calls are made by this client.
+    #[error(
+        "Alma API daily quota exhausted: {detail}; this run stopped calling Alma. Wait for the \
+         daily quota to reset (midnight UTC) and re-run, or ask Ex Libris for a larger quota"
+    )]
+    QuotaExhausted { detail: String },
+
+    /// Transient failures (429 PER_SECOND_THRESHOLD, 5xx, timeouts, connection errors) that
+    /// outlasted the retries, or hit a call that is never retried.
+    #[error(
+        "Alma unavailable: {method} {path} failed after {attempts} {tries}, last: {last}; check \
+         the Alma URL, the network and Alma's status page, then re-run",
+        tries = if *attempts == 1 { "try" } else { "tries" }
+    )]
+    Unavailable {
+        method: String,
+        path: String,
+        attempts: u32,
+        last: String,
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+
+    /// Alma answered with an error that retrying will not fix (400, 404, `errorsExist`...).
+    #[error("Alma API error (HTTP {status}, {code}): {message}")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+
+    /// Alma answered 2xx with a body we cannot read.
+    #[error("unexpected response from Alma to {method} {path}: {detail}")]
+    InvalidResponse {
+        method: String,
+        path: String,
+        detail: String,
+        #[source]
+        source: Option<serde_json::Error>,
+    },
+
+    /// The client settings cannot work (zero rate, malformed base URL...).
+    #[error("invalid Alma client settings: {detail}")]
+    InvalidConfig {
+        detail: String,
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+}
+
+impl AlmaError {
+    /// Stable name for Step Functions `Retry`/`Catch` `ErrorEquals`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            AlmaError::Unauthorized { .. } => "AlmaUnauthorized",
+            AlmaError::QuotaExhausted { .. } => "AlmaQuotaExhausted",
+            AlmaError::Unavailable { .. } => "AlmaUnavailable",
+            AlmaError::Api { .. } => "AlmaApiError",
+            AlmaError::InvalidResponse { .. } => "AlmaInvalidResponse",
+            AlmaError::InvalidConfig { .. } => "AlmaInvalidConfig",
+        }
+    }
+}
+
+/// One entry of Alma's `errorList`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct AlmaErrorBody {
+    pub code: String,
+    pub message: String,
+    pub tracking_id: String,
+}
+
+/// Reads Alma's error JSON: `{"errorsExist": true, "errorList": {"error": [..] | {..}}}`,
+/// possibly wrapped in `web_service_result`. Returns `None` when the body reports no error
+/// (or is not JSON); otherwise the first error listed (a blank one if the list is empty).
+pub(crate) fn parse_error_body(body: &[u8]) -> Option<AlmaErrorBody> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let root = value.get("web_service_result").unwrap_or(&value);
+    let exists = match root.get("errorsExist") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    };
+    let first = match root.get("errorList").and_then(|l| l.get("error")) {
+        Some(Value::Array(items)) => items.first(),
+        Some(one @ Value::Object(_)) => Some(one),
+        _ => None,
+    };
+    if !exists && first.is_none() {
+        return None;
+    }
+    let text = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    Some(match first {
+        Some(e) => AlmaErrorBody {
+            code: text(e.get("errorCode")),
+            message: text(e.get("errorMessage")),
+            tracking_id: text(e.get("trackingId")),
+        },
+        None => AlmaErrorBody::default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_list_as_an_array_gives_the_first_error() {
+        let body = br#"{"errorsExist":true,"errorList":{"error":[
+            {"errorCode":"401861","errorMessage":"Course not found","trackingId":"E01-1"},
+            {"errorCode":"X","errorMessage":"second"}]}}"#;
+        let e = parse_error_body(body).unwrap();
+        assert_eq!(e.code, "401861");
+        assert_eq!(e.message, "Course not found");
+        assert_eq!(e.tracking_id, "E01-1");
+    }
+
+    #[test]
+    fn error_list_as_a_single_object_is_read_too() {
+        let body = br#"{"errorsExist":true,"errorList":{"error":
+            {"errorCode":"PER_SECOND_THRESHOLD","errorMessage":"slow down"}}}"#;
+        let e = parse_error_body(body).unwrap();
+        assert_eq!(e.code, "PER_SECOND_THRESHOLD");
+        assert_eq!(e.tracking_id, "");
+    }
+
+    #[test]
+    fn web_service_result_wrapper_and_string_flag_are_tolerated() {
+        let body = br#"{"web_service_result":{"errorsExist":"true","errorList":{"error":
+            {"errorCode":"DAILY_THRESHOLD","errorMessage":"quota"}}}}"#;
+        assert_eq!(parse_error_body(body).unwrap().code, "DAILY_THRESHOLD");
+    }
+
+    #[test]
+    fn errors_exist_without_a_list_still_counts_as_an_error() {
+        let e = parse_error_body(br#"{"errorsExist":true}"#).unwrap();
+        assert_eq!(e, AlmaErrorBody::default());
+    }
+
+    #[test]
+    fn a_normal_body_or_non_json_is_not_an_error() {
+        assert!(parse_error_body(br#"{"total_record_count":0}"#).is_none());
+        assert!(parse_error_body(br#"{"errorsExist":false}"#).is_none());
+        assert!(parse_error_body(b"<html>bad gateway</html>").is_none());
+        assert!(parse_error_body(b"").is_none());
+    }
+
+    #[test]
+    fn kind_names_are_the_stable_step_functions_names() {
+        let api = AlmaError::Api {
+            status: 400,
+            code: "c".into(),
+            message: "m".into(),
+        };
+        assert_eq!(api.kind_name(), "AlmaApiError");
+        let q = AlmaError::QuotaExhausted { detail: "d".into() };
+        assert_eq!(q.kind_name(), "AlmaQuotaExhausted");
+        let u = AlmaError::Unavailable {
+            method: "GET".into(),
+            path: "/almaws/v1/courses".into(),
+            attempts: 6,
+            last: "HTTP 503".into(),
+            source: None,
+        };
+        assert_eq!(u.kind_name(), "AlmaUnavailable");
+        let text = u.to_string();
+        assert!(
+            text.contains("GET /almaws/v1/courses failed after 6 tries"),
+            "{text}"
+        );
+        assert!(text.contains("re-run"), "{text}");
+    }
+}

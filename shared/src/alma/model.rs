@@ -1,0 +1,477 @@
+//! Alma's JSON bodies as we read them: lenient (absent keys, one object where an array is
+//! usual, numbers as strings) because Alma omits empty arrays and varies by version.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::domain::AlmaCourse;
+
+/// `{value, desc}` pairs: terms, processing department, status, counter types.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValueDesc {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub value: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub desc: String,
+}
+
+/// An instructor of a course.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instructor {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub primary_id: String,
+}
+
+/// A course as `GET /courses` returns it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlmaCourseRecord {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub id: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub code: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub section: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub year: String,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub searchable_id: Vec<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub term: Vec<ValueDesc>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub status: String,
+    #[serde(default)]
+    pub processing_department: Option<ValueDesc>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub instructor: Vec<Instructor>,
+    /// As Alma writes it, e.g. `2026-08-20Z`.
+    #[serde(default)]
+    pub start_date: Option<String>,
+    #[serde(default)]
+    pub end_date: Option<String>,
+    #[serde(default)]
+    pub link: Option<String>,
+}
+
+impl AlmaCourseRecord {
+    /// The part of the course the domain rules use.
+    pub fn to_course(&self) -> AlmaCourse {
+        AlmaCourse {
+            id: self.id.clone(),
+            code: self.code.clone(),
+            section: self.section.clone(),
+            year: self.year.clone(),
+            searchable_ids: self.searchable_id.clone(),
+        }
+    }
+}
+
+impl From<AlmaCourseRecord> for AlmaCourse {
+    fn from(r: AlmaCourseRecord) -> Self {
+        AlmaCourse {
+            id: r.id,
+            code: r.code,
+            section: r.section,
+            year: r.year,
+            searchable_ids: r.searchable_id,
+        }
+    }
+}
+
+/// One page of `GET /courses`. `course` is absent in Alma's JSON when the page is empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoursePage {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub total_record_count: u64,
+    #[serde(default, rename = "course", deserialize_with = "one_or_many")]
+    pub courses: Vec<AlmaCourseRecord>,
+}
+
+/// `GET /courses/{id}/reading-lists`: only the count matters to us.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ReadingListsBody {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub total_record_count: u64,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub reading_list: Vec<Value>,
+}
+
+impl ReadingListsBody {
+    /// Trusts whichever of the count and the list says more (either may be missing).
+    pub fn count(&self) -> u64 {
+        self.total_record_count.max(self.reading_list.len() as u64)
+    }
+}
+
+/// A configured Alma job, as `GET /conf/jobs` lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSummary {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub id: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub description: String,
+    #[serde(default, rename = "type")]
+    pub job_type: Option<ValueDesc>,
+    #[serde(default)]
+    pub link: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct JobsBody {
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub job: Vec<JobSummary>,
+}
+
+/// Where a job run stands. Decided on Alma's `status`, never on `progress`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobStatus {
+    /// QUEUED, PENDING, INITIALIZING, RUNNING, FINALIZING — and any status Alma adds that we
+    /// do not know, so a poller keeps waiting (up to its time limit) rather than moving on
+    /// before the loader has finished.
+    InProgress(String),
+    /// COMPLETED_SUCCESS, COMPLETED_WARNING, COMPLETED_FAILED, COMPLETED_NO_BULKS, FAILED,
+    /// SYSTEM_ABORTED, USER_ABORTED, MANUAL_HANDLING_REQUIRED, SKIPPED.
+    Final(String),
+}
+
+const FINAL_STATUSES: [&str; 9] = [
+    "COMPLETED_SUCCESS",
+    "COMPLETED_WARNING",
+    "COMPLETED_FAILED",
+    "COMPLETED_NO_BULKS",
+    "FAILED",
+    "SYSTEM_ABORTED",
+    "USER_ABORTED",
+    "MANUAL_HANDLING_REQUIRED",
+    "SKIPPED",
+];
+
+impl JobStatus {
+    /// Classifies Alma's `status.value`.
+    pub fn from_value(value: &str) -> JobStatus {
+        let v = value.trim().to_ascii_uppercase();
+        if FINAL_STATUSES.contains(&v.as_str()) {
+            JobStatus::Final(v)
+        } else {
+            JobStatus::InProgress(v)
+        }
+    }
+
+    /// Alma's status value, e.g. `COMPLETED_WARNING`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            JobStatus::InProgress(s) | JobStatus::Final(s) => s,
+        }
+    }
+
+    /// The run has ended, whatever the outcome.
+    pub fn is_done(&self) -> bool {
+        matches!(self, JobStatus::Final(_))
+    }
+
+    /// The run ended and processed its input: COMPLETED_SUCCESS or COMPLETED_WARNING.
+    /// (COMPLETED_NO_BULKS is not success for us: the file we pushed was not picked up.)
+    pub fn is_success(&self) -> bool {
+        matches!(self, JobStatus::Final(s) if s == "COMPLETED_SUCCESS" || s == "COMPLETED_WARNING")
+    }
+
+    /// COMPLETED_WARNING: some rows were in error (details only in Alma's UI).
+    pub fn has_warnings(&self) -> bool {
+        matches!(self, JobStatus::Final(s) if s == "COMPLETED_WARNING")
+    }
+}
+
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One run of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobInstance {
+    pub id: String,
+    pub submit_time: Option<DateTime<Utc>>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub status: JobStatus,
+    pub status_desc: String,
+    /// Alma's `progress` percentage; informative only.
+    pub progress: u32,
+    /// `(type value, type description, value)`, in Alma's order.
+    pub counters: Vec<(String, String, u64)>,
+    /// Alert descriptions (their value when there is no description).
+    pub alerts: Vec<String>,
+}
+
+/// The raw JSON of a job instance, before classification.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct JobInstanceBody {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub id: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub submit_time: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub start_time: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub end_time: String,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub progress: u64,
+    #[serde(default)]
+    pub status: ValueDesc,
+    #[serde(default)]
+    pub counters: CountersBody,
+    #[serde(default)]
+    pub alerts: AlertsBody,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct CountersBody {
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub counter: Vec<CounterBody>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct CounterBody {
+    #[serde(default, rename = "type")]
+    pub counter_type: ValueDesc,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub value: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct AlertsBody {
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub alert: Vec<ValueDesc>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct JobInstancesBody {
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub job_instance: Vec<JobInstanceBody>,
+}
+
+impl JobInstanceBody {
+    /// Classifies the status and parses the times; an unreadable time is an error message.
+    pub fn into_instance(self) -> Result<JobInstance, String> {
+        Ok(JobInstance {
+            submit_time: parse_time(&self.submit_time)?,
+            start_time: parse_time(&self.start_time)?,
+            end_time: parse_time(&self.end_time)?,
+            status: JobStatus::from_value(&self.status.value),
+            status_desc: self.status.desc,
+            progress: u32::try_from(self.progress).unwrap_or(100),
+            counters: self
+                .counters
+                .counter
+                .into_iter()
+                .map(|c| (c.counter_type.value, c.counter_type.desc, c.value))
+                .collect(),
+            alerts: self
+                .alerts
+                .alert
+                .into_iter()
+                .map(|a| if a.desc.is_empty() { a.value } else { a.desc })
+                .collect(),
+            id: self.id,
+        })
+    }
+}
+
+/// Alma's times: RFC 3339 (`2026-11-28T10:15:30.123Z`); blank means not yet.
+fn parse_time(s: &str) -> Result<Option<DateTime<Utc>>, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .map_err(|e| format!("time {s:?} is not RFC 3339: {e}"))
+}
+
+/// Alma's date query form: `2026-11-28Z`.
+pub(crate) fn alma_date(d: NaiveDate) -> String {
+    format!("{}Z", d.format("%Y-%m-%d"))
+}
+
+/// A JSON value or array of them; absent or null means empty.
+fn one_or_many<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    match Value::deserialize(d)? {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| serde_json::from_value(v).map_err(de::Error::custom))
+            .collect(),
+        one => serde_json::from_value(one)
+            .map(|v| vec![v])
+            .map_err(de::Error::custom),
+    }
+}
+
+/// A string, a number or a bool as text; null means empty.
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(String::new()),
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        other => Err(de::Error::custom(format!("expected a string, got {other}"))),
+    }
+}
+
+/// A number or a numeric string; null or blank means 0.
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(0),
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| de::Error::custom(format!("expected a count, got {n}"))),
+        Value::String(s) if s.trim().is_empty() => Ok(0),
+        Value::String(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| de::Error::custom(format!("expected a count, got {s:?}"))),
+        other => Err(de::Error::custom(format!("expected a count, got {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_course_page_without_the_course_key_is_empty() {
+        let p: CoursePage = serde_json::from_str(r#"{"total_record_count":0}"#).unwrap();
+        assert_eq!(p, CoursePage::default());
+    }
+
+    #[test]
+    fn course_records_tolerate_absent_single_and_null_fields() {
+        let p: CoursePage = serde_json::from_str(
+            r#"{"total_record_count":"2","course":[
+              {"id":"61","code":"2026Fall-X-ENG101-1","section":"1","year":2026,
+               "searchable_id":"ENG 101","term":{"value":"FALL"},
+               "processing_department":{"value":"MAIN","desc":"Main"},
+               "instructor":[{"primary_id":"ab1"}],"start_date":"2026-08-20Z","status":"ACTIVE"},
+              {"id":"62","code":"C","name":null,"section":"2","year":"2026"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(p.total_record_count, 2);
+        let a = &p.courses[0];
+        assert_eq!(a.year, "2026");
+        assert_eq!(a.searchable_id, vec!["ENG 101"]);
+        assert_eq!(a.term[0].value, "FALL");
+        assert_eq!(a.processing_department.as_ref().unwrap().desc, "Main");
+        assert_eq!(a.instructor[0].primary_id, "ab1");
+        let b = &p.courses[1];
+        assert!(b.searchable_id.is_empty() && b.name.is_empty() && b.term.is_empty());
+        assert_eq!(
+            b.to_course(),
+            AlmaCourse {
+                id: "62".into(),
+                code: "C".into(),
+                section: "2".into(),
+                year: "2026".into(),
+                searchable_ids: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn reading_list_count_uses_the_list_when_the_total_is_missing() {
+        let b: ReadingListsBody = serde_json::from_str(r#"{"reading_list":{"id":"1"}}"#).unwrap();
+        assert_eq!(b.count(), 1);
+        let b: ReadingListsBody = serde_json::from_str(r#"{"total_record_count":0}"#).unwrap();
+        assert_eq!(b.count(), 0);
+        let b: ReadingListsBody = serde_json::from_str(
+            r#"{"total_record_count":3,"reading_list":[{"id":"1"},{"id":"2"},{"id":"3"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(b.count(), 3);
+    }
+
+    #[test]
+    fn every_documented_status_is_classified() {
+        for s in ["QUEUED", "PENDING", "INITIALIZING", "RUNNING", "FINALIZING"] {
+            let st = JobStatus::from_value(s);
+            assert!(
+                !st.is_done() && !st.is_success() && !st.has_warnings(),
+                "{s}"
+            );
+        }
+        for s in FINAL_STATUSES {
+            assert!(JobStatus::from_value(s).is_done(), "{s}");
+        }
+        assert!(JobStatus::from_value("COMPLETED_SUCCESS").is_success());
+        let warn = JobStatus::from_value("completed_warning");
+        assert!(warn.is_success() && warn.has_warnings());
+        assert_eq!(warn.as_str(), "COMPLETED_WARNING");
+        for s in [
+            "COMPLETED_FAILED",
+            "COMPLETED_NO_BULKS",
+            "FAILED",
+            "SYSTEM_ABORTED",
+            "SKIPPED",
+        ] {
+            let st = JobStatus::from_value(s);
+            assert!(st.is_done() && !st.is_success(), "{s}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_status_keeps_the_poller_waiting() {
+        assert!(!JobStatus::from_value("SOMETHING_NEW").is_done());
+    }
+
+    #[test]
+    fn a_job_instance_is_read_from_status_not_progress() {
+        let body: JobInstanceBody = serde_json::from_str(
+            r#"{"id":"9001","submit_time":"2026-11-28T10:00:00.000Z","start_time":"2026-11-28T10:01:00Z",
+                "progress":100,"status":{"value":"RUNNING","desc":"Running"},
+                "counters":{"counter":[{"type":{"value":"course_loader.rows_read","desc":"Rows read"},"value":"12"},
+                                      {"type":{"value":"c2","desc":"d2"},"value":3}]},
+                "alerts":{"alert":{"value":"a1","desc":""}}}"#,
+        )
+        .unwrap();
+        let inst = body.into_instance().unwrap();
+        assert!(!inst.status.is_done(), "progress 100 does not mean done");
+        assert_eq!(inst.status_desc, "Running");
+        assert!(inst.end_time.is_none());
+        assert_eq!(
+            inst.submit_time.unwrap().to_rfc3339(),
+            "2026-11-28T10:00:00+00:00"
+        );
+        assert_eq!(
+            inst.counters,
+            vec![
+                ("course_loader.rows_read".into(), "Rows read".into(), 12),
+                ("c2".into(), "d2".into(), 3)
+            ]
+        );
+        assert_eq!(inst.alerts, vec!["a1"]);
+    }
+
+    #[test]
+    fn a_bad_time_is_reported() {
+        let body = JobInstanceBody {
+            submit_time: "yesterday".into(),
+            ..Default::default()
+        };
+        assert!(body.into_instance().unwrap_err().contains("yesterday"));
+    }
+
+    #[test]
+    fn dates_are_written_the_way_alma_reads_them() {
+        let d = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+        assert_eq!(alma_date(d), "2026-11-28Z");
+    }
+}

@@ -1,0 +1,206 @@
+//! Failures: bad key, faults, limits, quota, an unreachable or slow Alma.
+
+use std::time::Duration;
+
+use leganto_shared::alma::{AlmaClient, AlmaError, CourseCache};
+use leganto_tests::alma_sim::{Fault, SimOptions};
+use secrecy::SecretString;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn a_wrong_key_is_unauthorized_at_once_and_never_shown() {
+    let sim = start(sample_options()).await;
+    let mut cfg = config(&sim);
+    cfg.api_key = SecretString::from("wrong-key-123".to_string());
+    let client = AlmaClient::new(cfg).unwrap();
+    let err = client.courses_of_year("2026").await.unwrap_err();
+    assert_eq!(err.kind_name(), "AlmaUnauthorized");
+    let text = err.to_string();
+    assert!(text.contains("check the API key"), "{text}");
+    assert!(!text.contains("wrong-key-123") && !format!("{err:?}").contains("wrong-key-123"));
+    assert_eq!(client.calls_made(), 1, "a bad key is not retried");
+    assert_eq!(sim.calls()[0].status, 401);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_transparently() {
+    let sim = start(SimOptions {
+        fault: Some(Fault::EveryNth(3)),
+        ..sample_options()
+    })
+    .await;
+    let cache = CourseCache::new(client(&sim));
+    cache
+        .load_years(&["2026".to_string(), "2025".to_string()])
+        .await
+        .unwrap();
+    let ids: Vec<String> = ids_of_year("2025").into_iter().take(30).collect();
+    let got = cache.reading_lists(&ids).await.unwrap();
+
+    assert_eq!(cache.courses_of_year("2026").unwrap().len(), 609);
+    assert_eq!(cache.courses_of_year("2025").unwrap().len(), 500);
+    let truth = reading_list_truth();
+    assert!(ids.iter().all(|id| got[id] == truth[id]));
+
+    let calls = sim.calls();
+    let failed = count_status(&calls, 500);
+    assert!(failed >= 10, "every third call failed: {failed}");
+    assert_eq!(count_status(&calls, 200), 12 + 30);
+    assert_eq!(cache.client().calls_made() as usize, calls.len());
+}
+
+#[tokio::test]
+async fn per_second_limit_answers_are_retried_until_served() {
+    let sim = start(SimOptions {
+        per_second_limit: Some(10),
+        ..sample_options()
+    })
+    .await;
+    let mut cfg = config(&sim);
+    cfg.rate_per_second = 200; // deliberately over Alma's limit
+    cfg.max_retries = 8;
+    let cache = CourseCache::new(AlmaClient::new(cfg).unwrap());
+    cache
+        .load_years(&["2026".to_string(), "2025".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(cache.courses_of_year("2026").unwrap().len(), 609);
+    assert_eq!(cache.courses_of_year("2025").unwrap().len(), 500);
+
+    let calls = sim.calls();
+    let throttled = count_status(&calls, 429);
+    assert!(throttled > 0, "the limit was hit");
+    assert_eq!(count_status(&calls, 200), 12);
+    assert_eq!(cache.client().calls_made() as usize, 12 + throttled);
+}
+
+#[tokio::test]
+async fn the_daily_quota_ends_the_run_without_retries() {
+    let sim = start(SimOptions {
+        daily_quota: Some(3),
+        ..sample_options()
+    })
+    .await;
+    let mut cfg = config(&sim);
+    cfg.remaining_floor = 0;
+    cfg.max_concurrency = 1;
+    let client = AlmaClient::new(cfg).unwrap();
+    let err = client.courses_of_year("2026").await.unwrap_err();
+    assert_eq!(err.kind_name(), "AlmaQuotaExhausted", "{err}");
+    assert!(err.to_string().contains("DAILY_THRESHOLD"), "{err}");
+    assert_eq!(client.calls_made(), 4, "3 served, 1 refused, none retried");
+
+    // Later calls are refused without asking Alma.
+    let again = client.has_reading_lists("6100000000009").await.unwrap_err();
+    assert_eq!(again.kind_name(), "AlmaQuotaExhausted");
+    assert_eq!(client.calls_made(), 4);
+    let calls = sim.calls();
+    assert_eq!(
+        (count_status(&calls, 200), count_status(&calls, 429)),
+        (3, 1)
+    );
+}
+
+#[tokio::test]
+async fn remaining_calls_below_the_floor_stop_the_client() {
+    let sim = start(SimOptions {
+        daily_quota: Some(1000),
+        ..sample_options()
+    })
+    .await;
+    let mut cfg = config(&sim);
+    cfg.remaining_floor = 995;
+    cfg.max_concurrency = 1;
+    let client = AlmaClient::new(cfg).unwrap();
+    let cache = CourseCache::new(client.clone());
+    let ids: Vec<String> = ids_of_year("2025").into_iter().take(20).collect();
+    let err = cache.reading_lists(&ids).await.unwrap_err();
+    assert_eq!(err.kind_name(), "AlmaQuotaExhausted", "{err}");
+    let text = err.to_string();
+    assert!(text.contains("994") && text.contains("995"), "{text}");
+    // Remaining 999, 998, …, 994: the sixth answer is under the floor, the seventh is not sent.
+    assert_eq!(client.calls_made(), 6);
+    assert_eq!(sim.calls().len(), 6);
+    assert_eq!(client.last_remaining(), Some(994));
+}
+
+#[tokio::test]
+async fn an_unreachable_alma_is_unavailable_after_the_retries() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }; // dropped: nothing listens there now
+    let mut cfg = leganto_shared::alma::AlmaClientConfig::new(
+        format!("http://127.0.0.1:{port}"),
+        SecretString::from("k".to_string()),
+    );
+    cfg.max_retries = 2;
+    let client = AlmaClient::new(cfg).unwrap();
+    let err = client.courses_of_year("2026").await.unwrap_err();
+    assert_eq!(err.kind_name(), "AlmaUnavailable");
+    let text = err.to_string();
+    assert!(
+        text.contains("GET /almaws/v1/courses failed after 3 tries"),
+        "{text}"
+    );
+    assert!(text.contains("could not connect"), "{text}");
+    assert!(std::error::Error::source(&err).is_some(), "keeps the cause");
+    assert_eq!(client.calls_made(), 3);
+}
+
+#[tokio::test]
+async fn a_slow_answer_times_out_and_is_retried_then_unavailable() {
+    let sim = start(SimOptions {
+        latency: Duration::from_millis(800),
+        ..sample_options()
+    })
+    .await;
+    let mut cfg = config(&sim);
+    cfg.timeout = Duration::from_millis(150);
+    cfg.max_retries = 1;
+    let client = AlmaClient::new(cfg).unwrap();
+    let err = client.has_reading_lists("6100000000009").await.unwrap_err();
+    assert!(
+        matches!(err, AlmaError::Unavailable { attempts: 2, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("timed out"), "{err}");
+    assert_eq!(client.calls_made(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_delete_is_never_retried() {
+    let sim = start(SimOptions {
+        fault: Some(Fault::EveryNth(1)),
+        ..sample_options()
+    })
+    .await;
+    let client = client(&sim);
+    let err = client.delete_course("6100000000009").await.unwrap_err();
+    assert!(
+        matches!(err, AlmaError::Unavailable { attempts: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(client.calls_made(), 1);
+    assert!(sim.courses().iter().any(|c| c.id == "6100000000009"));
+}
+
+#[tokio::test]
+async fn gets_give_up_after_max_retries_of_server_errors() {
+    let sim = start(SimOptions {
+        fault: Some(Fault::EveryNth(1)),
+        ..sample_options()
+    })
+    .await;
+    let mut cfg = config(&sim);
+    cfg.max_retries = 3;
+    let client = AlmaClient::new(cfg).unwrap();
+    let err = client.courses_of_year("2023").await.unwrap_err();
+    assert!(
+        matches!(err, AlmaError::Unavailable { attempts: 4, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("HTTP 500"), "{err}");
+    assert_eq!(count_status(&sim.calls(), 500), 4);
+}
