@@ -12,4 +12,5 @@ pub mod email;
 pub mod secrets;
 pub mod sftp;
 pub mod slack;
+pub mod steps;
 pub mod store;

@@ -1,0 +1,81 @@
+//! Cache Alma courses for one year: every course of the year from Alma into
+//! `cache/YYYY/MM/DD/courses-<year>.json`, which the rollover report reads. A cache already
+//! written for the run date is reused, so a rerun does not spend Alma's quota again.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{RunInfo, StepContext, StepError};
+use crate::domain::AlmaCourse;
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CacheCoursesInput {
+    pub run: RunInfo,
+    pub year: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheOutput {
+    pub year: i32,
+    pub cache_key: String,
+    pub courses: u64,
+    #[serde(default)]
+    pub api_calls: u64,
+    /// The day's cache file was already there and was used as is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reused: bool,
+}
+
+/// The cache file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourseCacheFile {
+    pub year: i32,
+    pub fetched_at: DateTime<Utc>,
+    pub courses: Vec<AlmaCourse>,
+}
+
+pub async fn run(ctx: &StepContext, input: CacheCoursesInput) -> Result<CacheOutput, StepError> {
+    let cache_key = input.run.day().course_cache(input.year);
+    match ctx.store.get_json::<CourseCacheFile>(&cache_key).await {
+        Ok(file) => {
+            tracing::info!(year = input.year, cache_key = %cache_key, courses = file.courses.len(), "reused the day's course cache");
+            return Ok(CacheOutput {
+                year: input.year,
+                cache_key,
+                courses: file.courses.len() as u64,
+                api_calls: 0,
+                reused: true,
+            });
+        }
+        Err(StoreError::NotFound { .. }) => {}
+        // An unreadable cache is made again rather than failing the run.
+        Err(e @ StoreError::BadJson { .. }) => {
+            tracing::warn!(error = %e, "the day's course cache is unreadable; fetching again")
+        }
+        Err(e) => return Err(e.into()),
+    }
+
+    let alma = ctx.alma().await?;
+    let courses = alma.courses_of_year(&input.year.to_string()).await?;
+    let file = CourseCacheFile {
+        year: input.year,
+        fetched_at: ctx.now(),
+        courses,
+    };
+    ctx.store.put_json(&cache_key, &file).await?;
+    tracing::info!(
+        year = input.year,
+        cache_key = %cache_key,
+        courses = file.courses.len(),
+        api_calls = alma.calls_made(),
+        "cached the year's courses"
+    );
+    Ok(CacheOutput {
+        year: input.year,
+        cache_key,
+        courses: file.courses.len() as u64,
+        api_calls: alma.calls_made(),
+        reused: false,
+    })
+}

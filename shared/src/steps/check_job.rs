@@ -1,0 +1,253 @@
+//! Check the course loader job: through Alma's Jobs API, the first run of the course loader
+//! submitted after our push; whether it is done, its status and counters, and whether the
+//! wait has gone on too long. Without a job to watch, waits the fixed time instead.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::push::PushOutput;
+use super::{RunInfo, StepContext, StepError};
+use crate::alma::JobInstance;
+
+/// Alma and we do not share a clock, and Alma may pick the file up before our push step
+/// records its time: a run submitted this long before `pushed_at` still counts.
+pub const CLOCK_SLACK_SECONDS: i64 = 120;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckJobInput {
+    pub run: RunInfo,
+    #[serde(default)]
+    pub push: Option<PushOutput>,
+    /// The previous check's answer (from the second check on).
+    #[serde(default)]
+    pub alma_job: Option<AlmaJobOutput>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlmaJobOutput {
+    pub done: bool,
+    #[serde(default)]
+    pub timed_out: bool,
+    /// Alma's status (`RUNNING`, `COMPLETED_SUCCESS`, ...), or `NOT_STARTED`,
+    /// `NOT_MONITORED`, `NOT_PUSHED`, `SKIPPED`.
+    pub status: String,
+    #[serde(default)]
+    pub job_instance_id: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub ended_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub counters: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub checks: u64,
+    #[serde(default)]
+    pub waited_seconds: u64,
+}
+
+pub const NOT_STARTED: &str = "NOT_STARTED";
+pub const NOT_MONITORED: &str = "NOT_MONITORED";
+pub const NOT_PUSHED: &str = "NOT_PUSHED";
+
+/// Counters keyed by the last part of Alma's type (`course_loader.courses_created` →
+/// `courses_created`), or the whole type when two would share a key.
+pub fn counters_of(instance: &JobInstance) -> BTreeMap<String, u64> {
+    let short = |t: &str| t.rsplit('.').next().unwrap_or(t).to_string();
+    let mut out = BTreeMap::new();
+    for (kind, _, value) in &instance.counters {
+        let clash = instance
+            .counters
+            .iter()
+            .filter(|(other, _, _)| short(other) == short(kind))
+            .count()
+            > 1;
+        let key = if clash { kind.clone() } else { short(kind) };
+        out.insert(key, *value);
+    }
+    out
+}
+
+/// The earliest time a run of ours may have been submitted: the push, less the clock
+/// slack; for a file that was already there (or recalled), when the file was made (its
+/// name is its local time stamp).
+pub fn earliest_submit(push: &PushOutput, tz: chrono_tz::Tz) -> DateTime<Utc> {
+    let pushed = push.pushed_at - Duration::seconds(CLOCK_SLACK_SECONDS);
+    if !(push.already_there || push.recalled) {
+        return pushed;
+    }
+    let made = push
+        .file_name
+        .strip_suffix(".txt")
+        .and_then(|stamp| NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S").ok())
+        .and_then(|local| tz.from_local_datetime(&local).earliest())
+        .map(|t| t.with_timezone(&Utc) - Duration::seconds(CLOCK_SLACK_SECONDS));
+    made.map_or(pushed, |m| m.min(pushed))
+}
+
+/// The first run submitted (else started) at or after `since`.
+pub fn our_run(instances: &[JobInstance], since: DateTime<Utc>) -> Option<&JobInstance> {
+    instances
+        .iter()
+        .filter_map(|i| i.submit_time.or(i.start_time).map(|t| (t, i)))
+        .filter(|(t, _)| *t >= since)
+        .min_by(|(a, ia), (b, ib)| a.cmp(b).then_with(|| ia.id.cmp(&ib.id)))
+        .map(|(_, i)| i)
+}
+
+pub async fn run(ctx: &StepContext, input: CheckJobInput) -> Result<AlmaJobOutput, StepError> {
+    let checks = input.alma_job.as_ref().map_or(0, |j| j.checks) + 1;
+    let Some(push) = &input.push else {
+        tracing::info!("nothing was pushed; no course loader run to wait for");
+        return Ok(AlmaJobOutput {
+            done: true,
+            status: NOT_PUSHED.into(),
+            checks,
+            ..AlmaJobOutput::default()
+        });
+    };
+    let now = ctx.now();
+    let waited_seconds = u64::try_from((now - push.pushed_at).num_seconds()).unwrap_or(0);
+    let wait_limit = match input.run.wait_limit_seconds {
+        0 => ctx.config.wait_limit.as_secs(),
+        n => n,
+    };
+    let waited_enough = waited_seconds >= wait_limit;
+
+    let job_id = match &ctx.config.alma_loader_job_id {
+        Some(id) => Some(id.clone()),
+        None => match &ctx.config.alma_loader_profile_id {
+            Some(profile) => ctx
+                .alma()
+                .await?
+                .find_scheduled_job(profile)
+                .await?
+                .map(|job| job.id),
+            None => None,
+        },
+    };
+    let Some(job_id) = job_id else {
+        // The original slept a fixed time; so do we, in polls, then go on.
+        tracing::info!(waited_seconds, wait_limit, "no course loader job to watch");
+        return Ok(AlmaJobOutput {
+            done: waited_enough,
+            status: NOT_MONITORED.into(),
+            checks,
+            waited_seconds,
+            ..AlmaJobOutput::default()
+        });
+    };
+
+    let since = earliest_submit(push, ctx.config.time_zone);
+    // Alma filters by submit date (a day); ask from the day before so no time zone hides it.
+    let from = since.date_naive().pred_opt().unwrap_or(since.date_naive());
+    let instances = ctx.alma().await?.job_instances(&job_id, from).await?;
+    let output = match our_run(&instances, since) {
+        None => AlmaJobOutput {
+            done: false,
+            timed_out: waited_enough,
+            status: NOT_STARTED.into(),
+            checks,
+            waited_seconds,
+            ..AlmaJobOutput::default()
+        },
+        Some(instance) => {
+            let done = instance.status.is_done();
+            AlmaJobOutput {
+                done,
+                timed_out: !done && waited_enough,
+                status: instance.status.as_str().to_string(),
+                job_instance_id: Some(instance.id.clone()),
+                started_at: instance.start_time,
+                ended_at: instance.end_time,
+                counters: counters_of(instance),
+                checks,
+                waited_seconds,
+            }
+        }
+    };
+    tracing::info!(
+        job_id = %job_id,
+        instance = output.job_instance_id.as_deref().unwrap_or(""),
+        status = %output.status,
+        done = output.done,
+        timed_out = output.timed_out,
+        checks,
+        waited_seconds,
+        "checked the course loader job"
+    );
+    Ok(output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alma::JobStatus;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn instance(id: &str, submit: &str, status: &str) -> JobInstance {
+        JobInstance {
+            id: id.into(),
+            submit_time: Some(at(submit)),
+            start_time: None,
+            end_time: None,
+            status: JobStatus::from_value(status),
+            status_desc: String::new(),
+            progress: 0,
+            counters: vec![
+                ("course_loader.courses_created".into(), "Created".into(), 10),
+                ("a.rows".into(), "Rows".into(), 1),
+                ("b.rows".into(), "Rows".into(), 2),
+            ],
+            alerts: vec![],
+        }
+    }
+
+    fn push(pushed_at: &str, file_name: &str, already_there: bool) -> PushOutput {
+        PushOutput {
+            file_name: file_name.into(),
+            remote_path: None,
+            bytes: 1,
+            pushed_at: at(pushed_at),
+            already_there,
+            recalled: false,
+        }
+    }
+
+    #[test]
+    fn the_first_run_after_the_push_is_ours() {
+        let runs = [
+            instance("1", "2026-11-28T10:00:00Z", "COMPLETED_SUCCESS"),
+            instance("3", "2026-11-28T17:00:00Z", "QUEUED"),
+            instance("2", "2026-11-28T16:30:00Z", "RUNNING"),
+        ];
+        let since = earliest_submit(
+            &push("2026-11-28T16:25:14Z", "20261128092514.txt", false),
+            chrono_tz::America::Phoenix,
+        );
+        assert_eq!(our_run(&runs, since).unwrap().id, "2");
+        assert!(our_run(&runs[..1], since).is_none());
+    }
+
+    #[test]
+    fn a_file_already_there_counts_from_when_it_was_made() {
+        // Made 09:25:14 in Phoenix = 16:25:14 UTC; the rerun's check came two hours later.
+        let p = push("2026-11-28T18:30:00Z", "20261128092514.txt", true);
+        assert_eq!(
+            earliest_submit(&p, chrono_tz::America::Phoenix),
+            at("2026-11-28T16:23:14Z")
+        );
+    }
+
+    #[test]
+    fn counters_use_short_names_unless_they_clash() {
+        let c = counters_of(&instance("1", "2026-11-28T10:00:00Z", "RUNNING"));
+        assert_eq!(c.get("courses_created"), Some(&10));
+        assert_eq!(c.get("a.rows"), Some(&1));
+        assert_eq!(c.get("b.rows"), Some(&2));
+    }
+}

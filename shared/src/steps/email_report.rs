@@ -1,0 +1,161 @@
+//! E-mail the report: the day's rollover report attached to a plain and an HTML summary
+//! (raw MIME through SES v2), from the configured sender to the configured recipients.
+//! Reads S3; never the secret. Not in a dry run.
+
+use serde::{Deserialize, Serialize};
+
+use super::check_job::AlmaJobOutput;
+use super::push::PushOutput;
+use super::rollover_report::ReportOutput;
+use super::transform::TransformOutput;
+use super::{RunInfo, StepContext, StepError};
+use crate::email::{html_escape, send_report_email, ReportEmail};
+use crate::store::{file_name, StoreError};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EmailReportInput {
+    pub run: RunInfo,
+    #[serde(default)]
+    pub transform: Option<TransformOutput>,
+    #[serde(default)]
+    pub push: Option<PushOutput>,
+    #[serde(default)]
+    pub alma_job: Option<AlmaJobOutput>,
+    #[serde(default)]
+    pub report: Option<ReportOutput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailOutput {
+    pub message_id: String,
+    pub recipients: usize,
+    pub attachment: String,
+}
+
+/// The summary's lines as (label, value), shared by the plain and the HTML body.
+pub fn summary_lines(input: &EmailReportInput) -> Vec<(String, String)> {
+    let mut lines = Vec::new();
+    if let Some(r) = &input.report {
+        lines.push(("Rollovers found".into(), r.rollovers.to_string()));
+        lines.push((
+            "Copy requests not found in Alma".into(),
+            r.not_found.to_string(),
+        ));
+        lines.push(("Ambiguous copy requests".into(), r.ambiguous.to_string()));
+    }
+    if let Some(t) = &input.transform {
+        for (label, value) in t.counts.labelled() {
+            lines.push((label.into(), value.to_string()));
+        }
+    }
+    let pushed = match &input.push {
+        Some(p) if p.already_there => format!("{} (already on the server)", p.file_name),
+        Some(p) => p.file_name.clone(),
+        None => "nothing pushed".into(),
+    };
+    lines.push(("Loader file pushed to Alma".into(), pushed));
+    if let Some(job) = &input.alma_job {
+        let mut status = job.status.clone();
+        if job.timed_out {
+            status.push_str(" (still not finished when the wait ended)");
+        }
+        lines.push(("Alma course loader".into(), status));
+        for (name, value) in &job.counters {
+            lines.push((format!("Alma: {name}"), value.to_string()));
+        }
+    }
+    lines
+}
+
+/// The e-mail for the day's report.
+pub fn build_email(
+    ctx: &StepContext,
+    input: &EmailReportInput,
+    attachment_name: &str,
+    attachment: Vec<u8>,
+) -> ReportEmail {
+    let date = input.run.run_date;
+    let subject = match &input.report {
+        Some(r) => format!("Leganto rollover report {date}: {} found", r.rollovers),
+        None => format!("Leganto rollover report {date}"),
+    };
+    let lines = summary_lines(input);
+    let mut text = format!("Course load and rollover report for {date}\n\n");
+    for (label, value) in &lines {
+        text.push_str(&format!("{label}: {value}\n"));
+    }
+    text.push_str(&format!(
+        "\nThe rollover report is attached: {attachment_name}\n"
+    ));
+    if let Some(url) = &input.run.console_url {
+        text.push_str(&format!("Execution: {url}\n"));
+    }
+
+    let mut html = format!(
+        "<html><body><h2>Course load and rollover report for {}</h2><table>",
+        html_escape(&date.to_string())
+    );
+    for (label, value) in &lines {
+        html.push_str(&format!(
+            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+            html_escape(label),
+            html_escape(value)
+        ));
+    }
+    html.push_str(&format!(
+        "</table><p>The rollover report is attached: <code>{}</code></p>",
+        html_escape(attachment_name)
+    ));
+    if let Some(url) = &input.run.console_url {
+        html.push_str(&format!(
+            "<p><a href=\"{}\">The execution in the console</a></p>",
+            html_escape(url)
+        ));
+    }
+    html.push_str("</body></html>");
+
+    ReportEmail {
+        from: ctx.config.email_from.clone(),
+        to: ctx.config.email_to.clone(),
+        subject,
+        text,
+        html,
+        attachment_name: attachment_name.to_string(),
+        attachment_bytes: attachment,
+    }
+}
+
+pub async fn run(ctx: &StepContext, input: EmailReportInput) -> Result<EmailOutput, StepError> {
+    if input.run.dry_run {
+        return Err(StepError::invalid_input(
+            "this is a dry run: the report is not e-mailed",
+        ));
+    }
+    let report_key = match &input.report {
+        Some(r) => r.report_key.clone(),
+        None => {
+            let prefix = input.run.day().rollover_prefix();
+            ctx.store.latest(&prefix).await?.ok_or_else(|| {
+                StepError::from(StoreError::NotFound {
+                    bucket: ctx.store.bucket().to_string(),
+                    key: format!("{prefix}*.txt"),
+                })
+            })?
+        }
+    };
+    let attachment = ctx.store.get(&report_key).await?;
+    let attachment_name = file_name(&report_key).to_string();
+    let email = build_email(ctx, &input, &attachment_name, attachment.to_vec());
+    let message_id = send_report_email(&ctx.ses, &email).await?;
+    tracing::info!(
+        message_id = %message_id,
+        recipients = email.to.len(),
+        attachment = %attachment_name,
+        "e-mailed the rollover report"
+    );
+    Ok(EmailOutput {
+        message_id,
+        recipients: email.to.len(),
+        attachment: attachment_name,
+    })
+}

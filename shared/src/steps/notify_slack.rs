@@ -1,0 +1,314 @@
+//! Post to Slack: the day's summary, a failure (state, error, cause), or a failed e-mail.
+//! A Slack outage never fails the run: the answer says `posted: false` and why.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::check_job::AlmaJobOutput;
+use super::email_report::EmailOutput;
+use super::pull::PullOutput;
+use super::push::PushOutput;
+use super::rollover_report::ReportOutput;
+use super::transform::TransformOutput;
+use super::{RunInfo, StepContext, StepError};
+use crate::slack::{AlmaJobSummary, DaySummary, FailureNotice, RolloverCounts, SlackMessage};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlackKind {
+    Summary,
+    Failure,
+    EmailFailure,
+}
+
+/// `$.error` as a `Catch` writes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaughtError {
+    #[serde(rename = "Error", default)]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
+}
+
+/// The state as far as it could be read: a section that does not parse is left out, so a
+/// failure notice goes out whatever broke.
+#[derive(Debug, Clone, Default)]
+pub struct SlackState {
+    pub run: Option<RunInfo>,
+    pub pull: Option<PullOutput>,
+    pub transform: Option<TransformOutput>,
+    pub push: Option<PushOutput>,
+    pub alma_job: Option<AlmaJobOutput>,
+    pub report: Option<ReportOutput>,
+    pub email: Option<EmailOutput>,
+    pub error: Option<CaughtError>,
+    pub failed_state: Option<String>,
+    /// The execution input's `run_date` when the plan itself failed.
+    pub requested_run_date: Option<chrono::NaiveDate>,
+}
+
+impl SlackState {
+    pub fn from_value(state: &Value) -> SlackState {
+        fn section<T: serde::de::DeserializeOwned>(state: &Value, name: &str) -> Option<T> {
+            let value = state.get(name)?;
+            match serde_json::from_value(value.clone()) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::warn!(section = name, error = %e, "state section unreadable; left out");
+                    None
+                }
+            }
+        }
+        SlackState {
+            run: section(state, "run"),
+            pull: section(state, "pull"),
+            transform: section(state, "transform"),
+            push: section(state, "push"),
+            alma_job: section(state, "alma_job"),
+            report: section(state, "report"),
+            email: section(state, "email"),
+            error: section(state, "error"),
+            failed_state: section(state, "failed_state"),
+            requested_run_date: state
+                .get("run_date")
+                .and_then(Value::as_str)
+                .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()),
+        }
+    }
+
+    fn run_date(&self) -> Option<chrono::NaiveDate> {
+        self.run
+            .as_ref()
+            .map(|r| r.run_date)
+            .or(self.requested_run_date)
+    }
+
+    fn console_url(&self) -> Option<String> {
+        self.run.as_ref().and_then(|r| r.console_url.clone())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlackOutput {
+    pub posted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// For a Lambda error the cause is `{"errorType", "errorMessage"}` as JSON text: show the
+/// message. Anything else is shown as is.
+pub fn readable_cause(cause: &str) -> String {
+    serde_json::from_str::<Value>(cause)
+        .ok()
+        .and_then(|v| {
+            v.get("errorMessage")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| cause.to_string())
+}
+
+/// The day's summary as Slack shows it.
+pub fn day_summary(state: &SlackState) -> DaySummary {
+    let dry_run = state.run.as_ref().is_some_and(|r| r.dry_run);
+    let counts = state
+        .transform
+        .as_ref()
+        .map(|t| t.counts.clone())
+        .unwrap_or_default();
+    let mut notes = Vec::new();
+    if dry_run {
+        notes.push("Dry run: nothing pushed or mailed.".to_string());
+    }
+    if let Some(pull) = &state.pull {
+        notes.extend(pull.warnings.iter().cloned());
+    }
+    if let Some(push) = &state.push {
+        if push.already_there {
+            notes.push(format!(
+                "{} was already on Alma's server; not uploaded again.",
+                push.file_name
+            ));
+        }
+    }
+    let alma_job = state.alma_job.as_ref().map(|job| {
+        let status = if job.timed_out {
+            format!(
+                "{} — not finished after {} min; the run went on",
+                job.status,
+                job.waited_seconds / 60
+            )
+        } else {
+            job.status.clone()
+        };
+        AlmaJobSummary {
+            status,
+            counters: job
+                .counters
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
+        }
+    });
+    DaySummary {
+        run_date: state.run_date(),
+        dry_run,
+        rows_read: counts.rows_read,
+        courses_written: counts.rows_written,
+        deletes_sent: counts.deletes_sent,
+        deletes_suppressed: counts.deletes_suppressed,
+        rejects: counts.rejected,
+        warnings: counts.warnings,
+        pushed_file: state.push.as_ref().map(|p| p.file_name.clone()),
+        alma_job,
+        rollovers: state.report.as_ref().map(|r| RolloverCounts {
+            found: r.rollovers,
+            not_found: r.not_found,
+            ambiguous: r.ambiguous,
+        }),
+        execution_url: state.console_url(),
+        notes,
+    }
+}
+
+/// The message for `kind`.
+pub fn message(kind: SlackKind, state: &SlackState) -> SlackMessage {
+    let notice = || {
+        let error = state.error.clone().unwrap_or_default();
+        FailureNotice {
+            run_date: state.run_date(),
+            state: state
+                .failed_state
+                .clone()
+                .unwrap_or_else(|| "unknown state".into()),
+            error: error.error,
+            cause: readable_cause(&error.cause),
+            execution_url: state.console_url(),
+        }
+    };
+    match kind {
+        SlackKind::Summary => SlackMessage::day_summary(&day_summary(state)),
+        SlackKind::Failure => SlackMessage::failure(&notice()),
+        SlackKind::EmailFailure => {
+            let notice = notice();
+            let mut message = SlackMessage::failure(&notice);
+            let date = notice
+                .run_date
+                .map_or_else(|| "unknown date".to_string(), |d| d.to_string());
+            let title = format!("Course load {date}: the report e-mail failed (the run went on)");
+            message.text = format!("{title}: {}", notice.error);
+            if let Some(header) = message.blocks.first_mut() {
+                header["text"]["text"] = Value::String(title);
+            }
+            message
+        }
+    }
+}
+
+/// Runs on the raw payload `{"kind", "state"}`.
+pub async fn run_value(ctx: &StepContext, payload: Value) -> Result<SlackOutput, StepError> {
+    let kind: SlackKind = match payload.get("kind") {
+        Some(kind) => {
+            serde_json::from_value(kind.clone()).map_err(|e| StepError::InvalidInput {
+                message: format!("kind must be summary, failure or email_failure: {e}"),
+                source: Some(Box::new(e)),
+            })?
+        }
+        None => return Err(StepError::invalid_input("the input has no kind")),
+    };
+    let state = SlackState::from_value(payload.get("state").unwrap_or(&Value::Null));
+    run(ctx, kind, &state).await
+}
+
+pub async fn run(
+    ctx: &StepContext,
+    kind: SlackKind,
+    state: &SlackState,
+) -> Result<SlackOutput, StepError> {
+    let message = message(kind, state);
+    let webhook = ctx.slack().await?;
+    match webhook.post(&message).await {
+        Ok(()) => {
+            tracing::info!(kind = ?kind, "posted to Slack");
+            Ok(SlackOutput {
+                posted: true,
+                reason: None,
+            })
+        }
+        Err(e) => {
+            // Never fail the run for Slack: say so in the output and the log.
+            let reason = e.to_string();
+            tracing::warn!(kind = ?kind, error = %reason, "could not post to Slack");
+            Ok(SlackOutput {
+                posted: false,
+                reason: Some(reason),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_lambda_cause_shows_its_message() {
+        let cause = r#"{"errorType":"SourceFileMissing","errorMessage":"no export file"}"#;
+        assert_eq!(readable_cause(cause), "no export file");
+        assert_eq!(readable_cause("States.Timeout"), "States.Timeout");
+    }
+
+    #[test]
+    fn a_failure_before_the_plan_still_names_state_error_and_date() {
+        let state = SlackState::from_value(&json!({
+            "run_date": "2026-11-28",
+            "error": {"Error": "InvalidInput", "Cause": "{\"errorType\":\"InvalidInput\",\"errorMessage\":\"start_at \\\"x\\\" is not one of ...\"}"},
+            "failed_state": "Plan the run"
+        }));
+        let message = message(SlackKind::Failure, &state);
+        let blocks = serde_json::to_string(&message.blocks).unwrap();
+        assert!(message.text.contains("2026-11-28"), "{}", message.text);
+        assert!(
+            blocks.contains("Plan the run") && blocks.contains("InvalidInput"),
+            "{blocks}"
+        );
+        assert!(blocks.contains("is not one of"), "{blocks}");
+        assert!(!blocks.contains("errorType"), "{blocks}");
+    }
+
+    #[test]
+    fn an_unreadable_section_is_left_out_not_fatal() {
+        let state = SlackState::from_value(&json!({
+            "run": {"run_date": "2026-11-28"},
+            "push": {"file_name": 5},
+        }));
+        assert!(state.run.is_some());
+        assert!(state.push.is_none());
+    }
+
+    #[test]
+    fn a_dry_run_summary_says_nothing_was_pushed_or_mailed() {
+        let state = SlackState::from_value(&json!({
+            "run": {"run_date": "2026-11-28", "dry_run": true},
+            "alma_job": {"done": true, "timed_out": false, "status": "SKIPPED", "checks": 0, "counters": {}}
+        }));
+        let text = serde_json::to_string(&message(SlackKind::Summary, &state).blocks).unwrap();
+        assert!(text.contains("nothing pushed or mailed"), "{text}");
+        assert!(text.contains("SKIPPED"), "{text}");
+    }
+
+    #[test]
+    fn an_email_failure_says_the_run_went_on() {
+        let state = SlackState::from_value(&json!({
+            "run": {"run_date": "2026-11-28"},
+            "error": {"Error": "EmailFailed", "Cause": "SES said no"},
+            "failed_state": "E-mail the report"
+        }));
+        let m = message(SlackKind::EmailFailure, &state);
+        assert!(m.text.contains("the run went on"), "{}", m.text);
+        assert!(serde_json::to_string(&m.blocks)
+            .unwrap()
+            .contains("SES said no"));
+    }
+}

@@ -1,0 +1,276 @@
+//! Plan the run: the run date (the execution's start in the library's time zone unless
+//! given), the first stage, dry run or not, and for a rerun what earlier stages left in S3.
+//! Reads and lists S3; never the secret.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::push::PushOutput;
+use super::transform::TransformOutput;
+use super::{RunInfo, Stage, StepContext, StepError};
+use crate::store::{file_name, StoreError};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PlanInput {
+    /// The execution input: `{}` or `{"run_date", "start_at", "dry_run"}`.
+    #[serde(default)]
+    pub input: Value,
+    #[serde(default)]
+    pub execution_arn: String,
+    #[serde(default)]
+    pub execution_name: String,
+    #[serde(default)]
+    pub execution_started_at: Option<String>,
+}
+
+/// Replaces the whole state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanOutput {
+    pub run: RunInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<TransformOutput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushOutput>,
+}
+
+/// What a person may ask for in the execution input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub run_date: Option<NaiveDate>,
+    pub start_at: Stage,
+    pub dry_run: bool,
+}
+
+/// Reads the execution input; anything malformed is `InvalidInput` saying what is wrong.
+pub fn parse_request(input: &Value) -> Result<Request, StepError> {
+    let object = match input {
+        Value::Null => {
+            return Ok(Request {
+                run_date: None,
+                start_at: Stage::Pull,
+                dry_run: false,
+            })
+        }
+        Value::Object(o) => o,
+        _ => {
+            return Err(StepError::invalid_input(
+                "the execution input must be a JSON object",
+            ))
+        }
+    };
+    let run_date = match object.get("run_date") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(
+            |_| StepError::invalid_input(format!("run_date {s:?} is not a date like 2026-11-28")),
+        )?),
+        Some(other) => {
+            return Err(StepError::invalid_input(format!(
+                "run_date must be a string like \"2026-11-28\", not {other}"
+            )))
+        }
+    };
+    let start_at = match object.get("start_at") {
+        None | Some(Value::Null) => Stage::Pull,
+        Some(Value::String(s)) => Stage::from_name(s.trim()).ok_or_else(|| {
+            let known: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
+            StepError::invalid_input(format!("start_at {s:?} is not one of {}", known.join(", ")))
+        })?,
+        Some(other) => {
+            return Err(StepError::invalid_input(format!(
+                "start_at must be a string, not {other}"
+            )))
+        }
+    };
+    let dry_run = match object.get("dry_run") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(StepError::invalid_input(format!(
+                "dry_run must be true or false, not {other}"
+            )))
+        }
+    };
+    Ok(Request {
+        run_date,
+        start_at,
+        dry_run,
+    })
+}
+
+/// `$$.Execution.StartTime` (RFC 3339; local stacks may omit the offset, meaning UTC).
+fn parse_start_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+                .iter()
+                .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+                .map(|t| t.and_utc())
+        })
+        .or_else(|| {
+            ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z"]
+                .iter()
+                .find_map(|f| DateTime::parse_from_str(text, f).ok())
+                .map(|t| t.with_timezone(&Utc))
+        })
+}
+
+pub async fn run(ctx: &StepContext, input: PlanInput) -> Result<PlanOutput, StepError> {
+    let request = parse_request(&input.input)?;
+    let started_at = match input.execution_started_at.as_deref() {
+        Some(text) => match parse_start_time(text) {
+            Some(t) => t,
+            None => {
+                tracing::warn!(
+                    execution_started_at = text,
+                    "unreadable start time; using now"
+                );
+                ctx.now()
+            }
+        },
+        None => ctx.now(),
+    };
+    let tz = ctx.config.time_zone;
+    let run_date = request
+        .run_date
+        .unwrap_or_else(|| started_at.with_timezone(&tz).date_naive());
+    // The step span was opened before the date was known.
+    tracing::Span::current().record("run_date", run_date.to_string().as_str());
+
+    let run = RunInfo {
+        run_date,
+        start_at: request.start_at,
+        dry_run: request.dry_run,
+        skipped_stages: Stage::ALL
+            .into_iter()
+            .filter(|s| *s < request.start_at)
+            .collect(),
+        time_zone: tz.name().to_string(),
+        poll_interval_seconds: ctx.config.poll_interval.as_secs().max(1),
+        wait_limit_seconds: ctx.config.wait_limit.as_secs(),
+        console_url: ctx.config.execution_console_url(&input.execution_arn),
+        execution_arn: input.execution_arn,
+        execution_name: input.execution_name,
+        started_at: Some(started_at),
+    };
+
+    let day = run.day();
+    let transform = match request.start_at {
+        Stage::Push | Stage::WaitForAlma => {
+            // The cache Map iterates `transform.years_needed`: without it the rerun cannot go on.
+            Some(
+                ctx.store
+                    .get_json::<TransformOutput>(&day.run_summary())
+                    .await?,
+            )
+        }
+        Stage::RolloverReport => match ctx.store.get_json(&day.run_summary()).await {
+            Ok(t) => Some(t),
+            Err(StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        },
+        Stage::Pull | Stage::Transform => None,
+    };
+    let push = match request.start_at {
+        Stage::WaitForAlma | Stage::RolloverReport => recall_push(ctx, &run).await?,
+        _ => None,
+    };
+    tracing::info!(
+        run_date = %run.run_date,
+        start_at = run.start_at.name(),
+        dry_run = run.dry_run,
+        recalled_transform = transform.is_some(),
+        recalled_push = push.is_some(),
+        "planned the run"
+    );
+    Ok(PlanOutput {
+        run,
+        transform,
+        push,
+    })
+}
+
+/// The day's latest loader file in S3, as if pushed when it was stored.
+async fn recall_push(ctx: &StepContext, run: &RunInfo) -> Result<Option<PushOutput>, StepError> {
+    let objects = ctx.store.list(&run.day().alma_prefix()).await?;
+    let latest = objects
+        .into_iter()
+        .filter(|o| o.key.ends_with(".txt"))
+        .max_by(|a, b| a.key.cmp(&b.key));
+    Ok(latest.map(|o| PushOutput {
+        file_name: file_name(&o.key).to_string(),
+        remote_path: None,
+        bytes: o.size,
+        pushed_at: o.last_modified.unwrap_or_else(|| ctx.now()),
+        already_there: false,
+        recalled: true,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_empty_input_is_a_daily_run_from_the_pull() {
+        for input in [json!({}), Value::Null] {
+            let r = parse_request(&input).unwrap();
+            assert_eq!(
+                r,
+                Request {
+                    run_date: None,
+                    start_at: Stage::Pull,
+                    dry_run: false
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_rerun_request_is_read_whole() {
+        let r = parse_request(&json!({
+            "run_date": "2026-11-28", "start_at": "rollover_report", "dry_run": true
+        }))
+        .unwrap();
+        assert_eq!(r.run_date, NaiveDate::from_ymd_opt(2026, 11, 28));
+        assert_eq!(r.start_at, Stage::RolloverReport);
+        assert!(r.dry_run);
+    }
+
+    #[test]
+    fn malformed_requests_are_invalid_input() {
+        for input in [
+            json!({"run_date": "2026-13-01"}),
+            json!({"run_date": "28/11/2026"}),
+            json!({"run_date": 20261128}),
+            json!({"start_at": "email"}),
+            json!({"dry_run": "yes"}),
+            json!([1]),
+        ] {
+            let err = parse_request(&input).unwrap_err();
+            assert_eq!(err.error_type(), "InvalidInput", "{input}");
+        }
+    }
+
+    #[test]
+    fn start_times_in_the_forms_seen_are_read() {
+        let expected = DateTime::parse_from_rfc3339("2026-11-28T16:20:00.123Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        for text in [
+            "2026-11-28T16:20:00.123Z",
+            "2026-11-28T16:20:00.123+00:00",
+            "2026-11-28T16:20:00.123",
+            "2026-11-28 16:20:00.123",
+            "2026-11-28 09:20:00.123-07:00",
+        ] {
+            assert_eq!(parse_start_time(text), Some(expected), "{text}");
+        }
+        assert_eq!(parse_start_time("yesterday"), None);
+    }
+}

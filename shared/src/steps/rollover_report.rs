@@ -1,0 +1,106 @@
+//! Build the rollover report: the day's export matched against the cached Alma courses
+//! (`cache/…`; a year not cached is fetched), reading lists checked in Alma; the report
+//! goes to `reports/…/rollover_YYYYMMDDHHMMSS.txt`.
+
+use std::io::Cursor;
+
+use serde::{Deserialize, Serialize};
+
+use super::cache_courses::{CacheOutput, CourseCacheFile};
+use super::pull::PullOutput;
+use super::transform::{export_key, TransformOutput};
+use super::{RunInfo, StepContext, StepError};
+use crate::alma::CourseCache;
+use crate::pipeline;
+use crate::store::{content_type, file_name};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RolloverReportInput {
+    pub run: RunInfo,
+    #[serde(default)]
+    pub pull: Option<PullOutput>,
+    #[serde(default)]
+    pub transform: Option<TransformOutput>,
+    #[serde(default)]
+    pub caches: Option<Vec<CacheOutput>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportOutput {
+    pub report_key: String,
+    pub report_file_name: String,
+    pub rollovers: u64,
+    pub ambiguous: u64,
+    pub not_found: u64,
+    #[serde(default)]
+    pub candidates: u64,
+    #[serde(default)]
+    pub without_reading_lists: u64,
+    #[serde(default)]
+    pub excluded: u64,
+    #[serde(default)]
+    pub api_calls: u64,
+}
+
+/// Puts the day's cache files into `cache`: those the Map made, else all in `cache/…`.
+async fn load_caches(
+    ctx: &StepContext,
+    input: &RolloverReportInput,
+    cache: &CourseCache,
+) -> Result<usize, StepError> {
+    let keys: Vec<String> = match &input.caches {
+        Some(caches) => caches.iter().map(|c| c.cache_key.clone()).collect(),
+        None => ctx
+            .store
+            .list(&input.run.day().cache_prefix())
+            .await?
+            .into_iter()
+            .map(|o| o.key)
+            .filter(|k| file_name(k).starts_with("courses-") && k.ends_with(".json"))
+            .collect(),
+    };
+    for key in &keys {
+        let file: CourseCacheFile = ctx.store.get_json(key).await?;
+        cache.insert_year(&file.year.to_string(), file.courses);
+    }
+    Ok(keys.len())
+}
+
+pub async fn run(ctx: &StepContext, input: RolloverReportInput) -> Result<ReportOutput, StepError> {
+    let day = input.run.day();
+    let export_key = export_key(ctx, &day, input.pull.as_ref()).await?;
+    let export = ctx.store.get(&export_key).await?;
+    let rules = ctx.rules()?;
+    let cache = ctx.course_cache().await?;
+    let caches = load_caches(ctx, &input, &cache).await?;
+
+    let mut report = Vec::new();
+    let mut export = Cursor::new(export.as_ref());
+    let summary = pipeline::rollover_report(&mut export, &rules, &cache, &mut report).await?;
+    let counts = summary.rollovers.clone().unwrap_or_default();
+
+    let report_key = day.rollover_report(ctx.local_now());
+    ctx.store
+        .put(&report_key, report, content_type::TEXT)
+        .await?;
+    tracing::info!(
+        report_key = %report_key,
+        caches,
+        found = counts.found,
+        not_found = counts.not_found,
+        ambiguous = counts.ambiguous,
+        alma_calls = summary.alma_calls,
+        "built the rollover report"
+    );
+    Ok(ReportOutput {
+        report_file_name: file_name(&report_key).to_string(),
+        report_key,
+        rollovers: counts.found,
+        ambiguous: counts.ambiguous,
+        not_found: counts.not_found,
+        candidates: counts.candidates,
+        without_reading_lists: counts.without_reading_lists,
+        excluded: counts.excluded,
+        api_calls: summary.alma_calls,
+    })
+}

@@ -1,0 +1,291 @@
+//! The daily run's step handlers against real peers on loopback: OpenSSH's sshd with the
+//! CEM and Alma accounts, moto (S3, Secrets Manager with the real secret, SES v2), the
+//! Alma simulator loading what lands in the Alma account's directory, and a Slack receiver.
+//!
+//! Steps are called through `steps::invoke` by their Lambda names, and their outputs are
+//! put into a growing state as the state machine's `ResultPath`s do.
+//! Needs root (sshd accounts), `/usr/sbin/sshd` and `.venv/bin/moto_server`
+//! (`infra/local/setup.sh`).
+
+mod alma_job;
+mod delivery;
+mod dry_run;
+mod logs;
+mod normal_day;
+mod sftp;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use leganto_shared::config::Config;
+use leganto_shared::steps::{self, StepContext, StepError};
+use leganto_tests::alma_sim::{AlmaSim, FixtureCourse, SimOptions};
+use leganto_tests::moto::{Moto, RawMessage, REGION};
+use leganto_tests::slack_receiver::SlackReceiver;
+use leganto_tests::sshd::{LoginAuth, SshServer, SshServerOptions};
+use serde_json::{json, Value};
+
+pub const RUN_DATE: &str = "2026-11-28";
+pub const EXPORT_NAME: &str = "leganto_export_20261128.csv";
+pub const CEM: &str = "cem_sftp";
+pub const ALMA: &str = "alma_sftp";
+pub const EMAIL_FROM: &str = "library-systems@example.edu";
+/// The simulator's course loader job (SimOptions default).
+pub const LOADER_JOB_ID: &str = "S7100000000001";
+
+pub fn sample(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/sample")
+        .join(name)
+}
+
+pub fn read_sample(name: &str) -> Vec<u8> {
+    std::fs::read(sample(name)).expect("sample fixture")
+}
+
+/// One moto for every test that runs at the same time (each uses its own bucket, secret
+/// and recipients); stopped when the last test holding it ends.
+fn moto() -> Arc<Moto> {
+    static SHARED: Mutex<Weak<Moto>> = Mutex::new(Weak::new());
+    let mut slot = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(moto) = slot.upgrade() {
+        return moto;
+    }
+    let moto = Arc::new(Moto::start());
+    *slot = Arc::downgrade(&moto);
+    moto
+}
+
+/// Changes the run's secret (JSON) before it is stored.
+pub type SecretEdit = Box<dyn FnOnce(&mut Value, &SshServer)>;
+
+/// How a test's world differs from a normal day.
+pub struct Options {
+    /// Edits the run's secret before it is stored.
+    pub secret: SecretEdit,
+    pub loader_delay: Duration,
+    /// The simulator picks up pushed files by itself (else tests call `run_loader_now`).
+    pub watch_drop_dir: bool,
+    pub slack_failing: bool,
+    pub settings: Vec<(&'static str, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            secret: Box::new(|_, _| {}),
+            loader_delay: Duration::ZERO,
+            watch_drop_dir: false,
+            slack_failing: false,
+            settings: Vec::new(),
+        }
+    }
+}
+
+pub struct World {
+    pub name: String,
+    pub moto: Arc<Moto>,
+    pub sshd: SshServer,
+    pub sim: AlmaSim,
+    pub slack: SlackReceiver,
+    pub sdk: aws_config::SdkConfig,
+    pub config: Config,
+    pub ctx: StepContext,
+    pub s3: aws_sdk_s3::Client,
+    pub recipients: Vec<String>,
+}
+
+impl World {
+    pub async fn start(name: &str) -> World {
+        World::start_with(name, Options::default()).await
+    }
+
+    pub async fn start_with(name: &str, options: Options) -> World {
+        let moto = moto();
+        let sshd = SshServer::start(SshServerOptions::cem_and_alma()).expect("sshd starts");
+        let courses: Vec<FixtureCourse> =
+            serde_json::from_slice(&read_sample("alma_courses.json")).expect("courses fixture");
+        let sim = AlmaSim::start(SimOptions {
+            courses,
+            drop_dir: Some(sshd.directory(ALMA).to_path_buf()),
+            per_second_limit: None,
+            loader_delay: options.loader_delay,
+            watch_interval: if options.watch_drop_dir {
+                Duration::from_millis(50)
+            } else {
+                Duration::from_secs(3600)
+            },
+            ..SimOptions::default()
+        })
+        .await
+        .expect("simulator starts");
+        let slack = if options.slack_failing {
+            SlackReceiver::start_failing().await
+        } else {
+            SlackReceiver::start().await
+        };
+
+        let sdk = moto.sdk_config().await;
+        let bucket = format!("leganto-steps-{name}").replace('_', "-");
+        let secret_id = format!("leganto/steps/{name}");
+        let s3 = leganto_shared::store::s3_client(&sdk);
+        s3.create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("bucket");
+
+        // The run's one secret, as Secrets Manager holds it: CEM logs in by password,
+        // Alma by key.
+        let mut secret = json!({
+            "alma_api_key": sim.api_key(),
+            "cem_sftp": sshd.login_json(CEM, LoginAuth::Password),
+            "alma_sftp": sshd.login_json(ALMA, LoginAuth::Key),
+            "slack_webhook_url": slack.url(),
+        });
+        (options.secret)(&mut secret, &sshd);
+        aws_sdk_secretsmanager::Client::new(&sdk)
+            .create_secret()
+            .name(&secret_id)
+            .secret_string(secret.to_string())
+            .send()
+            .await
+            .expect("secret");
+        // SES only sends from a verified identity; another test may have made it already.
+        let _ = aws_sdk_sesv2::Client::new(&sdk)
+            .create_email_identity()
+            .email_identity(EMAIL_FROM)
+            .send()
+            .await;
+
+        let recipients = vec![
+            format!("courses-{name}@example.edu"),
+            format!("reserves-{name}@example.edu"),
+        ];
+        let mut settings: HashMap<&str, String> = HashMap::from([
+            ("BUCKET", bucket),
+            ("SECRET_ID", secret_id),
+            ("ALMA_BASE_URL", sim.base_url().to_string()),
+            ("ALMA_RATE", "50".to_string()),
+            ("ALMA_LOADER_JOB_ID", LOADER_JOB_ID.to_string()),
+            ("EMAIL_FROM", EMAIL_FROM.to_string()),
+            ("EMAIL_TO", recipients.join(", ")),
+            ("AWS_REGION", REGION.to_string()),
+            ("SFTP_TIMEOUT_SECONDS", "10".to_string()),
+            ("POLL_INTERVAL_SECONDS", "30".to_string()),
+            ("WAIT_LIMIT_SECONDS", "3600".to_string()),
+        ]);
+        settings.extend(options.settings);
+        let config = Config::from_lookup(|k| settings.get(k).cloned()).expect("settings");
+        let ctx = StepContext::new(config.clone(), &sdk);
+        World {
+            name: name.to_string(),
+            moto,
+            sshd,
+            sim,
+            slack,
+            sdk,
+            config,
+            ctx,
+            s3,
+            recipients,
+        }
+    }
+
+    /// Calls a step by its Lambda name, as the local Lambda host does.
+    pub async fn call(&self, function: &str, payload: Value) -> Result<Value, StepError> {
+        steps::invoke(&self.ctx, function, payload).await
+    }
+
+    /// Calls a step and puts its output under `section` of `state`.
+    pub async fn step(&self, function: &str, state: &mut Value, section: &str) -> Value {
+        let output = self
+            .call(function, state.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{function} failed: {} {}", e.error_type(), e.message()));
+        state[section] = output.clone();
+        output
+    }
+
+    /// The plan for `input`, as the whole state.
+    pub async fn plan(&self, input: Value) -> Result<Value, StepError> {
+        self.call(
+            "PlanFunction",
+            json!({
+                "input": input,
+                "execution_arn": format!("arn:aws:states:{REGION}:123456789012:execution:leganto-daily:{}", self.name),
+                "execution_name": self.name,
+                "execution_started_at": "2026-11-28T16:20:00.123Z",
+            }),
+        )
+        .await
+    }
+
+    pub fn put_export(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        self.sshd.put_file(CEM, name, bytes).expect("export file")
+    }
+
+    pub async fn s3_get(&self, key: &str) -> Vec<u8> {
+        self.ctx.store.get(key).await.expect("object").to_vec()
+    }
+
+    pub async fn s3_keys(&self, prefix: &str) -> Vec<String> {
+        self.ctx
+            .store
+            .list(prefix)
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|o| o.key)
+            .collect()
+    }
+
+    /// Mail moto recorded for this test's recipients (moto is shared).
+    pub async fn sent_emails(&self) -> Vec<RawMessage> {
+        let data: Value = reqwest::get(format!("{}/moto-api/data.json", self.moto.endpoint()))
+            .await
+            .expect("data.json")
+            .json()
+            .await
+            .expect("data.json is JSON");
+        let messages = data["ses"]["RawMessage"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        messages
+            .into_iter()
+            .filter_map(|m| serde_json::from_value::<RawMessage>(m).ok())
+            .filter(|m| m.destinations.iter().any(|d| self.recipients.contains(d)))
+            .collect()
+    }
+
+    /// Loader files in the Alma account's directory (and anything else left there).
+    pub fn alma_files(&self) -> Vec<String> {
+        self.sshd.files(ALMA).expect("alma directory")
+    }
+
+    /// Checks the course loader job until it is done (a few tries a moment apart).
+    pub async fn check_until_done(&self, state: &mut Value) -> Value {
+        for _ in 0..100 {
+            let job = self.step("leganto-check-job", state, "alma_job").await;
+            if job["done"] == json!(true) {
+                return job;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the course loader job did not finish: {}",
+            state["alma_job"]
+        );
+    }
+}
+
+/// The error of a step that had to fail.
+pub fn expect_error(result: Result<Value, StepError>) -> StepError {
+    match result {
+        Ok(output) => panic!("the step succeeded: {output}"),
+        Err(e) => e,
+    }
+}
