@@ -9,6 +9,7 @@ pub mod alma;
 pub mod config;
 pub mod domain;
 pub mod email;
+pub mod ops;
 pub mod secrets;
 pub mod sftp;
 pub mod slack;

@@ -1,0 +1,122 @@
+//! `leganto status`: what S3 holds for a run date and the executions that ran for it.
+
+use chrono::NaiveDate;
+use leganto_shared::ops::status::{self, DayFiles, ExecutionInfo, Summary};
+use leganto_shared::store::ObjectInfo;
+
+use super::rerun::{fatal, local_time, Deployment};
+use crate::common::Fatal;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The day to look at (YYYY-MM-DD, in the library's time zone).
+    #[arg(long)]
+    run_date: NaiveDate,
+    #[command(flatten)]
+    deployment: Deployment,
+}
+
+pub async fn run(args: Args) -> Result<(), Fatal> {
+    let deployment = args.deployment.resolve().await?;
+    let tz = deployment.time_zone;
+    let files = status::day_files(&deployment.store(), args.run_date)
+        .await
+        .map_err(fatal)?;
+    let executions = status::executions_for_day(
+        &deployment.sfn(),
+        &deployment.state_machine_arn,
+        args.run_date,
+        tz,
+    )
+    .await
+    .map_err(fatal)?;
+    print!("{}", render(&files, &executions, &deployment.state_machine_arn, tz));
+    Ok(())
+}
+
+fn object_line(label: &str, o: &ObjectInfo, tz: chrono_tz::Tz) -> String {
+    let when = o
+        .last_modified
+        .map(|t| format!(", {}", local_time(t, tz)))
+        .unwrap_or_default();
+    format!("  {label:<16} {}  ({} bytes{when})\n", o.key, o.size)
+}
+
+fn objects(out: &mut String, label: &str, list: &[ObjectInfo], tz: chrono_tz::Tz) {
+    if list.is_empty() {
+        out.push_str(&format!("  {label:<16} none\n"));
+    }
+    for o in list {
+        out.push_str(&object_line(label, o, tz));
+    }
+}
+
+/// The report as printed.
+pub fn render(
+    files: &DayFiles,
+    executions: &[ExecutionInfo],
+    state_machine_arn: &str,
+    tz: chrono_tz::Tz,
+) -> String {
+    let mut out = format!("Run date {} in s3://{}\n", files.run_date, files.bucket);
+    objects(&mut out, "export", &files.exports, tz);
+    objects(&mut out, "loader file", &files.loader_files, tz);
+    objects(&mut out, "rejects", files.rejects.as_slice(), tz);
+    objects(&mut out, "rollover report", &files.rollover_reports, tz);
+    objects(&mut out, "course cache", &files.caches, tz);
+    for o in &files.other_reports {
+        out.push_str(&object_line("other", o, tz));
+    }
+    match &files.summary {
+        Summary::Missing => out.push_str("  run summary      none\n"),
+        Summary::Unreadable(why) => out.push_str(&format!("  run summary      unreadable: {why}\n")),
+        Summary::Read(s) => {
+            out.push_str(&format!("  run summary      {}\n", s.key));
+            if let Some(at) = &s.made_at {
+                out.push_str(&format!("    {:<22} {at}\n", "made at"));
+            }
+            if let Some(name) = &s.loader_file_name {
+                out.push_str(&format!("    {:<22} {name}\n", "loader file"));
+            }
+            for (name, value) in &s.counts {
+                out.push_str(&format!("    {name:<22} {value}\n"));
+            }
+            if !s.years_needed.is_empty() {
+                let years: Vec<String> = s.years_needed.iter().map(|y| y.to_string()).collect();
+                out.push_str(&format!("    {:<22} {}\n", "years needed", years.join(", ")));
+            }
+            for w in &s.warnings {
+                out.push_str(&format!("    warning: {w}\n"));
+            }
+        }
+    }
+    out.push_str(&format!(
+        "Executions for {} of {state_machine_arn}\n",
+        files.run_date
+    ));
+    if executions.is_empty() {
+        out.push_str("  none\n");
+    }
+    for e in executions {
+        let stopped = e
+            .stopped_at
+            .map(|t| format!(", stopped {}", local_time(t, tz)))
+            .unwrap_or_default();
+        let from = e
+            .start_at
+            .as_deref()
+            .map(|s| format!(", from {s}"))
+            .unwrap_or_default();
+        let dry = if e.dry_run { ", dry run" } else { "" };
+        out.push_str(&format!(
+            "  {:<10} {}  (started {}{stopped}{from}{dry})\n",
+            e.status,
+            e.name,
+            local_time(e.started_at, tz)
+        ));
+        if let Some(url) = &e.console_url {
+            out.push_str(&format!("             {url}\n"));
+        }
+    }
+    out
+}

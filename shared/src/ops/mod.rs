@@ -1,0 +1,89 @@
+//! Operating the deployed run: start a rerun, read a day's status, clean out empty courses.
+//!
+//! Plain functions over the S3 [`Store`](crate::store::Store), a Step Functions client and
+//! the [`AlmaClient`](crate::alma::AlmaClient); the `leganto` command only parses arguments
+//! and prints. Nothing here reads the environment.
+
+pub mod delete_empty;
+pub mod rerun;
+pub mod status;
+
+use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use crate::alma::AlmaError;
+use crate::store::StoreError;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What can stop an operating command.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error("unknown stage {given:?}: use one of {valid}")]
+    UnknownStage { given: String, valid: String },
+    #[error(
+        "cannot rerun {run_date} from {stage}: s3://{bucket}/{missing} is missing ({what}); \
+         rerun from an earlier stage"
+    )]
+    ArtefactMissing {
+        run_date: String,
+        stage: &'static str,
+        bucket: String,
+        what: &'static str,
+        missing: String,
+    },
+    #[error("reading the run's bucket failed")]
+    Store(#[from] StoreError),
+    #[error("Step Functions {operation} failed: {detail}")]
+    StepFunctions {
+        operation: &'static str,
+        /// AWS's error code and message, or the transport failure.
+        detail: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error(transparent)]
+    Alma(#[from] AlmaError),
+}
+
+impl OpsError {
+    pub(crate) fn sfn<E, R>(operation: &'static str, source: SdkError<E, R>) -> OpsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        OpsError::StepFunctions {
+            operation,
+            detail: sdk_detail(&source),
+            source: source.into(),
+        }
+    }
+}
+
+/// `Code: message` as AWS sent them, else the whole failure (e.g. a refused connection).
+pub fn sdk_detail<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        _ => DisplayErrorContext(e).to_string(),
+    }
+}
+
+/// The error and its causes on one line (`a: b: c`), for people reading a terminal.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // SDK errors repeat their source's message; say each thing once.
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,286 @@
+//! A day at a glance: what S3 holds for the run date (export, loader file, rejects, rollover
+//! report, summary with its counts, caches) and the executions that ran for it.
+
+use aws_sdk_sfn::types::ExecutionListItem;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde_json::Value;
+
+use super::OpsError;
+use crate::config::execution_console_url;
+use crate::store::{file_name, DayKeys, ObjectInfo, Store, StoreError};
+
+/// What the run summary says, as far as people need it here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryView {
+    pub key: String,
+    /// `counts`: named whole numbers.
+    pub counts: Vec<(String, Value)>,
+    pub warnings: Vec<String>,
+    pub years_needed: Vec<Value>,
+    pub loader_file_name: Option<String>,
+    pub made_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Summary {
+    Missing,
+    Read(SummaryView),
+    /// There, but not the JSON expected: why.
+    Unreadable(String),
+}
+
+/// The day's objects, by kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayFiles {
+    pub run_date: NaiveDate,
+    pub bucket: String,
+    pub exports: Vec<ObjectInfo>,
+    pub loader_files: Vec<ObjectInfo>,
+    pub rejects: Option<ObjectInfo>,
+    pub rollover_reports: Vec<ObjectInfo>,
+    pub caches: Vec<ObjectInfo>,
+    /// Anything else under the day's `reports/` folder.
+    pub other_reports: Vec<ObjectInfo>,
+    pub summary: Summary,
+}
+
+/// Reads the summary's parts that matter to people; tolerant of fields added later.
+pub fn summary_view(key: &str, json: &Value) -> Option<SummaryView> {
+    let object = json.as_object()?;
+    let counts = object
+        .get("counts")
+        .and_then(Value::as_object)
+        .map(|c| c.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let strings = |name: &str| -> Vec<String> {
+        object
+            .get(name)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let text = |name: &str| object.get(name).and_then(Value::as_str).map(str::to_string);
+    Some(SummaryView {
+        key: key.to_string(),
+        counts,
+        warnings: strings("warnings"),
+        years_needed: object
+            .get("years_needed")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        loader_file_name: text("loader_file_name"),
+        made_at: text("made_at"),
+    })
+}
+
+/// Lists the day's folders and reads its run summary.
+pub async fn day_files(store: &Store, run_date: NaiveDate) -> Result<DayFiles, OpsError> {
+    let day = DayKeys::new(run_date);
+    let exports = store.list(&day.cem_prefix()).await?;
+    let loader_files = store.list(&day.alma_prefix()).await?;
+    let caches = store.list(&day.cache_prefix()).await?;
+    let reports = store.list(&day.reports_prefix()).await?;
+    let summary_key = day.run_summary();
+    let rejects_key = day.rejects();
+    let rollover_prefix = day.rollover_prefix();
+    let mut rejects = None;
+    let mut rollover_reports = Vec::new();
+    let mut other_reports = Vec::new();
+    let mut has_summary = false;
+    for o in reports {
+        if o.key == summary_key {
+            has_summary = true;
+        } else if o.key == rejects_key {
+            rejects = Some(o);
+        } else if o.key.starts_with(&rollover_prefix) {
+            rollover_reports.push(o);
+        } else {
+            other_reports.push(o);
+        }
+    }
+    let summary = if !has_summary {
+        Summary::Missing
+    } else {
+        match store.get_json::<Value>(&summary_key).await {
+            Ok(json) => match summary_view(&summary_key, &json) {
+                Some(view) => Summary::Read(view),
+                None => Summary::Unreadable("not a JSON object".to_string()),
+            },
+            Err(StoreError::NotFound { .. }) => Summary::Missing,
+            Err(e @ StoreError::BadJson { .. }) => Summary::Unreadable(super::error_chain(&e)),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    Ok(DayFiles {
+        run_date,
+        bucket: store.bucket().to_string(),
+        exports,
+        loader_files,
+        rejects,
+        rollover_reports,
+        caches,
+        other_reports,
+        summary,
+    })
+}
+
+/// One execution that ran for the day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionInfo {
+    pub name: String,
+    pub execution_arn: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`...
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    pub stopped_at: Option<DateTime<Utc>>,
+    /// From the execution input; `None` when the input did not say (the schedule's `{}`).
+    pub start_at: Option<String>,
+    pub dry_run: bool,
+    pub console_url: Option<String>,
+}
+
+fn to_chrono(t: &aws_sdk_sfn::primitives::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos())
+}
+
+/// Whether an execution may be for `run_date` before its input is read: its name carries
+/// the date (reruns), or it started that day in the library's time zone (the schedule).
+pub fn may_be_for_day(name: &str, started_at: DateTime<Utc>, run_date: NaiveDate, tz: Tz) -> bool {
+    name.contains(&run_date.format("%Y-%m-%d").to_string())
+        || started_at.with_timezone(&tz).date_naive() == run_date
+}
+
+/// The run date an execution worked on: the input's `run_date`, else the day it started
+/// in the library's time zone (as the plan decides).
+pub fn run_date_of(input: &Value, started_at: DateTime<Utc>, tz: Tz) -> NaiveDate {
+    input
+        .get("run_date")
+        .and_then(Value::as_str)
+        .and_then(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok())
+        .unwrap_or_else(|| started_at.with_timezone(&tz).date_naive())
+}
+
+/// The executions of the state machine that ran for `run_date`, oldest first.
+pub async fn executions_for_day(
+    sfn: &aws_sdk_sfn::Client,
+    state_machine_arn: &str,
+    run_date: NaiveDate,
+    tz: Tz,
+) -> Result<Vec<ExecutionInfo>, OpsError> {
+    // Nothing that started before the day's local midnight can be for it.
+    let day_start = tz
+        .from_local_datetime(&run_date.and_time(chrono::NaiveTime::MIN))
+        .earliest()
+        .map(|t| t.with_timezone(&Utc));
+    let mut candidates: Vec<ExecutionListItem> = Vec::new();
+    let mut token: Option<String> = None;
+    'pages: loop {
+        let page = sfn
+            .list_executions()
+            .state_machine_arn(state_machine_arn)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| OpsError::sfn("ListExecutions", e))?;
+        // Newest first.
+        for item in page.executions() {
+            let Some(started) = to_chrono(item.start_date()) else { continue };
+            if day_start.is_some_and(|d| started < d) {
+                break 'pages;
+            }
+            if may_be_for_day(item.name(), started, run_date, tz) {
+                candidates.push(item.clone());
+            }
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    let mut found = Vec::new();
+    for item in candidates {
+        let Some(started_at) = to_chrono(item.start_date()) else { continue };
+        let described = sfn
+            .describe_execution()
+            .execution_arn(item.execution_arn())
+            .send()
+            .await
+            .map_err(|e| OpsError::sfn("DescribeExecution", e))?;
+        let input: Value = described
+            .input()
+            .and_then(|i| serde_json::from_str(i).ok())
+            .unwrap_or(Value::Null);
+        if run_date_of(&input, started_at, tz) != run_date {
+            continue;
+        }
+        found.push(ExecutionInfo {
+            name: item.name().to_string(),
+            execution_arn: item.execution_arn().to_string(),
+            status: item.status().as_str().to_string(),
+            started_at,
+            stopped_at: item.stop_date().and_then(to_chrono),
+            start_at: input.get("start_at").and_then(Value::as_str).map(str::to_string),
+            dry_run: input.get("dry_run").and_then(Value::as_bool).unwrap_or(false),
+            console_url: execution_console_url(None, item.execution_arn()),
+        });
+    }
+    found.sort_by(|a, b| a.started_at.cmp(&b.started_at).then_with(|| a.name.cmp(&b.name)));
+    Ok(found)
+}
+
+/// `cem/2026/11/28/x.csv` → `x.csv`, for compact listings.
+pub fn short_name(o: &ObjectInfo) -> &str {
+    file_name(&o.key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_rerun_started_days_later_belongs_to_the_date_in_its_input() {
+        let tz = chrono_tz::America::Phoenix;
+        let started = Utc.with_ymd_and_hms(2026, 11, 30, 17, 0, 0).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+        assert!(may_be_for_day("rerun-2026-11-28-push-20261130T170000Z", started, day, tz));
+        assert_eq!(run_date_of(&json!({"run_date": "2026-11-28"}), started, tz), day);
+    }
+
+    #[test]
+    fn a_scheduled_run_belongs_to_the_day_it_started_in_the_library_time_zone() {
+        let tz = chrono_tz::America::Phoenix;
+        // 02:00 UTC on the 29th is 19:00 on the 28th in Phoenix.
+        let started = Utc.with_ymd_and_hms(2026, 11, 29, 2, 0, 0).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+        assert!(may_be_for_day("c0ffee-schedule", started, day, tz));
+        assert_eq!(run_date_of(&json!({}), started, tz), day);
+        assert!(!may_be_for_day("c0ffee-schedule", started, day.succ_opt().unwrap(), tz));
+    }
+
+    #[test]
+    fn summary_counts_warnings_and_years_are_read_and_unknown_fields_ignored() {
+        let json = json!({
+            "loader_file_name": "20261128092514.txt",
+            "counts": {"rows_read": 20000, "rows_written": 19650, "rejected": 12},
+            "warnings": ["two exports found"],
+            "years_needed": [2025, 2026],
+            "made_at": "2026-11-28T16:25:14Z",
+            "details": {"anything": true}
+        });
+        let view = summary_view("reports/2026/11/28/run-summary.json", &json).unwrap();
+        let mut counts: Vec<(&str, u64)> =
+            view.counts.iter().map(|(k, v)| (k.as_str(), v.as_u64().unwrap())).collect();
+        counts.sort();
+        assert_eq!(counts, [("rejected", 12), ("rows_read", 20000), ("rows_written", 19650)]);
+        assert_eq!(view.warnings, ["two exports found"]);
+        assert_eq!(view.years_needed, [json!(2025), json!(2026)]);
+        assert_eq!(view.loader_file_name.as_deref(), Some("20261128092514.txt"));
+    }
+}
