@@ -11,6 +11,13 @@ setup:
 test: setup
 	$(CARGO) test --workspace
 
+# A whole day of the real state machine on the local stack (needs root for sshd's accounts).
+sandbox: setup
+	$(CARGO) run -q -p leganto-tests --bin sandbox
+
+lint: setup
+	infra/lint.sh all
+
 bench: setup
 	$(CARGO) bench -p leganto-shared
 

@@ -2,6 +2,8 @@
 //! harnesses that start the local stack's services on loopback.
 
 pub mod alma_sim;
+pub mod lambda_host;
 pub mod moto;
 pub mod slack_receiver;
 pub mod sshd;
+pub mod stack;

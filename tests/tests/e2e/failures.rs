@@ -1,0 +1,64 @@
+//! A day that cannot run: the export is missing.
+
+use serde_json::json;
+
+use crate::support::{entered, post_text, run, start_stack};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_missing_export_fails_the_run_and_slack_names_the_pull() {
+    let stack = start_stack().await;
+    // Another day's export is there; the run date's is not.
+    stack
+        .put_export("leganto_export_20261127.csv", b"not today's\r\n")
+        .unwrap();
+
+    let (execution, visits) = run(
+        &stack,
+        "day-2026-11-28-missing",
+        json!({"run_date": "2026-11-28"}),
+    )
+    .await;
+
+    assert_eq!(execution.status, "FAILED");
+    assert_eq!(execution.error.as_deref(), Some("SourceFileMissing"));
+    let cause = execution.cause.unwrap_or_default();
+    assert!(cause.contains("leganto_export_20261128"), "{cause}");
+    let names = entered(&visits);
+    assert!(names.contains("Failed: Pull the CEM export"));
+    assert!(names.contains("Notify Slack of the failure"));
+    for never in [
+        "Transform the export",
+        "Push to Alma SFTP",
+        "E-mail the report",
+    ] {
+        assert!(!names.contains(never), "{never} ran");
+    }
+    let pull = visits
+        .iter()
+        .find(|v| v.name == "Pull the CEM export")
+        .unwrap();
+    assert!(
+        pull.failure
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("SourceFileMissing"),
+        "{pull:?}"
+    );
+
+    let posts = stack.slack.posts();
+    assert_eq!(posts.len(), 1, "{posts:#?}");
+    let text = post_text(&posts[0]);
+    assert!(text.contains("Pull the CEM export"), "{text}");
+    assert!(text.contains("SourceFileMissing"), "{text}");
+
+    assert!(stack.alma_files().unwrap().is_empty());
+    assert!(stack.moto.sent_emails().await.unwrap().is_empty());
+    let keys: Vec<String> = stack
+        .s3_objects()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert!(keys.is_empty(), "{keys:?}");
+}

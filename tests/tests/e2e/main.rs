@@ -1,0 +1,8 @@
+//! End-to-end: the real `infra/statemachine.asl.json` executed by moto, every Task answered by
+//! the real step handlers in the local Lambda host, against sshd, the Alma simulator and the
+//! Slack receiver (`leganto_tests::stack`). Needs root (sshd accounts) and the `.venv`.
+
+mod day;
+mod failures;
+mod forwarding;
+mod support;

@@ -1,0 +1,73 @@
+//! What every end-to-end test shares: starting the stack, running an execution to its end
+//! and printing its states with their times.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use leganto_tests::stack::{format_visits, Execution, Stack, StackOptions, StateVisit};
+use serde_json::Value;
+
+/// Longest a whole local day may take before the test gives up (not a timing assertion:
+/// a hung execution must not hang CI).
+pub const EXECUTION_LIMIT: Duration = Duration::from_secs(600);
+
+pub async fn start_stack() -> Stack {
+    match Stack::start(StackOptions::default()).await {
+        Ok(stack) => stack,
+        Err(e) => panic!("the local stack did not start: {}", chain(&e)),
+    }
+}
+
+/// Starts a named execution, waits for its end and prints each state with its time.
+pub async fn run(stack: &Stack, name: &str, input: Value) -> (Execution, Vec<StateVisit>) {
+    let arn = stack.start_execution(name, &input).await.unwrap();
+    let execution = stack
+        .wait_for_execution(&arn, EXECUTION_LIMIT)
+        .await
+        .unwrap();
+    let visits = stack.history(&arn).await.unwrap();
+    println!("execution {name} {input}: {}", execution.status);
+    for line in format_visits(&visits, execution.started) {
+        println!("  {line}");
+    }
+    if let Some(error) = &execution.error {
+        println!(
+            "  error {error}: {}",
+            execution.cause.as_deref().unwrap_or_default()
+        );
+    }
+    (execution, visits)
+}
+
+pub fn entered(visits: &[StateVisit]) -> BTreeSet<&str> {
+    visits.iter().map(|v| v.name.as_str()).collect()
+}
+
+/// Every text in a Slack post (the `text` fallback and each block's texts).
+pub fn post_text(post: &Value) -> String {
+    let mut out = String::new();
+    collect_text(post, &mut out);
+    out
+}
+
+fn collect_text(value: &Value, out: &mut String) {
+    match value {
+        Value::String(s) => {
+            out.push_str(s);
+            out.push('\n');
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_text(v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect_text(v, out)),
+        _ => {}
+    }
+}
+
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
