@@ -1,1 +1,49 @@
-fn main() {}
+//! `leganto`: check and transform a CEM export, build the rollover report.
+//! Thin: parses arguments, dispatches to one module per command, maps failures to one
+//! stderr line and an exit code.
+
+mod commands;
+mod common;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "leganto", version, about = "Course loading for Alma/Leganto")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Turn a CEM export into Alma's course loader file.
+    Transform(commands::transform::Args),
+    /// Report the potential rollovers (copy requests) of a CEM export.
+    RolloverReport(commands::rollover::Args),
+    /// Start the daily run again for a date from a stage; --wait follows it.
+    Rerun(commands::rerun::Args),
+    /// What S3 holds for a run date and the executions that ran for it.
+    Status(commands::status::Args),
+    /// Plan, and with --execute delete, a year and term's courses without reading lists.
+    DeleteEmptyCourses(commands::delete_empty::Args),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    common::init_tracing();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Transform(args) => commands::transform::run(args).await,
+        Command::RolloverReport(args) => commands::rollover::run(args).await,
+        Command::Rerun(args) => commands::rerun::run(args).await,
+        Command::Status(args) => commands::status::run(args).await,
+        Command::DeleteEmptyCourses(args) => commands::delete_empty::run(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("leganto: {e}");
+            std::process::ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod email;
 pub mod ops;
+pub mod pipeline;
 pub mod secrets;
 pub mod sftp;
 pub mod slack;

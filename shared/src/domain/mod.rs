@@ -1,5 +1,22 @@
 //! Domain rules: CEM reader, institution rules, transform, loader file, rollover report.
+//! Plain synchronous functions over `io::Read`/`io::Write`; Alma facts come in as data.
 
 pub mod alma_course;
+pub mod cem;
+pub mod course;
+pub mod facts;
+mod fasthash;
+pub mod loader;
+pub mod rules;
+pub mod run;
+pub mod summary;
 
 pub use alma_course::AlmaCourse;
+pub use cem::{CemError, RowReject, TextEncoding};
+pub use facts::{AlmaFacts, CourseIndex, DeleteGuard};
+pub use rules::{Rules, RulesError};
+pub use run::{rollover_report, scan, transform, RunError, Scan};
+pub use summary::RunSummary;
+
+#[cfg(test)]
+mod tests;

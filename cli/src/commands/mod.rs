@@ -1,0 +1,7 @@
+//! One module per subcommand.
+
+pub mod delete_empty;
+pub mod rerun;
+pub mod rollover;
+pub mod status;
+pub mod transform;

@@ -1,0 +1,224 @@
+//! What the commands share: rules, the Alma cache, atomic output files, summaries, and the
+//! failures that end a run with one stderr line and an exit code.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveDate, TimeZone};
+use leganto_shared::alma::{AlmaClient, AlmaClientConfig, CourseCache};
+use leganto_shared::domain::loader::loader_file_name;
+use leganto_shared::domain::{RowReject, Rules, RunError, RunSummary};
+use leganto_shared::pipeline::PipelineError;
+use serde::Serialize;
+
+/// A failure that ends the run: one line for people, an exit code for scripts.
+#[derive(Debug)]
+pub enum Fatal {
+    /// The CEM export cannot be used (exit 3).
+    Input(String),
+    /// Alma unreachable, key refused, quota exhausted (exit 4).
+    Alma(String),
+    /// Rules file, API key or arguments (exit 5).
+    Settings(String),
+    /// The output cannot be written (exit 6).
+    Output(String),
+}
+
+impl Fatal {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Fatal::Input(_) => 3,
+            Fatal::Alma(_) => 4,
+            Fatal::Settings(_) => 5,
+            Fatal::Output(_) => 6,
+        }
+    }
+}
+
+impl std::fmt::Display for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fatal::Input(m) | Fatal::Alma(m) | Fatal::Settings(m) | Fatal::Output(m) => {
+                // One line, whatever the source said.
+                f.write_str(&m.replace(['\r', '\n'], " "))
+            }
+        }
+    }
+}
+
+impl From<RunError> for Fatal {
+    fn from(e: RunError) -> Fatal {
+        match e {
+            RunError::Input(e) => Fatal::Input(e.to_string()),
+            RunError::Output(e) => Fatal::Output(format!("cannot write the output: {e}")),
+        }
+    }
+}
+
+impl From<PipelineError> for Fatal {
+    fn from(e: PipelineError) -> Fatal {
+        match e {
+            PipelineError::Alma(e) => Fatal::Alma(e.to_string()),
+            PipelineError::Run(e) => e.into(),
+        }
+    }
+}
+
+/// Logs go to stderr, off unless `RUST_LOG` asks (so a failure stays one line).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub fn load_rules(path: Option<&Path>) -> Result<Rules, Fatal> {
+    match path {
+        Some(p) => Rules::load(p),
+        None => Rules::asu(),
+    }
+    .map_err(|e| Fatal::Settings(format!("{e}: fix the rules file or leave out --rules")))
+}
+
+/// The Alma client and cache; the key comes from `ALMA_API_KEY` only.
+pub fn alma_cache(url: &str, rate: u32) -> Result<CourseCache, Fatal> {
+    let key = std::env::var("ALMA_API_KEY").unwrap_or_default();
+    if key.trim().is_empty() {
+        return Err(Fatal::Settings(
+            "ALMA_API_KEY is not set: export the Alma API key in ALMA_API_KEY (it is never a flag)"
+                .into(),
+        ));
+    }
+    let mut cfg = AlmaClientConfig::new(url, secrecy::SecretString::from(key));
+    cfg.rate_per_second = rate;
+    let client = AlmaClient::new(cfg).map_err(|e| Fatal::Settings(e.to_string()))?;
+    Ok(CourseCache::new(client))
+}
+
+pub fn open_input(path: &Path) -> Result<File, Fatal> {
+    File::open(path).map_err(|e| {
+        Fatal::Input(format!(
+            "cannot open the CEM export {}: {e}: check the --input path",
+            path.display()
+        ))
+    })
+}
+
+/// The day the run is for: `--run-date`, else today in the library's time zone.
+pub fn run_date(arg: Option<NaiveDate>, rules: &Rules) -> NaiveDate {
+    arg.unwrap_or_else(|| chrono::Utc::now().with_timezone(&rules.time_zone()).date_naive())
+}
+
+/// `--output` as given, or `DIR/YYYYMMDDHHMMSS.txt` when it names a directory (the run
+/// date with the current time of day in the library's time zone).
+pub fn output_path(output: &Path, run_date: NaiveDate, rules: &Rules) -> PathBuf {
+    if !output.is_dir() {
+        return output.to_owned();
+    }
+    let tz = rules.time_zone();
+    let now = chrono::Utc::now().with_timezone(&tz).time();
+    let stamp = tz
+        .from_local_datetime(&run_date.and_time(now))
+        .earliest()
+        .map(|t| loader_file_name(&t))
+        .unwrap_or_else(|| format!("{}.txt", run_date.format("%Y%m%d000000")));
+    output.join(stamp)
+}
+
+/// A file that appears under its name only when complete: written to a temporary file in
+/// the same directory, renamed on [`AtomicFile::commit`], removed if dropped.
+pub struct AtomicFile {
+    target: PathBuf,
+    tmp: tempfile::NamedTempFile,
+}
+
+impl AtomicFile {
+    pub fn create(target: &Path) -> Result<AtomicFile, Fatal> {
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".leganto-")
+            .tempfile_in(dir)
+            .map_err(|e| Fatal::Output(format!("cannot create {}: {e}", target.display())))?;
+        // Temporary files are private (0600); the output is an ordinary file.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
+        }
+        Ok(AtomicFile {
+            target: target.to_owned(),
+            tmp,
+        })
+    }
+
+    pub fn writer(&mut self) -> BufWriter<&mut File> {
+        BufWriter::with_capacity(256 * 1024, self.tmp.as_file_mut())
+    }
+
+    pub fn commit(self) -> Result<(), Fatal> {
+        let target = self.target;
+        self.tmp
+            .persist(&target)
+            .map(|_| ())
+            .map_err(|e| Fatal::Output(format!("cannot write {}: {}", target.display(), e.error)))
+    }
+}
+
+/// Writes a small file atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Fatal> {
+    let mut f = AtomicFile::create(path)?;
+    {
+        let mut w = f.writer();
+        w.write_all(bytes)
+            .and_then(|_| w.flush())
+            .map_err(|e| Fatal::Output(format!("cannot write {}: {e}", path.display())))?;
+    }
+    f.commit()
+}
+
+/// The summary as `--summary` writes it and stdout shows it.
+#[derive(Serialize)]
+pub struct CliSummary<'a> {
+    pub command: &'static str,
+    pub run_date: String,
+    pub input: String,
+    pub output: String,
+    #[serde(flatten)]
+    pub summary: &'a RunSummary,
+}
+
+pub fn report(s: &CliSummary<'_>, summary_path: Option<&Path>) -> Result<(), Fatal> {
+    if let Some(p) = summary_path {
+        let json = serde_json::to_vec_pretty(s)
+            .map_err(|e| Fatal::Output(format!("cannot encode the summary: {e}")))?;
+        write_atomic(p, &json)?;
+    }
+    println!("{} {} -> {} (run date {})", s.command, s.input, s.output, s.run_date);
+    println!("{}", s.summary);
+    Ok(())
+}
+
+/// The rejects file: `line,course_code,reason`.
+pub fn write_rejects(path: &Path, rejects: &[RowReject]) -> Result<(), Fatal> {
+    let fail = |e: csv::Error| Fatal::Output(format!("cannot write {}: {e}", path.display()));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["line", "course_code", "reason"]).map_err(fail)?;
+    for r in rejects {
+        let reason = match r.column {
+            Some(c) => format!("{c}: {}", r.reason),
+            None => r.reason.clone(),
+        };
+        w.write_record([r.line.to_string().as_str(), &r.course_code, &reason])
+            .map_err(fail)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Fatal::Output(format!("cannot write {}: {e}", path.display())))?;
+    write_atomic(path, &bytes)
+}

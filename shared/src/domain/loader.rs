@@ -1,0 +1,150 @@
+//! The course loader file (spec §5): 34 tab-separated columns, UTF-8 without BOM, CRLF, no
+//! quoting; tabs, CR and LF inside values become spaces.
+
+use std::io::{self, Write};
+
+use super::course::{Course, Operation, F};
+use super::rules::Rules;
+
+pub const LOADER_COLUMNS: [&str; 34] = [
+    "Course Code",
+    "Course Title",
+    "Section ID",
+    "Academic Department",
+    "Processing Department",
+    "Term1",
+    "Term2",
+    "Term3",
+    "Term4",
+    "Start Date",
+    "End Date",
+    "Number of Participants",
+    "Weekly Hours",
+    "Year",
+    "Searchable ID 1",
+    "Searchable ID 2",
+    "ALL_SEARCHABLE_IDS",
+    "Instructor 1",
+    "Instructor 2",
+    "Instructor 3",
+    "Instructor 4",
+    "Instructor 5",
+    "Instructor 6",
+    "Instructor 7",
+    "Instructor 8",
+    "Instructor 9",
+    "Instructor 10",
+    "ALL_INSTRUCTORS",
+    "Operation",
+    "Old Course Code",
+    "Old Course Section ID",
+    "Submit Lists By",
+    "Campus and Campus Participants",
+    "Reading List Name",
+];
+
+/// The loader file's name for a run time: `YYYYMMDDHHMMSS.txt`.
+pub fn loader_file_name<Tz: chrono::TimeZone>(run_time: &chrono::DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    format!("{}.txt", run_time.format("%Y%m%d%H%M%S"))
+}
+
+/// Writes loader rows.
+pub struct LoaderWriter<'r, W: Write> {
+    out: W,
+    rules: &'r Rules,
+    /// Formatted dates: a day has few distinct ones, and formatting showed in profiles.
+    dates: std::collections::HashMap<chrono::NaiveDate, Box<str>>,
+    line: Vec<u8>,
+}
+
+impl<'r, W: Write> LoaderWriter<'r, W> {
+    /// Starts the file with its header row. Wrap `out` in a `BufWriter` for files.
+    pub fn new(mut out: W, rules: &'r Rules) -> io::Result<Self> {
+        out.write_all(LOADER_COLUMNS.join("\t").as_bytes())?;
+        out.write_all(b"\r\n")?;
+        Ok(LoaderWriter {
+            out,
+            rules,
+            dates: std::collections::HashMap::new(),
+            line: Vec::with_capacity(512),
+        })
+    }
+
+    /// One row; `rollover` = (old course code, old section) makes it a ROLLOVER row.
+    pub fn write(&mut self, c: &Course, rollover: Option<(&str, &str)>) -> io::Result<()> {
+        let rules = self.rules;
+        for d in [c.start, c.end] {
+            self.dates
+                .entry(d)
+                .or_insert_with(|| rules.format_date(d).to_string().into());
+        }
+        let start = self.dates.get(&c.start).map_or("", |s| s);
+        let end = self.dates.get(&c.end).map_or("", |s| s);
+        let operation = match (rollover, c.operation) {
+            (Some(_), _) => "ROLLOVER",
+            (None, Operation::Delete) => "DELETE",
+            (None, Operation::Active) => "",
+        };
+        let (old_code, old_section) = rollover.unwrap_or(("", ""));
+        let fields: [&str; 34] = [
+            c.get(F::Code),
+            c.get(F::Title),
+            c.get(F::Section),
+            c.get(F::AcademicDepartment),
+            rules.name(c.processing_department),
+            c.term1.map_or("", |t| rules.name(t)),
+            "",
+            "",
+            "",
+            start,
+            end,
+            "",
+            "",
+            c.get(F::Year),
+            c.get(F::SearchableId1),
+            "",
+            c.get(F::AllSearchableIds),
+            c.get(F::Instructor1),
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            c.get(F::AllInstructors),
+            operation,
+            old_code,
+            old_section,
+            "",
+            "",
+            "",
+        ];
+        let line = &mut self.line;
+        line.clear();
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                line.push(b'\t');
+            }
+            let from = line.len();
+            line.extend_from_slice(f.as_bytes());
+            for b in &mut line[from..] {
+                if matches!(*b, b'\t' | b'\r' | b'\n') {
+                    *b = b' ';
+                }
+            }
+        }
+        line.extend_from_slice(b"\r\n");
+        self.out.write_all(line)
+    }
+
+    pub fn finish(mut self) -> io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}

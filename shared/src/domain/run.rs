@@ -1,0 +1,340 @@
+//! The two passes of a run over a seekable CEM export.
+//!
+//! Pass 1 ([`scan`]) finds what Alma must be asked: the years and exact codes the delete
+//! guard needs, the copy requests the rollover report needs. The caller fetches exactly
+//! those facts, then pass 2 ([`transform`], [`rollover_report`]) reads the export again,
+//! applies the rules, merges one course per code and writes. Inputs are `Read + Seek`:
+//! a file, or an in-memory body in a `Cursor`. Memory: one [`Course`] per course code.
+
+use std::collections::HashSet;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+use super::cem::{detect_encoding, CemError, CemReader, Read1, TextEncoding};
+use super::course::{apply_row_rules, Course, Operation, RowOutcome, F};
+use super::fasthash::{FastMap, FastSet};
+use super::facts::{AlmaFacts, CopyMatch, CourseIndex, DeleteGuard, GuardDecision};
+use super::loader::LoaderWriter;
+use super::rules::Rules;
+use super::summary::{LineCode, RolloverCounts, RunSummary};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Input(#[from] CemError),
+    #[error("cannot write the output: {0}")]
+    Output(#[source] io::Error),
+}
+
+fn each_outcome<R: Read + Seek>(
+    input: &mut R,
+    rules: &Rules,
+    mut f: impl FnMut(RowOutcome),
+) -> Result<TextEncoding, CemError> {
+    input.seek(SeekFrom::Start(0)).map_err(CemError::Io)?;
+    let encoding = detect_encoding(&mut *input)?;
+    input.seek(SeekFrom::Start(0)).map_err(CemError::Io)?;
+    let mut reader = CemReader::new(&mut *input, encoding)?;
+    while let Some(read) = reader.next_row()? {
+        match read {
+            Read1::Row(row) => f(apply_row_rules(&row, rules)),
+            Read1::Bad(reject) => f(RowOutcome::Rejected(reject)),
+        }
+    }
+    Ok(encoding)
+}
+
+/// A code whose DELETE row reaches the delete guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteTarget {
+    pub year: String,
+    pub code: String,
+}
+
+/// A course whose first active row asks to copy an earlier course.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyCandidate {
+    pub code: String,
+    pub year: String,
+    /// A DELETE row came first: where the course lands depends on the delete guard.
+    pub delete_first: bool,
+    pub sln: String,
+    pub copy_year: String,
+    pub copy_term: String,
+}
+
+/// What pass 1 found.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    pub delete_targets: Vec<DeleteTarget>,
+    pub copy_candidates: Vec<CopyCandidate>,
+}
+
+/// Pass 1: what the delete guard and the rollover report will need from Alma.
+pub fn scan<R: Read + Seek>(input: &mut R, rules: &Rules) -> Result<Scan, CemError> {
+    // code → an active row has been seen
+    let mut seen: FastMap<Box<str>, bool> = FastMap::default();
+    let mut out = Scan::default();
+    each_outcome(input, rules, |o| {
+        let RowOutcome::Course(c, _) = o else { return };
+        let code = c.get(F::Code);
+        match (c.operation, seen.get(code).copied()) {
+            (Operation::Delete, None) => {
+                out.delete_targets.push(DeleteTarget {
+                    year: c.get(F::Year).to_owned(),
+                    code: code.to_owned(),
+                });
+                seen.insert(code.into(), false);
+            }
+            (Operation::Delete, Some(_)) | (Operation::Active, Some(true)) => {}
+            (Operation::Active, prior) => {
+                if let Some(req) = c.copy_request() {
+                    out.copy_candidates.push(CopyCandidate {
+                        code: code.to_owned(),
+                        year: c.get(F::Year).to_owned(),
+                        delete_first: prior.is_some(),
+                        sln: req.sln.to_owned(),
+                        copy_year: req.year.to_owned(),
+                        copy_term: req.term.to_owned(),
+                    });
+                }
+                seen.insert(code.into(), true);
+            }
+        }
+    })?;
+    Ok(out)
+}
+
+fn distinct(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    items
+        .into_iter()
+        .filter(|s| !s.is_empty() && seen.insert(s.clone()))
+        .collect()
+}
+
+impl Scan {
+    /// Years whose courses the delete guard needs.
+    pub fn transform_years(&self) -> Vec<String> {
+        distinct(self.delete_targets.iter().map(|t| t.year.clone()))
+    }
+
+    /// Course ids whose reading lists the delete guard needs (courses with exactly a
+    /// DELETE target's code), once each.
+    pub fn transform_reading_list_ids(&self, index: &CourseIndex) -> Vec<String> {
+        distinct(
+            self.delete_targets
+                .iter()
+                .flat_map(|t| index.with_code(&t.year, &t.code).map(|c| c.id.clone())),
+        )
+    }
+
+    fn live_candidates<'a>(&'a self, rules: &'a Rules) -> impl Iterator<Item = &'a CopyCandidate> {
+        self.copy_candidates.iter().filter(move |c| {
+            !c.copy_year.is_empty()
+                && !rules.rollover_excluded(&format!("{}{}", c.copy_year, c.copy_term), None)
+        })
+    }
+
+    /// Years whose courses the rollover report needs first.
+    pub fn rollover_years(&self, rules: &Rules) -> Vec<String> {
+        distinct(self.live_candidates(rules).map(|c| c.copy_year.clone()))
+    }
+
+    /// Course ids whose reading lists the rollover report needs: unique matches, once each.
+    pub fn rollover_reading_list_ids(&self, rules: &Rules, index: &CourseIndex) -> Vec<String> {
+        distinct(self.live_candidates(rules).filter_map(|c| {
+            match index.copy_match(&c.copy_year, &c.sln) {
+                CopyMatch::Unique(m) if !rules.rollover_excluded("", Some(&m.code)) => {
+                    Some(m.id.clone())
+                }
+                _ => None,
+            }
+        }))
+    }
+
+    /// Rollovers whose place in the report depends on the delete guard (a DELETE row for
+    /// the code came first): the guard must be asked about these codes, and only these.
+    pub fn rollover_delete_targets(&self, rules: &Rules, facts: &AlmaFacts) -> Vec<DeleteTarget> {
+        self.live_candidates(rules)
+            .filter(|c| c.delete_first)
+            .filter(|c| match facts.courses.copy_match(&c.copy_year, &c.sln) {
+                CopyMatch::Unique(m) => {
+                    !rules.rollover_excluded("", Some(&m.code))
+                        && facts.reading_lists.get(&m.id).copied().unwrap_or(false)
+                }
+                _ => false,
+            })
+            .map(|c| DeleteTarget {
+                year: c.year.clone(),
+                code: c.code.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Course ids with exactly the given codes, once each.
+pub fn reading_list_ids_for(targets: &[DeleteTarget], index: &CourseIndex) -> Vec<String> {
+    distinct(
+        targets
+            .iter()
+            .flat_map(|t| index.with_code(&t.year, &t.code).map(|c| c.id.clone())),
+    )
+}
+
+struct Merged {
+    courses: Vec<Course>,
+    /// Indices of DELETE courses held back (not verified).
+    held: FastSet<usize>,
+    summary: RunSummary,
+}
+
+/// Row rules, delete guard and merge (spec §2–4) over the whole export.
+fn merge_all<R: Read + Seek>(
+    input: &mut R,
+    rules: &Rules,
+    guard: DeleteGuard<'_>,
+) -> Result<Merged, CemError> {
+    let mut courses: Vec<Course> = Vec::new();
+    let mut by_code: FastMap<Box<str>, usize> = FastMap::default();
+    let mut held = FastSet::default();
+    let mut s = RunSummary::default();
+    let encoding = each_outcome(input, rules, |o| {
+        s.rows_read += 1;
+        let (new, warnings) = match o {
+            RowOutcome::Skipped => {
+                s.rows_skipped += 1;
+                return;
+            }
+            RowOutcome::Rejected(r) => {
+                s.rows_rejected += 1;
+                s.rejects.push(r);
+                return;
+            }
+            RowOutcome::Course(c, w) => (c, w),
+        };
+        s.warnings.extend(warnings);
+        let code = new.get(F::Code);
+        match by_code.get(code).copied() {
+            Some(_) if new.operation == Operation::Delete => s.deletes.superseded += 1,
+            Some(i) => {
+                let kept = &mut courses[i];
+                if kept.operation == Operation::Delete {
+                    held.remove(&i);
+                    s.deletes.superseded += 1;
+                    *kept = new;
+                } else {
+                    kept.merge(&new);
+                }
+            }
+            None if new.operation == Operation::Active => {
+                by_code.insert(code.into(), courses.len());
+                courses.push(new);
+            }
+            None => match guard.decide(new.get(F::Year), code) {
+                GuardDecision::NotInAlma => s.deletes.not_in_alma += 1,
+                GuardDecision::HasReadingLists => {
+                    s.deletes.suppressed_reading_lists += 1;
+                    s.suppressed_deletes.push(LineCode {
+                        line: new.line,
+                        course_code: code.to_owned(),
+                    });
+                }
+                decision => {
+                    if decision == GuardDecision::Unverified {
+                        held.insert(courses.len());
+                    }
+                    by_code.insert(code.into(), courses.len());
+                    courses.push(new);
+                }
+            },
+        }
+    })?;
+    s.input_encoding = Some(encoding);
+    Ok(Merged {
+        courses,
+        held,
+        summary: s,
+    })
+}
+
+/// Pass 2 of the transform: writes the course loader file. With [`DeleteGuard::Offline`],
+/// DELETE rows are held back and counted as unverified.
+pub fn transform<R: Read + Seek, W: Write>(
+    input: &mut R,
+    rules: &Rules,
+    guard: DeleteGuard<'_>,
+    out: W,
+) -> Result<RunSummary, RunError> {
+    let Merged {
+        courses,
+        held,
+        mut summary,
+    } = merge_all(input, rules, guard)?;
+    let mut w = LoaderWriter::new(out, rules).map_err(RunError::Output)?;
+    for (i, c) in courses.iter().enumerate() {
+        if held.contains(&i) {
+            summary.deletes.unverified += 1;
+            continue;
+        }
+        if c.operation == Operation::Delete {
+            summary.deletes.sent += 1;
+        }
+        w.write(c, None).map_err(RunError::Output)?;
+        summary.courses_written += 1;
+    }
+    w.finish().map_err(RunError::Output)?;
+    Ok(summary)
+}
+
+/// Pass 2 of the rollover report (spec §6): ROLLOVER rows in the transform's order.
+/// `facts` must hold the years and reading lists [`Scan`] asked for.
+pub fn rollover_report<R: Read + Seek, W: Write>(
+    input: &mut R,
+    rules: &Rules,
+    facts: &AlmaFacts,
+    out: W,
+) -> Result<RunSummary, RunError> {
+    let Merged {
+        courses,
+        mut summary,
+        ..
+    } = merge_all(input, rules, DeleteGuard::Alma(facts))?;
+    let mut counts = RolloverCounts::default();
+    let mut w = LoaderWriter::new(out, rules).map_err(RunError::Output)?;
+    for c in courses.iter().filter(|c| c.operation == Operation::Active) {
+        let Some(req) = c.copy_request() else { continue };
+        counts.candidates += 1;
+        if rules.rollover_excluded(&format!("{}{}", req.year, req.term), None) {
+            counts.excluded += 1;
+            continue;
+        }
+        let m = match facts.courses.copy_match(req.year, req.sln) {
+            CopyMatch::NotFound => {
+                counts.not_found += 1;
+                continue;
+            }
+            CopyMatch::Ambiguous(_) => {
+                counts.ambiguous += 1;
+                continue;
+            }
+            CopyMatch::Unique(m) => m,
+        };
+        if rules.rollover_excluded("", Some(&m.code)) {
+            counts.excluded += 1;
+            continue;
+        }
+        if facts.reading_lists.get(&m.id).copied() != Some(true) {
+            counts.without_reading_lists += 1;
+            continue;
+        }
+        counts.found += 1;
+        w.write(c, Some((&m.code, &m.section))).map_err(RunError::Output)?;
+        summary.courses_written += 1;
+    }
+    w.finish().map_err(RunError::Output)?;
+    // The guard only placed rows here; its counts belong to the transform's summary.
+    summary.deletes = Default::default();
+    summary.suppressed_deletes.clear();
+    summary.rollovers = Some(counts);
+    Ok(summary)
+}

@@ -1,0 +1,629 @@
+//! Unit tests naming each rule of the spec.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::sync::Arc;
+
+use super::cem::{detect_encoding, CemError, TextEncoding};
+use super::course::{course_for_test, F};
+use super::facts::{AlmaFacts, CourseIndex, DeleteGuard};
+use super::rules::{DepartmentNote, Rules};
+use super::run::{rollover_report, scan, transform};
+use super::AlmaCourse;
+
+const HEADER: &str = "CEM_ID,MYASU_COURSE_IDSTRING,COURSE_STATUS,COURSE_NAME,SLN,ASURITEID,INSTRUCTOR_TYPE,COLLEGE_OR_DIVISION_CODE,CAMPUS,COURSE_ID,TERM,YEAR,START_SYNC_DATE,END_SYNC_DATE,COPY_COURSE_SLN,COPY_COURSE_SEMESTER_YEAR,COPY_COURSE_ID,COPY_COURSE_SEMESTER_TERM";
+
+fn asu() -> Rules {
+    Rules::asu().unwrap()
+}
+
+/// A CEM row with sensible defaults; `f` overrides columns by name.
+fn row(code: &str, status: &str, sln: &str, who: &str, f: &[(&str, &str)]) -> String {
+    let mut v: HashMap<&str, String> = HashMap::new();
+    for (k, d) in [
+        ("CEM_ID", "1"),
+        ("MYASU_COURSE_IDSTRING", code),
+        ("COURSE_STATUS", status),
+        ("COURSE_NAME", "ENG 101 Title"),
+        ("SLN", sln),
+        ("ASURITEID", who),
+        ("INSTRUCTOR_TYPE", "Primary"),
+        ("COLLEGE_OR_DIVISION_CODE", "AS"),
+        ("CAMPUS", "TEMPE"),
+        ("COURSE_ID", "ENG 101"),
+        ("TERM", "7"),
+        ("YEAR", "2026"),
+        ("START_SYNC_DATE", "2026-08-20 00:00:00.000000000"),
+        ("END_SYNC_DATE", "2026-12-11 00:00:00.000000000"),
+        ("COPY_COURSE_SLN", "0"),
+        ("COPY_COURSE_SEMESTER_YEAR", ""),
+        ("COPY_COURSE_ID", ""),
+        ("COPY_COURSE_SEMESTER_TERM", ""),
+    ] {
+        v.insert(k, d.to_string());
+    }
+    for (k, val) in f {
+        v.insert(k, val.to_string());
+    }
+    HEADER
+        .split(',')
+        .map(|h| {
+            let s = &v[h];
+            if s.contains(',') || s.contains('"') || s.contains('\n') {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn cem(rows: &[String]) -> Vec<u8> {
+    let mut s = String::from(HEADER);
+    for r in rows {
+        s.push_str("\r\n");
+        s.push_str(r);
+    }
+    s.push_str("\r\n");
+    s.into_bytes()
+}
+
+/// Transforms and returns the data lines split into fields, plus the summary.
+fn run(input: &[u8], guard: DeleteGuard<'_>) -> (Vec<Vec<String>>, super::RunSummary) {
+    let mut out = Vec::new();
+    let s = transform(&mut Cursor::new(input), &asu(), guard, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let lines = text
+        .split("\r\n")
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect();
+    (lines, s)
+}
+
+fn alma(courses: &[(&str, &str, &str, &[&str], bool)]) -> AlmaFacts {
+    let list = courses
+        .iter()
+        .map(|(id, code, section, ids, _)| AlmaCourse {
+            id: id.to_string(),
+            code: code.to_string(),
+            section: section.to_string(),
+            year: code[..4].to_string(),
+            searchable_ids: ids.iter().map(|s| s.to_string()).collect(),
+        })
+        .collect();
+    AlmaFacts {
+        courses: CourseIndex::from_courses(list),
+        reading_lists: courses.iter().map(|c| (c.0.to_string(), c.4)).collect(),
+    }
+}
+
+// Column indices in the loader file.
+const CODE: usize = 0;
+const SECTION: usize = 2;
+const PROC: usize = 4;
+const TERM1: usize = 5;
+const START: usize = 9;
+const SID1: usize = 14;
+const ALL_SIDS: usize = 16;
+const INSTR1: usize = 17;
+const ALL_INSTR: usize = 27;
+const OP: usize = 28;
+const OLD_CODE: usize = 29;
+const OLD_SECTION: usize = 30;
+
+// ---- rules: processing departments -------------------------------------------------
+
+fn dept(campus: &str, college: &str, course_id: &str, code: &str) -> (String, DepartmentNote) {
+    let r = asu();
+    let (d, note) = r.processing_department(campus, college, course_id, code);
+    (r.name(d).to_owned(), note)
+}
+
+#[test]
+fn hayden_campuses_go_to_hayden() {
+    for c in ["CALHC", "CHANDGI", "EAC", "HAINAN", "MESATEM", "OTHERAZ", "OTHERUS", "OUTSIDE", "SCOTTSD", "TUCSON"] {
+        assert_eq!(dept(c, "LW", "ENG 1", "2026Fall-X"), ("HAYDEN".into(), DepartmentNote::Ok), "{c}");
+    }
+}
+
+#[test]
+fn online_campuses_go_to_asu_online() {
+    for c in ["ASUONLI", "ICOURSE"] {
+        assert_eq!(dept(c, "LW", "ENG 1", "x").0, "ASU_ONLINE");
+    }
+}
+
+#[test]
+fn tempe_goes_by_college() {
+    for col in ["AS", "BA", "CS", "FI", "GC", "HO", "LA", "LS", "PP", "PR", "SU", "TB", "TE", "UC", "GF"] {
+        assert_eq!(dept("TEMPE", col, "ENG 1", "x").0, "HAYDEN", "{col}");
+    }
+    for col in ["ES", "NH", "NU"] {
+        assert_eq!(dept("TEMPE", col, "ENG 1", "x").0, "NOBLE", "{col}");
+    }
+    assert_eq!(dept("TEMPE", "HI", "ENG 1", "x").0, "DESIGN");
+    assert_eq!(dept("TEMPE", "LW", "ENG 1", "x").0, "LAW");
+}
+
+#[test]
+fn tempe_with_empty_or_unknown_college_falls_back_to_course_unit_with_warning() {
+    for col in ["", "XX"] {
+        assert_eq!(
+            dept("TEMPE", col, "ENG 1", "x"),
+            ("COURSE_UNIT".into(), DepartmentNote::CollegeFallback)
+        );
+    }
+}
+
+#[test]
+fn downtown_campuses_send_law_college_to_law_and_the_rest_to_downtown() {
+    for c in ["DTPHX", "PHOENIX"] {
+        assert_eq!(dept(c, "LW", "ENG 1", "x"), ("LAW".into(), DepartmentNote::Ok));
+        assert_eq!(dept(c, "AS", "ENG 1", "x"), ("DOWNTOWN".into(), DepartmentNote::Ok));
+        assert_eq!(dept(c, "", "ENG 1", "x"), ("DOWNTOWN".into(), DepartmentNote::Ok));
+    }
+}
+
+#[test]
+fn west_poly_and_tbird_campuses_have_their_libraries() {
+    assert_eq!(dept("GLENDALE", "AS", "ENG 1", "x").0, "FLETCHER");
+    assert_eq!(dept("WEST", "AS", "ENG 1", "x").0, "FLETCHER");
+    assert_eq!(dept("POLY", "AS", "ENG 1", "x").0, "POLYTECHNIC");
+    assert_eq!(dept("TBIRD", "AS", "ENG 1", "x").0, "THUNDERBIRD");
+}
+
+#[test]
+fn unknown_campus_goes_to_hayden_with_warning() {
+    assert_eq!(dept("LAKEHAV", "AS", "ENG 1", "x"), ("HAYDEN".into(), DepartmentNote::UnknownCampus));
+}
+
+#[test]
+fn music_subjects_override_to_music() {
+    for s in ["MDC", "MHL", "MSC", "MSI", "MTC", "MUE", "MUP", "MUS"] {
+        assert_eq!(dept("POLY", "AS", &format!("{s} 354"), "x").0, "MUSIC", "{s}");
+    }
+}
+
+#[test]
+fn sdo_subject_overrides_to_law() {
+    assert_eq!(dept("POLY", "AS", "SDO 598", "x").0, "LAW");
+}
+
+#[test]
+fn dev_course_codes_override_to_course_unit_last() {
+    assert_eq!(dept("POLY", "AS", "MUS 354", "DEV2026Fall-X-MUS354-1").0, "COURSE_UNIT");
+}
+
+// ---- rules: terms ------------------------------------------------------------------
+
+#[test]
+fn every_term_cell_maps_as_the_table_says() {
+    let r = asu();
+    let cells = [
+        ("1", "2026Spring", "SPRING"), ("1", "2026SpringC", "SPRING"), ("1", "2026SpringA", "TERM4"),
+        ("1", "2026SpringB", "TERM5"), ("1", "2026SpringDYN", "TERM6"),
+        ("4", "2026Summer", "SUMMER"), ("4", "2026SummerC", "SUMMER"), ("4", "2026SummerA", "TERM7"),
+        ("4", "2026SummerB", "TERM8"), ("4", "2026SummerDYN", "SEMESTER1"),
+        ("7", "2026Fall", "AUTUMN"), ("7", "2026FallC", "AUTUMN"), ("7", "2026FallA", "TERM1"),
+        ("7", "2026FallB", "TERM2"), ("7", "2026FallDYN", "TERM3"),
+    ];
+    for (term, seg, want) in cells {
+        let got = r.term(term, &format!("{seg}-X-ENG101-1")).map(|t| r.name(t).to_owned());
+        assert_eq!(got.as_deref(), Some(want), "{term} {seg}");
+    }
+}
+
+#[test]
+fn unknown_session_suffix_or_mismatched_term_gives_no_term() {
+    let r = asu();
+    assert_eq!(r.term("7", "2026FallX-X-ENG101-1"), None);
+    assert_eq!(r.term("1", "2026Fall-X-ENG101-1"), None);
+    assert_eq!(r.term("3", "2026Fall-X-ENG101-1"), None);
+}
+
+#[test]
+fn no_term_match_leaves_term1_empty_and_warns_but_loads() {
+    let (lines, s) = run(&cem(&[row("2026FallX-X-ENG101-1", "APPROVED", "1", "a", &[])]), DeleteGuard::Offline);
+    assert_eq!(lines[0][TERM1], "");
+    assert_eq!(s.warnings.len(), 1);
+}
+
+// ---- rules file --------------------------------------------------------------------
+
+#[test]
+fn shipped_rules_load() {
+    asu();
+}
+
+#[test]
+fn malformed_rules_file_is_an_error_naming_the_problem() {
+    let e = Rules::from_toml("date_format = ", "x.toml").unwrap_err().to_string();
+    assert!(e.contains("x.toml"), "{e}");
+    let e = Rules::from_toml(
+        &super::rules::ASU_RULES_TOML.replace("time_zone = \"America/Phoenix\"", "time_zone = \"Mars/Base\""),
+        "y.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("Mars/Base"), "{e}");
+    let e = Rules::from_toml(
+        &super::rules::ASU_RULES_TOML.replace("campuses = [\"POLY\"]", "campuses = [\"TEMPE\"]"),
+        "z.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("TEMPE") && e.contains("more than one"), "{e}");
+}
+
+#[test]
+fn another_institutions_rules_replace_the_defaults() {
+    let toml = r#"
+date_format = "%Y/%m/%d"
+[processing_departments]
+unknown_campus = "MAIN"
+[[processing_departments.campus]]
+campuses = ["TEMPE"]
+department = "TEMPE_LIB"
+[terms.7]
+l = "FALL"
+"#;
+    let rules = Rules::from_toml(toml, "other.toml").unwrap();
+    let mut out = Vec::new();
+    transform(
+        &mut Cursor::new(cem(&[row("2026Fall-X-ENG101-1", "APPROVED", "1", "a", &[])])),
+        &rules,
+        DeleteGuard::Offline,
+        &mut out,
+    )
+    .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let f: Vec<&str> = text.split("\r\n").nth(1).unwrap().split('\t').collect();
+    assert_eq!((f[PROC], f[TERM1], f[START]), ("TEMPE_LIB", "FALL", "2026/08/20"));
+}
+
+// ---- row rules -----------------------------------------------------------------------
+
+#[test]
+fn requested_rows_are_skipped_and_counted() {
+    let (lines, s) = run(&cem(&[row("C-1", "REQUESTED", "1", "a", &[]), row("C-2", "APPROVED", "2", "b", &[])]), DeleteGuard::Offline);
+    assert_eq!(lines.len(), 1);
+    assert_eq!((s.rows_read, s.rows_skipped), (2, 1));
+}
+
+#[test]
+fn single_row_course_has_its_fields_in_the_first_columns() {
+    let (lines, _) = run(&cem(&[row("2026Fall-X-ENG101-1", "COMPLETED", "12-345", "ab1", &[])]), DeleteGuard::Offline);
+    let l = &lines[0];
+    assert_eq!(l.len(), 34);
+    assert_eq!((l[SECTION].as_str(), l[SID1].as_str(), l[INSTR1].as_str(), l[OP].as_str()), ("12345", "ENG 101", "ab1", ""));
+    assert_eq!((l[START].as_str(), l[10].as_str(), l[13].as_str(), l[3].as_str()), ("20-08-2026", "11-12-2026", "2026", "AS"));
+}
+
+#[test]
+fn writer_uses_crlf_utf8_and_turns_tabs_and_line_breaks_into_spaces() {
+    let input = cem(&[row("C-1", "APPROVED", "1", "a", &[("COURSE_NAME", "A\tB\nC")])]);
+    let mut out = Vec::new();
+    transform(&mut Cursor::new(input), &asu(), DeleteGuard::Offline, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.ends_with("\r\n") && text.matches("\r\n").count() == 2);
+    assert!(text.contains("\tA B C\t"));
+    assert_eq!(text.split("\r\n").next().unwrap().split('\t').count(), 34);
+}
+
+// ---- bad rows and fatal input -----------------------------------------------------------
+
+#[test]
+fn each_kind_of_bad_row_is_rejected_with_line_code_column_and_reason() {
+    let short = "9,C-5,APPROVED,too short".to_string();
+    let input = cem(&[
+        row("C-0", "APPROVED", "0", "a", &[("COURSE_NAME", "two\nlines")]),
+        row("", "APPROVED", "1", "a", &[]),
+        row("C-2", "APPROVED", "2", "a", &[("TERM", "")]),
+        row("C-3", "APPROVED", "3", "a", &[("START_SYNC_DATE", "20/08/2026")]),
+        row("C-4", "APPROVED", "4", "a", &[("END_SYNC_DATE", "")]),
+        short,
+        row("C-6", "APPROVED", "6", "a", &[]),
+    ]);
+    let (lines, s) = run(&input, DeleteGuard::Offline);
+    assert_eq!(lines.len(), 2);
+    let got: Vec<(u64, &str, Option<&str>)> =
+        s.rejects.iter().map(|r| (r.line, r.course_code.as_str(), r.column)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (4, "", Some("MYASU_COURSE_IDSTRING")),
+            (5, "C-2", Some("TERM")),
+            (6, "C-3", Some("START_SYNC_DATE")),
+            (7, "C-4", Some("END_SYNC_DATE")),
+            (8, "C-5", None),
+        ]
+    );
+    assert!(s.rejects[4].reason.contains("expected 18 fields, found 4"));
+}
+
+#[test]
+fn columns_are_found_by_name_in_any_order_and_extras_are_ignored() {
+    let header: Vec<&str> = HEADER.split(',').rev().chain(["EXTRA"]).collect();
+    let r = row("C-1", "APPROVED", "1", "a", &[]);
+    let fields: Vec<&str> = r.split(',').rev().chain(["x"]).collect();
+    let input = format!("{}\n{}\n", header.join(","), fields.join(","));
+    let (lines, _) = run(input.as_bytes(), DeleteGuard::Offline);
+    assert_eq!(lines[0][CODE], "C-1");
+}
+
+#[test]
+fn missing_columns_are_fatal_and_named() {
+    let input = "MYASU_COURSE_IDSTRING,COURSE_STATUS\nC-1,APPROVED\n";
+    let e = transform(&mut Cursor::new(input), &asu(), DeleteGuard::Offline, Vec::new()).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("TERM") && msg.contains("SLN") && !msg.contains("COURSE_STATUS,"), "{msg}");
+}
+
+#[test]
+fn empty_file_header_only_and_binary_input_are_fatal() {
+    type Case<'a> = (&'a [u8], fn(&CemError) -> bool);
+    let cases: [Case<'_>; 4] = [
+        (b"", |e| matches!(e, CemError::EmptyFile)),
+        (b"\xEF\xBB\xBF \r\n", |e| matches!(e, CemError::EmptyFile)),
+        (HEADER.as_bytes(), |e| matches!(e, CemError::NoDataRows)),
+        (b"PK\x03\x04\x00\x00binary", |e| matches!(e, CemError::NotText { .. })),
+    ];
+    for (input, is) in cases {
+        match transform(&mut Cursor::new(input), &asu(), DeleteGuard::Offline, Vec::new()) {
+            Err(super::RunError::Input(e)) => assert!(is(&e), "{e}"),
+            other => panic!("{:?}", other.map(|s| s.rows_read)),
+        }
+    }
+}
+
+#[test]
+fn windows_1252_and_utf8_with_bom_are_both_read_as_text() {
+    let utf8 = cem(&[row("C-1", "APPROVED", "1", "a", &[("COURSE_NAME", "Théorie Café")])]);
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(&utf8);
+    let cp1252: Vec<u8> = String::from_utf8(utf8.clone())
+        .unwrap()
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap())
+        .collect();
+    assert_eq!(detect_encoding(&utf8[..]).unwrap(), TextEncoding::Utf8);
+    assert_eq!(detect_encoding(&cp1252[..]).unwrap(), TextEncoding::Windows1252);
+    for input in [utf8, bom, cp1252] {
+        let (lines, _) = run(&input, DeleteGuard::Offline);
+        assert_eq!(lines[0][1], "Théorie Café");
+        assert_eq!(lines[0][CODE], "C-1");
+    }
+}
+
+#[test]
+fn utf8_check_spans_read_boundaries() {
+    // 'é' split across the 64 KiB chunk boundary is still valid UTF-8.
+    let mut big = vec![b'a'; 64 * 1024 - 1];
+    big.extend_from_slice("é".as_bytes());
+    assert_eq!(detect_encoding(&big[..]).unwrap(), TextEncoding::Utf8);
+    big.push(0xE9);
+    assert_eq!(detect_encoding(&big[..]).unwrap(), TextEncoding::Windows1252);
+}
+
+// ---- merge -------------------------------------------------------------------------------
+
+#[test]
+fn merged_course_moves_instructors_and_ids_to_the_all_columns() {
+    let (lines, _) = run(
+        &cem(&[row("C-1", "APPROVED", "500", "a", &[]), row("C-1", "APPROVED", "500", "b", &[]), row("C-1", "APPROVED", "500", "a", &[])]),
+        DeleteGuard::Offline,
+    );
+    let l = &lines[0];
+    assert_eq!((l[INSTR1].as_str(), l[ALL_INSTR].as_str()), ("", "a,b"));
+    assert_eq!((l[SID1].as_str(), l[ALL_SIDS].as_str()), ("", "ENG 101,500"));
+}
+
+#[test]
+fn lower_section_wins_and_both_sections_stay_searchable() {
+    let mut kept = course_for_test("C", "700", "ENG 101", "a");
+    kept.merge(&course_for_test("C", "300", "ENG 101", "b"));
+    assert_eq!(kept.get(F::Section), "300");
+    assert_eq!(kept.get(F::AllSearchableIds), "ENG 101,300,700");
+    let mut kept = course_for_test("C", "300", "ENG 101", "a");
+    kept.merge(&course_for_test("C", "700", "ENG 101", "b"));
+    assert_eq!((kept.get(F::Section), kept.get(F::AllSearchableIds)), ("300", "ENG 101,700"));
+}
+
+#[test]
+fn non_numeric_sections_skip_the_lower_section_step() {
+    let mut kept = course_for_test("C", "7A", "ENG 101", "a");
+    kept.merge(&course_for_test("C", "3", "ENG 101", "b"));
+    assert_eq!((kept.get(F::Section), kept.get(F::AllSearchableIds)), ("7A", "ENG 101,3"));
+}
+
+#[test]
+fn searchable_ids_are_capped_at_ten_but_the_lower_section_step_may_exceed_it() {
+    let mut kept = course_for_test("C", "999", "ENG 101", "a");
+    for s in 1..=12 {
+        kept.merge(&course_for_test("C", &format!("{}", 1000 + s), "ENG 101", "b"));
+    }
+    assert_eq!(kept.get(F::AllSearchableIds).split(',').count(), 10);
+    kept.merge(&course_for_test("C", "5", "ENG 101", "b"));
+    let ids: Vec<&str> = kept.get(F::AllSearchableIds).split(',').collect();
+    assert_eq!(ids.len(), 12);
+    assert_eq!(&ids[10..], ["5", "999"]);
+    assert_eq!(kept.get(F::Section), "5");
+}
+
+#[test]
+fn empty_instructor_and_searchable_id_are_not_added() {
+    let mut kept = course_for_test("C", "1", "", "");
+    kept.merge(&course_for_test("C", "1", "", ""));
+    assert_eq!((kept.get(F::AllInstructors), kept.get(F::AllSearchableIds)), ("", "1"));
+}
+
+#[test]
+fn delete_after_active_row_is_dropped_and_active_after_kept_delete_replaces_it_in_place() {
+    let facts = alma(&[("1", "2026Fall-X-A-1", "1", &[], false)]);
+    let (lines, s) = run(
+        &cem(&[
+            row("2026Fall-X-A-1", "DENIED", "1", "a", &[]),
+            row("2026Fall-X-B-2", "APPROVED", "2", "b", &[]),
+            row("2026Fall-X-B-2", "SUSPENDED", "2", "b", &[]),
+            row("2026Fall-X-A-1", "APPROVED", "1", "c", &[]),
+        ]),
+        DeleteGuard::Alma(&facts),
+    );
+    let got: Vec<(&str, &str, &str)> =
+        lines.iter().map(|l| (l[CODE].as_str(), l[OP].as_str(), l[INSTR1].as_str())).collect();
+    assert_eq!(got, [("2026Fall-X-A-1", "", "c"), ("2026Fall-X-B-2", "", "b")]);
+    assert_eq!(s.deletes.superseded, 2);
+}
+
+// ---- delete guard ----------------------------------------------------------------------
+
+#[test]
+fn delete_for_course_absent_from_alma_is_dropped_without_trace() {
+    let facts = alma(&[("1", "2026Fall-X-A-1-9", "1", &[], false)]); // a longer code only
+    let (lines, s) = run(
+        &cem(&[
+            row("2026Fall-X-A-1", "DENIED", "1", "a", &[]),
+            row("2026Fall-X-B-2", "APPROVED", "2", "b", &[]),
+            row("2026Fall-X-A-1", "APPROVED", "1", "c", &[]),
+        ]),
+        DeleteGuard::Alma(&facts),
+    );
+    let codes: Vec<&str> = lines.iter().map(|l| l[CODE].as_str()).collect();
+    assert_eq!(codes, ["2026Fall-X-B-2", "2026Fall-X-A-1"]);
+    assert_eq!(s.deletes.not_in_alma, 1);
+}
+
+#[test]
+fn delete_row_for_course_with_reading_lists_is_suppressed() {
+    let facts = alma(&[("1", "2026Fall-X-A-1", "1", &[], true)]);
+    let (lines, s) = run(&cem(&[row("2026Fall-X-A-1", "DENIED", "1", "a", &[])]), DeleteGuard::Alma(&facts));
+    assert!(lines.is_empty());
+    assert_eq!(s.deletes.suppressed_reading_lists, 1);
+    assert_eq!(s.suppressed_deletes[0].course_code, "2026Fall-X-A-1");
+}
+
+#[test]
+fn delete_row_for_course_without_reading_lists_is_sent() {
+    let facts = alma(&[("1", "2026Fall-X-A-1", "1", &[], false)]);
+    let (lines, s) = run(&cem(&[row("2026Fall-X-A-1", "SUSPENDED", "1", "a", &[])]), DeleteGuard::Alma(&facts));
+    assert_eq!(lines[0][OP], "DELETE");
+    assert_eq!(s.deletes.sent, 1);
+}
+
+#[test]
+fn offline_delete_rows_are_held_back_as_unverified() {
+    let (lines, s) = run(&cem(&[row("2026Fall-X-A-1", "DENIED", "1", "a", &[])]), DeleteGuard::Offline);
+    assert!(lines.is_empty());
+    assert_eq!(s.deletes.unverified, 1);
+}
+
+#[test]
+fn scan_lists_only_deletes_that_reach_the_guard() {
+    let input = cem(&[
+        row("2026Fall-X-A-1", "DENIED", "1", "a", &[]),
+        row("2026Fall-X-A-1", "DENIED", "1", "b", &[]),
+        row("2026Fall-X-B-2", "APPROVED", "2", "b", &[]),
+        row("2026Fall-X-B-2", "DENIED", "2", "b", &[]),
+    ]);
+    let s = scan(&mut Cursor::new(input), &asu()).unwrap();
+    let codes: Vec<&str> = s.delete_targets.iter().map(|t| t.code.as_str()).collect();
+    assert_eq!(codes, ["2026Fall-X-A-1"]);
+    assert_eq!(s.transform_years(), ["2026"]);
+}
+
+// ---- rollover ------------------------------------------------------------------------
+
+fn rollover(rows: &[String], facts: &AlmaFacts) -> (Vec<Vec<String>>, super::summary::RolloverCounts) {
+    let mut out = Vec::new();
+    let s = rollover_report(&mut Cursor::new(cem(rows)), &asu(), facts, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let lines = text.split("\r\n").skip(1).filter(|l| !l.is_empty()).map(|l| l.split('\t').map(str::to_owned).collect()).collect();
+    (lines, s.rollovers.unwrap())
+}
+
+fn copy(sln: &str, year: &str) -> [(&'static str, String); 2] {
+    [("COPY_COURSE_SLN", sln.to_string()), ("COPY_COURSE_SEMESTER_YEAR", year.to_string())]
+}
+
+fn with_copy(code: &str, sln: &str, year: &str) -> String {
+    let c = copy(sln, year);
+    row(code, "APPROVED", "9", "a", &[(c[0].0, &c[0].1), (c[1].0, &c[1].1)])
+}
+
+#[test]
+fn unique_section_match_with_reading_lists_is_a_rollover_with_old_code_and_section() {
+    let facts = alma(&[("1", "2025Fall-X-OLD-72345", "72345", &[], true)]);
+    let (lines, c) = rollover(&[with_copy("2026Fall-X-N-9", "72,345", "2025")], &facts);
+    assert_eq!(
+        (lines[0][OP].as_str(), lines[0][OLD_CODE].as_str(), lines[0][OLD_SECTION].as_str()),
+        ("ROLLOVER", "2025Fall-X-OLD-72345", "72345")
+    );
+    assert_eq!(c.found, 1);
+}
+
+#[test]
+fn searchable_id_match_reports_the_matched_courses_section() {
+    let facts = alma(&[("1", "2025Fall-X-OLD-500", "500", &["ENG 1", "12827"], true)]);
+    let (lines, _) = rollover(&[with_copy("2026Fall-X-N-9", "12827", "2025")], &facts);
+    assert_eq!((lines[0][OLD_CODE].as_str(), lines[0][OLD_SECTION].as_str()), ("2025Fall-X-OLD-500", "500"));
+}
+
+#[test]
+fn several_matches_are_ambiguous_and_none_is_not_found() {
+    let facts = alma(&[
+        ("1", "2025Fall-X-A-500", "500", &[], true),
+        ("2", "2025Fall-X-B-600", "600", &["500"], true),
+    ]);
+    let (lines, c) = rollover(
+        &[with_copy("2026Fall-X-N-1", "500", "2025"), with_copy("2026Fall-X-N-2", "777", "2025"), with_copy("2026Fall-X-N-3", "500", "")],
+        &facts,
+    );
+    assert!(lines.is_empty());
+    assert_eq!((c.ambiguous, c.not_found, c.candidates), (1, 2, 3));
+}
+
+#[test]
+fn matched_course_without_reading_lists_is_no_rollover() {
+    let facts = alma(&[("1", "2025Fall-X-A-500", "500", &[], false)]);
+    let (lines, c) = rollover(&[with_copy("2026Fall-X-N-1", "500", "2025")], &facts);
+    assert!(lines.is_empty());
+    assert_eq!(c.without_reading_lists, 1);
+}
+
+#[test]
+fn empty_zero_dash_or_non_numeric_copy_sln_is_not_a_candidate() {
+    let facts = alma(&[("1", "2025Fall-X-A-500", "500", &[], true)]);
+    let rows: Vec<String> = ["", "0", "-", "5x"].iter().enumerate().map(|(i, s)| with_copy(&format!("C-{i}"), s, "2025")).collect();
+    let (lines, c) = rollover(&rows, &facts);
+    assert!(lines.is_empty());
+    assert_eq!(c.candidates, 0);
+}
+
+#[test]
+fn delete_rows_never_become_rollovers() {
+    let facts = alma(&[("1", "2025Fall-X-A-500", "500", &[], true)]);
+    let c = copy("500", "2025");
+    let (lines, _) = rollover(&[row("2026Fall-X-N-1", "DENIED", "1", "a", &[(c[0].0, &c[0].1), (c[1].0, &c[1].1)])], &facts);
+    assert!(lines.is_empty());
+}
+
+#[test]
+fn rollover_exclusions_skip_matching_copy_terms() {
+    let toml = super::rules::ASU_RULES_TOML.replace("rollover_exclusions = []", "rollover_exclusions = [\"2025Fall\"]");
+    let rules = Rules::from_toml(&toml, "t").unwrap();
+    let facts = alma(&[("1", "2025Fall-X-A-500", "500", &[], true)]);
+    let mut out = Vec::new();
+    let s = rollover_report(&mut Cursor::new(cem(&[with_copy("2026Fall-X-N-1", "500", "2025")])), &rules, &facts, &mut out).unwrap();
+    assert_eq!(s.rollovers.unwrap().excluded, 1);
+}
+
+#[test]
+fn copy_match_index_counts_a_course_once_when_its_section_is_also_a_searchable_id() {
+    let mut index = CourseIndex::new();
+    let c = AlmaCourse { id: "1".into(), code: "X".into(), section: "5".into(), year: "2025".into(), searchable_ids: vec!["5".into()] };
+    index.insert_year("2025", Arc::new(vec![c]));
+    assert!(matches!(index.copy_match("2025", "5"), super::facts::CopyMatch::Unique(_)));
+}

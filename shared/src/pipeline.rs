@@ -1,0 +1,142 @@
+//! The transform and the rollover report with Alma at hand.
+//!
+//! Each reads the export twice (pass 1 finds what to ask, pass 2 writes) and asks Alma for
+//! exactly what pass 1 found, through a shared [`CourseCache`]: the pages of each year
+//! needed and one reading-list check per distinct course, nothing else. Run both over one
+//! cache and the second asks only for what the first did not. The passes themselves are
+//! synchronous CPU/file work done inline.
+
+use std::io::{Read, Seek, Write};
+use std::time::{Duration, Instant};
+
+use crate::alma::{AlmaError, CourseCache};
+use crate::domain::facts::{AlmaFacts, CourseIndex, DeleteGuard};
+use crate::domain::run::{self, reading_list_ids_for, RunError};
+use crate::domain::{Rules, RunSummary};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Alma(#[from] AlmaError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+impl PipelineError {
+    /// Stable error name for Step Functions `Retry`/`Catch`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            PipelineError::Alma(e) => e.kind_name(),
+            PipelineError::Run(RunError::Input(_)) => "InvalidInput",
+            PipelineError::Run(RunError::Output(_)) => "OutputFailed",
+        }
+    }
+}
+
+/// Adds the cached courses of `years` to `index` (years the cache lacks are skipped).
+fn index_years(cache: &CourseCache, index: &mut CourseIndex, years: &[String]) {
+    for y in years {
+        if !index.has_year(y) {
+            if let Some(courses) = cache.courses_of_year(y) {
+                index.insert_year(y, courses);
+            }
+        }
+    }
+}
+
+/// Times Alma calls and counts them.
+struct AlmaClock<'c> {
+    cache: &'c CourseCache,
+    calls_before: u64,
+    spent: Duration,
+}
+
+impl<'c> AlmaClock<'c> {
+    fn new(cache: &'c CourseCache) -> Self {
+        AlmaClock {
+            cache,
+            calls_before: cache.client().calls_made(),
+            spent: Duration::ZERO,
+        }
+    }
+
+    async fn years(&mut self, years: &[String]) -> Result<(), AlmaError> {
+        let t = Instant::now();
+        let r = self.cache.load_years(years).await;
+        self.spent += t.elapsed();
+        r
+    }
+
+    async fn reading_lists(&mut self, facts: &mut AlmaFacts, ids: &[String]) -> Result<(), AlmaError> {
+        let t = Instant::now();
+        let r = self.cache.reading_lists(ids).await;
+        self.spent += t.elapsed();
+        facts.reading_lists.extend(r?);
+        Ok(())
+    }
+
+    fn finish(self, summary: &mut RunSummary, started: Instant) {
+        summary.alma_calls = self.cache.client().calls_made() - self.calls_before;
+        let total = started.elapsed();
+        summary.durations_ms.alma_ms = self.spent.as_millis() as u64;
+        summary.durations_ms.total_ms = total.as_millis() as u64;
+        summary.durations_ms.read_ms = total.saturating_sub(self.spent).as_millis() as u64;
+    }
+}
+
+/// The transform with the delete guard checked against Alma.
+#[tracing::instrument(skip_all)]
+pub async fn transform_with_alma<R: Read + Seek, W: Write>(
+    input: &mut R,
+    rules: &Rules,
+    cache: &CourseCache,
+    out: W,
+) -> Result<RunSummary, PipelineError> {
+    let started = Instant::now();
+    let mut clock = AlmaClock::new(cache);
+    let scan = run::scan(input, rules).map_err(RunError::Input)?;
+    let years = scan.transform_years();
+    tracing::info!(delete_targets = scan.delete_targets.len(), years = ?years, "pass 1 done");
+    clock.years(&years).await?;
+    let mut facts = AlmaFacts::default();
+    index_years(cache, &mut facts.courses, &years);
+    let ids = scan.transform_reading_list_ids(&facts.courses);
+    clock.reading_lists(&mut facts, &ids).await?;
+    let mut summary = run::transform(input, rules, DeleteGuard::Alma(&facts), out)?;
+    clock.finish(&mut summary, started);
+    Ok(summary)
+}
+
+/// The rollover report, matching copy requests against Alma.
+#[tracing::instrument(skip_all)]
+pub async fn rollover_report<R: Read + Seek, W: Write>(
+    input: &mut R,
+    rules: &Rules,
+    cache: &CourseCache,
+    out: W,
+) -> Result<RunSummary, PipelineError> {
+    let started = Instant::now();
+    let mut clock = AlmaClock::new(cache);
+    let scan = run::scan(input, rules).map_err(RunError::Input)?;
+    let years = scan.rollover_years(rules);
+    tracing::info!(copy_requests = scan.copy_candidates.len(), years = ?years, "pass 1 done");
+    clock.years(&years).await?;
+    let mut facts = AlmaFacts::default();
+    index_years(cache, &mut facts.courses, &years);
+    let ids = scan.rollover_reading_list_ids(rules, &facts.courses);
+    clock.reading_lists(&mut facts, &ids).await?;
+    // A found rollover whose code had a DELETE row first sits where the guard puts it:
+    // ask the guard's questions for those codes only.
+    let targets = scan.rollover_delete_targets(rules, &facts);
+    if !targets.is_empty() {
+        let more: Vec<String> = targets.iter().map(|t| t.year.clone()).collect();
+        clock.years(&more).await?;
+        index_years(cache, &mut facts.courses, &more);
+        let ids = reading_list_ids_for(&targets, &facts.courses);
+        clock.reading_lists(&mut facts, &ids).await?;
+    }
+    let mut summary = run::rollover_report(input, rules, &facts, out)?;
+    clock.finish(&mut summary, started);
+    Ok(summary)
+}
+
