@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: setup test lint build sandbox bench clean
+.PHONY: setup test lint package sandbox bench clean
 
 setup:
 	@infra/local/setup.sh
@@ -18,8 +18,14 @@ sandbox: setup
 lint: setup
 	infra/lint.sh all
 
+# Every Lambda built as AWS runs it (cargo lambda build --release; arm64 where available).
+package: setup
+	infra/local/package.sh
+
 bench: setup
 	$(CARGO) bench -p leganto-shared
+	CARGO=$(CARGO) bench/transform-vs-iconv.sh
+	$(CARGO) run --release -q -p leganto-tests --bin bench-alma
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Packaging check: builds every Lambda as AWS runs it (`cargo lambda build --release`),
+# for arm64 (what the template deploys) when the Rust target for it is installed, else
+# for x86_64 so the check still proves the functions build and link for Lambda.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="$PWD/.venv/bin:$PATH"
+if ! command -v cargo-lambda >/dev/null 2>&1; then
+  echo "package: cargo-lambda is missing: run make setup" >&2
+  exit 1
+fi
+arch=(--x86-64)
+if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+  arch=(--arm64)
+fi
+packages=()
+for dir in functions/*/; do
+  packages+=(-p "leganto-$(basename "$dir")")
+done
+echo "package: cargo lambda build --release ${arch[*]} (${#packages[@]} functions)"
+cargo lambda build --release "${arch[@]}" "${packages[@]}"
+ls -l "${CARGO_TARGET_DIR:-target}"/lambda/*/bootstrap
