@@ -1,5 +1,5 @@
-//! What the commands share: rules, the Alma cache, atomic output files, summaries, and the
-//! failures that end a run with one stderr line and an exit code.
+//! What the commands share: rules, the Alma client and cache, atomic output files,
+//! summaries, and the failures that end a run with one stderr line and an exit code.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -9,6 +9,7 @@ use chrono::{NaiveDate, TimeZone};
 use leganto_shared::alma::{AlmaClient, AlmaClientConfig, CourseCache};
 use leganto_shared::domain::loader::loader_file_name;
 use leganto_shared::domain::{RowReject, Rules, RunError, RunSummary};
+use leganto_shared::ops::error_chain;
 use leganto_shared::pipeline::PipelineError;
 use serde::Serialize;
 
@@ -83,8 +84,13 @@ pub fn load_rules(path: Option<&Path>) -> Result<Rules, Fatal> {
     .map_err(|e| Fatal::Settings(format!("{e}: fix the rules file or leave out --rules")))
 }
 
-/// The Alma client and cache; the key comes from `ALMA_API_KEY` only.
+/// The Alma cache over [`alma_client`].
 pub fn alma_cache(url: &str, rate: u32) -> Result<CourseCache, Fatal> {
+    Ok(CourseCache::new(alma_client(url, rate)?))
+}
+
+/// The Alma client at `rate` calls per second; the key comes from `ALMA_API_KEY` only.
+pub fn alma_client(url: &str, rate: u32) -> Result<AlmaClient, Fatal> {
     let key = std::env::var("ALMA_API_KEY").unwrap_or_default();
     if key.trim().is_empty() {
         return Err(Fatal::Settings(
@@ -94,8 +100,7 @@ pub fn alma_cache(url: &str, rate: u32) -> Result<CourseCache, Fatal> {
     }
     let mut cfg = AlmaClientConfig::new(url, secrecy::SecretString::from(key));
     cfg.rate_per_second = rate;
-    let client = AlmaClient::new(cfg).map_err(|e| Fatal::Settings(e.to_string()))?;
-    Ok(CourseCache::new(client))
+    AlmaClient::new(cfg).map_err(|e| Fatal::Settings(error_chain(&e)))
 }
 
 pub fn open_input(path: &Path) -> Result<File, Fatal> {
@@ -109,7 +114,11 @@ pub fn open_input(path: &Path) -> Result<File, Fatal> {
 
 /// The day the run is for: `--run-date`, else today in the library's time zone.
 pub fn run_date(arg: Option<NaiveDate>, rules: &Rules) -> NaiveDate {
-    arg.unwrap_or_else(|| chrono::Utc::now().with_timezone(&rules.time_zone()).date_naive())
+    arg.unwrap_or_else(|| {
+        chrono::Utc::now()
+            .with_timezone(&rules.time_zone())
+            .date_naive()
+    })
 }
 
 /// `--output` as given, or `DIR/YYYYMMDDHHMMSS.txt` when it names a directory (the run
@@ -149,7 +158,9 @@ impl AtomicFile {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
+            let _ = tmp
+                .as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644));
         }
         Ok(AtomicFile {
             target: target.to_owned(),
@@ -199,7 +210,10 @@ pub fn report(s: &CliSummary<'_>, summary_path: Option<&Path>) -> Result<(), Fat
             .map_err(|e| Fatal::Output(format!("cannot encode the summary: {e}")))?;
         write_atomic(p, &json)?;
     }
-    println!("{} {} -> {} (run date {})", s.command, s.input, s.output, s.run_date);
+    println!(
+        "{} {} -> {} (run date {})",
+        s.command, s.input, s.output, s.run_date
+    );
     println!("{}", s.summary);
     Ok(())
 }
@@ -208,7 +222,8 @@ pub fn report(s: &CliSummary<'_>, summary_path: Option<&Path>) -> Result<(), Fat
 pub fn write_rejects(path: &Path, rejects: &[RowReject]) -> Result<(), Fatal> {
     let fail = |e: csv::Error| Fatal::Output(format!("cannot write {}: {e}", path.display()));
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["line", "course_code", "reason"]).map_err(fail)?;
+    w.write_record(["line", "course_code", "reason"])
+        .map_err(fail)?;
     for r in rejects {
         let reason = match r.column {
             Some(c) => format!("{c}: {}", r.reason),

@@ -67,7 +67,11 @@ impl<'c> AlmaClock<'c> {
         r
     }
 
-    async fn reading_lists(&mut self, facts: &mut AlmaFacts, ids: &[String]) -> Result<(), AlmaError> {
+    async fn reading_lists(
+        &mut self,
+        facts: &mut AlmaFacts,
+        ids: &[String],
+    ) -> Result<(), AlmaError> {
         let t = Instant::now();
         let r = self.cache.reading_lists(ids).await;
         self.spent += t.elapsed();
@@ -139,4 +143,3 @@ pub async fn rollover_report<R: Read + Seek, W: Write>(
     clock.finish(&mut summary, started);
     Ok(summary)
 }
-

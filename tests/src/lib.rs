@@ -7,3 +7,4 @@ pub mod moto;
 pub mod slack_receiver;
 pub mod sshd;
 pub mod stack;
+pub mod support;

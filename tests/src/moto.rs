@@ -4,13 +4,16 @@
 //! so every test gets its own empty AWS. Sent e-mail is read back from `/moto-api/data.json`.
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::Credentials;
+use leganto_shared::ops::error_chain;
 use serde::Deserialize;
+
+use crate::support::{free_port, repo_root};
 
 /// Region every test client uses; moto keeps separate state per region.
 pub const REGION: &str = "us-east-1";
@@ -253,28 +256,4 @@ async fn check_status(
         status: status.as_u16(),
         body,
     })
-}
-
-/// The workspace root (parent of the `tests` crate).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-pub fn free_port() -> std::io::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }

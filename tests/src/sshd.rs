@@ -16,13 +16,15 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read as _, Write as _};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
+
+use crate::support::free_port;
 
 const SSHD: &str = "/usr/sbin/sshd";
 const STRACE: &str = "strace";
@@ -576,12 +578,6 @@ fn shadow_locked(user: &str) -> io::Result<bool> {
         .find(|(name, _)| *name == user)
         .map(|(_, rest)| rest.starts_with('!'))
         .unwrap_or(true))
-}
-
-fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
 }
 
 /// All processes below `root` (from /proc), deepest last.

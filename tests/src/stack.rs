@@ -27,9 +27,11 @@ use serde_json::Value;
 
 use crate::alma_sim::{AlmaSim, SimOptions};
 use crate::lambda_host::{BoundHost, LambdaHost};
-use crate::moto::{repo_root, Moto, MotoError, REGION};
+use crate::moto::{Moto, MotoError, REGION};
 use crate::slack_receiver::SlackReceiver;
 use crate::sshd::{Account, LoginAuth, SshServer, SshServerOptions};
+use crate::support::repo_root;
+pub use crate::support::sample_dir;
 
 /// moto's account id.
 pub const ACCOUNT: &str = "123456789012";
@@ -98,11 +100,6 @@ impl Default for StackOptions {
             alma_fixture: sample_dir().join("alma_courses.json"),
         }
     }
-}
-
-/// `tests/fixtures/sample`: the sample day (run date 2026-11-28).
-pub fn sample_dir() -> PathBuf {
-    repo_root().join("tests/fixtures/sample")
 }
 
 /// `infra/statemachine.asl.json`

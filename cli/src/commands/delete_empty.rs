@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use leganto_shared::alma::{AlmaClient, AlmaClientConfig};
 use leganto_shared::ops::delete_empty::{self, Action, PlanRow};
 use leganto_shared::ops::error_chain;
 
@@ -32,19 +31,6 @@ pub struct Args {
     plan: Option<PathBuf>,
 }
 
-fn client(url: &str, rate: u32) -> Result<AlmaClient, Fatal> {
-    let key = std::env::var("ALMA_API_KEY").unwrap_or_default();
-    if key.trim().is_empty() {
-        return Err(Fatal::Settings(
-            "ALMA_API_KEY is not set: export the Alma API key in ALMA_API_KEY (it is never a flag)"
-                .into(),
-        ));
-    }
-    let mut cfg = AlmaClientConfig::new(url, secrecy::SecretString::from(key));
-    cfg.rate_per_second = rate;
-    AlmaClient::new(cfg).map_err(|e| Fatal::Settings(error_chain(&e)))
-}
-
 fn plan_path(args: &Args) -> PathBuf {
     args.plan.clone().unwrap_or_else(|| {
         let term: String = args
@@ -58,8 +44,15 @@ fn plan_path(args: &Args) -> PathBuf {
 
 fn table(rows: &[PlanRow]) -> String {
     let w = |f: fn(&PlanRow) -> usize, min: usize| rows.iter().map(f).max().unwrap_or(0).max(min);
-    let (wi, wc, ws) = (w(|r| r.id.len(), 2), w(|r| r.code.len(), 4), w(|r| r.section.len(), 7));
-    let mut out = format!("{:<wi$}  {:<wc$}  {:<ws$}  reading_lists  action\n", "id", "code", "section");
+    let (wi, wc, ws) = (
+        w(|r| r.id.len(), 2),
+        w(|r| r.code.len(), 4),
+        w(|r| r.section.len(), 7),
+    );
+    let mut out = format!(
+        "{:<wi$}  {:<wc$}  {:<ws$}  reading_lists  action\n",
+        "id", "code", "section"
+    );
     for r in rows {
         out.push_str(&format!(
             "{:<wi$}  {:<wc$}  {:<ws$}  {:>13}  {}\n",
@@ -74,7 +67,7 @@ fn table(rows: &[PlanRow]) -> String {
 }
 
 pub async fn run(args: Args) -> Result<(), Fatal> {
-    let client = client(&args.alma_url, args.alma_rate)?;
+    let client = common::alma_client(&args.alma_url, args.alma_rate)?;
     let year = args.year.to_string();
     let alma = |e: leganto_shared::alma::AlmaError| Fatal::Alma(error_chain(&e));
     let courses = delete_empty::courses_of_year_and_term(&client, &year, &args.term)
@@ -105,13 +98,22 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
         return Ok(());
     }
 
-    println!("Deleting {to_delete} courses of {year} {} without reading lists", args.term);
+    println!(
+        "Deleting {to_delete} courses of {year} {} without reading lists",
+        args.term
+    );
     let report = delete_empty::delete(&client, &rows).await;
     for r in &report.deleted {
         println!("deleted  {}  {}  {}", r.id, r.code, r.section);
     }
     for (r, e) in &report.failed {
-        println!("FAILED   {}  {}  {}: {}", r.id, r.code, r.section, error_chain(e));
+        println!(
+            "FAILED   {}  {}  {}: {}",
+            r.id,
+            r.code,
+            r.section,
+            error_chain(e)
+        );
     }
     println!(
         "Deleted {} of {to_delete}; {} failed. Alma API calls: {}",

@@ -24,7 +24,12 @@ pub struct Deployment {
     #[arg(long, env = "LEGANTO_BUCKET", hide_env = true)]
     bucket: Option<String>,
     /// The deployed CloudFormation stack, read when the above are not given.
-    #[arg(long, env = "LEGANTO_STACK", hide_env_values = true, default_value = "leganto")]
+    #[arg(
+        long,
+        env = "LEGANTO_STACK",
+        hide_env_values = true,
+        default_value = "leganto"
+    )]
     stack: String,
     /// The library's time zone, for dates and times [env: TIME_ZONE; else the rules'].
     #[arg(long, env = "TIME_ZONE", hide_env = true)]
@@ -65,7 +70,12 @@ impl Deployment {
             ))
         };
         let state_machine_arn = state_machine_arn.ok_or_else(|| {
-            missing("state machine", "--state-machine ARN", "LEGANTO_STATE_MACHINE_ARN", STATE_MACHINE_OUTPUT)
+            missing(
+                "state machine",
+                "--state-machine ARN",
+                "LEGANTO_STATE_MACHINE_ARN",
+                STATE_MACHINE_OUTPUT,
+            )
         })?;
         let bucket = bucket
             .ok_or_else(|| missing("bucket", "--bucket B", "LEGANTO_BUCKET", BUCKET_OUTPUT))?;
@@ -130,7 +140,9 @@ pub fn fatal(e: OpsError) -> Fatal {
 
 /// `2026-11-28 09:20:05 MST`
 pub fn local_time(at: DateTime<Utc>, tz: Tz) -> String {
-    at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string()
+    at.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
 }
 
 #[derive(clap::Args)]

@@ -30,7 +30,10 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
     )
     .await
     .map_err(fatal)?;
-    print!("{}", render(&files, &executions, &deployment.state_machine_arn, tz));
+    print!(
+        "{}",
+        render(&files, &executions, &deployment.state_machine_arn, tz)
+    );
     Ok(())
 }
 
@@ -69,7 +72,9 @@ pub fn render(
     }
     match &files.summary {
         Summary::Missing => out.push_str("  run summary      none\n"),
-        Summary::Unreadable(why) => out.push_str(&format!("  run summary      unreadable: {why}\n")),
+        Summary::Unreadable(why) => {
+            out.push_str(&format!("  run summary      unreadable: {why}\n"))
+        }
         Summary::Read(s) => {
             out.push_str(&format!("  run summary      {}\n", s.key));
             if let Some(at) = &s.made_at {
@@ -83,7 +88,11 @@ pub fn render(
             }
             if !s.years_needed.is_empty() {
                 let years: Vec<String> = s.years_needed.iter().map(|y| y.to_string()).collect();
-                out.push_str(&format!("    {:<22} {}\n", "years needed", years.join(", ")));
+                out.push_str(&format!(
+                    "    {:<22} {}\n",
+                    "years needed",
+                    years.join(", ")
+                ));
             }
             for w in &s.warnings {
                 out.push_str(&format!("    warning: {w}\n"));

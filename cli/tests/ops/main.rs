@@ -80,7 +80,10 @@ impl Aws {
     }
 
     pub async fn put(&self, key: &str, body: &str) {
-        self.store().put(key, body.as_bytes().to_vec(), "text/plain").await.unwrap();
+        self.store()
+            .put(key, body.as_bytes().to_vec(), "text/plain")
+            .await
+            .unwrap();
     }
 
     /// Runs `leganto` with this moto as its AWS and nothing from the caller's shell.

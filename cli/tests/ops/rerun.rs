@@ -17,21 +17,40 @@ async fn execution_count(aws: &Aws, machine: &str) -> usize {
 async fn rerun_starts_an_execution_named_for_the_day_and_stage_with_the_contract_input() {
     let aws = Aws::start().await;
     let machine = aws.machine("leganto-pass", PASSING).await;
-    aws.put("cem/2026/11/28/leganto_export_20261128.csv", "header\n").await;
+    aws.put("cem/2026/11/28/leganto_export_20261128.csv", "header\n")
+        .await;
 
     let o = aws
-        .leganto(&["rerun", "--run-date", RUN_DATE, "--from", "rollover_report",
-                   "--state-machine", &machine, "--bucket", BUCKET])
+        .leganto(&[
+            "rerun",
+            "--run-date",
+            RUN_DATE,
+            "--from",
+            "rollover_report",
+            "--state-machine",
+            &machine,
+            "--bucket",
+            BUCKET,
+        ])
         .await;
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     let arn = field(&out, "execution").expect("execution ARN printed");
-    let described = aws.sfn().describe_execution().execution_arn(&arn).send().await.unwrap();
+    let described = aws
+        .sfn()
+        .describe_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     let name = described.name().unwrap();
     let stamp = name
         .strip_prefix("rerun-2026-11-28-rollover_report-")
         .unwrap_or_else(|| panic!("unexpected name {name}"));
-    assert!(stamp.len() == 16 && stamp.ends_with('Z') && stamp.as_bytes()[8] == b'T', "{name}");
+    assert!(
+        stamp.len() == 16 && stamp.ends_with('Z') && stamp.as_bytes()[8] == b'T',
+        "{name}"
+    );
     assert!(name.len() <= 80);
     let input: serde_json::Value = serde_json::from_str(described.input().unwrap()).unwrap();
     assert_eq!(
@@ -42,7 +61,10 @@ async fn rerun_starts_an_execution_named_for_the_day_and_stage_with_the_contract
         field(&out, "console").unwrap(),
         format!("https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/{arn}")
     );
-    assert!(out.contains("uses       s3://leganto-ops-test/cem/2026/11/28/leganto_export_20261128.csv"), "{out}");
+    assert!(
+        out.contains("uses       s3://leganto-ops-test/cem/2026/11/28/leganto_export_20261128.csv"),
+        "{out}"
+    );
     assert_eq!(execution_count(&aws, &machine).await, 1);
 }
 
@@ -51,11 +73,25 @@ async fn rerun_with_wait_follows_each_state_and_a_dry_run_says_so_in_its_input()
     let aws = Aws::start().await;
     let machine = aws.machine("leganto-pass", PASSING).await;
     aws.put("reports/2026/11/28/run-summary.json", "{}").await;
-    aws.put("alma/2026/11/28/20261128092514.txt", "loader\r\n").await;
+    aws.put("alma/2026/11/28/20261128092514.txt", "loader\r\n")
+        .await;
 
     let o = aws
-        .leganto(&["rerun", "--run-date", RUN_DATE, "--from", "push", "--dry-run", "--wait",
-                   "--poll-seconds", "1", "--state-machine", &machine, "--bucket", BUCKET])
+        .leganto(&[
+            "rerun",
+            "--run-date",
+            RUN_DATE,
+            "--from",
+            "push",
+            "--dry-run",
+            "--wait",
+            "--poll-seconds",
+            "1",
+            "--state-machine",
+            &machine,
+            "--bucket",
+            BUCKET,
+        ])
         .await;
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
@@ -78,8 +114,17 @@ async fn rerun_with_wait_follows_each_state_and_a_dry_run_says_so_in_its_input()
     );
     assert!(out.lines().last().unwrap().ends_with("SUCCEEDED"), "{out}");
     let arn = field(&out, "execution").unwrap();
-    let described = aws.sfn().describe_execution().execution_arn(&arn).send().await.unwrap();
-    assert!(described.name().unwrap().starts_with("rerun-2026-11-28-push-dry-run-"));
+    let described = aws
+        .sfn()
+        .describe_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(described
+        .name()
+        .unwrap()
+        .starts_with("rerun-2026-11-28-push-dry-run-"));
     let input: serde_json::Value = serde_json::from_str(described.input().unwrap()).unwrap();
     assert_eq!(input["dry_run"], true);
 }
@@ -88,11 +133,24 @@ async fn rerun_with_wait_follows_each_state_and_a_dry_run_says_so_in_its_input()
 async fn rerun_with_wait_on_a_failing_run_exits_non_zero_with_its_error_and_cause() {
     let aws = Aws::start().await;
     let machine = aws.machine("leganto-fail", FAILING).await;
-    aws.put("cem/2026/11/28/leganto_export_20261128.csv", "header\n").await;
+    aws.put("cem/2026/11/28/leganto_export_20261128.csv", "header\n")
+        .await;
 
     let o = aws
-        .leganto(&["rerun", "--run-date", RUN_DATE, "--from", "transform", "--wait",
-                   "--poll-seconds", "1", "--state-machine", &machine, "--bucket", BUCKET])
+        .leganto(&[
+            "rerun",
+            "--run-date",
+            RUN_DATE,
+            "--from",
+            "transform",
+            "--wait",
+            "--poll-seconds",
+            "1",
+            "--state-machine",
+            &machine,
+            "--bucket",
+            BUCKET,
+        ])
         .await;
     assert!(!o.status.success());
     assert_eq!(o.status.code(), Some(6));
@@ -102,7 +160,10 @@ async fn rerun_with_wait_on_a_failing_run_exits_non_zero_with_its_error_and_caus
         out.contains("execution failed: ArtefactMissing: artefact missing: s3://leganto-ops-test/reports/2026/11/28/run-summary.json"),
         "{out}"
     );
-    assert!(err.starts_with("leganto: execution rerun-2026-11-28-transform-"), "{err}");
+    assert!(
+        err.starts_with("leganto: execution rerun-2026-11-28-transform-"),
+        "{err}"
+    );
     assert!(
         err.contains("FAILED: ArtefactMissing: artefact missing: s3://leganto-ops-test/reports/2026/11/28/run-summary.json"),
         "{err}"
@@ -114,9 +175,19 @@ async fn rerun_with_wait_on_a_failing_run_exits_non_zero_with_its_error_and_caus
 async fn unknown_stage_or_a_day_without_its_files_is_refused_and_nothing_starts() {
     let aws = Aws::start().await;
     let machine = aws.machine("leganto-pass", PASSING).await;
-    let base = ["rerun", "--run-date", RUN_DATE, "--state-machine", &machine, "--bucket", BUCKET];
+    let base = [
+        "rerun",
+        "--run-date",
+        RUN_DATE,
+        "--state-machine",
+        &machine,
+        "--bucket",
+        BUCKET,
+    ];
 
-    let o = aws.leganto(&[&base[..], &["--from", "report"]].concat()).await;
+    let o = aws
+        .leganto(&[&base[..], &["--from", "report"]].concat())
+        .await;
     assert_eq!(o.status.code(), Some(5));
     assert!(
         stderr(&o).contains(
@@ -126,20 +197,40 @@ async fn unknown_stage_or_a_day_without_its_files_is_refused_and_nothing_starts(
         stderr(&o)
     );
 
-    let o = aws.leganto(&[&base[..], &["--from", "transform"]].concat()).await;
+    let o = aws
+        .leganto(&[&base[..], &["--from", "transform"]].concat())
+        .await;
     assert_eq!(o.status.code(), Some(3));
-    assert!(stderr(&o).contains("s3://leganto-ops-test/cem/2026/11/28/ is missing (the day's CEM export)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("s3://leganto-ops-test/cem/2026/11/28/ is missing (the day's CEM export)"),
+        "{}",
+        stderr(&o)
+    );
 
-    let o = aws.leganto(&[&base[..], &["--from", "push"]].concat()).await;
+    let o = aws
+        .leganto(&[&base[..], &["--from", "push"]].concat())
+        .await;
     assert_eq!(o.status.code(), Some(3));
-    assert!(stderr(&o).contains("reports/2026/11/28/run-summary.json is missing"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("reports/2026/11/28/run-summary.json is missing"),
+        "{}",
+        stderr(&o)
+    );
 
     // With the summary but no loader file, the loader file is what is named.
     aws.put("reports/2026/11/28/run-summary.json", "{}").await;
-    aws.put("alma/2026/11/28/notes.md", "not a loader file").await;
-    let o = aws.leganto(&[&base[..], &["--from", "wait_for_alma"]].concat()).await;
+    aws.put("alma/2026/11/28/notes.md", "not a loader file")
+        .await;
+    let o = aws
+        .leganto(&[&base[..], &["--from", "wait_for_alma"]].concat())
+        .await;
     assert_eq!(o.status.code(), Some(3));
-    assert!(stderr(&o).contains("alma/2026/11/28/*.txt is missing"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("alma/2026/11/28/*.txt is missing"),
+        "{}",
+        stderr(&o)
+    );
 
     assert_eq!(execution_count(&aws, &machine).await, 0);
 }
@@ -148,7 +239,8 @@ async fn unknown_stage_or_a_day_without_its_files_is_refused_and_nothing_starts(
 async fn state_machine_and_bucket_come_from_the_stack_outputs_when_not_given() {
     let aws = Aws::start().await;
     let machine = aws.machine("leganto-pass", PASSING).await;
-    aws.put("cem/2026/11/28/leganto_export_20261128.csv", "header\n").await;
+    aws.put("cem/2026/11/28/leganto_export_20261128.csv", "header\n")
+        .await;
     let template = serde_json::json!({
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "leganto-ops"}}},
         "Outputs": {
@@ -165,13 +257,29 @@ async fn state_machine_and_bucket_come_from_the_stack_outputs_when_not_given() {
         .unwrap();
 
     let o = aws
-        .leganto(&["rerun", "--run-date", RUN_DATE, "--from", "transform", "--stack", "leganto-ops"])
+        .leganto(&[
+            "rerun",
+            "--run-date",
+            RUN_DATE,
+            "--from",
+            "transform",
+            "--stack",
+            "leganto-ops",
+        ])
         .await;
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(execution_count(&aws, &machine).await, 1);
 
     let o = aws
-        .leganto(&["rerun", "--run-date", RUN_DATE, "--from", "transform", "--stack", "no-such-stack"])
+        .leganto(&[
+            "rerun",
+            "--run-date",
+            RUN_DATE,
+            "--from",
+            "transform",
+            "--stack",
+            "no-such-stack",
+        ])
         .await;
     assert_eq!(o.status.code(), Some(5));
     assert!(

@@ -18,23 +18,52 @@ const SUMMARY: &str = r#"{
 async fn status_lists_the_day_files_summary_counts_and_only_that_day_executions() {
     let aws = Aws::start().await;
     let machine = aws.machine("leganto-pass", PASSING).await;
-    aws.put("cem/2026/11/28/leganto_export_20261128.csv", "header\n").await;
-    aws.put("alma/2026/11/28/20261128092514.txt", "loader\r\n").await;
-    aws.put("reports/2026/11/28/run-summary.json", SUMMARY).await;
-    aws.put("reports/2026/11/28/rejects.csv", "line,course_code,reason\n").await;
-    aws.put("reports/2026/11/28/rollover_20261128113002.txt", "report\r\n").await;
+    aws.put("cem/2026/11/28/leganto_export_20261128.csv", "header\n")
+        .await;
+    aws.put("alma/2026/11/28/20261128092514.txt", "loader\r\n")
+        .await;
+    aws.put("reports/2026/11/28/run-summary.json", SUMMARY)
+        .await;
+    aws.put(
+        "reports/2026/11/28/rejects.csv",
+        "line,course_code,reason\n",
+    )
+    .await;
+    aws.put(
+        "reports/2026/11/28/rollover_20261128113002.txt",
+        "report\r\n",
+    )
+    .await;
     aws.put("cache/2026/11/28/courses-2025.json", "{}").await;
     // Another day's files and executions must not show.
-    aws.put("cem/2026/11/25/leganto_export_20261125.csv", "header\n").await;
+    aws.put("cem/2026/11/25/leganto_export_20261125.csv", "header\n")
+        .await;
     let base = ["--state-machine", &machine, "--bucket", BUCKET];
     for (date, from) in [(RUN_DATE, "rollover_report"), ("2026-11-25", "transform")] {
         let o = aws
-            .leganto(&[&["rerun", "--run-date", date, "--from", from, "--wait", "--poll-seconds", "1"][..], &base[..]].concat())
+            .leganto(
+                &[
+                    &[
+                        "rerun",
+                        "--run-date",
+                        date,
+                        "--from",
+                        from,
+                        "--wait",
+                        "--poll-seconds",
+                        "1",
+                    ][..],
+                    &base[..],
+                ]
+                .concat(),
+            )
             .await;
         assert!(o.status.success(), "{}", stderr(&o));
     }
 
-    let o = aws.leganto(&[&["status", "--run-date", RUN_DATE][..], &base[..]].concat()).await;
+    let o = aws
+        .leganto(&[&["status", "--run-date", RUN_DATE][..], &base[..]].concat())
+        .await;
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     for key in [
@@ -48,8 +77,13 @@ async fn status_lists_the_day_files_summary_counts_and_only_that_day_executions(
         assert!(out.contains(key), "{key} missing from:\n{out}");
     }
     assert!(!out.contains("2026/11/25"), "{out}");
-    for line in ["rows_read              3000", "rows_written           1742", "rejected               2",
-                 "years needed           2025, 2026", "warning: 2 rows rejected"] {
+    for line in [
+        "rows_read              3000",
+        "rows_written           1742",
+        "rejected               2",
+        "years needed           2025, 2026",
+        "warning: 2 rows rejected",
+    ] {
         assert!(out.contains(line), "{line:?} missing from:\n{out}");
     }
     let executions: Vec<&str> = out
@@ -59,7 +93,12 @@ async fn status_lists_the_day_files_summary_counts_and_only_that_day_executions(
         .filter(|l| !l.trim_start().starts_with("https://"))
         .collect();
     assert_eq!(executions.len(), 1, "{out}");
-    assert!(executions[0].trim_start().starts_with("SUCCEEDED  rerun-2026-11-28-rollover_report-"), "{out}");
+    assert!(
+        executions[0]
+            .trim_start()
+            .starts_with("SUCCEEDED  rerun-2026-11-28-rollover_report-"),
+        "{out}"
+    );
     assert!(executions[0].contains("from rollover_report"), "{out}");
 }
 
@@ -68,27 +107,52 @@ async fn status_of_a_day_with_nothing_says_none_for_each_kind() {
     let aws = Aws::start().await;
     let machine = aws.machine("leganto-pass", PASSING).await;
     let o = aws
-        .leganto(&["status", "--run-date", "2026-11-27", "--state-machine", &machine, "--bucket", BUCKET])
+        .leganto(&[
+            "status",
+            "--run-date",
+            "2026-11-27",
+            "--state-machine",
+            &machine,
+            "--bucket",
+            BUCKET,
+        ])
         .await;
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    for label in ["export", "loader file", "rejects", "rollover report", "course cache", "run summary"] {
+    for label in [
+        "export",
+        "loader file",
+        "rejects",
+        "rollover report",
+        "course cache",
+        "run summary",
+    ] {
         assert!(
-            out.lines().any(|l| l.trim_start().starts_with(label) && l.trim_end().ends_with("none")),
+            out.lines()
+                .any(|l| l.trim_start().starts_with(label) && l.trim_end().ends_with("none")),
             "{label} not reported as none:\n{out}"
         );
     }
-    assert!(out.contains("Executions for 2026-11-27 of ") && out.trim_end().ends_with("none"), "{out}");
+    assert!(
+        out.contains("Executions for 2026-11-27 of ") && out.trim_end().ends_with("none"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scheduled_execution_counts_for_the_day_it_started_in_the_library_time_zone() {
     let aws = Aws::start().await;
     let machine = aws.machine("leganto-pass", PASSING).await;
-    let today = chrono::Utc::now().with_timezone(&chrono_tz::America::Phoenix).date_naive().to_string();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::Phoenix)
+        .date_naive()
+        .to_string();
     // The schedule sends `{}` under a name without a date; a hand-started run for another
     // date started today must not count.
-    for (name, input) in [("c0ffee-0001", "{}"), ("by-hand", r#"{"run_date": "2020-01-02"}"#)] {
+    for (name, input) in [
+        ("c0ffee-0001", "{}"),
+        ("by-hand", r#"{"run_date": "2020-01-02"}"#),
+    ] {
         aws.sfn()
             .start_execution()
             .state_machine_arn(&machine)
@@ -99,8 +163,17 @@ async fn a_scheduled_execution_counts_for_the_day_it_started_in_the_library_time
             .unwrap();
     }
     let o = aws
-        .leganto(&["status", "--run-date", &today, "--state-machine", &machine, "--bucket", BUCKET,
-                   "--time-zone", "America/Phoenix"])
+        .leganto(&[
+            "status",
+            "--run-date",
+            &today,
+            "--state-machine",
+            &machine,
+            "--bucket",
+            BUCKET,
+            "--time-zone",
+            "America/Phoenix",
+        ])
         .await;
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);

@@ -17,8 +17,8 @@ use tracing::Instrument;
 
 use super::error::AlmaError;
 use super::model::{
-    alma_date, CoursePage, JobInstance, JobInstanceBody, JobInstancesBody, JobSummary, JobsBody,
-    ReadingListsBody,
+    alma_date, AlmaCourseRecord, CoursePage, JobInstance, JobInstanceBody, JobInstancesBody,
+    JobSummary, JobsBody, ReadingListsBody,
 };
 use super::retry::{backoff_delay, classify, Verdict};
 use crate::domain::AlmaCourse;
@@ -197,22 +197,10 @@ impl AlmaClient {
     /// All courses whose `year` is exactly `year`, in Alma's order. Pages of 100: the first
     /// tells the total, the rest go out concurrently.
     pub async fn courses_of_year(&self, year: &str) -> Result<Vec<AlmaCourse>, AlmaError> {
-        let q = format!("year~{year}");
-        let first = self.search_courses(&q, PAGE_SIZE, 0).await?;
-        let offsets: Vec<u32> = (u64::from(PAGE_SIZE)..first.total_record_count)
-            .step_by(PAGE_SIZE as usize)
-            .map(|o| u32::try_from(o).unwrap_or(u32::MAX))
-            .collect();
-        let rest = try_join_all(
-            offsets
-                .iter()
-                .map(|&offset| self.search_courses(&q, PAGE_SIZE, offset)),
-        )
-        .await?;
+        let (records, pages) = self.search_all_courses(&format!("year~{year}")).await?;
         let mut seen = std::collections::HashSet::new();
-        let courses: Vec<AlmaCourse> = std::iter::once(first)
-            .chain(rest)
-            .flat_map(|page| page.courses)
+        let courses: Vec<AlmaCourse> = records
+            .into_iter()
             // `year~2025` is a prefix match: it also finds e.g. year 20251.
             .filter(|c| c.year == year)
             // Pages can shift under concurrent edits in Alma; keep one copy of each course.
@@ -222,10 +210,34 @@ impl AlmaClient {
         tracing::info!(
             year,
             courses = courses.len(),
-            pages = offsets.len() + 1,
+            pages,
             "fetched courses of year"
         );
         Ok(courses)
+    }
+
+    /// Every course `q` finds, page after page as Alma returns them, and how many pages
+    /// that took. Pages of 100: the first tells the total, the rest go out concurrently.
+    pub async fn search_all_courses(
+        &self,
+        q: &str,
+    ) -> Result<(Vec<AlmaCourseRecord>, usize), AlmaError> {
+        let first = self.search_courses(q, PAGE_SIZE, 0).await?;
+        let offsets: Vec<u32> = (u64::from(PAGE_SIZE)..first.total_record_count)
+            .step_by(PAGE_SIZE as usize)
+            .map(|o| u32::try_from(o).unwrap_or(u32::MAX))
+            .collect();
+        let rest = try_join_all(
+            offsets
+                .iter()
+                .map(|&offset| self.search_courses(q, PAGE_SIZE, offset)),
+        )
+        .await?;
+        let records = std::iter::once(first)
+            .chain(rest)
+            .flat_map(|page| page.courses)
+            .collect();
+        Ok((records, offsets.len() + 1))
     }
 
     /// One page of `GET /courses?q=…&limit=…&offset=…`.

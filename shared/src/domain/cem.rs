@@ -98,11 +98,15 @@ pub fn detect_encoding<R: Read>(mut input: R) -> Result<TextEncoding, CemError> 
         // `contains` is memchr-fast; find the offset only when there is one.
         if fresh.contains(&0) {
             let p = fresh.iter().position(|&b| b == 0).unwrap_or(0);
-            return Err(CemError::NotText { offset: offset + p as u64 });
+            return Err(CemError::NotText {
+                offset: offset + p as u64,
+            });
         }
         // A BOM alone is no content.
         seen_text = seen_text
-            || fresh.iter().any(|&b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF));
+            || fresh
+                .iter()
+                .any(|&b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF));
         offset += n as u64;
         carry = 0;
         if utf8 {
@@ -122,7 +126,11 @@ pub fn detect_encoding<R: Read>(mut input: R) -> Result<TextEncoding, CemError> 
     if !seen_text {
         return Err(CemError::EmptyFile);
     }
-    Ok(if utf8 { TextEncoding::Utf8 } else { TextEncoding::Windows1252 })
+    Ok(if utf8 {
+        TextEncoding::Utf8
+    } else {
+        TextEncoding::Windows1252
+    })
 }
 
 /// A bad row: never transformed, always reported.
@@ -182,7 +190,11 @@ impl<R: Read> CemReader<R> {
             .enumerate()
             .map(|(i, f)| {
                 let s = decode(f, encoding);
-                let s = if i == 0 { s.trim_start_matches('\u{feff}') } else { &s };
+                let s = if i == 0 {
+                    s.trim_start_matches('\u{feff}')
+                } else {
+                    &s
+                };
                 s.trim().to_ascii_uppercase()
             })
             .collect();
@@ -215,7 +227,11 @@ impl<R: Read> CemReader<R> {
     pub fn next_row(&mut self) -> Result<Option<Read1<'_>>, CemError> {
         if self.pending {
             self.pending = false;
-        } else if !self.csv.read_byte_record(&mut self.record).map_err(CemError::Csv)? {
+        } else if !self
+            .csv
+            .read_byte_record(&mut self.record)
+            .map_err(CemError::Csv)?
+        {
             return Ok(None);
         }
         // csv counts the line the previous record ended on; the row starts one later.
@@ -241,6 +257,10 @@ fn decode(bytes: &[u8], encoding: TextEncoding) -> Cow<'_, str> {
     match encoding {
         // Validated over the whole input already; lossy only guards against a changed file.
         TextEncoding::Utf8 => String::from_utf8_lossy(bytes),
-        TextEncoding::Windows1252 => encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0,
+        TextEncoding::Windows1252 => {
+            encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0
+        }
     }
 }

@@ -192,7 +192,11 @@ pub enum WarningKind {
     /// The campus is in no rule: processing department set to the unknown-campus one.
     UnknownCampus { campus: String, department: String },
     /// The college is in none of the campus's tables: fallback department used.
-    CollegeFallback { campus: String, college: String, department: String },
+    CollegeFallback {
+        campus: String,
+        college: String,
+        department: String,
+    },
     /// No term cell matches TERM and the code's first segment: Term1 left empty.
     NoTermMatch { term: String, segment: String },
 }
@@ -243,7 +247,9 @@ pub fn parse_sync_date(value: &str) -> Option<NaiveDate> {
     }
     // Hand-rolled: strftime parsing per row dominated the profile.
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |n, &d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
+        b[r].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
     };
     let year = i32::try_from(num(0..4)?).ok()?;
     NaiveDate::from_ymd_opt(year, num(5..7)?, num(8..10)?)
@@ -272,14 +278,20 @@ pub fn apply_row_rules(row: &CemRow<'_>, rules: &Rules) -> RowOutcome {
         return reject(
             row,
             Col::StartSync,
-            format!("unparseable date {:?} (want YYYY-MM-DD ...)", row.get(Col::StartSync)),
+            format!(
+                "unparseable date {:?} (want YYYY-MM-DD ...)",
+                row.get(Col::StartSync)
+            ),
         );
     };
     let Some(end) = parse_sync_date(row.get(Col::EndSync)) else {
         return reject(
             row,
             Col::EndSync,
-            format!("unparseable date {:?} (want YYYY-MM-DD ...)", row.get(Col::EndSync)),
+            format!(
+                "unparseable date {:?} (want YYYY-MM-DD ...)",
+                row.get(Col::EndSync)
+            ),
         );
     };
 
@@ -321,11 +333,17 @@ pub fn apply_row_rules(row: &CemRow<'_>, rules: &Rules) -> RowOutcome {
     }
 
     let sln = row.get(Col::Sln);
-    let section: std::borrow::Cow<'_, str> =
-        if sln.contains('-') { sln.replace('-', "").into() } else { sln.into() };
+    let section: std::borrow::Cow<'_, str> = if sln.contains('-') {
+        sln.replace('-', "").into()
+    } else {
+        sln.into()
+    };
     let copy = row.get(Col::CopySln);
-    let copy_sln: std::borrow::Cow<'_, str> =
-        if copy.contains(',') { copy.replace(',', "").into() } else { copy.into() };
+    let copy_sln: std::borrow::Cow<'_, str> = if copy.contains(',') {
+        copy.replace(',', "").into()
+    } else {
+        copy.into()
+    };
     let course = Course::build(
         [
             code,
@@ -355,7 +373,9 @@ pub fn apply_row_rules(row: &CemRow<'_>, rules: &Rules) -> RowOutcome {
 pub(crate) fn course_for_test(code: &str, section: &str, sid: &str, instructor: &str) -> Course {
     let d = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
     Course::build(
-        [code, "T", section, "AS", "2026", sid, "", instructor, "", "", "", ""],
+        [
+            code, "T", section, "AS", "2026", sid, "", instructor, "", "", "", "",
+        ],
         d,
         d,
         0,

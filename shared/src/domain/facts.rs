@@ -32,7 +32,11 @@ impl YearIndex {
                 }
             }
         }
-        YearIndex { courses, by_code, by_key }
+        YearIndex {
+            courses,
+            by_code,
+            by_key,
+        }
     }
 }
 
@@ -77,8 +81,15 @@ impl CourseIndex {
     }
 
     /// Courses of `year` whose code is exactly `code`.
-    pub fn with_code<'a>(&'a self, year: &str, code: &str) -> impl Iterator<Item = &'a AlmaCourse> + 'a {
-        let hit = self.years.get(year).and_then(|y| y.by_code.get(code).map(|ix| (y, ix)));
+    pub fn with_code<'a>(
+        &'a self,
+        year: &str,
+        code: &str,
+    ) -> impl Iterator<Item = &'a AlmaCourse> + 'a {
+        let hit = self
+            .years
+            .get(year)
+            .and_then(|y| y.by_code.get(code).map(|ix| (y, ix)));
         hit.into_iter()
             .flat_map(|(y, ix)| ix.iter().filter_map(move |&i| y.courses.get(i)))
     }
@@ -90,7 +101,10 @@ impl CourseIndex {
         };
         match y.by_key.get(sln).map(|v| v.as_slice()) {
             None | Some([]) => CopyMatch::NotFound,
-            Some([one]) => y.courses.get(*one).map_or(CopyMatch::NotFound, CopyMatch::Unique),
+            Some([one]) => y
+                .courses
+                .get(*one)
+                .map_or(CopyMatch::NotFound, CopyMatch::Unique),
             Some(many) => CopyMatch::Ambiguous(many.len()),
         }
     }

@@ -177,7 +177,9 @@ impl Rules {
                 let rule = &self.campus_rules[i];
                 match rule.colleges.get(college) {
                     Some(&d) => (d, DepartmentNote::Ok),
-                    None if rule.warn_on_fallback => (rule.fallback, DepartmentNote::CollegeFallback),
+                    None if rule.warn_on_fallback => {
+                        (rule.fallback, DepartmentNote::CollegeFallback)
+                    }
                     None => (rule.fallback, DepartmentNote::Ok),
                 }
             }
@@ -215,9 +217,9 @@ impl Rules {
 
     /// Whether a copy request (or the Alma course it matched) is excluded from rollovers.
     pub fn rollover_excluded(&self, copy_year_term: &str, matched_code: Option<&str>) -> bool {
-        self.rollover_exclusions.iter().any(|e| {
-            e == copy_year_term || matched_code.is_some_and(|c| c.starts_with(e.as_str()))
-        })
+        self.rollover_exclusions
+            .iter()
+            .any(|e| e == copy_year_term || matched_code.is_some_and(|c| c.starts_with(e.as_str())))
     }
 
     /// Whether any rollover exclusion is set (lets callers skip work).
@@ -241,7 +243,10 @@ fn compile(file: RulesFile) -> Result<Rules, String> {
     };
 
     let deps = file.processing_departments;
-    let unknown_campus = intern(&deps.unknown_campus, "processing_departments.unknown_campus")?;
+    let unknown_campus = intern(
+        &deps.unknown_campus,
+        "processing_departments.unknown_campus",
+    )?;
     if deps.campus.is_empty() {
         return Err("processing_departments has no [[processing_departments.campus]] rules".into());
     }
@@ -266,8 +271,13 @@ fn compile(file: RulesFile) -> Result<Rules, String> {
             if campus.trim().is_empty() {
                 return Err(format!("{what}.campuses has an empty campus"));
             }
-            if campuses.insert(campus.trim().into(), campus_rules.len()).is_some() {
-                return Err(format!("campus {campus:?} is listed in more than one campus rule"));
+            if campuses
+                .insert(campus.trim().into(), campus_rules.len())
+                .is_some()
+            {
+                return Err(format!(
+                    "campus {campus:?} is listed in more than one campus rule"
+                ));
             }
         }
         campus_rules.push(CampusRule {
@@ -279,7 +289,10 @@ fn compile(file: RulesFile) -> Result<Rules, String> {
     let mut overrides = Vec::new();
     for (i, o) in deps.overrides.iter().enumerate() {
         let what = format!("processing_departments.override[{i}]");
-        let (on, prefixes) = match (o.course_id_prefixes.is_empty(), o.course_code_prefixes.is_empty()) {
+        let (on, prefixes) = match (
+            o.course_id_prefixes.is_empty(),
+            o.course_code_prefixes.is_empty(),
+        ) {
             (false, true) => (OverrideOn::CourseId, &o.course_id_prefixes),
             (true, false) => (OverrideOn::CourseCode, &o.course_code_prefixes),
             _ => {
@@ -312,7 +325,10 @@ fn compile(file: RulesFile) -> Result<Rules, String> {
             if ending.is_empty() {
                 return Err(format!("terms.{term} has an empty ending"));
             }
-            list.push((ending.as_str().into(), intern(name, &format!("terms.{term}.{ending}"))?));
+            list.push((
+                ending.as_str().into(),
+                intern(name, &format!("terms.{term}.{ending}"))?,
+            ));
         }
         list.sort_by_key(|(e, _): &(Box<str>, NameId)| std::cmp::Reverse(e.len()));
         terms.insert(term.trim().into(), list);
@@ -320,17 +336,24 @@ fn compile(file: RulesFile) -> Result<Rules, String> {
 
     let date_items = StrftimeItems::new(&file.date_format)
         .parse_to_owned()
-        .map_err(|_| format!("date_format {:?} is not a valid strftime format", file.date_format))?;
+        .map_err(|_| {
+            format!(
+                "date_format {:?} is not a valid strftime format",
+                file.date_format
+            )
+        })?;
     if date_items.is_empty() {
         return Err("date_format is empty".into());
     }
     if file.rollover_exclusions.iter().any(|e| e.trim().is_empty()) {
         return Err("rollover_exclusions has an empty entry".into());
     }
-    let time_zone = file
-        .time_zone
-        .parse::<chrono_tz::Tz>()
-        .map_err(|_| format!("time_zone {:?} is not an IANA time zone name", file.time_zone))?;
+    let time_zone = file.time_zone.parse::<chrono_tz::Tz>().map_err(|_| {
+        format!(
+            "time_zone {:?} is not an IANA time zone name",
+            file.time_zone
+        )
+    })?;
     Ok(Rules {
         names,
         campuses,

@@ -11,8 +11,8 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use super::cem::{detect_encoding, CemError, CemReader, Read1, TextEncoding};
 use super::course::{apply_row_rules, Course, Operation, RowOutcome, F};
-use super::fasthash::{FastMap, FastSet};
 use super::facts::{AlmaFacts, CopyMatch, CourseIndex, DeleteGuard, GuardDecision};
+use super::fasthash::{FastMap, FastSet};
 use super::loader::LoaderWriter;
 use super::rules::Rules;
 use super::summary::{LineCode, RolloverCounts, RunSummary};
@@ -302,7 +302,9 @@ pub fn rollover_report<R: Read + Seek, W: Write>(
     let mut counts = RolloverCounts::default();
     let mut w = LoaderWriter::new(out, rules).map_err(RunError::Output)?;
     for c in courses.iter().filter(|c| c.operation == Operation::Active) {
-        let Some(req) = c.copy_request() else { continue };
+        let Some(req) = c.copy_request() else {
+            continue;
+        };
         counts.candidates += 1;
         if rules.rollover_excluded(&format!("{}{}", req.year, req.term), None) {
             counts.excluded += 1;
@@ -328,7 +330,8 @@ pub fn rollover_report<R: Read + Seek, W: Write>(
             continue;
         }
         counts.found += 1;
-        w.write(c, Some((&m.code, &m.section))).map_err(RunError::Output)?;
+        w.write(c, Some((&m.code, &m.section)))
+            .map_err(RunError::Output)?;
         summary.courses_written += 1;
     }
     w.finish().map_err(RunError::Output)?;

@@ -124,8 +124,15 @@ fn dept(campus: &str, college: &str, course_id: &str, code: &str) -> (String, De
 
 #[test]
 fn hayden_campuses_go_to_hayden() {
-    for c in ["CALHC", "CHANDGI", "EAC", "HAINAN", "MESATEM", "OTHERAZ", "OTHERUS", "OUTSIDE", "SCOTTSD", "TUCSON"] {
-        assert_eq!(dept(c, "LW", "ENG 1", "2026Fall-X"), ("HAYDEN".into(), DepartmentNote::Ok), "{c}");
+    for c in [
+        "CALHC", "CHANDGI", "EAC", "HAINAN", "MESATEM", "OTHERAZ", "OTHERUS", "OUTSIDE", "SCOTTSD",
+        "TUCSON",
+    ] {
+        assert_eq!(
+            dept(c, "LW", "ENG 1", "2026Fall-X"),
+            ("HAYDEN".into(), DepartmentNote::Ok),
+            "{c}"
+        );
     }
 }
 
@@ -138,7 +145,9 @@ fn online_campuses_go_to_asu_online() {
 
 #[test]
 fn tempe_goes_by_college() {
-    for col in ["AS", "BA", "CS", "FI", "GC", "HO", "LA", "LS", "PP", "PR", "SU", "TB", "TE", "UC", "GF"] {
+    for col in [
+        "AS", "BA", "CS", "FI", "GC", "HO", "LA", "LS", "PP", "PR", "SU", "TB", "TE", "UC", "GF",
+    ] {
         assert_eq!(dept("TEMPE", col, "ENG 1", "x").0, "HAYDEN", "{col}");
     }
     for col in ["ES", "NH", "NU"] {
@@ -161,9 +170,18 @@ fn tempe_with_empty_or_unknown_college_falls_back_to_course_unit_with_warning() 
 #[test]
 fn downtown_campuses_send_law_college_to_law_and_the_rest_to_downtown() {
     for c in ["DTPHX", "PHOENIX"] {
-        assert_eq!(dept(c, "LW", "ENG 1", "x"), ("LAW".into(), DepartmentNote::Ok));
-        assert_eq!(dept(c, "AS", "ENG 1", "x"), ("DOWNTOWN".into(), DepartmentNote::Ok));
-        assert_eq!(dept(c, "", "ENG 1", "x"), ("DOWNTOWN".into(), DepartmentNote::Ok));
+        assert_eq!(
+            dept(c, "LW", "ENG 1", "x"),
+            ("LAW".into(), DepartmentNote::Ok)
+        );
+        assert_eq!(
+            dept(c, "AS", "ENG 1", "x"),
+            ("DOWNTOWN".into(), DepartmentNote::Ok)
+        );
+        assert_eq!(
+            dept(c, "", "ENG 1", "x"),
+            ("DOWNTOWN".into(), DepartmentNote::Ok)
+        );
     }
 }
 
@@ -177,13 +195,20 @@ fn west_poly_and_tbird_campuses_have_their_libraries() {
 
 #[test]
 fn unknown_campus_goes_to_hayden_with_warning() {
-    assert_eq!(dept("LAKEHAV", "AS", "ENG 1", "x"), ("HAYDEN".into(), DepartmentNote::UnknownCampus));
+    assert_eq!(
+        dept("LAKEHAV", "AS", "ENG 1", "x"),
+        ("HAYDEN".into(), DepartmentNote::UnknownCampus)
+    );
 }
 
 #[test]
 fn music_subjects_override_to_music() {
     for s in ["MDC", "MHL", "MSC", "MSI", "MTC", "MUE", "MUP", "MUS"] {
-        assert_eq!(dept("POLY", "AS", &format!("{s} 354"), "x").0, "MUSIC", "{s}");
+        assert_eq!(
+            dept("POLY", "AS", &format!("{s} 354"), "x").0,
+            "MUSIC",
+            "{s}"
+        );
     }
 }
 
@@ -194,7 +219,10 @@ fn sdo_subject_overrides_to_law() {
 
 #[test]
 fn dev_course_codes_override_to_course_unit_last() {
-    assert_eq!(dept("POLY", "AS", "MUS 354", "DEV2026Fall-X-MUS354-1").0, "COURSE_UNIT");
+    assert_eq!(
+        dept("POLY", "AS", "MUS 354", "DEV2026Fall-X-MUS354-1").0,
+        "COURSE_UNIT"
+    );
 }
 
 // ---- rules: terms ------------------------------------------------------------------
@@ -203,15 +231,26 @@ fn dev_course_codes_override_to_course_unit_last() {
 fn every_term_cell_maps_as_the_table_says() {
     let r = asu();
     let cells = [
-        ("1", "2026Spring", "SPRING"), ("1", "2026SpringC", "SPRING"), ("1", "2026SpringA", "TERM4"),
-        ("1", "2026SpringB", "TERM5"), ("1", "2026SpringDYN", "TERM6"),
-        ("4", "2026Summer", "SUMMER"), ("4", "2026SummerC", "SUMMER"), ("4", "2026SummerA", "TERM7"),
-        ("4", "2026SummerB", "TERM8"), ("4", "2026SummerDYN", "SEMESTER1"),
-        ("7", "2026Fall", "AUTUMN"), ("7", "2026FallC", "AUTUMN"), ("7", "2026FallA", "TERM1"),
-        ("7", "2026FallB", "TERM2"), ("7", "2026FallDYN", "TERM3"),
+        ("1", "2026Spring", "SPRING"),
+        ("1", "2026SpringC", "SPRING"),
+        ("1", "2026SpringA", "TERM4"),
+        ("1", "2026SpringB", "TERM5"),
+        ("1", "2026SpringDYN", "TERM6"),
+        ("4", "2026Summer", "SUMMER"),
+        ("4", "2026SummerC", "SUMMER"),
+        ("4", "2026SummerA", "TERM7"),
+        ("4", "2026SummerB", "TERM8"),
+        ("4", "2026SummerDYN", "SEMESTER1"),
+        ("7", "2026Fall", "AUTUMN"),
+        ("7", "2026FallC", "AUTUMN"),
+        ("7", "2026FallA", "TERM1"),
+        ("7", "2026FallB", "TERM2"),
+        ("7", "2026FallDYN", "TERM3"),
     ];
     for (term, seg, want) in cells {
-        let got = r.term(term, &format!("{seg}-X-ENG101-1")).map(|t| r.name(t).to_owned());
+        let got = r
+            .term(term, &format!("{seg}-X-ENG101-1"))
+            .map(|t| r.name(t).to_owned());
         assert_eq!(got.as_deref(), Some(want), "{term} {seg}");
     }
 }
@@ -226,7 +265,10 @@ fn unknown_session_suffix_or_mismatched_term_gives_no_term() {
 
 #[test]
 fn no_term_match_leaves_term1_empty_and_warns_but_loads() {
-    let (lines, s) = run(&cem(&[row("2026FallX-X-ENG101-1", "APPROVED", "1", "a", &[])]), DeleteGuard::Offline);
+    let (lines, s) = run(
+        &cem(&[row("2026FallX-X-ENG101-1", "APPROVED", "1", "a", &[])]),
+        DeleteGuard::Offline,
+    );
     assert_eq!(lines[0][TERM1], "");
     assert_eq!(s.warnings.len(), 1);
 }
@@ -240,10 +282,15 @@ fn shipped_rules_load() {
 
 #[test]
 fn malformed_rules_file_is_an_error_naming_the_problem() {
-    let e = Rules::from_toml("date_format = ", "x.toml").unwrap_err().to_string();
+    let e = Rules::from_toml("date_format = ", "x.toml")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("x.toml"), "{e}");
     let e = Rules::from_toml(
-        &super::rules::ASU_RULES_TOML.replace("time_zone = \"America/Phoenix\"", "time_zone = \"Mars/Base\""),
+        &super::rules::ASU_RULES_TOML.replace(
+            "time_zone = \"America/Phoenix\"",
+            "time_zone = \"Mars/Base\"",
+        ),
         "y.toml",
     )
     .unwrap_err()
@@ -273,7 +320,13 @@ l = "FALL"
     let rules = Rules::from_toml(toml, "other.toml").unwrap();
     let mut out = Vec::new();
     transform(
-        &mut Cursor::new(cem(&[row("2026Fall-X-ENG101-1", "APPROVED", "1", "a", &[])])),
+        &mut Cursor::new(cem(&[row(
+            "2026Fall-X-ENG101-1",
+            "APPROVED",
+            "1",
+            "a",
+            &[],
+        )])),
         &rules,
         DeleteGuard::Offline,
         &mut out,
@@ -281,32 +334,78 @@ l = "FALL"
     .unwrap();
     let text = String::from_utf8(out).unwrap();
     let f: Vec<&str> = text.split("\r\n").nth(1).unwrap().split('\t').collect();
-    assert_eq!((f[PROC], f[TERM1], f[START]), ("TEMPE_LIB", "FALL", "2026/08/20"));
+    assert_eq!(
+        (f[PROC], f[TERM1], f[START]),
+        ("TEMPE_LIB", "FALL", "2026/08/20")
+    );
 }
 
 // ---- row rules -----------------------------------------------------------------------
 
 #[test]
 fn requested_rows_are_skipped_and_counted() {
-    let (lines, s) = run(&cem(&[row("C-1", "REQUESTED", "1", "a", &[]), row("C-2", "APPROVED", "2", "b", &[])]), DeleteGuard::Offline);
+    let (lines, s) = run(
+        &cem(&[
+            row("C-1", "REQUESTED", "1", "a", &[]),
+            row("C-2", "APPROVED", "2", "b", &[]),
+        ]),
+        DeleteGuard::Offline,
+    );
     assert_eq!(lines.len(), 1);
     assert_eq!((s.rows_read, s.rows_skipped), (2, 1));
 }
 
 #[test]
 fn single_row_course_has_its_fields_in_the_first_columns() {
-    let (lines, _) = run(&cem(&[row("2026Fall-X-ENG101-1", "COMPLETED", "12-345", "ab1", &[])]), DeleteGuard::Offline);
+    let (lines, _) = run(
+        &cem(&[row(
+            "2026Fall-X-ENG101-1",
+            "COMPLETED",
+            "12-345",
+            "ab1",
+            &[],
+        )]),
+        DeleteGuard::Offline,
+    );
     let l = &lines[0];
     assert_eq!(l.len(), 34);
-    assert_eq!((l[SECTION].as_str(), l[SID1].as_str(), l[INSTR1].as_str(), l[OP].as_str()), ("12345", "ENG 101", "ab1", ""));
-    assert_eq!((l[START].as_str(), l[10].as_str(), l[13].as_str(), l[3].as_str()), ("20-08-2026", "11-12-2026", "2026", "AS"));
+    assert_eq!(
+        (
+            l[SECTION].as_str(),
+            l[SID1].as_str(),
+            l[INSTR1].as_str(),
+            l[OP].as_str()
+        ),
+        ("12345", "ENG 101", "ab1", "")
+    );
+    assert_eq!(
+        (
+            l[START].as_str(),
+            l[10].as_str(),
+            l[13].as_str(),
+            l[3].as_str()
+        ),
+        ("20-08-2026", "11-12-2026", "2026", "AS")
+    );
 }
 
 #[test]
 fn writer_uses_crlf_utf8_and_turns_tabs_and_line_breaks_into_spaces() {
-    let input = cem(&[row("C-1", "APPROVED", "1", "a", &[("COURSE_NAME", "A\tB\nC")])]);
+    let input = cem(&[row(
+        "C-1",
+        "APPROVED",
+        "1",
+        "a",
+        &[("COURSE_NAME", "A\tB\nC")],
+    )]);
     let mut out = Vec::new();
-    transform(&mut Cursor::new(input), &asu(), DeleteGuard::Offline, &mut out).unwrap();
+    transform(
+        &mut Cursor::new(input),
+        &asu(),
+        DeleteGuard::Offline,
+        &mut out,
+    )
+    .unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(text.ends_with("\r\n") && text.matches("\r\n").count() == 2);
     assert!(text.contains("\tA B C\t"));
@@ -319,18 +418,33 @@ fn writer_uses_crlf_utf8_and_turns_tabs_and_line_breaks_into_spaces() {
 fn each_kind_of_bad_row_is_rejected_with_line_code_column_and_reason() {
     let short = "9,C-5,APPROVED,too short".to_string();
     let input = cem(&[
-        row("C-0", "APPROVED", "0", "a", &[("COURSE_NAME", "two\nlines")]),
+        row(
+            "C-0",
+            "APPROVED",
+            "0",
+            "a",
+            &[("COURSE_NAME", "two\nlines")],
+        ),
         row("", "APPROVED", "1", "a", &[]),
         row("C-2", "APPROVED", "2", "a", &[("TERM", "")]),
-        row("C-3", "APPROVED", "3", "a", &[("START_SYNC_DATE", "20/08/2026")]),
+        row(
+            "C-3",
+            "APPROVED",
+            "3",
+            "a",
+            &[("START_SYNC_DATE", "20/08/2026")],
+        ),
         row("C-4", "APPROVED", "4", "a", &[("END_SYNC_DATE", "")]),
         short,
         row("C-6", "APPROVED", "6", "a", &[]),
     ]);
     let (lines, s) = run(&input, DeleteGuard::Offline);
     assert_eq!(lines.len(), 2);
-    let got: Vec<(u64, &str, Option<&str>)> =
-        s.rejects.iter().map(|r| (r.line, r.course_code.as_str(), r.column)).collect();
+    let got: Vec<(u64, &str, Option<&str>)> = s
+        .rejects
+        .iter()
+        .map(|r| (r.line, r.course_code.as_str(), r.column))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -357,9 +471,18 @@ fn columns_are_found_by_name_in_any_order_and_extras_are_ignored() {
 #[test]
 fn missing_columns_are_fatal_and_named() {
     let input = "MYASU_COURSE_IDSTRING,COURSE_STATUS\nC-1,APPROVED\n";
-    let e = transform(&mut Cursor::new(input), &asu(), DeleteGuard::Offline, Vec::new()).unwrap_err();
+    let e = transform(
+        &mut Cursor::new(input),
+        &asu(),
+        DeleteGuard::Offline,
+        Vec::new(),
+    )
+    .unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("TERM") && msg.contains("SLN") && !msg.contains("COURSE_STATUS,"), "{msg}");
+    assert!(
+        msg.contains("TERM") && msg.contains("SLN") && !msg.contains("COURSE_STATUS,"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -369,10 +492,17 @@ fn empty_file_header_only_and_binary_input_are_fatal() {
         (b"", |e| matches!(e, CemError::EmptyFile)),
         (b"\xEF\xBB\xBF \r\n", |e| matches!(e, CemError::EmptyFile)),
         (HEADER.as_bytes(), |e| matches!(e, CemError::NoDataRows)),
-        (b"PK\x03\x04\x00\x00binary", |e| matches!(e, CemError::NotText { .. })),
+        (b"PK\x03\x04\x00\x00binary", |e| {
+            matches!(e, CemError::NotText { .. })
+        }),
     ];
     for (input, is) in cases {
-        match transform(&mut Cursor::new(input), &asu(), DeleteGuard::Offline, Vec::new()) {
+        match transform(
+            &mut Cursor::new(input),
+            &asu(),
+            DeleteGuard::Offline,
+            Vec::new(),
+        ) {
             Err(super::RunError::Input(e)) => assert!(is(&e), "{e}"),
             other => panic!("{:?}", other.map(|s| s.rows_read)),
         }
@@ -381,7 +511,13 @@ fn empty_file_header_only_and_binary_input_are_fatal() {
 
 #[test]
 fn windows_1252_and_utf8_with_bom_are_both_read_as_text() {
-    let utf8 = cem(&[row("C-1", "APPROVED", "1", "a", &[("COURSE_NAME", "Théorie Café")])]);
+    let utf8 = cem(&[row(
+        "C-1",
+        "APPROVED",
+        "1",
+        "a",
+        &[("COURSE_NAME", "Théorie Café")],
+    )]);
     let mut bom = b"\xEF\xBB\xBF".to_vec();
     bom.extend_from_slice(&utf8);
     let cp1252: Vec<u8> = String::from_utf8(utf8.clone())
@@ -390,7 +526,10 @@ fn windows_1252_and_utf8_with_bom_are_both_read_as_text() {
         .map(|c| u8::try_from(u32::from(c)).unwrap())
         .collect();
     assert_eq!(detect_encoding(&utf8[..]).unwrap(), TextEncoding::Utf8);
-    assert_eq!(detect_encoding(&cp1252[..]).unwrap(), TextEncoding::Windows1252);
+    assert_eq!(
+        detect_encoding(&cp1252[..]).unwrap(),
+        TextEncoding::Windows1252
+    );
     for input in [utf8, bom, cp1252] {
         let (lines, _) = run(&input, DeleteGuard::Offline);
         assert_eq!(lines[0][1], "Théorie Café");
@@ -405,7 +544,10 @@ fn utf8_check_spans_read_boundaries() {
     big.extend_from_slice("é".as_bytes());
     assert_eq!(detect_encoding(&big[..]).unwrap(), TextEncoding::Utf8);
     big.push(0xE9);
-    assert_eq!(detect_encoding(&big[..]).unwrap(), TextEncoding::Windows1252);
+    assert_eq!(
+        detect_encoding(&big[..]).unwrap(),
+        TextEncoding::Windows1252
+    );
 }
 
 // ---- merge -------------------------------------------------------------------------------
@@ -413,12 +555,19 @@ fn utf8_check_spans_read_boundaries() {
 #[test]
 fn merged_course_moves_instructors_and_ids_to_the_all_columns() {
     let (lines, _) = run(
-        &cem(&[row("C-1", "APPROVED", "500", "a", &[]), row("C-1", "APPROVED", "500", "b", &[]), row("C-1", "APPROVED", "500", "a", &[])]),
+        &cem(&[
+            row("C-1", "APPROVED", "500", "a", &[]),
+            row("C-1", "APPROVED", "500", "b", &[]),
+            row("C-1", "APPROVED", "500", "a", &[]),
+        ]),
         DeleteGuard::Offline,
     );
     let l = &lines[0];
     assert_eq!((l[INSTR1].as_str(), l[ALL_INSTR].as_str()), ("", "a,b"));
-    assert_eq!((l[SID1].as_str(), l[ALL_SIDS].as_str()), ("", "ENG 101,500"));
+    assert_eq!(
+        (l[SID1].as_str(), l[ALL_SIDS].as_str()),
+        ("", "ENG 101,500")
+    );
 }
 
 #[test]
@@ -429,21 +578,32 @@ fn lower_section_wins_and_both_sections_stay_searchable() {
     assert_eq!(kept.get(F::AllSearchableIds), "ENG 101,300,700");
     let mut kept = course_for_test("C", "300", "ENG 101", "a");
     kept.merge(&course_for_test("C", "700", "ENG 101", "b"));
-    assert_eq!((kept.get(F::Section), kept.get(F::AllSearchableIds)), ("300", "ENG 101,700"));
+    assert_eq!(
+        (kept.get(F::Section), kept.get(F::AllSearchableIds)),
+        ("300", "ENG 101,700")
+    );
 }
 
 #[test]
 fn non_numeric_sections_skip_the_lower_section_step() {
     let mut kept = course_for_test("C", "7A", "ENG 101", "a");
     kept.merge(&course_for_test("C", "3", "ENG 101", "b"));
-    assert_eq!((kept.get(F::Section), kept.get(F::AllSearchableIds)), ("7A", "ENG 101,3"));
+    assert_eq!(
+        (kept.get(F::Section), kept.get(F::AllSearchableIds)),
+        ("7A", "ENG 101,3")
+    );
 }
 
 #[test]
 fn searchable_ids_are_capped_at_ten_but_the_lower_section_step_may_exceed_it() {
     let mut kept = course_for_test("C", "999", "ENG 101", "a");
     for s in 1..=12 {
-        kept.merge(&course_for_test("C", &format!("{}", 1000 + s), "ENG 101", "b"));
+        kept.merge(&course_for_test(
+            "C",
+            &format!("{}", 1000 + s),
+            "ENG 101",
+            "b",
+        ));
     }
     assert_eq!(kept.get(F::AllSearchableIds).split(',').count(), 10);
     kept.merge(&course_for_test("C", "5", "ENG 101", "b"));
@@ -457,7 +617,10 @@ fn searchable_ids_are_capped_at_ten_but_the_lower_section_step_may_exceed_it() {
 fn empty_instructor_and_searchable_id_are_not_added() {
     let mut kept = course_for_test("C", "1", "", "");
     kept.merge(&course_for_test("C", "1", "", ""));
-    assert_eq!((kept.get(F::AllInstructors), kept.get(F::AllSearchableIds)), ("", "1"));
+    assert_eq!(
+        (kept.get(F::AllInstructors), kept.get(F::AllSearchableIds)),
+        ("", "1")
+    );
 }
 
 #[test]
@@ -472,9 +635,14 @@ fn delete_after_active_row_is_dropped_and_active_after_kept_delete_replaces_it_i
         ]),
         DeleteGuard::Alma(&facts),
     );
-    let got: Vec<(&str, &str, &str)> =
-        lines.iter().map(|l| (l[CODE].as_str(), l[OP].as_str(), l[INSTR1].as_str())).collect();
-    assert_eq!(got, [("2026Fall-X-A-1", "", "c"), ("2026Fall-X-B-2", "", "b")]);
+    let got: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .map(|l| (l[CODE].as_str(), l[OP].as_str(), l[INSTR1].as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [("2026Fall-X-A-1", "", "c"), ("2026Fall-X-B-2", "", "b")]
+    );
     assert_eq!(s.deletes.superseded, 2);
 }
 
@@ -499,7 +667,10 @@ fn delete_for_course_absent_from_alma_is_dropped_without_trace() {
 #[test]
 fn delete_row_for_course_with_reading_lists_is_suppressed() {
     let facts = alma(&[("1", "2026Fall-X-A-1", "1", &[], true)]);
-    let (lines, s) = run(&cem(&[row("2026Fall-X-A-1", "DENIED", "1", "a", &[])]), DeleteGuard::Alma(&facts));
+    let (lines, s) = run(
+        &cem(&[row("2026Fall-X-A-1", "DENIED", "1", "a", &[])]),
+        DeleteGuard::Alma(&facts),
+    );
     assert!(lines.is_empty());
     assert_eq!(s.deletes.suppressed_reading_lists, 1);
     assert_eq!(s.suppressed_deletes[0].course_code, "2026Fall-X-A-1");
@@ -508,14 +679,20 @@ fn delete_row_for_course_with_reading_lists_is_suppressed() {
 #[test]
 fn delete_row_for_course_without_reading_lists_is_sent() {
     let facts = alma(&[("1", "2026Fall-X-A-1", "1", &[], false)]);
-    let (lines, s) = run(&cem(&[row("2026Fall-X-A-1", "SUSPENDED", "1", "a", &[])]), DeleteGuard::Alma(&facts));
+    let (lines, s) = run(
+        &cem(&[row("2026Fall-X-A-1", "SUSPENDED", "1", "a", &[])]),
+        DeleteGuard::Alma(&facts),
+    );
     assert_eq!(lines[0][OP], "DELETE");
     assert_eq!(s.deletes.sent, 1);
 }
 
 #[test]
 fn offline_delete_rows_are_held_back_as_unverified() {
-    let (lines, s) = run(&cem(&[row("2026Fall-X-A-1", "DENIED", "1", "a", &[])]), DeleteGuard::Offline);
+    let (lines, s) = run(
+        &cem(&[row("2026Fall-X-A-1", "DENIED", "1", "a", &[])]),
+        DeleteGuard::Offline,
+    );
     assert!(lines.is_empty());
     assert_eq!(s.deletes.unverified, 1);
 }
@@ -536,21 +713,38 @@ fn scan_lists_only_deletes_that_reach_the_guard() {
 
 // ---- rollover ------------------------------------------------------------------------
 
-fn rollover(rows: &[String], facts: &AlmaFacts) -> (Vec<Vec<String>>, super::summary::RolloverCounts) {
+fn rollover(
+    rows: &[String],
+    facts: &AlmaFacts,
+) -> (Vec<Vec<String>>, super::summary::RolloverCounts) {
     let mut out = Vec::new();
     let s = rollover_report(&mut Cursor::new(cem(rows)), &asu(), facts, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
-    let lines = text.split("\r\n").skip(1).filter(|l| !l.is_empty()).map(|l| l.split('\t').map(str::to_owned).collect()).collect();
+    let lines = text
+        .split("\r\n")
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect();
     (lines, s.rollovers.unwrap())
 }
 
 fn copy(sln: &str, year: &str) -> [(&'static str, String); 2] {
-    [("COPY_COURSE_SLN", sln.to_string()), ("COPY_COURSE_SEMESTER_YEAR", year.to_string())]
+    [
+        ("COPY_COURSE_SLN", sln.to_string()),
+        ("COPY_COURSE_SEMESTER_YEAR", year.to_string()),
+    ]
 }
 
 fn with_copy(code: &str, sln: &str, year: &str) -> String {
     let c = copy(sln, year);
-    row(code, "APPROVED", "9", "a", &[(c[0].0, &c[0].1), (c[1].0, &c[1].1)])
+    row(
+        code,
+        "APPROVED",
+        "9",
+        "a",
+        &[(c[0].0, &c[0].1), (c[1].0, &c[1].1)],
+    )
 }
 
 #[test]
@@ -558,7 +752,11 @@ fn unique_section_match_with_reading_lists_is_a_rollover_with_old_code_and_secti
     let facts = alma(&[("1", "2025Fall-X-OLD-72345", "72345", &[], true)]);
     let (lines, c) = rollover(&[with_copy("2026Fall-X-N-9", "72,345", "2025")], &facts);
     assert_eq!(
-        (lines[0][OP].as_str(), lines[0][OLD_CODE].as_str(), lines[0][OLD_SECTION].as_str()),
+        (
+            lines[0][OP].as_str(),
+            lines[0][OLD_CODE].as_str(),
+            lines[0][OLD_SECTION].as_str()
+        ),
         ("ROLLOVER", "2025Fall-X-OLD-72345", "72345")
     );
     assert_eq!(c.found, 1);
@@ -568,7 +766,10 @@ fn unique_section_match_with_reading_lists_is_a_rollover_with_old_code_and_secti
 fn searchable_id_match_reports_the_matched_courses_section() {
     let facts = alma(&[("1", "2025Fall-X-OLD-500", "500", &["ENG 1", "12827"], true)]);
     let (lines, _) = rollover(&[with_copy("2026Fall-X-N-9", "12827", "2025")], &facts);
-    assert_eq!((lines[0][OLD_CODE].as_str(), lines[0][OLD_SECTION].as_str()), ("2025Fall-X-OLD-500", "500"));
+    assert_eq!(
+        (lines[0][OLD_CODE].as_str(), lines[0][OLD_SECTION].as_str()),
+        ("2025Fall-X-OLD-500", "500")
+    );
 }
 
 #[test]
@@ -578,7 +779,11 @@ fn several_matches_are_ambiguous_and_none_is_not_found() {
         ("2", "2025Fall-X-B-600", "600", &["500"], true),
     ]);
     let (lines, c) = rollover(
-        &[with_copy("2026Fall-X-N-1", "500", "2025"), with_copy("2026Fall-X-N-2", "777", "2025"), with_copy("2026Fall-X-N-3", "500", "")],
+        &[
+            with_copy("2026Fall-X-N-1", "500", "2025"),
+            with_copy("2026Fall-X-N-2", "777", "2025"),
+            with_copy("2026Fall-X-N-3", "500", ""),
+        ],
         &facts,
     );
     assert!(lines.is_empty());
@@ -596,7 +801,11 @@ fn matched_course_without_reading_lists_is_no_rollover() {
 #[test]
 fn empty_zero_dash_or_non_numeric_copy_sln_is_not_a_candidate() {
     let facts = alma(&[("1", "2025Fall-X-A-500", "500", &[], true)]);
-    let rows: Vec<String> = ["", "0", "-", "5x"].iter().enumerate().map(|(i, s)| with_copy(&format!("C-{i}"), s, "2025")).collect();
+    let rows: Vec<String> = ["", "0", "-", "5x"]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| with_copy(&format!("C-{i}"), s, "2025"))
+        .collect();
     let (lines, c) = rollover(&rows, &facts);
     assert!(lines.is_empty());
     assert_eq!(c.candidates, 0);
@@ -606,24 +815,51 @@ fn empty_zero_dash_or_non_numeric_copy_sln_is_not_a_candidate() {
 fn delete_rows_never_become_rollovers() {
     let facts = alma(&[("1", "2025Fall-X-A-500", "500", &[], true)]);
     let c = copy("500", "2025");
-    let (lines, _) = rollover(&[row("2026Fall-X-N-1", "DENIED", "1", "a", &[(c[0].0, &c[0].1), (c[1].0, &c[1].1)])], &facts);
+    let (lines, _) = rollover(
+        &[row(
+            "2026Fall-X-N-1",
+            "DENIED",
+            "1",
+            "a",
+            &[(c[0].0, &c[0].1), (c[1].0, &c[1].1)],
+        )],
+        &facts,
+    );
     assert!(lines.is_empty());
 }
 
 #[test]
 fn rollover_exclusions_skip_matching_copy_terms() {
-    let toml = super::rules::ASU_RULES_TOML.replace("rollover_exclusions = []", "rollover_exclusions = [\"2025Fall\"]");
+    let toml = super::rules::ASU_RULES_TOML.replace(
+        "rollover_exclusions = []",
+        "rollover_exclusions = [\"2025Fall\"]",
+    );
     let rules = Rules::from_toml(&toml, "t").unwrap();
     let facts = alma(&[("1", "2025Fall-X-A-500", "500", &[], true)]);
     let mut out = Vec::new();
-    let s = rollover_report(&mut Cursor::new(cem(&[with_copy("2026Fall-X-N-1", "500", "2025")])), &rules, &facts, &mut out).unwrap();
+    let s = rollover_report(
+        &mut Cursor::new(cem(&[with_copy("2026Fall-X-N-1", "500", "2025")])),
+        &rules,
+        &facts,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(s.rollovers.unwrap().excluded, 1);
 }
 
 #[test]
 fn copy_match_index_counts_a_course_once_when_its_section_is_also_a_searchable_id() {
     let mut index = CourseIndex::new();
-    let c = AlmaCourse { id: "1".into(), code: "X".into(), section: "5".into(), year: "2025".into(), searchable_ids: vec!["5".into()] };
+    let c = AlmaCourse {
+        id: "1".into(),
+        code: "X".into(),
+        section: "5".into(),
+        year: "2025".into(),
+        searchable_ids: vec!["5".into()],
+    };
     index.insert_year("2025", Arc::new(vec![c]));
-    assert!(matches!(index.copy_match("2025", "5"), super::facts::CopyMatch::Unique(_)));
+    assert!(matches!(
+        index.copy_match("2025", "5"),
+        super::facts::CopyMatch::Unique(_)
+    ));
 }

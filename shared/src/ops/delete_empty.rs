@@ -6,14 +6,10 @@
 use std::collections::HashSet;
 use std::io::Write;
 
-use futures::future::try_join_all;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::alma::{AlmaClient, AlmaCourseRecord, AlmaError};
-
-/// Alma's largest page of `GET /courses`.
-pub const PAGE_SIZE: u32 = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -80,28 +76,24 @@ pub async fn courses_of_year_and_term(
     year: &str,
     term: &str,
 ) -> Result<Vec<AlmaCourseRecord>, AlmaError> {
-    let q = format!("year~{}", year.trim());
-    let first = client.search_courses(&q, PAGE_SIZE, 0).await?;
-    let offsets: Vec<u32> = (u64::from(PAGE_SIZE)..first.total_record_count)
-        .step_by(PAGE_SIZE as usize)
-        .map(|o| u32::try_from(o).unwrap_or(u32::MAX))
-        .collect();
-    let rest = try_join_all(
-        offsets
-            .iter()
-            .map(|&offset| client.search_courses(&q, PAGE_SIZE, offset)),
-    )
-    .await?;
+    let (records, pages) = client
+        .search_all_courses(&format!("year~{}", year.trim()))
+        .await?;
     let mut seen = HashSet::new();
-    let mut courses: Vec<AlmaCourseRecord> = std::iter::once(first)
-        .chain(rest)
-        .flat_map(|page| page.courses)
+    let mut courses: Vec<AlmaCourseRecord> = records
+        .into_iter()
         .filter(|c| in_year_and_term(c, year, term))
         // A page can shift while we read; keep one copy of each course.
         .filter(|c| seen.insert(c.id.clone()))
         .collect();
     courses.sort_by(|a, b| (&a.code, &a.section, &a.id).cmp(&(&b.code, &b.section, &b.id)));
-    tracing::info!(year, term, courses = courses.len(), pages = offsets.len() + 1, "listed the term's courses");
+    tracing::info!(
+        year,
+        term,
+        courses = courses.len(),
+        pages,
+        "listed the term's courses"
+    );
     Ok(courses)
 }
 
@@ -192,11 +184,31 @@ mod tests {
 
     #[test]
     fn only_exact_year_and_one_matching_term_are_kept() {
-        assert!(in_year_and_term(&course("1", "2026", &["SPRING"]), "2026", "SPRING"));
-        assert!(in_year_and_term(&course("2", "2026", &["FALL", "spring"]), "2026", "SPRING"));
-        assert!(!in_year_and_term(&course("3", "20261", &["SPRING"]), "2026", "SPRING"));
-        assert!(!in_year_and_term(&course("4", "2026", &["FALL"]), "2026", "SPRING"));
-        assert!(!in_year_and_term(&course("5", "2026", &[]), "2026", "SPRING"));
+        assert!(in_year_and_term(
+            &course("1", "2026", &["SPRING"]),
+            "2026",
+            "SPRING"
+        ));
+        assert!(in_year_and_term(
+            &course("2", "2026", &["FALL", "spring"]),
+            "2026",
+            "SPRING"
+        ));
+        assert!(!in_year_and_term(
+            &course("3", "20261", &["SPRING"]),
+            "2026",
+            "SPRING"
+        ));
+        assert!(!in_year_and_term(
+            &course("4", "2026", &["FALL"]),
+            "2026",
+            "SPRING"
+        ));
+        assert!(!in_year_and_term(
+            &course("5", "2026", &[]),
+            "2026",
+            "SPRING"
+        ));
     }
 
     #[test]
@@ -229,6 +241,9 @@ mod tests {
         );
         let mut empty = Vec::new();
         write_plan_csv(&[], &mut empty).unwrap();
-        assert_eq!(String::from_utf8(empty).unwrap(), "id,code,section,reading_lists,action\n");
+        assert_eq!(
+            String::from_utf8(empty).unwrap(),
+            "id,code,section,reading_lists,action\n"
+        );
     }
 }

@@ -99,7 +99,10 @@ pub fn needed_for(stage: Stage) -> &'static [Needed] {
 
 /// Refuses the rerun, naming the first missing key or prefix, unless S3 holds everything
 /// `request.start_at` needs. Returns the keys found.
-pub async fn check_artefacts(store: &Store, request: &RerunRequest) -> Result<Vec<String>, OpsError> {
+pub async fn check_artefacts(
+    store: &Store,
+    request: &RerunRequest,
+) -> Result<Vec<String>, OpsError> {
     let day = DayKeys::new(request.run_date);
     let mut found = Vec::new();
     for needed in needed_for(request.start_at) {
@@ -187,9 +190,15 @@ pub enum StepKind {
     Entered(String),
     Exited(String),
     /// A task or Lambda failed (it may be retried or caught).
-    TaskFailed { error: String, cause: String },
+    TaskFailed {
+        error: String,
+        cause: String,
+    },
     ExecutionSucceeded,
-    ExecutionFailed { error: String, cause: String },
+    ExecutionFailed {
+        error: String,
+        cause: String,
+    },
     ExecutionAborted,
     ExecutionTimedOut,
 }
@@ -290,7 +299,10 @@ pub fn readable_cause(cause: &str) -> String {
 }
 
 /// Every event so far, oldest first.
-async fn history(sfn: &aws_sdk_sfn::Client, execution_arn: &str) -> Result<Vec<HistoryEvent>, OpsError> {
+async fn history(
+    sfn: &aws_sdk_sfn::Client,
+    execution_arn: &str,
+) -> Result<Vec<HistoryEvent>, OpsError> {
     let mut events = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -370,9 +382,7 @@ mod tests {
     fn valid_execution_name(name: &str) -> bool {
         (1..=80).contains(&name.chars().count())
             && !name.chars().any(|c| {
-                c.is_whitespace()
-                    || c.is_control()
-                    || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)
+                c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)
             })
     }
 
@@ -383,7 +393,10 @@ mod tests {
         assert_eq!(name, "rerun-2026-11-28-rollover_report-20261130T162005Z");
         assert!(valid_execution_name(&name));
         let dry = request(Stage::WaitForAlma, true).execution_name(now);
-        assert_eq!(dry, "rerun-2026-11-28-wait_for_alma-dry-run-20261130T162005Z");
+        assert_eq!(
+            dry,
+            "rerun-2026-11-28-wait_for_alma-dry-run-20261130T162005Z"
+        );
         assert!(valid_execution_name(&dry));
     }
 
@@ -407,7 +420,8 @@ mod tests {
 
     #[test]
     fn a_lambda_error_cause_is_shown_as_its_message() {
-        let cause = r#"{"errorType":"ArtefactMissing","errorMessage":"artefact missing: s3://b/k"}"#;
+        let cause =
+            r#"{"errorType":"ArtefactMissing","errorMessage":"artefact missing: s3://b/k"}"#;
         assert_eq!(readable_cause(cause), "artefact missing: s3://b/k");
         assert_eq!(readable_cause("plain words"), "plain words");
     }
@@ -416,10 +430,16 @@ mod tests {
     fn later_stages_need_what_earlier_stages_left() {
         assert!(needed_for(Stage::Pull).is_empty());
         assert_eq!(needed_for(Stage::Transform), &[Needed::Export]);
-        assert_eq!(needed_for(Stage::Push), &[Needed::RunSummary, Needed::LoaderFile]);
+        assert_eq!(
+            needed_for(Stage::Push),
+            &[Needed::RunSummary, Needed::LoaderFile]
+        );
         assert_eq!(needed_for(Stage::RolloverReport), &[Needed::Export]);
         let day = DayKeys::new(NaiveDate::from_ymd_opt(2026, 11, 28).unwrap());
         assert_eq!(Needed::LoaderFile.location(&day), "alma/2026/11/28/*.txt");
-        assert_eq!(Needed::RunSummary.location(&day), "reports/2026/11/28/run-summary.json");
+        assert_eq!(
+            Needed::RunSummary.location(&day),
+            "reports/2026/11/28/run-summary.json"
+        );
     }
 }

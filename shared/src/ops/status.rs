@@ -190,7 +190,9 @@ pub async fn executions_for_day(
             .map_err(|e| OpsError::sfn("ListExecutions", e))?;
         // Newest first.
         for item in page.executions() {
-            let Some(started) = to_chrono(item.start_date()) else { continue };
+            let Some(started) = to_chrono(item.start_date()) else {
+                continue;
+            };
             if day_start.is_some_and(|d| started < d) {
                 break 'pages;
             }
@@ -205,7 +207,9 @@ pub async fn executions_for_day(
     }
     let mut found = Vec::new();
     for item in candidates {
-        let Some(started_at) = to_chrono(item.start_date()) else { continue };
+        let Some(started_at) = to_chrono(item.start_date()) else {
+            continue;
+        };
         let described = sfn
             .describe_execution()
             .execution_arn(item.execution_arn())
@@ -225,12 +229,22 @@ pub async fn executions_for_day(
             status: item.status().as_str().to_string(),
             started_at,
             stopped_at: item.stop_date().and_then(to_chrono),
-            start_at: input.get("start_at").and_then(Value::as_str).map(str::to_string),
-            dry_run: input.get("dry_run").and_then(Value::as_bool).unwrap_or(false),
+            start_at: input
+                .get("start_at")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            dry_run: input
+                .get("dry_run")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             console_url: execution_console_url(None, item.execution_arn()),
         });
     }
-    found.sort_by(|a, b| a.started_at.cmp(&b.started_at).then_with(|| a.name.cmp(&b.name)));
+    found.sort_by(|a, b| {
+        a.started_at
+            .cmp(&b.started_at)
+            .then_with(|| a.name.cmp(&b.name))
+    });
     Ok(found)
 }
 
@@ -249,8 +263,16 @@ mod tests {
         let tz = chrono_tz::America::Phoenix;
         let started = Utc.with_ymd_and_hms(2026, 11, 30, 17, 0, 0).unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
-        assert!(may_be_for_day("rerun-2026-11-28-push-20261130T170000Z", started, day, tz));
-        assert_eq!(run_date_of(&json!({"run_date": "2026-11-28"}), started, tz), day);
+        assert!(may_be_for_day(
+            "rerun-2026-11-28-push-20261130T170000Z",
+            started,
+            day,
+            tz
+        ));
+        assert_eq!(
+            run_date_of(&json!({"run_date": "2026-11-28"}), started, tz),
+            day
+        );
     }
 
     #[test]
@@ -261,7 +283,12 @@ mod tests {
         let day = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
         assert!(may_be_for_day("c0ffee-schedule", started, day, tz));
         assert_eq!(run_date_of(&json!({}), started, tz), day);
-        assert!(!may_be_for_day("c0ffee-schedule", started, day.succ_opt().unwrap(), tz));
+        assert!(!may_be_for_day(
+            "c0ffee-schedule",
+            started,
+            day.succ_opt().unwrap(),
+            tz
+        ));
     }
 
     #[test]
@@ -275,10 +302,20 @@ mod tests {
             "details": {"anything": true}
         });
         let view = summary_view("reports/2026/11/28/run-summary.json", &json).unwrap();
-        let mut counts: Vec<(&str, u64)> =
-            view.counts.iter().map(|(k, v)| (k.as_str(), v.as_u64().unwrap())).collect();
+        let mut counts: Vec<(&str, u64)> = view
+            .counts
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_u64().unwrap()))
+            .collect();
         counts.sort();
-        assert_eq!(counts, [("rejected", 12), ("rows_read", 20000), ("rows_written", 19650)]);
+        assert_eq!(
+            counts,
+            [
+                ("rejected", 12),
+                ("rows_read", 20000),
+                ("rows_written", 19650)
+            ]
+        );
         assert_eq!(view.warnings, ["two exports found"]);
         assert_eq!(view.years_needed, [json!(2025), json!(2026)]);
         assert_eq!(view.loader_file_name.as_deref(), Some("20261128092514.txt"));

@@ -1,7 +1,7 @@
 //! The daily run's steps, one module per state of the state machine (infra/CONTRACT.md):
 //! typed input and output, and a plain async `run(ctx, input)` doing the work.
 //!
-//! The Lambdas in `functions/<step>` and the local Lambda host call [`handle`] /
+//! The Lambdas in `functions/<step>` ([`run_lambda`]) and the local Lambda host call [`handle`] /
 //! [`invoke`], which parse the JSON payload, run the step inside a span carrying the run
 //! date and execution name (so every log line has them), log the outcome and return the
 //! output as JSON or a [`StepError`] whose `error_type()` is the stable error name.
@@ -117,7 +117,7 @@ impl RunInfo {
     }
 }
 
-/// One Lambda per step; the names follow the ladder folder `functions/check-job` =
+/// One Lambda per step; the names follow the folder: `functions/check-job` =
 /// package `leganto-check-job` = SAM `CheckJobFunction`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -310,6 +310,21 @@ pub async fn invoke(
         StepError::UnknownFunction(format!("no step is called {function_name:?}"))
     })?;
     handle(ctx, step, payload).await
+}
+
+/// A step's Lambda from cold start on: JSON logs, the context built once (a missing
+/// setting fails here, named), then [`handle`] for every event. An `Err` carries its stable
+/// name as the Lambda errorType (`From<StepError> for Diagnostic`).
+pub async fn run_lambda(step: Step) -> Result<(), lambda_runtime::Error> {
+    init_json_logs();
+    let ctx = StepContext::from_env().await?;
+    let ctx = &ctx;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<Value>| async move {
+            handle(ctx, step, event.payload).await
+        },
+    ))
+    .await
 }
 
 /// JSON logs to stdout (CloudWatch), `RUST_LOG` filtering (default `info`), each line with

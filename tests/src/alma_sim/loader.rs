@@ -60,7 +60,10 @@ pub struct IdAlloc {
 impl IdAlloc {
     /// Starts above every numeric id already in the store.
     pub fn after(courses: &[SimCourse]) -> Self {
-        let max_course = courses.iter().filter_map(|c| c.id.parse::<u64>().ok()).max();
+        let max_course = courses
+            .iter()
+            .filter_map(|c| c.id.parse::<u64>().ok())
+            .max();
         let max_list = courses
             .iter()
             .flat_map(|c| &c.reading_lists)
@@ -115,7 +118,9 @@ pub fn parse_file(bytes: &[u8]) -> Result<Vec<Vec<&str>>, String> {
     for (i, &c) in b.iter().enumerate() {
         match c {
             b'\n' if i == 0 || b[i - 1] != b'\r' => {
-                return Err(format!("line {line} ends in LF without CR; CRLF is required"))
+                return Err(format!(
+                    "line {line} ends in LF without CR; CRLF is required"
+                ))
             }
             b'\r' if b.get(i + 1) != Some(&b'\n') => {
                 return Err(format!("line {line} has a CR not followed by LF"))
@@ -316,7 +321,15 @@ pub fn apply_file(
         counters.rows_read += 1;
         let code = cols[col::CODE].trim();
         let section = cols[col::SECTION].trim();
-        let result = apply_row(cols, line, &mut seen, store, ids, departments, &mut counters);
+        let result = apply_row(
+            cols,
+            line,
+            &mut seen,
+            store,
+            ids,
+            departments,
+            &mut counters,
+        );
         if let Err(reason) = result {
             counters.errors += 1;
             row_errors.push(RowError {
@@ -444,7 +457,12 @@ mod tests {
     fn created_course_gets_a_fresh_id_above_existing_ones() {
         let mut store = Vec::new();
         let mut ids = IdAlloc::after(&store);
-        let r = apply_file(&file(&[row("A", "1", "LAW", "")]), &mut store, &mut ids, &["LAW".into()]);
+        let r = apply_file(
+            &file(&[row("A", "1", "LAW", "")]),
+            &mut store,
+            &mut ids,
+            &["LAW".into()],
+        );
         assert_eq!(r.counters.created, 1);
         let mut ids2 = IdAlloc::after(&store);
         assert_ne!(ids2.course(), store[0].id);

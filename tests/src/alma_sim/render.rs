@@ -33,7 +33,10 @@ pub fn reading_list(base: &str, course_id: &str, l: &SimReadingList) -> Value {
 /// The course object; `full` adds `reading_lists`.
 pub fn course(base: &str, c: &SimCourse, full: bool) -> Value {
     let mut m = Map::new();
-    m.insert("link".into(), json!(format!("{base}/almaws/v1/courses/{}", c.id)));
+    m.insert(
+        "link".into(),
+        json!(format!("{base}/almaws/v1/courses/{}", c.id)),
+    );
     m.insert("id".into(), json!(c.id));
     m.insert("code".into(), json!(c.code));
     m.insert("name".into(), json!(c.name));
@@ -120,7 +123,10 @@ pub fn job_instance(base: &str, job_id: &str, i: &JobInstance) -> Value {
     let mut m = Map::new();
     m.insert(
         "link".into(),
-        json!(format!("{base}/almaws/v1/conf/jobs/{job_id}/instances/{}", i.id)),
+        json!(format!(
+            "{base}/almaws/v1/conf/jobs/{job_id}/instances/{}",
+            i.id
+        )),
     );
     m.insert("id".into(), json!(i.id));
     m.insert("external_id".into(), json!(i.file_name));
@@ -132,7 +138,10 @@ pub fn job_instance(base: &str, job_id: &str, i: &JobInstance) -> Value {
         m.insert("end_time".into(), json!(alma_time(t)));
     }
     m.insert("progress".into(), json!(i.progress()));
-    m.insert("status".into(), code_desc(i.status.value(), i.status.desc()));
+    m.insert(
+        "status".into(),
+        code_desc(i.status.value(), i.status.desc()),
+    );
     m.insert(
         "job_info".into(),
         json!({ "id": job_id, "name": "Course Loader - Course integration profile" }),
@@ -153,7 +162,10 @@ pub fn job_instance(base: &str, job_id: &str, i: &JobInstance) -> Value {
     if i.status == JobStatus::CompletedWarning {
         alerts.push(code_desc(
             "alert_course_loader_row_errors",
-            &format!("{} rows were not loaded; see the job report", i.counters.errors),
+            &format!(
+                "{} rows were not loaded; see the job report",
+                i.counters.errors
+            ),
         ));
     }
     if !alerts.is_empty() {
@@ -216,7 +228,9 @@ fn element(out: &mut String, name: &str, v: &Value, attrs: &[(&str, String)]) {
     }
     match v {
         // `{value, desc}` becomes `<name desc="...">value</name>`.
-        Value::Object(m) if m.contains_key("value") && m.keys().all(|k| k == "value" || k == "desc") => {
+        Value::Object(m)
+            if m.contains_key("value") && m.keys().all(|k| k == "value" || k == "desc") =>
+        {
             if let Some(d) = m.get("desc") {
                 out.push_str(&format!(" desc=\"{}\"", escape(&scalar(d))));
             }

@@ -160,19 +160,34 @@ mod tests {
     #[test]
     fn exact_search_ignores_case_and_punctuation() {
         let c = course("2026Fall-X-ENG101-12345");
-        assert!(matches(&c, &parse("code~2026fall x eng101 12345").unwrap(), true));
+        assert!(matches(
+            &c,
+            &parse("code~2026fall x eng101 12345").unwrap(),
+            true
+        ));
     }
 
     #[test]
     fn clauses_joined_by_and_must_all_hold() {
         let c = course("2026Fall-X-ENG101-12345");
-        assert!(matches(&c, &parse("year~2026 AND instructors~ab12").unwrap(), false));
-        assert!(!matches(&c, &parse("year~2026 AND instructors~zz99").unwrap(), false));
+        assert!(matches(
+            &c,
+            &parse("year~2026 AND instructors~ab12").unwrap(),
+            false
+        ));
+        assert!(!matches(
+            &c,
+            &parse("year~2026 AND instructors~zz99").unwrap(),
+            false
+        ));
     }
 
     #[test]
     fn unknown_fields_and_missing_tilde_are_errors() {
-        assert_eq!(parse("colour~red"), Err(QueryError::UnknownField("colour".into())));
+        assert_eq!(
+            parse("colour~red"),
+            Err(QueryError::UnknownField("colour".into()))
+        );
         assert!(matches!(parse("code=1"), Err(QueryError::NoTilde(_))));
     }
 }

@@ -141,7 +141,14 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     if path.starts_with("/sim/") {
         return sim(&shared, req.method(), &path).await;
     }
-    almaws(&shared, req.method().clone(), &path, req.uri().query().unwrap_or(""), req.headers()).await
+    almaws(
+        &shared,
+        req.method().clone(),
+        &path,
+        req.uri().query().unwrap_or(""),
+        req.headers(),
+    )
+    .await
 }
 
 fn wanted_format(q: &[(String, String)], headers: &HeaderMap) -> Option<Format> {
@@ -181,7 +188,9 @@ async fn almaws(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let (scheme, key) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("apikey").then(|| key.trim().to_string())
+            scheme
+                .eq_ignore_ascii_case("apikey")
+                .then(|| key.trim().to_string())
         });
     let query_key = param(&q, "apikey").map(str::to_string);
     let format = wanted_format(&q, headers);
@@ -336,7 +345,12 @@ fn set_remaining(r: &mut Response, remaining: u64) {
         .insert("x-exl-api-remaining", HeaderValue::from(remaining));
 }
 
-fn parse_bounded(q: &[(String, String)], name: &str, default: usize, max: Option<usize>) -> Result<usize, Answer> {
+fn parse_bounded(
+    q: &[(String, String)],
+    name: &str,
+    default: usize,
+    max: Option<usize>,
+) -> Result<usize, Answer> {
     match param(q, name) {
         None | Some("") => Ok(default),
         Some(v) => match v.trim().parse::<usize>() {
@@ -351,7 +365,11 @@ fn parse_bounded(q: &[(String, String)], name: &str, default: usize, max: Option
 
 fn route(shared: &Shared, method: &Method, path: &str, q: &[(String, String)]) -> Answer {
     let Some(rest) = path.strip_prefix("/almaws/v1/") else {
-        return err(StatusCode::NOT_FOUND, "NOT_FOUND", format!("No API at {path}"));
+        return err(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("No API at {path}"),
+        );
     };
     let segs: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
     let get = method == Method::GET;
@@ -364,12 +382,20 @@ fn route(shared: &Shared, method: &Method, path: &str, q: &[(String, String)]) -
         (["conf", "jobs", job], true, _) => one_job(shared, job),
         (["conf", "jobs", job, "instances"], true, _) => instances(shared, job, q),
         (["conf", "jobs", job, "instances", id], true, _) => one_instance(shared, job, id),
-        (["courses"] | ["courses", _] | ["courses", _, "reading-lists"] | ["conf", "jobs", ..], _, _) => err(
+        (
+            ["courses"] | ["courses", _] | ["courses", _, "reading-lists"] | ["conf", "jobs", ..],
+            _,
+            _,
+        ) => err(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
             format!("{method} is not supported on {path}"),
         ),
-        _ => err(StatusCode::NOT_FOUND, "NOT_FOUND", format!("No API at {path}")),
+        _ => err(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("No API at {path}"),
+        ),
     }
 }
 
@@ -399,7 +425,11 @@ fn search_courses(shared: &Shared, q: &[(String, String)]) -> Answer {
         .take(limit)
         .map(|c| render::course(&shared.base_url, c, false))
         .collect();
-    Answer::Body(StatusCode::OK, "courses", render::page("course", page, hits.len()))
+    Answer::Body(
+        StatusCode::OK,
+        "courses",
+        render::page("course", page, hits.len()),
+    )
 }
 
 fn course_not_found(id: &str) -> Answer {
@@ -414,7 +444,11 @@ fn get_course(shared: &Shared, id: &str, q: &[(String, String)]) -> Answer {
     let full = param(q, "view").is_some_and(|v| v.eq_ignore_ascii_case("full"));
     let store = shared.lock();
     match store.courses.iter().find(|c| c.id == id) {
-        Some(c) => Answer::Body(StatusCode::OK, "course", render::course(&shared.base_url, c, full)),
+        Some(c) => Answer::Body(
+            StatusCode::OK,
+            "course",
+            render::course(&shared.base_url, c, full),
+        ),
         None => course_not_found(id),
     }
 }
@@ -441,7 +475,11 @@ fn reading_lists(shared: &Shared, id: &str) -> Answer {
         .map(|l| render::reading_list(&shared.base_url, &c.id, l))
         .collect();
     let n = lists.len();
-    Answer::Body(StatusCode::OK, "reading_lists", render::page("reading_list", lists, n))
+    Answer::Body(
+        StatusCode::OK,
+        "reading_lists",
+        render::page("reading_list", lists, n),
+    )
 }
 
 fn jobs(shared: &Shared, q: &[(String, String)]) -> Answer {
@@ -457,7 +495,11 @@ fn jobs(shared: &Shared, q: &[(String, String)]) -> Answer {
     let type_ok = param(q, "type").is_none_or(|t| t.eq_ignore_ascii_case("SCHEDULED"));
     let profile_ok = param(q, "profile_id").is_none_or(|p| p == s.loader_profile_id);
     let all: Vec<Value> = if type_ok && profile_ok {
-        vec![render::job(&shared.base_url, &s.loader_job_id, &s.loader_profile_id)]
+        vec![render::job(
+            &shared.base_url,
+            &s.loader_job_id,
+            &s.loader_profile_id,
+        )]
     } else {
         Vec::new()
     };
@@ -532,7 +574,11 @@ fn instances(shared: &Shared, job: &str, q: &[(String, String)]) -> Answer {
         .take(limit)
         .map(|i| render::job_instance(&shared.base_url, job, i))
         .collect();
-    Answer::Body(StatusCode::OK, "job_instances", render::page("job_instance", page, hits.len()))
+    Answer::Body(
+        StatusCode::OK,
+        "job_instances",
+        render::page("job_instance", page, hits.len()),
+    )
 }
 
 fn one_instance(shared: &Shared, job: &str, id: &str) -> Answer {
@@ -541,7 +587,11 @@ fn one_instance(shared: &Shared, job: &str, id: &str) -> Answer {
     }
     let store = shared.lock();
     match store.instances.iter().find(|i| i.id == id) {
-        Some(i) => Answer::Body(StatusCode::OK, "job_instance", render::job_instance(&shared.base_url, job, i)),
+        Some(i) => Answer::Body(
+            StatusCode::OK,
+            "job_instance",
+            render::job_instance(&shared.base_url, job, i),
+        ),
         None => err(
             StatusCode::BAD_REQUEST,
             "JOB_INSTANCE_NOT_FOUND",
@@ -571,7 +621,9 @@ async fn sim(shared: &Arc<Shared>, method: &Method, path: &str) -> Response {
             shared.lock().calls.clear();
             StatusCode::NO_CONTENT.into_response()
         }
-        ("GET", "/sim/job-instances") => sim_json(StatusCode::OK, to_value(&shared.lock().instances)),
+        ("GET", "/sim/job-instances") => {
+            sim_json(StatusCode::OK, to_value(&shared.lock().instances))
+        }
         ("POST", "/sim/loader/run") => match super::watcher::run_once(shared).await {
             Ok(done) => sim_json(StatusCode::OK, to_value(&done)),
             Err(e) => sim_json(

@@ -12,7 +12,10 @@ use clap::Parser;
 use leganto_tests::alma_sim::{AlmaSim, Fault, SimOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "alma-sim", about = "Alma's course, reading-list and jobs APIs and course loader, on loopback")]
+#[command(
+    name = "alma-sim",
+    about = "Alma's course, reading-list and jobs APIs and course loader, on loopback"
+)]
 struct Args {
     /// Courses fixture (JSON array, alma_courses.json format); empty store when absent.
     #[arg(long)]
@@ -86,7 +89,11 @@ fn options(args: &Args) -> Result<SimOptions, Error> {
     };
     opts.loader_delay = Duration::from_millis(args.loader_delay_ms);
     if let Some(d) = &args.departments {
-        opts.processing_departments = d.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        opts.processing_departments = d
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
     }
     opts.watch_interval = Duration::from_millis(args.watch_interval_ms);
     Ok(opts)

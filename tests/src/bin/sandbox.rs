@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use leganto_shared::ops::error_chain;
 use leganto_tests::stack::{format_visits, Stack, StackOptions};
 use mail_parser::MimeHeaders as _;
 use serde_json::{json, Value};
@@ -38,7 +39,7 @@ async fn main() -> ExitCode {
     let stack = match Stack::start(StackOptions::default()).await {
         Ok(stack) => stack,
         Err(e) => {
-            eprintln!("the local stack did not start: {}", chain(&e));
+            eprintln!("the local stack did not start: {}", error_chain(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -218,14 +219,4 @@ async fn day(stack: &Stack) -> Result<bool, BoxError> {
 
 fn heading(title: &str) {
     println!("\n== {title}");
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }

@@ -3,8 +3,8 @@ use leganto_shared::slack::{
     AlmaJobSummary, DaySummary, FailureNotice, RolloverCounts, SlackError, SlackMessage,
     SlackWebhook,
 };
-use leganto_tests::moto::free_port;
 use leganto_tests::slack_receiver::SlackReceiver;
+use leganto_tests::support::free_port;
 use secrecy::SecretString;
 
 fn summary() -> DaySummary {

@@ -1,17 +1,15 @@
 //! Starting the simulator and building clients for it.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use leganto_shared::alma::{AlmaClient, AlmaClientConfig};
 use leganto_tests::alma_sim::{AlmaSim, CallRecord, FixtureCourse, SimOptions};
 use secrecy::SecretString;
 
-pub fn fixture_path() -> String {
-    format!(
-        "{}/fixtures/sample/alma_courses.json",
-        env!("CARGO_MANIFEST_DIR")
-    )
+pub fn fixture_path() -> PathBuf {
+    leganto_tests::support::sample("alma_courses.json")
 }
 
 pub fn fixture() -> Vec<FixtureCourse> {

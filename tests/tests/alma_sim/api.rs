@@ -78,7 +78,10 @@ async fn code_search_is_a_prefix_match_that_also_finds_longer_codes() {
     let v = get_json(&sim, "/almaws/v1/courses?q=code~2018Fall-X-SDO598-92898").await;
     let mut found = codes(&v);
     found.sort();
-    assert_eq!(found, ["2018Fall-X-SDO598-92898", "2018Fall-X-SDO598-92898-3964"]);
+    assert_eq!(
+        found,
+        ["2018Fall-X-SDO598-92898", "2018Fall-X-SDO598-92898-3964"]
+    );
     assert_eq!(v["total_record_count"], 2);
     // A prefix of a word matches too.
     let v = get_json(&sim, "/almaws/v1/courses?q=code~SDO5").await;
@@ -183,7 +186,11 @@ async fn offset_pages_through_every_course_of_a_year_once() {
     let mut seen = Vec::new();
     let mut offset = 0;
     loop {
-        let v = get_json(&sim, &format!("/almaws/v1/courses?q=year~2025&limit=100&offset={offset}")).await;
+        let v = get_json(
+            &sim,
+            &format!("/almaws/v1/courses?q=year~2025&limit=100&offset={offset}"),
+        )
+        .await;
         assert_eq!(v["total_record_count"], expected.len());
         let page = codes(&v);
         if page.is_empty() {
@@ -216,7 +223,10 @@ async fn empty_arrays_are_absent_from_course_objects() {
     assert!(course.get("instructor").is_none(), "{course}");
     assert!(course.get("term").is_none(), "{course}");
     assert_eq!(course["id"], "6100000000004");
-    assert!(course["link"].as_str().unwrap().ends_with("/almaws/v1/courses/6100000000004"));
+    assert!(course["link"]
+        .as_str()
+        .unwrap()
+        .ends_with("/almaws/v1/courses/6100000000004"));
 }
 
 #[tokio::test]
@@ -228,10 +238,15 @@ async fn view_full_adds_the_reading_lists() {
     let full = get_json(&sim, "/almaws/v1/courses/6100000000003?view=full").await;
     let lists = full["reading_lists"]["reading_list"].as_array().unwrap();
     assert_eq!(lists.len(), 1);
-    assert!(lists[0]["id"].is_string() && lists[0]["code"].is_string() && lists[0]["name"].is_string());
+    assert!(
+        lists[0]["id"].is_string() && lists[0]["code"].is_string() && lists[0]["name"].is_string()
+    );
     assert_eq!(lists[0]["status"]["value"], "Complete");
     let none = get_json(&sim, "/almaws/v1/courses/6100000000004?view=full").await;
-    assert!(none["reading_lists"].get("reading_list").is_none(), "{none}");
+    assert!(
+        none["reading_lists"].get("reading_list").is_none(),
+        "{none}"
+    );
 }
 
 #[tokio::test]
@@ -248,7 +263,10 @@ async fn reading_lists_endpoint_counts_lists_and_omits_the_key_when_none() {
 #[tokio::test]
 async fn unknown_course_ids_are_400_with_alma_error_json() {
     let sim = start(small_store(), |_| {}).await;
-    for path in ["/almaws/v1/courses/123", "/almaws/v1/courses/123/reading-lists"] {
+    for path in [
+        "/almaws/v1/courses/123",
+        "/almaws/v1/courses/123/reading-lists",
+    ] {
         let r = get(&sim, path).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}");
         assert_eq!(r.error_code(), "COURSE_NOT_FOUND");
@@ -265,7 +283,13 @@ async fn delete_removes_the_course_and_a_second_delete_is_an_error() {
     assert!(r.text.is_empty());
     assert!(sim.courses().iter().all(|c| c.id != "6100000000001"));
     assert_eq!(sim.courses().len(), 3);
-    let r = send(client().delete(&url).header("Authorization", &key).header("Accept", "application/json")).await;
+    let r = send(
+        client()
+            .delete(&url)
+            .header("Authorization", &key)
+            .header("Accept", "application/json"),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.error_code(), "COURSE_NOT_FOUND");
     let calls = sim.calls();
@@ -278,7 +302,12 @@ async fn xml_is_the_default_and_answers_accept_xml_or_format_xml() {
     let sim = start(small_store(), |_| {}).await;
     let key = format!("apikey {}", sim.api_key());
     let base = sim.base_url();
-    let by_default = send(client().get(format!("{base}/almaws/v1/courses?q=code~ENG101")).header("Authorization", &key)).await;
+    let by_default = send(
+        client()
+            .get(format!("{base}/almaws/v1/courses?q=code~ENG101"))
+            .header("Authorization", &key),
+    )
+    .await;
     let by_accept = send(
         client()
             .get(format!("{base}/almaws/v1/courses?q=code~ENG101"))
@@ -295,15 +324,34 @@ async fn xml_is_the_default_and_answers_accept_xml_or_format_xml() {
     .await;
     for r in [&by_default, &by_accept, &by_format] {
         assert_eq!(r.status, StatusCode::OK);
-        assert!(r.headers["content-type"].to_str().unwrap().starts_with("application/xml"));
+        assert!(r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/xml"));
         assert!(r.text.starts_with("<?xml"), "{}", r.text);
-        assert!(r.text.contains("<courses total_record_count=\"1\">"), "{}", r.text);
-        assert!(r.text.contains("<code>2026Fall-X-ENG101-12345</code>"), "{}", r.text);
-        assert!(r.text.contains("<searchable_ids><searchable_id>ENG 101</searchable_id></searchable_ids>"), "{}", r.text);
+        assert!(
+            r.text.contains("<courses total_record_count=\"1\">"),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text.contains("<code>2026Fall-X-ENG101-12345</code>"),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text.contains(
+                "<searchable_ids><searchable_id>ENG 101</searchable_id></searchable_ids>"
+            ),
+            "{}",
+            r.text
+        );
     }
     let json = send(
         client()
-            .get(format!("{base}/almaws/v1/courses?q=code~ENG101&format=json"))
+            .get(format!(
+                "{base}/almaws/v1/courses?q=code~ENG101&format=json"
+            ))
             .header("Authorization", &key)
             .header("Accept", "application/xml"),
     )
@@ -322,7 +370,11 @@ async fn errors_are_xml_only_when_xml_is_asked_for() {
     .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(r.text.contains("<web_service_result"), "{}", r.text);
-    assert!(r.text.contains("<errorCode>UNAUTHORIZED</errorCode>"), "{}", r.text);
+    assert!(
+        r.text.contains("<errorCode>UNAUTHORIZED</errorCode>"),
+        "{}",
+        r.text
+    );
 }
 
 #[tokio::test]
@@ -369,7 +421,11 @@ async fn sim_endpoints_dump_courses_and_calls_without_a_key() {
         .json()
         .await
         .unwrap();
-    assert_eq!(calls.as_array().unwrap().len(), 1, "sim calls are not logged");
+    assert_eq!(
+        calls.as_array().unwrap().len(),
+        1,
+        "sim calls are not logged"
+    );
     assert_eq!(calls[0]["path"], "/almaws/v1/courses/6100000000003");
     assert_eq!(calls[0]["key_in_header"], true);
 }
@@ -381,8 +437,16 @@ async fn dropping_the_simulator_stops_its_server() {
     drop(sim);
     let mut refused = false;
     for _ in 0..100 {
-        let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
-        if fresh.get(format!("{base}/sim/courses")).send().await.is_err() {
+        let fresh = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        if fresh
+            .get(format!("{base}/sim/courses"))
+            .send()
+            .await
+            .is_err()
+        {
             refused = true;
             break;
         }

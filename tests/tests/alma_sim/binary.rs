@@ -23,7 +23,14 @@ async fn the_binary_prints_its_base_url_and_takes_the_key_from_the_environment()
     let mut child = Child(
         Command::new(env!("CARGO_BIN_EXE_alma-sim"))
             .args(["--fixture", sample_fixture().to_str().unwrap()])
-            .args(["--api-key-env", "ALMA_SIM_TEST_KEY", "--port", "0", "--rate", "50"])
+            .args([
+                "--api-key-env",
+                "ALMA_SIM_TEST_KEY",
+                "--port",
+                "0",
+                "--rate",
+                "50",
+            ])
             .args(["--departments", "LAW,MUSIC", "--watch-interval-ms", "20"])
             .arg("--drop-dir")
             .arg(dir.path())
@@ -57,7 +64,11 @@ async fn the_binary_prints_its_base_url_and_takes_the_key_from_the_environment()
     assert!(total > 1000, "sample fixture loaded: {total}");
 
     let r = send(client().get(format!("{base}/almaws/v1/courses?apikey=sim-key"))).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "the default key is not accepted");
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "the default key is not accepted"
+    );
 
     // The watcher runs in the binary too, with the configured departments.
     drop_file(

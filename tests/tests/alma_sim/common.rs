@@ -8,15 +8,20 @@ use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+pub use leganto_tests::support::sample as sample_file;
+
 pub fn sample_fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample/alma_courses.json")
+    sample_file("alma_courses.json")
 }
 
-pub fn sample_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample").join(name)
-}
-
-pub fn fixture(id: &str, code: &str, section: &str, name: &str, ids: &[&str], lists: bool) -> FixtureCourse {
+pub fn fixture(
+    id: &str,
+    code: &str,
+    section: &str,
+    name: &str,
+    ids: &[&str],
+    lists: bool,
+) -> FixtureCourse {
     FixtureCourse {
         id: id.to_string(),
         code: code.to_string(),
@@ -31,10 +36,38 @@ pub fn fixture(id: &str, code: &str, section: &str, name: &str, ids: &[&str], li
 /// A small store used by most API tests.
 pub fn small_store() -> Vec<FixtureCourse> {
     vec![
-        fixture("6100000000001", "2018Fall-X-SDO598-92898", "92898", "SDO 598 Law Seminar", &["SDO 598"], false),
-        fixture("6100000000002", "2018Fall-X-SDO598-92898-3964", "3964", "SDO 598 Law Seminar II", &["SDO 598", "3964"], true),
-        fixture("6100000000003", "2026Fall-X-ENG101-12345", "12345", "ENG 101 Écriture Intro", &["ENG 101"], true),
-        fixture("6100000000004", "2026Spring-X-HST340-42318", "42318", "HST 340 History Methods", &[], false),
+        fixture(
+            "6100000000001",
+            "2018Fall-X-SDO598-92898",
+            "92898",
+            "SDO 598 Law Seminar",
+            &["SDO 598"],
+            false,
+        ),
+        fixture(
+            "6100000000002",
+            "2018Fall-X-SDO598-92898-3964",
+            "3964",
+            "SDO 598 Law Seminar II",
+            &["SDO 598", "3964"],
+            true,
+        ),
+        fixture(
+            "6100000000003",
+            "2026Fall-X-ENG101-12345",
+            "12345",
+            "ENG 101 Écriture Intro",
+            &["ENG 101"],
+            true,
+        ),
+        fixture(
+            "6100000000004",
+            "2026Spring-X-HST340-42318",
+            "42318",
+            "HST 340 History Methods",
+            &[],
+            false,
+        ),
     ]
 }
 
@@ -66,14 +99,21 @@ impl Reply {
     }
 
     pub fn remaining(&self) -> u64 {
-        self.headers["x-exl-api-remaining"].to_str().unwrap().parse().unwrap()
+        self.headers["x-exl-api-remaining"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 
     /// The errorCode of an Alma error body.
     pub fn error_code(&self) -> String {
         let v = self.json();
         assert_eq!(v["errorsExist"], true, "{}", self.text);
-        v["errorList"]["error"][0]["errorCode"].as_str().unwrap().to_string()
+        v["errorList"]["error"][0]["errorCode"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 }
 
@@ -107,7 +147,11 @@ pub async fn get_json(sim: &AlmaSim, path_and_query: &str) -> Value {
 pub fn codes(v: &Value) -> Vec<String> {
     v.get("course")
         .and_then(Value::as_array)
-        .map(|a| a.iter().map(|c| c["code"].as_str().unwrap().to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|c| c["code"].as_str().unwrap().to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 

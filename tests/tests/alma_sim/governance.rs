@@ -25,7 +25,10 @@ async fn burst(sim: &AlmaSim, n: usize) -> Vec<Reply> {
 async fn a_concurrent_burst_over_the_per_second_limit_gets_429_and_is_not_counted() {
     let sim = start(small_store(), |o| o.per_second_limit = Some(5)).await;
     let replies = burst(&sim, 40).await;
-    let ok = replies.iter().filter(|r| r.status == StatusCode::OK).count();
+    let ok = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
     let limited: Vec<&Reply> = replies
         .iter()
         .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
@@ -95,7 +98,10 @@ async fn a_faulted_delete_deletes_nothing() {
     let sim = start(small_store(), |o| o.fault = Some(Fault::EveryNth(1))).await;
     let r = send(
         client()
-            .delete(format!("{}/almaws/v1/courses/6100000000001", sim.base_url()))
+            .delete(format!(
+                "{}/almaws/v1/courses/6100000000001",
+                sim.base_url()
+            ))
             .header("Authorization", format!("apikey {}", sim.api_key())),
     )
     .await;
@@ -106,7 +112,9 @@ async fn a_faulted_delete_deletes_nothing() {
 
 #[tokio::test]
 async fn fault_rate_fails_that_share_of_calls() {
-    for (rate, expect_all, expect_none) in [(1.0, true, false), (0.0, false, true), (0.5, false, false)] {
+    for (rate, expect_all, expect_none) in
+        [(1.0, true, false), (0.0, false, true), (0.5, false, false)]
+    {
         let sim = start(small_store(), |o| {
             o.fault = Some(Fault::Rate(rate));
             o.per_second_limit = None;
@@ -117,7 +125,10 @@ async fn fault_rate_fails_that_share_of_calls() {
             .iter()
             .filter(|r| r.status == StatusCode::INTERNAL_SERVER_ERROR)
             .count();
-        let ok = replies.iter().filter(|r| r.status == StatusCode::OK).count();
+        let ok = replies
+            .iter()
+            .filter(|r| r.status == StatusCode::OK)
+            .count();
         assert_eq!(failed + ok, 120);
         if expect_all {
             assert_eq!(failed, 120, "rate {rate}");
@@ -125,7 +136,10 @@ async fn fault_rate_fails_that_share_of_calls() {
             assert_eq!(failed, 0, "rate {rate}");
         } else {
             // Chance of either bound failing at p = 0.5 over 120 calls is about 1e-9.
-            assert!((20..=100).contains(&failed), "rate {rate}: {failed} of 120 failed");
+            assert!(
+                (20..=100).contains(&failed),
+                "rate {rate}: {failed} of 120 failed"
+            );
         }
     }
 }
@@ -155,12 +169,24 @@ async fn the_call_log_records_each_call_in_order_with_its_status() {
     let calls = sim.calls();
     let summary: Vec<(&str, &str, &str, u16)> = calls
         .iter()
-        .map(|c| (c.method.as_str(), c.path.as_str(), c.query.as_str(), c.status))
+        .map(|c| {
+            (
+                c.method.as_str(),
+                c.path.as_str(),
+                c.query.as_str(),
+                c.status,
+            )
+        })
         .collect();
     assert_eq!(
         summary,
         [
-            ("GET", "/almaws/v1/courses", "q=year~2026&limit=100&offset=0", 200),
+            (
+                "GET",
+                "/almaws/v1/courses",
+                "q=year~2026&limit=100&offset=0",
+                200
+            ),
             ("GET", "/almaws/v1/courses/6100000000003", "view=full", 200),
             ("GET", "/almaws/v1/conf/jobs", "", 401),
         ]

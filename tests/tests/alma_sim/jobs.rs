@@ -25,7 +25,10 @@ async fn the_loader_job_is_found_by_type_and_profile() {
     let defaults = SimOptions::default();
     let v = get_json(
         &sim,
-        &format!("/almaws/v1/conf/jobs?type=SCHEDULED&profile_id={}", defaults.loader_profile_id),
+        &format!(
+            "/almaws/v1/conf/jobs?type=SCHEDULED&profile_id={}",
+            defaults.loader_profile_id
+        ),
     )
     .await;
     assert_eq!(v["total_record_count"], 1);
@@ -36,7 +39,11 @@ async fn the_loader_job_is_found_by_type_and_profile() {
         assert_eq!(v["total_record_count"], 0, "{q}");
         assert!(v.get("job").is_none(), "{q}");
     }
-    let v = get_json(&sim, &format!("/almaws/v1/conf/jobs/{}", defaults.loader_job_id)).await;
+    let v = get_json(
+        &sim,
+        &format!("/almaws/v1/conf/jobs/{}", defaults.loader_job_id),
+    )
+    .await;
     assert_eq!(v["id"], defaults.loader_job_id.as_str());
     let r = get(&sim, "/almaws/v1/conf/jobs/S999/instances").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
@@ -82,7 +89,11 @@ async fn instances_are_filtered_by_submit_date_and_status_newest_first() {
     let v = get_json(&sim, &format!("{base}?submit_date_to={yesterday}Z")).await;
     assert_eq!(v["total_record_count"], 0);
 
-    let v = get_json(&sim, &format!("{base}?submit_date_from={today}Z&status=COMPLETED_SUCCESS")).await;
+    let v = get_json(
+        &sim,
+        &format!("{base}?submit_date_from={today}Z&status=COMPLETED_SUCCESS"),
+    )
+    .await;
     assert_eq!(v["total_record_count"], 1);
     assert_eq!(v["job_instance"][0]["status"]["value"], "COMPLETED_SUCCESS");
 
@@ -101,7 +112,11 @@ async fn one_instance_has_times_counters_and_alerts() {
     let (sim, _dir) = two_runs().await;
     let job = SimOptions::default().loader_job_id;
     let runs = sim.job_instances();
-    let ok = get_json(&sim, &format!("/almaws/v1/conf/jobs/{job}/instances/{}", runs[0].id)).await;
+    let ok = get_json(
+        &sim,
+        &format!("/almaws/v1/conf/jobs/{job}/instances/{}", runs[0].id),
+    )
+    .await;
     assert_eq!(ok["status"]["value"], "COMPLETED_SUCCESS");
     assert_eq!(ok["progress"], 100);
     assert_eq!(counter(&ok, COUNTER_ROWS_READ).as_deref(), Some("1"));
@@ -117,7 +132,11 @@ async fn one_instance_has_times_counters_and_alerts() {
         .collect();
     assert!(times[0] <= times[1] && times[1] <= times[2]);
 
-    let failed = get_json(&sim, &format!("/almaws/v1/conf/jobs/{job}/instances/{}", runs[1].id)).await;
+    let failed = get_json(
+        &sim,
+        &format!("/almaws/v1/conf/jobs/{job}/instances/{}", runs[1].id),
+    )
+    .await;
     assert_eq!(failed["status"]["value"], "COMPLETED_FAILED");
     assert!(failed["alerts"]["alert"][0]["desc"].is_string());
 
@@ -158,7 +177,10 @@ async fn an_instance_is_queued_then_running_then_completed_after_the_delay() {
                     }
                     if status == "QUEUED" {
                         assert!(v["job_instance"][0].get("end_time").is_none());
-                        assert!(sim.courses().is_empty(), "nothing applied before completion");
+                        assert!(
+                            sim.courses().is_empty(),
+                            "nothing applied before completion"
+                        );
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(25)).await;

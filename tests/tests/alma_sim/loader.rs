@@ -15,13 +15,29 @@ async fn load(sim: &AlmaSim, dir: &tempfile::TempDir, name: &str, bytes: &[u8]) 
 }
 
 fn find<'a>(courses: &'a [SimCourse], code: &str, section: &str) -> Option<&'a SimCourse> {
-    courses.iter().find(|c| c.code == code && c.section == section)
+    courses
+        .iter()
+        .find(|c| c.code == code && c.section == section)
 }
 
 fn store_with_lists() -> Vec<leganto_tests::alma_sim::FixtureCourse> {
     vec![
-        fixture("6100000000010", "2025Fall-X-ENG101-11111", "11111", "ENG 101 Old", &["ENG 101"], true),
-        fixture("6100000000011", "2025Fall-X-ENG102-22222", "22222", "ENG 102 Old", &[], false),
+        fixture(
+            "6100000000010",
+            "2025Fall-X-ENG101-11111",
+            "11111",
+            "ENG 101 Old",
+            &["ENG 101"],
+            true,
+        ),
+        fixture(
+            "6100000000011",
+            "2025Fall-X-ENG102-22222",
+            "22222",
+            "ENG 102 Old",
+            &[],
+            false,
+        ),
     ]
 }
 
@@ -33,7 +49,11 @@ async fn a_file_without_crlf_fails_the_whole_run() {
         .replace("\r\n", "\n");
     let run = load(&sim, &dir, "20261128010000.txt", lf.as_bytes()).await;
     assert_eq!(run.status, JobStatus::CompletedFailed);
-    assert!(run.failure.as_deref().unwrap().contains("CRLF"), "{:?}", run.failure);
+    assert!(
+        run.failure.as_deref().unwrap().contains("CRLF"),
+        "{:?}",
+        run.failure
+    );
     assert!(sim.courses().is_empty());
 }
 
@@ -43,9 +63,19 @@ async fn a_row_with_the_wrong_column_count_fails_the_whole_run() {
     let good = Row::new("2026Fall-X-LAW100-11111", "11111");
     let mut short = Row::new("2026Fall-X-LAW200-22222", "22222");
     short.0.truncate(31);
-    let run = load(&sim, &dir, "20261128010000.txt", &loader_file(&[good, short])).await;
+    let run = load(
+        &sim,
+        &dir,
+        "20261128010000.txt",
+        &loader_file(&[good, short]),
+    )
+    .await;
     assert_eq!(run.status, JobStatus::CompletedFailed);
-    assert!(run.failure.as_deref().unwrap().contains("31 columns"), "{:?}", run.failure);
+    assert!(
+        run.failure.as_deref().unwrap().contains("31 columns"),
+        "{:?}",
+        run.failure
+    );
     assert!(sim.courses().is_empty(), "nothing of a failed file loads");
 }
 
@@ -78,7 +108,12 @@ async fn a_blank_operation_creates_the_course_with_every_field() {
         .instructor(3, "xy11")
         .all_instructors("fg29, kh78,gs22");
     let run = load(&sim, &dir, "20261128010000.txt", &loader_file(&[row])).await;
-    assert_eq!(run.status, JobStatus::CompletedSuccess, "{:?}", run.row_errors);
+    assert_eq!(
+        run.status,
+        JobStatus::CompletedSuccess,
+        "{:?}",
+        run.row_errors
+    );
     assert_eq!((run.counters.rows_read, run.counters.created), (1, 1));
 
     let courses = sim.courses();
@@ -106,7 +141,10 @@ async fn a_blank_operation_creates_the_course_with_every_field() {
 async fn a_blank_operation_on_an_existing_course_changes_only_instructors_and_participants() {
     let (sim, dir) = with_drop_dir(Vec::new()).await;
     let code = "2026Fall-X-LAW100-11111";
-    let first = Row::new(code, "11111").instructor(1, "aa11").participants("10").set(14, "LAW 100");
+    let first = Row::new(code, "11111")
+        .instructor(1, "aa11")
+        .participants("10")
+        .set(14, "LAW 100");
     load(&sim, &dir, "20261128010000.txt", &loader_file(&[first])).await;
     let before = find(&sim.courses(), code, "11111").unwrap().clone();
 
@@ -132,8 +170,22 @@ async fn a_blank_operation_on_an_existing_course_changes_only_instructors_and_pa
 #[tokio::test]
 async fn delete_removes_only_the_course_with_that_code_and_section() {
     let (sim, dir) = with_drop_dir(vec![
-        fixture("6100000000020", "2026Fall-X-BIO100-30000", "30000", "BIO 100", &[], false),
-        fixture("6100000000021", "2026Fall-X-BIO100-30000", "30001", "BIO 100 b", &[], false),
+        fixture(
+            "6100000000020",
+            "2026Fall-X-BIO100-30000",
+            "30000",
+            "BIO 100",
+            &[],
+            false,
+        ),
+        fixture(
+            "6100000000021",
+            "2026Fall-X-BIO100-30000",
+            "30001",
+            "BIO 100 b",
+            &[],
+            false,
+        ),
     ])
     .await;
     let row = Row::new("2026Fall-X-BIO100-30000", "30000").op("DELETE");
@@ -154,7 +206,14 @@ async fn deleting_a_missing_course_is_an_error_row_and_the_rest_loads() {
     ];
     let run = load(&sim, &dir, "20261128010000.txt", &loader_file(&rows)).await;
     assert_eq!(run.status, JobStatus::CompletedWarning);
-    assert_eq!((run.counters.rows_read, run.counters.errors, run.counters.created), (2, 1, 1));
+    assert_eq!(
+        (
+            run.counters.rows_read,
+            run.counters.errors,
+            run.counters.created
+        ),
+        (2, 1, 1)
+    );
     assert_eq!(run.row_errors[0].line, 2);
     assert_eq!(run.row_errors[0].code, "2026Fall-X-GHOST1-99999");
     assert!(run.row_errors[0].reason.contains("does not exist"));
@@ -169,7 +228,12 @@ async fn rollover_creates_the_course_and_copies_the_old_courses_lists() {
         .op("ROLLOVER")
         .old("2025Fall-X-ENG101-11111", "11111");
     let run = load(&sim, &dir, "20261128010000.txt", &loader_file(&[row])).await;
-    assert_eq!(run.status, JobStatus::CompletedSuccess, "{:?}", run.row_errors);
+    assert_eq!(
+        run.status,
+        JobStatus::CompletedSuccess,
+        "{:?}",
+        run.row_errors
+    );
     assert_eq!(run.counters.rolled_over, 1);
     let courses = sim.courses();
     let old = find(&courses, "2025Fall-X-ENG101-11111", "11111").unwrap();
@@ -178,7 +242,11 @@ async fn rollover_creates_the_course_and_copies_the_old_courses_lists() {
     assert_eq!(new.reading_lists[0].name, old.reading_lists[0].name);
     assert_ne!(new.reading_lists[0].id, old.reading_lists[0].id);
     assert_eq!(old.reading_lists.len(), 1, "the old course keeps its lists");
-    let v = get_json(&sim, &format!("/almaws/v1/courses/{}/reading-lists", new.id)).await;
+    let v = get_json(
+        &sim,
+        &format!("/almaws/v1/courses/{}/reading-lists", new.id),
+    )
+    .await;
     assert_eq!(v["total_record_count"], 1);
 }
 
@@ -188,20 +256,32 @@ async fn rolling_over_twice_duplicates_the_lists() {
     let row = Row::new("2026Fall-X-ENG101-33333", "33333")
         .op("ROLLOVER")
         .old("2025Fall-X-ENG101-11111", "11111");
-    load(&sim, &dir, "20261128010000.txt", &loader_file(std::slice::from_ref(&row))).await;
+    load(
+        &sim,
+        &dir,
+        "20261128010000.txt",
+        &loader_file(std::slice::from_ref(&row)),
+    )
+    .await;
     let run = load(&sim, &dir, "20261129010000.txt", &loader_file(&[row])).await;
     assert_eq!(run.status, JobStatus::CompletedSuccess);
     let courses = sim.courses();
     let new = find(&courses, "2026Fall-X-ENG101-33333", "33333").unwrap();
     assert_eq!(new.reading_lists.len(), 2);
-    assert_eq!(courses.len(), 3, "the second run updated, it did not create");
+    assert_eq!(
+        courses.len(),
+        3,
+        "the second run updated, it did not create"
+    );
 }
 
 #[tokio::test]
 async fn rollover_from_a_missing_old_course_is_an_error_row() {
     let (sim, dir) = with_drop_dir(store_with_lists()).await;
     let rows = [
-        Row::new("2026Fall-X-ENG101-33333", "33333").op("ROLLOVER").old("2024Fall-X-NOPE-1", "1"),
+        Row::new("2026Fall-X-ENG101-33333", "33333")
+            .op("ROLLOVER")
+            .old("2024Fall-X-NOPE-1", "1"),
         Row::new("2026Fall-X-ENG102-44444", "44444"),
     ];
     let run = load(&sim, &dir, "20261128010000.txt", &loader_file(&rows)).await;
@@ -226,7 +306,12 @@ async fn a_repeated_code_and_section_is_an_error_row_and_the_first_wins() {
     assert_eq!((run.counters.created, run.counters.errors), (2, 1));
     assert_eq!(run.row_errors[0].line, 3);
     let courses = sim.courses();
-    assert_eq!(find(&courses, "2026Fall-X-LAW100-11111", "11111").unwrap().instructors, ["first"]);
+    assert_eq!(
+        find(&courses, "2026Fall-X-LAW100-11111", "11111")
+            .unwrap()
+            .instructors,
+        ["first"]
+    );
 }
 
 #[tokio::test]
@@ -265,11 +350,25 @@ async fn processing_departments_are_the_configured_set() {
 #[tokio::test]
 async fn a_file_whose_stamp_is_not_later_than_the_last_run_is_ignored() {
     let (sim, dir) = with_drop_dir(Vec::new()).await;
-    load(&sim, &dir, "20261128100000.txt", &loader_file(&[Row::new("2026Fall-X-A-1", "1")])).await;
-    drop_file(dir.path(), "20261128090000.txt", &loader_file(&[Row::new("2026Fall-X-B-2", "2")]));
+    load(
+        &sim,
+        &dir,
+        "20261128100000.txt",
+        &loader_file(&[Row::new("2026Fall-X-A-1", "1")]),
+    )
+    .await;
+    drop_file(
+        dir.path(),
+        "20261128090000.txt",
+        &loader_file(&[Row::new("2026Fall-X-B-2", "2")]),
+    );
     assert!(sim.run_loader_now().await.unwrap().is_empty());
     // Same stamp again (overwritten) is not later either.
-    drop_file(dir.path(), "20261128100000.txt", &loader_file(&[Row::new("2026Fall-X-C-3", "3")]));
+    drop_file(
+        dir.path(),
+        "20261128100000.txt",
+        &loader_file(&[Row::new("2026Fall-X-C-3", "3")]),
+    );
     assert!(sim.run_loader_now().await.unwrap().is_empty());
     assert_eq!(sim.job_instances().len(), 1);
     let codes: Vec<String> = sim.courses().into_iter().map(|c| c.code).collect();
@@ -304,8 +403,16 @@ async fn temporary_names_and_other_files_are_never_taken() {
 #[tokio::test]
 async fn several_new_files_run_in_stamp_order() {
     let (sim, dir) = with_drop_dir(Vec::new()).await;
-    drop_file(dir.path(), "20261128020000.txt", &loader_file(&[Row::new("2026Fall-X-A-1", "1").op("DELETE")]));
-    drop_file(dir.path(), "20261128010000.txt", &loader_file(&[Row::new("2026Fall-X-A-1", "1")]));
+    drop_file(
+        dir.path(),
+        "20261128020000.txt",
+        &loader_file(&[Row::new("2026Fall-X-A-1", "1").op("DELETE")]),
+    );
+    drop_file(
+        dir.path(),
+        "20261128010000.txt",
+        &loader_file(&[Row::new("2026Fall-X-A-1", "1")]),
+    );
     let runs = sim.run_loader_now().await.unwrap();
     let names: Vec<&str> = runs.iter().map(|r| r.file_name.as_str()).collect();
     assert_eq!(names, ["20261128010000.txt", "20261128020000.txt"]);
@@ -356,7 +463,11 @@ async fn the_watcher_takes_a_file_dropped_into_the_directory() {
 #[tokio::test]
 async fn the_sim_endpoint_runs_the_loader_and_lists_instances() {
     let (sim, dir) = with_drop_dir(Vec::new()).await;
-    drop_file(dir.path(), "20261128010000.txt", &loader_file(&[Row::new("2026Fall-X-A-1", "1")]));
+    drop_file(
+        dir.path(),
+        "20261128010000.txt",
+        &loader_file(&[Row::new("2026Fall-X-A-1", "1")]),
+    );
     let body: serde_json::Value = client()
         .post(format!("{}/sim/loader/run", sim.base_url()))
         .send()
@@ -382,7 +493,11 @@ async fn the_sim_endpoint_runs_the_loader_and_lists_instances() {
 async fn the_sample_loader_files_are_well_formed_for_alma() {
     for name in ["expected_alma.txt", "expected_rollover.txt"] {
         let bytes = std::fs::read(sample_file(name)).unwrap();
-        let data_rows = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64 - 1;
+        let data_rows = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count() as u64
+            - 1;
         let dir = tempfile::tempdir().unwrap();
         let sim = AlmaSim::start(SimOptions {
             drop_dir: Some(dir.path().to_path_buf()),
@@ -395,7 +510,11 @@ async fn the_sample_loader_files_are_well_formed_for_alma() {
         assert!(run.failure.is_none(), "{name}: {:?}", run.failure);
         let c = run.counters;
         assert_eq!(c.rows_read, data_rows, "{name}");
-        assert_eq!(c.created + c.updated + c.deleted + c.rolled_over + c.errors, c.rows_read, "{name}");
+        assert_eq!(
+            c.created + c.updated + c.deleted + c.rolled_over + c.errors,
+            c.rows_read,
+            "{name}"
+        );
         for e in &run.row_errors {
             assert!(!e.reason.contains("processing department"), "{name}: {e:?}");
             assert!(!e.reason.contains("already appeared"), "{name}: {e:?}");

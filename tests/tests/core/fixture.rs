@@ -1,16 +1,11 @@
 //! The sample day's fixtures and the Alma facts they describe.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use leganto_shared::domain::{AlmaCourse, AlmaFacts, CourseIndex};
 use serde::Deserialize;
 
-pub fn sample(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/sample")
-        .join(name)
-}
+pub use leganto_tests::support::sample;
 
 pub fn read(name: &str) -> Vec<u8> {
     std::fs::read(sample(name)).expect("sample fixture")
@@ -34,8 +29,10 @@ pub fn fixture_courses() -> Vec<FixtureCourse> {
 /// Every fact Alma could give for the sample day, straight from the fixture.
 pub fn fixture_facts() -> AlmaFacts {
     let fixture = fixture_courses();
-    let reading_lists: HashMap<String, bool> =
-        fixture.iter().map(|c| (c.id.clone(), c.reading_lists)).collect();
+    let reading_lists: HashMap<String, bool> = fixture
+        .iter()
+        .map(|c| (c.id.clone(), c.reading_lists))
+        .collect();
     let courses = fixture
         .into_iter()
         .map(|c| AlmaCourse {

@@ -36,7 +36,10 @@ fn sample_day_transform_with_fixture_facts_matches_expected_loader_file() {
     let want = read("expected_alma.txt");
     assert!(out == want, "{}", first_difference(&out, &want));
     assert_eq!(summary.rows_read, 3000);
-    assert_eq!(summary.courses_written as usize + 1, want.split(|&b| b == b'\n').count() - 1);
+    assert_eq!(
+        summary.courses_written as usize + 1,
+        want.split(|&b| b == b'\n').count() - 1
+    );
 }
 
 #[test]
@@ -49,5 +52,8 @@ fn sample_day_rollover_report_with_fixture_facts_matches_expected_report() {
     let want = read("expected_rollover.txt");
     assert!(out == want, "{}", first_difference(&out, &want));
     let counts = summary.rollovers.unwrap();
-    assert_eq!(counts.found as usize + 1, want.split(|&b| b == b'\n').count() - 1);
+    assert_eq!(
+        counts.found as usize + 1,
+        want.split(|&b| b == b'\n').count() - 1
+    );
 }

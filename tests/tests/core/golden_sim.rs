@@ -64,7 +64,10 @@ async fn transform_against_simulator_is_exact_with_minimum_calls() {
 async fn rollover_report_against_simulator_is_exact_with_minimum_calls() {
     let sim = sim(None).await;
     let (out, calls) = rollover_out(&cache(&sim, 20)).await;
-    assert!(out == read("expected_rollover.txt"), "rollover report differs");
+    assert!(
+        out == read("expected_rollover.txt"),
+        "rollover report differs"
+    );
     assert_eq!(calls, rollover_calls());
     assert_eq!(sim.calls().len() as u64, rollover_calls());
 }
@@ -78,8 +81,10 @@ async fn transform_then_rollover_over_one_cache_asks_nothing_twice() {
     assert!(alma == read("expected_alma.txt"));
     assert!(rollover == read("expected_rollover.txt"));
     let calls = sim.calls();
-    let mut distinct: Vec<(&str, &str)> =
-        calls.iter().map(|c| (c.path.as_str(), c.query.as_str())).collect();
+    let mut distinct: Vec<(&str, &str)> = calls
+        .iter()
+        .map(|c| (c.path.as_str(), c.query.as_str()))
+        .collect();
     distinct.sort();
     distinct.dedup();
     assert_eq!(distinct.len(), calls.len(), "a call was repeated");
@@ -93,11 +98,17 @@ async fn at_the_per_second_limit_with_injected_5xx_output_stays_exact() {
     assert!(out == read("expected_alma.txt"), "loader file differs");
     assert_eq!(ok_calls(&sim), transform_calls());
     assert_eq!(calls, sim.calls().len() as u64);
-    assert!(sim.calls().iter().any(|c| c.status >= 500), "no fault was injected");
+    assert!(
+        sim.calls().iter().any(|c| c.status >= 500),
+        "no fault was injected"
+    );
 
     let sim = self::sim(Some(Fault::EveryNth(7))).await;
     let (out, calls) = rollover_out(&cache(&sim, 25)).await;
-    assert!(out == read("expected_rollover.txt"), "rollover report differs");
+    assert!(
+        out == read("expected_rollover.txt"),
+        "rollover report differs"
+    );
     assert_eq!(ok_calls(&sim), rollover_calls());
     assert_eq!(calls, sim.calls().len() as u64);
 }

@@ -82,7 +82,10 @@ pub fn transform_calls() -> u64 {
     for (first, _) in per_code(&rows) {
         if is_delete(first) {
             years.insert(first.year.clone());
-            for c in courses.iter().filter(|c| c.year == first.year && c.code == first.code) {
+            for c in courses
+                .iter()
+                .filter(|c| c.year == first.year && c.code == first.code)
+            {
                 ids.insert(c.id.clone());
             }
         }
@@ -90,10 +93,16 @@ pub fn transform_calls() -> u64 {
     years.iter().map(|y| pages(&courses, y)).sum::<u64>() + ids.len() as u64
 }
 
-fn unique_match<'a>(courses: &'a [FixtureCourse], year: &str, sln: &str) -> Option<&'a FixtureCourse> {
+fn unique_match<'a>(
+    courses: &'a [FixtureCourse],
+    year: &str,
+    sln: &str,
+) -> Option<&'a FixtureCourse> {
     let hits: Vec<&FixtureCourse> = courses
         .iter()
-        .filter(|c| c.year == year && (c.section == sln || c.searchable_id.iter().any(|s| s == sln)))
+        .filter(|c| {
+            c.year == year && (c.section == sln || c.searchable_id.iter().any(|s| s == sln))
+        })
         .collect();
     (hits.len() == 1).then(|| hits[0])
 }
@@ -126,7 +135,10 @@ pub fn rollover_calls() -> u64 {
     }
     for a in found_delete_first {
         years.insert(a.year.clone());
-        for c in courses.iter().filter(|c| c.year == a.year && c.code == a.code) {
+        for c in courses
+            .iter()
+            .filter(|c| c.year == a.year && c.code == a.code)
+        {
             ids.insert(c.id.clone());
         }
     }

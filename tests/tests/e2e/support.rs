@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use leganto_shared::ops::error_chain;
 use leganto_tests::stack::{format_visits, Execution, Stack, StackOptions, StateVisit};
 use serde_json::Value;
 
@@ -14,7 +15,7 @@ pub const EXECUTION_LIMIT: Duration = Duration::from_secs(600);
 pub async fn start_stack() -> Stack {
     match Stack::start(StackOptions::default()).await {
         Ok(stack) => stack,
-        Err(e) => panic!("the local stack did not start: {}", chain(&e)),
+        Err(e) => panic!("the local stack did not start: {}", error_chain(&e)),
     }
 }
 
@@ -60,14 +61,4 @@ fn collect_text(value: &Value, out: &mut String) {
         Value::Object(map) => map.values().for_each(|v| collect_text(v, out)),
         _ => {}
     }
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }

@@ -6,7 +6,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_yaml_ng::Value as Yaml;
 
-pub use leganto_tests::moto::repo_root;
+pub use leganto_tests::support::repo_root;
 
 /// The stages an execution may start at (`start_at`), in run order.
 pub const STAGES: [&str; 5] = [

@@ -35,11 +35,7 @@ pub const EMAIL_FROM: &str = "library-systems@example.edu";
 /// The simulator's course loader job (SimOptions default).
 pub const LOADER_JOB_ID: &str = "S7100000000001";
 
-pub fn sample(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/sample")
-        .join(name)
-}
+pub use leganto_tests::support::sample;
 
 pub fn read_sample(name: &str) -> Vec<u8> {
     std::fs::read(sample(name)).expect("sample fixture")

@@ -1,0 +1,29 @@
+//! Small helpers the harnesses and test binaries share: where the workspace and the sample
+//! day live, and a free loopback port.
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+
+/// The workspace root (parent of the `tests` crate).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// `tests/fixtures/sample`: the sample day (run date 2026-11-28).
+pub fn sample_dir() -> PathBuf {
+    repo_root().join("tests/fixtures/sample")
+}
+
+/// One file of the sample day, e.g. `sample("cem.csv")`.
+pub fn sample(name: &str) -> PathBuf {
+    sample_dir().join(name)
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> std::io::Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}
