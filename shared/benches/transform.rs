@@ -37,8 +37,13 @@ fn bench(c: &mut Criterion) {
     g.bench_function("offline_200k_rows", |b| {
         b.iter(|| {
             let mut out = Vec::with_capacity(data.len());
-            transform(&mut Cursor::new(&data), &rules, DeleteGuard::Offline, &mut out)
-                .expect("transform");
+            transform(
+                &mut Cursor::new(&data),
+                &rules,
+                DeleteGuard::Offline,
+                &mut out,
+            )
+            .expect("transform");
             out
         })
     });

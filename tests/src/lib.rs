@@ -3,6 +3,7 @@
 
 pub mod alma_sim;
 pub mod lambda_host;
+pub mod minimum;
 pub mod moto;
 pub mod slack_receiver;
 pub mod sshd;

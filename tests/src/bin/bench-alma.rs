@@ -6,7 +6,6 @@
 //! the product's code), 429s the simulator answered, the API phase's wall time, calls ÷
 //! rate, and the ratio of the two. A measurement, not a test: nothing is asserted.
 
-use std::collections::{BTreeSet, HashMap};
 use std::error::Error;
 use std::fs::File;
 use std::io::BufReader;
@@ -19,6 +18,7 @@ use leganto_shared::alma::{AlmaClient, AlmaClientConfig, CourseCache};
 use leganto_shared::domain::{Rules, RunSummary};
 use leganto_shared::pipeline::{rollover_report, transform_with_alma};
 use leganto_tests::alma_sim::{AlmaSim, FixtureCourse, SimOptions};
+use leganto_tests::minimum;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -99,167 +99,6 @@ fn day(args: &Args) -> Result<Day, BoxError> {
     Ok(day)
 }
 
-// ---- The minimum, from the fixtures alone (as tests/tests/core/minimum.rs does). ----
-
-struct Row {
-    code: String,
-    status: String,
-    year: String,
-    copy_sln: String,
-    copy_year: String,
-}
-
-fn rows(cem: &Path) -> Result<Vec<Row>, BoxError> {
-    // Latin-1 is enough here: only codes, statuses and numbers matter.
-    let text: String = std::fs::read(cem)?.iter().map(|&b| b as char).collect();
-    let mut r = csv::Reader::from_reader(text.as_bytes());
-    let h = r.headers()?.clone();
-    let col = |name: &str| {
-        h.iter()
-            .position(|x| x == name)
-            .ok_or_else(|| format!("column {name} missing"))
-    };
-    let (code, status, year, sln, cyear) = (
-        col("MYASU_COURSE_IDSTRING")?,
-        col("COURSE_STATUS")?,
-        col("YEAR")?,
-        col("COPY_COURSE_SLN")?,
-        col("COPY_COURSE_SEMESTER_YEAR")?,
-    );
-    let mut out = Vec::new();
-    for rec in r.records() {
-        let rec = rec?;
-        let get = |i: usize| rec.get(i).unwrap_or("").trim().to_string();
-        let row = Row {
-            code: get(code),
-            status: get(status),
-            year: get(year),
-            copy_sln: get(sln).replace(',', ""),
-            copy_year: get(cyear),
-        };
-        if row.status != "REQUESTED" {
-            out.push(row);
-        }
-    }
-    Ok(out)
-}
-
-fn is_delete(r: &Row) -> bool {
-    r.status == "DENIED" || r.status == "SUSPENDED"
-}
-
-fn pages(courses: &[FixtureCourse], year: &str) -> u64 {
-    let n = courses.iter().filter(|c| c.year == year).count() as u64;
-    n.div_ceil(100).max(1)
-}
-
-/// Per code in order of first appearance: its first row and its first active row.
-fn per_code(rows: &[Row]) -> Vec<(&Row, Option<&Row>)> {
-    let mut order: Vec<&str> = Vec::new();
-    let mut map: HashMap<&str, (&Row, Option<&Row>)> = HashMap::new();
-    for r in rows {
-        let e = map.entry(&r.code).or_insert_with(|| {
-            order.push(&r.code);
-            (r, None)
-        });
-        if !is_delete(r) && e.1.is_none() {
-            e.1 = Some(r);
-        }
-    }
-    order.iter().map(|c| map[c]).collect()
-}
-
-/// Courses of a year, by code and by section / searchable ID.
-struct Index<'a> {
-    by_code: HashMap<String, Vec<&'a FixtureCourse>>,
-    by_sln: HashMap<String, Vec<&'a FixtureCourse>>,
-}
-
-fn key(year: &str, value: &str) -> String {
-    format!("{year}\u{0}{value}")
-}
-
-impl<'a> Index<'a> {
-    fn new(courses: &'a [FixtureCourse]) -> Self {
-        let mut by_code: HashMap<String, Vec<&'a FixtureCourse>> = HashMap::new();
-        let mut by_sln: HashMap<String, Vec<&'a FixtureCourse>> = HashMap::new();
-        for c in courses {
-            by_code.entry(key(&c.year, &c.code)).or_default().push(c);
-            let mut slns: BTreeSet<&str> = c.searchable_id.iter().map(String::as_str).collect();
-            slns.insert(c.section.as_str());
-            for s in slns {
-                by_sln.entry(key(&c.year, s)).or_default().push(c);
-            }
-        }
-        Index { by_code, by_sln }
-    }
-
-    fn with_code(&self, year: &str, code: &str) -> &[&'a FixtureCourse] {
-        self.by_code
-            .get(&key(year, code))
-            .map_or(&[], Vec::as_slice)
-    }
-
-    fn unique_match(&self, year: &str, sln: &str) -> Option<&'a FixtureCourse> {
-        match self.by_sln.get(&key(year, sln)).map(Vec::as_slice) {
-            Some([one]) => Some(*one),
-            _ => None,
-        }
-    }
-}
-
-fn transform_minimum(courses: &[FixtureCourse], rows: &[Row]) -> u64 {
-    let index = Index::new(courses);
-    let mut years = BTreeSet::new();
-    let mut ids = BTreeSet::new();
-    for (first, _) in per_code(rows) {
-        if is_delete(first) {
-            years.insert(first.year.clone());
-            ids.extend(
-                index
-                    .with_code(&first.year, &first.code)
-                    .iter()
-                    .map(|c| c.id.clone()),
-            );
-        }
-    }
-    years.iter().map(|y| pages(courses, y)).sum::<u64>() + ids.len() as u64
-}
-
-fn rollover_minimum(courses: &[FixtureCourse], rows: &[Row]) -> u64 {
-    let index = Index::new(courses);
-    let mut years = BTreeSet::new();
-    let mut ids = BTreeSet::new();
-    let mut found_delete_first = Vec::new();
-    for (first, active) in per_code(rows) {
-        let Some(a) = active else { continue };
-        let candidate = !a.copy_sln.is_empty()
-            && a.copy_sln != "0"
-            && a.copy_sln.parse::<u64>().is_ok()
-            && !a.copy_year.is_empty();
-        if !candidate {
-            continue;
-        }
-        years.insert(a.copy_year.clone());
-        if let Some(m) = index.unique_match(&a.copy_year, &a.copy_sln) {
-            ids.insert(m.id.clone());
-            if is_delete(first) && m.reading_lists {
-                found_delete_first.push(a);
-            }
-        }
-    }
-    for a in found_delete_first {
-        years.insert(a.year.clone());
-        ids.extend(
-            index
-                .with_code(&a.year, &a.code)
-                .iter()
-                .map(|c| c.id.clone()),
-        );
-    }
-    years.iter().map(|y| pages(courses, y)).sum::<u64>() + ids.len() as u64
-}
-
 // ---- The measurement. ----
 
 #[derive(Clone, Copy)]
@@ -319,7 +158,7 @@ async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
     let day = day(&args)?;
     let courses: Vec<FixtureCourse> = serde_json::from_slice(&std::fs::read(&day.courses)?)?;
-    let rows = rows(&day.cem)?;
+    let rows = minimum::rows(&std::fs::read(&day.cem)?)?;
     println!(
         "day: {} ({} rows, {} Alma courses); simulator {} ms latency, limit {}/s; client rate {}/s",
         day.cem.display(),
@@ -343,8 +182,8 @@ async fn main() -> Result<(), BoxError> {
     );
     for phase in [Phase::Rollover, Phase::Transform] {
         let minimum = match phase {
-            Phase::Rollover => rollover_minimum(&courses, &rows),
-            Phase::Transform => transform_minimum(&courses, &rows),
+            Phase::Rollover => minimum::rollover_minimum_of(&courses, &rows),
+            Phase::Transform => minimum::transform_minimum_of(&courses, &rows),
         };
         let m = measure(&args, &day, phase).await?;
         let ideal = m.calls as f64 / f64::from(args.rate);
