@@ -17,6 +17,6 @@ packages=()
 for dir in functions/*/; do
   packages+=(-p "leganto-$(basename "$dir")")
 done
-echo "package: cargo lambda build --release ${arch[*]} (${#packages[@]} functions)"
+echo "package: cargo lambda build --release ${arch[*]} ($(( ${#packages[@]} / 2 )) functions)"
 cargo lambda build --release "${arch[@]}" "${packages[@]}"
 ls -l "${CARGO_TARGET_DIR:-target}"/lambda/*/bootstrap
