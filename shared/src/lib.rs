@@ -9,6 +9,7 @@ pub mod alma;
 pub mod config;
 pub mod domain;
 pub mod email;
+pub mod error;
 pub mod ops;
 pub mod pipeline;
 pub mod secrets;
