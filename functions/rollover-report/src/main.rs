@@ -1,9 +1,9 @@
 //! Lambda `leganto-rollover-report`: Build the rollover report from the cached courses and Alma's reading lists.
-//! Input, output and error names: infra/CONTRACT.md; the work: `leganto_shared::steps`.
+//! Input, output and error names: infra/CONTRACT.md; the work: `leganto_shared::steps::rollover_report`.
 
-use leganto_shared::steps::{self, Step};
+use leganto_shared::steps::{self, rollover_report};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    steps::run_lambda(Step::RolloverReport).await
+    steps::serve("rollover-report", rollover_report::run).await
 }

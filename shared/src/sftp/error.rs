@@ -3,10 +3,8 @@
 //! No variant carries a password, key or passphrase: only host, port, user, paths, the
 //! fingerprints and the underlying library's message.
 
-use std::io;
+use crate::error::{BoxError, ErrorName};
 
-/// Library errors are boxed so one variant can hold an I/O error or an ssh2 error.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SftpError {
@@ -38,14 +36,14 @@ pub enum SftpError {
         user: String,
         method: &'static str,
         #[source]
-        source: ssh2::Error,
+        source: BoxError,
     },
 
     #[error("no such file on the SFTP server: {path}")]
     NotFound {
         path: String,
         #[source]
-        source: ssh2::Error,
+        source: BoxError,
     },
 
     #[error("permission denied on the SFTP server during {operation} of {path}: {source}")]
@@ -53,7 +51,7 @@ pub enum SftpError {
         operation: &'static str,
         path: String,
         #[source]
-        source: ssh2::Error,
+        source: BoxError,
     },
 
     #[error(
@@ -84,7 +82,7 @@ pub enum SftpError {
         operation: &'static str,
         path: String,
         #[source]
-        source: ssh2::Error,
+        source: BoxError,
     },
 
     #[error("SFTP task did not finish: {source}")]
@@ -94,9 +92,8 @@ pub enum SftpError {
     },
 }
 
-impl SftpError {
-    /// Stable name used as the Lambda error type (matched by `Retry`/`Catch`).
-    pub fn kind_name(&self) -> &'static str {
+impl ErrorName for SftpError {
+    fn error_name(&self) -> &'static str {
         match self {
             SftpError::HostKeyMismatch { .. } => "HostKeyMismatch",
             SftpError::Unavailable { .. } => "SftpUnavailable",
@@ -111,7 +108,9 @@ impl SftpError {
             SftpError::Task { .. } => "SftpFailed",
         }
     }
+}
 
+impl SftpError {
     /// Worth retrying: the network, the server or a transfer that may go through next time.
     pub fn is_transient(&self) -> bool {
         matches!(
@@ -121,82 +120,3 @@ impl SftpError {
     }
 }
 
-// libssh2's session error codes (LIBSSH2_ERROR_*), as `ssh2::ErrorCode::Session` carries them.
-pub(crate) const LIBSSH2_ERROR_PASSWORD_EXPIRED: i32 = -15;
-pub(crate) const LIBSSH2_ERROR_FILE: i32 = -16;
-pub(crate) const LIBSSH2_ERROR_AUTHENTICATION_FAILED: i32 = -18;
-pub(crate) const LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED: i32 = -19;
-pub(crate) const LIBSSH2_ERROR_KEYFILE_AUTH_FAILED: i32 = -48;
-
-// SFTP status codes (SSH_FX_*), as `ssh2::ErrorCode::SFTP` carries them.
-pub(crate) const SSH_FX_NO_SUCH_FILE: i32 = 2;
-pub(crate) const SSH_FX_PERMISSION_DENIED: i32 = 3;
-pub(crate) const SSH_FX_NO_SUCH_PATH: i32 = 10;
-
-/// Where a failing call sits, so one ssh2 error maps to the right variant.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Site<'a> {
-    pub host: &'a str,
-    pub port: u16,
-}
-
-impl Site<'_> {
-    pub fn unavailable(&self, operation: &'static str, source: impl Into<BoxError>) -> SftpError {
-        SftpError::Unavailable {
-            host: self.host.to_string(),
-            port: self.port,
-            operation,
-            source: source.into(),
-        }
-    }
-
-    /// Maps an error from an SFTP request on an established session: SFTP status codes say
-    /// what the server refused; session codes mean the transport broke or timed out.
-    pub fn sftp_error(&self, operation: &'static str, path: &str, err: ssh2::Error) -> SftpError {
-        match err.code() {
-            ssh2::ErrorCode::SFTP(SSH_FX_NO_SUCH_FILE | SSH_FX_NO_SUCH_PATH) => {
-                SftpError::NotFound {
-                    path: path.to_string(),
-                    source: err,
-                }
-            }
-            ssh2::ErrorCode::SFTP(SSH_FX_PERMISSION_DENIED) => SftpError::PermissionDenied {
-                operation,
-                path: path.to_string(),
-                source: err,
-            },
-            ssh2::ErrorCode::SFTP(_) => SftpError::Remote {
-                operation,
-                path: path.to_string(),
-                source: err,
-            },
-            ssh2::ErrorCode::Session(_) => self.unavailable(operation, err),
-        }
-    }
-
-    /// Maps an `io::Error` from reading or writing a remote file. ssh2 keeps only the
-    /// message (no status code) in these, so they count as a broken transfer.
-    pub fn io_error(&self, operation: &'static str, err: io::Error) -> SftpError {
-        self.unavailable(operation, err)
-    }
-}
-
-/// True for libssh2 codes that mean "the server said no to these credentials".
-pub(crate) fn is_auth_refusal(err: &ssh2::Error) -> bool {
-    matches!(
-        err.code(),
-        ssh2::ErrorCode::Session(
-            LIBSSH2_ERROR_AUTHENTICATION_FAILED
-                | LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED
-                | LIBSSH2_ERROR_PASSWORD_EXPIRED
-        )
-    )
-}
-
-/// True for libssh2 codes that mean the private key text itself could not be used.
-pub(crate) fn is_unusable_key(err: &ssh2::Error) -> bool {
-    matches!(
-        err.code(),
-        ssh2::ErrorCode::Session(LIBSSH2_ERROR_FILE | LIBSSH2_ERROR_KEYFILE_AUTH_FAILED)
-    )
-}

@@ -1,0 +1,524 @@
+//! The SFTP client over libssh2 (the `sftp` feature): one connection per call, opened on
+//! the blocking pool, with the host key checked before any credential is sent.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::DateTime;
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+use ssh2::{HashType, HostKeyType, OpenFlags, OpenType, RenameFlags, Session, Sftp};
+use tracing::{info, warn, Instrument as _};
+
+use super::login::{self, format_fingerprint, SftpAuth, SftpLogin};
+use super::{checked_name, temporary_name, RemoteFile, SftpError, UploadOutcome};
+use crate::error::{BoxError, ErrorName as _};
+
+/// SFTP client for one login's directory. Cheap to clone; holds no connection.
+#[derive(Debug, Clone)]
+pub struct SftpClient {
+    login: Arc<SftpLogin>,
+    timeout: Duration,
+}
+
+impl SftpClient {
+    /// `timeout` bounds the TCP connect and, separately, every SSH/SFTP operation.
+    pub fn new(login: SftpLogin, timeout: Duration) -> Self {
+        Self {
+            login: Arc::new(login),
+            timeout,
+        }
+    }
+
+    pub fn login(&self) -> &SftpLogin {
+        &self.login
+    }
+
+    /// Regular files in the login's directory, sorted by name.
+    pub async fn list(&self) -> Result<Vec<RemoteFile>, SftpError> {
+        let files = self.run("list", |conn| conn.list()).await?;
+        info!(files = files.len(), "listed SFTP directory");
+        Ok(files)
+    }
+
+    /// The whole content of `name` in the login's directory.
+    pub async fn download(&self, name: &str) -> Result<Vec<u8>, SftpError> {
+        let name = checked_name(name)?.to_string();
+        let bytes = self
+            .run("download", move |conn| conn.download(&name))
+            .await?;
+        info!(bytes = bytes.len(), "downloaded SFTP file");
+        Ok(bytes)
+    }
+
+    /// Puts `bytes` under `name` in the login's directory so that the name only ever shows
+    /// complete content; see the module docs.
+    pub async fn upload_atomic(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<UploadOutcome, SftpError> {
+        let name = checked_name(name)?.to_string();
+        let size = bytes.len();
+        let outcome = self
+            .run("upload", move |conn| conn.upload_atomic(&name, &bytes))
+            .await?;
+        info!(bytes = size, outcome = ?outcome, "uploaded SFTP file");
+        Ok(outcome)
+    }
+
+    /// Connects, runs `op` and disconnects, all on the blocking pool.
+    async fn run<T, F>(&self, operation: &'static str, op: F) -> Result<T, SftpError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, SftpError> + Send + 'static,
+    {
+        let login = Arc::clone(&self.login);
+        let timeout = self.timeout;
+        let span = tracing::info_span!(
+            "sftp",
+            operation,
+            host = %login.host,
+            port = login.port,
+            user = %login.user,
+            directory = %login.directory,
+        );
+        let blocking_span = span.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            blocking_span.in_scope(|| {
+                let conn = Connection::open(&login, timeout)?;
+                let result = op(&conn);
+                conn.close();
+                result
+            })
+        });
+        let result = async { task.await.map_err(|source| SftpError::Task { source })? }
+            .instrument(span.clone())
+            .await;
+        if let Err(err) = &result {
+            span.in_scope(|| warn!(error = %err, kind = err.error_name(), "SFTP call failed"));
+        }
+        result
+    }
+}
+
+/// A TCP connection to the first of the host's addresses that answers within `timeout`.
+fn connect(site: Site<'_>, timeout: Duration) -> Result<TcpStream, SftpError> {
+    let addrs = (site.host, site.port)
+        .to_socket_addrs()
+        .map_err(|e| site.unavailable("resolve", e))?;
+    let mut last_err = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(match last_err {
+        Some(e) => site.unavailable("connect", e),
+        None => site.unavailable(
+            "resolve",
+            io::Error::new(io::ErrorKind::NotFound, "host has no address"),
+        ),
+    })
+}
+
+/// The SSH session over `tcp`, every later libssh2 call bounded by `timeout`.
+fn handshake(site: Site<'_>, tcp: TcpStream, timeout: Duration) -> Result<Session, SftpError> {
+    let mut session = Session::new().map_err(|e| site.unavailable("session setup", e))?;
+    session.set_timeout(
+        u32::try_from(timeout.as_millis())
+            .unwrap_or(u32::MAX)
+            .max(1),
+    );
+    session.set_tcp_stream(tcp);
+    session
+        .handshake()
+        .map_err(|e| site.unavailable("handshake", e))?;
+    Ok(session)
+}
+
+/// The server's host key must hash to the pinned SHA-256 fingerprint.
+fn verify_host_key(site: Site<'_>, session: &Session, expected: &[u8]) -> Result<(), SftpError> {
+    let actual = session.host_key_hash(HashType::Sha256).ok_or_else(|| {
+        site.unavailable(
+            "host key check",
+            io::Error::other("server presented no host key"),
+        )
+    })?;
+    if actual == expected {
+        return Ok(());
+    }
+    let key_type = session
+        .host_key()
+        .map_or("unknown", |(_, kind)| key_type_name(kind));
+    Err(SftpError::HostKeyMismatch {
+        host: site.host.to_string(),
+        port: site.port,
+        expected: format_fingerprint(expected),
+        actual: format_fingerprint(actual),
+        key_type: key_type.to_string(),
+    })
+}
+
+/// Logs in by password or private key; a refusal, an unusable key and a broken transport
+/// are told apart.
+fn authenticate(site: Site<'_>, session: &Session, login: &SftpLogin) -> Result<(), SftpError> {
+    let result = match &login.auth {
+        SftpAuth::Password(password) => {
+            session.userauth_password(&login.user, password.expose_secret())
+        }
+        SftpAuth::PrivateKey { key, passphrase } => session.userauth_pubkey_memory(
+            &login.user,
+            None,
+            key.expose_secret(),
+            passphrase.as_ref().map(|p| p.expose_secret()),
+        ),
+    };
+    let refused = |source: ssh2::Error| SftpError::AuthenticationFailed {
+        host: login.host.clone(),
+        port: login.port,
+        user: login.user.clone(),
+        method: login.auth.method(),
+        source: source.into(),
+    };
+    match result {
+        Ok(()) if session.authenticated() => Ok(()),
+        Ok(()) => Err(refused(ssh2::Error::new(
+            ssh2::ErrorCode::Session(LIBSSH2_ERROR_AUTHENTICATION_FAILED),
+            "server did not accept the login",
+        ))),
+        Err(e) if is_auth_refusal(&e) => Err(refused(e)),
+        Err(e) if is_unusable_key(&e) => Err(SftpError::LoginInvalid {
+            reason: format!(
+                "the private key could not be used (format or passphrase): {}",
+                e.message()
+            ),
+        }),
+        Err(e) => Err(site.unavailable("authentication", e)),
+    }
+}
+
+/// OpenSSH's name for the host key algorithm, for the mismatch message.
+fn key_type_name(kind: HostKeyType) -> &'static str {
+    match kind {
+        HostKeyType::Rsa => "ssh-rsa",
+        HostKeyType::Dss => "ssh-dss",
+        HostKeyType::Ecdsa256 => "ecdsa-sha2-nistp256",
+        HostKeyType::Ecdsa384 => "ecdsa-sha2-nistp384",
+        HostKeyType::Ecdsa521 => "ecdsa-sha2-nistp521",
+        HostKeyType::Ed25519 => "ssh-ed25519",
+        HostKeyType::Unknown => "unknown",
+    }
+}
+
+/// An authenticated SFTP session (blocking).
+struct Connection {
+    session: Session,
+    sftp: Sftp,
+    host: String,
+    port: u16,
+    directory: String,
+}
+
+impl Connection {
+    /// Connect, verify the host key, authenticate, start SFTP: in that order, so no
+    /// credential ever reaches a server whose key does not match the pin.
+    fn open(login: &SftpLogin, timeout: Duration) -> Result<Self, SftpError> {
+        let site = Site {
+            host: &login.host,
+            port: login.port,
+        };
+        // A malformed pin is a configuration error, found before touching the network.
+        let expected = login::parse_fingerprint(&login.host_key_sha256)?;
+        let tcp = connect(site, timeout)?;
+        let session = handshake(site, tcp, timeout)?;
+        verify_host_key(site, &session, &expected)?;
+        authenticate(site, &session, login)?;
+        let sftp = session
+            .sftp()
+            .map_err(|e| site.unavailable("sftp subsystem", e))?;
+        Ok(Self {
+            session,
+            sftp,
+            host: login.host.clone(),
+            port: login.port,
+            directory: login.directory.trim_end_matches('/').to_string(),
+        })
+    }
+
+    fn site(&self) -> Site<'_> {
+        Site {
+            host: &self.host,
+            port: self.port,
+        }
+    }
+
+    fn path(&self, name: &str) -> String {
+        format!("{}/{}", self.directory, name)
+    }
+
+    fn close(self) {
+        drop(self.sftp);
+        // Best effort: the server cleans up either way.
+        let _ = self.session.disconnect(None, "done", None);
+    }
+
+    fn list(&self) -> Result<Vec<RemoteFile>, SftpError> {
+        let dir = if self.directory.is_empty() {
+            "/"
+        } else {
+            &self.directory
+        };
+        let entries = self
+            .sftp
+            .readdir(Path::new(dir))
+            .map_err(|e| self.site().sftp_error("list", dir, e))?;
+        let mut files: Vec<RemoteFile> = entries
+            .into_iter()
+            .filter(|(_, stat)| stat.is_file())
+            .filter_map(|(path, stat)| {
+                let name = path.file_name()?.to_str()?.to_string();
+                Some(RemoteFile {
+                    name,
+                    // OpenSSH always reports size and mtime; absent means the server hid it.
+                    size: stat.size.unwrap_or(0),
+                    mtime: stat
+                        .mtime
+                        .and_then(|s| i64::try_from(s).ok())
+                        .and_then(|s| DateTime::from_timestamp(s, 0)),
+                })
+            })
+            .collect();
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(files)
+    }
+
+    fn size_of(&self, path: &str) -> Result<u64, SftpError> {
+        let stat = self
+            .sftp
+            .stat(Path::new(path))
+            .map_err(|e| self.site().sftp_error("stat", path, e))?;
+        Ok(stat.size.unwrap_or(0))
+    }
+
+    fn download(&self, name: &str) -> Result<Vec<u8>, SftpError> {
+        let path = self.path(name);
+        let expected = self.size_of(&path)?;
+        let mut file = self
+            .sftp
+            .open(Path::new(&path))
+            .map_err(|e| self.site().sftp_error("open", &path, e))?;
+        let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+        file.read_to_end(&mut bytes)
+            .map_err(|e| self.site().io_error("download", e))?;
+        // A short read means the file changed or the transfer broke: never hand on a part.
+        let actual = bytes.len() as u64;
+        if actual != expected {
+            return Err(SftpError::SizeMismatch {
+                path,
+                expected,
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// `Some(true)` if `path` holds exactly `bytes`, `Some(false)` if it holds something
+    /// else, `None` if there is no such file.
+    fn holds(&self, path: &str, bytes: &[u8]) -> Result<Option<(bool, u64)>, SftpError> {
+        let size = match self.size_of(path) {
+            Ok(size) => size,
+            Err(SftpError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if size != bytes.len() as u64 {
+            return Ok(Some((false, size)));
+        }
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let existing = self.download(name)?;
+        Ok(Some((
+            Sha256::digest(&existing) == Sha256::digest(bytes),
+            size,
+        )))
+    }
+
+    fn upload_atomic(&self, name: &str, bytes: &[u8]) -> Result<UploadOutcome, SftpError> {
+        let path = self.path(name);
+        let new_size = bytes.len() as u64;
+        match self.holds(&path, bytes)? {
+            Some((true, _)) => return Ok(UploadOutcome::AlreadyPresent),
+            Some((false, existing_size)) => {
+                return Err(SftpError::Conflict {
+                    path,
+                    existing_size,
+                    new_size,
+                })
+            }
+            None => {}
+        }
+
+        let temp = self.path(&temporary_name(name));
+        let result = self.write_then_rename(&temp, &path, bytes);
+        if result.is_err() {
+            if let Err(e) = self.sftp.unlink(Path::new(&temp)) {
+                // NotFound is expected when the write never created it.
+                if !matches!(e.code(), ssh2::ErrorCode::SFTP(SSH_FX_NO_SUCH_FILE)) {
+                    warn!(temp = %temp, error = %e, "could not remove temporary upload");
+                }
+            }
+        }
+        result
+    }
+
+    fn write_then_rename(
+        &self,
+        temp: &str,
+        path: &str,
+        bytes: &[u8],
+    ) -> Result<UploadOutcome, SftpError> {
+        let site = self.site();
+        let mut file = self
+            .sftp
+            .open_mode(
+                Path::new(temp),
+                OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE,
+                0o644,
+                OpenType::File,
+            )
+            .map_err(|e| site.sftp_error("create", temp, e))?;
+        file.write_all(bytes)
+            .map_err(|e| site.io_error("upload", e))?;
+        file.close()
+            .map_err(|e| site.sftp_error("close", temp, e))?;
+
+        let written = self.size_of(temp)?;
+        if written != bytes.len() as u64 {
+            return Err(SftpError::SizeMismatch {
+                path: temp.to_string(),
+                expected: bytes.len() as u64,
+                actual: written,
+            });
+        }
+
+        // No OVERWRITE flag: OpenSSH's server then refuses to replace an existing name.
+        match self.sftp.rename(
+            Path::new(temp),
+            Path::new(path),
+            Some(RenameFlags::ATOMIC | RenameFlags::NATIVE),
+        ) {
+            Ok(()) => Ok(UploadOutcome::Uploaded),
+            Err(rename_err) => match self.holds(path, bytes)? {
+                // Someone put the same file there in the meantime.
+                Some((true, _)) => {
+                    self.sftp
+                        .unlink(Path::new(temp))
+                        .map_err(|e| site.sftp_error("remove", temp, e))?;
+                    Ok(UploadOutcome::AlreadyPresent)
+                }
+                Some((false, existing_size)) => Err(SftpError::Conflict {
+                    path: path.to_string(),
+                    existing_size,
+                    new_size: bytes.len() as u64,
+                }),
+                None => Err(site.sftp_error("rename", path, rename_err)),
+            },
+        }
+    }
+}
+
+
+// libssh2's session error codes (LIBSSH2_ERROR_*), as `ssh2::ErrorCode::Session` carries them.
+const LIBSSH2_ERROR_PASSWORD_EXPIRED: i32 = -15;
+const LIBSSH2_ERROR_FILE: i32 = -16;
+const LIBSSH2_ERROR_AUTHENTICATION_FAILED: i32 = -18;
+const LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED: i32 = -19;
+const LIBSSH2_ERROR_KEYFILE_AUTH_FAILED: i32 = -48;
+
+// SFTP status codes (SSH_FX_*), as `ssh2::ErrorCode::SFTP` carries them.
+const SSH_FX_NO_SUCH_FILE: i32 = 2;
+const SSH_FX_PERMISSION_DENIED: i32 = 3;
+const SSH_FX_NO_SUCH_PATH: i32 = 10;
+
+/// Where a failing call sits, so one ssh2 error maps to the right variant.
+#[derive(Debug, Clone, Copy)]
+struct Site<'a> {
+    pub host: &'a str,
+    pub port: u16,
+}
+
+impl Site<'_> {
+    pub fn unavailable(&self, operation: &'static str, source: impl Into<BoxError>) -> SftpError {
+        SftpError::Unavailable {
+            host: self.host.to_string(),
+            port: self.port,
+            operation,
+            source: source.into(),
+        }
+    }
+
+    /// Maps an error from an SFTP request on an established session: SFTP status codes say
+    /// what the server refused; session codes mean the transport broke or timed out.
+    pub fn sftp_error(&self, operation: &'static str, path: &str, err: ssh2::Error) -> SftpError {
+        match err.code() {
+            ssh2::ErrorCode::SFTP(SSH_FX_NO_SUCH_FILE | SSH_FX_NO_SUCH_PATH) => {
+                SftpError::NotFound {
+                    path: path.to_string(),
+                    source: err.into(),
+                }
+            }
+            ssh2::ErrorCode::SFTP(SSH_FX_PERMISSION_DENIED) => SftpError::PermissionDenied {
+                operation,
+                path: path.to_string(),
+                source: err.into(),
+            },
+            ssh2::ErrorCode::SFTP(_) => SftpError::Remote {
+                operation,
+                path: path.to_string(),
+                source: err.into(),
+            },
+            ssh2::ErrorCode::Session(_) => self.unavailable(operation, err),
+        }
+    }
+
+    /// Maps an `io::Error` from reading or writing a remote file. ssh2 keeps only the
+    /// message (no status code) in these, so they count as a broken transfer.
+    pub fn io_error(&self, operation: &'static str, err: io::Error) -> SftpError {
+        self.unavailable(operation, err)
+    }
+}
+
+/// True for libssh2 codes that mean "the server said no to these credentials".
+fn is_auth_refusal(err: &ssh2::Error) -> bool {
+    matches!(
+        err.code(),
+        ssh2::ErrorCode::Session(
+            LIBSSH2_ERROR_AUTHENTICATION_FAILED
+                | LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED
+                | LIBSSH2_ERROR_PASSWORD_EXPIRED
+        )
+    )
+}
+
+/// True for libssh2 codes that mean the private key text itself could not be used.
+fn is_unusable_key(err: &ssh2::Error) -> bool {
+    matches!(
+        err.code(),
+        ssh2::ErrorCode::Session(LIBSSH2_ERROR_FILE | LIBSSH2_ERROR_KEYFILE_AUTH_FAILED)
+    )
+}
+
+/// Handlers spawn the client's futures (`tokio::spawn`, an axum handler): this fails to
+/// compile if they ever stop being `Send + 'static`.
+#[allow(dead_code)]
+fn client_futures_are_spawnable(client: SftpClient) {
+    fn spawnable<F: std::future::Future + Send + 'static>(_: F) {}
+    spawnable(async move {
+        client.list().await?;
+        client.download("a").await?;
+        client.upload_atomic("a", Vec::new()).await
+    });
+}
