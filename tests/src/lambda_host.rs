@@ -4,7 +4,7 @@
 //! moto sends a state machine's Lambda invokes to `http://localhost:$MOTO_PORT`. With moto on
 //! port A and `MOTO_PORT` = B, this host on B answers
 //! `POST /2015-03-31/functions/{name or ARN}/invocations` through
-//! [`leganto_shared::steps::invoke`] — 200 with the output, or, as AWS does, 200 with
+//! [`crate::dispatch::invoke`] — 200 with the output, or, as AWS does, 200 with
 //! `X-Amz-Function-Error: Unhandled` and `{"errorType", "errorMessage"}` — and passes any
 //! other request (method, path, query, headers, body) to moto on A unchanged.
 
@@ -19,7 +19,10 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use leganto_shared::steps::{self, StepContext, StepError};
+use leganto_shared::error::ErrorName as _;
+use leganto_shared::steps::{StepContext, StepError};
+
+use crate::dispatch;
 use tokio::sync::watch;
 
 /// The Invoke API path (`{name}` is percent-decoded by the router).
@@ -152,7 +155,7 @@ async fn invoke(
     let result = match payload {
         Ok(payload) => run_step(Arc::clone(&state.ctx), name.clone(), payload)
             .await
-            .map_err(|e| (e.error_type().to_string(), e.message())),
+            .map_err(|e| (e.error_name().to_string(), e.message())),
         Err(e) => Err((
             "InvalidRequestContentException".to_string(),
             format!("the payload is not JSON: {e}"),
@@ -188,7 +191,7 @@ fn run_step(
     name: String,
     payload: serde_json::Value,
 ) -> Pin<Box<dyn Future<Output = Result<serde_json::Value, StepError>> + Send>> {
-    Box::pin(async move { steps::invoke(&ctx, &name, payload).await })
+    Box::pin(async move { dispatch::invoke(&ctx, &name, payload).await })
 }
 
 async fn forward(State(state): State<Arc<HostState>>, request: Request) -> Response {

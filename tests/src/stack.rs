@@ -22,10 +22,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use leganto_shared::config::Config;
-use leganto_shared::steps::{Step, StepContext};
+use leganto_shared::steps::StepContext;
 use serde_json::Value;
 
 use crate::alma_sim::{AlmaSim, SimOptions};
+use crate::dispatch::Step;
 use crate::lambda_host::{BoundHost, LambdaHost};
 use crate::moto::{Moto, MotoError, REGION};
 use crate::slack_receiver::SlackReceiver;

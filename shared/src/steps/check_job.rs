@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::push::PushOutput;
 use super::{RunInfo, StepContext, StepError};
-use crate::alma::JobInstance;
+use crate::alma::{AlmaClient, JobInstance};
 
 /// Alma and we do not share a clock, and Alma may pick the file up before our push step
 /// records its time: a run submitted this long before `pushed_at` still counts.
@@ -96,6 +96,23 @@ pub fn our_run(instances: &[JobInstance], since: DateTime<Utc>) -> Option<&JobIn
         .map(|(_, i)| i)
 }
 
+/// How long the run has waited for Alma since the push, against its limit.
+#[derive(Debug, Clone, Copy)]
+struct Waited {
+    seconds: u64,
+    enough: bool,
+}
+
+impl Waited {
+    fn since(push: &PushOutput, now: DateTime<Utc>, limit_seconds: u64) -> Waited {
+        let seconds = u64::try_from((now - push.pushed_at).num_seconds()).unwrap_or(0);
+        Waited {
+            seconds,
+            enough: seconds >= limit_seconds,
+        }
+    }
+}
+
 pub async fn run(ctx: &StepContext, input: CheckJobInput) -> Result<AlmaJobOutput, StepError> {
     let checks = input.alma_job.as_ref().map_or(0, |j| j.checks) + 1;
     let Some(push) = &input.push else {
@@ -107,34 +124,21 @@ pub async fn run(ctx: &StepContext, input: CheckJobInput) -> Result<AlmaJobOutpu
             ..AlmaJobOutput::default()
         });
     };
-    let now = ctx.now();
-    let waited_seconds = u64::try_from((now - push.pushed_at).num_seconds()).unwrap_or(0);
     let wait_limit = match input.run.wait_limit_seconds {
         0 => ctx.config.wait_limit.as_secs(),
         n => n,
     };
-    let waited_enough = waited_seconds >= wait_limit;
+    let waited = Waited::since(push, ctx.now(), wait_limit);
 
-    let job_id = match &ctx.config.alma_loader_job_id {
-        Some(id) => Some(id.clone()),
-        None => match &ctx.config.alma_loader_profile_id {
-            Some(profile) => ctx
-                .alma()
-                .await?
-                .find_scheduled_job(profile)
-                .await?
-                .map(|job| job.id),
-            None => None,
-        },
-    };
-    let Some(job_id) = job_id else {
+    let mut alma = None;
+    let Some(job_id) = loader_job_id(ctx, &mut alma).await? else {
         // The original slept a fixed time; so do we, in polls, then go on.
-        tracing::info!(waited_seconds, wait_limit, "no course loader job to watch");
+        tracing::info!(waited_seconds = waited.seconds, wait_limit, "no course loader job to watch");
         return Ok(AlmaJobOutput {
-            done: waited_enough,
+            done: waited.enough,
             status: NOT_MONITORED.into(),
             checks,
-            waited_seconds,
+            waited_seconds: waited.seconds,
             ..AlmaJobOutput::default()
         });
     };
@@ -142,31 +146,12 @@ pub async fn run(ctx: &StepContext, input: CheckJobInput) -> Result<AlmaJobOutpu
     let since = earliest_submit(push, ctx.config.time_zone);
     // Alma filters by submit date (a day); ask from the day before so no time zone hides it.
     let from = since.date_naive().pred_opt().unwrap_or(since.date_naive());
-    let instances = ctx.alma().await?.job_instances(&job_id, from).await?;
-    let output = match our_run(&instances, since) {
-        None => AlmaJobOutput {
-            done: false,
-            timed_out: waited_enough,
-            status: NOT_STARTED.into(),
-            checks,
-            waited_seconds,
-            ..AlmaJobOutput::default()
-        },
-        Some(instance) => {
-            let done = instance.status.is_done();
-            AlmaJobOutput {
-                done,
-                timed_out: !done && waited_enough,
-                status: instance.status.as_str().to_string(),
-                job_instance_id: Some(instance.id.clone()),
-                started_at: instance.start_time,
-                ended_at: instance.end_time,
-                counters: counters_of(instance),
-                checks,
-                waited_seconds,
-            }
-        }
+    let alma = match alma {
+        Some(alma) => alma,
+        None => ctx.alma().await?,
     };
+    let instances = alma.job_instances(&job_id, from).await?;
+    let output = job_output(our_run(&instances, since), waited, checks);
     tracing::info!(
         job_id = %job_id,
         instance = output.job_instance_id.as_deref().unwrap_or(""),
@@ -174,10 +159,53 @@ pub async fn run(ctx: &StepContext, input: CheckJobInput) -> Result<AlmaJobOutpu
         done = output.done,
         timed_out = output.timed_out,
         checks,
-        waited_seconds,
+        waited_seconds = waited.seconds,
         "checked the course loader job"
     );
     Ok(output)
+}
+
+/// The course loader job to watch: the configured id, else the scheduled job of the
+/// configured profile (looked up in Alma, whose client is kept in `alma` for the next
+/// call), else none.
+async fn loader_job_id(
+    ctx: &StepContext,
+    alma: &mut Option<AlmaClient>,
+) -> Result<Option<String>, StepError> {
+    if let Some(id) = &ctx.config.alma_loader_job_id {
+        return Ok(Some(id.clone()));
+    }
+    let Some(profile) = &ctx.config.alma_loader_profile_id else {
+        return Ok(None);
+    };
+    let client = alma.insert(ctx.alma().await?);
+    Ok(client.find_scheduled_job(profile).await?.map(|job| job.id))
+}
+
+/// The check's answer for our run of the job, or for none yet.
+fn job_output(instance: Option<&JobInstance>, waited: Waited, checks: u64) -> AlmaJobOutput {
+    let Some(instance) = instance else {
+        return AlmaJobOutput {
+            done: false,
+            timed_out: waited.enough,
+            status: NOT_STARTED.into(),
+            checks,
+            waited_seconds: waited.seconds,
+            ..AlmaJobOutput::default()
+        };
+    };
+    let done = instance.status.is_done();
+    AlmaJobOutput {
+        done,
+        timed_out: !done && waited.enough,
+        status: instance.status.as_str().to_string(),
+        job_instance_id: Some(instance.id.clone()),
+        started_at: instance.start_time,
+        ended_at: instance.end_time,
+        counters: counters_of(instance),
+        checks,
+        waited_seconds: waited.seconds,
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::alma::{AlmaClient, AlmaClientConfig, CourseCache};
 use crate::config::{self, Config};
 use crate::domain::Rules;
 use crate::secrets::Secrets;
+#[cfg(feature = "sftp")]
 use crate::sftp::SftpClient;
 use crate::slack::SlackWebhook;
 use crate::store::Store;
@@ -131,6 +132,7 @@ impl StepContext {
         Ok(CourseCache::new(self.alma().await?))
     }
 
+    #[cfg(feature = "sftp")]
     pub async fn cem_sftp(&self) -> Result<SftpClient, StepError> {
         let secrets = self.secrets().await?;
         Ok(SftpClient::new(
@@ -139,6 +141,7 @@ impl StepContext {
         ))
     }
 
+    #[cfg(feature = "sftp")]
     pub async fn alma_sftp(&self) -> Result<SftpClient, StepError> {
         let secrets = self.secrets().await?;
         Ok(SftpClient::new(

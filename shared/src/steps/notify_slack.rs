@@ -153,12 +153,7 @@ pub fn day_summary(state: &SlackState) -> DaySummary {
     DaySummary {
         run_date: state.run_date(),
         dry_run,
-        rows_read: counts.rows_read,
-        courses_written: counts.rows_written,
-        deletes_sent: counts.deletes_sent,
-        deletes_suppressed: counts.deletes_suppressed,
-        rejects: counts.rejected,
-        warnings: counts.warnings,
+        counts: counts.labelled(),
         pushed_file: state.push.as_ref().map(|p| p.file_name.clone()),
         alma_job,
         rollovers: state.report.as_ref().map(|r| RolloverCounts {

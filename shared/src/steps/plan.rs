@@ -214,6 +214,7 @@ async fn recall_push(ctx: &StepContext, run: &RunInfo) -> Result<Option<PushOutp
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorName as _;
     use serde_json::json;
 
     #[test]
@@ -253,7 +254,7 @@ mod tests {
             json!([1]),
         ] {
             let err = parse_request(&input).unwrap_err();
-            assert_eq!(err.error_type(), "InvalidInput", "{input}");
+            assert_eq!(err.error_name(), "InvalidInput", "{input}");
         }
     }
 

@@ -4,9 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{RunInfo, StepContext, StepError};
+use super::RunInfo;
 use crate::sftp::RemoteFile;
-use crate::store::content_type;
+#[cfg(feature = "sftp")]
+use {
+    super::{StepContext, StepError},
+    crate::store::content_type,
+};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct PullInput {
@@ -36,6 +40,8 @@ pub fn choose_export(candidates: &[RemoteFile]) -> Option<&RemoteFile> {
         .max_by(|a, b| a.mtime.cmp(&b.mtime).then_with(|| a.name.cmp(&b.name)))
 }
 
+/// Needs the `sftp` feature (libssh2); the types above do not, so later steps read them.
+#[cfg(feature = "sftp")]
 pub async fn run(ctx: &StepContext, input: PullInput) -> Result<PullOutput, StepError> {
     let sftp = ctx.cem_sftp().await?;
     let prefix = export_prefix(input.run.run_date);

@@ -2,13 +2,18 @@
 //! own name, atomically; an identical file already there is left alone (reruns never
 //! duplicate). Never in a dry run.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::transform::TransformOutput;
-use super::{RunInfo, StepContext, StepError};
-use crate::sftp::UploadOutcome;
-use crate::store::{file_name, StoreError};
+use super::RunInfo;
+#[cfg(feature = "sftp")]
+use {
+    super::{StepContext, StepError},
+    crate::sftp::UploadOutcome,
+    crate::store::{file_name, StoreError},
+    chrono::SubsecRound,
+};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct PushInput {
@@ -34,6 +39,7 @@ pub struct PushOutput {
 }
 
 /// The loader file to push: the transform's, else the day's latest in `alma/`.
+#[cfg(feature = "sftp")]
 async fn loader_key(ctx: &StepContext, input: &PushInput) -> Result<String, StepError> {
     if let Some(t) = &input.transform {
         return Ok(t.loader_key.clone());
@@ -56,6 +62,8 @@ async fn loader_key(ctx: &StepContext, input: &PushInput) -> Result<String, Step
     })
 }
 
+/// Needs the `sftp` feature (libssh2); the types above do not, so later steps read them.
+#[cfg(feature = "sftp")]
 pub async fn run(ctx: &StepContext, input: PushInput) -> Result<PushOutput, StepError> {
     if input.run.dry_run {
         // The state machine skips this step in a dry run; refuse rather than load Alma.
