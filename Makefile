@@ -3,13 +3,18 @@
 
 CARGO ?= cargo
 
-.PHONY: setup test lint package sandbox bench clean
+.PHONY: setup test check-style lint package sandbox bench clean
 
 setup:
 	@infra/local/setup.sh
 
 test: setup
 	$(CARGO) test --workspace
+
+# What CI keeps: rustfmt's layout and clippy with every warning an error.
+check-style:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # A whole day of the real state machine on the local stack (needs root for sshd's accounts).
 sandbox: setup

@@ -28,6 +28,14 @@ if ! .venv/bin/python -c 'import moto, cfnlint, ziglang' >/dev/null 2>&1 || [ ! 
   .venv/bin/pip install -q --disable-pip-version-check -r infra/local/requirements.txt
 fi
 
+# The arm64 standard library, so `make package` builds what the template deploys; without
+# it the packaging check falls back to x86_64.
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+  echo "setup: adding the aarch64-unknown-linux-gnu Rust target"
+  timeout 300 rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 \
+    || echo "setup: the arm64 target could not be added; make package will build for x86_64"
+fi
+
 if [ -f package.json ] && [ ! -d node_modules ]; then
   echo "setup: installing npm tools"
   npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent

@@ -50,12 +50,13 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
-impl ConfigError {
-    /// Stable name for the state machine's `Retry`/`Catch`.
-    pub fn error_name(&self) -> &'static str {
+impl crate::error::ErrorName for ConfigError {
+    fn error_name(&self) -> &'static str {
         "InvalidConfig"
     }
+}
 
+impl ConfigError {
     /// The setting at fault.
     pub fn setting(&self) -> &'static str {
         match self {
@@ -203,6 +204,12 @@ fn seconds(
 /// `AWS_ENDPOINT_URL`, so the same code runs against AWS and against moto.
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// A time as every AWS SDK client returns it (S3, Step Functions), in chrono's terms;
+/// `None` only outside chrono's range.
+pub fn aws_time(t: &aws_sdk_s3::primitives::DateTime) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
 #[cfg(test)]

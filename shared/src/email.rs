@@ -29,7 +29,7 @@ pub struct ReportEmail {
 /// mail clients open as text and spreadsheets import.
 pub const ATTACHMENT_CONTENT_TYPE: &str = "text/plain";
 
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::error::BoxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmailError {
@@ -45,9 +45,8 @@ pub enum EmailError {
     },
 }
 
-impl EmailError {
-    /// Stable name for the state machine's `Retry`/`Catch`.
-    pub fn error_name(&self) -> &'static str {
+impl crate::error::ErrorName for EmailError {
+    fn error_name(&self) -> &'static str {
         "EmailFailed"
     }
 }
@@ -135,6 +134,7 @@ pub fn html_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorName as _;
 
     fn sample() -> ReportEmail {
         ReportEmail {

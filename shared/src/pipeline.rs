@@ -22,17 +22,6 @@ pub enum PipelineError {
     Run(#[from] RunError),
 }
 
-impl PipelineError {
-    /// Stable error name for Step Functions `Retry`/`Catch`.
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            PipelineError::Alma(e) => e.kind_name(),
-            PipelineError::Run(RunError::Input(_)) => "InvalidInput",
-            PipelineError::Run(RunError::Output(_)) => "OutputFailed",
-        }
-    }
-}
-
 /// Adds the cached courses of `years` to `index` (years the cache lacks are skipped).
 fn index_years(cache: &CourseCache, index: &mut CourseIndex, years: &[String]) {
     for y in years {

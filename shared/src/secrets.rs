@@ -39,7 +39,7 @@ impl fmt::Debug for Secrets {
     }
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::error::BoxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
@@ -59,9 +59,8 @@ pub enum SecretsError {
     BadField { field: String, reason: String },
 }
 
-impl SecretsError {
-    /// Stable name for the state machine's `Retry`/`Catch`.
-    pub fn error_name(&self) -> &'static str {
+impl crate::error::ErrorName for SecretsError {
+    fn error_name(&self) -> &'static str {
         match self {
             SecretsError::Unavailable { .. } => "SecretsUnavailable",
             _ => "SecretInvalid",
@@ -174,6 +173,7 @@ fn without_values(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorName as _;
     use secrecy::ExposeSecret;
 
     const PIN: &str = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";

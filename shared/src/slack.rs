@@ -47,12 +47,9 @@ pub struct RolloverCounts {
 pub struct DaySummary {
     pub run_date: Option<NaiveDate>,
     pub dry_run: bool,
-    pub rows_read: u64,
-    pub courses_written: u64,
-    pub deletes_sent: u64,
-    pub deletes_suppressed: u64,
-    pub rejects: u64,
-    pub warnings: u64,
+    /// The transform's counts as (label, value), in the order people read them
+    /// (`TransformCounts::labelled`, as the e-mail shows them).
+    pub counts: Vec<(&'static str, u64)>,
     /// File name pushed to Alma's SFTP server; `None` in a dry run or when nothing was pushed.
     pub pushed_file: Option<String>,
     pub alma_job: Option<AlmaJobSummary>,
@@ -67,7 +64,7 @@ pub struct DaySummary {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FailureNotice {
     pub run_date: Option<NaiveDate>,
-    /// The state that failed, e.g. "Pull CEM export".
+    /// The state that failed, e.g. "Pull the CEM export".
     pub state: String,
     /// The error's stable name, e.g. `SourceFileMissing`.
     pub error: String,
@@ -125,14 +122,14 @@ impl SlackMessage {
             (Some(file), false) => format!("`{}`", escape(file)),
             (None, false) => "nothing pushed".to_string(),
         };
+        let counts: Vec<String> = day
+            .counts
+            .iter()
+            .map(|(label, value)| format!("{value} {}", label.to_lowercase()))
+            .collect();
         let mut text = format!(
-            "Course load {date}: {} rows read, {} courses written, {} deletes sent ({} suppressed), {} rejects, {} warnings; {}",
-            day.rows_read,
-            day.courses_written,
-            day.deletes_sent,
-            day.deletes_suppressed,
-            day.rejects,
-            day.warnings,
+            "Course load {date}: {}; {}",
+            counts.join(", "),
             pushed.replace('`', "")
         );
         let title = if day.dry_run {
@@ -142,14 +139,12 @@ impl SlackMessage {
         };
         let mut blocks = vec![
             json!({"type": "header", "text": {"type": "plain_text", "text": title}}),
-            fields(&[
-                ("Rows read", day.rows_read.to_string()),
-                ("Courses written", day.courses_written.to_string()),
-                ("Deletes sent", day.deletes_sent.to_string()),
-                ("Deletes suppressed", day.deletes_suppressed.to_string()),
-                ("Rejects", day.rejects.to_string()),
-                ("Warnings", day.warnings.to_string()),
-            ]),
+            fields(
+                &day.counts
+                    .iter()
+                    .map(|(label, value)| (*label, value.to_string()))
+                    .collect::<Vec<_>>(),
+            ),
             section(format!("*File pushed:* {pushed}")),
         ];
         if let Some(job) = &day.alma_job {
@@ -225,9 +220,8 @@ pub enum SlackError {
     Rejected { status: u16, body: String },
 }
 
-impl SlackError {
-    /// Stable name for the state machine's `Retry`/`Catch`.
-    pub fn error_name(&self) -> &'static str {
+impl crate::error::ErrorName for SlackError {
+    fn error_name(&self) -> &'static str {
         "SlackFailed"
     }
 }
@@ -292,12 +286,14 @@ mod tests {
         DaySummary {
             run_date: NaiveDate::from_ymd_opt(2026, 11, 28),
             dry_run: false,
-            rows_read: 1200,
-            courses_written: 1100,
-            deletes_sent: 40,
-            deletes_suppressed: 3,
-            rejects: 7,
-            warnings: 2,
+            counts: vec![
+                ("Rows read", 1200),
+                ("Courses written", 1100),
+                ("Deletes sent", 40),
+                ("Deletes suppressed (reading lists)", 3),
+                ("Rows rejected", 7),
+                ("Warnings", 2),
+            ],
             pushed_file: Some("20261128092514.txt".into()),
             alma_job: Some(AlmaJobSummary {
                 status: "COMPLETED_WARNINGS".into(),
@@ -326,8 +322,8 @@ mod tests {
             "*Rows read*\\n1200",
             "*Courses written*\\n1100",
             "*Deletes sent*\\n40",
-            "*Deletes suppressed*\\n3",
-            "*Rejects*\\n7",
+            "*Deletes suppressed (reading lists)*\\n3",
+            "*Rows rejected*\\n7",
             "*Warnings*\\n2",
             "20261128092514.txt",
             "COMPLETED_WARNINGS",
@@ -354,17 +350,17 @@ mod tests {
     fn failure_shows_state_error_and_truncated_escaped_cause() {
         let notice = FailureNotice {
             run_date: NaiveDate::from_ymd_opt(2026, 11, 28),
-            state: "Pull CEM export".into(),
+            state: "Pull the CEM export".into(),
             error: "SourceFileMissing".into(),
             cause: format!("<no file> {}", "x".repeat(5000)),
             execution_url: None,
         };
         let message = SlackMessage::failure(&notice);
         let blocks = all_text(&message);
-        assert!(blocks.contains("Pull CEM export") && blocks.contains("SourceFileMissing"));
+        assert!(blocks.contains("Pull the CEM export") && blocks.contains("SourceFileMissing"));
         assert!(blocks.contains("&lt;no file&gt;"));
         assert!(blocks.len() < 3000, "{}", blocks.len());
-        assert!(message.text.contains("failed in \"Pull CEM export\""));
+        assert!(message.text.contains("failed in \"Pull the CEM export\""));
     }
 
     #[test]

@@ -120,7 +120,7 @@ pub struct ObjectInfo {
     pub last_modified: Option<DateTime<Utc>>,
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::error::BoxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -143,9 +143,8 @@ pub enum StoreError {
     },
 }
 
-impl StoreError {
-    /// Stable name for the state machine's `Retry`/`Catch`.
-    pub fn error_name(&self) -> &'static str {
+impl crate::error::ErrorName for StoreError {
+    fn error_name(&self) -> &'static str {
         match self {
             StoreError::NotFound { .. } => "ArtefactMissing",
             StoreError::Unavailable { .. } => "StoreUnavailable",
@@ -297,7 +296,7 @@ impl Store {
                         .unwrap_or(0),
                     last_modified: object
                         .last_modified()
-                        .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos())),
+                        .and_then(crate::config::aws_time),
                 });
             }
         }
@@ -340,6 +339,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorName as _;
 
     #[test]
     fn day_keys_follow_the_bucket_layout() {

@@ -84,6 +84,12 @@ impl AlmaError {
     }
 }
 
+impl crate::error::ErrorName for AlmaError {
+    fn error_name(&self) -> &'static str {
+        self.kind_name()
+    }
+}
+
 /// One entry of Alma's `errorList`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct AlmaErrorBody {

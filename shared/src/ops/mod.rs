@@ -13,7 +13,7 @@ use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use crate::alma::AlmaError;
 use crate::store::StoreError;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::error::BoxError;
 
 /// What can stop an operating command.
 #[derive(Debug, thiserror::Error)]

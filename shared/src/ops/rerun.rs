@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
 use super::OpsError;
-use crate::config::execution_console_url;
+use crate::config::{aws_time, execution_console_url};
 use crate::steps::Stage;
 use crate::store::{DayKeys, Store};
 
@@ -169,7 +169,7 @@ pub async fn start(
     tracing::info!(execution_arn = %execution_arn, name = %name, "started the execution");
     Ok(Started {
         console_url: execution_console_url(None, &execution_arn),
-        started_at: to_chrono(out.start_date()).unwrap_or(now),
+        started_at: aws_time(out.start_date()).unwrap_or(now),
         execution_arn,
         name,
         input,
@@ -220,10 +220,6 @@ impl std::fmt::Display for StepKind {
     }
 }
 
-fn to_chrono(t: &aws_sdk_sfn::primitives::DateTime) -> Option<DateTime<Utc>> {
-    DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos())
-}
-
 fn text(s: Option<&str>) -> String {
     s.unwrap_or_default().to_string()
 }
@@ -268,7 +264,7 @@ pub fn step_of(event: &HistoryEvent) -> Option<Step> {
     };
     Some(Step {
         id: event.id(),
-        at: to_chrono(event.timestamp()).unwrap_or_default(),
+        at: aws_time(event.timestamp()).unwrap_or_default(),
         what,
     })
 }

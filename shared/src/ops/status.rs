@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use serde_json::Value;
 
 use super::OpsError;
-use crate::config::execution_console_url;
+use crate::config::{aws_time, execution_console_url};
 use crate::store::{file_name, DayKeys, ObjectInfo, Store, StoreError};
 
 /// What the run summary says, as far as people need it here.
@@ -145,10 +145,6 @@ pub struct ExecutionInfo {
     pub console_url: Option<String>,
 }
 
-fn to_chrono(t: &aws_sdk_sfn::primitives::DateTime) -> Option<DateTime<Utc>> {
-    DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos())
-}
-
 /// Whether an execution may be for `run_date` before its input is read: its name carries
 /// the date (reruns), or it started that day in the library's time zone (the schedule).
 pub fn may_be_for_day(name: &str, started_at: DateTime<Utc>, run_date: NaiveDate, tz: Tz) -> bool {
@@ -190,7 +186,7 @@ pub async fn executions_for_day(
             .map_err(|e| OpsError::sfn("ListExecutions", e))?;
         // Newest first.
         for item in page.executions() {
-            let Some(started) = to_chrono(item.start_date()) else {
+            let Some(started) = aws_time(item.start_date()) else {
                 continue;
             };
             if day_start.is_some_and(|d| started < d) {
@@ -207,7 +203,7 @@ pub async fn executions_for_day(
     }
     let mut found = Vec::new();
     for item in candidates {
-        let Some(started_at) = to_chrono(item.start_date()) else {
+        let Some(started_at) = aws_time(item.start_date()) else {
             continue;
         };
         let described = sfn
@@ -228,7 +224,7 @@ pub async fn executions_for_day(
             execution_arn: item.execution_arn().to_string(),
             status: item.status().as_str().to_string(),
             started_at,
-            stopped_at: item.stop_date().and_then(to_chrono),
+            stopped_at: item.stop_date().and_then(aws_time),
             start_at: input
                 .get("start_at")
                 .and_then(Value::as_str)

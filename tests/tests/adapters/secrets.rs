@@ -1,3 +1,4 @@
+use leganto_shared::error::ErrorName as _;
 use leganto_shared::secrets::{Secrets, SecretsError};
 use leganto_shared::sftp::SftpAuth;
 use leganto_tests::moto::Moto;

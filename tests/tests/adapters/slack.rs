@@ -1,8 +1,10 @@
+use leganto_shared::error::ErrorName as _;
 use chrono::NaiveDate;
 use leganto_shared::slack::{
     AlmaJobSummary, DaySummary, FailureNotice, RolloverCounts, SlackError, SlackMessage,
     SlackWebhook,
 };
+use leganto_shared::steps::transform::TransformCounts;
 use leganto_tests::slack_receiver::SlackReceiver;
 use leganto_tests::support::free_port;
 use secrecy::SecretString;
@@ -11,12 +13,17 @@ fn summary() -> DaySummary {
     DaySummary {
         run_date: NaiveDate::from_ymd_opt(2026, 11, 28),
         dry_run: false,
-        rows_read: 1532,
-        courses_written: 1410,
-        deletes_sent: 61,
-        deletes_suppressed: 4,
-        rejects: 9,
-        warnings: 2,
+        counts: TransformCounts {
+            rows_read: 1532,
+            rows_skipped: 20,
+            rows_written: 1410,
+            rejected: 9,
+            deletes_sent: 61,
+            deletes_suppressed: 4,
+            deletes_not_in_alma: 3,
+            warnings: 2,
+        }
+        .labelled(),
         pushed_file: Some("20261128092514.txt".into()),
         alma_job: Some(AlmaJobSummary {
             status: "COMPLETED_SUCCESS".into(),
@@ -67,10 +74,12 @@ async fn the_day_summary_arrives_as_block_kit_with_a_text_fallback() {
         fields,
         vec![
             "*Rows read*\n1532",
+            "*Rows skipped (requested)*\n20",
             "*Courses written*\n1410",
+            "*Rows rejected*\n9",
             "*Deletes sent*\n61",
-            "*Deletes suppressed*\n4",
-            "*Rejects*\n9",
+            "*Deletes suppressed (reading lists)*\n4",
+            "*Deletes not in Alma*\n3",
             "*Warnings*\n2",
         ]
     );

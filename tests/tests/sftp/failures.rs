@@ -1,5 +1,6 @@
 //! Wrong password, pinned host key mismatch, server gone, closed port, silent server.
 
+use leganto_shared::error::ErrorName as _;
 use std::error::Error as _;
 use std::net::TcpListener;
 use std::time::Duration;
@@ -30,7 +31,7 @@ async fn wrong_password_is_authentication_failed_and_the_password_is_not_shown()
         matches!(err, SftpError::AuthenticationFailed { .. }),
         "{err:?}"
     );
-    assert_eq!(err.kind_name(), "SftpAuthFailed");
+    assert_eq!(err.error_name(), "SftpAuthFailed");
     assert!(!err.is_transient());
     let shown = everything_shown(&err);
     assert!(shown.contains(USER), "{shown}");
@@ -46,7 +47,7 @@ async fn key_login_for_an_account_without_the_key_is_authentication_failed() {
     })
     .unwrap();
     let err = client(&server, LoginAuth::Key).list().await.unwrap_err();
-    assert_eq!(err.kind_name(), "SftpAuthFailed", "{err}");
+    assert_eq!(err.error_name(), "SftpAuthFailed", "{err}");
     assert!(!everything_shown(&err).contains("PRIVATE KEY"));
 }
 
@@ -66,7 +67,7 @@ async fn host_key_mismatch_is_refused_before_login_and_nothing_is_transferred() 
         .upload_atomic("20261128092514.txt", b"loader".to_vec())
         .await
         .unwrap_err();
-    assert_eq!(err.kind_name(), "HostKeyMismatch", "{err}");
+    assert_eq!(err.error_name(), "HostKeyMismatch", "{err}");
     let shown = everything_shown(&err);
     assert!(
         shown.contains(&pinned),
@@ -83,7 +84,7 @@ async fn host_key_mismatch_is_refused_before_login_and_nothing_is_transferred() 
         .download("leganto_export_20261128.csv")
         .await
         .unwrap_err();
-    assert_eq!(err.kind_name(), "HostKeyMismatch", "{err}");
+    assert_eq!(err.error_name(), "HostKeyMismatch", "{err}");
     assert_eq!(server.files(USER).unwrap(), before, "directory unchanged");
     let log = server.log();
     assert!(
@@ -114,7 +115,7 @@ async fn server_gone_mid_run_is_unavailable() {
         .await
         .expect("returns instead of hanging")
         .unwrap_err();
-    assert_eq!(err.kind_name(), "SftpUnavailable", "{err}");
+    assert_eq!(err.error_name(), "SftpUnavailable", "{err}");
     assert!(err.is_transient());
     assert_eq!(server.files(USER).unwrap(), ["first.txt"]);
 }
@@ -129,7 +130,7 @@ async fn connecting_to_a_closed_port_is_unavailable() {
     let mut closed = login(&server, USER, LoginAuth::Key);
     closed.port = port;
     let err = SftpClient::new(closed, TIMEOUT).list().await.unwrap_err();
-    assert_eq!(err.kind_name(), "SftpUnavailable", "{err}");
+    assert_eq!(err.error_name(), "SftpUnavailable", "{err}");
     assert!(
         err.to_string().contains(&format!("127.0.0.1:{port}")),
         "{err}"
@@ -154,7 +155,7 @@ async fn a_server_that_accepts_but_never_answers_times_out_as_unavailable() {
         .list()
         .await
         .unwrap_err();
-    assert_eq!(err.kind_name(), "SftpUnavailable", "{err}");
+    assert_eq!(err.error_name(), "SftpUnavailable", "{err}");
     assert!(err.to_string().contains("handshake"), "{err}");
     holder.join().unwrap();
 }

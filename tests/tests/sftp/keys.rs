@@ -1,5 +1,6 @@
 //! Key formats a campus server may hand out: OpenSSH ed25519, RSA PEM, with a passphrase.
 
+use leganto_shared::error::ErrorName as _;
 use leganto_shared::sftp::{SftpClient, UploadOutcome};
 use leganto_tests::sshd::{Account, ClientKeyType, LoginAuth, SshServer, SshServerOptions};
 
@@ -57,7 +58,7 @@ async fn passphrase_protected_key_with_the_wrong_passphrase_is_refused_without_s
     let sftp = SftpClient::new(serde_json::from_value(json).unwrap(), TIMEOUT);
     let err = sftp.list().await.unwrap_err();
     assert!(
-        matches!(err.kind_name(), "SftpLoginInvalid" | "SftpAuthFailed"),
+        matches!(err.error_name(), "SftpLoginInvalid" | "SftpAuthFailed"),
         "{err}"
     );
     let shown = format!("{err} {err:?}");
@@ -77,5 +78,5 @@ async fn password_login_is_refused_where_the_account_is_key_only() {
         TIMEOUT,
     );
     let err = sftp.list().await.unwrap_err();
-    assert_eq!(err.kind_name(), "SftpAuthFailed", "{err}");
+    assert_eq!(err.error_name(), "SftpAuthFailed", "{err}");
 }

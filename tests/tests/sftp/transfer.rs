@@ -1,5 +1,6 @@
 //! List, download and upload with key and with password login.
 
+use leganto_shared::error::ErrorName as _;
 use std::fs::File;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -82,7 +83,7 @@ async fn downloading_a_missing_file_is_not_found() {
         .download("nope.csv")
         .await
         .unwrap_err();
-    assert_eq!(err.kind_name(), "SftpNotFound", "{err}");
+    assert_eq!(err.error_name(), "SftpNotFound", "{err}");
     assert!(err.to_string().contains("nope.csv"), "{err}");
 }
 

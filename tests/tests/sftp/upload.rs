@@ -1,5 +1,6 @@
 //! Atomic upload: temp name, size check, rename; reruns never duplicate or overwrite.
 
+use leganto_shared::error::ErrorName as _;
 use leganto_shared::sftp::{temporary_name, UploadOutcome};
 use leganto_tests::sshd::{Account, LoginAuth, SshServer, SshServerOptions};
 
@@ -91,7 +92,7 @@ async fn different_content_under_an_existing_name_is_a_conflict_and_the_original
 
     for other in [b"another loader file!\n".to_vec(), b"short\n".to_vec()] {
         let err = sftp.upload_atomic(NAME, other).await.unwrap_err();
-        assert_eq!(err.kind_name(), "SftpConflict", "{err}");
+        assert_eq!(err.error_name(), "SftpConflict", "{err}");
         assert!(err.to_string().contains(NAME), "{err}");
     }
     assert_eq!(server.read_file(USER, NAME).unwrap(), original);
@@ -127,7 +128,7 @@ async fn upload_into_a_directory_the_user_cannot_write_fails_and_leaves_nothing(
         .upload_atomic(NAME, b"x".to_vec())
         .await
         .unwrap_err();
-    assert_eq!(err.kind_name(), "SftpPermissionDenied", "{err}");
+    assert_eq!(err.error_name(), "SftpPermissionDenied", "{err}");
     assert!(server.files(USER).unwrap().is_empty());
 }
 
@@ -138,6 +139,6 @@ async fn names_with_a_path_are_refused_before_connecting() {
         .upload_atomic("../escape.txt", b"x".to_vec())
         .await
         .unwrap_err();
-    assert_eq!(err.kind_name(), "InvalidInput", "{err}");
+    assert_eq!(err.error_name(), "InvalidInput", "{err}");
     assert!(!server.log().contains("Accepted"), "no login happened");
 }

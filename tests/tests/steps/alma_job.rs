@@ -80,7 +80,7 @@ async fn a_job_still_running_is_not_done_until_the_wait_runs_out() {
     // Five hours later (the wait limit is one), the branch gives up and the run goes on.
     let later = StepContext::new(world.config.clone(), &world.sdk)
         .with_clock(Arc::new(|| Utc::now() + chrono::Duration::hours(5)));
-    let job = leganto_shared::steps::invoke(&later, "check-job", state.clone())
+    let job = leganto_tests::dispatch::invoke(&later, "check-job", state.clone())
         .await
         .unwrap();
     assert_eq!(job["done"], false);
@@ -134,7 +134,7 @@ async fn without_a_job_to_watch_the_check_waits_the_fixed_time() {
     config.alma_loader_job_id = None;
     config.alma_loader_profile_id = None;
     let now = StepContext::new(config.clone(), &world.sdk);
-    let job = leganto_shared::steps::invoke(&now, "check-job", state.clone())
+    let job = leganto_tests::dispatch::invoke(&now, "check-job", state.clone())
         .await
         .unwrap();
     assert_eq!(job["status"], "NOT_MONITORED");
@@ -142,7 +142,7 @@ async fn without_a_job_to_watch_the_check_waits_the_fixed_time() {
 
     let later = StepContext::new(config, &world.sdk)
         .with_clock(Arc::new(|| Utc::now() + chrono::Duration::hours(2)));
-    let job = leganto_shared::steps::invoke(&later, "check-job", state.clone())
+    let job = leganto_tests::dispatch::invoke(&later, "check-job", state.clone())
         .await
         .unwrap();
     assert_eq!(job["done"], true);
@@ -154,7 +154,7 @@ async fn without_a_job_to_watch_the_check_waits_the_fixed_time() {
     config.alma_loader_profile_id = Some("7200000000001".into());
     world.sim.run_loader_now().await.unwrap();
     let by_profile = StepContext::new(config, &world.sdk);
-    let job = leganto_shared::steps::invoke(&by_profile, "check-job", state.clone())
+    let job = leganto_tests::dispatch::invoke(&by_profile, "check-job", state.clone())
         .await
         .unwrap();
     assert_eq!(job["status"], "COMPLETED_WARNING", "{job}");

@@ -1,5 +1,6 @@
 //! Delivering the report: the e-mail's attachment, and Slack when it is down.
 
+use leganto_shared::error::ErrorName as _;
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::json;
 
@@ -77,7 +78,7 @@ async fn a_missing_report_is_artefact_missing_naming_where_it_looked() {
             .call("email-report", json!({"run": {"run_date": RUN_DATE}}))
             .await,
     );
-    assert_eq!(err.error_type(), "ArtefactMissing");
+    assert_eq!(err.error_name(), "ArtefactMissing");
     assert!(
         err.message().contains("reports/2026/11/28/rollover_"),
         "{}",

@@ -1,5 +1,6 @@
 //! A dry run transforms and reports but pushes and mails nothing.
 
+use leganto_shared::error::ErrorName as _;
 use serde_json::json;
 
 use crate::{expect_error, read_sample, World, EXPORT_NAME, RUN_DATE};
@@ -22,7 +23,7 @@ async fn a_dry_run_pushes_and_mails_nothing_and_slack_says_so() {
 
     // The state machine skips the push; called anyway, it refuses.
     let err = expect_error(world.call("push", state.clone()).await);
-    assert_eq!(err.error_type(), "InvalidInput");
+    assert_eq!(err.error_name(), "InvalidInput");
     assert!(
         world.alma_files().is_empty(),
         "a file reached Alma: {:?}",
@@ -45,7 +46,7 @@ async fn a_dry_run_pushes_and_mails_nothing_and_slack_says_so() {
     world.step("rollover-report", &mut state, "report").await;
 
     let err = expect_error(world.call("email-report", state.clone()).await);
-    assert_eq!(err.error_type(), "InvalidInput");
+    assert_eq!(err.error_name(), "InvalidInput");
     assert!(world.sent_emails().await.is_empty());
 
     let slack = world

@@ -2,7 +2,7 @@
 //! CEM and Alma accounts, moto (S3, Secrets Manager with the real secret, SES v2), the
 //! Alma simulator loading what lands in the Alma account's directory, and a Slack receiver.
 //!
-//! Steps are called through `steps::invoke` by their Lambda names, and their outputs are
+//! Steps are called through `leganto_tests::dispatch::invoke` by their Lambda names, and their outputs are
 //! put into a growing state as the state machine's `ResultPath`s do.
 //! Needs root (sshd accounts), `/usr/sbin/sshd` and `.venv/bin/moto_server`
 //! (`infra/local/setup.sh`).
@@ -14,13 +14,14 @@ mod logs;
 mod normal_day;
 mod sftp;
 
+use leganto_shared::error::ErrorName as _;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use leganto_shared::config::Config;
-use leganto_shared::steps::{self, StepContext, StepError};
+use leganto_shared::steps::{StepContext, StepError};
 use leganto_tests::alma_sim::{AlmaSim, FixtureCourse, SimOptions};
 use leganto_tests::moto::{Moto, RawMessage, REGION};
 use leganto_tests::slack_receiver::SlackReceiver;
@@ -192,7 +193,7 @@ impl World {
 
     /// Calls a step by its Lambda name, as the local Lambda host does.
     pub async fn call(&self, function: &str, payload: Value) -> Result<Value, StepError> {
-        steps::invoke(&self.ctx, function, payload).await
+        leganto_tests::dispatch::invoke(&self.ctx, function, payload).await
     }
 
     /// Calls a step and puts its output under `section` of `state`.
@@ -200,7 +201,7 @@ impl World {
         let output = self
             .call(function, state.clone())
             .await
-            .unwrap_or_else(|e| panic!("{function} failed: {} {}", e.error_type(), e.message()));
+            .unwrap_or_else(|e| panic!("{function} failed: {} {}", e.error_name(), e.message()));
         state[section] = output.clone();
         output
     }

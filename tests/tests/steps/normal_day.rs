@@ -1,5 +1,6 @@
 //! A normal day through every handler in the state machine's order.
 
+use leganto_shared::error::ErrorName as _;
 use leganto_tests::alma_sim::{COUNTER_CREATED, COUNTER_ROWS_READ};
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::json;
@@ -231,7 +232,7 @@ async fn a_rerun_from_the_push_without_a_transform_names_the_missing_summary() {
             .plan(json!({"run_date": RUN_DATE, "start_at": "push"}))
             .await,
     );
-    assert_eq!(err.error_type(), "ArtefactMissing");
+    assert_eq!(err.error_name(), "ArtefactMissing");
     assert!(
         err.message()
             .contains("reports/2026/11/28/run-summary.json"),
@@ -240,7 +241,7 @@ async fn a_rerun_from_the_push_without_a_transform_names_the_missing_summary() {
     );
 
     let err = crate::expect_error(world.plan(json!({"start_at": "email"})).await);
-    assert_eq!(err.error_type(), "InvalidInput");
+    assert_eq!(err.error_name(), "InvalidInput");
     // Without a run date, the execution's start in Phoenix decides (16:20 UTC = 09:20 MST).
     let plan = world.plan(json!({})).await.unwrap();
     assert_eq!(plan["run"]["run_date"], RUN_DATE);

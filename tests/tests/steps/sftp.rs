@@ -1,5 +1,6 @@
 //! Pull and push against sshd when things are not as they should be.
 
+use leganto_shared::error::ErrorName as _;
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
@@ -21,7 +22,7 @@ async fn no_export_file_for_the_day_is_source_file_missing() {
     let state = planned(&world).await;
 
     let err = expect_error(world.call("leganto-pull", state).await);
-    assert_eq!(err.error_type(), "SourceFileMissing");
+    assert_eq!(err.error_name(), "SourceFileMissing");
     let message = err.message();
     assert!(message.contains("leganto_export_20261128"), "{message}");
     assert!(message.contains("2 other files"), "{message}");
@@ -88,7 +89,7 @@ async fn a_host_key_that_does_not_match_the_pin_stops_the_pull_before_login() {
     let state = planned(&world).await;
 
     let err = expect_error(world.call("pull", state).await);
-    assert_eq!(err.error_type(), "HostKeyMismatch");
+    assert_eq!(err.error_name(), "HostKeyMismatch");
     assert!(err.message().contains(OTHER_HOST_KEY), "{}", err.message());
     assert!(
         err.message().contains(world.sshd.host_key_sha256()),
@@ -119,7 +120,7 @@ async fn a_wrong_sftp_password_is_sftp_auth_failed_and_never_shown() {
     let state = planned(&world).await;
 
     let err = expect_error(world.call("pull", state).await);
-    assert_eq!(err.error_type(), "SftpAuthFailed");
+    assert_eq!(err.error_name(), "SftpAuthFailed");
     let shown = format!("{} {err:?}", err.message());
     assert!(shown.contains(CEM), "{shown}");
     assert!(
@@ -138,7 +139,7 @@ async fn an_sftp_server_gone_between_pull_and_push_is_sftp_unavailable() {
 
     world.sshd.stop();
     let err = expect_error(world.call("push", state).await);
-    assert_eq!(err.error_type(), "SftpUnavailable");
+    assert_eq!(err.error_name(), "SftpUnavailable");
 }
 
 #[tokio::test]
