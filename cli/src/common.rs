@@ -1,16 +1,20 @@
 //! What the commands share: rules, the Alma client and cache, atomic output files,
-//! summaries, and the failures that end a run with one stderr line and an exit code.
+//! summaries, the deployment the operating commands talk to, and the failures that end a
+//! run with one stderr line and an exit code.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{NaiveDate, TimeZone};
+use aws_config::SdkConfig;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 use leganto_shared::alma::{AlmaClient, AlmaClientConfig, CourseCache};
 use leganto_shared::domain::loader::loader_file_name;
 use leganto_shared::domain::{RowReject, Rules, RunError, RunSummary};
-use leganto_shared::ops::error_chain;
+use leganto_shared::ops::{error_chain, sdk_detail, OpsError};
 use leganto_shared::pipeline::PipelineError;
+use leganto_shared::store::Store;
 use serde::Serialize;
 
 /// A failure that ends the run: one line for people, an exit code for scripts.
@@ -236,4 +240,136 @@ pub fn write_rejects(path: &Path, rejects: &[RowReject]) -> Result<(), Fatal> {
         .into_inner()
         .map_err(|e| Fatal::Output(format!("cannot write {}: {e}", path.display())))?;
     write_atomic(path, &bytes)
+}
+
+/// Which deployment to talk to: flags, else the environment, else the stack's outputs.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Deployment {
+    /// The run's state machine [env: LEGANTO_STATE_MACHINE_ARN; else the stack's
+    /// StateMachineArn output].
+    #[arg(long, env = "LEGANTO_STATE_MACHINE_ARN", hide_env = true)]
+    state_machine: Option<String>,
+    /// The run's bucket [env: LEGANTO_BUCKET; else the stack's BucketName output].
+    #[arg(long, env = "LEGANTO_BUCKET", hide_env = true)]
+    bucket: Option<String>,
+    /// The deployed CloudFormation stack, read when the above are not given.
+    #[arg(
+        long,
+        env = "LEGANTO_STACK",
+        hide_env_values = true,
+        default_value = "leganto"
+    )]
+    stack: String,
+    /// The library's time zone, for dates and times [env: TIME_ZONE; else the rules'].
+    #[arg(long, env = "TIME_ZONE", hide_env = true)]
+    time_zone: Option<Tz>,
+}
+
+/// The deployment, resolved.
+pub struct Resolved {
+    pub sdk: SdkConfig,
+    pub state_machine_arn: String,
+    pub bucket: String,
+    pub time_zone: Tz,
+}
+
+/// Output keys of template.yaml's `Outputs`.
+const STATE_MACHINE_OUTPUT: &str = "StateMachineArn";
+const BUCKET_OUTPUT: &str = "BucketName";
+
+impl Deployment {
+    pub async fn resolve(&self) -> Result<Resolved, Fatal> {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let (mut state_machine_arn, mut bucket) = (self.state_machine.clone(), self.bucket.clone());
+        if state_machine_arn.is_none() || bucket.is_none() {
+            let outputs = stack_outputs(&sdk, &self.stack).await?;
+            let find = |key: &str| {
+                outputs
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.clone())
+            };
+            state_machine_arn = state_machine_arn.or_else(|| find(STATE_MACHINE_OUTPUT));
+            bucket = bucket.or_else(|| find(BUCKET_OUTPUT));
+        }
+        let missing = |what: &str, flag: &str, env: &str, output: &str| {
+            Fatal::Settings(format!(
+                "no {what}: pass {flag}, set {env}, or deploy stack {:?} with output {output}",
+                self.stack
+            ))
+        };
+        let state_machine_arn = state_machine_arn.ok_or_else(|| {
+            missing(
+                "state machine",
+                "--state-machine ARN",
+                "LEGANTO_STATE_MACHINE_ARN",
+                STATE_MACHINE_OUTPUT,
+            )
+        })?;
+        let bucket = bucket
+            .ok_or_else(|| missing("bucket", "--bucket B", "LEGANTO_BUCKET", BUCKET_OUTPUT))?;
+        let time_zone = match self.time_zone {
+            Some(tz) => tz,
+            None => load_rules(None)?.time_zone(),
+        };
+        Ok(Resolved {
+            sdk,
+            state_machine_arn,
+            bucket,
+            time_zone,
+        })
+    }
+}
+
+impl Resolved {
+    pub fn store(&self) -> Store {
+        Store::from_sdk_config(&self.sdk, &self.bucket)
+    }
+
+    pub fn sfn(&self) -> aws_sdk_sfn::Client {
+        aws_sdk_sfn::Client::new(&self.sdk)
+    }
+}
+
+/// The stack's outputs as (key, value).
+async fn stack_outputs(sdk: &SdkConfig, stack: &str) -> Result<Vec<(String, String)>, Fatal> {
+    let cfn = aws_sdk_cloudformation::Client::new(sdk);
+    let answer = cfn
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| {
+            Fatal::Settings(format!(
+                "cannot read the outputs of stack {stack:?} ({}): pass --state-machine and \
+                 --bucket, or --stack with the deployed stack's name",
+                sdk_detail(&e)
+            ))
+        })?;
+    Ok(answer
+        .stacks()
+        .iter()
+        .flat_map(|s| s.outputs())
+        .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+        .collect())
+}
+
+/// An operating failure as the command reports it.
+pub fn fatal(e: OpsError) -> Fatal {
+    match e {
+        OpsError::UnknownStage { .. } => Fatal::Settings(e.to_string()),
+        OpsError::ArtefactMissing { .. } => Fatal::Input(e.to_string()),
+        OpsError::Alma(_) => Fatal::Alma(e.to_string()),
+        // Step Functions' message already carries AWS's code and message.
+        OpsError::StepFunctions { .. } => Fatal::Output(format!("AWS: {e}")),
+        // The S3 failure says which call and key; its causes say why.
+        OpsError::Store(_) => Fatal::Output(format!("AWS: {}", error_chain(&e))),
+    }
+}
+
+/// `2026-11-28 09:20:05 MST`
+pub fn local_time(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
 }
