@@ -70,6 +70,63 @@ impl From<PipelineError> for Fatal {
     }
 }
 
+/// What `transform` and `rollover-report` both take. Each command words `--output` and
+/// `--alma-url` for itself; `rollover-report` also makes `--alma-url` required.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The CEM export (CSV; Windows-1252 or UTF-8).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// The file to write, or a directory to write YYYYMMDDHHMMSS.txt into.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Alma API base URL, e.g. https://api-na.hosted.exlibrisgroup.com (key: ALMA_API_KEY).
+    #[arg(long)]
+    pub alma_url: Option<String>,
+    /// Alma calls per second at most.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub alma_rate: u32,
+    /// Institution rules (TOML); the built-in ASU rules otherwise.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// The day the run is for (YYYY-MM-DD); today in the library's time zone otherwise.
+    #[arg(long)]
+    pub run_date: Option<NaiveDate>,
+    /// Write the run summary here (JSON).
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The Alma cache when `--alma-url` is given.
+    pub fn alma_cache(&self) -> Result<Option<CourseCache>, Fatal> {
+        self.alma_url
+            .as_deref()
+            .map(|url| alma_cache(url, self.alma_rate))
+            .transpose()
+    }
+
+    /// Prints the summary and writes it to `--summary` when given.
+    pub fn report(
+        &self,
+        command: &'static str,
+        run_date: NaiveDate,
+        output: &Path,
+        summary: &RunSummary,
+    ) -> Result<(), Fatal> {
+        report(
+            &CliSummary {
+                command,
+                run_date: run_date.to_string(),
+                input: self.input.display().to_string(),
+                output: output.display().to_string(),
+                summary,
+            },
+            self.summary.as_deref(),
+        )
+    }
+}
+
 /// Logs go to stderr, off unless `RUST_LOG` asks (so a failure stays one line).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
