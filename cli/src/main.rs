@@ -47,3 +47,15 @@ async fn main() -> std::process::ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn every_command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

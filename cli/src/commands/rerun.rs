@@ -5,17 +5,46 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use leganto_shared::ops::rerun::{self, RerunRequest, Step};
+use leganto_shared::steps::Stage;
 
 use crate::common::{fatal, local_time, Deployment, Fatal};
+
+/// The stages `--from` takes, spelt as the execution input's `start_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum StartAt {
+    /// Pull the export from CEM, then every later stage.
+    Pull,
+    /// Transform the day's export in S3.
+    Transform,
+    /// Push the day's loader file to Alma's SFTP.
+    Push,
+    /// Wait for Alma's course loader job.
+    WaitForAlma,
+    /// Build the rollover report from the day's export.
+    RolloverReport,
+}
+
+impl From<StartAt> for Stage {
+    fn from(s: StartAt) -> Stage {
+        match s {
+            StartAt::Pull => Stage::Pull,
+            StartAt::Transform => Stage::Transform,
+            StartAt::Push => Stage::Push,
+            StartAt::WaitForAlma => Stage::WaitForAlma,
+            StartAt::RolloverReport => Stage::RolloverReport,
+        }
+    }
+}
 
 #[derive(clap::Args)]
 pub struct Args {
     /// The day to rerun (YYYY-MM-DD, in the library's time zone).
     #[arg(long)]
     run_date: NaiveDate,
-    /// The stage to start at: pull, transform, push, wait_for_alma or rollover_report.
+    /// The stage to start at; a later stage reuses what S3 holds for the day.
     #[arg(long = "from", value_name = "STAGE")]
-    from: String,
+    from: StartAt,
     /// Compute and store everything, push nothing to Alma and send no e-mail.
     #[arg(long)]
     dry_run: bool,
@@ -30,11 +59,9 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<(), Fatal> {
-    // The stage first: a typo needs no AWS call to be refused.
-    let start_at = rerun::parse_stage(&args.from).map_err(fatal)?;
     let request = RerunRequest {
         run_date: args.run_date,
-        start_at,
+        start_at: args.from.into(),
         dry_run: args.dry_run,
     };
     let deployment = args.deployment.resolve().await?;
@@ -81,4 +108,26 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
         "execution {} {}: {error}: {cause}",
         started.name, outcome.status
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::*;
+
+    #[test]
+    fn every_stage_is_spelt_on_the_command_line_as_in_the_execution_input() {
+        let cli: Vec<(String, &str)> = StartAt::value_variants()
+            .iter()
+            .filter_map(|v| {
+                let name = v.to_possible_value()?.get_name().to_string();
+                Some((name, Stage::from(*v).name()))
+            })
+            .collect();
+        assert_eq!(cli.len(), Stage::ALL.len());
+        for (spelt, stage) in cli {
+            assert_eq!(spelt, stage);
+        }
+    }
 }
