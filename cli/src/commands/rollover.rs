@@ -10,11 +10,11 @@ use crate::common::{self, AtomicFile, Fatal, RunArgs};
 #[command(
     mut_arg("output", |a| a.help(
         "The report to write (course loader format), or a directory to write \
-         YYYYMMDDHHMMSS.txt into."
+         YYYYMMDDHHMMSS.txt into"
     )),
     mut_arg("alma_url", |a| a.required(true).help(
         "Alma API base URL, e.g. https://api-na.hosted.exlibrisgroup.com (key: ALMA_API_KEY). \
-         Required: every copy request is checked against Alma."
+         Required: every copy request is checked against Alma"
     )),
 )]
 pub struct Args {

@@ -12,11 +12,11 @@ use crate::common::{self, AtomicFile, Fatal, RunArgs};
 #[derive(clap::Args)]
 #[command(
     mut_arg("output", |a| a.help(
-        "The course loader file to write, or a directory to write YYYYMMDDHHMMSS.txt into."
+        "The course loader file to write, or a directory to write YYYYMMDDHHMMSS.txt into"
     )),
     mut_arg("alma_url", |a| a.help(
         "Alma API base URL, e.g. https://api-na.hosted.exlibrisgroup.com (key: ALMA_API_KEY). \
-         Optional: without it, DELETE rows are held back and counted as unverified."
+         Optional: without it, DELETE rows are held back and counted as unverified"
     )),
 )]
 pub struct Args {
