@@ -7,6 +7,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use aws_config::SdkConfig;
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use leganto_shared::alma::{AlmaClient, AlmaClientConfig, CourseCache};
@@ -14,20 +15,33 @@ use leganto_shared::domain::loader::loader_file_name;
 use leganto_shared::domain::{RowReject, Rules, RunError, RunSummary};
 use leganto_shared::ops::{error_chain, sdk_detail, OpsError};
 use leganto_shared::pipeline::PipelineError;
-use leganto_shared::store::Store;
+use leganto_shared::store::{Store, StoreError};
 use serde::Serialize;
+
+/// The exit codes as `leganto --help` lists them; [`Fatal::exit_code`] gives 3 to 7.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  2  usage: an unknown command, flag or value (clap)
+  3  input: the CEM export cannot be used, or S3 lacks the day's files a rerun needs
+  4  Alma: unreachable, key refused, quota spent, or a deletion failed
+  5  settings: rules file, ALMA_API_KEY, or no state machine, bucket or stack
+  6  output: a file cannot be written, or the execution --wait followed did not succeed
+  7  AWS: an S3, Step Functions or CloudFormation call failed";
 
 /// A failure that ends the run: one line for people, an exit code for scripts.
 #[derive(Debug)]
 pub enum Fatal {
-    /// The CEM export cannot be used (exit 3).
+    /// The CEM export or the day's files in S3 cannot be used (exit 3).
     Input(String),
     /// Alma unreachable, key refused, quota exhausted (exit 4).
     Alma(String),
     /// Rules file, API key or arguments (exit 5).
     Settings(String),
-    /// The output cannot be written (exit 6).
+    /// The output cannot be written, or the followed execution failed (exit 6).
     Output(String),
+    /// An AWS service call failed or could not be made (exit 7).
+    Aws(String),
 }
 
 impl Fatal {
@@ -37,6 +51,7 @@ impl Fatal {
             Fatal::Alma(_) => 4,
             Fatal::Settings(_) => 5,
             Fatal::Output(_) => 6,
+            Fatal::Aws(_) => 7,
         }
     }
 }
@@ -44,7 +59,11 @@ impl Fatal {
 impl std::fmt::Display for Fatal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Fatal::Input(m) | Fatal::Alma(m) | Fatal::Settings(m) | Fatal::Output(m) => {
+            Fatal::Input(m)
+            | Fatal::Alma(m)
+            | Fatal::Settings(m)
+            | Fatal::Output(m)
+            | Fatal::Aws(m) => {
                 // One line, whatever the source said.
                 f.write_str(&m.replace(['\r', '\n'], " "))
             }
@@ -397,11 +416,20 @@ async fn stack_outputs(sdk: &SdkConfig, stack: &str) -> Result<Vec<(String, Stri
         .send()
         .await
         .map_err(|e| {
-            Fatal::Settings(format!(
-                "cannot read the outputs of stack {stack:?} ({}): pass --state-machine and \
-                 --bucket, or --stack with the deployed stack's name",
-                sdk_detail(&e)
-            ))
+            let detail = sdk_detail(&e);
+            // CloudFormation answers ValidationError for a stack that does not exist: a
+            // wrong name, not a failing service.
+            if e.code() == Some("ValidationError") {
+                Fatal::Settings(format!(
+                    "cannot read the outputs of stack {stack:?} ({detail}): pass \
+                     --state-machine and --bucket, or --stack with the deployed stack's name"
+                ))
+            } else {
+                Fatal::Aws(format!(
+                    "AWS: CloudFormation DescribeStacks failed for stack {stack:?} ({detail}): \
+                     {AWS_HINT}, or pass --state-machine and --bucket"
+                ))
+            }
         })?;
     Ok(answer
         .stacks()
@@ -411,6 +439,10 @@ async fn stack_outputs(sdk: &SdkConfig, stack: &str) -> Result<Vec<(String, Stri
         .collect())
 }
 
+/// What to look at when an AWS call fails.
+const AWS_HINT: &str = "check the AWS credentials, region and endpoint, and that the \
+                        deployment's state machine and bucket exist";
+
 /// An operating failure as the command reports it.
 pub fn fatal(e: OpsError) -> Fatal {
     match e {
@@ -418,9 +450,13 @@ pub fn fatal(e: OpsError) -> Fatal {
         OpsError::ArtefactMissing { .. } => Fatal::Input(e.to_string()),
         OpsError::Alma(_) => Fatal::Alma(e.to_string()),
         // Step Functions' message already carries AWS's code and message.
-        OpsError::StepFunctions { .. } => Fatal::Output(format!("AWS: {e}")),
+        OpsError::StepFunctions { .. } => Fatal::Aws(format!("AWS: {e}: {AWS_HINT}")),
         // The S3 failure says which call and key; its causes say why.
-        OpsError::Store(_) => Fatal::Output(format!("AWS: {}", error_chain(&e))),
+        OpsError::Store(StoreError::Unavailable { .. }) => {
+            Fatal::Aws(format!("AWS: {}: {AWS_HINT}", error_chain(&e)))
+        }
+        // S3 answered, but the object is missing or not what was expected.
+        OpsError::Store(_) => Fatal::Input(error_chain(&e)),
     }
 }
 

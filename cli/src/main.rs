@@ -8,7 +8,12 @@ mod common;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "leganto", version, about = "Course loading for Alma/Leganto")]
+#[command(
+    name = "leganto",
+    version,
+    about = "Course loading for Alma/Leganto",
+    after_help = common::EXIT_CODES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

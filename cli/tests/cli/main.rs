@@ -4,6 +4,7 @@
 //! CloudFormation) and the Alma simulator; and AWS failing under them.
 //! Run with `--nocapture` to see each command's output as people see it.
 
+mod aws_failures;
 mod delete_empty;
 mod rerun;
 mod status;
