@@ -1,29 +1,47 @@
 //! What the commands share: rules, the Alma client and cache, atomic output files,
-//! summaries, and the failures that end a run with one stderr line and an exit code.
+//! summaries, the deployment the operating commands talk to, and the failures that end a
+//! run with one stderr line and an exit code.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{NaiveDate, TimeZone};
+use aws_config::SdkConfig;
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 use leganto_shared::alma::{AlmaClient, AlmaClientConfig, CourseCache};
 use leganto_shared::domain::loader::loader_file_name;
 use leganto_shared::domain::{RowReject, Rules, RunError, RunSummary};
-use leganto_shared::ops::error_chain;
+use leganto_shared::ops::{error_chain, sdk_detail, OpsError};
 use leganto_shared::pipeline::PipelineError;
+use leganto_shared::store::{Store, StoreError};
 use serde::Serialize;
+
+/// The exit codes as `leganto --help` lists them; [`Fatal::exit_code`] gives 3 to 7.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  2  usage: an unknown command, flag or value (clap)
+  3  input: the CEM export cannot be used, or S3 lacks the day's files a rerun needs
+  4  Alma: unreachable, key refused, quota spent, or a deletion failed
+  5  settings: rules file, ALMA_API_KEY, or no state machine, bucket or stack
+  6  output: a file cannot be written, or the execution --wait followed did not succeed
+  7  AWS: an S3, Step Functions or CloudFormation call failed";
 
 /// A failure that ends the run: one line for people, an exit code for scripts.
 #[derive(Debug)]
 pub enum Fatal {
-    /// The CEM export cannot be used (exit 3).
+    /// The CEM export or the day's files in S3 cannot be used (exit 3).
     Input(String),
     /// Alma unreachable, key refused, quota exhausted (exit 4).
     Alma(String),
     /// Rules file, API key or arguments (exit 5).
     Settings(String),
-    /// The output cannot be written (exit 6).
+    /// The output cannot be written, or the followed execution failed (exit 6).
     Output(String),
+    /// An AWS service call failed or could not be made (exit 7).
+    Aws(String),
 }
 
 impl Fatal {
@@ -33,6 +51,7 @@ impl Fatal {
             Fatal::Alma(_) => 4,
             Fatal::Settings(_) => 5,
             Fatal::Output(_) => 6,
+            Fatal::Aws(_) => 7,
         }
     }
 }
@@ -40,7 +59,11 @@ impl Fatal {
 impl std::fmt::Display for Fatal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Fatal::Input(m) | Fatal::Alma(m) | Fatal::Settings(m) | Fatal::Output(m) => {
+            Fatal::Input(m)
+            | Fatal::Alma(m)
+            | Fatal::Settings(m)
+            | Fatal::Output(m)
+            | Fatal::Aws(m) => {
                 // One line, whatever the source said.
                 f.write_str(&m.replace(['\r', '\n'], " "))
             }
@@ -63,6 +86,63 @@ impl From<PipelineError> for Fatal {
             PipelineError::Alma(e) => Fatal::Alma(e.to_string()),
             PipelineError::Run(e) => e.into(),
         }
+    }
+}
+
+/// What `transform` and `rollover-report` both take. Each command words `--output` and
+/// `--alma-url` for itself; `rollover-report` also makes `--alma-url` required.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The CEM export (CSV; Windows-1252 or UTF-8).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// The file to write, or a directory to write YYYYMMDDHHMMSS.txt into.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Alma API base URL, e.g. https://api-na.hosted.exlibrisgroup.com (key: ALMA_API_KEY).
+    #[arg(long)]
+    pub alma_url: Option<String>,
+    /// Alma calls per second at most.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub alma_rate: u32,
+    /// Institution rules (TOML); the built-in ASU rules otherwise.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// The day the run is for (YYYY-MM-DD); today in the library's time zone otherwise.
+    #[arg(long)]
+    pub run_date: Option<NaiveDate>,
+    /// Write the run summary here (JSON).
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The Alma cache when `--alma-url` is given.
+    pub fn alma_cache(&self) -> Result<Option<CourseCache>, Fatal> {
+        self.alma_url
+            .as_deref()
+            .map(|url| alma_cache(url, self.alma_rate))
+            .transpose()
+    }
+
+    /// Prints the summary and writes it to `--summary` when given.
+    pub fn report(
+        &self,
+        command: &'static str,
+        run_date: NaiveDate,
+        output: &Path,
+        summary: &RunSummary,
+    ) -> Result<(), Fatal> {
+        report(
+            &CliSummary {
+                command,
+                run_date: run_date.to_string(),
+                input: self.input.display().to_string(),
+                output: output.display().to_string(),
+                summary,
+            },
+            self.summary.as_deref(),
+        )
     }
 }
 
@@ -236,4 +316,153 @@ pub fn write_rejects(path: &Path, rejects: &[RowReject]) -> Result<(), Fatal> {
         .into_inner()
         .map_err(|e| Fatal::Output(format!("cannot write {}: {e}", path.display())))?;
     write_atomic(path, &bytes)
+}
+
+/// Which deployment to talk to: flags, else the environment, else the stack's outputs.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Deployment {
+    /// The run's state machine [env: LEGANTO_STATE_MACHINE_ARN; else the stack's
+    /// StateMachineArn output].
+    #[arg(long, env = "LEGANTO_STATE_MACHINE_ARN", hide_env = true)]
+    state_machine: Option<String>,
+    /// The run's bucket [env: LEGANTO_BUCKET; else the stack's BucketName output].
+    #[arg(long, env = "LEGANTO_BUCKET", hide_env = true)]
+    bucket: Option<String>,
+    /// The deployed CloudFormation stack, read when the above are not given.
+    #[arg(
+        long,
+        env = "LEGANTO_STACK",
+        hide_env_values = true,
+        default_value = "leganto"
+    )]
+    stack: String,
+    /// The library's time zone, for dates and times [env: TIME_ZONE; else the rules'].
+    #[arg(long, env = "TIME_ZONE", hide_env = true)]
+    time_zone: Option<Tz>,
+}
+
+/// The deployment, resolved.
+pub struct Resolved {
+    pub sdk: SdkConfig,
+    pub state_machine_arn: String,
+    pub bucket: String,
+    pub time_zone: Tz,
+}
+
+/// Output keys of template.yaml's `Outputs`.
+const STATE_MACHINE_OUTPUT: &str = "StateMachineArn";
+const BUCKET_OUTPUT: &str = "BucketName";
+
+impl Deployment {
+    pub async fn resolve(&self) -> Result<Resolved, Fatal> {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let (mut state_machine_arn, mut bucket) = (self.state_machine.clone(), self.bucket.clone());
+        if state_machine_arn.is_none() || bucket.is_none() {
+            let outputs = stack_outputs(&sdk, &self.stack).await?;
+            let find = |key: &str| {
+                outputs
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.clone())
+            };
+            state_machine_arn = state_machine_arn.or_else(|| find(STATE_MACHINE_OUTPUT));
+            bucket = bucket.or_else(|| find(BUCKET_OUTPUT));
+        }
+        let missing = |what: &str, flag: &str, env: &str, output: &str| {
+            Fatal::Settings(format!(
+                "no {what}: pass {flag}, set {env}, or deploy stack {:?} with output {output}",
+                self.stack
+            ))
+        };
+        let state_machine_arn = state_machine_arn.ok_or_else(|| {
+            missing(
+                "state machine",
+                "--state-machine ARN",
+                "LEGANTO_STATE_MACHINE_ARN",
+                STATE_MACHINE_OUTPUT,
+            )
+        })?;
+        let bucket = bucket
+            .ok_or_else(|| missing("bucket", "--bucket B", "LEGANTO_BUCKET", BUCKET_OUTPUT))?;
+        let time_zone = match self.time_zone {
+            Some(tz) => tz,
+            None => load_rules(None)?.time_zone(),
+        };
+        Ok(Resolved {
+            sdk,
+            state_machine_arn,
+            bucket,
+            time_zone,
+        })
+    }
+}
+
+impl Resolved {
+    pub fn store(&self) -> Store {
+        Store::from_sdk_config(&self.sdk, &self.bucket)
+    }
+
+    pub fn sfn(&self) -> aws_sdk_sfn::Client {
+        aws_sdk_sfn::Client::new(&self.sdk)
+    }
+}
+
+/// The stack's outputs as (key, value).
+async fn stack_outputs(sdk: &SdkConfig, stack: &str) -> Result<Vec<(String, String)>, Fatal> {
+    let cfn = aws_sdk_cloudformation::Client::new(sdk);
+    let answer = cfn
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| {
+            let detail = sdk_detail(&e);
+            // CloudFormation answers ValidationError for a stack that does not exist: a
+            // wrong name, not a failing service.
+            if e.code() == Some("ValidationError") {
+                Fatal::Settings(format!(
+                    "cannot read the outputs of stack {stack:?} ({detail}): pass \
+                     --state-machine and --bucket, or --stack with the deployed stack's name"
+                ))
+            } else {
+                Fatal::Aws(format!(
+                    "AWS: CloudFormation DescribeStacks failed for stack {stack:?} ({detail}): \
+                     {AWS_HINT}, or pass --state-machine and --bucket"
+                ))
+            }
+        })?;
+    Ok(answer
+        .stacks()
+        .iter()
+        .flat_map(|s| s.outputs())
+        .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+        .collect())
+}
+
+/// What to look at when an AWS call fails.
+const AWS_HINT: &str = "check the AWS credentials, region and endpoint, and that the \
+                        deployment's state machine and bucket exist";
+
+/// An operating failure as the command reports it.
+pub fn fatal(e: OpsError) -> Fatal {
+    match e {
+        OpsError::UnknownStage { .. } => Fatal::Settings(e.to_string()),
+        OpsError::ArtefactMissing { .. } => Fatal::Input(e.to_string()),
+        OpsError::Alma(_) => Fatal::Alma(e.to_string()),
+        // Step Functions' message already carries AWS's code and message.
+        OpsError::StepFunctions { .. } => Fatal::Aws(format!("AWS: {e}: {AWS_HINT}")),
+        // The S3 failure says which call and key; its causes say why.
+        OpsError::Store(StoreError::Unavailable { .. }) => {
+            Fatal::Aws(format!("AWS: {}: {AWS_HINT}", error_chain(&e)))
+        }
+        // S3 answered, but the object is missing or not what was expected.
+        OpsError::Store(_) => Fatal::Input(error_chain(&e)),
+    }
+}
+
+/// `2026-11-28 09:20:05 MST`
+pub fn local_time(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
 }

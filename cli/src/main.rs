@@ -8,7 +8,12 @@ mod common;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "leganto", version, about = "Course loading for Alma/Leganto")]
+#[command(
+    name = "leganto",
+    version,
+    about = "Course loading for Alma/Leganto",
+    after_help = common::EXIT_CODES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -45,5 +50,17 @@ async fn main() -> std::process::ExitCode {
             eprintln!("leganto: {e}");
             std::process::ExitCode::from(e.exit_code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn every_command_definition_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

@@ -4,8 +4,7 @@ use chrono::NaiveDate;
 use leganto_shared::ops::status::{self, DayFiles, ExecutionInfo, Summary};
 use leganto_shared::store::ObjectInfo;
 
-use super::rerun::{fatal, local_time, Deployment};
-use crate::common::Fatal;
+use crate::common::{fatal, local_time, Deployment, Fatal};
 
 #[derive(clap::Args)]
 pub struct Args {

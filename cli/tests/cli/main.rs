@@ -1,299 +1,165 @@
-//! The `leganto` binary as people run it: against the Alma simulator, offline, and on bad
-//! input (one stderr line, an exit code, no loader file).
+//! The `leganto` binary as people run it, in one test binary: `transform` and
+//! `rollover-report` against the Alma simulator, offline and on bad input; the operating
+//! commands (`rerun`, `status`, `delete-empty-courses`) against moto (S3, Step Functions,
+//! CloudFormation) and the Alma simulator; and AWS failing under them.
+//! Run with `--nocapture` to see each command's output as people see it.
 
-use std::path::{Path, PathBuf};
+mod aws_failures;
+mod delete_empty;
+mod rerun;
+mod status;
+mod transform;
+
 use std::process::{Command, Output};
 
-use leganto_tests::alma_sim::{AlmaSim, SimOptions};
+use aws_config::SdkConfig;
+use leganto_shared::store::Store;
+use leganto_tests::moto::Moto;
 
-fn sample(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/sample")
-        .join(name)
-}
+pub const BUCKET: &str = "leganto-ops-test";
+pub const RUN_DATE: &str = "2026-11-28";
 
-fn leganto(args: &[&str], key: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_leganto"));
-    cmd.args(args)
-        .env_remove("ALMA_API_KEY")
-        .env_remove("RUST_LOG");
-    if let Some(k) = key {
-        cmd.env("ALMA_API_KEY", k);
+/// A state machine that plans, waits a second and finishes.
+pub const PASSING: &str = r#"{
+  "StartAt": "Plan the run",
+  "States": {
+    "Plan the run": {"Type": "Pass", "Next": "Wait for Alma"},
+    "Wait for Alma": {"Type": "Wait", "Seconds": 1, "Next": "Build the rollover report"},
+    "Build the rollover report": {"Type": "Pass", "End": true}
+  }
+}"#;
+
+/// A state machine that fails the way the real one ends a failed run.
+pub const FAILING: &str = r#"{
+  "StartAt": "Plan the run",
+  "States": {
+    "Plan the run": {"Type": "Pass", "Next": "The run failed"},
+    "The run failed": {
+      "Type": "Fail",
+      "Error": "ArtefactMissing",
+      "Cause": "{\"errorType\":\"ArtefactMissing\",\"errorMessage\":\"artefact missing: s3://leganto-ops-test/reports/2026/11/28/run-summary.json\"}"
     }
-    cmd.output().unwrap()
+  }
+}"#;
+
+/// moto with Step Functions executing and the run's bucket.
+pub struct Aws {
+    pub moto: Moto,
+    pub sdk: SdkConfig,
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-async fn sim() -> AlmaSim {
-    AlmaSim::start(SimOptions::with_fixture(sample("alma_courses.json")).unwrap())
-        .await
-        .unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn transform_and_rollover_report_against_the_simulator_write_the_expected_files() {
-    let sim = sim().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (out, summary, rejects) = (
-        dir.path().join("a.txt"),
-        dir.path().join("s.json"),
-        dir.path().join("r.csv"),
-    );
-    let cem = sample("cem.csv");
-    let o = tokio::task::spawn_blocking({
-        let (url, key) = (sim.base_url().to_string(), sim.api_key().to_string());
-        let (cem, out, summary, rejects) =
-            (cem.clone(), out.clone(), summary.clone(), rejects.clone());
-        move || {
-            leganto(
-                &[
-                    "transform",
-                    "--input",
-                    s(&cem),
-                    "--output",
-                    s(&out),
-                    "--alma-url",
-                    &url,
-                    "--alma-rate",
-                    "20",
-                    "--run-date",
-                    "2026-11-28",
-                    "--summary",
-                    s(&summary),
-                    "--rejects",
-                    s(&rejects),
-                ],
-                Some(&key),
-            )
-        }
-    })
-    .await
-    .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(std::fs::read(&out).unwrap() == std::fs::read(sample("expected_alma.txt")).unwrap());
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
-    assert_eq!(
-        json["alma_calls"].as_u64().unwrap(),
-        sim.calls().len() as u64
-    );
-    assert_eq!(json["rows_read"], 3000);
-    assert_eq!(
-        std::fs::read_to_string(&rejects).unwrap(),
-        "line,course_code,reason\n"
-    );
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("courses written 1742"), "{stdout}");
-    assert!(
-        !stdout.contains(sim.api_key())
-            && !String::from_utf8_lossy(&o.stderr).contains(sim.api_key())
-    );
-
-    let report = dir.path().join("rollover.txt");
-    let o = tokio::task::spawn_blocking({
-        let (url, key, report) = (
-            sim.base_url().to_string(),
-            sim.api_key().to_string(),
-            report.clone(),
-        );
-        move || {
-            leganto(
-                &[
-                    "rollover-report",
-                    "--input",
-                    s(&cem),
-                    "--output",
-                    s(&report),
-                    "--alma-url",
-                    &url,
-                    "--alma-rate",
-                    "20",
-                ],
-                Some(&key),
-            )
-        }
-    })
-    .await
-    .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(
-        std::fs::read(&report).unwrap() == std::fs::read(sample("expected_rollover.txt")).unwrap()
-    );
-}
-
-#[test]
-fn offline_transform_holds_back_deletes_and_reports_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("a.txt");
-    let o = leganto(
-        &[
-            "transform",
-            "--input",
-            s(&sample("cem.csv")),
-            "--output",
-            s(&out),
-        ],
-        None,
-    );
-    assert!(o.status.success());
-    let text = std::fs::read_to_string(&out).unwrap();
-    assert!(!text.contains("\tDELETE\t"));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("unverified (offline) 179"));
-}
-
-#[test]
-fn output_directory_gets_a_time_stamped_file_name() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = leganto(
-        &[
-            "transform",
-            "--input",
-            s(&sample("cem.csv")),
-            "--output",
-            s(dir.path()),
-            "--run-date",
-            "2026-11-28",
-        ],
-        None,
-    );
-    assert!(o.status.success());
-    let names: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    assert_eq!(names.len(), 1);
-    assert!(
-        names[0].starts_with("20261128") && names[0].ends_with(".txt") && names[0].len() == 18,
-        "{names:?}"
-    );
-}
-
-fn fails(args: &[&str], key: Option<&str>, code: i32, says: &str) {
-    let o = leganto(args, key);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(code), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains(says), "{err}");
-}
-
-#[test]
-fn fatal_input_errors_exit_3_with_one_line_and_no_loader_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("a.txt");
-    let write = |name: &str, bytes: &[u8]| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    };
-    let cases = [
-        (write("empty.csv", b""), "empty"),
-        (
-            write("header.csv", b"MYASU_COURSE_IDSTRING,COURSE_STATUS\n"),
-            "COURSE_NAME",
-        ),
-        (write("bin.csv", b"\x1f\x8b\x08\x00\x00\x00"), "not text"),
-        (dir.path().join("absent.csv"), "cannot open"),
-    ];
-    for (input, says) in cases {
-        fails(
-            &["transform", "--input", s(&input), "--output", s(&out)],
-            None,
-            3,
-            says,
-        );
-        assert!(!out.exists());
+impl Aws {
+    pub async fn start() -> Aws {
+        let moto = Moto::start();
+        moto.enable_stepfunctions_execution().await.unwrap();
+        let sdk = moto.sdk_config().await;
+        leganto_shared::store::s3_client(&sdk)
+            .create_bucket()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .unwrap();
+        Aws { moto, sdk }
     }
-    let names: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(
-        names.len(),
-        3,
-        "a temporary file was left behind: {names:?}"
-    );
+
+    pub fn store(&self) -> Store {
+        Store::from_sdk_config(&self.sdk, BUCKET)
+    }
+
+    pub fn sfn(&self) -> aws_sdk_sfn::Client {
+        aws_sdk_sfn::Client::new(&self.sdk)
+    }
+
+    pub async fn machine(&self, name: &str, definition: &str) -> String {
+        self.sfn()
+            .create_state_machine()
+            .name(name)
+            .definition(definition)
+            .role_arn("arn:aws:iam::123456789012:role/leganto-state-machine")
+            .send()
+            .await
+            .unwrap()
+            .state_machine_arn()
+            .to_string()
+    }
+
+    pub async fn put(&self, key: &str, body: &str) {
+        self.store()
+            .put(key, body.as_bytes().to_vec(), "text/plain")
+            .await
+            .unwrap();
+    }
+
+    /// Runs `leganto` with this moto as its AWS and nothing from the caller's shell.
+    pub async fn leganto(&self, args: &[&str]) -> Output {
+        leganto_at(&self.moto.endpoint(), args).await
+    }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn bad_key_and_unreachable_alma_exit_4_and_missing_key_exits_5() {
-    let sim = sim().await;
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("a.txt");
-    let cem = sample("cem.csv");
-    let url = sim.base_url().to_string();
-    let (o1, o2) = (out.clone(), out.clone());
-    let (c1, c2) = (cem.clone(), cem.clone());
+/// Runs `leganto` with `endpoint` as its AWS and nothing from the caller's shell.
+pub async fn leganto_at(endpoint: &str, args: &[&str]) -> Output {
+    let endpoint = endpoint.to_string();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     tokio::task::spawn_blocking(move || {
-        fails(
-            &[
-                "transform",
-                "--input",
-                s(&c1),
-                "--output",
-                s(&o1),
-                "--alma-url",
-                &url,
-            ],
-            Some("wrong"),
-            4,
-            "API key",
-        );
-        fails(
-            &[
-                "rollover-report",
-                "--input",
-                s(&c2),
-                "--output",
-                s(&o2),
-                "--alma-url",
-                &url,
-            ],
-            None,
-            5,
-            "ALMA_API_KEY",
-        );
+        let mut cmd = base_command();
+        cmd.args(&args)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", leganto_tests::moto::REGION);
+        let out = cmd.output().unwrap();
+        show(&args, &out);
+        out
     })
     .await
-    .unwrap();
-    assert!(!out.exists());
-    // Nothing listens on port 9 of loopback: connection refused, retried, then given up.
-    fails(
-        &[
-            "transform",
-            "--input",
-            s(&cem),
-            "--output",
-            s(&out),
-            "--alma-url",
-            "http://127.0.0.1:9",
-        ],
-        Some("k"),
-        4,
-        "unavailable",
-    );
-    assert!(!out.exists());
+    .unwrap()
 }
 
-#[test]
-fn malformed_rules_file_exits_5_naming_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules.toml");
-    std::fs::write(&rules, "date_format = 3\n").unwrap();
-    fails(
-        &[
-            "transform",
-            "--input",
-            s(&sample("cem.csv")),
-            "--output",
-            s(&dir.path().join("a.txt")),
-            "--rules",
-            s(&rules),
-        ],
-        None,
-        5,
-        "rules.toml",
+/// `leganto` without any of the settings the commands read from the environment.
+pub fn base_command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_leganto"));
+    for var in [
+        "ALMA_API_KEY",
+        "RUST_LOG",
+        "AWS_ENDPOINT_URL",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_REGION",
+        "AWS_SESSION_TOKEN",
+        "LEGANTO_STATE_MACHINE_ARN",
+        "LEGANTO_BUCKET",
+        "LEGANTO_STACK",
+        "TIME_ZONE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+    cmd
+}
+
+/// Prints the command and what it printed (seen with `--nocapture`).
+pub fn show(args: &[String], out: &Output) {
+    println!(
+        "$ leganto {}\n{}{}[exit {}]\n",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        out.status.code().unwrap_or(-1)
     );
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The value after `label` on the line that starts with it (`  execution  arn:...`).
+pub fn field(text: &str, label: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.trim_start().strip_prefix(label))
+        .map(|v| v.trim().to_string())
 }

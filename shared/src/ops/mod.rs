@@ -8,12 +8,11 @@ pub mod delete_empty;
 pub mod rerun;
 pub mod status;
 
-use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 
 use crate::alma::AlmaError;
-use crate::store::StoreError;
-
 use crate::error::BoxError;
+use crate::store::StoreError;
 
 /// What can stop an operating command.
 #[derive(Debug, thiserror::Error)]
@@ -59,16 +58,17 @@ impl OpsError {
     }
 }
 
-/// `Code: message` as AWS sent them, else the whole failure (e.g. a refused connection).
+/// `Code: message` as AWS sent them, else the failure and its causes (e.g. a refused
+/// connection), without the SDK's debug dump.
 pub fn sdk_detail<E, R>(e: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     match (e.code(), e.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_string(),
-        _ => DisplayErrorContext(e).to_string(),
+        _ => error_chain(e),
     }
 }
 

@@ -185,14 +185,16 @@ async fn unknown_stage_or_a_day_without_its_files_is_refused_and_nothing_starts(
         BUCKET,
     ];
 
+    // An unknown stage is a usage error: clap names the stages and nothing is called.
     let o = aws
         .leganto(&[&base[..], &["--from", "report"]].concat())
         .await;
-    assert_eq!(o.status.code(), Some(5));
+    assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains(
-            "unknown stage \"report\": use one of pull, transform, push, wait_for_alma, rollover_report"
-        ),
+        stderr(&o).contains("invalid value 'report' for '--from <STAGE>'")
+            && stderr(&o).contains(
+                "[possible values: pull, transform, push, wait_for_alma, rollover_report]"
+            ),
         "{}",
         stderr(&o)
     );
@@ -233,6 +235,16 @@ async fn unknown_stage_or_a_day_without_its_files_is_refused_and_nothing_starts(
     );
 
     assert_eq!(execution_count(&aws, &machine).await, 0);
+}
+
+#[test]
+fn rerun_help_lists_the_stages_as_the_execution_input_spells_them() {
+    let o = base_command().args(["rerun", "--help"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let help = stdout(&o);
+    for stage in leganto_shared::steps::Stage::ALL {
+        assert!(help.contains(&format!("- {}:", stage.name())), "{help}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
