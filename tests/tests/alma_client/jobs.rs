@@ -3,7 +3,7 @@
 use chrono::Utc;
 use leganto_tests::alma_sim::{SimOptions, COUNTER_CREATED, COUNTER_ERRORS, COUNTER_ROWS_READ};
 
-use crate::support::*;
+use super::support::*;
 
 const PROFILE: &str = "7200000000001";
 const JOB: &str = "S7100000000001";
