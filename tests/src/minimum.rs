@@ -7,41 +7,18 @@
 //! which is enough here: only codes, statuses and numbers matter.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt;
 
 use crate::alma_sim::FixtureCourse;
 
 /// Why the CEM file could not be read.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum MinimumError {
     /// The CSV itself is malformed.
-    Csv(csv::Error),
+    #[error("CEM file is not valid CSV")]
+    Csv(#[from] csv::Error),
     /// A column the minimum needs is not in the header.
+    #[error("CEM file has no column {0}")]
     MissingColumn(&'static str),
-}
-
-impl fmt::Display for MinimumError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MinimumError::Csv(e) => write!(f, "CEM file is not valid CSV: {e}"),
-            MinimumError::MissingColumn(c) => write!(f, "CEM file has no column {c}"),
-        }
-    }
-}
-
-impl std::error::Error for MinimumError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            MinimumError::Csv(e) => Some(e),
-            MinimumError::MissingColumn(_) => None,
-        }
-    }
-}
-
-impl From<csv::Error> for MinimumError {
-    fn from(e: csv::Error) -> Self {
-        MinimumError::Csv(e)
-    }
 }
 
 /// One CEM row that matters (REQUESTED rows are dropped).

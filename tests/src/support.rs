@@ -1,5 +1,5 @@
-//! Small helpers the harnesses and test binaries share: where the workspace and the sample
-//! day live, and a free loopback port.
+//! Small helpers the harnesses, the integration tests and the tools share: where the
+//! workspace and the sample day live, the sample day's run date, and a free loopback port.
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -12,7 +12,10 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
-/// `tests/fixtures/sample`: the sample day (run date 2026-11-28).
+/// The sample day's run date: `cem.csv` is that day's export.
+pub const RUN_DATE: &str = "2026-11-28";
+
+/// `tests/fixtures/sample`: the sample day (run date [`RUN_DATE`]).
 pub fn sample_dir() -> PathBuf {
     repo_root().join("tests/fixtures/sample")
 }

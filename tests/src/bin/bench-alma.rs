@@ -6,21 +6,20 @@
 //! the product's code), 429s the simulator answered, the API phase's wall time, calls ÷
 //! rate, and the ratio of the two. A measurement, not a test: nothing is asserted.
 
-use std::error::Error;
 use std::fs::File;
 use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use clap::Parser;
 use leganto_shared::alma::{AlmaClient, AlmaClientConfig, CourseCache};
 use leganto_shared::domain::{Rules, RunSummary};
+use leganto_shared::error::BoxError;
 use leganto_shared::pipeline::{rollover_report, transform_with_alma};
 use leganto_tests::alma_sim::{AlmaSim, FixtureCourse, SimOptions};
 use leganto_tests::minimum;
-
-type BoxError = Box<dyn Error + Send + Sync>;
+use leganto_tests::support::{repo_root, sample};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,17 +60,11 @@ impl Drop for Day {
     }
 }
 
-fn root() -> PathBuf {
-    let tests = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    tests.parent().map(Path::to_path_buf).unwrap_or(tests)
-}
-
 fn day(args: &Args) -> Result<Day, BoxError> {
     let Some(rows) = args.rows else {
-        let dir = root().join("tests/fixtures/sample");
         return Ok(Day {
-            cem: dir.join("cem.csv"),
-            courses: dir.join("alma_courses.json"),
+            cem: sample("cem.csv"),
+            courses: sample("alma_courses.json"),
             temp: None,
         });
     };
@@ -83,7 +76,7 @@ fn day(args: &Args) -> Result<Day, BoxError> {
         temp: Some(dir.clone()),
     };
     let status = Command::new("python3")
-        .arg(root().join("tests/fixtures/gen-cem"))
+        .arg(repo_root().join("tests/fixtures/gen-cem"))
         .args([
             "--rows",
             &rows.to_string(),

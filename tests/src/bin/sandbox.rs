@@ -12,15 +12,14 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use leganto_shared::error::BoxError;
 use leganto_shared::ops::error_chain;
 use leganto_tests::stack::{format_visits, Stack, StackOptions};
+use leganto_tests::support::RUN_DATE;
 use mail_parser::MimeHeaders as _;
 use serde_json::{json, Value};
 
-const RUN_DATE: &str = "2026-11-28";
 const EXECUTION_LIMIT: Duration = Duration::from_secs(600);
-
-type BoxError = Box<dyn std::error::Error>;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -18,6 +18,19 @@ async fn store_in(moto: &Moto) -> Store {
     store
 }
 
+/// The content type S3 keeps for `key`.
+async fn content_type_of(store: &Store, key: &str) -> Option<String> {
+    let head = store
+        .client()
+        .head_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    head.content_type().map(str::to_string)
+}
+
 fn day() -> DayKeys {
     DayKeys::new(NaiveDate::from_ymd_opt(2026, 11, 28).unwrap())
 }
@@ -35,15 +48,10 @@ async fn put_then_get_returns_the_same_bytes_with_a_viewable_content_type() {
         .unwrap();
 
     assert_eq!(store.get(&key).await.unwrap().as_ref(), export.as_slice());
-    let head = store
-        .client()
-        .head_object()
-        .bucket(BUCKET)
-        .key(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(head.content_type(), Some("text/csv; charset=windows-1252"));
+    assert_eq!(
+        content_type_of(&store, &key).await.as_deref(),
+        Some("text/csv; charset=windows-1252")
+    );
     assert!(store.exists(&key).await.unwrap());
     assert!(!store.exists(&day().rejects()).await.unwrap());
 }
@@ -166,15 +174,10 @@ async fn json_artefacts_round_trip_and_bad_json_is_a_typed_error() {
     store.put_json(&key, &courses).await.unwrap();
     let back: serde_json::Value = store.get_json(&key).await.unwrap();
     assert_eq!(back, courses);
-    let head = store
-        .client()
-        .head_object()
-        .bucket(BUCKET)
-        .key(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(head.content_type(), Some("application/json"));
+    assert_eq!(
+        content_type_of(&store, &key).await.as_deref(),
+        Some("application/json")
+    );
 
     store
         .put(&key, "not json", content_type::JSON)

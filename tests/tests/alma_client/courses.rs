@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use leganto_shared::alma::CourseCache;
 use leganto_tests::alma_sim::{FixtureCourse, SimOptions};
 
-use crate::support::*;
+use super::support::*;
 
 #[tokio::test]
 async fn paging_a_year_takes_one_call_per_hundred_courses_in_alma_order() {

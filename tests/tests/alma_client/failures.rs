@@ -7,7 +7,7 @@ use leganto_shared::alma::{AlmaClient, AlmaError, CourseCache};
 use leganto_tests::alma_sim::{Fault, SimOptions};
 use secrecy::SecretString;
 
-use crate::support::*;
+use super::support::*;
 
 #[tokio::test]
 async fn a_wrong_key_is_unauthorized_at_once_and_never_shown() {

@@ -4,7 +4,7 @@ use leganto_shared::error::ErrorName as _;
 use chrono::Utc;
 use leganto_tests::alma_sim::{SimOptions, COUNTER_CREATED, COUNTER_ERRORS, COUNTER_ROWS_READ};
 
-use crate::support::*;
+use super::support::*;
 
 const PROFILE: &str = "7200000000001";
 const JOB: &str = "S7100000000001";

@@ -1,26 +1,20 @@
 //! Starting the simulator and building clients for it.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use leganto_shared::alma::{AlmaClient, AlmaClientConfig};
-use leganto_tests::alma_sim::{AlmaSim, CallRecord, FixtureCourse, SimOptions};
+use leganto_tests::alma_sim::{AlmaSim, CallRecord, SimOptions};
 use secrecy::SecretString;
 
-pub fn fixture_path() -> PathBuf {
-    leganto_tests::support::sample("alma_courses.json")
-}
-
-pub fn fixture() -> Vec<FixtureCourse> {
-    SimOptions::with_fixture(fixture_path()).unwrap().courses
-}
+use crate::sample_courses;
 
 /// The sample day's courses, no per-second limit, no faults.
 pub fn sample_options() -> SimOptions {
     SimOptions {
+        courses: sample_courses(),
         per_second_limit: None,
-        ..SimOptions::with_fixture(fixture_path()).unwrap()
+        ..SimOptions::default()
     }
 }
 
@@ -45,7 +39,7 @@ pub fn client(sim: &AlmaSim) -> AlmaClient {
 
 /// Ids of the fixture's courses of `year`, in fixture order.
 pub fn ids_of_year(year: &str) -> Vec<String> {
-    fixture()
+    sample_courses()
         .into_iter()
         .filter(|c| c.year == year)
         .map(|c| c.id)
@@ -54,7 +48,7 @@ pub fn ids_of_year(year: &str) -> Vec<String> {
 
 /// Fixture course id → has reading lists.
 pub fn reading_list_truth() -> HashMap<String, bool> {
-    fixture()
+    sample_courses()
         .into_iter()
         .map(|c| (c.id, c.reading_lists))
         .collect()

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use leganto_shared::alma::{AlmaClient, CourseCache};
 use leganto_tests::alma_sim::SimOptions;
 
-use crate::support::*;
+use super::support::*;
 
 #[tokio::test]
 async fn three_years_and_reading_lists_at_25_per_second_with_150ms_latency() {
@@ -14,7 +14,7 @@ async fn three_years_and_reading_lists_at_25_per_second_with_150ms_latency() {
     let sim = start(SimOptions {
         per_second_limit: Some(25),
         latency: Duration::from_millis(150),
-        ..SimOptions::with_fixture(fixture_path()).unwrap()
+        ..sample_options()
     })
     .await;
     let mut cfg = config(&sim);

@@ -1,10 +1,10 @@
 //! The REST API: auth, search, paging, views, reading lists, DELETE, formats.
 
-use leganto_tests::alma_sim::{AlmaSim, FixtureCourse, SimOptions};
+use leganto_tests::alma_sim::{AlmaSim, SimOptions};
 use reqwest::StatusCode;
-use serde_json::Value;
 
-use crate::common::*;
+use super::common::*;
+use crate::sample_courses;
 
 #[tokio::test]
 async fn key_in_the_header_is_accepted_and_logged_as_a_header_key() {
@@ -162,10 +162,6 @@ async fn limit_is_bounded_to_0_through_100() {
     assert_eq!(r.status, StatusCode::OK);
     let r = get(&sim, "/almaws/v1/courses?offset=-3").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-}
-
-fn sample_courses() -> Vec<FixtureCourse> {
-    SimOptions::with_fixture(sample_fixture()).unwrap().courses
 }
 
 #[tokio::test]
@@ -403,24 +399,10 @@ async fn unknown_paths_and_methods_get_alma_error_json() {
 async fn sim_endpoints_dump_courses_and_calls_without_a_key() {
     let sim = start(small_store(), |_| {}).await;
     get(&sim, "/almaws/v1/courses/6100000000003").await;
-    let courses: Value = client()
-        .get(format!("{}/sim/courses", sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let courses = sim_get(sim.base_url(), "/sim/courses").await;
     assert_eq!(courses.as_array().unwrap().len(), 4);
     assert_eq!(courses[2]["code"], "2026Fall-X-ENG101-12345");
-    let calls: Value = client()
-        .get(format!("{}/sim/calls", sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let calls = sim_get(sim.base_url(), "/sim/calls").await;
     assert_eq!(
         calls.as_array().unwrap().len(),
         1,

@@ -3,9 +3,10 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+use leganto_tests::support::sample;
 use reqwest::StatusCode;
 
-use crate::common::*;
+use super::common::*;
 
 /// Kills the child even when an assertion fails.
 struct Child(std::process::Child);
@@ -22,7 +23,8 @@ async fn the_binary_prints_its_base_url_and_takes_the_key_from_the_environment()
     let dir = tempfile::tempdir().unwrap();
     let mut child = Child(
         Command::new(env!("CARGO_BIN_EXE_alma-sim"))
-            .args(["--fixture", sample_fixture().to_str().unwrap()])
+            .arg("--fixture")
+            .arg(sample("alma_courses.json"))
             .args([
                 "--api-key-env",
                 "ALMA_SIM_TEST_KEY",
@@ -81,14 +83,7 @@ async fn the_binary_prints_its_base_url_and_takes_the_key_from_the_environment()
     );
     let mut instances = serde_json::Value::Null;
     for _ in 0..500 {
-        instances = client()
-            .get(format!("{base}/sim/job-instances"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        instances = sim_get(&base, "/sim/job-instances").await;
         if instances[0]["status"] == "COMPLETED_WARNING" {
             break;
         }

@@ -1,18 +1,12 @@
 //! Helpers shared by the simulator's tests: start it, call it, write loader files.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use leganto_tests::alma_sim::{AlmaSim, FixtureCourse, SimOptions};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::Value;
-
-pub use leganto_tests::support::sample as sample_file;
-
-pub fn sample_fixture() -> PathBuf {
-    sample_file("alma_courses.json")
-}
 
 pub fn fixture(
     id: &str,
@@ -135,6 +129,21 @@ pub async fn get(sim: &AlmaSim, path_and_query: &str) -> Reply {
             .header("Accept", "application/json"),
     )
     .await
+}
+
+/// GET of one of the simulator's own endpoints (`/sim/...`, no key), as JSON.
+pub async fn sim_get(base_url: &str, path: &str) -> Value {
+    success_json(send(client().get(format!("{base_url}{path}"))).await)
+}
+
+/// POST to one of the simulator's own endpoints (`/sim/...`, no key), as JSON.
+pub async fn sim_post(base_url: &str, path: &str) -> Value {
+    success_json(send(client().post(format!("{base_url}{path}"))).await)
+}
+
+fn success_json(r: Reply) -> Value {
+    assert!(r.status.is_success(), "{}: {}", r.status, r.text);
+    r.json()
 }
 
 pub async fn get_json(sim: &AlmaSim, path_and_query: &str) -> Value {

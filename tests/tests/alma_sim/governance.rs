@@ -6,7 +6,7 @@ use futures::future::join_all;
 use leganto_tests::alma_sim::{AlmaSim, Fault, NOMINAL_DAILY_QUOTA};
 use reqwest::StatusCode;
 
-use crate::common::*;
+use super::common::*;
 
 async fn burst(sim: &AlmaSim, n: usize) -> Vec<Reply> {
     let client = client();

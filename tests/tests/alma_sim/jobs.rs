@@ -9,7 +9,7 @@ use leganto_tests::alma_sim::{
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::common::*;
+use super::common::*;
 
 fn counter(instance: &Value, kind: &str) -> Option<String> {
     instance["counters"]["counter"]

@@ -5,7 +5,8 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use leganto_tests::alma_sim::{AlmaSim, JobInstance, JobStatus, SimCourse, SimOptions};
 
-use crate::common::*;
+use super::common::*;
+use crate::{read_sample, sample_courses};
 
 async fn load(sim: &AlmaSim, dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> JobInstance {
     drop_file(dir.path(), name, bytes);
@@ -450,13 +451,7 @@ async fn the_watcher_takes_a_file_dropped_into_the_directory() {
     }
     assert!(done, "the watcher never ran the file");
     assert_eq!(sim.courses().len(), 1);
-    let run = client()
-        .post(format!("{}/sim/loader/run", sim.base_url()))
-        .send()
-        .await
-        .unwrap();
-    assert!(run.status().is_success());
-    let body: serde_json::Value = run.json().await.unwrap();
+    let body = sim_post(sim.base_url(), "/sim/loader/run").await;
     assert_eq!(body, serde_json::json!([]), "already taken");
 }
 
@@ -468,31 +463,17 @@ async fn the_sim_endpoint_runs_the_loader_and_lists_instances() {
         "20261128010000.txt",
         &loader_file(&[Row::new("2026Fall-X-A-1", "1")]),
     );
-    let body: serde_json::Value = client()
-        .post(format!("{}/sim/loader/run", sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = sim_post(sim.base_url(), "/sim/loader/run").await;
     assert_eq!(body[0]["status"], "COMPLETED_SUCCESS");
     assert_eq!(body[0]["counters"]["created"], 1);
-    let all: serde_json::Value = client()
-        .get(format!("{}/sim/job-instances", sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all = sim_get(sim.base_url(), "/sim/job-instances").await;
     assert_eq!(all.as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn the_sample_loader_files_are_well_formed_for_alma() {
     for name in ["expected_alma.txt", "expected_rollover.txt"] {
-        let bytes = std::fs::read(sample_file(name)).unwrap();
+        let bytes = read_sample(name);
         let data_rows = bytes
             .split(|b| *b == b'\n')
             .filter(|l| !l.is_empty())
@@ -502,7 +483,8 @@ async fn the_sample_loader_files_are_well_formed_for_alma() {
         let sim = AlmaSim::start(SimOptions {
             drop_dir: Some(dir.path().to_path_buf()),
             watch_interval: Duration::from_secs(3600),
-            ..SimOptions::with_fixture(sample_fixture()).unwrap()
+            courses: sample_courses(),
+            ..SimOptions::default()
         })
         .await
         .unwrap();

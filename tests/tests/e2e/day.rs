@@ -4,17 +4,17 @@
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
-use leganto_tests::stack::{sample_dir, Stack, EMAIL_FROM, EMAIL_TO};
+use leganto_tests::stack::{Stack, EMAIL_FROM, EMAIL_TO};
+use leganto_tests::support::RUN_DATE;
 use mail_parser::MimeHeaders as _;
 use serde_json::json;
 
-use crate::support::{entered, post_text, run, start_stack};
-
-const RUN_DATE: &str = "2026-11-28";
+use super::support::{entered, post_text, run, s3_keys, start_stack};
+use crate::read_sample;
 
 /// `(code, section, operation)` of each row of the sample's expected loader file.
 fn expected_rows() -> Vec<(String, String, String)> {
-    let text = std::fs::read_to_string(sample_dir().join("expected_alma.txt")).unwrap();
+    let text = String::from_utf8(read_sample("expected_alma.txt")).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines
         .next()
@@ -52,7 +52,12 @@ async fn a_normal_day_loads_alma_mails_the_report_and_a_rerun_of_the_report_push
     let date = NaiveDate::parse_from_str(RUN_DATE, "%Y-%m-%d").unwrap();
     let export = stack.put_sample_export(date).unwrap();
 
-    let (execution, visits) = run(&stack, "day-2026-11-28", json!({"run_date": RUN_DATE})).await;
+    let (execution, visits) = run(
+        &stack,
+        &format!("day-{RUN_DATE}"),
+        json!({"run_date": RUN_DATE}),
+    )
+    .await;
     assert_eq!(
         execution.status, "SUCCEEDED",
         "{:?}: {:?}",
@@ -85,7 +90,7 @@ async fn a_normal_day_loads_alma_mails_the_report_and_a_rerun_of_the_report_push
     assert_eq!(stack.alma_files().unwrap(), vec![loader.clone()]);
     let pushed = std::fs::read(stack.alma_dir().join(&loader)).unwrap();
     assert_eq!(pushed, stack.s3_get(&loader_key).await.unwrap());
-    let expected = std::fs::read(sample_dir().join("expected_alma.txt")).unwrap();
+    let expected = read_sample("expected_alma.txt");
     assert!(
         pushed == expected,
         "the pushed loader file differs from expected_alma.txt"
@@ -132,13 +137,7 @@ async fn a_normal_day_loads_alma_mails_the_report_and_a_rerun_of_the_report_push
     assert_eq!(runs[0].counters.deleted, deleted.len() as u64);
 
     // Every key of the day's S3 layout.
-    let keys: BTreeSet<String> = stack
-        .s3_objects()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
+    let keys = s3_keys(&stack).await;
     let report_key = out["report"]["report_key"].as_str().unwrap().to_string();
     let mut wanted = vec![
         format!("cem/2026/11/28/{export}"),
@@ -180,7 +179,7 @@ async fn a_normal_day_loads_alma_mails_the_report_and_a_rerun_of_the_report_push
     // mailed and posted again.
     let (rerun, visits) = run(
         &stack,
-        "rerun-2026-11-28-rollover_report",
+        &format!("rerun-{RUN_DATE}-rollover_report"),
         json!({"run_date": RUN_DATE, "start_at": "rollover_report"}),
     )
     .await;

@@ -1,8 +1,9 @@
 //! A day that cannot run: the export is missing.
 
+use leganto_tests::support::RUN_DATE;
 use serde_json::json;
 
-use crate::support::{entered, post_text, run, start_stack};
+use super::support::{entered, post_text, run, s3_keys, start_stack};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_missing_export_fails_the_run_and_slack_names_the_pull() {
@@ -14,8 +15,8 @@ async fn a_missing_export_fails_the_run_and_slack_names_the_pull() {
 
     let (execution, visits) = run(
         &stack,
-        "day-2026-11-28-missing",
-        json!({"run_date": "2026-11-28"}),
+        &format!("day-{RUN_DATE}-missing"),
+        json!({"run_date": RUN_DATE}),
     )
     .await;
 
@@ -53,12 +54,6 @@ async fn a_missing_export_fails_the_run_and_slack_names_the_pull() {
 
     assert!(stack.alma_files().unwrap().is_empty());
     assert!(stack.moto.sent_emails().await.unwrap().is_empty());
-    let keys: Vec<String> = stack
-        .s3_objects()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
+    let keys = s3_keys(&stack).await;
     assert!(keys.is_empty(), "{keys:?}");
 }

@@ -6,6 +6,7 @@ use leganto_shared::config::Config;
 use leganto_shared::steps::StepContext;
 use leganto_tests::lambda_host::BoundHost;
 use leganto_tests::moto::{Moto, REGION};
+use leganto_tests::support::RUN_DATE;
 use serde_json::{json, Value};
 
 async fn host_in_front_of_moto() -> (
@@ -59,14 +60,14 @@ async fn the_host_runs_steps_by_arn_and_reports_errors_as_lambda_does() {
     let (_moto, host, _sdk) = host_in_front_of_moto().await;
     let arn = "arn:aws:lambda:us-east-1:123456789012:function:leganto-plan";
     let payload = json!({
-        "input": {"run_date": "2026-11-28"},
+        "input": {"run_date": RUN_DATE},
         "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:leganto-daily:x",
         "execution_name": "x",
         "execution_started_at": "2026-11-28T16:20:00.123456+00:00"
     });
     let (status, error, out) = invoke(&host.endpoint(), arn, &payload.to_string()).await;
     assert_eq!((status, error), (200, None), "{out}");
-    assert_eq!(out["run"]["run_date"], "2026-11-28");
+    assert_eq!(out["run"]["run_date"], RUN_DATE);
     assert_eq!(out["run"]["poll_interval_seconds"], 2);
 
     let bad = json!({"input": {"run_date": "28/11/2026"}, "execution_arn": "a",

@@ -40,6 +40,17 @@ pub async fn run(stack: &Stack, name: &str, input: Value) -> (Execution, Vec<Sta
     (execution, visits)
 }
 
+/// Every key in the run's bucket.
+pub async fn s3_keys(stack: &Stack) -> BTreeSet<String> {
+    stack
+        .s3_objects()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect()
+}
+
 pub fn entered(visits: &[StateVisit]) -> BTreeSet<&str> {
     visits.iter().map(|v| v.name.as_str()).collect()
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::support::*;
+use super::support::*;
 
 fn error_names(rule: &Value) -> Vec<String> {
     rule.get("ErrorEquals")
@@ -176,10 +176,7 @@ fn steps_that_talk_to_sftp_or_alma_retry_their_transient_errors() {
     ];
     let states = all_states(&definition());
     for (step, error) in expected {
-        let task = states
-            .iter()
-            .find(|s| task_step(&s.state).as_deref() == Some(step))
-            .unwrap_or_else(|| panic!("no Task calls {step}"));
+        let task = task_calling(&states, step);
         let retried = task.state["Retry"]
             .as_array()
             .into_iter()
@@ -355,10 +352,7 @@ fn the_push_and_the_email_are_only_reached_past_a_dry_run_check() {
     let definition = definition();
     let states = all_states(&definition);
     for step in ["Push", "EmailReport"] {
-        let task = states
-            .iter()
-            .find(|s| task_step(&s.state).as_deref() == Some(step))
-            .expect("task exists");
+        let task = task_calling(&states, step);
         let mut entries = 0;
         for other in &states {
             if !transitions(&other.state).contains(&task.name) {
@@ -407,10 +401,7 @@ fn alma_is_polled_in_a_loop_that_ends_when_done_or_out_of_time_while_the_years_a
         .find(|s| s.state["Type"] == "Wait")
         .expect("a Wait state");
     assert_eq!(wait.state["SecondsPath"], "$.run.poll_interval_seconds");
-    let check = states
-        .iter()
-        .find(|s| task_step(&s.state).as_deref() == Some("CheckJob"))
-        .expect("check task");
+    let check = task_calling(&states, "CheckJob");
     assert_eq!(wait.state["Next"], Value::String(check.name.clone()));
     assert_eq!(check.state["ResultPath"], "$.alma_job");
     let decide = scope_of(&definition, &check.name).expect("scope")
@@ -467,16 +458,10 @@ fn each_stage_puts_its_output_under_its_own_key() {
     ];
     let states = all_states(&definition());
     for (step, path) in expected {
-        let task = states
-            .iter()
-            .find(|s| task_step(&s.state).as_deref() == Some(step))
-            .expect("task");
+        let task = task_calling(&states, step);
         assert_eq!(task.state["ResultPath"], path, "{:?}", task.name);
     }
-    let plan = states
-        .iter()
-        .find(|s| task_step(&s.state).as_deref() == Some("Plan"))
-        .expect("plan");
+    let plan = task_calling(&states, "Plan");
     assert_eq!(
         plan.state["Parameters"]["execution_arn.$"],
         "$$.Execution.Id"

@@ -13,9 +13,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use leganto_tests::moto::{Moto, REGION};
+use leganto_tests::support::RUN_DATE;
 use serde_json::{json, Value};
 
-use crate::support::substituted_definition;
+use super::support::substituted_definition;
 
 /// Longest an execution may take before the test gives up (a hang guard, not a timing check).
 const EXECUTION_DEADLINE: Duration = Duration::from_secs(180);
@@ -118,7 +119,7 @@ fn respond(function: &str, payload: &Value, calls_so_far: &[Call]) -> Result<Val
                 .collect();
             let mut state = json!({
                 "run": {
-                    "run_date": input["run_date"].as_str().unwrap_or("2026-11-28"),
+                    "run_date": input["run_date"].as_str().unwrap_or(RUN_DATE),
                     "start_at": start_at,
                     "dry_run": input["dry_run"].as_bool().unwrap_or(false),
                     "skipped_stages": skipped,
@@ -271,6 +272,18 @@ struct Outcome {
 }
 
 impl Outcome {
+    /// Panics unless the execution succeeded, naming the execution, its error and cause.
+    fn assert_succeeded(&self) {
+        assert_eq!(
+            self.status,
+            ExecutionStatus::Succeeded,
+            "{}: {:?} {:?}",
+            self.execution_arn,
+            self.error,
+            self.cause
+        );
+    }
+
     fn called(&self, function: &str) -> Vec<&Value> {
         self.calls
             .iter()
@@ -415,13 +428,7 @@ async fn a_normal_day_runs_every_stage_in_order_and_accumulates_each_stages_outp
     let outcome = harness
         .run("normal-day", json!({"scenario": "normal_day"}))
         .await;
-    assert_eq!(
-        outcome.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        outcome.error,
-        outcome.cause
-    );
+    outcome.assert_succeeded();
 
     let order = [
         "Plan the run",
@@ -470,7 +477,7 @@ async fn a_normal_day_runs_every_stage_in_order_and_accumulates_each_stages_outp
     assert!(outcome
         .called("leganto-cache-courses")
         .iter()
-        .all(|p| p["run"]["run_date"] == "2026-11-28"));
+        .all(|p| p["run"]["run_date"] == RUN_DATE));
 
     // The report sees both branches' results merged into the state.
     let report = outcome.called("leganto-rollover-report");
@@ -543,7 +550,7 @@ async fn a_missing_export_fails_the_run_after_slack_hears_which_state_failed_eve
     assert_eq!(failure.len(), 1);
     assert_eq!(failure[0]["state"]["failed_state"], "Pull the CEM export");
     assert_eq!(failure[0]["state"]["error"]["Error"], "SourceFileMissing");
-    assert_eq!(failure[0]["state"]["run"]["run_date"], "2026-11-28");
+    assert_eq!(failure[0]["state"]["run"]["run_date"], RUN_DATE);
     assert!(
         position(&outcome, "Notify Slack of the failure") < position(&outcome, "The run failed")
     );
@@ -571,13 +578,7 @@ async fn a_dry_run_pushes_nothing_waits_for_nothing_and_mails_nothing_but_tells_
             json!({"scenario": "normal_day", "dry_run": true}),
         )
         .await;
-    assert_eq!(
-        outcome.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        outcome.error,
-        outcome.cause
-    );
+    outcome.assert_succeeded();
     for function in ["leganto-push", "leganto-check-job", "leganto-email-report"] {
         assert!(
             outcome.called(function).is_empty(),
@@ -611,20 +612,14 @@ async fn each_start_stage_starts_the_run_at_that_stage_and_skips_the_earlier_one
         ("rollover_report", &[]),
     ];
     for (stage, before_wait) in expected {
-        let name = format!("rerun-2026-11-28-{}", stage.replace('_', "-"));
+        let name = format!("rerun-{RUN_DATE}-{}", stage.replace('_', "-"));
         let outcome = harness
             .run(
                 &name,
-                json!({"run_date": "2026-11-28", "start_at": stage, "scenario": "normal_day"}),
+                json!({"run_date": RUN_DATE, "start_at": stage, "scenario": "normal_day"}),
             )
             .await;
-        assert_eq!(
-            outcome.status,
-            ExecutionStatus::Succeeded,
-            "{stage}: {:?} {:?}",
-            outcome.error,
-            outcome.cause
-        );
+        outcome.assert_succeeded();
         let functions = outcome.functions();
         assert_eq!(functions[0], "leganto-plan");
         let early: Vec<&str> = functions
@@ -657,13 +652,7 @@ async fn email_and_slack_failures_never_fail_the_run_and_an_email_failure_reache
             json!({"scenario": "email_down", "start_at": "rollover_report"}),
         )
         .await;
-    assert_eq!(
-        outcome.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        outcome.error,
-        outcome.cause
-    );
+    outcome.assert_succeeded();
     let told = outcome.slack("email_failure");
     assert_eq!(told.len(), 1);
     assert_eq!(told[0]["state"]["failed_state"], "E-mail the report");
@@ -673,13 +662,7 @@ async fn email_and_slack_failures_never_fail_the_run_and_an_email_failure_reache
     let outcome = harness
         .run("slack-down", json!({"scenario": "slack_down"}))
         .await;
-    assert_eq!(
-        outcome.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        outcome.error,
-        outcome.cause
-    );
+    outcome.assert_succeeded();
     assert!(!outcome.slack("summary").is_empty());
 }
 
@@ -689,13 +672,7 @@ async fn alma_not_finishing_in_time_is_recorded_and_the_run_goes_on() {
     let outcome = harness
         .run("alma-slow", json!({"scenario": "alma_never_finishes"}))
         .await;
-    assert_eq!(
-        outcome.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        outcome.error,
-        outcome.cause
-    );
+    outcome.assert_succeeded();
     position(&outcome, "Alma did not finish in time");
     assert_eq!(outcome.output["alma_job"]["timed_out"], true);
     assert_eq!(
@@ -713,13 +690,7 @@ async fn a_lambda_service_error_is_retried_and_the_run_carries_on() {
             json!({"scenario": "lambda_hiccup_on_pull"}),
         )
         .await;
-    assert_eq!(
-        outcome.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        outcome.error,
-        outcome.cause
-    );
+    outcome.assert_succeeded();
     assert_eq!(outcome.called("leganto-pull").len(), 2);
     let counts: BTreeMap<&str, usize> =
         outcome

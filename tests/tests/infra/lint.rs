@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::support::repo_root;
+use super::support::repo_root;
 
 fn lint(what: &str) {
     let output = Command::new("bash")

@@ -197,6 +197,14 @@ pub fn transitions(state: &Value) -> Vec<String> {
     out
 }
 
+/// The Task state that calls `step` (`Plan`, `Pull`, ...).
+pub fn task_calling<'a>(states: &'a [StateAt], step: &str) -> &'a StateAt {
+    states
+        .iter()
+        .find(|s| task_step(&s.state).as_deref() == Some(step))
+        .unwrap_or_else(|| panic!("no Task calls {step}"))
+}
+
 /// `${PlanFunctionArn}` → `Plan`.
 pub fn task_step(state: &Value) -> Option<String> {
     let resource = state.get("Resource")?.as_str()?;

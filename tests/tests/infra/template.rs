@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde_yaml_ng::Value as Yaml;
 
-use crate::support::*;
+use super::support::*;
 
 fn function_resources(template: &Yaml) -> BTreeMap<String, Yaml> {
     resources(template)
@@ -17,6 +17,15 @@ fn function_resources(template: &Yaml) -> BTreeMap<String, Yaml> {
 
 fn number(value: Option<&Yaml>) -> Option<u64> {
     value.and_then(scalar).and_then(|s| s.parse().ok())
+}
+
+/// The template's one state machine resource.
+fn state_machine(template: &Yaml) -> Yaml {
+    resources(template)
+        .into_iter()
+        .find(|(_, r)| resource_type(r) == "AWS::Serverless::StateMachine")
+        .map(|(_, r)| r)
+        .expect("one state machine")
 }
 
 #[test]
@@ -120,11 +129,7 @@ fn each_task_waits_longer_than_its_function_may_run() {
 #[test]
 fn every_placeholder_in_the_definition_is_a_substitution_of_its_functions_arn() {
     let template = template();
-    let machine = resources(&template)
-        .into_iter()
-        .find(|(_, r)| resource_type(r) == "AWS::Serverless::StateMachine")
-        .map(|(_, r)| r)
-        .expect("one state machine");
+    let machine = state_machine(&template);
     let props = &machine["Properties"];
     assert_eq!(
         scalar(&props["DefinitionUri"]).as_deref(),
@@ -169,11 +174,7 @@ fn every_placeholder_in_the_definition_is_a_substitution_of_its_functions_arn() 
 #[test]
 fn the_state_machine_may_invoke_exactly_the_step_functions() {
     let template = template();
-    let machine = resources(&template)
-        .into_iter()
-        .find(|(_, r)| resource_type(r) == "AWS::Serverless::StateMachine")
-        .map(|(_, r)| r)
-        .expect("state machine");
+    let machine = state_machine(&template);
     let mut invoked = BTreeSet::new();
     for policy in machine["Properties"]["Policies"]
         .as_sequence()
@@ -343,11 +344,7 @@ fn the_bucket_is_encrypted_private_tls_only_and_expires_files_after_the_retentio
 #[test]
 fn the_daily_schedule_starts_the_run_at_nine_twenty_in_phoenix_with_empty_input() {
     let template = template();
-    let machine = resources(&template)
-        .into_iter()
-        .find(|(_, r)| resource_type(r) == "AWS::Serverless::StateMachine")
-        .map(|(_, r)| r)
-        .expect("state machine");
+    let machine = state_machine(&template);
     let events = machine["Properties"]["Events"]
         .as_mapping()
         .expect("Events");

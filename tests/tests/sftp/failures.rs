@@ -8,7 +8,7 @@ use std::time::Duration;
 use leganto_shared::sftp::{format_fingerprint, SftpClient, SftpError};
 use leganto_tests::sshd::{default_password, LoginAuth};
 
-use crate::{client, login, server, TIMEOUT, USER};
+use super::{client, login, server, TIMEOUT, USER};
 
 /// Display, Debug and every source in the chain.
 fn everything_shown(err: &SftpError) -> String {

@@ -4,7 +4,7 @@ use leganto_shared::error::ErrorName as _;
 use leganto_shared::sftp::{SftpClient, UploadOutcome};
 use leganto_tests::sshd::{Account, ClientKeyType, LoginAuth, SshServer, SshServerOptions};
 
-use crate::{login, TIMEOUT, USER};
+use super::{login, TIMEOUT, USER};
 
 fn server_with(kind: ClientKeyType, passphrase: Option<&str>) -> SshServer {
     SshServer::start(SshServerOptions {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use leganto_shared::sftp::UploadOutcome;
 use leganto_tests::sshd::LoginAuth;
 
-use crate::{bytes, client, server, USER};
+use super::{bytes, client, server, USER};
 
 async fn list_download_upload_round_trip(auth: LoginAuth) {
     let server = server();
@@ -122,12 +122,12 @@ async fn two_accounts_on_one_server_see_only_their_own_directory() {
         .put_file("cem_sftp", "leganto_export_20261128.csv", b"cem")
         .unwrap();
     let cem = leganto_shared::sftp::SftpClient::new(
-        crate::login(&server, "cem_sftp", LoginAuth::Password),
-        crate::TIMEOUT,
+        super::login(&server, "cem_sftp", LoginAuth::Password),
+        super::TIMEOUT,
     );
     let alma = leganto_shared::sftp::SftpClient::new(
-        crate::login(&server, "alma_sftp", LoginAuth::Key),
-        crate::TIMEOUT,
+        super::login(&server, "alma_sftp", LoginAuth::Key),
+        super::TIMEOUT,
     );
     assert_eq!(cem.list().await.unwrap().len(), 1);
     assert!(alma.list().await.unwrap().is_empty());

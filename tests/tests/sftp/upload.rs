@@ -4,7 +4,7 @@ use leganto_shared::error::ErrorName as _;
 use leganto_shared::sftp::{temporary_name, UploadOutcome};
 use leganto_tests::sshd::{Account, LoginAuth, SshServer, SshServerOptions};
 
-use crate::{bytes, client, server, USER};
+use super::{bytes, client, server, USER};
 
 const NAME: &str = "20261128092514.txt";
 

@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use leganto_shared::steps::StepContext;
+use leganto_tests::support::RUN_DATE;
 use serde_json::{json, Value};
 
-use crate::{read_sample, Options, World, RUN_DATE};
+use super::{Options, World};
+use crate::read_sample;
 
 const LOADER_NAME: &str = "20261128092514.txt";
 

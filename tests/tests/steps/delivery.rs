@@ -1,10 +1,11 @@
 //! Delivering the report: the e-mail's attachment, and Slack when it is down.
 
 use leganto_shared::error::ErrorName as _;
+use leganto_tests::support::RUN_DATE;
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::json;
 
-use crate::{Options, World, RUN_DATE};
+use super::{Options, World};
 
 /// UTF-8 accents, tabs, CRLF and a bare LF, a trailing space: all must arrive unchanged.
 fn report_bytes() -> Vec<u8> {
@@ -53,7 +54,10 @@ async fn the_email_carries_the_day_s_latest_report_intact() {
     let parsed = MessageParser::default()
         .parse(sent[0].raw_data.as_bytes())
         .unwrap();
-    assert_eq!(parsed.subject(), Some("Leganto rollover report 2026-11-28"));
+    assert_eq!(
+        parsed.subject(),
+        Some(format!("Leganto rollover report {RUN_DATE}").as_str())
+    );
     assert!(parsed
         .body_text(0)
         .unwrap()
@@ -73,7 +77,7 @@ async fn the_email_carries_the_day_s_latest_report_intact() {
 #[tokio::test]
 async fn a_missing_report_is_artefact_missing_naming_where_it_looked() {
     let world = World::start("email-missing").await;
-    let err = crate::expect_error(
+    let err = super::expect_error(
         world
             .call("email-report", json!({"run": {"run_date": RUN_DATE}}))
             .await,

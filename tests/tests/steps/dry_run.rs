@@ -1,9 +1,11 @@
 //! A dry run transforms and reports but pushes and mails nothing.
 
 use leganto_shared::error::ErrorName as _;
+use leganto_tests::support::RUN_DATE;
 use serde_json::json;
 
-use crate::{expect_error, read_sample, World, EXPORT_NAME, RUN_DATE};
+use super::{expect_error, World, EXPORT_NAME};
+use crate::read_sample;
 
 #[tokio::test]
 async fn a_dry_run_pushes_and_mails_nothing_and_slack_says_so() {

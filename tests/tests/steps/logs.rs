@@ -5,9 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use leganto_shared::steps::json_logs;
 use leganto_tests::sshd::default_password;
+use leganto_tests::support::RUN_DATE;
 use serde_json::{json, Value};
 
-use crate::{read_sample, World, ALMA, CEM, EXPORT_NAME, RUN_DATE};
+use super::{World, ALMA, CEM, EXPORT_NAME};
+use crate::read_sample;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);

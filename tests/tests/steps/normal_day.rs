@@ -2,10 +2,12 @@
 
 use leganto_shared::error::ErrorName as _;
 use leganto_tests::alma_sim::{COUNTER_CREATED, COUNTER_ROWS_READ};
+use leganto_tests::support::RUN_DATE;
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::json;
 
-use crate::{read_sample, World, ALMA, EXPORT_NAME, LOADER_JOB_ID, RUN_DATE};
+use super::{World, ALMA, EXPORT_NAME, LOADER_JOB_ID};
+use crate::read_sample;
 
 #[tokio::test]
 async fn a_normal_day_runs_from_the_pull_to_the_slack_summary() {
@@ -157,7 +159,7 @@ async fn a_normal_day_runs_from_the_pull_to_the_slack_summary() {
     let sent = world.sent_emails().await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].id, email["message_id"].as_str().unwrap());
-    assert_eq!(sent[0].source.as_deref(), Some(crate::EMAIL_FROM));
+    assert_eq!(sent[0].source.as_deref(), Some(super::EMAIL_FROM));
     let parsed = MessageParser::default()
         .parse(sent[0].raw_data.as_bytes())
         .unwrap();
@@ -186,8 +188,9 @@ async fn a_normal_day_runs_from_the_pull_to_the_slack_summary() {
     let posts = world.slack.posts();
     assert_eq!(posts.len(), 1);
     let text = posts[0].to_string();
+    let title = format!("Course load {RUN_DATE}");
     for expected in [
-        "Course load 2026-11-28",
+        title.as_str(),
         loader_name.as_str(),
         runs[0].status.value(),
         "Rollovers found",
@@ -227,7 +230,7 @@ async fn a_normal_day_runs_from_the_pull_to_the_slack_summary() {
 #[tokio::test]
 async fn a_rerun_from_the_push_without_a_transform_names_the_missing_summary() {
     let world = World::start("rerun-missing").await;
-    let err = crate::expect_error(
+    let err = super::expect_error(
         world
             .plan(json!({"run_date": RUN_DATE, "start_at": "push"}))
             .await,
@@ -240,7 +243,7 @@ async fn a_rerun_from_the_push_without_a_transform_names_the_missing_summary() {
         err.message()
     );
 
-    let err = crate::expect_error(world.plan(json!({"start_at": "email"})).await);
+    let err = super::expect_error(world.plan(json!({"start_at": "email"})).await);
     assert_eq!(err.error_name(), "InvalidInput");
     // Without a run date, the execution's start in Phoenix decides (16:20 UTC = 09:20 MST).
     let plan = world.plan(json!({})).await.unwrap();

@@ -3,9 +3,11 @@
 use leganto_shared::error::ErrorName as _;
 use std::time::{Duration, SystemTime};
 
+use leganto_tests::support::RUN_DATE;
 use serde_json::json;
 
-use crate::{expect_error, read_sample, Options, World, CEM, EXPORT_NAME, RUN_DATE};
+use super::{expect_error, Options, World, CEM, EXPORT_NAME};
+use crate::read_sample;
 
 /// A valid fingerprint of no key the server has.
 const OTHER_HOST_KEY: &str = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";

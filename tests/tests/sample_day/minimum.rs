@@ -1,21 +1,16 @@
 //! The fewest Alma calls the sample day needs, worked out from the fixtures alone (not
 //! with the product's code): thin wrappers over `leganto_tests::minimum` for the sample day.
 
-use leganto_tests::alma_sim::FixtureCourse;
 use leganto_tests::minimum::{rollover_minimum, transform_minimum};
 
-use crate::fixture::read;
-
-fn courses() -> Vec<FixtureCourse> {
-    serde_json::from_slice(&read("alma_courses.json")).expect("courses fixture")
-}
+use crate::{read_sample, sample_courses};
 
 /// Calls for the transform on the sample day.
 pub fn transform_calls() -> u64 {
-    transform_minimum(&courses(), &read("cem.csv")).expect("sample cem.csv")
+    transform_minimum(&sample_courses(), &read_sample("cem.csv")).expect("sample cem.csv")
 }
 
 /// Calls for the rollover report on the sample day.
 pub fn rollover_calls() -> u64 {
-    rollover_minimum(&courses(), &read("cem.csv")).expect("sample cem.csv")
+    rollover_minimum(&sample_courses(), &read_sample("cem.csv")).expect("sample cem.csv")
 }

@@ -22,25 +22,20 @@ use std::time::Duration;
 
 use leganto_shared::config::Config;
 use leganto_shared::steps::{StepContext, StepError};
-use leganto_tests::alma_sim::{AlmaSim, FixtureCourse, SimOptions};
+use leganto_tests::alma_sim::{AlmaSim, SimOptions};
 use leganto_tests::moto::{Moto, RawMessage, REGION};
 use leganto_tests::slack_receiver::SlackReceiver;
 use leganto_tests::sshd::{LoginAuth, SshServer, SshServerOptions};
 use serde_json::{json, Value};
 
-pub const RUN_DATE: &str = "2026-11-28";
+use crate::sample_courses;
+
 pub const EXPORT_NAME: &str = "leganto_export_20261128.csv";
 pub const CEM: &str = "cem_sftp";
 pub const ALMA: &str = "alma_sftp";
 pub const EMAIL_FROM: &str = "library-systems@example.edu";
 /// The simulator's course loader job (SimOptions default).
 pub const LOADER_JOB_ID: &str = "S7100000000001";
-
-pub use leganto_tests::support::sample;
-
-pub fn read_sample(name: &str) -> Vec<u8> {
-    std::fs::read(sample(name)).expect("sample fixture")
-}
 
 /// One moto for every test that runs at the same time (each uses its own bucket, secret
 /// and recipients); stopped when the last test holding it ends.
@@ -90,7 +85,6 @@ pub struct World {
     pub sdk: aws_config::SdkConfig,
     pub config: Config,
     pub ctx: StepContext,
-    pub s3: aws_sdk_s3::Client,
     pub recipients: Vec<String>,
 }
 
@@ -102,10 +96,8 @@ impl World {
     pub async fn start_with(name: &str, options: Options) -> World {
         let moto = moto();
         let sshd = SshServer::start(SshServerOptions::cem_and_alma()).expect("sshd starts");
-        let courses: Vec<FixtureCourse> =
-            serde_json::from_slice(&read_sample("alma_courses.json")).expect("courses fixture");
         let sim = AlmaSim::start(SimOptions {
-            courses,
+            courses: sample_courses(),
             drop_dir: Some(sshd.directory(ALMA).to_path_buf()),
             per_second_limit: None,
             loader_delay: options.loader_delay,
@@ -186,7 +178,6 @@ impl World {
             sdk,
             config,
             ctx,
-            s3,
             recipients,
         }
     }

@@ -4,7 +4,8 @@ use std::io::Cursor;
 
 use leganto_shared::domain::{rollover_report, transform, DeleteGuard, Rules};
 
-use crate::fixture::{fixture_facts, read};
+use super::fixture::fixture_facts;
+use crate::read_sample;
 
 fn first_difference(got: &[u8], want: &[u8]) -> String {
     let got = String::from_utf8_lossy(got);
@@ -27,13 +28,13 @@ fn sample_day_transform_with_fixture_facts_matches_expected_loader_file() {
     let facts = fixture_facts();
     let mut out = Vec::new();
     let summary = transform(
-        &mut Cursor::new(read("cem.csv")),
+        &mut Cursor::new(read_sample("cem.csv")),
         &rules,
         DeleteGuard::Alma(&facts),
         &mut out,
     )
     .unwrap();
-    let want = read("expected_alma.txt");
+    let want = read_sample("expected_alma.txt");
     assert!(out == want, "{}", first_difference(&out, &want));
     assert_eq!(summary.rows_read, 3000);
     assert_eq!(
@@ -47,9 +48,14 @@ fn sample_day_rollover_report_with_fixture_facts_matches_expected_report() {
     let rules = Rules::asu().unwrap();
     let facts = fixture_facts();
     let mut out = Vec::new();
-    let summary =
-        rollover_report(&mut Cursor::new(read("cem.csv")), &rules, &facts, &mut out).unwrap();
-    let want = read("expected_rollover.txt");
+    let summary = rollover_report(
+        &mut Cursor::new(read_sample("cem.csv")),
+        &rules,
+        &facts,
+        &mut out,
+    )
+    .unwrap();
+    let want = read_sample("expected_rollover.txt");
     assert!(out == want, "{}", first_difference(&out, &want));
     let counts = summary.rollovers.unwrap();
     assert_eq!(

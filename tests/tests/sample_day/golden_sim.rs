@@ -9,14 +9,18 @@ use leganto_shared::domain::Rules;
 use leganto_shared::pipeline::{rollover_report, transform_with_alma};
 use leganto_tests::alma_sim::{AlmaSim, Fault, SimOptions};
 
-use crate::fixture::{read, sample};
-use crate::minimum::{rollover_calls, transform_calls};
+use super::minimum::{rollover_calls, transform_calls};
+use crate::{read_sample, sample_courses};
 
 async fn sim(fault: Option<Fault>) -> AlmaSim {
-    let mut opts = SimOptions::with_fixture(sample("alma_courses.json")).unwrap();
-    opts.per_second_limit = Some(25);
-    opts.fault = fault;
-    AlmaSim::start(opts).await.unwrap()
+    AlmaSim::start(SimOptions {
+        courses: sample_courses(),
+        per_second_limit: Some(25),
+        fault,
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap()
 }
 
 fn cache(sim: &AlmaSim, rate: u32) -> CourseCache {
@@ -32,18 +36,28 @@ fn cache(sim: &AlmaSim, rate: u32) -> CourseCache {
 async fn transform_out(cache: &CourseCache) -> (Vec<u8>, u64) {
     let rules = Rules::asu().unwrap();
     let mut out = Vec::new();
-    let s = transform_with_alma(&mut Cursor::new(read("cem.csv")), &rules, cache, &mut out)
-        .await
-        .unwrap();
+    let s = transform_with_alma(
+        &mut Cursor::new(read_sample("cem.csv")),
+        &rules,
+        cache,
+        &mut out,
+    )
+    .await
+    .unwrap();
     (out, s.alma_calls)
 }
 
 async fn rollover_out(cache: &CourseCache) -> (Vec<u8>, u64) {
     let rules = Rules::asu().unwrap();
     let mut out = Vec::new();
-    let s = rollover_report(&mut Cursor::new(read("cem.csv")), &rules, cache, &mut out)
-        .await
-        .unwrap();
+    let s = rollover_report(
+        &mut Cursor::new(read_sample("cem.csv")),
+        &rules,
+        cache,
+        &mut out,
+    )
+    .await
+    .unwrap();
     (out, s.alma_calls)
 }
 
@@ -55,7 +69,10 @@ fn ok_calls(sim: &AlmaSim) -> u64 {
 async fn transform_against_simulator_is_exact_with_minimum_calls() {
     let sim = sim(None).await;
     let (out, calls) = transform_out(&cache(&sim, 20)).await;
-    assert!(out == read("expected_alma.txt"), "loader file differs");
+    assert!(
+        out == read_sample("expected_alma.txt"),
+        "loader file differs"
+    );
     assert_eq!(calls, transform_calls());
     assert_eq!(sim.calls().len() as u64, transform_calls());
 }
@@ -65,7 +82,7 @@ async fn rollover_report_against_simulator_is_exact_with_minimum_calls() {
     let sim = sim(None).await;
     let (out, calls) = rollover_out(&cache(&sim, 20)).await;
     assert!(
-        out == read("expected_rollover.txt"),
+        out == read_sample("expected_rollover.txt"),
         "rollover report differs"
     );
     assert_eq!(calls, rollover_calls());
@@ -78,8 +95,8 @@ async fn transform_then_rollover_over_one_cache_asks_nothing_twice() {
     let cache = cache(&sim, 20);
     let (alma, _) = transform_out(&cache).await;
     let (rollover, _) = rollover_out(&cache).await;
-    assert!(alma == read("expected_alma.txt"));
-    assert!(rollover == read("expected_rollover.txt"));
+    assert!(alma == read_sample("expected_alma.txt"));
+    assert!(rollover == read_sample("expected_rollover.txt"));
     let calls = sim.calls();
     let mut distinct: Vec<(&str, &str)> = calls
         .iter()
@@ -95,7 +112,10 @@ async fn transform_then_rollover_over_one_cache_asks_nothing_twice() {
 async fn at_the_per_second_limit_with_injected_5xx_output_stays_exact() {
     let sim = sim(Some(Fault::EveryNth(7))).await;
     let (out, calls) = transform_out(&cache(&sim, 25)).await;
-    assert!(out == read("expected_alma.txt"), "loader file differs");
+    assert!(
+        out == read_sample("expected_alma.txt"),
+        "loader file differs"
+    );
     assert_eq!(ok_calls(&sim), transform_calls());
     assert_eq!(calls, sim.calls().len() as u64);
     assert!(
@@ -106,7 +126,7 @@ async fn at_the_per_second_limit_with_injected_5xx_output_stays_exact() {
     let sim = self::sim(Some(Fault::EveryNth(7))).await;
     let (out, calls) = rollover_out(&cache(&sim, 25)).await;
     assert!(
-        out == read("expected_rollover.txt"),
+        out == read_sample("expected_rollover.txt"),
         "rollover report differs"
     );
     assert_eq!(ok_calls(&sim), rollover_calls());

@@ -1,34 +1,14 @@
-//! The sample day's fixtures and the Alma facts they describe.
+//! The Alma facts the sample day's fixture describes.
 
 use std::collections::HashMap;
 
 use leganto_shared::domain::{AlmaCourse, AlmaFacts, CourseIndex};
-use serde::Deserialize;
 
-pub use leganto_tests::support::sample;
-
-pub fn read(name: &str) -> Vec<u8> {
-    std::fs::read(sample(name)).expect("sample fixture")
-}
-
-#[derive(Debug, Deserialize)]
-pub struct FixtureCourse {
-    pub id: String,
-    pub code: String,
-    pub section: String,
-    pub year: String,
-    #[serde(default)]
-    pub searchable_id: Vec<String>,
-    pub reading_lists: bool,
-}
-
-pub fn fixture_courses() -> Vec<FixtureCourse> {
-    serde_json::from_slice(&read("alma_courses.json")).expect("courses fixture")
-}
+use crate::sample_courses;
 
 /// Every fact Alma could give for the sample day, straight from the fixture.
 pub fn fixture_facts() -> AlmaFacts {
-    let fixture = fixture_courses();
+    let fixture = sample_courses();
     let reading_lists: HashMap<String, bool> = fixture
         .iter()
         .map(|c| (c.id.clone(), c.reading_lists))
