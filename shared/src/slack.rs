@@ -231,6 +231,7 @@ impl crate::error::ErrorName for SlackError {
 pub struct SlackWebhook {
     http: reqwest::Client,
     url: SecretString,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for SlackWebhook {
@@ -246,11 +247,15 @@ impl SlackWebhook {
 
     pub fn with_timeout(url: SecretString, timeout: Duration) -> Result<SlackWebhook, SlackError> {
         let http = reqwest::Client::builder()
-            .timeout(timeout)
             .connect_timeout(timeout)
             .build()
             .map_err(|e| SlackError::Client(e.without_url()))?;
-        Ok(SlackWebhook { http, url })
+        Ok(SlackWebhook::with_client(http, url, timeout))
+    }
+
+    /// Over an HTTP client the caller keeps (a warm Lambda reuses one for every post).
+    pub fn with_client(http: reqwest::Client, url: SecretString, timeout: Duration) -> SlackWebhook {
+        SlackWebhook { http, url, timeout }
     }
 
     /// Posts `message`; `Ok` once Slack answered 2xx.
@@ -259,6 +264,7 @@ impl SlackWebhook {
         let response = self
             .http
             .post(self.url.expose_secret())
+            .timeout(self.timeout)
             .json(message)
             .send()
             .await

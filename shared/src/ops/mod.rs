@@ -17,8 +17,6 @@ use crate::store::StoreError;
 /// What can stop an operating command.
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
-    #[error("unknown stage {given:?}: use one of {valid}")]
-    UnknownStage { given: String, valid: String },
     #[error(
         "cannot rerun {run_date} from {stage}: s3://{bucket}/{missing} is missing ({what}); \
          rerun from an earlier stage"

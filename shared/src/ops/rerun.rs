@@ -13,14 +13,6 @@ use crate::config::{aws_time, execution_console_url};
 use crate::steps::Stage;
 use crate::store::{DayKeys, Store};
 
-/// A stage by its `start_at` name; an unknown one is refused with the valid names.
-pub fn parse_stage(name: &str) -> Result<Stage, OpsError> {
-    Stage::from_name(name.trim()).ok_or_else(|| OpsError::UnknownStage {
-        given: name.to_string(),
-        valid: Stage::ALL.map(Stage::name).join(", "),
-    })
-}
-
 /// What a rerun asks the state machine for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RerunRequest {
@@ -402,16 +394,6 @@ mod tests {
             request(Stage::Push, true).input(),
             json!({"run_date": "2026-11-28", "start_at": "push", "dry_run": true})
         );
-    }
-
-    #[test]
-    fn unknown_stage_is_refused_with_the_valid_names() {
-        let err = parse_stage("report").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "unknown stage \"report\": use one of pull, transform, push, wait_for_alma, rollover_report"
-        );
-        assert_eq!(parse_stage("wait_for_alma").unwrap(), Stage::WaitForAlma);
     }
 
     #[test]

@@ -18,6 +18,9 @@ use crate::store::Store;
 
 use super::StepError;
 
+/// Longest wait for a TCP connection to Alma or Slack.
+const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The current time; tests pass a fixed or shifted one.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -30,6 +33,8 @@ pub struct StepContext {
     /// Fetched on first use: Plan and E-mail never read the secret (their IAM role cannot).
     secrets: OnceCell<Arc<Secrets>>,
     rules: OnceCell<Arc<Rules>>,
+    /// One HTTP client (connection pool, TLS set-up) for every invocation of a warm Lambda.
+    http: std::sync::OnceLock<reqwest::Client>,
     clock: Clock,
     /// Longest wait for one Slack post.
     pub slack_timeout: Duration,
@@ -61,6 +66,7 @@ impl StepContext {
             secrets_client: aws_sdk_secretsmanager::Client::new(sdk),
             secrets: OnceCell::new(),
             rules: OnceCell::new(),
+            http: std::sync::OnceLock::new(),
             clock: Arc::new(Utc::now),
             slack_timeout: crate::slack::DEFAULT_TIMEOUT,
             config,
@@ -152,11 +158,27 @@ impl StepContext {
 
     pub async fn slack(&self) -> Result<SlackWebhook, StepError> {
         let secrets = self.secrets().await?;
-        SlackWebhook::with_timeout(secrets.slack_webhook_url.clone(), self.slack_timeout).map_err(
-            |e| StepError::InvalidInput {
-                message: e.to_string(),
-                source: Some(Box::new(e)),
-            },
-        )
+        Ok(SlackWebhook::with_client(
+            self.http()?.clone(),
+            secrets.slack_webhook_url.clone(),
+            self.slack_timeout,
+        ))
+    }
+
+    /// The warm Lambda's HTTP client, built on first use.
+    fn http(&self) -> Result<&reqwest::Client, StepError> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(HTTP_CONNECT_TIMEOUT)
+            .user_agent(concat!("leganto/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| StepError::InvalidInput {
+                message: "the HTTP client cannot be set up".into(),
+                source: Some(Box::new(e.without_url())),
+            })?;
+        // Another invocation may have set it meanwhile; either client is as good.
+        Ok(self.http.get_or_init(|| http))
     }
 }
