@@ -26,7 +26,7 @@ impl PipelineError {
     /// Stable error name for Step Functions `Retry`/`Catch`.
     pub fn kind_name(&self) -> &'static str {
         match self {
-            PipelineError::Alma(e) => e.kind_name(),
+            PipelineError::Alma(e) => crate::error::ErrorName::error_name(e),
             PipelineError::Run(RunError::Input(_)) => "InvalidInput",
             PipelineError::Run(RunError::Output(_)) => "OutputFailed",
         }

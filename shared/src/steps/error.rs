@@ -257,7 +257,7 @@ mod tests {
     #[test]
     fn error_names_follow_the_adapters_names() {
         let alma = AlmaError::QuotaExhausted { detail: "d".into() };
-        let name = alma.kind_name();
+        let name = crate::error::ErrorName::error_name(&alma);
         assert_eq!(StepError::from(alma).error_type(), name);
         let sftp = SftpError::Conflict {
             path: "/x".into(),

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use leganto_shared::alma::CourseCache;
+use leganto_shared::error::ErrorName;
 use leganto_tests::alma_sim::{FixtureCourse, SimOptions};
 
 use crate::support::*;
@@ -123,7 +124,7 @@ async fn a_limit_over_100_is_an_api_error_not_retried() {
         .search_courses("year~2026", 101, 0)
         .await
         .unwrap_err();
-    assert_eq!(err.kind_name(), "AlmaApiError", "{err}");
+    assert_eq!(err.error_name(), "AlmaApiError", "{err}");
     assert!(
         matches!(
             err,
@@ -242,7 +243,7 @@ async fn delete_removes_the_course_and_a_second_delete_is_an_error() {
     assert_eq!(sim.calls()[0].status, 204);
 
     let err = client.delete_course(id).await.unwrap_err();
-    assert_eq!(err.kind_name(), "AlmaApiError", "{err}");
+    assert_eq!(err.error_name(), "AlmaApiError", "{err}");
     assert_eq!(client.calls_made(), 2);
 }
 

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use leganto_shared::alma::{AlmaClient, AlmaError, CourseCache};
+use leganto_shared::error::ErrorName;
 use leganto_tests::alma_sim::{Fault, SimOptions};
 use secrecy::SecretString;
 
@@ -15,7 +16,7 @@ async fn a_wrong_key_is_unauthorized_at_once_and_never_shown() {
     cfg.api_key = SecretString::from("wrong-key-123".to_string());
     let client = AlmaClient::new(cfg).unwrap();
     let err = client.courses_of_year("2026").await.unwrap_err();
-    assert_eq!(err.kind_name(), "AlmaUnauthorized");
+    assert_eq!(err.error_name(), "AlmaUnauthorized");
     let text = err.to_string();
     assert!(text.contains("check the API key"), "{text}");
     assert!(!text.contains("wrong-key-123") && !format!("{err:?}").contains("wrong-key-123"));
@@ -87,13 +88,13 @@ async fn the_daily_quota_ends_the_run_without_retries() {
     cfg.max_concurrency = 1;
     let client = AlmaClient::new(cfg).unwrap();
     let err = client.courses_of_year("2026").await.unwrap_err();
-    assert_eq!(err.kind_name(), "AlmaQuotaExhausted", "{err}");
+    assert_eq!(err.error_name(), "AlmaQuotaExhausted", "{err}");
     assert!(err.to_string().contains("DAILY_THRESHOLD"), "{err}");
     assert_eq!(client.calls_made(), 4, "3 served, 1 refused, none retried");
 
     // Later calls are refused without asking Alma.
     let again = client.has_reading_lists("6100000000009").await.unwrap_err();
-    assert_eq!(again.kind_name(), "AlmaQuotaExhausted");
+    assert_eq!(again.error_name(), "AlmaQuotaExhausted");
     assert_eq!(client.calls_made(), 4);
     let calls = sim.calls();
     assert_eq!(
@@ -116,7 +117,7 @@ async fn remaining_calls_below_the_floor_stop_the_client() {
     let cache = CourseCache::new(client.clone());
     let ids: Vec<String> = ids_of_year("2025").into_iter().take(20).collect();
     let err = cache.reading_lists(&ids).await.unwrap_err();
-    assert_eq!(err.kind_name(), "AlmaQuotaExhausted", "{err}");
+    assert_eq!(err.error_name(), "AlmaQuotaExhausted", "{err}");
     let text = err.to_string();
     assert!(text.contains("994") && text.contains("995"), "{text}");
     // Remaining 999, 998, …, 994: the sixth answer is under the floor, the seventh is not sent.
@@ -138,7 +139,7 @@ async fn an_unreachable_alma_is_unavailable_after_the_retries() {
     cfg.max_retries = 2;
     let client = AlmaClient::new(cfg).unwrap();
     let err = client.courses_of_year("2026").await.unwrap_err();
-    assert_eq!(err.kind_name(), "AlmaUnavailable");
+    assert_eq!(err.error_name(), "AlmaUnavailable");
     let text = err.to_string();
     assert!(
         text.contains("GET /almaws/v1/courses failed after 3 tries"),

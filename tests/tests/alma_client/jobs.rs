@@ -1,6 +1,7 @@
 //! The course loader's job and its runs, as the simulator's loader produces them.
 
 use chrono::Utc;
+use leganto_shared::error::ErrorName;
 use leganto_tests::alma_sim::{SimOptions, COUNTER_CREATED, COUNTER_ERRORS, COUNTER_ROWS_READ};
 
 use crate::support::*;
@@ -125,7 +126,7 @@ async fn an_unknown_job_is_an_api_error() {
         .job_instances("S000", Utc::now().date_naive())
         .await
         .unwrap_err();
-    assert_eq!(err.kind_name(), "AlmaApiError", "{err}");
+    assert_eq!(err.error_name(), "AlmaApiError", "{err}");
     let err = client.job_instance(JOB, "123").await.unwrap_err();
-    assert_eq!(err.kind_name(), "AlmaApiError", "{err}");
+    assert_eq!(err.error_name(), "AlmaApiError", "{err}");
 }
