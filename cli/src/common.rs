@@ -11,6 +11,7 @@ use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use leganto_shared::alma::{AlmaClient, AlmaClientConfig, CourseCache};
+use leganto_shared::config::DEFAULT_TIME_ZONE;
 use leganto_shared::domain::loader::loader_file_name;
 use leganto_shared::domain::{RowReject, Rules, RunError, RunSummary};
 use leganto_shared::ops::{error_chain, sdk_detail, OpsError};
@@ -111,6 +112,9 @@ pub struct RunArgs {
     /// The day the run is for (YYYY-MM-DD); today in the library's time zone otherwise.
     #[arg(long)]
     pub run_date: Option<NaiveDate>,
+    /// The library's time zone: the default run date and the file name's time stamp.
+    #[arg(long, env = "TIME_ZONE", hide_env = true, default_value_t = DEFAULT_TIME_ZONE)]
+    pub time_zone: Tz,
     /// Write the run summary here (JSON).
     #[arg(long)]
     pub summary: Option<PathBuf>,
@@ -193,21 +197,16 @@ pub fn open_input(path: &Path) -> Result<File, Fatal> {
 }
 
 /// The day the run is for: `--run-date`, else today in the library's time zone.
-pub fn run_date(arg: Option<NaiveDate>, rules: &Rules) -> NaiveDate {
-    arg.unwrap_or_else(|| {
-        chrono::Utc::now()
-            .with_timezone(&rules.time_zone())
-            .date_naive()
-    })
+pub fn run_date(arg: Option<NaiveDate>, tz: Tz) -> NaiveDate {
+    arg.unwrap_or_else(|| chrono::Utc::now().with_timezone(&tz).date_naive())
 }
 
 /// `--output` as given, or `DIR/YYYYMMDDHHMMSS.txt` when it names a directory (the run
 /// date with the current time of day in the library's time zone).
-pub fn output_path(output: &Path, run_date: NaiveDate, rules: &Rules) -> PathBuf {
+pub fn output_path(output: &Path, run_date: NaiveDate, tz: Tz) -> PathBuf {
     if !output.is_dir() {
         return output.to_owned();
     }
-    let tz = rules.time_zone();
     let now = chrono::Utc::now().with_timezone(&tz).time();
     let stamp = tz
         .from_local_datetime(&run_date.and_time(now))
@@ -336,9 +335,9 @@ pub struct Deployment {
         default_value = "leganto"
     )]
     stack: String,
-    /// The library's time zone, for dates and times [env: TIME_ZONE; else the rules'].
-    #[arg(long, env = "TIME_ZONE", hide_env = true)]
-    time_zone: Option<Tz>,
+    /// The library's time zone, for dates and times [env: TIME_ZONE].
+    #[arg(long, env = "TIME_ZONE", hide_env = true, default_value_t = DEFAULT_TIME_ZONE)]
+    time_zone: Tz,
 }
 
 /// The deployment, resolved.
@@ -384,10 +383,7 @@ impl Deployment {
         })?;
         let bucket = bucket
             .ok_or_else(|| missing("bucket", "--bucket B", "LEGANTO_BUCKET", BUCKET_OUTPUT))?;
-        let time_zone = match self.time_zone {
-            Some(tz) => tz,
-            None => load_rules(None)?.time_zone(),
-        };
+        let time_zone = self.time_zone;
         Ok(Resolved {
             sdk,
             state_machine_arn,

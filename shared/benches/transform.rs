@@ -1,6 +1,9 @@
-//! Offline transform of a large CEM export (spec target: within 3× `iconv -f WINDOWS-1252
+//! Offline transform of a large CEM export (target: within 3× `iconv -f WINDOWS-1252
 //! -t UTF-8` on the same file). Uses `$LEGANTO_BENCH_CEM`, else generates a 200,000-row
 //! export with `tests/fixtures/gen-cem --rows 200000 --seed 1 --year 2026`.
+
+// A benchmark stops at its first failure, with the value shown.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Cursor;
 use std::path::PathBuf;

@@ -254,7 +254,11 @@ impl SlackWebhook {
     }
 
     /// Over an HTTP client the caller keeps (a warm Lambda reuses one for every post).
-    pub fn with_client(http: reqwest::Client, url: SecretString, timeout: Duration) -> SlackWebhook {
+    pub fn with_client(
+        http: reqwest::Client,
+        url: SecretString,
+        timeout: Duration,
+    ) -> SlackWebhook {
         SlackWebhook { http, url, timeout }
     }
 

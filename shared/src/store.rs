@@ -294,9 +294,7 @@ impl Store {
                         .size()
                         .and_then(|s| u64::try_from(s).ok())
                         .unwrap_or(0),
-                    last_modified: object
-                        .last_modified()
-                        .and_then(crate::config::aws_time),
+                    last_modified: object.last_modified().and_then(crate::config::aws_time),
                 });
             }
         }

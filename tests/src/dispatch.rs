@@ -2,8 +2,8 @@
 //! binary per function, the local Lambda host and the step tests do by name.
 
 use leganto_shared::steps::{
-    self, cache_courses, check_job, email_report, notify_slack, plan, pull, push,
-    rollover_report, transform, StepContext, StepError,
+    self, cache_courses, check_job, email_report, notify_slack, plan, pull, push, rollover_report,
+    transform, StepContext, StepError,
 };
 use serde_json::Value;
 
@@ -152,5 +152,4 @@ mod tests {
         assert_eq!(Step::from_function_name("deploy"), None);
         assert_eq!(Step::from_function_name(""), None);
     }
-
 }

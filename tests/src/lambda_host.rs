@@ -4,7 +4,7 @@
 //! moto sends a state machine's Lambda invokes to `http://localhost:$MOTO_PORT`. With moto on
 //! port A and `MOTO_PORT` = B, this host on B answers
 //! `POST /2015-03-31/functions/{name or ARN}/invocations` through
-//! [`crate::dispatch::invoke`] — 200 with the output, or, as AWS does, 200 with
+//! [`crate::dispatch::Step::run`] — 200 with the output, or, as AWS does, 200 with
 //! `X-Amz-Function-Error: Unhandled` and `{"errorType", "errorMessage"}` — and passes any
 //! other request (method, path, query, headers, body) to moto on A unchanged.
 
@@ -22,7 +22,7 @@ use axum::Router;
 use leganto_shared::error::ErrorName as _;
 use leganto_shared::steps::{StepContext, StepError};
 
-use crate::dispatch;
+use crate::dispatch::Step;
 use tokio::sync::watch;
 
 /// The Invoke API path (`{name}` is percent-decoded by the router).
@@ -152,8 +152,12 @@ async fn invoke(
     } else {
         serde_json::from_slice::<serde_json::Value>(&body)
     };
+    // Lambda answers a name it does not know with 404, not with a function error.
+    let Some(step) = Step::from_function_name(&name) else {
+        return function_not_found(&name);
+    };
     let result = match payload {
-        Ok(payload) => run_step(Arc::clone(&state.ctx), name.clone(), payload)
+        Ok(payload) => run_step(Arc::clone(&state.ctx), step, payload)
             .await
             .map_err(|e| (e.error_name().to_string(), e.message())),
         Err(e) => Err((
@@ -188,10 +192,28 @@ async fn invoke(
 /// `Send` for every lifetime, which the compiler cannot prove through the borrowed form.
 fn run_step(
     ctx: Arc<StepContext>,
-    name: String,
+    step: Step,
     payload: serde_json::Value,
 ) -> Pin<Box<dyn Future<Output = Result<serde_json::Value, StepError>> + Send>> {
-    Box::pin(async move { dispatch::invoke(&ctx, &name, payload).await })
+    Box::pin(async move { step.run(&ctx, payload).await })
+}
+
+/// Lambda's answer to an Invoke of a function that does not exist.
+fn function_not_found(name: &str) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static("ResourceNotFoundException"),
+    );
+    let body = serde_json::json!({
+        "Type": "User",
+        "Message": format!("Function not found: {name}"),
+    });
+    (StatusCode::NOT_FOUND, headers, body.to_string()).into_response()
 }
 
 async fn forward(State(state): State<Arc<HostState>>, request: Request) -> Response {

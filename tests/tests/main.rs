@@ -9,6 +9,9 @@
 //!
 //! One area: `cargo test -p leganto-tests --test integration -- sftp::`.
 
+// Test code: a failed unwrap is a failed test, with the value shown.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod adapters;
 mod alma_client;
 mod alma_sim;

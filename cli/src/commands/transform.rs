@@ -31,8 +31,8 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
     let run = &args.run;
     let rules = common::load_rules(run.rules.as_deref())?;
     let cache = run.alma_cache()?;
-    let run_date = common::run_date(run.run_date, &rules);
-    let output = common::output_path(&run.output, run_date, &rules);
+    let run_date = common::run_date(run.run_date, run.time_zone);
+    let output = common::output_path(&run.output, run_date, run.time_zone);
     let mut input = common::open_input(&run.input)?;
     let mut file = AtomicFile::create(&output)?;
     let summary = {

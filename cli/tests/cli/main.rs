@@ -4,6 +4,9 @@
 //! CloudFormation) and the Alma simulator; and AWS failing under them.
 //! Run with `--nocapture` to see each command's output as people see it.
 
+// Test code: a failed unwrap is a failed test, with the value shown.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod aws_failures;
 mod delete_empty;
 mod rerun;

@@ -12,16 +12,17 @@ use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
 use reqwest::{Method, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::Instrument;
 
 use super::error::AlmaError;
 use super::model::{
     alma_date, AlmaCourseRecord, CoursePage, JobInstance, JobInstanceBody, JobInstancesBody,
-    JobSummary, JobsBody, ReadingListsBody,
+    JobSummary, JobsBody, MalformedBody, ReadingListsBody,
 };
-use super::retry::{backoff_delay, classify, Verdict};
+use super::retry::{backoff_delay, classify, TransientReason, Verdict};
 use crate::domain::AlmaCourse;
+use crate::error::ErrorName;
 
 /// Alma's page size ceiling for `GET /courses`.
 const PAGE_SIZE: u32 = 100;
@@ -46,6 +47,9 @@ pub struct AlmaClientConfig {
     pub max_retries: u32,
     /// Stop once `X-Exl-Api-Remaining` falls below this.
     pub remaining_floor: u64,
+    /// An HTTP client to share (a warm Lambda keeps one for all its invocations, and with it
+    /// its connections); one is built when `None`.
+    pub http: Option<reqwest::Client>,
 }
 
 impl AlmaClientConfig {
@@ -59,6 +63,7 @@ impl AlmaClientConfig {
             timeout: Duration::from_secs(30),
             max_retries: 5,
             remaining_floor: 100,
+            http: None,
         }
     }
 }
@@ -72,6 +77,10 @@ pub struct AlmaClient {
 
 struct Inner {
     http: reqwest::Client,
+    /// Sent with every request: the key (marked sensitive, so no Debug output shows it)
+    /// and the JSON accept header.
+    headers: HeaderMap,
+    timeout: Duration,
     /// `…/almaws/v1`, without a trailing slash.
     base: Url,
     limiter: DefaultDirectRateLimiter,
@@ -150,20 +159,23 @@ impl AlmaClient {
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, auth);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .timeout(cfg.timeout)
-            .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("leganto/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| AlmaError::InvalidConfig {
-                detail: "cannot build the HTTP client".to_string(),
-                source: Some(e),
-            })?;
+        let http = match cfg.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
+                .user_agent(concat!("leganto/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| AlmaError::InvalidConfig {
+                    detail: "cannot build the HTTP client".to_string(),
+                    source: Some(e),
+                })?,
+        };
 
         Ok(AlmaClient {
             inner: Arc::new(Inner {
                 http,
+                headers,
+                timeout: cfg.timeout,
                 base,
                 limiter: RateLimiter::direct(quota),
                 permits: Semaphore::new(cfg.max_concurrency),
@@ -316,7 +328,7 @@ impl AlmaClient {
             .into_iter()
             .map(|b| {
                 b.into_instance()
-                    .map_err(|d| invalid_response("GET", &path, d))
+                    .map_err(|source| invalid_response("GET", &path, source))
             })
             .collect()
     }
@@ -330,7 +342,7 @@ impl AlmaClient {
         let path = url.path().to_string();
         let body: JobInstanceBody = self.get_json(url).await?;
         body.into_instance()
-            .map_err(|d| invalid_response("GET", &path, d))
+            .map_err(|source| invalid_response("GET", &path, source))
     }
 
     /// `base/seg/seg?k=v`; segments are percent-encoded, so an id cannot escape its place.
@@ -353,40 +365,21 @@ impl AlmaClient {
         } else {
             &body
         };
-        serde_json::from_slice(body).map_err(|e| AlmaError::InvalidResponse {
-            method: "GET".to_string(),
-            path,
-            detail: format!("the JSON does not have the expected shape: {e}"),
-            source: Some(e),
-        })
+        serde_json::from_slice(body)
+            .map_err(|e| invalid_response("GET", &path, MalformedBody::Shape(e)))
     }
 
     /// Sends one request, retrying transient failures when `retry` is set. Each try waits
     /// for a concurrency permit, then for a token, and counts as a call.
     async fn send(&self, method: Method, url: Url, retry: bool) -> Result<bytes::Bytes, AlmaError> {
-        let inner = &*self.inner;
         let path = url.path().to_string();
         let tries = if retry {
-            inner.max_retries.saturating_add(1)
+            self.inner.max_retries.saturating_add(1)
         } else {
             1
         };
-        let mut last = String::new();
-        let mut last_source = None;
-        for attempt in 1..=tries {
-            self.check_quota()?;
-            let permit = inner
-                .permits
-                .acquire()
-                .await
-                .map_err(|_| AlmaError::InvalidConfig {
-                    detail: "the client's concurrency limit was closed".to_string(),
-                    source: None,
-                })?;
-            inner.limiter.until_ready().await;
-            // Another call may have hit the floor while this one waited.
-            self.check_quota()?;
-            inner.calls.fetch_add(1, Ordering::Relaxed);
+        let mut attempt = 1;
+        loop {
             let span = tracing::info_span!(
                 "alma_request",
                 method = %method,
@@ -394,58 +387,95 @@ impl AlmaClient {
                 attempt,
                 status = tracing::field::Empty,
             );
-            let outcome = self
-                .try_once(method.clone(), url.clone(), &path)
-                .instrument(span.clone())
-                .await;
-            drop(permit);
-            match outcome {
-                Ok((status, body)) => {
-                    span.record("status", status);
-                    match classify(status, &body, method.as_str(), &path) {
-                        Verdict::Success => return Ok(body),
-                        Verdict::Fail(e) => {
-                            if let AlmaError::QuotaExhausted { detail } = &e {
-                                // No call can succeed today: stop the other tasks too.
-                                let _ = inner.quota_stop.set(detail.clone());
-                            }
-                            span.in_scope(|| tracing::warn!(error = %e, kind = e.kind_name(), "Alma call failed"));
-                            return Err(e);
-                        }
-                        Verdict::Transient(why) => {
-                            last = why;
-                            last_source = None;
-                        }
-                    }
-                }
-                Err(e) => {
-                    last = describe_transport_error(&e);
-                    if e.is_builder() {
-                        return Err(AlmaError::InvalidConfig {
-                            detail: format!("cannot build the request: {last}"),
-                            source: Some(e.without_url()),
-                        });
-                    }
-                    last_source = Some(e.without_url());
-                }
+            let failed = match self.attempt(&method, &url, &path, &span).await? {
+                Attempt::Answered(body) => return Ok(body),
+                Attempt::Failed(failed) => failed,
+            };
+            if attempt >= tries {
+                let err = AlmaError::Unavailable {
+                    method: method.to_string(),
+                    path,
+                    attempts: tries,
+                    last: failed.reason,
+                    source: failed.source,
+                };
+                tracing::error!(error = %err, "Alma unavailable");
+                return Err(err);
             }
-            if attempt < tries {
-                let delay = backoff_delay(attempt - 1, &mut rand::thread_rng());
-                span.in_scope(|| {
-                    tracing::warn!(why = %last, retry_in_ms = delay.as_millis() as u64, "Alma call failed, retrying")
-                });
-                tokio::time::sleep(delay).await;
+            back_off(attempt, &failed.reason, &span).await;
+            attempt += 1;
+        }
+    }
+
+    /// One try: waits for its turn, sends, and classifies what came back. `Err` is final.
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &Url,
+        path: &str,
+        span: &tracing::Span,
+    ) -> Result<Attempt, AlmaError> {
+        let permit = self.wait_for_turn().await?;
+        let outcome = self
+            .try_once(method.clone(), url.clone(), path)
+            .instrument(span.clone())
+            .await;
+        drop(permit);
+        match outcome {
+            Ok((status, body)) => {
+                span.record("status", status);
+                self.judge_answer(status, body, method, path, span)
+            }
+            Err(e) => transport_failure(e).map(Attempt::Failed),
+        }
+    }
+
+    /// Holds a concurrency permit and a token, and counts the call about to be made; fails
+    /// at once when the quota has run out.
+    async fn wait_for_turn(&self) -> Result<SemaphorePermit<'_>, AlmaError> {
+        let inner = &*self.inner;
+        self.check_quota()?;
+        let permit = inner
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| AlmaError::InvalidConfig {
+                detail: "the client's concurrency limit was closed".to_string(),
+                source: None,
+            })?;
+        inner.limiter.until_ready().await;
+        // Another call may have hit the floor while this one waited.
+        self.check_quota()?;
+        inner.calls.fetch_add(1, Ordering::Relaxed);
+        Ok(permit)
+    }
+
+    /// What an answer means: the body, a failure worth another try, or a final error.
+    fn judge_answer(
+        &self,
+        status: u16,
+        body: bytes::Bytes,
+        method: &Method,
+        path: &str,
+        span: &tracing::Span,
+    ) -> Result<Attempt, AlmaError> {
+        match classify(status, &body, method.as_str(), path) {
+            Verdict::Success => Ok(Attempt::Answered(body)),
+            Verdict::Transient(reason) => Ok(Attempt::Failed(TransientFailure {
+                reason,
+                source: None,
+            })),
+            Verdict::Fail(e) => {
+                if let AlmaError::QuotaExhausted { detail } = &e {
+                    // No call can succeed today: stop the other tasks too.
+                    let _ = self.inner.quota_stop.set(detail.clone());
+                }
+                span.in_scope(
+                    || tracing::warn!(error = %e, kind = e.error_name(), "Alma call failed"),
+                );
+                Err(e)
             }
         }
-        let err = AlmaError::Unavailable {
-            method: method.to_string(),
-            path,
-            attempts: tries,
-            last,
-            source: last_source,
-        };
-        tracing::error!(error = %err, "Alma unavailable");
-        Err(err)
     }
 
     /// One HTTP exchange: the status and the whole body. Notes `X-Exl-Api-Remaining`.
@@ -455,7 +485,14 @@ impl AlmaClient {
         url: Url,
         path: &str,
     ) -> Result<(u16, bytes::Bytes), reqwest::Error> {
-        let resp = self.inner.http.request(method, url).send().await?;
+        let resp = self
+            .inner
+            .http
+            .request(method, url)
+            .headers(self.inner.headers.clone())
+            .timeout(self.inner.timeout)
+            .send()
+            .await?;
         let status = resp.status().as_u16();
         let remaining = resp
             .headers()
@@ -498,36 +535,48 @@ impl AlmaClient {
     }
 }
 
-fn invalid_response(method: &str, path: &str, detail: String) -> AlmaError {
+/// How one try ended, when it did not end the call.
+enum Attempt {
+    Answered(bytes::Bytes),
+    Failed(TransientFailure),
+}
+
+/// A try that failed in a way another may not.
+struct TransientFailure {
+    reason: TransientReason,
+    source: Option<reqwest::Error>,
+}
+
+/// An exchange that got no answer: worth another try, unless the request could not even be
+/// built.
+fn transport_failure(e: reqwest::Error) -> Result<TransientFailure, AlmaError> {
+    let reason = TransientReason::transport(&e);
+    if e.is_builder() {
+        return Err(AlmaError::InvalidConfig {
+            detail: format!("cannot build the request: {reason}"),
+            source: Some(e.without_url()),
+        });
+    }
+    Ok(TransientFailure {
+        reason,
+        source: Some(e.without_url()),
+    })
+}
+
+/// Waits a jittered backoff before retry number `attempt`.
+async fn back_off(attempt: u32, reason: &TransientReason, span: &tracing::Span) {
+    let delay = backoff_delay(attempt - 1, &mut rand::thread_rng());
+    span.in_scope(|| {
+        tracing::warn!(why = %reason, retry_in_ms = delay.as_millis() as u64, "Alma call failed, retrying")
+    });
+    tokio::time::sleep(delay).await;
+}
+
+fn invalid_response(method: &str, path: &str, source: MalformedBody) -> AlmaError {
     AlmaError::InvalidResponse {
         method: method.to_string(),
         path: path.to_string(),
-        detail,
-        source: None,
-    }
-}
-
-/// A short cause for a failed exchange, without the URL.
-fn describe_transport_error(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "the answer broke off"
-    } else {
-        "request failed"
-    };
-    let mut cause = String::new();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        cause = s.to_string();
-        source = s.source();
-    }
-    if cause.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind}: {cause}")
+        source,
     }
 }
 
@@ -558,7 +607,7 @@ mod tests {
     fn a_base_url_that_is_not_http_is_a_config_error() {
         for base in ["", "ftp://x", "not a url", "mailto:a@b"] {
             let e = api_base(base).unwrap_err();
-            assert_eq!(e.kind_name(), "AlmaInvalidConfig", "{base}");
+            assert_eq!(e.error_name(), "AlmaInvalidConfig", "{base}");
         }
     }
 
@@ -593,7 +642,7 @@ mod tests {
         assert!(!format!("{cfg:?}").contains("s3cr3t"));
         let c = AlmaClient::new(cfg).unwrap();
         assert!(!format!("{c:?}").contains("s3cr3t"));
-        assert!(!format!("{:?}", c.inner.http).contains("s3cr3t"));
+        assert!(!format!("{:?}", c.inner.headers).contains("s3cr3t"));
     }
 
     #[test]
@@ -603,7 +652,7 @@ mod tests {
         let mut cfg = base();
         cfg.rate_per_second = 0;
         assert_eq!(
-            AlmaClient::new(cfg).unwrap_err().kind_name(),
+            AlmaClient::new(cfg).unwrap_err().error_name(),
             "AlmaInvalidConfig"
         );
         let mut cfg = base();

@@ -2,7 +2,11 @@
 
 use serde_json::Value;
 
-/// What went wrong talking to Alma. [`AlmaError::kind_name`] gives the stable name that
+use super::model::MalformedBody;
+use super::retry::TransientReason;
+use crate::error::ErrorName;
+
+/// What went wrong talking to Alma. [`ErrorName::error_name`] gives the stable name that
 /// Step Functions `Retry`/`Catch` rules match on.
 #[derive(Debug, thiserror::Error)]
 pub enum AlmaError {
@@ -38,7 +42,7 @@ pub enum AlmaError {
         method: String,
         path: String,
         attempts: u32,
-        last: String,
+        last: TransientReason,
         #[source]
         source: Option<reqwest::Error>,
     },
@@ -52,13 +56,12 @@ pub enum AlmaError {
     },
 
     /// Alma answered 2xx with a body we cannot read.
-    #[error("unexpected response from Alma to {method} {path}: {detail}")]
+    #[error("unexpected response from Alma to {method} {path}: {source}")]
     InvalidResponse {
         method: String,
         path: String,
-        detail: String,
         #[source]
-        source: Option<serde_json::Error>,
+        source: MalformedBody,
     },
 
     /// The client settings cannot work (zero rate, malformed base URL...).
@@ -70,9 +73,9 @@ pub enum AlmaError {
     },
 }
 
-impl AlmaError {
+impl ErrorName for AlmaError {
     /// Stable name for Step Functions `Retry`/`Catch` `ErrorEquals`.
-    pub fn kind_name(&self) -> &'static str {
+    fn error_name(&self) -> &'static str {
         match self {
             AlmaError::Unauthorized { .. } => "AlmaUnauthorized",
             AlmaError::QuotaExhausted { .. } => "AlmaQuotaExhausted",
@@ -81,12 +84,6 @@ impl AlmaError {
             AlmaError::InvalidResponse { .. } => "AlmaInvalidResponse",
             AlmaError::InvalidConfig { .. } => "AlmaInvalidConfig",
         }
-    }
-}
-
-impl crate::error::ErrorName for AlmaError {
-    fn error_name(&self) -> &'static str {
-        self.kind_name()
     }
 }
 
@@ -178,26 +175,33 @@ mod tests {
     }
 
     #[test]
-    fn kind_names_are_the_stable_step_functions_names() {
+    fn error_names_are_the_stable_step_functions_names() {
         let api = AlmaError::Api {
             status: 400,
             code: "c".into(),
             message: "m".into(),
         };
-        assert_eq!(api.kind_name(), "AlmaApiError");
+        assert_eq!(api.error_name(), "AlmaApiError");
         let q = AlmaError::QuotaExhausted { detail: "d".into() };
-        assert_eq!(q.kind_name(), "AlmaQuotaExhausted");
+        assert_eq!(q.error_name(), "AlmaQuotaExhausted");
         let u = AlmaError::Unavailable {
             method: "GET".into(),
             path: "/almaws/v1/courses".into(),
             attempts: 6,
-            last: "HTTP 503".into(),
+            last: TransientReason::ServerError {
+                status: 503,
+                message: "Service Unavailable".into(),
+            },
             source: None,
         };
-        assert_eq!(u.kind_name(), "AlmaUnavailable");
+        assert_eq!(u.error_name(), "AlmaUnavailable");
         let text = u.to_string();
         assert!(
             text.contains("GET /almaws/v1/courses failed after 6 tries"),
+            "{text}"
+        );
+        assert!(
+            text.contains("last: HTTP 503: Service Unavailable"),
             "{text}"
         );
         assert!(text.contains("re-run"), "{text}");

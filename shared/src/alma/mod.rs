@@ -15,5 +15,7 @@ pub use cache::CourseCache;
 pub use client::{AlmaClient, AlmaClientConfig};
 pub use error::AlmaError;
 pub use model::{
-    AlmaCourseRecord, CoursePage, Instructor, JobInstance, JobStatus, JobSummary, ValueDesc,
+    AlmaCourseRecord, CoursePage, Instructor, JobInstance, JobStatus, JobSummary, MalformedBody,
+    ValueDesc,
 };
+pub use retry::{TransientReason, TransportFailure};

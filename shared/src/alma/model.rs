@@ -8,6 +8,22 @@ use serde_json::Value;
 
 use crate::domain::AlmaCourse;
 
+/// What is wrong with a body Alma answered 2xx with.
+#[derive(Debug, thiserror::Error)]
+pub enum MalformedBody {
+    /// Not JSON, or JSON without the fields and types the call returns.
+    #[error("the JSON does not have the expected shape: {0}")]
+    Shape(#[source] serde_json::Error),
+    /// A job instance's time that is not RFC 3339.
+    #[error("{field} {value:?} is not an RFC 3339 time: {source}")]
+    Time {
+        field: &'static str,
+        value: String,
+        #[source]
+        source: chrono::ParseError,
+    },
+}
+
 /// `{value, desc}` pairs: terms, processing department, status, counter types.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValueDesc {
@@ -257,12 +273,12 @@ pub(crate) struct JobInstancesBody {
 }
 
 impl JobInstanceBody {
-    /// Classifies the status and parses the times; an unreadable time is an error message.
-    pub fn into_instance(self) -> Result<JobInstance, String> {
+    /// Classifies the status and parses the times; an unreadable time is an error.
+    pub fn into_instance(self) -> Result<JobInstance, MalformedBody> {
         Ok(JobInstance {
-            submit_time: parse_time(&self.submit_time)?,
-            start_time: parse_time(&self.start_time)?,
-            end_time: parse_time(&self.end_time)?,
+            submit_time: parse_time("submit_time", &self.submit_time)?,
+            start_time: parse_time("start_time", &self.start_time)?,
+            end_time: parse_time("end_time", &self.end_time)?,
             status: JobStatus::from_value(&self.status.value),
             status_desc: self.status.desc,
             progress: u32::try_from(self.progress).unwrap_or(100),
@@ -283,15 +299,20 @@ impl JobInstanceBody {
     }
 }
 
-/// Alma's times: RFC 3339 (`2026-11-28T10:15:30.123Z`); blank means not yet.
-fn parse_time(s: &str) -> Result<Option<DateTime<Utc>>, String> {
+/// Alma's times: RFC 3339 (`2026-11-28T10:15:30.123Z`); blank means not yet. `field` names
+/// the time in errors.
+fn parse_time(field: &'static str, s: &str) -> Result<Option<DateTime<Utc>>, MalformedBody> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(None);
     }
     DateTime::parse_from_rfc3339(s)
         .map(|t| Some(t.with_timezone(&Utc)))
-        .map_err(|e| format!("time {s:?} is not RFC 3339: {e}"))
+        .map_err(|source| MalformedBody::Time {
+            field,
+            value: s.to_owned(),
+            source,
+        })
 }
 
 /// Alma's date query form: `2026-11-28Z`.
@@ -466,7 +487,15 @@ mod tests {
             submit_time: "yesterday".into(),
             ..Default::default()
         };
-        assert!(body.into_instance().unwrap_err().contains("yesterday"));
+        let err = body.into_instance().unwrap_err();
+        assert!(
+            matches!(&err, MalformedBody::Time { field: "submit_time", value, .. } if value == "yesterday"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("submit_time \"yesterday\""),
+            "{err}"
+        );
     }
 
     #[test]

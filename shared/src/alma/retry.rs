@@ -18,9 +18,91 @@ pub(crate) enum Verdict {
     /// 2xx without `errorsExist`: read the body.
     Success,
     /// Worth another try (GETs only): 429 PER_SECOND_THRESHOLD, 5xx. Holds what happened.
-    Transient(String),
+    Transient(TransientReason),
     /// Final.
     Fail(AlmaError),
+}
+
+/// Why a try failed in a way another try may not: what the last try of an
+/// [`AlmaError::Unavailable`] ran into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransientReason {
+    /// HTTP 429 or PER_SECOND_THRESHOLD: over the per-second limit. `code` is Alma's error
+    /// code, when it sent one.
+    RateLimited { status: u16, code: Option<String> },
+    /// HTTP 5xx; `message` is Alma's error message or the start of the body.
+    ServerError { status: u16, message: String },
+    /// No answer: the exchange timed out, could not connect or broke off.
+    Transport {
+        failure: TransportFailure,
+        /// The innermost cause, when there is one.
+        cause: Option<String>,
+    },
+}
+
+/// How an exchange failed without an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportFailure {
+    TimedOut,
+    CouldNotConnect,
+    BrokeOff,
+    Other,
+}
+
+impl std::fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TransportFailure::TimedOut => "timed out",
+            TransportFailure::CouldNotConnect => "could not connect",
+            TransportFailure::BrokeOff => "the answer broke off",
+            TransportFailure::Other => "request failed",
+        })
+    }
+}
+
+impl std::fmt::Display for TransientReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransientReason::RateLimited { status, code } => {
+                let code = code.as_deref().unwrap_or("too many requests");
+                write!(f, "HTTP {status} {code}")
+            }
+            TransientReason::ServerError { status, message } => {
+                write!(f, "HTTP {status}: {message}")
+            }
+            TransientReason::Transport {
+                failure,
+                cause: Some(cause),
+            } => write!(f, "{failure}: {cause}"),
+            TransientReason::Transport {
+                failure,
+                cause: None,
+            } => write!(f, "{failure}"),
+        }
+    }
+}
+
+impl TransientReason {
+    /// A failed exchange, described without its URL: the kind of failure and the innermost
+    /// cause.
+    pub(crate) fn transport(e: &reqwest::Error) -> TransientReason {
+        let failure = if e.is_timeout() {
+            TransportFailure::TimedOut
+        } else if e.is_connect() {
+            TransportFailure::CouldNotConnect
+        } else if e.is_body() || e.is_decode() {
+            TransportFailure::BrokeOff
+        } else {
+            TransportFailure::Other
+        };
+        let mut cause = None;
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            cause = Some(s.to_string()).filter(|c| !c.is_empty());
+            source = s.source();
+        }
+        TransientReason::Transport { failure, cause }
+    }
 }
 
 /// Classifies an answer by status and Alma's error JSON. `errorsExist: true` is a failure
@@ -49,15 +131,13 @@ pub(crate) fn classify(status: u16, body: &[u8], method: &str, path: &str) -> Ve
         });
     }
     if status == 429 || code == "PER_SECOND_THRESHOLD" {
-        let code = if code.is_empty() {
-            "too many requests"
-        } else {
-            code
-        };
-        return Verdict::Transient(format!("HTTP {status} {code}"));
+        return Verdict::Transient(TransientReason::RateLimited {
+            status,
+            code: Some(code.to_string()).filter(|c| !c.is_empty()),
+        });
     }
     if status >= 500 {
-        return Verdict::Transient(format!("HTTP {status}: {message}"));
+        return Verdict::Transient(TransientReason::ServerError { status, message });
     }
     Verdict::Fail(AlmaError::Api {
         status,
@@ -92,6 +172,7 @@ fn snippet(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorName;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 
@@ -135,7 +216,13 @@ mod tests {
     #[test]
     fn per_second_threshold_is_transient() {
         match verdict(429, &err_json("PER_SECOND_THRESHOLD")) {
-            Verdict::Transient(why) => assert!(why.contains("PER_SECOND_THRESHOLD"), "{why}"),
+            Verdict::Transient(why) => {
+                assert_eq!(why.to_string(), "HTTP 429 PER_SECOND_THRESHOLD");
+            }
+            other => panic!("{other:?}"),
+        }
+        match verdict(429, b"") {
+            Verdict::Transient(why) => assert_eq!(why.to_string(), "HTTP 429 too many requests"),
             other => panic!("{other:?}"),
         }
     }
@@ -151,10 +238,10 @@ mod tests {
 
     #[test]
     fn server_errors_are_transient_even_without_json() {
-        assert!(matches!(
-            verdict(503, b"<html>down</html>"),
-            Verdict::Transient(_)
-        ));
+        match verdict(503, b"<html>down</html>") {
+            Verdict::Transient(why) => assert_eq!(why.to_string(), "HTTP 503: <html>down</html>"),
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(
             verdict(500, &err_json("INTERNAL")),
             Verdict::Transient(_)
@@ -165,7 +252,7 @@ mod tests {
     fn http_401_is_unauthorized_with_advice() {
         match verdict(401, &err_json("UNAUTHORIZED")) {
             Verdict::Fail(e @ AlmaError::Unauthorized { .. }) => {
-                assert_eq!(e.kind_name(), "AlmaUnauthorized");
+                assert_eq!(e.error_name(), "AlmaUnauthorized");
                 assert!(e.to_string().contains("check the API key"), "{e}");
             }
             other => panic!("{other:?}"),

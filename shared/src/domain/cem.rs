@@ -1,4 +1,4 @@
-//! The CEM export reader (spec §1): columns by header name, UTF-8 (with or without BOM) or
+//! The CEM export reader: columns by header name, UTF-8 (with or without BOM) or
 //! Windows-1252, RFC 4180 quoting, one borrowed row at a time.
 
 use std::borrow::Cow;

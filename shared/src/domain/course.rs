@@ -1,6 +1,8 @@
-//! One course of the loader file, built from a CEM row by the row rules (spec §2) and merged
-//! with later rows of the same code (spec §3). Stored compactly (all text in one allocation)
-//! because a run holds one per course code.
+//! One course of the loader file, built from a CEM row by the row rules and merged with
+//! later rows of the same code by the merge rule for cross-listed courses. Stored compactly
+//! (all text in one allocation) because a run holds one per course code.
+
+use std::borrow::Cow;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -28,6 +30,56 @@ pub enum F {
 }
 const NF: usize = 12;
 
+/// The text of a course, field by field: what [`Course`] packs into one allocation.
+/// A row fills each field from the CEM column named in its comment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CourseText<'a> {
+    /// MYASU_COURSE_IDSTRING.
+    pub code: &'a str,
+    /// COURSE_NAME.
+    pub title: &'a str,
+    /// SLN, `-` removed.
+    pub section: &'a str,
+    /// COLLEGE_OR_DIVISION_CODE.
+    pub academic_department: &'a str,
+    /// YEAR.
+    pub year: &'a str,
+    /// COURSE_ID.
+    pub searchable_id1: &'a str,
+    /// Empty until a merge moves the searchable ids here.
+    pub all_searchable_ids: &'a str,
+    /// ASURITEID.
+    pub instructor1: &'a str,
+    /// Empty until a merge moves the instructors here.
+    pub all_instructors: &'a str,
+    /// COPY_COURSE_SLN, thousands separators removed.
+    pub copy_sln: &'a str,
+    /// COPY_COURSE_SEMESTER_YEAR.
+    pub copy_year: &'a str,
+    /// COPY_COURSE_SEMESTER_TERM.
+    pub copy_term: &'a str,
+}
+
+impl<'a> CourseText<'a> {
+    /// The fields in [`F`] order, the order they are packed in.
+    fn in_packing_order(&self) -> [&'a str; NF] {
+        [
+            self.code,
+            self.title,
+            self.section,
+            self.academic_department,
+            self.year,
+            self.searchable_id1,
+            self.all_searchable_ids,
+            self.instructor1,
+            self.all_instructors,
+            self.copy_sln,
+            self.copy_year,
+            self.copy_term,
+        ]
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Operation {
     /// Create or update.
@@ -51,7 +103,7 @@ pub struct Course {
 
 impl Course {
     fn build(
-        parts: [&str; NF],
+        text: CourseText<'_>,
         start: NaiveDate,
         end: NaiveDate,
         processing_department: NameId,
@@ -59,15 +111,16 @@ impl Course {
         operation: Operation,
         line: u64,
     ) -> Course {
-        let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        let parts = text.in_packing_order();
+        let mut packed = String::with_capacity(parts.iter().map(|p| p.len()).sum());
         let mut ends = [0u32; NF];
         for (end_slot, p) in ends.iter_mut().zip(parts) {
-            text.push_str(p);
+            packed.push_str(p);
             // Text beyond 4 GiB cannot come from one CSV row we hold in memory.
-            *end_slot = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            *end_slot = u32::try_from(packed.len()).unwrap_or(u32::MAX);
         }
         Course {
-            text: text.into_boxed_str(),
+            text: packed.into_boxed_str(),
             ends,
             start,
             end,
@@ -84,20 +137,28 @@ impl Course {
         self.text.get(start..self.ends[i] as usize).unwrap_or("")
     }
 
-    fn parts(&self) -> [&str; NF] {
-        std::array::from_fn(|i| {
-            let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-            self.text.get(start..self.ends[i] as usize).unwrap_or("")
-        })
+    /// The text, field by field.
+    pub fn text(&self) -> CourseText<'_> {
+        CourseText {
+            code: self.get(F::Code),
+            title: self.get(F::Title),
+            section: self.get(F::Section),
+            academic_department: self.get(F::AcademicDepartment),
+            year: self.get(F::Year),
+            searchable_id1: self.get(F::SearchableId1),
+            all_searchable_ids: self.get(F::AllSearchableIds),
+            instructor1: self.get(F::Instructor1),
+            all_instructors: self.get(F::AllInstructors),
+            copy_sln: self.get(F::CopySln),
+            copy_year: self.get(F::CopyYear),
+            copy_term: self.get(F::CopyTerm),
+        }
     }
 
-    fn with(&self, changes: &[(F, &str)]) -> Course {
-        let mut parts = self.parts();
-        for &(f, v) in changes {
-            parts[f as usize] = v;
-        }
+    /// This course with its text replaced.
+    fn with_text(&self, text: CourseText<'_>) -> Course {
         Course::build(
-            parts,
+            text,
             self.start,
             self.end,
             self.processing_department,
@@ -107,7 +168,8 @@ impl Course {
         )
     }
 
-    /// Merges an active row of the same code into this active course (spec §3).
+    /// Merges an active row of the same code into this active course: the merge rule for
+    /// cross-listed courses (instructors and searchable ids gathered, the lower section kept).
     pub fn merge(&mut self, new: &Course) {
         // 1. instructors
         let mut instructors: Vec<&str> = Vec::new();
@@ -140,16 +202,19 @@ impl Course {
         }
         // 4.
         let all_ids = ids.join(",");
-        *self = self.with(&[
-            (F::Instructor1, ""),
-            (F::AllInstructors, &all_instructors),
-            (F::SearchableId1, ""),
-            (F::AllSearchableIds, &all_ids),
-            (F::Section, section),
-        ]);
+        let merged = self.with_text(CourseText {
+            instructor1: "",
+            all_instructors: &all_instructors,
+            searchable_id1: "",
+            all_searchable_ids: &all_ids,
+            section,
+            ..self.text()
+        });
+        *self = merged;
     }
 
-    /// The copy request, if any: (cleaned SLN, year, year+term) — spec §6's candidacy test.
+    /// The copy request, if any: (cleaned SLN, year, term). The rollover report's candidacy
+    /// test: a copy SLN that is empty, `0`, `-` or not a number asks for nothing.
     pub fn copy_request(&self) -> Option<CopyRequest<'_>> {
         let sln = self.get(F::CopySln);
         if sln.is_empty() || sln == "0" || sln == "-" || sln.parse::<u64>().is_err() {
@@ -177,7 +242,8 @@ fn push_unique<'a>(list: &mut Vec<&'a str>, item: &'a str) {
     }
 }
 
-/// A row loaded with a warning (spec §2).
+/// A row loaded with a warning: an unknown campus, a college the campus has no rule for, or
+/// no term matching.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
     pub line: u64,
@@ -227,13 +293,13 @@ pub enum RowOutcome {
     Rejected(RowReject),
 }
 
-fn reject(row: &CemRow<'_>, col: Col, reason: impl Into<String>) -> RowOutcome {
-    RowOutcome::Rejected(RowReject {
+fn reject(row: &CemRow<'_>, col: Col, reason: impl Into<String>) -> RowReject {
+    RowReject {
         line: row.line,
         course_code: row.get(Col::Code).to_owned(),
         column: Some(col.header()),
         reason: reason.into(),
-    })
+    }
 }
 
 /// `YYYY-MM-DD …` → the date.
@@ -255,71 +321,130 @@ pub fn parse_sync_date(value: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year, num(5..7)?, num(8..10)?)
 }
 
-/// Applies the row rules of spec §2 to one row.
+/// Applies the row rules to one row, in their order: skip REQUESTED, the operation from the
+/// status, the processing department, Term1, the dates, then the fields copied as they are.
 pub fn apply_row_rules(row: &CemRow<'_>, rules: &Rules) -> RowOutcome {
-    let code = row.get(Col::Code);
-    if code.is_empty() {
-        return reject(row, Col::Code, "empty course code");
+    match checked_row(row) {
+        Ok(Some(checked)) => {
+            let (course, warnings) = course_from(row, &checked, rules);
+            RowOutcome::Course(course, warnings)
+        }
+        Ok(None) => RowOutcome::Skipped,
+        Err(reject) => RowOutcome::Rejected(reject),
     }
-    let status = row.get(Col::Status);
-    if status == "REQUESTED" {
-        return RowOutcome::Skipped;
-    }
-    let operation = if status == "DENIED" || status == "SUSPENDED" {
-        Operation::Delete
-    } else {
-        Operation::Active
-    };
-    let term = row.get(Col::Term);
-    if term.is_empty() {
-        return reject(row, Col::Term, "empty TERM");
-    }
-    let Some(start) = parse_sync_date(row.get(Col::StartSync)) else {
-        return reject(
-            row,
-            Col::StartSync,
-            format!(
-                "unparseable date {:?} (want YYYY-MM-DD ...)",
-                row.get(Col::StartSync)
-            ),
-        );
-    };
-    let Some(end) = parse_sync_date(row.get(Col::EndSync)) else {
-        return reject(
-            row,
-            Col::EndSync,
-            format!(
-                "unparseable date {:?} (want YYYY-MM-DD ...)",
-                row.get(Col::EndSync)
-            ),
-        );
-    };
+}
 
+/// What a row must have to become a course.
+struct CheckedRow {
+    operation: Operation,
+    start: NaiveDate,
+    end: NaiveDate,
+}
+
+/// Rejects a row that lacks its code, TERM or dates; `None` for a REQUESTED row, which is
+/// skipped until it has another status.
+fn checked_row(row: &CemRow<'_>) -> Result<Option<CheckedRow>, RowReject> {
+    if row.get(Col::Code).is_empty() {
+        return Err(reject(row, Col::Code, "empty course code"));
+    }
+    let Some(operation) = operation_for(row.get(Col::Status)) else {
+        return Ok(None);
+    };
+    if row.get(Col::Term).is_empty() {
+        return Err(reject(row, Col::Term, "empty TERM"));
+    }
+    Ok(Some(CheckedRow {
+        operation,
+        start: sync_date(row, Col::StartSync)?,
+        end: sync_date(row, Col::EndSync)?,
+    }))
+}
+
+/// DENIED and SUSPENDED delete the course, REQUESTED is not ready (`None`), anything else
+/// creates or updates it.
+fn operation_for(status: &str) -> Option<Operation> {
+    match status {
+        "REQUESTED" => None,
+        "DENIED" | "SUSPENDED" => Some(Operation::Delete),
+        _ => Some(Operation::Active),
+    }
+}
+
+fn sync_date(row: &CemRow<'_>, col: Col) -> Result<NaiveDate, RowReject> {
+    let value = row.get(col);
+    parse_sync_date(value).ok_or_else(|| {
+        reject(
+            row,
+            col,
+            format!("unparseable date {value:?} (want YYYY-MM-DD ...)"),
+        )
+    })
+}
+
+/// The course a checked row makes, with the warnings it raised.
+fn course_from(row: &CemRow<'_>, checked: &CheckedRow, rules: &Rules) -> (Course, Vec<Warning>) {
     let mut warnings = Vec::new();
+    let department = processing_department(row, rules, &mut warnings);
+    let term1 = term1(row, rules, &mut warnings);
+    let section = without(row.get(Col::Sln), '-');
+    let copy_sln = without(row.get(Col::CopySln), ',');
+    let text = CourseText {
+        code: row.get(Col::Code),
+        title: row.get(Col::Name),
+        section: section.trim(),
+        academic_department: row.get(Col::College),
+        year: row.get(Col::Year),
+        searchable_id1: row.get(Col::CourseId),
+        all_searchable_ids: "",
+        instructor1: row.get(Col::Asurite),
+        all_instructors: "",
+        copy_sln: copy_sln.trim(),
+        copy_year: row.get(Col::CopyYear),
+        copy_term: row.get(Col::CopyTerm),
+    };
+    let course = Course::build(
+        text,
+        checked.start,
+        checked.end,
+        department,
+        term1,
+        checked.operation,
+        row.line,
+    );
+    (course, warnings)
+}
+
+/// The processing-department rules; warns when the campus or its college has no rule.
+fn processing_department(row: &CemRow<'_>, rules: &Rules, warnings: &mut Vec<Warning>) -> NameId {
+    let code = row.get(Col::Code);
     let campus = row.get(Col::Campus);
     let college = row.get(Col::College);
-    let course_id = row.get(Col::CourseId);
-    let (dept, note) = rules.processing_department(campus, college, course_id, code);
-    match note {
-        DepartmentNote::Ok => {}
-        DepartmentNote::UnknownCampus => warnings.push(Warning {
-            line: row.line,
-            course_code: code.to_owned(),
-            kind: WarningKind::UnknownCampus {
-                campus: campus.to_owned(),
-                department: rules.name(dept).to_owned(),
-            },
-        }),
-        DepartmentNote::CollegeFallback => warnings.push(Warning {
-            line: row.line,
-            course_code: code.to_owned(),
-            kind: WarningKind::CollegeFallback {
-                campus: campus.to_owned(),
-                college: college.to_owned(),
-                department: rules.name(dept).to_owned(),
-            },
-        }),
-    }
+    let (department, note) =
+        rules.processing_department(campus, college, row.get(Col::CourseId), code);
+    let kind = match note {
+        DepartmentNote::Ok => return department,
+        DepartmentNote::UnknownCampus => WarningKind::UnknownCampus {
+            campus: campus.to_owned(),
+            department: rules.name(department).to_owned(),
+        },
+        DepartmentNote::CollegeFallback => WarningKind::CollegeFallback {
+            campus: campus.to_owned(),
+            college: college.to_owned(),
+            department: rules.name(department).to_owned(),
+        },
+    };
+    warnings.push(Warning {
+        line: row.line,
+        course_code: code.to_owned(),
+        kind,
+    });
+    department
+}
+
+/// The term-code rule; warns when no ending of the term table matches.
+fn term1(row: &CemRow<'_>, rules: &Rules, warnings: &mut Vec<Warning>) -> Option<NameId> {
+    let code = row.get(Col::Code);
+    let term = row.get(Col::Term);
     let term1 = rules.term(term, code);
     if term1.is_none() {
         warnings.push(Warning {
@@ -331,51 +456,32 @@ pub fn apply_row_rules(row: &CemRow<'_>, rules: &Rules) -> RowOutcome {
             },
         });
     }
+    term1
+}
 
-    let sln = row.get(Col::Sln);
-    let section: std::borrow::Cow<'_, str> = if sln.contains('-') {
-        sln.replace('-', "").into()
+/// `value` without any `ch`, borrowed when there is none (the usual case).
+fn without(value: &str, ch: char) -> Cow<'_, str> {
+    if value.contains(ch) {
+        value.replace(ch, "").into()
     } else {
-        sln.into()
-    };
-    let copy = row.get(Col::CopySln);
-    let copy_sln: std::borrow::Cow<'_, str> = if copy.contains(',') {
-        copy.replace(',', "").into()
-    } else {
-        copy.into()
-    };
-    let course = Course::build(
-        [
-            code,
-            row.get(Col::Name),
-            section.trim(),
-            college,
-            row.get(Col::Year),
-            course_id,
-            "",
-            row.get(Col::Asurite),
-            "",
-            copy_sln.trim(),
-            row.get(Col::CopyYear),
-            row.get(Col::CopyTerm),
-        ],
-        start,
-        end,
-        dept,
-        term1,
-        operation,
-        row.line,
-    );
-    RowOutcome::Course(course, warnings)
+        value.into()
+    }
 }
 
 #[cfg(test)]
 pub(crate) fn course_for_test(code: &str, section: &str, sid: &str, instructor: &str) -> Course {
     let d = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
     Course::build(
-        [
-            code, "T", section, "AS", "2026", sid, "", instructor, "", "", "", "",
-        ],
+        CourseText {
+            code,
+            title: "T",
+            section,
+            academic_department: "AS",
+            year: "2026",
+            searchable_id1: sid,
+            instructor1: instructor,
+            ..CourseText::default()
+        },
         d,
         d,
         0,

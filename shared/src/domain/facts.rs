@@ -1,5 +1,5 @@
-//! What the delete guard (spec §4) and the rollover report (spec §6) need to know about
-//! Alma, as plain data: the courses of some years, indexed, and reading-list answers.
+//! What the delete guard and the rollover report need to know about Alma, as plain data:
+//! the courses of some years, indexed, and reading-list answers.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
-//! The course loader file (spec §5): 34 tab-separated columns, UTF-8 without BOM, CRLF, no
-//! quoting; tabs, CR and LF inside values become spaces.
+//! The course loader file in the layout Alma's loader requires: 34 tab-separated columns,
+//! UTF-8 without BOM, CRLF, no quoting; tabs, CR and LF inside values become spaces.
 
 use std::io::{self, Write};
 

@@ -5,7 +5,6 @@ pub mod alma_course;
 pub mod cem;
 pub mod course;
 pub mod facts;
-mod fasthash;
 pub mod loader;
 pub mod rules;
 pub mod run;
@@ -14,7 +13,7 @@ pub mod summary;
 pub use alma_course::AlmaCourse;
 pub use cem::{CemError, RowReject, TextEncoding};
 pub use facts::{AlmaFacts, CourseIndex, DeleteGuard};
-pub use rules::{Rules, RulesError};
+pub use rules::{Rules, RulesError, RulesProblem};
 pub use run::{rollover_report, scan, transform, RunError, Scan};
 pub use summary::RunSummary;
 

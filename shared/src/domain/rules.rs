@@ -1,12 +1,13 @@
-//! Institution rules as data: processing departments, the term table, the date format and
-//! rollover exclusions (spec §2 **[fix]**). ASU's rules ship embedded as the default.
+//! Institution rules as data: the processing-department rules, the term table, the date
+//! format and the rollover exclusions, which the original tool hard-coded. ASU's rules ship
+//! embedded as the default.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::format::{Item, StrftimeItems};
 
-use super::fasthash::FastMap;
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
 /// The shipped default: Arizona State University's rules.
@@ -15,6 +16,7 @@ pub const ASU_RULES_TOML: &str = include_str!("../../rules/asu.toml");
 /// Index of a department or term name in [`Rules::name`].
 pub type NameId = u16;
 
+/// Why rules cannot be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     #[error("cannot read rules file {path}: {source}")]
@@ -30,23 +32,79 @@ pub enum RulesError {
         source: toml::de::Error,
     },
     #[error("rules file {origin}: {problem}")]
-    Invalid { origin: String, problem: String },
+    Invalid {
+        origin: String,
+        #[source]
+        problem: RulesProblem,
+    },
+}
+
+/// What is wrong with a rules file that parsed: each names the setting to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesProblem {
+    #[error("{setting} is empty")]
+    EmptyName { setting: String },
+    #[error("more than {} distinct department and term names", usize::from(NameId::MAX) + 1)]
+    TooManyNames,
+    #[error("processing_departments has no [[processing_departments.campus]] rules")]
+    NoCampusRules,
+    #[error("processing_departments.campus[{rule}].campuses is empty")]
+    NoCampuses { rule: usize },
+    #[error("processing_departments.campus[{rule}].campuses has an empty campus")]
+    EmptyCampus { rule: usize },
+    #[error(
+        "campus {campus:?} is listed in more than one campus rule: \
+         processing_departments.campus[{first}] and processing_departments.campus[{second}]"
+    )]
+    CampusInTwoRules {
+        campus: String,
+        first: usize,
+        second: usize,
+    },
+    #[error("processing_departments.campus[{rule}]: college {college:?} is listed twice")]
+    CollegeListedTwice { rule: usize, college: String },
+    #[error(
+        "processing_departments.override[{rule}] needs exactly one of course_id_prefixes or \
+         course_code_prefixes"
+    )]
+    OverrideNeedsOnePrefixList { rule: usize },
+    #[error("processing_departments.override[{rule}] has an empty prefix")]
+    EmptyOverridePrefix { rule: usize },
+    #[error("[terms] is empty: no term table")]
+    NoTerms,
+    #[error("terms.{term} has no endings")]
+    TermWithoutEndings { term: String },
+    #[error("terms.{term} has an empty ending")]
+    EmptyTermEnding { term: String },
+    #[error("date_format {format:?} is not a valid strftime format: {source}")]
+    DateFormat {
+        format: String,
+        #[source]
+        source: chrono::format::ParseError,
+    },
+    #[error("date_format is empty")]
+    EmptyDateFormat,
+    #[error("rollover_exclusions has an empty entry")]
+    EmptyRolloverExclusion,
+    /// The time zone is the deployment's (`TIME_ZONE`), which also times the schedule.
+    #[error(
+        "time_zone is not a rule: remove it and set TIME_ZONE (the stack's TimeZone \
+         parameter, or --time-zone for the leganto command) instead"
+    )]
+    TimeZoneIsASetting,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RulesFile {
     date_format: String,
-    #[serde(default = "default_time_zone")]
-    time_zone: String,
+    /// Accepted only to say where it went (see [`RulesProblem::TimeZoneIsASetting`]).
+    #[serde(default)]
+    time_zone: Option<String>,
     #[serde(default)]
     rollover_exclusions: Vec<String>,
     processing_departments: DepartmentsFile,
     terms: BTreeMap<String, BTreeMap<String, String>>,
-}
-
-fn default_time_zone() -> String {
-    "America/Phoenix".to_owned()
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,7 +146,7 @@ struct OverrideFile {
 
 #[derive(Debug)]
 struct CampusRule {
-    colleges: FastMap<Box<str>, NameId>,
+    colleges: FxHashMap<Box<str>, NameId>,
     fallback: NameId,
     warn_on_fallback: bool,
 }
@@ -116,18 +174,19 @@ pub enum DepartmentNote {
     CollegeFallback,
 }
 
+/// TERM → (ending, term name), longest ending first.
+type TermTable = FxHashMap<Box<str>, Vec<(Box<str>, NameId)>>;
+
 /// Compiled institution rules.
 #[derive(Debug)]
 pub struct Rules {
     names: Vec<Box<str>>,
-    campuses: FastMap<Box<str>, usize>,
+    campuses: FxHashMap<Box<str>, usize>,
     campus_rules: Vec<CampusRule>,
     unknown_campus: NameId,
     overrides: Vec<Override>,
-    /// TERM → (ending, term name), longest ending first.
-    terms: FastMap<Box<str>, Vec<(Box<str>, NameId)>>,
+    terms: TermTable,
     date_items: Vec<Item<'static>>,
-    time_zone: chrono_tz::Tz,
     rollover_exclusions: Vec<String>,
 }
 
@@ -163,7 +222,8 @@ impl Rules {
         self.names.get(usize::from(id)).map_or("", |n| n)
     }
 
-    /// Processing department from CAMPUS, college, COURSE_ID and course code (spec §2.3).
+    /// Processing department from CAMPUS, college, COURSE_ID and course code: the campus
+    /// rule (by college where it has a table), then the overrides, later ones winning.
     pub fn processing_department(
         &self,
         campus: &str,
@@ -196,7 +256,8 @@ impl Rules {
         (dept, note)
     }
 
-    /// Term1 from TERM and the course code (spec §2.4); `None` when nothing matches.
+    /// Term1 from TERM and the ending of the course code's first `-` segment, the longest
+    /// ending winning; `None` when nothing matches.
     pub fn term(&self, term: &str, course_code: &str) -> Option<NameId> {
         let segment = course_code.split('-').next().unwrap_or("");
         self.terms
@@ -209,10 +270,6 @@ impl Rules {
     /// Formats a date for the loader file.
     pub fn format_date(&self, date: chrono::NaiveDate) -> impl std::fmt::Display + '_ {
         date.format_with_items(self.date_items.iter())
-    }
-
-    pub fn time_zone(&self) -> chrono_tz::Tz {
-        self.time_zone
     }
 
     /// Whether a copy request (or the Alma course it matched) is excluded from rollovers.
@@ -228,141 +285,202 @@ impl Rules {
     }
 }
 
-fn compile(file: RulesFile) -> Result<Rules, String> {
-    let mut names: Vec<Box<str>> = Vec::new();
-    let mut intern = |name: &str, what: &str| -> Result<NameId, String> {
+/// Department and term names, each stored once and referred to by [`NameId`].
+#[derive(Default)]
+struct Names(Vec<Box<str>>);
+
+impl Names {
+    /// The id of `name` (trimmed); `setting` names where it came from if it is empty.
+    fn intern(
+        &mut self,
+        name: &str,
+        setting: impl FnOnce() -> String,
+    ) -> Result<NameId, RulesProblem> {
         let name = name.trim();
         if name.is_empty() {
-            return Err(format!("{what} is empty"));
+            return Err(RulesProblem::EmptyName { setting: setting() });
         }
-        if let Some(i) = names.iter().position(|n| &**n == name) {
-            return NameId::try_from(i).map_err(|_| "too many names".to_owned());
-        }
-        names.push(name.into());
-        NameId::try_from(names.len() - 1).map_err(|_| "too many names".to_owned())
-    };
-
-    let deps = file.processing_departments;
-    let unknown_campus = intern(
-        &deps.unknown_campus,
-        "processing_departments.unknown_campus",
-    )?;
-    if deps.campus.is_empty() {
-        return Err("processing_departments has no [[processing_departments.campus]] rules".into());
-    }
-    let mut campuses = FastMap::default();
-    let mut campus_rules = Vec::new();
-    for (i, c) in deps.campus.iter().enumerate() {
-        let what = format!("processing_departments.campus[{i}]");
-        if c.campuses.is_empty() {
-            return Err(format!("{what}.campuses is empty"));
-        }
-        let fallback = intern(&c.department, &format!("{what}.department"))?;
-        let mut colleges = FastMap::default();
-        for (j, col) in c.colleges.iter().enumerate() {
-            let d = intern(&col.department, &format!("{what}.colleges[{j}].department"))?;
-            for code in &col.codes {
-                if colleges.insert(code.trim().into(), d).is_some() {
-                    return Err(format!("{what}: college {code:?} is listed twice"));
-                }
-            }
-        }
-        for campus in &c.campuses {
-            if campus.trim().is_empty() {
-                return Err(format!("{what}.campuses has an empty campus"));
-            }
-            if campuses
-                .insert(campus.trim().into(), campus_rules.len())
-                .is_some()
-            {
-                return Err(format!(
-                    "campus {campus:?} is listed in more than one campus rule"
-                ));
-            }
-        }
-        campus_rules.push(CampusRule {
-            colleges,
-            fallback,
-            warn_on_fallback: c.warn_on_fallback,
-        });
-    }
-    let mut overrides = Vec::new();
-    for (i, o) in deps.overrides.iter().enumerate() {
-        let what = format!("processing_departments.override[{i}]");
-        let (on, prefixes) = match (
-            o.course_id_prefixes.is_empty(),
-            o.course_code_prefixes.is_empty(),
-        ) {
-            (false, true) => (OverrideOn::CourseId, &o.course_id_prefixes),
-            (true, false) => (OverrideOn::CourseCode, &o.course_code_prefixes),
-            _ => {
-                return Err(format!(
-                    "{what} needs exactly one of course_id_prefixes or course_code_prefixes"
-                ))
+        let i = match self.0.iter().position(|n| &**n == name) {
+            Some(i) => i,
+            None => {
+                self.0.push(name.into());
+                self.0.len() - 1
             }
         };
-        if prefixes.iter().any(|p| p.is_empty()) {
-            return Err(format!("{what} has an empty prefix"));
-        }
-        let department = intern(&o.department, &format!("{what}.department"))?;
-        overrides.push(Override {
-            on,
-            prefixes: prefixes.iter().map(|p| p.as_str().into()).collect(),
-            department,
-        });
+        NameId::try_from(i).map_err(|_| RulesProblem::TooManyNames)
     }
+}
 
-    if file.terms.is_empty() {
-        return Err("[terms] is empty: no term table".into());
-    }
-    let mut terms = FastMap::default();
-    for (term, endings) in &file.terms {
-        if endings.is_empty() {
-            return Err(format!("terms.{term} has no endings"));
-        }
-        let mut list = Vec::new();
-        for (ending, name) in endings {
-            if ending.is_empty() {
-                return Err(format!("terms.{term} has an empty ending"));
-            }
-            list.push((
-                ending.as_str().into(),
-                intern(name, &format!("terms.{term}.{ending}"))?,
-            ));
-        }
-        list.sort_by_key(|(e, _): &(Box<str>, NameId)| std::cmp::Reverse(e.len()));
-        terms.insert(term.trim().into(), list);
-    }
+/// The processing-department rules: campus tables and the overrides applied after them.
+struct Departments {
+    campuses: FxHashMap<Box<str>, usize>,
+    campus_rules: Vec<CampusRule>,
+    unknown_campus: NameId,
+    overrides: Vec<Override>,
+}
 
-    let date_items = StrftimeItems::new(&file.date_format)
-        .parse_to_owned()
-        .map_err(|_| {
-            format!(
-                "date_format {:?} is not a valid strftime format",
-                file.date_format
-            )
-        })?;
-    if date_items.is_empty() {
-        return Err("date_format is empty".into());
+fn compile(file: RulesFile) -> Result<Rules, RulesProblem> {
+    let mut names = Names::default();
+    let departments = compile_departments(&file.processing_departments, &mut names)?;
+    let terms = compile_terms(&file.terms, &mut names)?;
+    let date_items = compile_date_format(&file.date_format)?;
+    if file.time_zone.is_some() {
+        return Err(RulesProblem::TimeZoneIsASetting);
     }
     if file.rollover_exclusions.iter().any(|e| e.trim().is_empty()) {
-        return Err("rollover_exclusions has an empty entry".into());
+        return Err(RulesProblem::EmptyRolloverExclusion);
     }
-    let time_zone = file.time_zone.parse::<chrono_tz::Tz>().map_err(|_| {
-        format!(
-            "time_zone {:?} is not an IANA time zone name",
-            file.time_zone
-        )
-    })?;
     Ok(Rules {
-        names,
+        names: names.0,
+        campuses: departments.campuses,
+        campus_rules: departments.campus_rules,
+        unknown_campus: departments.unknown_campus,
+        overrides: departments.overrides,
+        terms,
+        date_items,
+        rollover_exclusions: file.rollover_exclusions,
+    })
+}
+
+/// The processing-department rules: campus rules first, then the overrides.
+fn compile_departments(
+    deps: &DepartmentsFile,
+    names: &mut Names,
+) -> Result<Departments, RulesProblem> {
+    let unknown_campus = names.intern(&deps.unknown_campus, || {
+        "processing_departments.unknown_campus".to_owned()
+    })?;
+    if deps.campus.is_empty() {
+        return Err(RulesProblem::NoCampusRules);
+    }
+    let mut campuses = FxHashMap::default();
+    let mut campus_rules = Vec::with_capacity(deps.campus.len());
+    for (rule, c) in deps.campus.iter().enumerate() {
+        if c.campuses.is_empty() {
+            return Err(RulesProblem::NoCampuses { rule });
+        }
+        let compiled = compile_campus_rule(rule, c, names)?;
+        for campus in &c.campuses {
+            let campus = campus.trim();
+            if campus.is_empty() {
+                return Err(RulesProblem::EmptyCampus { rule });
+            }
+            if let Some(first) = campuses.insert(campus.into(), rule) {
+                return Err(RulesProblem::CampusInTwoRules {
+                    campus: campus.to_owned(),
+                    first,
+                    second: rule,
+                });
+            }
+        }
+        campus_rules.push(compiled);
+    }
+    let overrides = deps
+        .overrides
+        .iter()
+        .enumerate()
+        .map(|(rule, o)| compile_override(rule, o, names))
+        .collect::<Result<_, _>>()?;
+    Ok(Departments {
         campuses,
         campus_rules,
         unknown_campus,
         overrides,
-        terms,
-        date_items,
-        time_zone,
-        rollover_exclusions: file.rollover_exclusions,
     })
+}
+
+/// One campus rule: its college table and the fallback department.
+fn compile_campus_rule(
+    rule: usize,
+    c: &CampusFile,
+    names: &mut Names,
+) -> Result<CampusRule, RulesProblem> {
+    let setting = format!("processing_departments.campus[{rule}]");
+    let fallback = names.intern(&c.department, || format!("{setting}.department"))?;
+    let mut colleges = FxHashMap::default();
+    for (j, col) in c.colleges.iter().enumerate() {
+        let department = names.intern(&col.department, || {
+            format!("{setting}.colleges[{j}].department")
+        })?;
+        for code in &col.codes {
+            if colleges.insert(code.trim().into(), department).is_some() {
+                return Err(RulesProblem::CollegeListedTwice {
+                    rule,
+                    college: code.clone(),
+                });
+            }
+        }
+    }
+    Ok(CampusRule {
+        colleges,
+        fallback,
+        warn_on_fallback: c.warn_on_fallback,
+    })
+}
+
+/// One override: prefixes of either COURSE_ID or the course code, never both.
+fn compile_override(
+    rule: usize,
+    o: &OverrideFile,
+    names: &mut Names,
+) -> Result<Override, RulesProblem> {
+    let (on, prefixes) = match (
+        o.course_id_prefixes.is_empty(),
+        o.course_code_prefixes.is_empty(),
+    ) {
+        (false, true) => (OverrideOn::CourseId, &o.course_id_prefixes),
+        (true, false) => (OverrideOn::CourseCode, &o.course_code_prefixes),
+        _ => return Err(RulesProblem::OverrideNeedsOnePrefixList { rule }),
+    };
+    if prefixes.iter().any(|p| p.is_empty()) {
+        return Err(RulesProblem::EmptyOverridePrefix { rule });
+    }
+    let department = names.intern(&o.department, || {
+        format!("processing_departments.override[{rule}].department")
+    })?;
+    Ok(Override {
+        on,
+        prefixes: prefixes.iter().map(|p| p.as_str().into()).collect(),
+        department,
+    })
+}
+
+/// The term table: per TERM, its code endings longest first, so the longest match wins.
+fn compile_terms(
+    table: &BTreeMap<String, BTreeMap<String, String>>,
+    names: &mut Names,
+) -> Result<TermTable, RulesProblem> {
+    if table.is_empty() {
+        return Err(RulesProblem::NoTerms);
+    }
+    let mut terms = FxHashMap::default();
+    for (term, endings) in table {
+        if endings.is_empty() {
+            return Err(RulesProblem::TermWithoutEndings { term: term.clone() });
+        }
+        let mut list = Vec::with_capacity(endings.len());
+        for (ending, name) in endings {
+            if ending.is_empty() {
+                return Err(RulesProblem::EmptyTermEnding { term: term.clone() });
+            }
+            let id = names.intern(name, || format!("terms.{term}.{ending}"))?;
+            list.push((ending.as_str().into(), id));
+        }
+        list.sort_by_key(|(e, _): &(Box<str>, NameId)| std::cmp::Reverse(e.len()));
+        terms.insert(term.trim().into(), list);
+    }
+    Ok(terms)
+}
+
+fn compile_date_format(format: &str) -> Result<Vec<Item<'static>>, RulesProblem> {
+    let items = StrftimeItems::new(format)
+        .parse_to_owned()
+        .map_err(|source| RulesProblem::DateFormat {
+            format: format.to_owned(),
+            source,
+        })?;
+    if items.is_empty() {
+        return Err(RulesProblem::EmptyDateFormat);
+    }
+    Ok(items)
 }

@@ -9,10 +9,13 @@
 use std::collections::HashSet;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
+// FxHash, not SipHash: SipHash showed in profiles of the per-row maps, and their keys are
+// the export's own course codes, not attacker-chosen.
+use rustc_hash::{FxHashMap, FxHashSet};
+
 use super::cem::{detect_encoding, CemError, CemReader, Read1, TextEncoding};
 use super::course::{apply_row_rules, Course, Operation, RowOutcome, F};
 use super::facts::{AlmaFacts, CopyMatch, CourseIndex, DeleteGuard, GuardDecision};
-use super::fasthash::{FastMap, FastSet};
 use super::loader::LoaderWriter;
 use super::rules::Rules;
 use super::summary::{LineCode, RolloverCounts, RunSummary};
@@ -72,7 +75,7 @@ pub struct Scan {
 /// Pass 1: what the delete guard and the rollover report will need from Alma.
 pub fn scan<R: Read + Seek>(input: &mut R, rules: &Rules) -> Result<Scan, CemError> {
     // code → an active row has been seen
-    let mut seen: FastMap<Box<str>, bool> = FastMap::default();
+    let mut seen: FxHashMap<Box<str>, bool> = FxHashMap::default();
     let mut out = Scan::default();
     each_outcome(input, rules, |o| {
         let RowOutcome::Course(c, _) = o else { return };
@@ -184,19 +187,20 @@ pub fn reading_list_ids_for(targets: &[DeleteTarget], index: &CourseIndex) -> Ve
 struct Merged {
     courses: Vec<Course>,
     /// Indices of DELETE courses held back (not verified).
-    held: FastSet<usize>,
+    held: FxHashSet<usize>,
     summary: RunSummary,
 }
 
-/// Row rules, delete guard and merge (spec §2–4) over the whole export.
+/// The row rules, the delete guard and the merge rule for cross-listed courses, over the
+/// whole export.
 fn merge_all<R: Read + Seek>(
     input: &mut R,
     rules: &Rules,
     guard: DeleteGuard<'_>,
 ) -> Result<Merged, CemError> {
     let mut courses: Vec<Course> = Vec::new();
-    let mut by_code: FastMap<Box<str>, usize> = FastMap::default();
-    let mut held = FastSet::default();
+    let mut by_code: FxHashMap<Box<str>, usize> = FxHashMap::default();
+    let mut held = FxHashSet::default();
     let mut s = RunSummary::default();
     let encoding = each_outcome(input, rules, |o| {
         s.rows_read += 1;
@@ -286,7 +290,7 @@ pub fn transform<R: Read + Seek, W: Write>(
     Ok(summary)
 }
 
-/// Pass 2 of the rollover report (spec §6): ROLLOVER rows in the transform's order.
+/// Pass 2 of the rollover report: ROLLOVER rows in the transform's order.
 /// `facts` must hold the years and reading lists [`Scan`] asked for.
 pub fn rollover_report<R: Read + Seek, W: Write>(
     input: &mut R,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::cem::{RowReject, TextEncoding};
 use super::course::Warning;
 
-/// What happened to DELETE rows (spec §4).
+/// What the delete guard did with DELETE rows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DeleteCounts {
     /// Written to the loader file.
@@ -21,7 +21,7 @@ pub struct DeleteCounts {
     pub superseded: u64,
 }
 
-/// Rollover report counts (spec §6).
+/// Rollover report counts: candidates and how their copy requests matched.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RolloverCounts {
     /// Active courses with a copy request.

@@ -1,4 +1,4 @@
-//! Unit tests naming each rule of the spec.
+//! Unit tests, each naming the course-loading rule it checks.
 
 use std::collections::HashMap;
 use std::io::Cursor;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::cem::{detect_encoding, CemError, TextEncoding};
 use super::course::{course_for_test, F};
 use super::facts::{AlmaFacts, CourseIndex, DeleteGuard};
-use super::rules::{DepartmentNote, Rules};
+use super::rules::{DepartmentNote, Rules, RulesError, RulesProblem};
 use super::run::{rollover_report, scan, transform};
 use super::AlmaCourse;
 
@@ -276,8 +276,48 @@ fn no_term_match_leaves_term1_empty_and_warns_but_loads() {
 // ---- rules file --------------------------------------------------------------------
 
 #[test]
-fn shipped_rules_load() {
-    asu();
+fn shipped_rules_load_with_asu_departments_terms_and_settings() {
+    let rules = asu();
+    let department = |campus, college, course_id, code| {
+        let (id, note) = rules.processing_department(campus, college, course_id, code);
+        (rules.name(id).to_owned(), note)
+    };
+    let ok = DepartmentNote::Ok;
+    assert_eq!(
+        department("TEMPE", "NU", "NUR 101", "2026Fall-X-NUR101-1"),
+        ("NOBLE".to_owned(), ok)
+    );
+    assert_eq!(
+        department("PHOENIX", "LW", "LAW 500", "2026Fall-X-LAW500-1"),
+        ("LAW".to_owned(), ok)
+    );
+    assert_eq!(
+        department("TEMPE", "XX", "ENG 101", "2026Fall-X-ENG101-1"),
+        ("COURSE_UNIT".to_owned(), DepartmentNote::CollegeFallback)
+    );
+    assert_eq!(
+        department("MOON", "AS", "ENG 101", "2026Fall-X-ENG101-1"),
+        ("HAYDEN".to_owned(), DepartmentNote::UnknownCampus)
+    );
+    assert_eq!(
+        department("POLY", "AS", "MUS 354", "2026Fall-X-MUS354-1"),
+        ("MUSIC".to_owned(), ok)
+    );
+    let term = |term, code| rules.term(term, code).map(|id| rules.name(id).to_owned());
+    assert_eq!(term("7", "2026Fall-X-ENG101-1").as_deref(), Some("AUTUMN"));
+    assert_eq!(term("7", "2026FallB-X-ENG101-1").as_deref(), Some("TERM2"));
+    assert_eq!(
+        term("1", "2026SpringDYN-X-MUS354-1").as_deref(),
+        Some("TERM6")
+    );
+    assert_eq!(
+        term("4", "2026SummerC-X-ENG101-1").as_deref(),
+        Some("SUMMER")
+    );
+    assert_eq!(term("4", "2026Fall-X-ENG101-1"), None);
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 8, 20).unwrap();
+    assert_eq!(rules.format_date(date).to_string(), "20-08-2026");
+    assert!(!rules.has_rollover_exclusions());
 }
 
 #[test]
@@ -287,21 +327,44 @@ fn malformed_rules_file_is_an_error_naming_the_problem() {
         .to_string();
     assert!(e.contains("x.toml"), "{e}");
     let e = Rules::from_toml(
-        &super::rules::ASU_RULES_TOML.replace(
-            "time_zone = \"America/Phoenix\"",
-            "time_zone = \"Mars/Base\"",
+        &format!(
+            "time_zone = \"America/Phoenix\"\n{}",
+            super::rules::ASU_RULES_TOML
         ),
         "y.toml",
     )
-    .unwrap_err()
-    .to_string();
-    assert!(e.contains("Mars/Base"), "{e}");
-    let e = Rules::from_toml(
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            RulesError::Invalid {
+                problem: RulesProblem::TimeZoneIsASetting,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("set TIME_ZONE"), "{e}");
+    let err = Rules::from_toml(
         &super::rules::ASU_RULES_TOML.replace("campuses = [\"POLY\"]", "campuses = [\"TEMPE\"]"),
         "z.toml",
     )
-    .unwrap_err()
-    .to_string();
+    .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            RulesError::Invalid {
+                problem: RulesProblem::CampusInTwoRules {
+                    first: 2,
+                    second: 5,
+                    ..
+                },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let e = err.to_string();
     assert!(e.contains("TEMPE") && e.contains("more than one"), "{e}");
 }
 

@@ -430,7 +430,6 @@ impl Connection {
     }
 }
 
-
 // libssh2's session error codes (LIBSSH2_ERROR_*), as `ssh2::ErrorCode::Session` carries them.
 const LIBSSH2_ERROR_PASSWORD_EXPIRED: i32 = -15;
 const LIBSSH2_ERROR_FILE: i32 = -16;

@@ -5,7 +5,6 @@
 
 use crate::error::{BoxError, ErrorName};
 
-
 #[derive(Debug, thiserror::Error)]
 pub enum SftpError {
     #[error(
@@ -119,4 +118,3 @@ impl SftpError {
         )
     }
 }
-

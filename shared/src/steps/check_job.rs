@@ -133,7 +133,11 @@ pub async fn run(ctx: &StepContext, input: CheckJobInput) -> Result<AlmaJobOutpu
     let mut alma = None;
     let Some(job_id) = loader_job_id(ctx, &mut alma).await? else {
         // The original slept a fixed time; so do we, in polls, then go on.
-        tracing::info!(waited_seconds = waited.seconds, wait_limit, "no course loader job to watch");
+        tracing::info!(
+            waited_seconds = waited.seconds,
+            wait_limit,
+            "no course loader job to watch"
+        );
         return Ok(AlmaJobOutput {
             done: waited.enough,
             status: NOT_MONITORED.into(),

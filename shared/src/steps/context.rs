@@ -121,8 +121,8 @@ impl StepContext {
         Ok(rules)
     }
 
-    /// A fresh Alma client per invocation: its call counter and quota stop belong to one
-    /// step, never to a later day in a warm container.
+    /// A fresh Alma client per invocation, so its call counter and quota stop belong to one
+    /// step, never to a later day in a warm container; its HTTP client is the warm one.
     pub async fn alma(&self) -> Result<AlmaClient, StepError> {
         let secrets = self.secrets().await?;
         let mut cfg = AlmaClientConfig::new(
@@ -130,6 +130,7 @@ impl StepContext {
             secrets.alma_api_key.clone(),
         );
         cfg.rate_per_second = self.config.alma_rate;
+        cfg.http = Some(self.http()?.clone());
         Ok(AlmaClient::new(cfg)?)
     }
 

@@ -58,4 +58,3 @@ where
         .with_writer(writer)
         .finish()
 }
-

@@ -1,8 +1,8 @@
 //! Alma's course loader applied to a file: pure functions over the course store.
 //!
-//! Rules (course-loading.md §5 and alma-api.md): the file must be UTF-8, every line must end
-//! in CRLF and have exactly 34 tab-separated columns, or the whole run fails and nothing
-//! changes. The header row is ignored. Per row, by Operation:
+//! Rules (the course loader file's format, as Alma's loader checks it): the file must be
+//! UTF-8, every line must end in CRLF and have exactly 34 tab-separated columns, or the whole
+//! run fails and nothing changes. The header row is ignored. Per row, by Operation:
 //! - blank: create the course (code + section) with every field, or update an existing one,
 //!   where only instructors and participants change;
 //! - `DELETE`: delete the course with that code + section;

@@ -1,5 +1,5 @@
-use leganto_shared::error::ErrorName as _;
 use leganto_shared::email::{build_report_email, send_report_email, ReportEmail};
+use leganto_shared::error::ErrorName as _;
 use leganto_tests::moto::Moto;
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 

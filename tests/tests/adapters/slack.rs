@@ -1,5 +1,5 @@
-use leganto_shared::error::ErrorName as _;
 use chrono::NaiveDate;
+use leganto_shared::error::ErrorName as _;
 use leganto_shared::slack::{
     AlmaJobSummary, DaySummary, FailureNotice, RolloverCounts, SlackError, SlackMessage,
     SlackWebhook,

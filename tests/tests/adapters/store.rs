@@ -1,5 +1,5 @@
-use leganto_shared::error::ErrorName as _;
 use chrono::NaiveDate;
+use leganto_shared::error::ErrorName as _;
 use leganto_shared::store::{content_type, file_name, DayKeys, Store, StoreError};
 use leganto_tests::moto::Moto;
 

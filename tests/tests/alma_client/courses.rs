@@ -1,9 +1,9 @@
 //! Paging, year filtering, reading lists, delete and the cache, against the simulator.
 
-use leganto_shared::error::ErrorName as _;
 use std::collections::HashSet;
 
 use leganto_shared::alma::CourseCache;
+use leganto_shared::error::ErrorName;
 use leganto_tests::alma_sim::{FixtureCourse, SimOptions};
 
 use super::support::*;

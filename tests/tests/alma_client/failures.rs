@@ -1,9 +1,9 @@
 //! Failures: bad key, faults, limits, quota, an unreachable or slow Alma.
 
-use leganto_shared::error::ErrorName as _;
 use std::time::Duration;
 
 use leganto_shared::alma::{AlmaClient, AlmaError, CourseCache};
+use leganto_shared::error::ErrorName;
 use leganto_tests::alma_sim::{Fault, SimOptions};
 use secrecy::SecretString;
 

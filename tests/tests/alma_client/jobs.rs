@@ -1,7 +1,7 @@
 //! The course loader's job and its runs, as the simulator's loader produces them.
 
-use leganto_shared::error::ErrorName as _;
 use chrono::Utc;
+use leganto_shared::error::ErrorName;
 use leganto_tests::alma_sim::{SimOptions, COUNTER_CREATED, COUNTER_ERRORS, COUNTER_ROWS_READ};
 
 use super::support::*;

@@ -43,6 +43,11 @@ fn one_function_per_step_on_the_naming_ladder_built_by_cargo_lambda_for_arm64() 
     );
     assert_eq!(globals["Architectures"][0].as_str(), Some("arm64"));
     assert_eq!(scalar(&globals["Handler"]).as_deref(), Some("bootstrap"));
+    // Each function names its own LogGroup; SAM merges it into these.
+    assert_eq!(
+        scalar(&globals["LoggingConfig"]["LogFormat"]).as_deref(),
+        Some("JSON")
+    );
 
     let all = resources(&template);
     for step in STEPS {
@@ -61,10 +66,6 @@ fn one_function_per_step_on_the_naming_ladder_built_by_cargo_lambda_for_arm64() 
             scalar(&props["CodeUri"]).as_deref(),
             Some("."),
             "cargo-lambda builds at the workspace root"
-        );
-        assert_eq!(
-            scalar(&props["LoggingConfig"]["LogFormat"]).as_deref(),
-            Some("JSON")
         );
         let (tag, group) = untag(&props["LoggingConfig"]["LogGroup"]);
         assert_eq!(
