@@ -23,7 +23,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c 'import moto, cfnlint, ziglang' >/dev/null 2>&1 || [ ! -x .venv/bin/cargo-lambda ]; then
+if ! .venv/bin/python -c 'import moto, cfnlint, ziglang, samtranslator' >/dev/null 2>&1 || [ ! -x .venv/bin/cargo-lambda ]; then
   echo "setup: installing Python tools into .venv"
   .venv/bin/pip install -q --disable-pip-version-check -r infra/local/requirements.txt
 fi

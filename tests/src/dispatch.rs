@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// One Lambda per step; the names follow the folder: `functions/check-job` =
 /// package `leganto-check-job` = SAM `CheckJobFunction`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Step {
     Plan,
     Pull,

@@ -8,10 +8,12 @@
 //! `X-Amz-Function-Error: Unhandled` and `{"errorType", "errorMessage"}` — and passes any
 //! other request (method, path, query, headers, body) to moto on A unchanged.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Path, Request, State};
@@ -23,6 +25,9 @@ use leganto_shared::error::ErrorName as _;
 use leganto_shared::steps::{StepContext, StepError};
 
 use crate::dispatch::Step;
+use crate::iam::{
+    access_denied, classify, signer, Access, Decision, Policies, Request as IamRequest, Scope,
+};
 use tokio::sync::watch;
 
 /// The Invoke API path (`{name}` is percent-decoded by the router).
@@ -41,17 +46,88 @@ const NOT_FORWARDED: [HeaderName; 5] = [
     header::UPGRADE,
 ];
 
+/// How the host runs one function: as its deployment would.
+#[derive(Clone)]
+pub struct Function {
+    /// Its settings and AWS credentials (its own role's, in the local stack).
+    pub ctx: Arc<StepContext>,
+    /// The template's `Timeout`: past it the invocation is stopped as Lambda stops it.
+    pub timeout: Option<Duration>,
+}
+
+/// The functions the host runs, and the IAM it applies to what they do.
+#[derive(Clone)]
+pub struct Functions {
+    by_step: HashMap<Step, Function>,
+    /// What each function's credentials may do: access key id → (role, policies).
+    principals: HashMap<String, (String, Policies)>,
+    /// The state machine role's policies: which functions it may invoke.
+    invoker: Option<Policies>,
+    scope: Option<Scope>,
+}
+
+impl Functions {
+    /// Every step with the same context, no timeout and no IAM: for tests of the handlers.
+    pub fn shared(ctx: Arc<StepContext>) -> Functions {
+        Functions {
+            by_step: Step::ALL
+                .into_iter()
+                .map(|step| {
+                    let function = Function {
+                        ctx: Arc::clone(&ctx),
+                        timeout: None,
+                    };
+                    (step, function)
+                })
+                .collect(),
+            principals: HashMap::new(),
+            invoker: None,
+            scope: None,
+        }
+    }
+
+    /// Each step with its own function; `scope` says where resources live.
+    pub fn deployed(by_step: HashMap<Step, Function>, scope: Scope) -> Functions {
+        Functions {
+            by_step,
+            principals: HashMap::new(),
+            invoker: None,
+            scope: Some(scope),
+        }
+    }
+
+    /// Calls signed with `access_key` are judged against `policies` (role `role`).
+    pub fn with_principal(mut self, access_key: &str, role: &str, policies: Policies) -> Self {
+        self.principals
+            .insert(access_key.to_string(), (role.to_string(), policies));
+        self
+    }
+
+    /// Invokes are judged against the state machine role's `policies`.
+    pub fn with_invoker(mut self, policies: Policies) -> Self {
+        self.invoker = Some(policies);
+        self
+    }
+}
+
+impl From<Arc<StepContext>> for Functions {
+    fn from(ctx: Arc<StepContext>) -> Functions {
+        Functions::shared(ctx)
+    }
+}
+
 struct HostState {
-    ctx: Arc<StepContext>,
+    functions: Functions,
     forward_to: String,
     http: reqwest::Client,
 }
 
-/// The host's routes: invokes run the steps in `ctx`; the rest goes to `forward_to`
-/// (moto's own endpoint, e.g. `http://127.0.0.1:5000`).
-pub fn router(ctx: Arc<StepContext>, forward_to: impl Into<String>) -> Router {
+/// The host's routes: invokes run the steps of `functions`; the rest goes to `forward_to`
+/// (moto's own endpoint, e.g. `http://127.0.0.1:5000`), judged by IAM first when a
+/// function's credentials signed it.
+pub fn router(functions: impl Into<Functions>, forward_to: impl Into<String>) -> Router {
     let state = Arc::new(HostState {
-        ctx,
+        functions: functions.into(),
         forward_to: forward_to.into().trim_end_matches('/').to_string(),
         // No redirects, no decompression: moto's answers pass through as they are.
         http: reqwest::Client::builder()
@@ -88,8 +164,12 @@ impl BoundHost {
     }
 
     /// Starts serving on the bound port.
-    pub fn serve(self, ctx: Arc<StepContext>, forward_to: impl Into<String>) -> LambdaHost {
-        let app = router(ctx, forward_to);
+    pub fn serve(
+        self,
+        functions: impl Into<Functions>,
+        forward_to: impl Into<String>,
+    ) -> LambdaHost {
+        let app = router(functions, forward_to);
         let (shutdown, mut stop) = watch::channel(false);
         let task = tokio::spawn(async move {
             let stopped = async move {
@@ -153,13 +233,16 @@ async fn invoke(
         serde_json::from_slice::<serde_json::Value>(&body)
     };
     // Lambda answers a name it does not know with 404, not with a function error.
-    let Some(step) = Step::from_function_name(&name) else {
+    let Some((step, function)) = Step::from_function_name(&name)
+        .and_then(|step| Some((step, state.functions.by_step.get(&step)?.clone())))
+    else {
         return function_not_found(&name);
     };
+    if let Some(refused) = refused_invoke(&state.functions, &name) {
+        return refused;
+    }
     let result = match payload {
-        Ok(payload) => run_step(Arc::clone(&state.ctx), step, payload)
-            .await
-            .map_err(|e| (e.error_name().to_string(), e.message())),
+        Ok(payload) => run_function(function, step, payload).await,
         Err(e) => Err((
             "InvalidRequestContentException".to_string(),
             format!("the payload is not JSON: {e}"),
@@ -186,6 +269,71 @@ async fn invoke(
             (StatusCode::OK, headers, body.to_string()).into_response()
         }
     }
+}
+
+/// Runs the step within its function's timeout; past it, the answer Lambda gives for a
+/// timed-out invocation (`Sandbox.Timedout`), and the step's work is dropped.
+async fn run_function(
+    function: Function,
+    step: Step,
+    payload: serde_json::Value,
+) -> Result<serde_json::Value, (String, String)> {
+    let run = run_step(function.ctx, step, payload);
+    let result = match function.timeout {
+        None => run.await,
+        Some(limit) => match tokio::time::timeout(limit, run).await {
+            Ok(result) => result,
+            Err(_) => {
+                return Err((
+                    "Sandbox.Timedout".to_string(),
+                    format!(
+                        "RequestId: {} Error: Task timed out after {:.2} seconds",
+                        request_id(),
+                        limit.as_secs_f64()
+                    ),
+                ))
+            }
+        },
+    };
+    result.map_err(|e| (e.error_name().to_string(), e.message()))
+}
+
+/// A request id as Lambda prints them (unique enough for one local stack).
+fn request_id() -> String {
+    let n: u128 = rand::random();
+    let h = format!("{n:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// The state machine's role must allow `lambda:InvokeFunction` on the function, as Step
+/// Functions needs; moto's executor does not check it, so the host does.
+fn refused_invoke(functions: &Functions, name: &str) -> Option<Response> {
+    let (invoker, scope) = (functions.invoker.as_ref()?, functions.scope.as_ref()?);
+    let arn = if name.starts_with("arn:") {
+        name.to_string()
+    } else {
+        format!(
+            "arn:aws:lambda:{}:{}:function:{name}",
+            scope.region, scope.account
+        )
+    };
+    let access = Access {
+        action: "lambda:InvokeFunction".into(),
+        resource: arn,
+        context: Vec::new(),
+    };
+    if invoker.decide(&access) == Decision::Allowed {
+        return None;
+    }
+    tracing::warn!(function = %name, "the state machine role may not invoke this function");
+    Some(denied_response("lambda", "the state machine role", &access))
 }
 
 /// The step's future with owned inputs, boxed as `Send`: axum needs a handler future that is
@@ -226,6 +374,117 @@ async fn forward(State(state): State<Arc<HostState>>, request: Request) -> Respo
     }
 }
 
+/// What IAM said of a call a function signed.
+enum Judged<'a> {
+    /// Not a function's call (the harness's own): moto alone judges it.
+    Unjudged,
+    Allowed {
+        access: Access,
+        policies: &'a Policies,
+        principal: String,
+        service: String,
+    },
+    Refused(Response),
+}
+
+fn judge<'a>(state: &'a HostState, parts: &axum::http::request::Parts, body: &[u8]) -> Judged<'a> {
+    judge_call(state, parts, body).unwrap_or(Judged::Unjudged)
+}
+
+fn judge_call<'a>(
+    state: &'a HostState,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+) -> Option<Judged<'a>> {
+    let scope = state.functions.scope.as_ref()?;
+    let authorization = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (access_key, service) = signer(authorization)?;
+    let (role, policies) = state.functions.principals.get(access_key)?;
+    let request = IamRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        target: parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok()),
+        service,
+        body,
+    };
+    let principal = format!("arn:aws:sts::{}:assumed-role/{role}/local", scope.account);
+    let access = match classify(&request, scope) {
+        Ok(access) => access,
+        Err(reason) => {
+            // Unmodelled calls are refused so that a new kind of call is noticed here.
+            Access {
+                action: format!("{service}:{reason}"),
+                resource: "*".into(),
+                context: Vec::new(),
+            }
+        }
+    };
+    if policies.decide(&access) == Decision::Allowed {
+        return Some(Judged::Allowed {
+            access,
+            policies,
+            principal,
+            service: service.to_string(),
+        });
+    }
+    tracing::warn!(role = %role, action = %access.action, resource = %access.resource, "access denied");
+    Some(Judged::Refused(denied_response(
+        service, &principal, &access,
+    )))
+}
+
+fn denied_response(service: &str, principal: &str, access: &Access) -> Response {
+    let (status, content_type, body) = access_denied(service, principal, access);
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static("AccessDeniedException"),
+    );
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
+        headers,
+        body,
+    )
+        .into_response()
+}
+
+/// S3 tells a caller without `s3:ListBucket` that a missing object is AccessDenied (403),
+/// not NoSuchKey (404), so such a caller cannot learn which keys exist; moto always says 404.
+fn hidden_missing_object(judged: &Judged<'_>, status: reqwest::StatusCode) -> Option<Response> {
+    let Judged::Allowed {
+        access,
+        policies,
+        principal,
+        service,
+    } = judged
+    else {
+        return None;
+    };
+    if status != reqwest::StatusCode::NOT_FOUND || access.action != "s3:GetObject" {
+        return None;
+    }
+    let (bucket, key) = access
+        .resource
+        .strip_prefix("arn:aws:s3:::")?
+        .split_once('/')?;
+    let list = Access {
+        action: "s3:ListBucket".into(),
+        resource: format!("arn:aws:s3:::{bucket}"),
+        context: vec![("s3:prefix".into(), key.to_string())],
+    };
+    if policies.decide(&list) == Decision::Allowed {
+        return None;
+    }
+    Some(denied_response(service, principal, access))
+}
+
 async fn forward_request(state: &HostState, request: Request) -> Result<Response, String> {
     let (parts, body) = request.into_parts();
     let path_and_query = parts
@@ -237,8 +496,13 @@ async fn forward_request(state: &HostState, request: Request) -> Result<Response
     let body = to_bytes(body, MAX_BODY)
         .await
         .map_err(|e| format!("reading the request body: {e}"))?;
+    let judged = judge(state, &parts, &body);
+    if let Judged::Refused(response) = judged {
+        return Ok(response);
+    }
     let mut headers = parts.headers;
-    for name in &NOT_FORWARDED {
+    // Host stays: it is signed, and moto checks the signature.
+    for name in NOT_FORWARDED.iter().filter(|n| **n != header::HOST) {
         headers.remove(name);
     }
     let upstream = state
@@ -250,6 +514,9 @@ async fn forward_request(state: &HostState, request: Request) -> Result<Response
         .await
         .map_err(|e| format!("moto did not answer {}: {e}", parts.uri.path()))?;
     let status = upstream.status();
+    if let Some(denied) = hidden_missing_object(&judged, status) {
+        return Ok(denied);
+    }
     let mut headers = upstream.headers().clone();
     // Content-Length stays: it is the body's length, and the only length a HEAD answer has.
     for name in NOT_FORWARDED

@@ -3,6 +3,7 @@
 
 pub mod alma_sim;
 pub mod dispatch;
+pub mod iam;
 pub mod lambda_host;
 pub mod minimum;
 pub mod moto;
@@ -10,3 +11,4 @@ pub mod slack_receiver;
 pub mod sshd;
 pub mod stack;
 pub mod support;
+pub mod template;

@@ -173,6 +173,37 @@ impl Moto {
             .await
     }
 
+    /// SDK configuration for this server with `credentials`, at `endpoint` (moto's own, or a
+    /// relay in front of it such as the Lambda host).
+    pub async fn sdk_config_as(
+        &self,
+        credentials: Credentials,
+        endpoint: &str,
+    ) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(credentials)
+            .endpoint_url(endpoint)
+            .load()
+            .await
+    }
+
+    /// From now on moto authenticates every AWS call and checks its action against the
+    /// caller's IAM policies (`INITIAL_NO_AUTH_ACTION_COUNT` = 0).
+    pub async fn enforce_iam(&self) -> Result<(), MotoError> {
+        let response = self
+            .http
+            .post(format!("{}/moto-api/reset-auth", self.endpoint()))
+            .body("0")
+            .send()
+            .await
+            .map_err(|source| MotoError::Api {
+                what: "reset-auth",
+                source,
+            })?;
+        check_status("reset-auth", response).await.map(|_| ())
+    }
+
     /// Lets moto run state machines (must be sent before creating them).
     pub async fn enable_stepfunctions_execution(&self) -> Result<(), MotoError> {
         let body = serde_json::json!({"stepfunctions": {"execute_state_machine": true}});

@@ -10,12 +10,18 @@
 //! - the Slack receiver.
 //!
 //! It then creates the bucket, the run's secret (the real JSON shape, with the sshd logins,
-//! host key fingerprints, the simulator's API key and the receiver's URL), verifies the SES
-//! sender and creates the state machine from the real `infra/statemachine.asl.json`, every
-//! `${<Step>FunctionArn}` filled with `arn:aws:lambda:us-east-1:123456789012:function:leganto-<step>`.
-//! Everything stops when the [`Stack`] is dropped.
+//! host key fingerprints, the simulator's API key and the receiver's URL) and verifies the
+//! SES sender, and deploys `template.yaml` as AWS would ([`crate::template`]): each
+//! function's role with the template's policies, assumed, so its handler runs with that
+//! role's credentials, its environment and its `Timeout`; the state machine with the
+//! template's definition substitutions. Then moto enforces IAM: it checks every call's
+//! signature and action, and the Lambda host, which relays the functions' calls, checks
+//! their resources against the same policies ([`crate::iam`]). The harness itself acts as
+//! an IAM user allowed everything. Everything stops when the [`Stack`] is dropped.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use aws_sdk_s3::config::Credentials;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,12 +33,13 @@ use serde_json::Value;
 
 use crate::alma_sim::{AlmaSim, SimOptions};
 use crate::dispatch::Step;
-use crate::lambda_host::{BoundHost, LambdaHost};
+use crate::iam::Scope;
+use crate::lambda_host::{BoundHost, Function, Functions, LambdaHost};
 use crate::moto::{Moto, MotoError, REGION};
 use crate::slack_receiver::SlackReceiver;
 use crate::sshd::{Account, LoginAuth, SshServer, SshServerOptions};
-use crate::support::repo_root;
 pub use crate::support::sample_dir;
+use crate::template::{self, Rendered, RenderedFunction, TemplateError};
 
 /// moto's account id.
 pub const ACCOUNT: &str = "123456789012";
@@ -42,6 +49,8 @@ pub const STATE_MACHINE_NAME: &str = "leganto-daily";
 pub const CEM_USER: &str = "cem_sftp";
 pub const ALMA_USER: &str = "alma_sftp";
 pub const EMAIL_FROM: &str = "library-systems@example.edu";
+/// The IAM user the harness acts as once the stack enforces IAM.
+pub const ADMIN_USER: &str = "leganto-local-admin";
 pub const EMAIL_TO: [&str; 2] = ["course-reserves@example.edu", "leganto-admins@example.edu"];
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -66,6 +75,8 @@ pub enum StackError {
     },
     #[error("the state machine definition {path}: {reason}")]
     Definition { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Template(#[from] TemplateError),
     #[error("execution {arn} did not finish within {secs} s")]
     Timeout { arn: String, secs: u64 },
 }
@@ -90,6 +101,10 @@ pub struct StackOptions {
     pub loader_delay: Duration,
     /// The courses Alma holds at the start (a JSON array as in the sample fixture).
     pub alma_fixture: PathBuf,
+    /// The stack's `AlmaRate`.
+    pub alma_rate: u32,
+    /// The template deployed (a test may deploy a changed copy).
+    pub template: PathBuf,
 }
 
 impl Default for StackOptions {
@@ -99,61 +114,10 @@ impl Default for StackOptions {
             wait_limit_seconds: 120,
             loader_delay: Duration::from_secs(1),
             alma_fixture: sample_dir().join("alma_courses.json"),
+            alma_rate: 20,
+            template: template::template_path(),
         }
     }
-}
-
-/// `infra/statemachine.asl.json`
-pub fn definition_path() -> PathBuf {
-    repo_root().join("infra/statemachine.asl.json")
-}
-
-/// The function ARN the local state machine calls for `step`.
-pub fn function_arn(step: Step) -> String {
-    format!(
-        "arn:aws:lambda:{REGION}:{ACCOUNT}:function:leganto-{}",
-        step.name()
-    )
-}
-
-/// The definition with every `${<Step>FunctionArn}` filled in; any other `${...}` left over
-/// is an error naming it.
-pub fn substitute_definition(text: &str) -> Result<String, String> {
-    let mut out = text.to_string();
-    for step in Step::ALL {
-        out = out.replace(&format!("${{{}Arn}}", step.sam_name()), &function_arn(step));
-    }
-    if let Some(start) = out.find("${") {
-        let rest = &out[start..];
-        let end = rest.find('}').map(|i| i + 1).unwrap_or(rest.len().min(40));
-        return Err(format!("unknown substitution {}", &rest[..end]));
-    }
-    serde_json::from_str::<Value>(&out).map_err(|e| format!("not JSON after substitution: {e}"))?;
-    Ok(out)
-}
-
-/// The environment every function gets, as the template sets it (local values).
-pub fn function_settings(
-    opts: &StackOptions,
-    alma_base_url: &str,
-    loader_job_id: &str,
-) -> BTreeMap<&'static str, String> {
-    BTreeMap::from([
-        ("BUCKET", BUCKET.to_string()),
-        ("SECRET_ID", SECRET_ID.to_string()),
-        ("ALMA_BASE_URL", alma_base_url.to_string()),
-        ("ALMA_RATE", "20".to_string()),
-        ("ALMA_LOADER_JOB_ID", loader_job_id.to_string()),
-        ("TIME_ZONE", "America/Phoenix".to_string()),
-        ("EMAIL_FROM", EMAIL_FROM.to_string()),
-        ("EMAIL_TO", EMAIL_TO.join(",")),
-        (
-            "POLL_INTERVAL_SECONDS",
-            opts.poll_interval_seconds.to_string(),
-        ),
-        ("WAIT_LIMIT_SECONDS", opts.wait_limit_seconds.to_string()),
-        ("AWS_REGION", REGION.to_string()),
-    ])
 }
 
 /// How an execution ended (or stands).
@@ -191,7 +155,11 @@ pub struct S3Object {
 pub struct Stack {
     pub sdk: aws_config::SdkConfig,
     pub state_machine_arn: String,
-    pub settings: BTreeMap<&'static str, String>,
+    /// The settings every function shares (one function's environment, as the template
+    /// sets it).
+    pub settings: BTreeMap<String, String>,
+    /// The template as deployed.
+    pub rendered: Rendered,
     // Dropped in this order: the host before moto, so no invoke outlives its peers.
     pub host: LambdaHost,
     pub moto: Moto,
@@ -244,6 +212,7 @@ impl Stack {
                 what: "the Lambda host",
                 source,
             })?;
+        let host_endpoint = format!("http://127.0.0.1:{}", bound.port());
         let host_port = bound.port().to_string();
         let moto = tokio::task::spawn_blocking(move || {
             Moto::try_start_with_env(&[("MOTO_PORT", host_port.as_str())])
@@ -253,13 +222,7 @@ impl Stack {
             what: "moto",
             source: std::io::Error::other(e),
         })??;
-        let sdk = moto.sdk_config().await;
-
-        let settings = function_settings(&opts, alma.base_url(), &loader_job_id);
-        let config =
-            Config::from_lookup(|name| settings.get(name).cloned()).map_err(StackError::Config)?;
-        let ctx = Arc::new(StepContext::new(config, &sdk));
-        let host = bound.serve(ctx, moto.endpoint());
+        let setup_sdk = moto.sdk_config().await;
 
         let secret = serde_json::json!({
             "alma_api_key": alma.api_key(),
@@ -267,62 +230,87 @@ impl Stack {
             "alma_sftp": sshd.login_json(ALMA_USER, LoginAuth::Password),
             "slack_webhook_url": slack.url(),
         });
-        let stack = Stack {
+        let physical = provision_resources(&moto, &setup_sdk, &secret).await?;
+        let parameters = template_parameters(&opts, alma.base_url(), &loader_job_id);
+        let template = opts.template.clone();
+        let rendered = tokio::task::spawn_blocking(move || {
+            template::render(&template, &parameters, &physical)
+        })
+        .await
+        .map_err(|e| StackError::Start {
+            what: "the template renderer",
+            source: std::io::Error::other(e),
+        })??;
+
+        // Every function runs as its own role, and every call it makes passes the host,
+        // which judges resources; moto judges signatures and actions.
+        let iam = aws_sdk_iam::Client::new(&setup_sdk);
+        let sts = aws_sdk_sts::Client::new(&setup_sdk);
+        let admin = create_admin(&iam).await?;
+        let scope = Scope {
+            region: REGION.to_string(),
+            account: ACCOUNT.to_string(),
+            secrets: vec![secret_arn(&setup_sdk).await?],
+        };
+        let mut by_step = HashMap::new();
+        let mut principals = Vec::new();
+        let mut settings = BTreeMap::new();
+        for step in Step::ALL {
+            let function = rendered
+                .function(&format!("leganto-{}", step.name()))
+                .ok_or_else(|| StackError::Definition {
+                    path: opts.template.clone(),
+                    reason: format!("no function for the {} step", step.name()),
+                })?;
+            let credentials = create_role(&iam, &sts, function).await?;
+            principals.push((
+                credentials.access_key_id().to_string(),
+                function.role.clone(),
+                function.policies(),
+            ));
+            let mut env = function.environment.clone();
+            env.insert("AWS_REGION".into(), REGION.into());
+            let config =
+                Config::from_lookup(|name| env.get(name).cloned()).map_err(StackError::Config)?;
+            let sdk = moto.sdk_config_as(credentials, &host_endpoint).await;
+            let ctx = Arc::new(StepContext::new(config, &sdk));
+            by_step.insert(
+                step,
+                Function {
+                    ctx,
+                    timeout: Some(Duration::from_secs(function.timeout)),
+                },
+            );
+            settings = env;
+        }
+        let mut functions =
+            Functions::deployed(by_step, scope).with_invoker(rendered.state_machine.policies());
+        for (key, role, policies) in principals {
+            functions = functions.with_principal(&key, &role, policies);
+        }
+        let host = bound.serve(functions, moto.endpoint());
+        let definition =
+            rendered
+                .definition(&opts.template)
+                .map_err(|e| StackError::Definition {
+                    path: opts.template.clone(),
+                    reason: e.to_string(),
+                })?;
+        let state_machine_arn = create_state_machine(&setup_sdk, &definition).await?;
+        moto.enforce_iam().await?;
+        let sdk = moto.sdk_config_as(admin, &moto.endpoint()).await;
+
+        Ok(Stack {
             sdk,
-            state_machine_arn: String::new(),
+            state_machine_arn,
             settings,
+            rendered,
             host,
             moto,
             alma,
             sshd,
             slack,
-        };
-        stack.provision(&secret).await.map(|arn| Stack {
-            state_machine_arn: arn,
-            ..stack
         })
-    }
-
-    /// Bucket, secret, SES sender, Step Functions execution and the state machine.
-    async fn provision(&self, secret: &Value) -> Result<String, StackError> {
-        self.moto.enable_stepfunctions_execution().await?;
-        self.s3()
-            .create_bucket()
-            .bucket(BUCKET)
-            .send()
-            .await
-            .map_err(aws("CreateBucket"))?;
-        aws_sdk_secretsmanager::Client::new(&self.sdk)
-            .create_secret()
-            .name(SECRET_ID)
-            .secret_string(secret.to_string())
-            .send()
-            .await
-            .map_err(aws("CreateSecret"))?;
-        aws_sdk_sesv2::Client::new(&self.sdk)
-            .create_email_identity()
-            .email_identity(EMAIL_FROM)
-            .send()
-            .await
-            .map_err(aws("CreateEmailIdentity"))?;
-
-        let path = definition_path();
-        let text = std::fs::read_to_string(&path).map_err(|e| StackError::Definition {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        let definition = substitute_definition(&text)
-            .map_err(|reason| StackError::Definition { path, reason })?;
-        let created = self
-            .sfn()
-            .create_state_machine()
-            .name(STATE_MACHINE_NAME)
-            .definition(definition)
-            .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/leganto-state-machine"))
-            .send()
-            .await
-            .map_err(aws("CreateStateMachine"))?;
-        Ok(created.state_machine_arn().to_string())
     }
 
     /// S3 client for moto (path-style, as the product's store uses).
@@ -481,6 +469,175 @@ impl Stack {
     }
 }
 
+/// The parameters the local stack deploys the template with.
+fn template_parameters(
+    opts: &StackOptions,
+    alma_base_url: &str,
+    loader_job_id: &str,
+) -> BTreeMap<String, String> {
+    [
+        ("AlmaBaseUrl", alma_base_url.to_string()),
+        ("AlmaRate", opts.alma_rate.to_string()),
+        ("AlmaLoaderJobId", loader_job_id.to_string()),
+        ("TimeZone", "America/Phoenix".to_string()),
+        ("EmailSender", EMAIL_FROM.to_string()),
+        ("EmailRecipients", EMAIL_TO.join(",")),
+        (
+            "PollIntervalSeconds",
+            opts.poll_interval_seconds.to_string(),
+        ),
+        ("WaitLimitSeconds", opts.wait_limit_seconds.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Bucket, secret and SES sender, made before IAM applies; returns the physical ids the
+/// template's `Ref`s resolve to.
+async fn provision_resources(
+    moto: &Moto,
+    sdk: &aws_config::SdkConfig,
+    secret: &Value,
+) -> Result<BTreeMap<String, String>, StackError> {
+    moto.enable_stepfunctions_execution().await?;
+    leganto_shared::store::s3_client(sdk)
+        .create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .map_err(aws("CreateBucket"))?;
+    let created = aws_sdk_secretsmanager::Client::new(sdk)
+        .create_secret()
+        .name(SECRET_ID)
+        .secret_string(secret.to_string())
+        .send()
+        .await
+        .map_err(aws("CreateSecret"))?;
+    aws_sdk_sesv2::Client::new(sdk)
+        .create_email_identity()
+        .email_identity(EMAIL_FROM)
+        .send()
+        .await
+        .map_err(aws("CreateEmailIdentity"))?;
+    Ok(BTreeMap::from([
+        ("Bucket".to_string(), BUCKET.to_string()),
+        (
+            "Secret".to_string(),
+            created.arn().unwrap_or(SECRET_ID).to_string(),
+        ),
+    ]))
+}
+
+async fn secret_arn(sdk: &aws_config::SdkConfig) -> Result<String, StackError> {
+    let out = aws_sdk_secretsmanager::Client::new(sdk)
+        .describe_secret()
+        .secret_id(SECRET_ID)
+        .send()
+        .await
+        .map_err(aws("DescribeSecret"))?;
+    Ok(out.arn().unwrap_or(SECRET_ID).to_string())
+}
+
+/// The harness's own identity once IAM applies: allowed everything.
+async fn create_admin(iam: &aws_sdk_iam::Client) -> Result<Credentials, StackError> {
+    iam.create_user()
+        .user_name(ADMIN_USER)
+        .send()
+        .await
+        .map_err(aws("CreateUser"))?;
+    iam.put_user_policy()
+        .user_name(ADMIN_USER)
+        .policy_name("everything")
+        .policy_document(
+            serde_json::json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .map_err(aws("PutUserPolicy"))?;
+    let key = iam
+        .create_access_key()
+        .user_name(ADMIN_USER)
+        .send()
+        .await
+        .map_err(aws("CreateAccessKey"))?;
+    let key = key.access_key().ok_or_else(|| StackError::Aws {
+        what: "CreateAccessKey",
+        source: "no access key in the answer".into(),
+    })?;
+    Ok(Credentials::new(
+        key.access_key_id(),
+        key.secret_access_key(),
+        None,
+        None,
+        "leganto-local-admin",
+    ))
+}
+
+/// The function's role as the template defines it, assumed: the credentials its handler
+/// runs with. moto gets the policies with resources widened (it judges actions only).
+async fn create_role(
+    iam: &aws_sdk_iam::Client,
+    sts: &aws_sdk_sts::Client,
+    function: &RenderedFunction,
+) -> Result<Credentials, StackError> {
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+         "Action": "sts:AssumeRole"}]});
+    let role = iam
+        .create_role()
+        .role_name(&function.role)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .map_err(aws("CreateRole"))?;
+    let role_arn = role.role().map(|r| r.arn().to_string()).unwrap_or_default();
+    for (i, document) in function.policies().actions_only().iter().enumerate() {
+        iam.put_role_policy()
+            .role_name(&function.role)
+            .policy_name(format!("{}Policy{i}", function.role))
+            .policy_document(document.to_string())
+            .send()
+            .await
+            .map_err(aws("PutRolePolicy"))?;
+    }
+    let assumed = sts
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name(&function.name)
+        .send()
+        .await
+        .map_err(aws("AssumeRole"))?;
+    let c = assumed.credentials().ok_or_else(|| StackError::Aws {
+        what: "AssumeRole",
+        source: "no credentials in the answer".into(),
+    })?;
+    Ok(Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_string()),
+        None,
+        "leganto-local-role",
+    ))
+}
+
+async fn create_state_machine(
+    sdk: &aws_config::SdkConfig,
+    definition: &str,
+) -> Result<String, StackError> {
+    let created = aws_sdk_sfn::Client::new(sdk)
+        .create_state_machine()
+        .name(STATE_MACHINE_NAME)
+        .definition(definition)
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/leganto-state-machine"))
+        .send()
+        .await
+        .map_err(aws("CreateStateMachine"))?;
+    Ok(created.state_machine_arn().to_string())
+}
+
 fn to_chrono(t: &aws_sdk_sfn::primitives::DateTime) -> DateTime<Utc> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos()).unwrap_or_default()
 }
@@ -560,37 +717,4 @@ pub fn format_visits(visits: &[StateVisit], start: Option<DateTime<Utc>>) -> Vec
             )
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_function_substitution_is_filled_and_unknown_ones_are_named() {
-        let text = r#"{"a": "${PlanFunctionArn}", "b": "${CheckJobFunctionArn}"}"#;
-        let out = substitute_definition(text).unwrap();
-        assert!(out.contains("arn:aws:lambda:us-east-1:123456789012:function:leganto-plan"));
-        assert!(out.contains("function:leganto-check-job"));
-        let err = substitute_definition(r#"{"a": "${BucketName}"}"#).unwrap_err();
-        assert!(err.contains("${BucketName}"), "{err}");
-    }
-
-    #[test]
-    fn the_real_definition_has_only_function_substitutions() {
-        let text = std::fs::read_to_string(definition_path()).unwrap();
-        let out = substitute_definition(&text).unwrap();
-        for step in Step::ALL {
-            if text.contains(&format!("${{{}Arn}}", step.sam_name())) {
-                assert!(out.contains(&function_arn(step)));
-            }
-        }
-    }
-
-    #[test]
-    fn function_arns_name_the_step_the_host_runs() {
-        for step in Step::ALL {
-            assert_eq!(Step::from_function_name(&function_arn(step)), Some(step));
-        }
-    }
 }

@@ -133,3 +133,67 @@ async fn every_other_request_reaches_moto_unchanged() {
         .unwrap();
     assert_eq!(listed.key_count(), Some(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invocation_past_its_timeout_is_stopped_and_reported_as_lambda_reports_it() {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use leganto_tests::dispatch::Step;
+    use leganto_tests::iam::Scope;
+    use leganto_tests::lambda_host::{Function, Functions};
+
+    // S3 that accepts connections and never answers: the plan's recall hangs on it.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_endpoint = format!("http://{}", silent.local_addr().unwrap());
+    let (moto, _host, _sdk) = host_in_front_of_moto().await;
+    let sdk = moto
+        .sdk_config_as(
+            aws_sdk_s3::config::Credentials::new("k", "s", None, None, "test"),
+            &silent_endpoint,
+        )
+        .await;
+    let config = Config::from_lookup(|name| match name {
+        "BUCKET" => Some("b".into()),
+        "SECRET_ID" => Some("s".into()),
+        "ALMA_BASE_URL" => Some("http://127.0.0.1:9".into()),
+        "EMAIL_FROM" => Some("a@example.edu".into()),
+        "EMAIL_TO" => Some("b@example.edu".into()),
+        "AWS_REGION" => Some(REGION.into()),
+        _ => None,
+    })
+    .unwrap();
+    let plan = Function {
+        ctx: Arc::new(StepContext::new(config, &sdk)),
+        timeout: Some(Duration::from_secs(1)),
+    };
+    let scope = Scope {
+        region: REGION.into(),
+        account: "123456789012".into(),
+        secrets: Vec::new(),
+    };
+    let bound = BoundHost::bind().await.unwrap();
+    let host = bound.serve(
+        Functions::deployed(HashMap::from([(Step::Plan, plan)]), scope),
+        moto.endpoint(),
+    );
+
+    let payload = json!({
+        "input": {"run_date": RUN_DATE, "start_at": "push"},
+        "execution_arn": "a", "execution_name": "x",
+        "execution_started_at": "2026-11-28T16:20:00Z"
+    });
+    let (status, error, out) = invoke(&host.endpoint(), "leganto-plan", &payload.to_string()).await;
+    assert_eq!(
+        (status, error.as_deref()),
+        (200, Some("Unhandled")),
+        "{out}"
+    );
+    assert_eq!(out["errorType"], "Sandbox.Timedout", "{out}");
+    let message = out["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("Task timed out after 1.00 seconds"),
+        "{message}"
+    );
+    drop(silent);
+}

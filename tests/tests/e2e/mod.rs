@@ -5,4 +5,5 @@
 mod day;
 mod failures;
 mod forwarding;
+mod iam;
 mod support;
