@@ -17,8 +17,10 @@ check-style:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # A whole day of the real state machine on the local stack (needs root for sshd's accounts).
+# ARGS="--cem FILE --alma-courses FILE --run-date D --alma-rate N --alma-latency-ms N
+#       --out DIR --keep" for a day of your own (`cargo run -p leganto-tests --bin sandbox -- --help`).
 sandbox: setup
-	$(CARGO) run -q -p leganto-tests --bin sandbox
+	$(CARGO) run -q -p leganto-tests --bin sandbox -- $(ARGS)
 
 lint: setup
 	infra/lint.sh all

@@ -103,6 +103,8 @@ pub struct StackOptions {
     pub alma_fixture: PathBuf,
     /// The stack's `AlmaRate`.
     pub alma_rate: u32,
+    /// The simulator's latency per call.
+    pub alma_latency: Duration,
     /// The template deployed (a test may deploy a changed copy).
     pub template: PathBuf,
 }
@@ -115,6 +117,7 @@ impl Default for StackOptions {
             loader_delay: Duration::from_secs(1),
             alma_fixture: sample_dir().join("alma_courses.json"),
             alma_rate: 20,
+            alma_latency: Duration::ZERO,
             template: template::template_path(),
         }
     }
@@ -160,6 +163,8 @@ pub struct Stack {
     pub settings: BTreeMap<String, String>,
     /// The template as deployed.
     pub rendered: Rendered,
+    /// The harness's IAM user (allowed everything): what a person uses against the stack.
+    pub admin: Credentials,
     // Dropped in this order: the host before moto, so no invoke outlives its peers.
     pub host: LambdaHost,
     pub moto: Moto,
@@ -197,6 +202,7 @@ impl Stack {
             })?;
         sim_options.drop_dir = Some(sshd.directory(ALMA_USER).to_path_buf());
         sim_options.loader_delay = opts.loader_delay;
+        sim_options.latency = opts.alma_latency;
         let loader_job_id = sim_options.loader_job_id.clone();
         let alma = AlmaSim::start(sim_options)
             .await
@@ -298,13 +304,14 @@ impl Stack {
                 })?;
         let state_machine_arn = create_state_machine(&setup_sdk, &definition).await?;
         moto.enforce_iam().await?;
-        let sdk = moto.sdk_config_as(admin, &moto.endpoint()).await;
+        let sdk = moto.sdk_config_as(admin.clone(), &moto.endpoint()).await;
 
         Ok(Stack {
             sdk,
             state_machine_arn,
             settings,
             rendered,
+            admin,
             host,
             moto,
             alma,

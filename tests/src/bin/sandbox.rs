@@ -2,27 +2,62 @@
 //!
 //! Starts the stack (`leganto_tests::stack`: moto executing `infra/statemachine.asl.json`,
 //! the Lambda host running the real handlers, sshd, the Alma simulator, a Slack receiver),
-//! drops the sample CEM export on the CEM SFTP account, runs the day and prints what
-//! happened: each state with its time, the counts, the file Alma loaded and what Alma holds
-//! now, the report e-mail, the Slack posts, the S3 keys and the execution's status. Then it
-//! stops everything it started. Exit status 0 only when the execution SUCCEEDED.
+//! drops the CEM export (the sample day's, or `--cem`) on the CEM SFTP account, runs the day
+//! and prints what happened: each state with its time, the counts, the file Alma loaded and
+//! what Alma holds now, the report e-mail, the Slack posts, the S3 keys and the execution's
+//! status. `--out DIR` writes it all down; `--keep` leaves the stack up for `leganto` to try
+//! against (`DIR/env.sh`). Then it stops everything it started. Exit status 0 only when the
+//! execution SUCCEEDED.
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use clap::Parser;
 use leganto_shared::error::BoxError;
 use leganto_shared::ops::error_chain;
-use leganto_tests::stack::{format_visits, Stack, StackOptions};
-use leganto_tests::support::RUN_DATE;
+use leganto_tests::moto::{RawMessage, REGION};
+use leganto_tests::stack::{format_visits, Execution, Stack, StackOptions, StateVisit, BUCKET};
+use leganto_tests::support::{sample_dir, RUN_DATE};
 use mail_parser::MimeHeaders as _;
 use serde_json::{json, Value};
 
-const EXECUTION_LIMIT: Duration = Duration::from_secs(600);
+const EXECUTION_LIMIT: Duration = Duration::from_secs(3600);
+
+/// One day of the daily course load on a local stack.
+#[derive(Debug, Parser)]
+#[command(name = "sandbox", about = "One whole day of the real state machine on a local stack")]
+struct Args {
+    /// The CEM export to load [default: the sample day's].
+    #[arg(long)]
+    cem: Option<PathBuf>,
+    /// The courses Alma holds at the start, as ../shared/data/sample/alma_courses.json
+    /// [default: the sample day's].
+    #[arg(long)]
+    alma_courses: Option<PathBuf>,
+    /// The day to run (YYYY-MM-DD).
+    #[arg(long, default_value = RUN_DATE)]
+    run_date: NaiveDate,
+    /// The stack's AlmaRate: Alma calls per second.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    alma_rate: u32,
+    /// The simulator's latency per Alma call, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    alma_latency_ms: u64,
+    /// Write what happened here: s3/, alma-sftp/, email/*.eml, slack.json, execution.json.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Leave the stack up after the day (needs --out): writes OUT/env.sh, prints `ready:`
+    /// and stops everything on Ctrl-C or SIGTERM.
+    #[arg(long, requires = "out")]
+    keep: bool,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let args = Args::parse();
     // Quiet unless asked (RUST_LOG=info shows the handlers' logs): the account below is
     // the output, and the execution's history already names any failure.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -33,9 +68,20 @@ async fn main() -> ExitCode {
         .try_init();
 
     let started = Instant::now();
-    println!("leganto sandbox: the daily course load for {RUN_DATE}, run by the real state machine on a local stack");
+    println!(
+        "leganto sandbox: the daily course load for {}, run by the real state machine on a local stack",
+        args.run_date
+    );
     println!("starting moto, the Lambda host, sshd, the Alma simulator and a Slack receiver ...");
-    let stack = match Stack::start(StackOptions::default()).await {
+    let mut options = StackOptions {
+        alma_rate: args.alma_rate,
+        alma_latency: Duration::from_millis(args.alma_latency_ms),
+        ..StackOptions::default()
+    };
+    if let Some(courses) = &args.alma_courses {
+        options.alma_fixture = courses.clone();
+    }
+    let stack = match Stack::start(options).await {
         Ok(stack) => stack,
         Err(e) => {
             eprintln!("the local stack did not start: {}", error_chain(&e));
@@ -43,10 +89,16 @@ async fn main() -> ExitCode {
         }
     };
     println!("stack up in {:.1} s", started.elapsed().as_secs_f64());
-    // Ctrl-C still drops the stack, so nothing outlives the sandbox.
+    // Ctrl-C or SIGTERM still drops the stack, so nothing outlives the sandbox.
     let outcome = tokio::select! {
-        outcome = day(&stack) => outcome,
-        _ = tokio::signal::ctrl_c() => Err("interrupted".into()),
+        outcome = day(&stack, &args) => outcome,
+        _ = stopped() => Err("interrupted".into()),
+    };
+    let outcome = match (outcome, &args.out) {
+        (Ok(succeeded), Some(out)) if args.keep => keep_up(&stack, out, args.run_date)
+            .await
+            .map(|()| succeeded),
+        (outcome, _) => outcome,
     };
     drop(stack);
     println!("\nstopped moto, the Lambda host, sshd, the Alma simulator and the Slack receiver");
@@ -60,8 +112,58 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Ctrl-C or SIGTERM.
+async fn stopped() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// `--keep`: the stack stays up, for `leganto` to try against, until Ctrl-C or SIGTERM.
+async fn keep_up(stack: &Stack, out: &Path, run_date: NaiveDate) -> Result<(), BoxError> {
+    let env = write_env(stack, out)?;
+    println!(
+        "\nready: the stack stays up; `source {}` and try `leganto status --run-date {run_date}` (Ctrl-C stops it)",
+        env.display()
+    );
+    stopped().await;
+    Ok(())
+}
+
+/// `OUT/env.sh`: what `leganto`, the AWS CLI and a person need to reach the stack.
+fn write_env(stack: &Stack, out: &Path) -> Result<PathBuf, BoxError> {
+    let quote = |v: &str| format!("'{}'", v.replace('\'', r"'\''"));
+    let lines = [
+        ("AWS_ENDPOINT_URL", stack.moto.endpoint()),
+        ("AWS_REGION", REGION.to_string()),
+        ("AWS_DEFAULT_REGION", REGION.to_string()),
+        ("AWS_ACCESS_KEY_ID", stack.admin.access_key_id().to_string()),
+        ("AWS_SECRET_ACCESS_KEY", stack.admin.secret_access_key().to_string()),
+        ("LEGANTO_BUCKET", BUCKET.to_string()),
+        ("LEGANTO_STATE_MACHINE_ARN", stack.state_machine_arn.clone()),
+        ("ALMA_URL", stack.alma.base_url().to_string()),
+        ("ALMA_API_KEY", stack.alma.api_key().to_string()),
+        ("ALMA_SFTP_DIR", stack.alma_dir().display().to_string()),
+    ];
+    let mut text = String::from("# The sandbox's local stack (test credentials only); source this file.\n");
+    for (name, value) in lines {
+        text.push_str(&format!("export {name}={}\n", quote(&value)));
+    }
+    let path = out.join("env.sh");
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
 /// Runs the day and prints its account; `Ok(true)` when the execution succeeded.
-async fn day(stack: &Stack) -> Result<bool, BoxError> {
+async fn day(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
     heading("The stack");
     println!(
         "  moto (S3, Secrets Manager, SES, Step Functions)  {}",
@@ -84,13 +186,19 @@ async fn day(stack: &Stack) -> Result<bool, BoxError> {
     println!("  state machine  {}", stack.state_machine_arn);
 
     let courses_before = stack.alma.courses().len();
-    let date = NaiveDate::parse_from_str(RUN_DATE, "%Y-%m-%d")?;
-    let export = stack.put_sample_export(date)?;
+    let date = args.run_date;
+    let cem = args
+        .cem
+        .clone()
+        .unwrap_or_else(|| sample_dir().join("cem.csv"));
+    let export = format!("leganto_export_{}.csv", date.format("%Y%m%d"));
+    let bytes = std::fs::read(&cem).map_err(|e| format!("{}: {e}", cem.display()))?;
+    stack.put_export(&export, &bytes)?;
     heading("The CEM export");
-    println!("  dropped tests/fixtures/sample/cem.csv as {export} on the CEM SFTP account");
+    println!("  dropped {} as {export} on the CEM SFTP account", cem.display());
 
-    let name = format!("sandbox-{RUN_DATE}-{}", chrono::Utc::now().format("%H%M%S"));
-    let input = json!({"run_date": RUN_DATE});
+    let name = format!("sandbox-{date}-{}", chrono::Utc::now().format("%H%M%S"));
+    let input = json!({"run_date": date.to_string()});
     let arn = stack.start_execution(&name, &input).await?;
     heading("The execution");
     println!("  {name}  input {input}");
@@ -205,6 +313,12 @@ async fn day(stack: &Stack) -> Result<bool, BoxError> {
     }
     println!("  ({} objects under {:?})", objects.len(), prefixes);
 
+    if let Some(out) = &args.out {
+        write_out(stack, out, &execution, &visits, &emails).await?;
+        heading("Written");
+        println!("  {}: s3/, alma-sftp/, email/, slack.json, execution.json", out.display());
+    }
+
     heading("Result");
     println!("  execution {name}: {}", execution.status);
     if let Some(error) = &execution.error {
@@ -214,6 +328,53 @@ async fn day(stack: &Stack) -> Result<bool, BoxError> {
         );
     }
     Ok(execution.status == "SUCCEEDED")
+}
+
+/// `--out`: the bucket (keys as paths), the files Alma's SFTP directory received, the
+/// e-mails as .eml, the Slack posts and the execution with its history.
+async fn write_out(
+    stack: &Stack,
+    out: &Path,
+    execution: &Execution,
+    visits: &[StateVisit],
+    emails: &[RawMessage],
+) -> Result<(), BoxError> {
+    std::fs::create_dir_all(out)?;
+    for object in stack.s3_objects().await? {
+        let path = out.join("s3").join(&object.key);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, stack.s3_get(&object.key).await?)?;
+    }
+    let sftp = out.join("alma-sftp");
+    std::fs::create_dir_all(&sftp)?;
+    for name in stack.alma_files()? {
+        std::fs::copy(stack.alma_dir().join(&name), sftp.join(&name))?;
+    }
+    let mail = out.join("email");
+    std::fs::create_dir_all(&mail)?;
+    for (i, email) in emails.iter().enumerate() {
+        std::fs::write(mail.join(format!("{:02}-{}.eml", i + 1, email.id)), &email.raw_data)?;
+    }
+    std::fs::write(
+        out.join("slack.json"),
+        serde_json::to_string_pretty(&stack.slack.posts())?,
+    )?;
+    let history: Vec<Value> = visits
+        .iter()
+        .map(|v| {
+            json!({"state": v.name, "kind": v.kind, "entered": v.entered, "exited": v.exited,
+                   "failure": v.failure})
+        })
+        .collect();
+    let record = json!({
+        "arn": execution.arn, "status": execution.status, "error": execution.error,
+        "cause": execution.cause, "started": execution.started, "stopped": execution.stopped,
+        "output": execution.output, "history": history,
+    });
+    std::fs::write(out.join("execution.json"), serde_json::to_string_pretty(&record)?)?;
+    Ok(())
 }
 
 fn heading(title: &str) {
