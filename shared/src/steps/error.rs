@@ -167,6 +167,60 @@ mod tests {
     }
 
     #[test]
+    fn the_unavailable_peers_and_a_cut_transfer_are_transient_and_nothing_else() {
+        let source = || -> BoxError { Box::new(std::io::Error::other("down")) };
+        let transient: Vec<StepError> = vec![
+            StoreError::Unavailable {
+                operation: "get",
+                bucket: "b".into(),
+                key: "k".into(),
+                source: source(),
+            }
+            .into(),
+            SecretsError::Unavailable {
+                secret_id: "s".into(),
+                source: source(),
+            }
+            .into(),
+            SftpError::Unavailable {
+                host: "h".into(),
+                port: 22,
+                operation: "connect",
+                source: source(),
+            }
+            .into(),
+            SftpError::SizeMismatch {
+                path: "/x".into(),
+                expected: 2,
+                actual: 1,
+            }
+            .into(),
+        ];
+        for e in &transient {
+            assert!(e.is_transient(), "{}", e.error_name());
+        }
+        let permanent: Vec<StepError> = vec![
+            StoreError::NotFound {
+                bucket: "b".into(),
+                key: "k".into(),
+            }
+            .into(),
+            SecretsError::MissingField { field: "x".into() }.into(),
+            SftpError::Conflict {
+                path: "/x".into(),
+                existing_size: 1,
+                new_size: 2,
+            }
+            .into(),
+            AlmaError::QuotaExhausted { detail: "d".into() }.into(),
+            StepError::invalid_input("x"),
+        ];
+        for e in &permanent {
+            assert!(!e.is_transient(), "{}", e.error_name());
+        }
+    }
+
+    #[test]
     fn the_message_lists_each_cause_once() {
         let err = StepError::InvalidInput {
             message: "outer".into(),
