@@ -12,7 +12,7 @@ INSTRUCTOR_TYPE,COLLEGE_OR_DIVISION_CODE,CAMPUS,COURSE_ID,TERM,YEAR,START_SYNC_D
 END_SYNC_DATE,COPY_COURSE_SLN,COPY_COURSE_SEMESTER_YEAR,COPY_COURSE_ID,COPY_COURSE_SEMESTER_TERM";
 
 /// 10,000 rows at a campus no rule knows (a warning each, with a long campus name in it),
-/// 60 of them asking for a copy from a year of their own, and 500 rows rejected.
+/// 60 of them asking for a copy from a year of their own, and 500 rows rejected (no TERM).
 fn troubled_export() -> Vec<u8> {
     let campus = format!("NOWHERE{}", "Z".repeat(2000));
     let mut text = String::from(HEADER);
@@ -32,8 +32,8 @@ fn troubled_export() -> Vec<u8> {
     }
     for i in 0..500u32 {
         text.push_str(&format!(
-            "{},2026FallA-X-HST{i}-1,APPROVED,HST {i},not-a-number,gs22,Primary,LW,ASUONLI,\
-             HST {i},7,2026,2026-08-20 00:00:00.000000000,2026-12-11 00:00:00.000000000,0,,,\n",
+            "{},2026FallA-X-HST{i}-1,APPROVED,HST {i},1,gs22,Primary,LW,ASUONLI,\
+             HST {i},,2026,2026-08-20 00:00:00.000000000,2026-12-11 00:00:00.000000000,0,,,\n",
             300_000 + i
         ));
     }
