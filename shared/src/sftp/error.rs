@@ -91,6 +91,9 @@ pub enum SftpError {
     },
 }
 
+/// Which of these names are transient is said once, in
+/// [`TRANSIENT_ERRORS`](crate::error::TRANSIENT_ERRORS): `SftpUnavailable` and
+/// `SftpSizeMismatch` ([`ErrorName::is_transient`]).
 impl ErrorName for SftpError {
     fn error_name(&self) -> &'static str {
         match self {
@@ -106,15 +109,5 @@ impl ErrorName for SftpError {
             SftpError::Remote { .. } => "SftpFailed",
             SftpError::Task { .. } => "SftpFailed",
         }
-    }
-}
-
-impl SftpError {
-    /// Worth retrying: the network, the server or a transfer that may go through next time.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            SftpError::Unavailable { .. } | SftpError::SizeMismatch { .. }
-        )
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::limits;
 use super::push::PushOutput;
 use super::{RunInfo, StepContext, StepError};
 use crate::alma::{AlmaClient, JobInstance};
@@ -45,6 +46,29 @@ pub struct AlmaJobOutput {
     pub checks: u64,
     #[serde(default)]
     pub waited_seconds: u64,
+}
+
+impl AlmaJobOutput {
+    /// Within the state's limits (see [`limits`]): Alma's status, id and counter names
+    /// short, and a few counters, the last saying how many more Alma reported.
+    pub fn bounded(mut self) -> AlmaJobOutput {
+        self.status = limits::clip(&self.status, limits::NAME_BYTES);
+        self.job_instance_id = self
+            .job_instance_id
+            .map(|id| limits::clip(&id, limits::NAME_BYTES));
+        let all = std::mem::take(&mut self.counters);
+        let more = all.len().saturating_sub(limits::COUNTERS);
+        self.counters = all
+            .into_iter()
+            .take(limits::COUNTERS)
+            .map(|(k, v)| (limits::clip(&k, limits::NAME_BYTES), v))
+            .collect();
+        if more > 0 {
+            self.counters
+                .insert(format!("… and {more} more counters in Alma"), more as u64);
+        }
+        self
+    }
 }
 
 pub const NOT_STARTED: &str = "NOT_STARTED";
@@ -155,7 +179,7 @@ pub async fn run(ctx: &StepContext, input: CheckJobInput) -> Result<AlmaJobOutpu
         None => ctx.alma().await?,
     };
     let instances = alma.job_instances(&job_id, from).await?;
-    let output = job_output(our_run(&instances, since), waited, checks);
+    let output = job_output(our_run(&instances, since), waited, checks).bounded();
     tracing::info!(
         job_id = %job_id,
         instance = output.job_instance_id.as_deref().unwrap_or(""),
@@ -273,6 +297,37 @@ mod tests {
             earliest_submit(&p, chrono_tz::America::Phoenix),
             at("2026-11-28T16:23:14Z")
         );
+    }
+
+    #[test]
+    fn a_run_with_thousands_of_long_counters_stays_within_the_output_budget() {
+        let mut run = instance("1", "2026-11-28T10:00:00Z", &"S".repeat(10_000));
+        run.id = "7".repeat(10_000);
+        run.counters = (0..5000)
+            .map(|i| (format!("c{i:04}.{}", "\"".repeat(1000)), String::new(), i))
+            .collect();
+        let waited = Waited {
+            seconds: 60,
+            enough: false,
+        };
+        let output = job_output(Some(&run), waited, 3).bounded();
+        assert_eq!(output.counters.len(), limits::COUNTERS + 1);
+        assert_eq!(
+            output.counters.get("… and 4960 more counters in Alma"),
+            Some(&4960)
+        );
+        let json = serde_json::to_string(&output).unwrap();
+        assert!(
+            json.len() < limits::STEP_OUTPUT_BUDGET,
+            "{} bytes",
+            json.len()
+        );
+        let short = job_output(
+            Some(&instance("1", "2026-11-28T10:00:00Z", "RUNNING")),
+            waited,
+            1,
+        );
+        assert_eq!(short.clone().bounded(), short);
     }
 
     #[test]

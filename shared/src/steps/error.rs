@@ -13,6 +13,8 @@ use crate::secrets::SecretsError;
 use crate::sftp::SftpError;
 use crate::store::StoreError;
 
+use super::limits;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
     /// A setting is missing or malformed.
@@ -108,11 +110,13 @@ impl From<PipelineError> for StepError {
 }
 
 /// What the Lambda runtime sends back: `{"errorType": "<stable name>", "errorMessage": ...}`.
+/// A `Catch` puts it into the state as `$.error.Cause`, so the message is clipped to
+/// [`limits::MESSAGE_BYTES`]; the step's log has it whole.
 impl From<StepError> for lambda_runtime::Diagnostic {
     fn from(e: StepError) -> Self {
         lambda_runtime::Diagnostic {
             error_type: e.error_name().into(),
-            error_message: e.message(),
+            error_message: limits::clip(&e.message(), limits::MESSAGE_BYTES),
         }
     }
 }
@@ -150,6 +154,70 @@ mod tests {
         assert_eq!(StepError::from(sftp).error_name(), name);
         let secret = SecretsError::MissingField { field: "x".into() };
         assert_eq!(StepError::from(secret).error_name(), "SecretInvalid");
+    }
+
+    #[test]
+    fn a_huge_message_is_clipped_on_its_way_to_the_state() {
+        let err = StepError::invalid_input(format!("bad: {}", "\"".repeat(1_000_000)));
+        let diagnostic = lambda_runtime::Diagnostic::from(err);
+        assert_eq!(diagnostic.error_type, "InvalidInput");
+        assert!(diagnostic.error_message.starts_with("bad: "));
+        let json = serde_json::to_string(&diagnostic.error_message).unwrap();
+        assert!(json.len() <= limits::MESSAGE_BYTES + 2, "{}", json.len());
+    }
+
+    #[test]
+    fn the_unavailable_peers_and_a_cut_transfer_are_transient_and_nothing_else() {
+        let source = || -> BoxError { Box::new(std::io::Error::other("down")) };
+        let transient: Vec<StepError> = vec![
+            StoreError::Unavailable {
+                operation: "get",
+                bucket: "b".into(),
+                key: "k".into(),
+                source: source(),
+            }
+            .into(),
+            SecretsError::Unavailable {
+                secret_id: "s".into(),
+                source: source(),
+            }
+            .into(),
+            SftpError::Unavailable {
+                host: "h".into(),
+                port: 22,
+                operation: "connect",
+                source: source(),
+            }
+            .into(),
+            SftpError::SizeMismatch {
+                path: "/x".into(),
+                expected: 2,
+                actual: 1,
+            }
+            .into(),
+        ];
+        for e in &transient {
+            assert!(e.is_transient(), "{}", e.error_name());
+        }
+        let permanent: Vec<StepError> = vec![
+            StoreError::NotFound {
+                bucket: "b".into(),
+                key: "k".into(),
+            }
+            .into(),
+            SecretsError::MissingField { field: "x".into() }.into(),
+            SftpError::Conflict {
+                path: "/x".into(),
+                existing_size: 1,
+                new_size: 2,
+            }
+            .into(),
+            AlmaError::QuotaExhausted { detail: "d".into() }.into(),
+            StepError::invalid_input("x"),
+        ];
+        for e in &permanent {
+            assert!(!e.is_transient(), "{}", e.error_name());
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod context;
 pub mod email_report;
 mod error;
 mod lambda;
+pub mod limits;
 mod logging;
 pub mod notify_slack;
 pub mod plan;
@@ -115,27 +116,6 @@ impl RunInfo {
     }
 }
 
-/// The first `limit` items, and a last line saying how many more there are.
-pub(crate) fn capped(
-    items: impl IntoIterator<Item = String>,
-    limit: usize,
-    more: &str,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut extra = 0usize;
-    for item in items {
-        if out.len() < limit {
-            out.push(item);
-        } else {
-            extra += 1;
-        }
-    }
-    if extra > 0 {
-        out.push(format!("… and {extra} more ({more})"));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,15 +133,5 @@ mod tests {
         let json = serde_json::to_value(&run).unwrap();
         assert_eq!(json["start_at"], "pull");
         assert!(json.get("console_url").is_none());
-    }
-
-    #[test]
-    fn capped_lists_say_how_many_were_left_out() {
-        let items = (0..5).map(|i| i.to_string());
-        assert_eq!(
-            capped(items, 3, "see x"),
-            vec!["0", "1", "2", "… and 2 more (see x)"]
-        );
-        assert_eq!(capped(vec!["a".to_string()], 3, "x"), vec!["a"]);
     }
 }

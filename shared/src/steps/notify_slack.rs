@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::check_job::AlmaJobOutput;
 use super::email_report::EmailOutput;
+use super::limits;
 use super::pull::PullOutput;
 use super::push::PushOutput;
 use super::rollover_report::ReportOutput;
@@ -232,7 +233,7 @@ pub async fn run(
         }
         Err(e) => {
             // Never fail the run for Slack: say so in the output and the log.
-            let reason = e.to_string();
+            let reason = limits::clip(&e.to_string(), limits::LINE_BYTES);
             tracing::warn!(kind = ?kind, error = %reason, "could not post to Slack");
             Ok(SlackOutput {
                 posted: false,

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::limits::{self, capped};
 use super::RunInfo;
 use crate::sftp::RemoteFile;
 #[cfg(feature = "sftp")]
@@ -40,6 +41,38 @@ pub fn choose_export(candidates: &[RemoteFile]) -> Option<&RemoteFile> {
         .max_by(|a, b| a.mtime.cmp(&b.mtime).then_with(|| a.name.cmp(&b.name)))
 }
 
+/// What the pull reports about the candidates: their names, newest first, and a warning
+/// when there are several. Both within the state's limits (see [`limits`]): a server
+/// holding hundreds of exports for the day must not break the run; the log has them all.
+pub fn candidate_report(
+    candidates: &[RemoteFile],
+    chosen: &RemoteFile,
+    run_date: chrono::NaiveDate,
+) -> (Vec<String>, Vec<String>) {
+    let mut newest_first: Vec<&RemoteFile> = candidates.iter().collect();
+    newest_first.sort_by(|a, b| b.mtime.cmp(&a.mtime).then_with(|| b.name.cmp(&a.name)));
+    let names = || newest_first.iter().map(|f| f.name.clone());
+    let mut warnings = Vec::new();
+    if candidates.len() > 1 {
+        let others = capped(
+            names().filter(|n| *n != chosen.name),
+            limits::LIST_ITEMS,
+            "see the candidates",
+        );
+        warnings.push(format!(
+            "{} export files for {} on the CEM server; took the newest, {} (the others: {})",
+            candidates.len(),
+            run_date,
+            chosen.name,
+            others.join(", ")
+        ));
+    }
+    (
+        capped(names(), limits::LIST_ITEMS, "see the CEM server"),
+        capped(warnings, limits::LIST_ITEMS, "see the logs"),
+    )
+}
+
 /// Needs the `sftp` feature (libssh2); the types above do not, so later steps read them.
 #[cfg(feature = "sftp")]
 pub async fn run(ctx: &StepContext, input: PullInput) -> Result<PullOutput, StepError> {
@@ -58,18 +91,10 @@ pub async fn run(ctx: &StepContext, input: PullInput) -> Result<PullOutput, Step
             files_seen: files.len(),
         });
     };
-    let mut warnings = Vec::new();
+    let (candidate_names, warnings) = candidate_report(&candidates, chosen, input.run.run_date);
     if candidates.len() > 1 {
-        let names: Vec<&str> = candidates.iter().map(|f| f.name.as_str()).collect();
-        let warning = format!(
-            "{} export files for {} on the CEM server ({}); took the newest, {}",
-            candidates.len(),
-            input.run.run_date,
-            names.join(", "),
-            chosen.name
-        );
-        tracing::warn!(candidates = candidates.len(), chosen = %chosen.name, "several export files");
-        warnings.push(warning);
+        let all: Vec<&str> = candidates.iter().map(|f| f.name.as_str()).collect();
+        tracing::warn!(candidates = candidates.len(), chosen = %chosen.name, all = ?all, "several export files");
     }
 
     let bytes = sftp.download(&chosen.name).await?;
@@ -84,7 +109,7 @@ pub async fn run(ctx: &StepContext, input: PullInput) -> Result<PullOutput, Step
         export_key,
         source_file: chosen.name.clone(),
         bytes: size,
-        candidates: candidates.into_iter().map(|f| f.name).collect(),
+        candidates: candidate_names,
         warnings,
     })
 }
@@ -128,5 +153,56 @@ mod tests {
             "leganto_export_20261128_b.csv"
         );
         assert!(choose_export(&[]).is_none());
+    }
+
+    #[test]
+    fn five_hundred_export_files_stay_within_the_output_budget() {
+        let date = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+        // Long names full of characters JSON escapes, as a misbehaving server might send.
+        let files: Vec<RemoteFile> = (0..500)
+            .map(|i| {
+                let name = format!(
+                    "leganto_export_20261128_{i:03}_{}.csv",
+                    "\"x\\é".repeat(300)
+                );
+                file(&name, Some(i))
+            })
+            .collect();
+        let chosen = choose_export(&files).unwrap();
+        let (candidates, warnings) = candidate_report(&files, chosen, date);
+        assert_eq!(candidates.len(), limits::LIST_ITEMS + 1);
+        assert!(candidates[0].starts_with("leganto_export_20261128_499_"));
+        assert_eq!(
+            candidates[limits::LIST_ITEMS],
+            "… and 475 more (see the CEM server)"
+        );
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].starts_with("500 export files for 2026-11-28"),
+            "{}",
+            warnings[0]
+        );
+        let output = PullOutput {
+            export_key: format!("cem/2026/11/28/{}", "k".repeat(1000)),
+            source_file: "s".repeat(1000),
+            bytes: 1,
+            candidates,
+            warnings,
+        };
+        let json = serde_json::to_string(&output).unwrap();
+        assert!(
+            json.len() < limits::STEP_OUTPUT_BUDGET,
+            "{} bytes",
+            json.len()
+        );
+    }
+
+    #[test]
+    fn one_export_file_is_no_warning() {
+        let date = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+        let files = [file("leganto_export_20261128.csv", None)];
+        let (candidates, warnings) = candidate_report(&files, &files[0], date);
+        assert_eq!(candidates, ["leganto_export_20261128.csv"]);
+        assert!(warnings.is_empty());
     }
 }

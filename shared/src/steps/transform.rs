@@ -6,19 +6,19 @@
 use std::collections::BTreeSet;
 use std::io::Cursor;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::limits::{self, capped};
 use super::pull::PullOutput;
-use super::{capped, RunInfo, StepContext, StepError};
+use super::{RunInfo, StepContext, StepError};
 use crate::domain::loader::loader_file_name;
 use crate::domain::{scan, RowReject, Rules, RunSummary};
 use crate::pipeline;
 use crate::store::{content_type, file_name, file_stamp, DayKeys};
 
-/// At most this many warnings travel in the state (Step Functions caps it at 256 KB); all
-/// of them are in the run summary.
-pub const WARNINGS_IN_STATE: usize = 25;
+/// Where the warnings left out of the state are.
+const MORE_WARNINGS: &str = "all of them in run-summary.json";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct TransformInput {
@@ -85,6 +85,40 @@ pub struct TransformOutput {
     pub warnings: Vec<String>,
     #[serde(default)]
     pub years_needed: Vec<i32>,
+}
+
+impl TransformOutput {
+    /// Within the state's limits (see [`limits`]): a few warnings, each short, and the
+    /// years nearest `run_year`. Also applied to a summary a rerun's plan reads back.
+    pub fn bounded(mut self, run_year: i32) -> TransformOutput {
+        if self.warnings.len() > limits::LIST_ITEMS + 1 {
+            self.warnings = capped(self.warnings, limits::LIST_ITEMS, MORE_WARNINGS);
+        } else {
+            for w in &mut self.warnings {
+                *w = limits::clip(w, limits::LINE_BYTES);
+            }
+        }
+        self.years_needed = nearest_years(&self.years_needed, run_year, limits::YEARS).0;
+        self
+    }
+}
+
+/// Of `years` (ascending), the `limit` nearest `around`, ascending, and the rest.
+pub fn nearest_years(years: &[i32], around: i32, limit: usize) -> (Vec<i32>, Vec<i32>) {
+    let mut by_distance = years.to_vec();
+    by_distance.sort_by_key(|y| ((i64::from(*y) - i64::from(around)).abs(), -i64::from(*y)));
+    let mut rest = by_distance.split_off(limit.min(by_distance.len()));
+    by_distance.sort_unstable();
+    rest.sort_unstable();
+    (by_distance, rest)
+}
+
+fn joined<T: ToString>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `reports/…/run-summary.json`: the step's output plus everything the run counted.
@@ -178,6 +212,8 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
     let mut reader = Cursor::new(export.as_ref());
     let summary = pipeline::transform_with_alma(&mut reader, &rules, &cache, &mut loader).await?;
     let (years_needed, odd_years) = years_needed(&mut reader, &rules)?;
+    let (years_needed, far_years) =
+        nearest_years(&years_needed, input.run.run_date.year(), limits::YEARS);
 
     let made_at = ctx.now();
     let local = made_at.with_timezone(&ctx.config.time_zone);
@@ -185,23 +221,37 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
     let loader_key = format!("{}{loader_file_name}", day.alma_prefix());
     debug_assert_eq!(loader_key, day.alma_loader_file(local.naive_local()));
 
-    let mut warnings: Vec<String> = summary.warnings.iter().map(|w| w.to_string()).collect();
-    warnings.extend(
-        odd_years
-            .iter()
-            .map(|y| format!("copy year {y:?} is not a year; no rollover check for it")),
-    );
+    // The day's own notes first: they are few, and a day of many row warnings would push
+    // them past the cap.
+    let mut warnings = Vec::new();
+    if !far_years.is_empty() {
+        // The Map caches one year per item and keeps every item's answer in the state.
+        warnings.push(format!(
+            "{} copy years are not cached ahead ({}); the rollover report fetches them itself",
+            far_years.len(),
+            joined(&far_years)
+        ));
+    }
+    if !odd_years.is_empty() {
+        warnings.push(format!(
+            "{} copy years are not years ({}); no rollover check for them",
+            odd_years.len(),
+            joined(
+                &odd_years
+                    .iter()
+                    .map(|y| format!("{y:?}"))
+                    .collect::<Vec<_>>()
+            )
+        ));
+    }
+    warnings.extend(summary.warnings.iter().map(|w| w.to_string()));
     let output = TransformOutput {
         loader_key,
         loader_file_name,
         summary_key: day.run_summary(),
         rejects_key: day.rejects(),
         counts: TransformCounts::from_summary(&summary),
-        warnings: capped(
-            warnings,
-            WARNINGS_IN_STATE,
-            "all of them in run-summary.json",
-        ),
+        warnings: capped(warnings, limits::LIST_ITEMS, MORE_WARNINGS),
         years_needed,
     };
 
@@ -260,6 +310,42 @@ mod tests {
             text,
             "line,course_code,column,reason\n7,2026Fall-X-ENG101-1,SLN,\"not a number, \"\"x\"\"\"\n"
         );
+    }
+
+    #[test]
+    fn the_years_nearest_the_run_are_cached_ahead() {
+        let years = [1, 2020, 2025, 2026, 2027, 99999];
+        assert_eq!(
+            nearest_years(&years, 2026, 3),
+            (vec![2025, 2026, 2027], vec![1, 2020, 99999])
+        );
+        assert_eq!(nearest_years(&years, 2026, 10).0, years.to_vec());
+        assert_eq!(nearest_years(&[], 2026, 3), (vec![], vec![]));
+    }
+
+    #[test]
+    fn a_recalled_summary_is_bounded_again() {
+        let output = TransformOutput {
+            loader_key: "alma/2026/11/28/20261128092514.txt".into(),
+            loader_file_name: "20261128092514.txt".into(),
+            summary_key: "reports/2026/11/28/run-summary.json".into(),
+            rejects_key: "reports/2026/11/28/rejects.csv".into(),
+            counts: TransformCounts::default(),
+            warnings: vec!["w".repeat(10_000); 10_000],
+            years_needed: (0..10_000).collect(),
+        }
+        .bounded(2026);
+        assert_eq!(output.warnings.len(), limits::LIST_ITEMS + 1);
+        assert!(output
+            .warnings
+            .iter()
+            .all(|w| w.len() <= limits::LINE_BYTES));
+        assert!(output.warnings[limits::LIST_ITEMS].contains("9975 more"));
+        assert_eq!(output.years_needed.len(), limits::YEARS);
+        let json = serde_json::to_string(&output).unwrap();
+        assert!(json.len() < limits::STEP_OUTPUT_BUDGET, "{}", json.len());
+        // Bounding what is already bounded changes nothing.
+        assert_eq!(output.clone().bounded(2026), output);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use leganto_shared::error::{ErrorName as _, TRANSIENT_ERRORS};
 use serde_json::Value;
 
 use super::support::*;
@@ -164,26 +165,118 @@ fn every_task_retries_lambda_service_errors_with_backoff_and_never_retries_a_per
     }
 }
 
+/// What a step talks to, each with its own transient errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    /// S3: `ctx.store`.
+    Store,
+    /// Secrets Manager: the SFTP, Alma and Slack clients need the secret.
+    Secrets,
+    Sftp,
+    Alma,
+}
+
+/// The peers each step's code talks to (shared/src/steps/<step>.rs).
+const PEERS: [(&str, &[Peer]); 9] = [
+    ("Plan", &[Peer::Store]),
+    ("Pull", &[Peer::Store, Peer::Secrets, Peer::Sftp]),
+    ("Transform", &[Peer::Store, Peer::Secrets, Peer::Alma]),
+    ("Push", &[Peer::Store, Peer::Secrets, Peer::Sftp]),
+    ("CheckJob", &[Peer::Secrets, Peer::Alma]),
+    ("CacheCourses", &[Peer::Store, Peer::Secrets, Peer::Alma]),
+    ("RolloverReport", &[Peer::Store, Peer::Secrets, Peer::Alma]),
+    ("EmailReport", &[Peer::Store]),
+    ("NotifySlack", &[Peer::Secrets]),
+];
+
+/// The peer whose failure a transient error name reports.
+fn raised_by(name: &str) -> Peer {
+    [
+        ("Store", Peer::Store),
+        ("Secrets", Peer::Secrets),
+        ("Sftp", Peer::Sftp),
+        ("Alma", Peer::Alma),
+    ]
+    .into_iter()
+    .find(|(prefix, _)| name.starts_with(prefix))
+    .map(|(_, peer)| peer)
+    .unwrap_or_else(|| panic!("say which peer raises the transient error {name}"))
+}
+
+/// The code's transient names a step can raise.
+fn transient_errors_of(step: &str) -> BTreeSet<String> {
+    let peers = PEERS
+        .iter()
+        .find(|(s, _)| *s == step)
+        .map(|(_, peers)| *peers)
+        .unwrap_or_else(|| panic!("PEERS lacks {step}"));
+    TRANSIENT_ERRORS
+        .iter()
+        .filter(|name| peers.contains(&raised_by(name)))
+        .map(|name| name.to_string())
+        .collect()
+}
+
 #[test]
-fn steps_that_talk_to_sftp_or_alma_retry_their_transient_errors() {
-    let expected: [(&str, &str); 6] = [
-        ("Pull", "SftpUnavailable"),
-        ("Push", "SftpUnavailable"),
-        ("Transform", "AlmaUnavailable"),
-        ("CheckJob", "AlmaUnavailable"),
-        ("CacheCourses", "AlmaUnavailable"),
-        ("RolloverReport", "AlmaUnavailable"),
-    ];
-    let states = all_states(&definition());
-    for (step, error) in expected {
-        let task = task_calling(&states, step);
-        let retried = task.state["Retry"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|r| error_names(r).contains(&error.to_string()));
-        assert!(retried, "{:?} does not retry {error}", task.name);
+fn every_task_retries_exactly_the_transient_errors_its_step_can_raise() {
+    assert_eq!(PEERS.len(), STEPS.len());
+    for state in all_states(&definition())
+        .into_iter()
+        .filter(|s| s.state["Type"] == "Task")
+    {
+        let step = task_step(&state.state).expect("a step");
+        let expected = transient_errors_of(&step);
+        let retriers: Vec<Value> = state.state["Retry"].as_array().cloned().unwrap_or_default();
+        let retried: BTreeSet<String> = retriers
+            .iter()
+            .flat_map(error_names)
+            .filter(|name| !name.starts_with("Lambda."))
+            .collect();
+        assert_eq!(
+            retried, expected,
+            "{:?} ({step}) must retry the transient errors of what it talks to, and only those",
+            state.name
+        );
+        // Retried as the other peers' outages are: long enough for a peer to come back.
+        for retrier in retriers
+            .iter()
+            .filter(|r| error_names(r).iter().any(|n| expected.contains(n)))
+        {
+            assert_eq!(retrier["IntervalSeconds"], 30, "{:?}", state.name);
+            assert_eq!(retrier["MaxAttempts"], 3, "{:?}", state.name);
+            assert_eq!(retrier["BackoffRate"], 2, "{:?}", state.name);
+            assert_eq!(retrier["MaxDelaySeconds"], 120, "{:?}", state.name);
+            assert_eq!(retrier["JitterStrategy"], "FULL", "{:?}", state.name);
+        }
     }
+}
+
+#[test]
+fn every_transient_error_is_retried_somewhere_and_the_adapters_still_use_the_names() {
+    let states = all_states(&definition());
+    let retried: BTreeSet<String> = states
+        .iter()
+        .filter_map(|s| s.state.get("Retry").and_then(Value::as_array))
+        .flatten()
+        .flat_map(error_names)
+        .collect();
+    for name in TRANSIENT_ERRORS {
+        assert!(retried.contains(name), "{name} is never retried");
+        raised_by(name);
+    }
+    let store = leganto_shared::store::StoreError::Unavailable {
+        operation: "get",
+        bucket: "b".into(),
+        key: "k".into(),
+        source: Box::new(std::io::Error::other("down")),
+    };
+    assert!(store.is_transient(), "{}", store.error_name());
+    let size = leganto_shared::sftp::SftpError::SizeMismatch {
+        path: "/x".into(),
+        expected: 2,
+        actual: 1,
+    };
+    assert!(size.is_transient(), "{}", size.error_name());
 }
 
 #[test]

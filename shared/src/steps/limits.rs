@@ -1,0 +1,310 @@
+//! How much of a step's answer may travel in the state machine's state, in one place.
+//!
+//! Step Functions fails a state whose input or output exceeds 256 KiB (as UTF-8 JSON) with
+//! `States.DataLimitExceeded`, and `States.ALL` does not catch it: the run dies without a
+//! Slack notice. The state carries every section at once (run, pull, transform, push,
+//! alma_job, caches, report, error), and the Parallel's raw result holds it twice (one copy
+//! per branch, before the merge), so the whole state must stay under half the limit. Each
+//! step's output therefore keeps to [`STEP_OUTPUT_BUDGET`]: every list that comes from
+//! outside (the export, the SFTP server, Alma) is cut to a few items with a last line saying
+//! how many more there are, and every text from outside to a few hundred bytes. The full
+//! lists stay where people look for them: `run-summary.json` in S3 and the logs.
+//!
+//! Keys and file names we write to S3 need no cap here: S3 keys are at most 1,024 bytes.
+
+/// What Step Functions allows for a state's input or output, in bytes of JSON.
+pub const STATE_LIMIT: usize = 256 * 1024;
+
+/// What one step's serialised output stays under (tests hold every step to it).
+pub const STEP_OUTPUT_BUDGET: usize = 32 * 1024;
+
+/// Items of a list kept in the state (warnings, candidate files); the rest are counted in
+/// a last "… and N more" line.
+pub const LIST_ITEMS: usize = 25;
+
+/// One line of a list (a warning, a candidate file name) or a reason, in bytes of JSON.
+pub const LINE_BYTES: usize = 400;
+
+/// A status or id Alma sent, or a counter's name, in bytes of JSON.
+pub const NAME_BYTES: usize = 255;
+
+/// Counters of Alma's job run kept (the course loader has about a dozen).
+pub const COUNTERS: usize = 40;
+
+/// Years of Alma courses cached by the Map: its result has one entry per year. A normal day
+/// needs two or three; the report fetches any other year itself.
+pub const YEARS: usize = 10;
+
+/// An error's message (`errorMessage`), in bytes of JSON: a `Catch` copies it into the state
+/// as `$.error.Cause`, escaped once more.
+pub const MESSAGE_BYTES: usize = 4 * 1024;
+
+/// `text` cut so that it takes at most `max_bytes` as a JSON string (quotes not counted),
+/// at a character boundary, ending in "…" when cut.
+pub fn clip(text: &str, max_bytes: usize) -> String {
+    if json_len(text) <= max_bytes {
+        return text.to_string();
+    }
+    const ELLIPSIS: &str = "…";
+    let room = max_bytes.saturating_sub(ELLIPSIS.len());
+    let mut used = 0;
+    let mut end = 0;
+    for (i, c) in text.char_indices() {
+        let n = json_char_len(c);
+        if used + n > room {
+            break;
+        }
+        used += n;
+        end = i + c.len_utf8();
+    }
+    let mut out = text[..end].to_string();
+    out.push_str(ELLIPSIS);
+    out
+}
+
+/// The bytes `text` takes inside a JSON string as serde_json writes it.
+fn json_len(text: &str) -> usize {
+    text.chars().map(json_char_len).sum()
+}
+
+fn json_char_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{08}' | '\u{0c}' => 2,
+        c if (c as u32) < 0x20 => 6,
+        c => c.len_utf8(),
+    }
+}
+
+/// The first `limit` items, each clipped to [`LINE_BYTES`], and a last line saying how many
+/// more there are and where to find them (`more`).
+pub(crate) fn capped(
+    items: impl IntoIterator<Item = String>,
+    limit: usize,
+    more: &str,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut extra = 0usize;
+    for item in items {
+        if out.len() < limit {
+            out.push(clip(&item, LINE_BYTES));
+        } else {
+            extra += 1;
+        }
+    }
+    if extra > 0 {
+        out.push(clip(&format!("… and {extra} more ({more})"), LINE_BYTES));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json_bytes(text: &str) -> usize {
+        serde_json::to_string(text).unwrap().len() - 2
+    }
+
+    #[test]
+    fn capped_lists_say_how_many_were_left_out() {
+        let items = (0..5).map(|i| i.to_string());
+        assert_eq!(
+            capped(items, 3, "see x"),
+            vec!["0", "1", "2", "… and 2 more (see x)"]
+        );
+        assert_eq!(capped(vec!["a".to_string()], 3, "x"), vec!["a"]);
+    }
+
+    #[test]
+    fn clipping_counts_the_json_escapes_and_keeps_whole_characters() {
+        assert_eq!(clip("short", 10), "short");
+        for text in [
+            "x".repeat(5000),
+            "é\"\\\n\u{1}🦀".repeat(700),
+            "\u{1}".repeat(999),
+        ] {
+            for max in [0, 1, 7, 100, LINE_BYTES] {
+                let cut = clip(&text, max);
+                assert!(json_bytes(&cut) <= max.max("…".len()), "{max}: {cut:?}");
+                assert!(cut.ends_with('…'));
+                assert!(text.starts_with(cut.trim_end_matches('…')));
+            }
+            assert_eq!(json_len(&text), json_bytes(&text));
+        }
+    }
+
+    /// Each step's largest output, from inputs far beyond any real day, merged into one
+    /// state as the definition's `ResultPath`s and the Parallel's merge build it.
+    #[test]
+    fn the_whole_state_of_the_worst_day_stays_far_under_the_limit() {
+        use crate::sftp::RemoteFile;
+        use crate::steps::cache_courses::CacheOutput;
+        use crate::steps::check_job::AlmaJobOutput;
+        use crate::steps::notify_slack::SlackOutput;
+        use crate::steps::pull::{candidate_report, choose_export, PullOutput};
+        use crate::steps::push::PushOutput;
+        use crate::steps::rollover_report::ReportOutput;
+        use crate::steps::transform::{TransformCounts, TransformOutput};
+        use crate::steps::{RunInfo, Stage, StepError};
+        use chrono::{DateTime, NaiveDate, Utc};
+        use serde_json::{json, Value};
+
+        // Text from outside at its worst: long, and full of what JSON escapes.
+        let nasty = |n: usize| "\"\\\u{1}é🦀".repeat(n);
+        // S3 allows keys of up to 1,024 bytes.
+        let key = |prefix: &str| format!("{prefix}{}", "k".repeat(1024 - prefix.len()));
+        let date = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+        let now: DateTime<Utc> = "2026-11-28T16:25:14Z".parse().unwrap();
+
+        let mut run = RunInfo::for_date(date);
+        run.skipped_stages = Stage::ALL.to_vec();
+        run.time_zone = "America/Argentina/ComodRivadavia".into();
+        run.execution_arn = format!(
+            "arn:aws:states:us-west-2:123456789012:execution:{}",
+            "e".repeat(160)
+        );
+        run.execution_name = "n".repeat(80);
+        run.console_url = Some(format!(
+            "https://us-west-2.console.aws.amazon.com/{}",
+            "u".repeat(400)
+        ));
+        run.started_at = Some(now);
+
+        let files: Vec<RemoteFile> = (0..500)
+            .map(|i| RemoteFile {
+                name: format!("leganto_export_20261128_{i}{}", nasty(200)),
+                size: 1,
+                mtime: DateTime::from_timestamp(i, 0),
+            })
+            .collect();
+        let chosen = choose_export(&files).unwrap();
+        let (candidates, warnings) = candidate_report(&files, chosen, date);
+        let pull = PullOutput {
+            export_key: key("cem/2026/11/28/"),
+            source_file: "s".repeat(1009),
+            bytes: u64::MAX,
+            candidates,
+            warnings,
+        };
+
+        let transform = TransformOutput {
+            loader_key: key("alma/2026/11/28/"),
+            loader_file_name: "f".repeat(1008),
+            summary_key: "reports/2026/11/28/run-summary.json".into(),
+            rejects_key: "reports/2026/11/28/rejects.csv".into(),
+            counts: TransformCounts {
+                rows_read: u64::MAX,
+                rows_skipped: u64::MAX,
+                rows_written: u64::MAX,
+                rejected: u64::MAX,
+                deletes_sent: u64::MAX,
+                deletes_suppressed: u64::MAX,
+                deletes_not_in_alma: u64::MAX,
+                warnings: u64::MAX,
+            },
+            warnings: vec![nasty(2000); 10_000],
+            years_needed: (-5000..5000).collect(),
+        }
+        .bounded(2026);
+
+        let push = PushOutput {
+            file_name: "f".repeat(1008),
+            remote_path: Some(format!("/{}", nasty(300))),
+            bytes: u64::MAX,
+            pushed_at: now,
+            already_there: true,
+            recalled: true,
+        };
+
+        let alma_job = AlmaJobOutput {
+            done: true,
+            timed_out: true,
+            status: nasty(5000),
+            job_instance_id: Some(nasty(5000)),
+            started_at: Some(now),
+            ended_at: Some(now),
+            counters: (0..5000)
+                .map(|i| (format!("{i}{}", nasty(500)), u64::MAX))
+                .collect(),
+            checks: u64::MAX,
+            waited_seconds: u64::MAX,
+        }
+        .bounded();
+
+        let caches: Vec<CacheOutput> = transform
+            .years_needed
+            .iter()
+            .map(|year| CacheOutput {
+                year: *year,
+                cache_key: key("cache/2026/11/28/courses-"),
+                courses: u64::MAX,
+                api_calls: u64::MAX,
+                reused: true,
+            })
+            .collect();
+        assert_eq!(caches.len(), YEARS);
+
+        let report = ReportOutput {
+            report_key: key("reports/2026/11/28/rollover_"),
+            report_file_name: "r".repeat(1000),
+            rollovers: u64::MAX,
+            ambiguous: u64::MAX,
+            not_found: u64::MAX,
+            candidates: u64::MAX,
+            without_reading_lists: u64::MAX,
+            excluded: u64::MAX,
+            api_calls: u64::MAX,
+        };
+
+        // A Catch keeps the Lambda's error as JSON text, escaped once more in the state.
+        let failure = lambda_runtime::Diagnostic::from(StepError::invalid_input(nasty(1_000_000)));
+        let cause = json!({"errorType": failure.error_type, "errorMessage": failure.error_message});
+        let error = json!({"Error": failure.error_type, "Cause": cause.to_string()});
+        let slack = SlackOutput {
+            posted: false,
+            reason: Some(clip(&nasty(10_000), LINE_BYTES)),
+        };
+
+        let sections: Vec<(&str, Value)> = vec![
+            ("run", serde_json::to_value(&run).unwrap()),
+            ("pull", serde_json::to_value(&pull).unwrap()),
+            ("transform", serde_json::to_value(&transform).unwrap()),
+            ("push", serde_json::to_value(&push).unwrap()),
+            ("alma_job", serde_json::to_value(&alma_job).unwrap()),
+            ("caches", serde_json::to_value(&caches).unwrap()),
+            ("report", serde_json::to_value(&report).unwrap()),
+            ("error", error),
+            ("failed_state", json!("Wait for Alma and cache the courses")),
+            ("slack", serde_json::to_value(&slack).unwrap()),
+        ];
+        let mut state = serde_json::Map::new();
+        for (name, value) in sections {
+            let bytes = value.to_string().len();
+            assert!(bytes < STEP_OUTPUT_BUDGET, "{name}: {bytes} bytes");
+            state.insert(name.to_string(), value);
+        }
+        let state = Value::Object(state);
+        let bytes = state.to_string().len();
+        // The Parallel's result holds one copy of the state per branch before the merge.
+        assert!(bytes < STATE_LIMIT / 2, "the state: {bytes} bytes");
+        let parallel = json!([state, state]).to_string().len();
+        assert!(
+            parallel < STATE_LIMIT,
+            "the Parallel's result: {parallel} bytes"
+        );
+        let notice = json!({"kind": "failure", "state": state}).to_string().len();
+        assert!(
+            notice < STATE_LIMIT,
+            "the failure notice's input: {notice} bytes"
+        );
+        eprintln!("the worst day's state: {bytes} bytes; the Parallel's result: {parallel} bytes");
+    }
+
+    #[test]
+    fn every_line_of_a_capped_list_is_clipped() {
+        let long = vec!["\"".repeat(10_000); 3];
+        for line in capped(long, 2, "x") {
+            assert!(json_bytes(&line) <= LINE_BYTES);
+        }
+    }
+}
