@@ -21,7 +21,6 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use leganto_shared::error::ErrorName as _;
 use leganto_shared::steps::{StepContext, StepError};
 
 use crate::dispatch::Step;
@@ -295,7 +294,11 @@ async fn run_function(
             }
         },
     };
-    result.map_err(|e| (e.error_name().to_string(), e.message()))
+    // The same conversion the Lambda runtime applies (stable name, clipped message).
+    result.map_err(|e| {
+        let diagnostic = lambda_runtime::Diagnostic::from(e);
+        (diagnostic.error_type, diagnostic.error_message)
+    })
 }
 
 /// A request id as Lambda prints them (unique enough for one local stack).

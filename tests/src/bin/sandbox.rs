@@ -28,7 +28,10 @@ const EXECUTION_LIMIT: Duration = Duration::from_secs(3600);
 
 /// One day of the daily course load on a local stack.
 #[derive(Debug, Parser)]
-#[command(name = "sandbox", about = "One whole day of the real state machine on a local stack")]
+#[command(
+    name = "sandbox",
+    about = "One whole day of the real state machine on a local stack"
+)]
 struct Args {
     /// The CEM export to load [default: the sample day's].
     #[arg(long)]
@@ -146,14 +149,18 @@ fn write_env(stack: &Stack, out: &Path) -> Result<PathBuf, BoxError> {
         ("AWS_REGION", REGION.to_string()),
         ("AWS_DEFAULT_REGION", REGION.to_string()),
         ("AWS_ACCESS_KEY_ID", stack.admin.access_key_id().to_string()),
-        ("AWS_SECRET_ACCESS_KEY", stack.admin.secret_access_key().to_string()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            stack.admin.secret_access_key().to_string(),
+        ),
         ("LEGANTO_BUCKET", BUCKET.to_string()),
         ("LEGANTO_STATE_MACHINE_ARN", stack.state_machine_arn.clone()),
         ("ALMA_URL", stack.alma.base_url().to_string()),
         ("ALMA_API_KEY", stack.alma.api_key().to_string()),
         ("ALMA_SFTP_DIR", stack.alma_dir().display().to_string()),
     ];
-    let mut text = String::from("# The sandbox's local stack (test credentials only); source this file.\n");
+    let mut text =
+        String::from("# The sandbox's local stack (test credentials only); source this file.\n");
     for (name, value) in lines {
         text.push_str(&format!("export {name}={}\n", quote(&value)));
     }
@@ -195,7 +202,10 @@ async fn day(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
     let bytes = std::fs::read(&cem).map_err(|e| format!("{}: {e}", cem.display()))?;
     stack.put_export(&export, &bytes)?;
     heading("The CEM export");
-    println!("  dropped {} as {export} on the CEM SFTP account", cem.display());
+    println!(
+        "  dropped {} as {export} on the CEM SFTP account",
+        cem.display()
+    );
 
     let name = format!("sandbox-{date}-{}", chrono::Utc::now().format("%H%M%S"));
     let input = json!({"run_date": date.to_string()});
@@ -316,7 +326,10 @@ async fn day(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
     if let Some(out) = &args.out {
         write_out(stack, out, &execution, &visits, &emails).await?;
         heading("Written");
-        println!("  {}: s3/, alma-sftp/, email/, slack.json, execution.json", out.display());
+        println!(
+            "  {}: s3/, alma-sftp/, email/, slack.json, execution.json",
+            out.display()
+        );
     }
 
     heading("Result");
@@ -355,7 +368,10 @@ async fn write_out(
     let mail = out.join("email");
     std::fs::create_dir_all(&mail)?;
     for (i, email) in emails.iter().enumerate() {
-        std::fs::write(mail.join(format!("{:02}-{}.eml", i + 1, email.id)), &email.raw_data)?;
+        std::fs::write(
+            mail.join(format!("{:02}-{}.eml", i + 1, email.id)),
+            &email.raw_data,
+        )?;
     }
     std::fs::write(
         out.join("slack.json"),
@@ -373,7 +389,10 @@ async fn write_out(
         "cause": execution.cause, "started": execution.started, "stopped": execution.stopped,
         "output": execution.output, "history": history,
     });
-    std::fs::write(out.join("execution.json"), serde_json::to_string_pretty(&record)?)?;
+    std::fs::write(
+        out.join("execution.json"),
+        serde_json::to_string_pretty(&record)?,
+    )?;
     Ok(())
 }
 
