@@ -268,12 +268,7 @@ mod tests {
 
     #[test]
     fn each_missing_required_setting_is_named() {
-        for name in [
-            "BUCKET",
-            "ALMA_BASE_URL",
-            "EMAIL_FROM",
-            "EMAIL_TO",
-        ] {
+        for name in ["BUCKET", "ALMA_BASE_URL", "EMAIL_FROM", "EMAIL_TO"] {
             let mut vars = full();
             vars.remove(name);
             let err = load(&vars).unwrap_err();

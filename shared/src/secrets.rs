@@ -404,13 +404,16 @@ mod tests {
         let mut login = alma_login();
         login.as_object_mut().unwrap().remove("host");
         let err = parse::<SftpLogin>(ID, &login.to_string()).unwrap_err();
-        assert_eq!(err.to_string(), "secret leganto/test lacks the field `host`");
+        assert_eq!(
+            err.to_string(),
+            "secret leganto/test lacks the field `host`"
+        );
     }
 
     #[test]
     fn an_unexpected_field_beside_a_single_value_is_named_without_values() {
-        let err = parse::<AlmaApiKey>(ID, r#"{"api_key": "KEY-VALUE", "extra": "X-VALUE"}"#)
-            .unwrap_err();
+        let err =
+            parse::<AlmaApiKey>(ID, r#"{"api_key": "KEY-VALUE", "extra": "X-VALUE"}"#).unwrap_err();
         assert!(
             matches!(&err, SecretsError::BadField { field, .. } if field == "extra"),
             "{err:?}"
@@ -456,12 +459,27 @@ mod tests {
             let n = fetches.fetch_add(1, Ordering::SeqCst) + 1;
             Ok(format!("value {n}"))
         };
-        assert_eq!(*cache.get_or_fetch(at(0, 0), fetch).await.unwrap(), "value 1");
-        assert_eq!(*cache.get_or_fetch(at(4, 59), fetch).await.unwrap(), "value 1");
-        assert_eq!(*cache.get_or_fetch(at(5, 0), fetch).await.unwrap(), "value 2");
-        assert_eq!(*cache.get_or_fetch(at(9, 59), fetch).await.unwrap(), "value 2");
+        assert_eq!(
+            *cache.get_or_fetch(at(0, 0), fetch).await.unwrap(),
+            "value 1"
+        );
+        assert_eq!(
+            *cache.get_or_fetch(at(4, 59), fetch).await.unwrap(),
+            "value 1"
+        );
+        assert_eq!(
+            *cache.get_or_fetch(at(5, 0), fetch).await.unwrap(),
+            "value 2"
+        );
+        assert_eq!(
+            *cache.get_or_fetch(at(9, 59), fetch).await.unwrap(),
+            "value 2"
+        );
         // A clock set back does not keep a value forever.
-        assert_eq!(*cache.get_or_fetch(at(1, 0), fetch).await.unwrap(), "value 3");
+        assert_eq!(
+            *cache.get_or_fetch(at(1, 0), fetch).await.unwrap(),
+            "value 3"
+        );
         assert_eq!(fetches.load(Ordering::SeqCst), 3);
     }
 

@@ -9,8 +9,8 @@
 //!   directory;
 //! - the Slack receiver.
 //!
-//! It then creates the bucket, the run's secret (the real JSON shape, with the sshd logins,
-//! host key fingerprints, the simulator's API key and the receiver's URL), verifies the SES
+//! It then creates the bucket, the run's four secrets (the real JSON shapes, with the sshd
+//! logins, host key fingerprints, the simulator's API key and the receiver's URL), verifies the SES
 //! sender and creates the state machine from the real `infra/statemachine.asl.json`, every
 //! `${<Step>FunctionArn}` filled with `arn:aws:lambda:us-east-1:123456789012:function:leganto-<step>`.
 //! Everything stops when the [`Stack`] is dropped.
@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use leganto_shared::config::Config;
+use leganto_shared::secrets::SecretPurpose;
 use leganto_shared::steps::StepContext;
 use serde_json::Value;
 
@@ -37,7 +38,13 @@ pub use crate::support::sample_dir;
 /// moto's account id.
 pub const ACCOUNT: &str = "123456789012";
 pub const BUCKET: &str = "leganto-local";
-pub const SECRET_ID: &str = "leganto/local";
+/// The run's secrets, one per purpose; the local host's one context is told of all four.
+pub const SECRET_IDS: [(SecretPurpose, &str); 4] = [
+    (SecretPurpose::AlmaApiKey, "leganto/local/alma-api-key"),
+    (SecretPurpose::CemSftp, "leganto/local/cem-sftp"),
+    (SecretPurpose::AlmaSftp, "leganto/local/alma-sftp"),
+    (SecretPurpose::SlackWebhook, "leganto/local/slack-webhook"),
+];
 pub const STATE_MACHINE_NAME: &str = "leganto-daily";
 pub const CEM_USER: &str = "cem_sftp";
 pub const ALMA_USER: &str = "alma_sftp";
@@ -138,9 +145,9 @@ pub fn function_settings(
     alma_base_url: &str,
     loader_job_id: &str,
 ) -> BTreeMap<&'static str, String> {
+    let secret_ids = SECRET_IDS.map(|(purpose, id)| (purpose.setting(), id.to_string()));
     BTreeMap::from([
         ("BUCKET", BUCKET.to_string()),
-        ("SECRET_ID", SECRET_ID.to_string()),
         ("ALMA_BASE_URL", alma_base_url.to_string()),
         ("ALMA_RATE", "20".to_string()),
         ("ALMA_LOADER_JOB_ID", loader_job_id.to_string()),
@@ -154,6 +161,9 @@ pub fn function_settings(
         ("WAIT_LIMIT_SECONDS", opts.wait_limit_seconds.to_string()),
         ("AWS_REGION", REGION.to_string()),
     ])
+    .into_iter()
+    .chain(secret_ids)
+    .collect()
 }
 
 /// How an execution ended (or stands).
@@ -261,12 +271,24 @@ impl Stack {
         let ctx = Arc::new(StepContext::new(config, &sdk));
         let host = bound.serve(ctx, moto.endpoint());
 
-        let secret = serde_json::json!({
-            "alma_api_key": alma.api_key(),
-            "cem_sftp": sshd.login_json(CEM_USER, LoginAuth::Key),
-            "alma_sftp": sshd.login_json(ALMA_USER, LoginAuth::Password),
-            "slack_webhook_url": slack.url(),
-        });
+        let secrets = [
+            (
+                SecretPurpose::AlmaApiKey,
+                serde_json::json!({"api_key": alma.api_key()}),
+            ),
+            (
+                SecretPurpose::CemSftp,
+                sshd.login_json(CEM_USER, LoginAuth::Key),
+            ),
+            (
+                SecretPurpose::AlmaSftp,
+                sshd.login_json(ALMA_USER, LoginAuth::Password),
+            ),
+            (
+                SecretPurpose::SlackWebhook,
+                serde_json::json!({"webhook_url": slack.url()}),
+            ),
+        ];
         let stack = Stack {
             sdk,
             state_machine_arn: String::new(),
@@ -277,14 +299,14 @@ impl Stack {
             sshd,
             slack,
         };
-        stack.provision(&secret).await.map(|arn| Stack {
+        stack.provision(&secrets).await.map(|arn| Stack {
             state_machine_arn: arn,
             ..stack
         })
     }
 
-    /// Bucket, secret, SES sender, Step Functions execution and the state machine.
-    async fn provision(&self, secret: &Value) -> Result<String, StackError> {
+    /// Bucket, secrets, SES sender, Step Functions execution and the state machine.
+    async fn provision(&self, secrets: &[(SecretPurpose, Value)]) -> Result<String, StackError> {
         self.moto.enable_stepfunctions_execution().await?;
         self.s3()
             .create_bucket()
@@ -292,13 +314,20 @@ impl Stack {
             .send()
             .await
             .map_err(aws("CreateBucket"))?;
-        aws_sdk_secretsmanager::Client::new(&self.sdk)
-            .create_secret()
-            .name(SECRET_ID)
-            .secret_string(secret.to_string())
-            .send()
-            .await
-            .map_err(aws("CreateSecret"))?;
+        for (purpose, secret) in secrets {
+            let id = SECRET_IDS
+                .iter()
+                .find(|(p, _)| p == purpose)
+                .map(|(_, id)| *id)
+                .unwrap_or_default();
+            aws_sdk_secretsmanager::Client::new(&self.sdk)
+                .create_secret()
+                .name(id)
+                .secret_string(secret.to_string())
+                .send()
+                .await
+                .map_err(aws("CreateSecret"))?;
+        }
         aws_sdk_sesv2::Client::new(&self.sdk)
             .create_email_identity()
             .email_identity(EMAIL_FROM)

@@ -53,7 +53,10 @@ impl std::fmt::Debug for StepContext {
             .field("alma_api_key_loaded", &self.alma_api_key.is_loaded())
             .field("cem_sftp_login_loaded", &self.cem_sftp_login.is_loaded())
             .field("alma_sftp_login_loaded", &self.alma_sftp_login.is_loaded())
-            .field("slack_webhook_url_loaded", &self.slack_webhook_url.is_loaded())
+            .field(
+                "slack_webhook_url_loaded",
+                &self.slack_webhook_url.is_loaded(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -162,8 +165,7 @@ impl StepContext {
     /// step, never to a later day in a warm container; its HTTP client is the warm one.
     pub async fn alma(&self) -> Result<AlmaClient, StepError> {
         let key = self.alma_api_key().await?;
-        let mut cfg =
-            AlmaClientConfig::new(self.config.alma_base_url.clone(), key.api_key.clone());
+        let mut cfg = AlmaClientConfig::new(self.config.alma_base_url.clone(), key.api_key.clone());
         cfg.rate_per_second = self.config.alma_rate;
         cfg.http = Some(self.http()?.clone());
         Ok(AlmaClient::new(cfg)?)

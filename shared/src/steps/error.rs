@@ -148,7 +148,10 @@ mod tests {
         };
         let name = sftp.error_name();
         assert_eq!(StepError::from(sftp).error_name(), name);
-        let secret = SecretsError::MissingField { field: "x".into() };
+        let secret = SecretsError::MissingField {
+            secret_id: "leganto/x".into(),
+            field: "x".into(),
+        };
         assert_eq!(StepError::from(secret).error_name(), "SecretInvalid");
     }
 
