@@ -10,8 +10,8 @@
 //! - the Slack receiver.
 //!
 //! It then creates the bucket, the run's four secrets (the real JSON shapes, with the sshd
-//! logins, host key fingerprints, the simulator's API key and the receiver's URL), verifies the SES
-//! sender and creates the state machine from the real `infra/statemachine.asl.json`, every
+//! logins, host key fingerprints, the simulator's API key and the receiver's URL), verifies
+//! the SES sender and creates the state machine from the real `infra/statemachine.asl.json`, every
 //! `${<Step>FunctionArn}` filled with `arn:aws:lambda:us-east-1:123456789012:function:leganto-<step>`.
 //! Everything stops when the [`Stack`] is dropped.
 
@@ -38,13 +38,15 @@ pub use crate::support::sample_dir;
 /// moto's account id.
 pub const ACCOUNT: &str = "123456789012";
 pub const BUCKET: &str = "leganto-local";
-/// The run's secrets, one per purpose; the local host's one context is told of all four.
-pub const SECRET_IDS: [(SecretPurpose, &str); 4] = [
-    (SecretPurpose::AlmaApiKey, "leganto/local/alma-api-key"),
-    (SecretPurpose::CemSftp, "leganto/local/cem-sftp"),
-    (SecretPurpose::AlmaSftp, "leganto/local/alma-sftp"),
-    (SecretPurpose::SlackWebhook, "leganto/local/slack-webhook"),
-];
+/// The run's secret for `purpose`; the local host's one context is told of all four.
+pub fn secret_id(purpose: SecretPurpose) -> &'static str {
+    match purpose {
+        SecretPurpose::AlmaApiKey => "leganto/local/alma-api-key",
+        SecretPurpose::CemSftp => "leganto/local/cem-sftp",
+        SecretPurpose::AlmaSftp => "leganto/local/alma-sftp",
+        SecretPurpose::SlackWebhook => "leganto/local/slack-webhook",
+    }
+}
 pub const STATE_MACHINE_NAME: &str = "leganto-daily";
 pub const CEM_USER: &str = "cem_sftp";
 pub const ALMA_USER: &str = "alma_sftp";
@@ -145,7 +147,7 @@ pub fn function_settings(
     alma_base_url: &str,
     loader_job_id: &str,
 ) -> BTreeMap<&'static str, String> {
-    let secret_ids = SECRET_IDS.map(|(purpose, id)| (purpose.setting(), id.to_string()));
+    let secret_ids = SecretPurpose::ALL.map(|p| (p.setting(), secret_id(p).to_string()));
     BTreeMap::from([
         ("BUCKET", BUCKET.to_string()),
         ("ALMA_BASE_URL", alma_base_url.to_string()),
@@ -315,14 +317,9 @@ impl Stack {
             .await
             .map_err(aws("CreateBucket"))?;
         for (purpose, secret) in secrets {
-            let id = SECRET_IDS
-                .iter()
-                .find(|(p, _)| p == purpose)
-                .map(|(_, id)| *id)
-                .unwrap_or_default();
             aws_sdk_secretsmanager::Client::new(&self.sdk)
                 .create_secret()
-                .name(id)
+                .name(secret_id(*purpose))
                 .secret_string(secret.to_string())
                 .send()
                 .await
