@@ -4,18 +4,23 @@
 //! takes any name → value function so tests never touch the process environment. A missing
 //! or malformed setting is a [`ConfigError`] naming it.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono_tz::Tz;
+
+use crate::secrets::SecretPurpose;
 
 /// Settings every function reads at start-up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `BUCKET`: the one bucket holding exports, loader files, reports and caches.
     pub bucket: String,
-    /// `SECRET_ID`: name or ARN of the Secrets Manager secret (a name, never a secret).
-    pub secret_id: String,
+    /// `ALMA_API_KEY_SECRET_ID`, `CEM_SFTP_SECRET_ID`, `ALMA_SFTP_SECRET_ID`,
+    /// `SLACK_WEBHOOK_SECRET_ID`: name or ARN of each secret (a name, never a secret). Each
+    /// function is given only those its step reads; see [`Config::secret_id`].
+    pub secret_ids: BTreeMap<SecretPurpose, String>,
     /// `ALMA_BASE_URL`, e.g. `https://api-na.hosted.exlibrisgroup.com`.
     pub alma_base_url: String,
     /// `ALMA_RATE`: Alma API calls per second (default 10).
@@ -124,7 +129,10 @@ impl Config {
 
         Ok(Config {
             bucket: required("BUCKET")?,
-            secret_id: required("SECRET_ID")?,
+            secret_ids: SecretPurpose::ALL
+                .into_iter()
+                .filter_map(|p| get(p.setting()).map(|id| (p, id)))
+                .collect(),
             alma_base_url: alma_base_url.trim_end_matches('/').to_string(),
             alma_rate,
             alma_loader_job_id: get("ALMA_LOADER_JOB_ID"),
@@ -150,6 +158,17 @@ impl Config {
                 DEFAULT_SFTP_TIMEOUT_SECONDS,
             )?,
         })
+    }
+
+    /// The secret for `purpose`; unset is an error naming its setting, raised only by a
+    /// step that needs that secret.
+    pub fn secret_id(&self, purpose: SecretPurpose) -> Result<&str, ConfigError> {
+        self.secret_ids
+            .get(&purpose)
+            .map(String::as_str)
+            .ok_or(ConfigError::Missing {
+                name: purpose.setting(),
+            })
     }
 
     /// Link to an execution in the Step Functions console. The region comes from the ARN
@@ -220,7 +239,6 @@ mod tests {
     fn full() -> HashMap<&'static str, &'static str> {
         HashMap::from([
             ("BUCKET", "leganto-runs"),
-            ("SECRET_ID", "leganto/prod"),
             ("ALMA_BASE_URL", "https://api-na.hosted.exlibrisgroup.com/"),
             ("EMAIL_FROM", "library@example.edu"),
             ("EMAIL_TO", "a@example.edu, b@example.edu,"),
@@ -250,13 +268,7 @@ mod tests {
 
     #[test]
     fn each_missing_required_setting_is_named() {
-        for name in [
-            "BUCKET",
-            "SECRET_ID",
-            "ALMA_BASE_URL",
-            "EMAIL_FROM",
-            "EMAIL_TO",
-        ] {
+        for name in ["BUCKET", "ALMA_BASE_URL", "EMAIL_FROM", "EMAIL_TO"] {
             let mut vars = full();
             vars.remove(name);
             let err = load(&vars).unwrap_err();
@@ -268,17 +280,43 @@ mod tests {
     #[test]
     fn a_blank_required_setting_counts_as_missing() {
         let mut vars = full();
-        vars.insert("SECRET_ID", "  ");
+        vars.insert("BUCKET", "  ");
         assert_eq!(
             load(&vars).unwrap_err(),
-            ConfigError::Missing { name: "SECRET_ID" }
+            ConfigError::Missing { name: "BUCKET" }
         );
-        vars.insert("SECRET_ID", "x");
+        vars.insert("BUCKET", "x");
         vars.insert("EMAIL_TO", " , ");
         assert_eq!(
             load(&vars).unwrap_err(),
             ConfigError::Missing { name: "EMAIL_TO" }
         );
+    }
+
+    #[test]
+    fn each_secret_id_is_optional_and_asking_for_an_unset_one_names_its_setting() {
+        let config = load(&full()).unwrap();
+        for purpose in SecretPurpose::ALL {
+            let err = config.secret_id(purpose).unwrap_err();
+            assert_eq!(
+                err,
+                ConfigError::Missing {
+                    name: purpose.setting()
+                }
+            );
+            assert!(err.to_string().contains(purpose.setting()), "{err}");
+            assert_eq!(crate::error::ErrorName::error_name(&err), "InvalidConfig");
+        }
+        let mut vars = full();
+        vars.insert("CEM_SFTP_SECRET_ID", "leganto/cem-sftp");
+        vars.insert("SLACK_WEBHOOK_SECRET_ID", " ");
+        let config = load(&vars).unwrap();
+        assert_eq!(
+            config.secret_id(SecretPurpose::CemSftp),
+            Ok("leganto/cem-sftp")
+        );
+        assert!(config.secret_id(SecretPurpose::SlackWebhook).is_err());
+        assert!(config.secret_id(SecretPurpose::AlmaApiKey).is_err());
     }
 
     #[test]

@@ -9,9 +9,9 @@
 //!   directory;
 //! - the Slack receiver.
 //!
-//! It then creates the bucket, the run's secret (the real JSON shape, with the sshd logins,
-//! host key fingerprints, the simulator's API key and the receiver's URL) and verifies the
-//! SES sender, and deploys `template.yaml` as AWS would ([`crate::template`]): each
+//! It then creates the bucket, the run's four secrets (the real JSON shapes, with the sshd
+//! logins, host key fingerprints, the simulator's API key and the receiver's URL) and
+//! verifies the SES sender, and deploys `template.yaml` as AWS would ([`crate::template`]): each
 //! function's role with the template's policies, assumed, so its handler runs with that
 //! role's credentials, its environment and its `Timeout`; the state machine with the
 //! template's definition substitutions. Then moto enforces IAM: it checks every call's
@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use leganto_shared::config::Config;
+use leganto_shared::secrets::SecretPurpose;
 use leganto_shared::steps::StepContext;
 use serde_json::Value;
 
@@ -44,7 +45,16 @@ use crate::template::{self, Rendered, RenderedFunction, TemplateError};
 /// moto's account id.
 pub const ACCOUNT: &str = "123456789012";
 pub const BUCKET: &str = "leganto-local";
-pub const SECRET_ID: &str = "leganto/local";
+
+/// The run's secret for `purpose`, and the template's logical id for it.
+pub fn secret_id(purpose: SecretPurpose) -> (&'static str, &'static str) {
+    match purpose {
+        SecretPurpose::AlmaApiKey => ("leganto/local/alma-api-key", "AlmaApiKeySecret"),
+        SecretPurpose::CemSftp => ("leganto/local/cem-sftp", "CemSftpSecret"),
+        SecretPurpose::AlmaSftp => ("leganto/local/alma-sftp", "AlmaSftpSecret"),
+        SecretPurpose::SlackWebhook => ("leganto/local/slack-webhook", "SlackWebhookSecret"),
+    }
+}
 pub const STATE_MACHINE_NAME: &str = "leganto-daily";
 pub const CEM_USER: &str = "cem_sftp";
 pub const ALMA_USER: &str = "alma_sftp";
@@ -230,13 +240,29 @@ impl Stack {
         })??;
         let setup_sdk = moto.sdk_config().await;
 
-        let secret = serde_json::json!({
-            "alma_api_key": alma.api_key(),
-            "cem_sftp": sshd.login_json(CEM_USER, LoginAuth::Key),
-            "alma_sftp": sshd.login_json(ALMA_USER, LoginAuth::Password),
-            "slack_webhook_url": slack.url(),
-        });
-        let physical = provision_resources(&moto, &setup_sdk, &secret).await?;
+        let secrets = [
+            (
+                SecretPurpose::AlmaApiKey,
+                serde_json::json!({"api_key": alma.api_key()}),
+            ),
+            (
+                SecretPurpose::CemSftp,
+                sshd.login_json(CEM_USER, LoginAuth::Key),
+            ),
+            (
+                SecretPurpose::AlmaSftp,
+                sshd.login_json(ALMA_USER, LoginAuth::Password),
+            ),
+            (
+                SecretPurpose::SlackWebhook,
+                serde_json::json!({"webhook_url": slack.url()}),
+            ),
+        ];
+        let physical = provision_resources(&moto, &setup_sdk, &secrets).await?;
+        let secret_arns = SecretPurpose::ALL
+            .iter()
+            .filter_map(|p| physical.get(secret_id(*p).1).cloned())
+            .collect();
         let parameters = template_parameters(&opts, alma.base_url(), &loader_job_id);
         let template = opts.template.clone();
         let rendered = tokio::task::spawn_blocking(move || {
@@ -256,7 +282,7 @@ impl Stack {
         let scope = Scope {
             region: REGION.to_string(),
             account: ACCOUNT.to_string(),
-            secrets: vec![secret_arn(&setup_sdk).await?],
+            secrets: secret_arns,
         };
         let mut by_step = HashMap::new();
         let mut principals = Vec::new();
@@ -500,12 +526,12 @@ fn template_parameters(
     .collect()
 }
 
-/// Bucket, secret and SES sender, made before IAM applies; returns the physical ids the
-/// template's `Ref`s resolve to.
+/// Bucket, secrets and SES sender, made before IAM applies; returns the physical ids the
+/// template's `Ref`s resolve to (the bucket's name, each secret's ARN).
 async fn provision_resources(
     moto: &Moto,
     sdk: &aws_config::SdkConfig,
-    secret: &Value,
+    secrets: &[(SecretPurpose, Value)],
 ) -> Result<BTreeMap<String, String>, StackError> {
     moto.enable_stepfunctions_execution().await?;
     leganto_shared::store::s3_client(sdk)
@@ -514,36 +540,28 @@ async fn provision_resources(
         .send()
         .await
         .map_err(aws("CreateBucket"))?;
-    let created = aws_sdk_secretsmanager::Client::new(sdk)
-        .create_secret()
-        .name(SECRET_ID)
-        .secret_string(secret.to_string())
-        .send()
-        .await
-        .map_err(aws("CreateSecret"))?;
+    let mut physical = BTreeMap::from([("Bucket".to_string(), BUCKET.to_string())]);
+    for (purpose, secret) in secrets {
+        let (name, logical_id) = secret_id(*purpose);
+        let created = aws_sdk_secretsmanager::Client::new(sdk)
+            .create_secret()
+            .name(name)
+            .secret_string(secret.to_string())
+            .send()
+            .await
+            .map_err(aws("CreateSecret"))?;
+        physical.insert(
+            logical_id.to_string(),
+            created.arn().unwrap_or(name).to_string(),
+        );
+    }
     aws_sdk_sesv2::Client::new(sdk)
         .create_email_identity()
         .email_identity(EMAIL_FROM)
         .send()
         .await
         .map_err(aws("CreateEmailIdentity"))?;
-    Ok(BTreeMap::from([
-        ("Bucket".to_string(), BUCKET.to_string()),
-        (
-            "Secret".to_string(),
-            created.arn().unwrap_or(SECRET_ID).to_string(),
-        ),
-    ]))
-}
-
-async fn secret_arn(sdk: &aws_config::SdkConfig) -> Result<String, StackError> {
-    let out = aws_sdk_secretsmanager::Client::new(sdk)
-        .describe_secret()
-        .secret_id(SECRET_ID)
-        .send()
-        .await
-        .map_err(aws("DescribeSecret"))?;
-    Ok(out.arn().unwrap_or(SECRET_ID).to_string())
+    Ok(physical)
 }
 
 /// The harness's own identity once IAM applies: allowed everything.

@@ -1,4 +1,4 @@
-//! An SFTP login as held in the run's secret, and the pinned host key fingerprint.
+//! An SFTP login as held in its secret, and the pinned host key fingerprint.
 
 use std::fmt;
 

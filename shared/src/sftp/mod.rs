@@ -1,6 +1,6 @@
 //! SFTP adapter: list, download and atomic upload in one remote directory.
 //!
-//! Takes an [`SftpLogin`] (from the run's secret) and a timeout; touches one SFTP server over
+//! Takes an [`SftpLogin`] (from its secret) and a timeout; touches one SFTP server over
 //! SSH with the `ssh2` crate (libssh2, vendored OpenSSL). Every call opens its own
 //! connection inside one `spawn_blocking`, so the async runtime never blocks.
 //!
@@ -9,7 +9,7 @@
 //! [`SftpError::HostKeyMismatch`] before any credential is sent), login, then the operation.
 //! The same timeout bounds every libssh2 call after connect.
 //!
-//! # Login JSON (one object per server inside the secret)
+//! # Login JSON (the whole of each SFTP login secret, one per server)
 //!
 //! ```json
 //! {"host": "sftp.example.edu", "port": 22, "user": "cem",

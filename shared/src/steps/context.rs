@@ -1,5 +1,5 @@
 //! What every step works with, built once per cold start: settings, the S3 store, SES,
-//! and lazily (only for steps that need them) the secret and the clients made from it.
+//! and lazily (only for steps that need them) each secret and the clients made from it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,9 +10,10 @@ use tokio::sync::OnceCell;
 use crate::alma::{AlmaClient, AlmaClientConfig, CourseCache};
 use crate::config::{self, Config};
 use crate::domain::Rules;
-use crate::secrets::Secrets;
+use crate::secrets::{self, AlmaApiKey, SecretCache, SecretPurpose, SecretValue, SlackWebhookUrl};
 #[cfg(feature = "sftp")]
 use crate::sftp::SftpClient;
+use crate::sftp::SftpLogin;
 use crate::slack::SlackWebhook;
 use crate::store::Store;
 
@@ -30,8 +31,12 @@ pub struct StepContext {
     pub store: Store,
     pub ses: aws_sdk_sesv2::Client,
     secrets_client: aws_sdk_secretsmanager::Client,
-    /// Fetched on first use: Plan and E-mail never read the secret (their IAM role cannot).
-    secrets: OnceCell<Arc<Secrets>>,
+    /// Each fetched on first use and kept briefly: a function's IAM role can read only the
+    /// secrets its step uses (Plan and E-mail none).
+    alma_api_key: SecretCache<AlmaApiKey>,
+    cem_sftp_login: SecretCache<SftpLogin>,
+    alma_sftp_login: SecretCache<SftpLogin>,
+    slack_webhook_url: SecretCache<SlackWebhookUrl>,
     rules: OnceCell<Arc<Rules>>,
     /// One HTTP client (connection pool, TLS set-up) for every invocation of a warm Lambda.
     http: std::sync::OnceLock<reqwest::Client>,
@@ -45,7 +50,13 @@ impl std::fmt::Debug for StepContext {
         f.debug_struct("StepContext")
             .field("config", &self.config)
             .field("bucket", &self.store.bucket())
-            .field("secrets_loaded", &self.secrets.initialized())
+            .field("alma_api_key_loaded", &self.alma_api_key.is_loaded())
+            .field("cem_sftp_login_loaded", &self.cem_sftp_login.is_loaded())
+            .field("alma_sftp_login_loaded", &self.alma_sftp_login.is_loaded())
+            .field(
+                "slack_webhook_url_loaded",
+                &self.slack_webhook_url.is_loaded(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -64,7 +75,10 @@ impl StepContext {
             store: Store::from_sdk_config(sdk, config.bucket.clone()),
             ses: aws_sdk_sesv2::Client::new(sdk),
             secrets_client: aws_sdk_secretsmanager::Client::new(sdk),
-            secrets: OnceCell::new(),
+            alma_api_key: SecretCache::default(),
+            cem_sftp_login: SecretCache::default(),
+            alma_sftp_login: SecretCache::default(),
+            slack_webhook_url: SecretCache::default(),
             rules: OnceCell::new(),
             http: std::sync::OnceLock::new(),
             clock: Arc::new(Utc::now),
@@ -89,17 +103,43 @@ impl StepContext {
             .naive_local()
     }
 
-    /// The run's secret, fetched once.
-    pub async fn secrets(&self) -> Result<Arc<Secrets>, StepError> {
-        self.secrets
-            .get_or_try_init(|| async {
-                Secrets::load(&self.secrets_client, &self.config.secret_id)
-                    .await
-                    .map(Arc::new)
-            })
+    /// The Alma API key (`ALMA_API_KEY_SECRET_ID`).
+    pub async fn alma_api_key(&self) -> Result<Arc<AlmaApiKey>, StepError> {
+        self.secret(&self.alma_api_key, SecretPurpose::AlmaApiKey)
             .await
-            .cloned()
-            .map_err(StepError::from)
+    }
+
+    /// The CEM SFTP login (`CEM_SFTP_SECRET_ID`).
+    pub async fn cem_sftp_login(&self) -> Result<Arc<SftpLogin>, StepError> {
+        self.secret(&self.cem_sftp_login, SecretPurpose::CemSftp)
+            .await
+    }
+
+    /// Alma's SFTP login (`ALMA_SFTP_SECRET_ID`).
+    pub async fn alma_sftp_login(&self) -> Result<Arc<SftpLogin>, StepError> {
+        self.secret(&self.alma_sftp_login, SecretPurpose::AlmaSftp)
+            .await
+    }
+
+    /// The Slack webhook (`SLACK_WEBHOOK_SECRET_ID`).
+    pub async fn slack_webhook_url(&self) -> Result<Arc<SlackWebhookUrl>, StepError> {
+        self.secret(&self.slack_webhook_url, SecretPurpose::SlackWebhook)
+            .await
+    }
+
+    /// One secret from its cache, else from Secrets Manager; its setting unset is
+    /// `InvalidConfig` naming it.
+    async fn secret<T: SecretValue>(
+        &self,
+        cache: &SecretCache<T>,
+        purpose: SecretPurpose,
+    ) -> Result<Arc<T>, StepError> {
+        let secret_id = self.config.secret_id(purpose)?;
+        Ok(cache
+            .get_or_fetch(self.now(), || {
+                secrets::load(&self.secrets_client, secret_id)
+            })
+            .await?)
     }
 
     /// Institution rules: `RULES_FILE`, else the shipped default.
@@ -124,11 +164,8 @@ impl StepContext {
     /// A fresh Alma client per invocation, so its call counter and quota stop belong to one
     /// step, never to a later day in a warm container; its HTTP client is the warm one.
     pub async fn alma(&self) -> Result<AlmaClient, StepError> {
-        let secrets = self.secrets().await?;
-        let mut cfg = AlmaClientConfig::new(
-            self.config.alma_base_url.clone(),
-            secrets.alma_api_key.clone(),
-        );
+        let key = self.alma_api_key().await?;
+        let mut cfg = AlmaClientConfig::new(self.config.alma_base_url.clone(), key.api_key.clone());
         cfg.rate_per_second = self.config.alma_rate;
         cfg.http = Some(self.http()?.clone());
         Ok(AlmaClient::new(cfg)?)
@@ -141,27 +178,21 @@ impl StepContext {
 
     #[cfg(feature = "sftp")]
     pub async fn cem_sftp(&self) -> Result<SftpClient, StepError> {
-        let secrets = self.secrets().await?;
-        Ok(SftpClient::new(
-            secrets.cem_sftp.clone(),
-            self.config.sftp_timeout,
-        ))
+        let login = self.cem_sftp_login().await?;
+        Ok(SftpClient::new((*login).clone(), self.config.sftp_timeout))
     }
 
     #[cfg(feature = "sftp")]
     pub async fn alma_sftp(&self) -> Result<SftpClient, StepError> {
-        let secrets = self.secrets().await?;
-        Ok(SftpClient::new(
-            secrets.alma_sftp.clone(),
-            self.config.sftp_timeout,
-        ))
+        let login = self.alma_sftp_login().await?;
+        Ok(SftpClient::new((*login).clone(), self.config.sftp_timeout))
     }
 
     pub async fn slack(&self) -> Result<SlackWebhook, StepError> {
-        let secrets = self.secrets().await?;
+        let webhook = self.slack_webhook_url().await?;
         Ok(SlackWebhook::with_client(
             self.http()?.clone(),
-            secrets.slack_webhook_url.clone(),
+            webhook.webhook_url.clone(),
             self.slack_timeout,
         ))
     }

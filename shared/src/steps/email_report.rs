@@ -1,6 +1,6 @@
 //! E-mail the report: the day's rollover report attached to a plain and an HTML summary
 //! (raw MIME through SES v2), from the configured sender to the configured recipients.
-//! Reads S3; never the secret. Not in a dry run.
+//! Reads S3; never a secret. Not in a dry run.
 
 use serde::{Deserialize, Serialize};
 

@@ -152,7 +152,10 @@ mod tests {
         };
         let name = sftp.error_name();
         assert_eq!(StepError::from(sftp).error_name(), name);
-        let secret = SecretsError::MissingField { field: "x".into() };
+        let secret = SecretsError::MissingField {
+            secret_id: "leganto/x".into(),
+            field: "x".into(),
+        };
         assert_eq!(StepError::from(secret).error_name(), "SecretInvalid");
     }
 
@@ -205,7 +208,11 @@ mod tests {
                 key: "k".into(),
             }
             .into(),
-            SecretsError::MissingField { field: "x".into() }.into(),
+            SecretsError::MissingField {
+                secret_id: "s".into(),
+                field: "x".into(),
+            }
+            .into(),
             SftpError::Conflict {
                 path: "/x".into(),
                 existing_size: 1,

@@ -1,6 +1,6 @@
 //! Plan the run: the run date (the execution's start in the library's time zone unless
 //! given), the first stage, dry run or not, and for a rerun what earlier stages left in S3.
-//! Reads and lists S3; never the secret.
+//! Reads and lists S3; never a secret.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};

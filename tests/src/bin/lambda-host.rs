@@ -2,9 +2,9 @@
 //!
 //! Start moto with `MOTO_PORT=<this port> moto_server -p <moto port>`, then run
 //! `lambda-host --port <this port> --moto http://127.0.0.1:<moto port>` with the functions'
-//! settings in the environment (BUCKET, SECRET_ID, ALMA_BASE_URL, EMAIL_FROM, EMAIL_TO, ...;
-//! `AWS_ENDPOINT_URL` pointing at moto). `make sandbox` and the end-to-end tests do all this
-//! in one process (`leganto_tests::stack`).
+//! settings in the environment (BUCKET, the four `*_SECRET_ID`s, ALMA_BASE_URL, EMAIL_FROM,
+//! EMAIL_TO, ...; `AWS_ENDPOINT_URL` pointing at moto). `make sandbox` and the end-to-end
+//! tests do all this in one process (`leganto_tests::stack`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

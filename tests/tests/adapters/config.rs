@@ -5,7 +5,6 @@ use leganto_shared::config::{Config, ConfigError};
 #[test]
 fn config_from_a_lookup_without_the_bucket_names_the_bucket_setting() {
     let vars = HashMap::from([
-        ("SECRET_ID", "leganto/test"),
         ("ALMA_BASE_URL", "http://127.0.0.1:9"),
         ("EMAIL_FROM", "library@example.edu"),
         ("EMAIL_TO", "a@example.edu"),

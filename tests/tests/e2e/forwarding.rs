@@ -24,7 +24,6 @@ async fn host_in_front_of_moto() -> (
     let config = Config::from_lookup(|name| {
         let value = match name {
             "BUCKET" => "host-bucket",
-            "SECRET_ID" => "host/secret",
             "ALMA_BASE_URL" => "http://127.0.0.1:9",
             "EMAIL_FROM" => "a@example.edu",
             "EMAIL_TO" => "b@example.edu",

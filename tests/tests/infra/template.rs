@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
+use leganto_shared::secrets::SecretPurpose;
 use serde_yaml_ng::Value as Yaml;
 
 use super::support::*;
@@ -260,11 +261,9 @@ fn no_grant_uses_a_wildcard_action_and_secrets_and_mail_are_granted_narrowly() {
                 ["secretsmanager:GetSecretValue"],
                 "{resource}"
             );
-            let (tag, _) = untag(&statement["Resource"]);
-            assert_eq!(
-                tag.as_deref(),
-                Some("!If"),
-                "{resource}: only the run's secret"
+            assert!(
+                secret_of(&statement["Resource"]).is_some(),
+                "{resource}: only one of the run's secrets"
             );
         }
         if actions(statement).iter().any(|a| a.starts_with("ses:")) {
@@ -290,8 +289,83 @@ fn no_grant_uses_a_wildcard_action_and_secrets_and_mail_are_granted_narrowly() {
             !all.iter()
                 .any(|(r, s)| r == quiet
                     && actions(s).iter().any(|a| a.starts_with("secretsmanager:"))),
-            "{quiet} must not read the secret"
+            "{quiet} must not read a secret"
         );
+    }
+}
+
+/// The secret resource behind `!If [Create<X>, !Ref <X>, !Ref Existing<X>Arn]`.
+fn secret_of(value: &Yaml) -> Option<String> {
+    let (tag, inner) = untag(value);
+    if tag.as_deref() != Some("!If") {
+        return None;
+    }
+    let condition = inner[0].as_str()?;
+    let (created_tag, created) = untag(&inner[1]);
+    let (existing_tag, existing) = untag(&inner[2]);
+    let created = created.as_str()?;
+    let well_formed = created_tag.as_deref() == Some("!Ref")
+        && existing_tag.as_deref() == Some("!Ref")
+        && condition == format!("Create{created}")
+        && existing.as_str() == Some(format!("Existing{created}Arn").as_str());
+    well_formed.then(|| created.to_string())
+}
+
+/// Each secret resource and the setting that names it.
+const SECRETS: [(&str, SecretPurpose); 4] = [
+    ("AlmaApiKeySecret", SecretPurpose::AlmaApiKey),
+    ("CemSftpSecret", SecretPurpose::CemSftp),
+    ("AlmaSftpSecret", SecretPurpose::AlmaSftp),
+    ("SlackWebhookSecret", SecretPurpose::SlackWebhook),
+];
+
+/// Which secrets each step's code reads (shared/src/steps: `ctx.alma()`,
+/// `ctx.course_cache()`, `ctx.cem_sftp()`, `ctx.alma_sftp()`, `ctx.slack()`).
+fn secrets_read_by(step: &str) -> BTreeSet<String> {
+    let names: &[&str] = match step {
+        "Pull" => &["CemSftpSecret"],
+        "Push" => &["AlmaSftpSecret"],
+        "Transform" | "CheckJob" | "CacheCourses" | "RolloverReport" => &["AlmaApiKeySecret"],
+        "NotifySlack" => &["SlackWebhookSecret"],
+        _ => &[],
+    };
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+#[test]
+fn each_function_is_given_and_may_read_exactly_the_secrets_its_step_uses() {
+    let template = template();
+    let functions = function_resources(&template);
+    let all = statements(&template);
+    for step in STEPS {
+        let name = format!("{step}Function");
+        let function = &functions[&name];
+        let granted: BTreeSet<String> = all
+            .iter()
+            .filter(|(r, s)| {
+                r == &name && actions(s).iter().any(|a| a.starts_with("secretsmanager:"))
+            })
+            .map(|(_, s)| secret_of(&s["Resource"]).expect("one secret per grant"))
+            .collect();
+        let mut given = BTreeSet::new();
+        for (variable, value) in get(function, &["Properties", "Environment", "Variables"])
+            .and_then(Yaml::as_mapping)
+            .into_iter()
+            .flatten()
+        {
+            let variable = variable.as_str().expect("name");
+            let secret =
+                secret_of(value).unwrap_or_else(|| panic!("{name}: {variable} is not a secret id"));
+            let (_, purpose) = SECRETS
+                .iter()
+                .find(|(resource, _)| *resource == secret)
+                .unwrap_or_else(|| panic!("{name}: unknown secret {secret}"));
+            assert_eq!(variable, purpose.setting(), "{name}: names {secret}");
+            given.insert(secret);
+        }
+        let expected = secrets_read_by(step);
+        assert_eq!(granted, expected, "{name}: secrets it may read");
+        assert_eq!(given, expected, "{name}: secrets it is told of");
     }
 }
 
@@ -366,26 +440,46 @@ fn the_daily_schedule_starts_the_run_at_nine_twenty_in_phoenix_with_empty_input(
 }
 
 #[test]
-fn an_existing_secret_can_replace_the_one_the_stack_creates() {
+fn each_secret_is_created_with_placeholders_unless_an_existing_one_is_named() {
     let template = template();
-    assert!(get(&template, &["Parameters", "ExistingSecretArn"]).is_some());
-    let secret = &resources(&template)["Secret"];
-    assert_eq!(resource_type(secret), "AWS::SecretsManager::Secret");
-    assert_eq!(
-        scalar(&secret["Condition"]).as_deref(),
-        Some("CreateSecret")
-    );
-    let shape: serde_json::Value =
-        serde_json::from_str(&scalar(&secret["Properties"]["SecretString"]).expect("placeholder"))
-            .expect("JSON");
-    for field in ["alma_api_key", "cem_sftp", "alma_sftp", "slack_webhook_url"] {
-        assert!(shape.get(field).is_some(), "placeholder secret has {field}");
-    }
-    for login in ["cem_sftp", "alma_sftp"] {
-        for field in ["host", "user", "host_key_sha256", "directory"] {
-            assert!(shape[login].get(field).is_some(), "{login}.{field}");
+    let all = resources(&template);
+    for (name, purpose) in SECRETS {
+        let parameter = format!("Existing{name}Arn");
+        assert_eq!(
+            get(&template, &["Parameters", &parameter, "Default"]).and_then(scalar),
+            Some(String::new()),
+            "{parameter}: empty creates the secret"
+        );
+        let secret = &all[name];
+        assert_eq!(resource_type(secret), "AWS::SecretsManager::Secret");
+        assert_eq!(
+            scalar(&secret["Condition"]),
+            Some(format!("Create{name}")),
+            "{name}"
+        );
+        assert_eq!(scalar(&secret["DeletionPolicy"]).as_deref(), Some("Retain"));
+        let text = scalar(&secret["Properties"]["SecretString"]).expect("placeholder");
+        let shape: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert!(text.contains("REPLACE_ME"), "{name}: {text}");
+        let fields: &[&str] = match purpose {
+            SecretPurpose::AlmaApiKey => &["api_key"],
+            SecretPurpose::SlackWebhook => &["webhook_url"],
+            SecretPurpose::CemSftp | SecretPurpose::AlmaSftp => {
+                &["host", "user", "password", "host_key_sha256", "directory"]
+            }
+        };
+        for field in fields {
+            assert!(shape.get(field).is_some(), "{name} has {field}");
         }
+        let output = get(&template, &["Outputs", &format!("{name}Arn"), "Value"])
+            .unwrap_or_else(|| panic!("an output names {name}"));
+        assert_eq!(secret_of(output).as_deref(), Some(name));
     }
+    let secrets = all
+        .values()
+        .filter(|r| resource_type(r) == "AWS::SecretsManager::Secret")
+        .count();
+    assert_eq!(secrets, SECRETS.len(), "one secret per purpose");
 }
 
 /// Resolves a template value to the text a function would see, using parameter defaults
@@ -420,10 +514,29 @@ fn the_functions_settings_are_exactly_what_the_config_reads_and_it_accepts_them(
     )
     .and_then(Yaml::as_mapping)
     .expect("Globals environment");
-    let env: BTreeMap<String, String> = variables
+    let mut env: BTreeMap<String, String> = variables
         .iter()
         .map(|(k, v)| (k.as_str().expect("name").to_string(), resolve(&template, v)))
         .collect();
+    assert!(
+        !env.keys().any(|k| k.ends_with("_SECRET_ID")),
+        "secret ids are per function, never global"
+    );
+    // Every function's own settings (its secret ids) on top: together, all a config reads.
+    for (name, function) in function_resources(&template) {
+        for (variable, value) in get(&function, &["Properties", "Environment", "Variables"])
+            .and_then(Yaml::as_mapping)
+            .into_iter()
+            .flatten()
+        {
+            let variable = variable.as_str().expect("name");
+            assert!(
+                variable.ends_with("_SECRET_ID"),
+                "{name}: {variable} belongs in Globals"
+            );
+            env.insert(variable.to_string(), resolve(&template, value));
+        }
+    }
     let read = Mutex::new(BTreeSet::new());
     let config = leganto_shared::config::Config::from_lookup(|name| {
         read.lock().expect("lock").insert(name.to_string());
@@ -432,18 +545,15 @@ fn the_functions_settings_are_exactly_what_the_config_reads_and_it_accepts_them(
     let config = config.unwrap_or_else(|e| panic!("the template's settings are rejected: {e}"));
     assert_eq!(config.time_zone.name(), "America/Phoenix");
     assert_eq!(config.email_to.len(), 2);
+    for purpose in SecretPurpose::ALL {
+        assert!(config.secret_id(purpose).is_ok(), "{}", purpose.setting());
+    }
     let read = read.into_inner().expect("lock");
     let unread: Vec<_> = env.keys().filter(|k| !read.contains(*k)).collect();
     assert!(
         unread.is_empty(),
         "the template sets settings nothing reads: {unread:?}"
     );
-    for function in function_resources(&template).values() {
-        assert!(
-            get(function, &["Properties", "Environment"]).is_none(),
-            "settings come from Globals only"
-        );
-    }
 }
 
 #[test]

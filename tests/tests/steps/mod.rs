@@ -1,5 +1,5 @@
 //! The daily run's step handlers against real peers on loopback: OpenSSH's sshd with the
-//! CEM and Alma accounts, moto (S3, Secrets Manager with the real secret, SES v2), the
+//! CEM and Alma accounts, moto (S3, Secrets Manager with the real secrets, SES v2), the
 //! Alma simulator loading what lands in the Alma account's directory, and a Slack receiver.
 //!
 //! Steps are called through `leganto_tests::dispatch::invoke` by their Lambda names, and their outputs are
@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use leganto_shared::config::Config;
+use leganto_shared::secrets::SecretPurpose;
 use leganto_shared::steps::{StepContext, StepError};
 use leganto_tests::alma_sim::{AlmaSim, SimOptions};
 use leganto_tests::moto::{Moto, RawMessage, REGION};
@@ -38,7 +39,7 @@ pub const EMAIL_FROM: &str = "library-systems@example.edu";
 /// The simulator's course loader job (SimOptions default).
 pub const LOADER_JOB_ID: &str = "S7100000000001";
 
-/// One moto for every test that runs at the same time (each uses its own bucket, secret
+/// One moto for every test that runs at the same time (each uses its own bucket, secrets
 /// and recipients); stopped when the last test holding it ends.
 fn moto() -> Arc<Moto> {
     static SHARED: Mutex<Weak<Moto>> = Mutex::new(Weak::new());
@@ -51,12 +52,22 @@ fn moto() -> Arc<Moto> {
     moto
 }
 
-/// Changes the run's secret (JSON) before it is stored.
+/// Changes the run's secrets before they are stored: one JSON object whose fields
+/// (`alma_api_key`, `cem_sftp`, `alma_sftp`, `slack_webhook`) each become one secret; a
+/// field removed leaves that secret and its setting out.
 pub type SecretEdit = Box<dyn FnOnce(&mut Value, &SshServer)>;
+
+/// The secrets' fields in a [`SecretEdit`]'s object, with the settings naming them.
+const SECRETS: [(&str, SecretPurpose); 4] = [
+    ("alma_api_key", SecretPurpose::AlmaApiKey),
+    ("cem_sftp", SecretPurpose::CemSftp),
+    ("alma_sftp", SecretPurpose::AlmaSftp),
+    ("slack_webhook", SecretPurpose::SlackWebhook),
+];
 
 /// How a test's world differs from a normal day.
 pub struct Options {
-    /// Edits the run's secret before it is stored.
+    /// Edits the run's secrets before they are stored.
     pub secret: SecretEdit,
     pub loader_delay: Duration,
     /// The simulator picks up pushed files by itself (else tests call `run_loader_now`).
@@ -119,7 +130,6 @@ impl World {
 
         let sdk = moto.sdk_config().await;
         let bucket = format!("leganto-steps-{name}").replace('_', "-");
-        let secret_id = format!("leganto/steps/{name}");
         let s3 = leganto_shared::store::s3_client(&sdk);
         s3.create_bucket()
             .bucket(&bucket)
@@ -127,22 +137,30 @@ impl World {
             .await
             .expect("bucket");
 
-        // The run's one secret, as Secrets Manager holds it: CEM logs in by password,
+        // The run's secrets, as Secrets Manager holds them: CEM logs in by password,
         // Alma by key.
-        let mut secret = json!({
-            "alma_api_key": sim.api_key(),
+        let mut secrets = json!({
+            "alma_api_key": {"api_key": sim.api_key()},
             "cem_sftp": sshd.login_json(CEM, LoginAuth::Password),
             "alma_sftp": sshd.login_json(ALMA, LoginAuth::Key),
-            "slack_webhook_url": slack.url(),
+            "slack_webhook": {"webhook_url": slack.url()},
         });
-        (options.secret)(&mut secret, &sshd);
-        aws_sdk_secretsmanager::Client::new(&sdk)
-            .create_secret()
-            .name(&secret_id)
-            .secret_string(secret.to_string())
-            .send()
-            .await
-            .expect("secret");
+        (options.secret)(&mut secrets, &sshd);
+        let mut secret_settings = Vec::new();
+        for (field, purpose) in SECRETS {
+            let Some(value) = secrets.get(field) else {
+                continue;
+            };
+            let secret_id = format!("leganto/steps/{name}/{field}");
+            aws_sdk_secretsmanager::Client::new(&sdk)
+                .create_secret()
+                .name(&secret_id)
+                .secret_string(value.to_string())
+                .send()
+                .await
+                .expect("secret");
+            secret_settings.push((purpose.setting(), secret_id));
+        }
         // SES only sends from a verified identity; another test may have made it already.
         let _ = aws_sdk_sesv2::Client::new(&sdk)
             .create_email_identity()
@@ -156,7 +174,6 @@ impl World {
         ];
         let mut settings: HashMap<&str, String> = HashMap::from([
             ("BUCKET", bucket),
-            ("SECRET_ID", secret_id),
             ("ALMA_BASE_URL", sim.base_url().to_string()),
             ("ALMA_RATE", "50".to_string()),
             ("ALMA_LOADER_JOB_ID", LOADER_JOB_ID.to_string()),
@@ -167,6 +184,7 @@ impl World {
             ("POLL_INTERVAL_SECONDS", "30".to_string()),
             ("WAIT_LIMIT_SECONDS", "3600".to_string()),
         ]);
+        settings.extend(secret_settings);
         settings.extend(options.settings);
         let config = Config::from_lookup(|k| settings.get(k).cloned()).expect("settings");
         let ctx = StepContext::new(config.clone(), &sdk);

@@ -177,3 +177,32 @@ async fn pushing_twice_leaves_one_file_on_alma_s_server() {
     assert_eq!(third["already_there"], true);
     assert_eq!(world.alma_files().len(), 1);
 }
+
+#[tokio::test]
+async fn each_step_reads_only_its_own_secret_and_one_without_its_setting_is_invalid_config() {
+    let world = World::start_with(
+        "own-secret",
+        Options {
+            // Only the CEM login exists, as only Pull's role may read it.
+            secret: Box::new(|secrets, _| {
+                secrets
+                    .as_object_mut()
+                    .unwrap()
+                    .retain(|field, _| field == "cem_sftp");
+            }),
+            ..Options::default()
+        },
+    )
+    .await;
+    world.put_export(EXPORT_NAME, &read_sample("cem.csv"));
+    let mut state = planned(&world).await;
+    world.step("pull", &mut state, "pull").await;
+
+    let err = expect_error(world.call("transform", state).await);
+    assert_eq!(err.error_name(), "InvalidConfig");
+    assert!(
+        err.message().contains("ALMA_API_KEY_SECRET_ID"),
+        "{}",
+        err.message()
+    );
+}
