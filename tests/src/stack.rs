@@ -664,7 +664,7 @@ async fn create_state_machine(
 }
 
 fn to_chrono(t: &aws_sdk_sfn::primitives::DateTime) -> DateTime<Utc> {
-    DateTime::from_timestamp(t.secs(), t.subsec_nanos()).unwrap_or_default()
+    leganto_shared::config::aws_time(t).unwrap_or_default()
 }
 
 /// Pairs `*StateEntered` with the `*StateExited` of the same name (first in, first out, as

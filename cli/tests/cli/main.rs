@@ -20,7 +20,7 @@ use leganto_shared::store::Store;
 use leganto_tests::moto::Moto;
 
 pub const BUCKET: &str = "leganto-ops-test";
-pub const RUN_DATE: &str = "2026-11-28";
+pub use leganto_tests::support::RUN_DATE;
 
 /// A state machine that plans, waits a second and finishes.
 pub const PASSING: &str = r#"{
