@@ -787,7 +787,7 @@ fn failed_timed_out_and_aborted_runs_raise_alarms_on_the_alerts_topic() {
         let periods = number(props.get("EvaluationPeriods")).expect("EvaluationPeriods");
         // CloudWatch: periods of 10, 20, 30 or a multiple of 60 s; at most a day of
         // evaluation for periods under an hour, seven days otherwise.
-        assert!(period % 60 == 0, "{metric}: period {period}");
+        assert!(period.is_multiple_of(60), "{metric}: period {period}");
         let most = if period < 3600 { 86_400 } else { 604_800 };
         assert!(
             period * periods <= most,
