@@ -25,7 +25,8 @@ sandbox: setup
 lint: setup
 	infra/lint.sh all
 
-# Every Lambda built as AWS runs it (cargo lambda build --release; arm64 where available).
+# Every Lambda built the way a deploy builds it: `sam build` on template.yaml (rust-cargolambda,
+# arm64), into $(CARGO_TARGET_DIR)/sam/build (or target/sam/build). No AWS access needed.
 package: setup
 	infra/local/package.sh
 

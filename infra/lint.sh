@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Lints the deployable definition: the SAM template with cfn-lint and the state machine
-# with asl-validator. Usage: infra/lint.sh [template|asl|all]   (default: all)
-# Needs `make setup` (infra/local/setup.sh) first: cfn-lint in .venv, asl-validator in node_modules.
+# Lints the deployable definition: the SAM template with cfn-lint and with the SAM CLI's
+# own `sam validate --lint` (the transform a deploy runs), and the state machine with
+# asl-validator. Usage: infra/lint.sh [template|sam|asl|all]   (default: all)
+# Needs `make setup` (infra/local/setup.sh) first: cfn-lint in .venv, the SAM CLI in
+# .venv/sam, asl-validator in node_modules. No AWS access or credentials are needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +18,17 @@ lint_template() {
   echo "lint: cfn-lint template.yaml"
   # Warnings fail too (exit codes 4 and 8): the template is kept at zero findings.
   .venv/bin/cfn-lint template.yaml
+}
+
+lint_sam() {
+  if [ ! -x .venv/sam/bin/sam ]; then
+    echo "lint: .venv/sam/bin/sam is missing: run make setup" >&2
+    return 1
+  fi
+  echo "lint: sam validate --lint template.yaml"
+  # The SAM CLI wants a region even to validate offline; telemetry would try the network.
+  AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-west-2}" SAM_CLI_TELEMETRY=0 \
+    .venv/sam/bin/sam validate --lint --template-file template.yaml
 }
 
 lint_asl() {
@@ -44,13 +57,15 @@ lint_asl() {
 
 case "$what" in
   template) lint_template || status=$? ;;
+  sam) lint_sam || status=$? ;;
   asl) lint_asl || status=$? ;;
   all)
     lint_template || status=$?
+    lint_sam || status=$?
     lint_asl || status=$?
     ;;
   *)
-    echo "usage: infra/lint.sh [template|asl|all]" >&2
+    echo "usage: infra/lint.sh [template|sam|asl|all]" >&2
     exit 2
     ;;
 esac

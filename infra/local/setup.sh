@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and the local stack need on a bare Debian machine:
-# OpenSSH's server (the SFTP peer), moto and cfn-lint in the ignored .venv, and the
-# npm tools in the ignored node_modules. Safe to run again: it only installs what is missing.
+# OpenSSH's server (the SFTP peer), moto, cfn-lint and cargo-lambda in the ignored .venv, the
+# AWS SAM CLI in its own .venv/sam, and the npm tools in the ignored node_modules. Safe to
+# run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -27,13 +28,18 @@ if ! .venv/bin/python -c 'import moto, cfnlint, ziglang, samtranslator' >/dev/nu
   echo "setup: installing Python tools into .venv"
   .venv/bin/pip install -q --disable-pip-version-check -r infra/local/requirements.txt
 fi
+# A venv of its own: the SAM CLI pins boto3 and botocore exactly (requirements-sam.txt).
+if [ ! -x .venv/sam/bin/sam ]; then
+  echo "setup: installing the AWS SAM CLI into .venv/sam"
+  python3 -m venv .venv/sam
+  .venv/sam/bin/pip install -q --disable-pip-version-check -r infra/local/requirements-sam.txt
+fi
 
-# The arm64 standard library, so `make package` builds what the template deploys; without
-# it the packaging check falls back to x86_64.
+# The arm64 standard library: `make package` builds what the template deploys (arm64).
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
   echo "setup: adding the aarch64-unknown-linux-gnu Rust target"
   timeout 300 rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 \
-    || echo "setup: the arm64 target could not be added; make package will build for x86_64"
+    || echo "setup: the arm64 target could not be added; make package needs it"
 fi
 
 if [ -f package.json ] && [ ! -d node_modules ]; then

@@ -76,6 +76,15 @@ pub const DEFAULT_POLL_INTERVAL_SECONDS: u64 = 600;
 pub const DEFAULT_WAIT_LIMIT_SECONDS: u64 = 14_400;
 pub const DEFAULT_SFTP_TIMEOUT_SECONDS: u64 = 30;
 
+/// Most checks of Alma's job one run may make (`WAIT_LIMIT_SECONDS` over
+/// `POLL_INTERVAL_SECONDS`). Each check is 9 events of the execution's history (Wait 2,
+/// Task 5, Choice 2), so 360 checks stay near 3,300 of Step Functions' 25,000, with room
+/// for retries and the rest of the run. The template's parameter bounds (poll at least
+/// 60 s, wait at most 21,600 s) keep every deployable pair within it.
+pub const MAX_WAIT_CHECKS: u64 = 360;
+/// Longest wait for Alma's job: a day, when the next day's run starts.
+pub const MAX_WAIT_LIMIT_SECONDS: u64 = 86_400;
+
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -127,6 +136,18 @@ impl Config {
             });
         }
 
+        let poll_interval = seconds(
+            "POLL_INTERVAL_SECONDS",
+            get("POLL_INTERVAL_SECONDS"),
+            DEFAULT_POLL_INTERVAL_SECONDS,
+        )?;
+        let wait_limit = seconds(
+            "WAIT_LIMIT_SECONDS",
+            get("WAIT_LIMIT_SECONDS"),
+            DEFAULT_WAIT_LIMIT_SECONDS,
+        )?;
+        check_wait_bounds(poll_interval, wait_limit)?;
+
         Ok(Config {
             bucket: required("BUCKET")?,
             secret_ids: SecretPurpose::ALL
@@ -142,16 +163,8 @@ impl Config {
             email_to,
             rules_file: get("RULES_FILE").map(PathBuf::from),
             console_region: get("CONSOLE_REGION").or_else(|| get("AWS_REGION")),
-            poll_interval: seconds(
-                "POLL_INTERVAL_SECONDS",
-                get("POLL_INTERVAL_SECONDS"),
-                DEFAULT_POLL_INTERVAL_SECONDS,
-            )?,
-            wait_limit: seconds(
-                "WAIT_LIMIT_SECONDS",
-                get("WAIT_LIMIT_SECONDS"),
-                DEFAULT_WAIT_LIMIT_SECONDS,
-            )?,
+            poll_interval,
+            wait_limit,
             sftp_timeout: seconds(
                 "SFTP_TIMEOUT_SECONDS",
                 get("SFTP_TIMEOUT_SECONDS"),
@@ -217,6 +230,30 @@ fn seconds(
     default: u64,
 ) -> Result<Duration, ConfigError> {
     parse_number(name, value, default).map(Duration::from_secs)
+}
+
+/// The wait for Alma's job must fit the execution's history: a wait limit of at most a day,
+/// checked at most [`MAX_WAIT_CHECKS`] times.
+fn check_wait_bounds(poll_interval: Duration, wait_limit: Duration) -> Result<(), ConfigError> {
+    let (poll, limit) = (poll_interval.as_secs(), wait_limit.as_secs());
+    if limit > MAX_WAIT_LIMIT_SECONDS {
+        return Err(ConfigError::Invalid {
+            name: "WAIT_LIMIT_SECONDS",
+            reason: format!("{limit} is more than the bound of {MAX_WAIT_LIMIT_SECONDS} (a day)"),
+        });
+    }
+    let least_poll = limit.div_ceil(MAX_WAIT_CHECKS);
+    if poll < least_poll {
+        return Err(ConfigError::Invalid {
+            name: "POLL_INTERVAL_SECONDS",
+            reason: format!(
+                "{poll} is below the bound of {least_poll}: WAIT_LIMIT_SECONDS {limit} allows \
+                 at most {MAX_WAIT_CHECKS} checks of Alma's job, so the execution's history \
+                 stays far under Step Functions' 25,000 events"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// AWS SDK configuration from the standard chain. The endpoint comes from the SDK's own
@@ -367,6 +404,39 @@ mod tests {
             assert_eq!(err.setting(), name, "{err}");
             assert!(matches!(err, ConfigError::Invalid { .. }), "{err}");
         }
+    }
+
+    #[test]
+    fn the_wait_for_alma_is_bounded_so_the_execution_history_stays_small() {
+        let with = |poll: &'static str, limit: &'static str| {
+            let mut vars = full();
+            vars.insert("POLL_INTERVAL_SECONDS", poll);
+            vars.insert("WAIT_LIMIT_SECONDS", limit);
+            load(&vars)
+        };
+        // The template's extremes: the shortest poll with the longest wait.
+        let config = with("60", "21600").unwrap();
+        assert_eq!(
+            config.wait_limit.as_secs() / config.poll_interval.as_secs(),
+            360
+        );
+        // The local stack's short waits.
+        with("2", "120").unwrap();
+        with("1", "3").unwrap();
+
+        let err = with("10", "14400").unwrap_err();
+        assert_eq!(err.setting(), "POLL_INTERVAL_SECONDS");
+        assert!(matches!(err, ConfigError::Invalid { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("bound of 40"), "{text}");
+        assert!(text.contains("WAIT_LIMIT_SECONDS 14400"), "{text}");
+        assert!(text.contains("360 checks"), "{text}");
+        with("40", "14400").unwrap();
+
+        let err = with("600", "86401").unwrap_err();
+        assert_eq!(err.setting(), "WAIT_LIMIT_SECONDS");
+        assert!(err.to_string().contains("bound of 86400"), "{err}");
+        with("600", "86400").unwrap();
     }
 
     #[test]

@@ -28,6 +28,8 @@ async fn host_in_front_of_moto() -> (
             "EMAIL_FROM" => "a@example.edu",
             "EMAIL_TO" => "b@example.edu",
             "POLL_INTERVAL_SECONDS" => "2",
+            // At most 360 checks of Alma's job fit the execution's history (config.rs).
+            "WAIT_LIMIT_SECONDS" => "120",
             "AWS_REGION" => REGION,
             _ => return None,
         };

@@ -1,4 +1,5 @@
-//! The linters CI runs on what gets deployed: cfn-lint and asl-validator, via infra/lint.sh.
+//! The linters CI runs on what gets deployed: cfn-lint, `sam validate --lint` and
+//! asl-validator, via infra/lint.sh.
 
 use std::process::Command;
 
@@ -23,6 +24,11 @@ fn lint(what: &str) {
 #[test]
 fn cfn_lint_finds_nothing_in_the_template() {
     lint("template");
+}
+
+#[test]
+fn the_sam_cli_validates_and_lints_the_template_as_a_deploy_would_transform_it() {
+    lint("sam");
 }
 
 #[test]

@@ -574,3 +574,531 @@ fn each_functions_folder_builds_the_binary_its_template_entry_names() {
         );
     }
 }
+
+// ------------------------------------------------------------------ S3 by key prefix
+
+/// What each function may do in the bucket, by key pattern (`docs/deploy.md` has the table);
+/// a ListBucket entry is an `s3:prefix` it may list.
+const S3_GRANTS: [(&str, &[(&str, &str)]); 9] = [
+    (
+        "Plan",
+        &[
+            ("s3:GetObject", "reports/*/run-summary.json"),
+            ("s3:ListBucket", "alma/*"),
+            ("s3:ListBucket", "reports/*"),
+        ],
+    ),
+    ("Pull", &[("s3:PutObject", "cem/*")]),
+    (
+        "Transform",
+        &[
+            ("s3:GetObject", "cem/*"),
+            ("s3:ListBucket", "cem/*"),
+            ("s3:PutObject", "alma/*"),
+            ("s3:PutObject", "reports/*/rejects.csv"),
+            ("s3:PutObject", "reports/*/run-summary.json"),
+        ],
+    ),
+    (
+        "Push",
+        &[("s3:GetObject", "alma/*"), ("s3:ListBucket", "alma/*")],
+    ),
+    ("CheckJob", &[]),
+    (
+        "CacheCourses",
+        &[
+            ("s3:GetObject", "cache/*"),
+            ("s3:PutObject", "cache/*"),
+            ("s3:ListBucket", "cache/*"),
+        ],
+    ),
+    (
+        "RolloverReport",
+        &[
+            ("s3:GetObject", "cem/*"),
+            ("s3:GetObject", "cache/*"),
+            ("s3:ListBucket", "cem/*"),
+            ("s3:ListBucket", "cache/*"),
+            ("s3:PutObject", "reports/*/rollover_*"),
+        ],
+    ),
+    (
+        "EmailReport",
+        &[
+            ("s3:GetObject", "reports/*/rollover_*"),
+            ("s3:ListBucket", "reports/*"),
+        ],
+    ),
+    ("NotifySlack", &[]),
+];
+
+/// IAM's wildcard match: `*` is any run of characters (slashes too), `?` one character.
+fn iam_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+fn strings(value: &Yaml) -> Vec<String> {
+    match untag(value).1 {
+        Yaml::Sequence(list) => list.iter().filter_map(scalar).collect(),
+        other => scalar(other).into_iter().collect(),
+    }
+}
+
+/// A function's S3 grants as (action, key pattern): object ARNs `${Bucket.Arn}/<pattern>`,
+/// and for ListBucket on the bucket each `s3:prefix` it is limited to ("" when unlimited).
+fn s3_grants(template: &Yaml, function: &str) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for (resource, statement) in statements(template) {
+        if resource != function || scalar(&statement["Effect"]).as_deref() != Some("Allow") {
+            continue;
+        }
+        let s3: Vec<String> = actions(&statement)
+            .into_iter()
+            .filter(|a| a.starts_with("s3:"))
+            .collect();
+        if s3.is_empty() {
+            continue;
+        }
+        let targets: Vec<&Yaml> = match untag(&statement["Resource"]).1 {
+            Yaml::Sequence(list) => list.iter().collect(),
+            _ => vec![&statement["Resource"]],
+        };
+        for target in targets {
+            let (tag, inner) = untag(target);
+            let patterns = match (tag.as_deref(), scalar(inner)) {
+                (Some("!GetAtt"), Some(arn)) if arn == "Bucket.Arn" => {
+                    let prefixes = statement
+                        .get("Condition")
+                        .and_then(|c| c.get("StringLike"))
+                        .and_then(|c| c.get("s3:prefix"))
+                        .map(strings)
+                        .unwrap_or_default();
+                    if prefixes.is_empty() {
+                        vec![String::new()]
+                    } else {
+                        prefixes
+                    }
+                }
+                (Some("!Sub"), Some(text)) => vec![text
+                    .strip_prefix("${Bucket.Arn}/")
+                    .unwrap_or_else(|| panic!("{function}: S3 outside the bucket: {text}"))
+                    .to_string()],
+                other => panic!("{function}: unexpected S3 resource {other:?}"),
+            };
+            for action in &s3 {
+                for pattern in &patterns {
+                    out.insert((action.clone(), pattern.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn iam_wildcards_match_any_run_of_characters_slashes_included() {
+    assert!(iam_match("cem/*", "cem/2026/11/28/x.csv"));
+    assert!(iam_match(
+        "reports/*/rollover_*",
+        "reports/2026/11/28/rollover_1.txt"
+    ));
+    assert!(iam_match("reports/*", "reports/*/run-summary.json"));
+    assert!(!iam_match(
+        "reports/*/rejects.csv",
+        "reports/2026/11/28/run-summary.json"
+    ));
+    assert!(!iam_match("cem/*", "cache/2026/11/28/courses-2025.json"));
+    assert!(!iam_match("alma/*", "alma"));
+}
+
+#[test]
+fn each_function_may_touch_only_the_key_prefixes_its_step_uses() {
+    let template = template();
+    for (step, expected) in S3_GRANTS {
+        let function = format!("{step}Function");
+        let expected: BTreeSet<(String, String)> = expected
+            .iter()
+            .map(|(a, p)| (a.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(s3_grants(&template, &function), expected, "{function}");
+    }
+    assert_eq!(
+        S3_GRANTS.map(|(step, _)| step),
+        STEPS,
+        "every function is in the table"
+    );
+}
+
+#[test]
+fn no_function_may_touch_the_whole_bucket_or_list_it_unfiltered() {
+    let template = template();
+    for step in STEPS {
+        let function = format!("{step}Function");
+        for (action, pattern) in s3_grants(&template, &function) {
+            assert!(
+                !pattern.is_empty() && !pattern.starts_with('*'),
+                "{function}: {action} on the whole bucket"
+            );
+            assert!(
+                pattern
+                    .split('/')
+                    .next()
+                    .is_some_and(|top| !top.contains('*')),
+                "{function}: {action} on {pattern} is not under one top-level folder"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_function_that_reads_keys_may_list_them_so_a_missing_key_is_not_found() {
+    // S3 answers GetObject on a missing key with 404 only to a caller that may list that
+    // key (ListBucket, with the key as s3:prefix); otherwise 403, and the step would fail
+    // with AccessDenied instead of ArtefactMissing (or, for the course cache, a refetch).
+    let template = template();
+    for step in STEPS {
+        let function = format!("{step}Function");
+        let grants = s3_grants(&template, &function);
+        let listed: Vec<&String> = grants
+            .iter()
+            .filter(|(a, _)| a == "s3:ListBucket")
+            .map(|(_, p)| p)
+            .collect();
+        for (_, read) in grants.iter().filter(|(a, _)| a == "s3:GetObject") {
+            assert!(
+                listed.iter().any(|prefix| iam_match(prefix, read)),
+                "{function} reads {read} but may not list it"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_day_keys_the_code_uses_fall_under_the_grants_of_the_steps_that_use_them() {
+    use leganto_shared::store::DayKeys;
+    let template = template();
+    let day = DayKeys::new(chrono::NaiveDate::from_ymd_opt(2026, 11, 28).expect("date"));
+    let at = chrono::NaiveDate::from_ymd_opt(2026, 11, 28)
+        .and_then(|d| d.and_hms_opt(9, 25, 14))
+        .expect("time");
+    let may = |step: &str, action: &str, key: &str| {
+        s3_grants(&template, &format!("{step}Function"))
+            .iter()
+            .any(|(a, p)| a == action && iam_match(p, key))
+    };
+    let export = day.cem_export("leganto_export_20261128.csv");
+    let loader = day.alma_loader_file(at);
+    let cache = day.course_cache(2025);
+    let rollover = day.rollover_report(at);
+    let uses = [
+        ("Pull", "s3:PutObject", export.clone()),
+        ("Transform", "s3:ListBucket", day.cem_prefix()),
+        ("Transform", "s3:GetObject", export.clone()),
+        ("Transform", "s3:PutObject", loader.clone()),
+        ("Transform", "s3:PutObject", day.rejects()),
+        ("Transform", "s3:PutObject", day.run_summary()),
+        ("Plan", "s3:GetObject", day.run_summary()),
+        ("Plan", "s3:ListBucket", day.run_summary()),
+        ("Plan", "s3:ListBucket", day.alma_prefix()),
+        ("Push", "s3:ListBucket", day.alma_prefix()),
+        ("Push", "s3:GetObject", loader.clone()),
+        ("CacheCourses", "s3:GetObject", cache.clone()),
+        ("CacheCourses", "s3:ListBucket", cache.clone()),
+        ("CacheCourses", "s3:PutObject", cache.clone()),
+        ("RolloverReport", "s3:ListBucket", day.cem_prefix()),
+        ("RolloverReport", "s3:GetObject", export.clone()),
+        ("RolloverReport", "s3:ListBucket", day.cache_prefix()),
+        ("RolloverReport", "s3:GetObject", cache.clone()),
+        ("RolloverReport", "s3:PutObject", rollover.clone()),
+        ("EmailReport", "s3:ListBucket", day.rollover_prefix()),
+        ("EmailReport", "s3:GetObject", rollover.clone()),
+    ];
+    for (step, action, key) in &uses {
+        assert!(may(step, action, key), "{step} needs {action} on {key}");
+    }
+    // And only the transform writes the loader file Alma loads.
+    for step in STEPS.iter().filter(|s| **s != "Transform") {
+        assert!(
+            !may(step, "s3:PutObject", &loader),
+            "{step} may write {loader}"
+        );
+    }
+    for step in STEPS.iter().filter(|s| **s != "Pull") {
+        assert!(
+            !may(step, "s3:PutObject", &export),
+            "{step} may write {export}"
+        );
+    }
+}
+
+// ------------------------------------------------------------------ alerts
+
+fn alarms(template: &Yaml) -> BTreeMap<String, Yaml> {
+    resources(template)
+        .into_iter()
+        .filter(|(_, r)| resource_type(r) == "AWS::CloudWatch::Alarm")
+        .filter_map(|(_, r)| Some((scalar(&r["Properties"]["MetricName"])?, r)))
+        .collect()
+}
+
+#[test]
+fn failed_timed_out_and_aborted_runs_raise_alarms_on_the_alerts_topic() {
+    let template = template();
+    let all = resources(&template);
+    let topic = &all["AlertTopic"];
+    assert_eq!(resource_type(topic), "AWS::SNS::Topic");
+    let alarms = alarms(&template);
+    for metric in [
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+        "ExecutionsAborted",
+        "ExecutionsSucceeded",
+    ] {
+        let props = &alarms
+            .get(metric)
+            .unwrap_or_else(|| panic!("an alarm on {metric}"))["Properties"];
+        assert_eq!(scalar(&props["Namespace"]).as_deref(), Some("AWS/States"));
+        let dimension = &props["Dimensions"][0];
+        assert_eq!(
+            scalar(&dimension["Name"]).as_deref(),
+            Some("StateMachineArn")
+        );
+        let (tag, target) = untag(&dimension["Value"]);
+        assert_eq!(
+            (tag.as_deref(), target.as_str()),
+            (Some("!Ref"), Some("StateMachine")),
+            "{metric}: the run's state machine"
+        );
+        let (tag, target) = untag(&props["AlarmActions"][0]);
+        assert_eq!(
+            (tag.as_deref(), target.as_str()),
+            (Some("!Ref"), Some("AlertTopic")),
+            "{metric}: alarms go to the topic"
+        );
+        let period = number(props.get("Period")).expect("Period");
+        let periods = number(props.get("EvaluationPeriods")).expect("EvaluationPeriods");
+        // CloudWatch: periods of 10, 20, 30 or a multiple of 60 s; at most a day of
+        // evaluation for periods under an hour, seven days otherwise.
+        assert!(period.is_multiple_of(60), "{metric}: period {period}");
+        let most = if period < 3600 { 86_400 } else { 604_800 };
+        assert!(
+            period * periods <= most,
+            "{metric}: evaluates {period}×{periods} s"
+        );
+        if metric != "ExecutionsSucceeded" {
+            assert_eq!(scalar(&props["Statistic"]).as_deref(), Some("Sum"));
+            assert_eq!(number(props.get("Threshold")), Some(1));
+            assert_eq!(
+                scalar(&props["ComparisonOperator"]).as_deref(),
+                Some("GreaterThanOrEqualToThreshold")
+            );
+            assert_eq!(
+                scalar(&props["TreatMissingData"]).as_deref(),
+                Some("notBreaching"),
+                "{metric}: a quiet day is not a failure"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_day_without_a_successful_run_raises_an_alarm_while_the_schedule_is_on() {
+    let template = template();
+    let alarm = &alarms(&template)["ExecutionsSucceeded"];
+    let props = &alarm["Properties"];
+    let period = number(props.get("Period")).expect("Period");
+    let periods = number(props.get("EvaluationPeriods")).expect("EvaluationPeriods");
+    assert_eq!(period * periods, 26 * 3600, "26 hours");
+    assert_eq!(number(props.get("DatapointsToAlarm")), Some(periods));
+    assert_eq!(scalar(&props["Statistic"]).as_deref(), Some("Sum"));
+    assert_eq!(number(props.get("Threshold")), Some(1));
+    assert_eq!(
+        scalar(&props["ComparisonOperator"]).as_deref(),
+        Some("LessThanThreshold")
+    );
+    assert_eq!(
+        scalar(&props["TreatMissingData"]).as_deref(),
+        Some("breaching"),
+        "no data is no success: silence must alarm"
+    );
+    let condition = scalar(&alarm["Condition"]).expect("only with the schedule on");
+    let text = serde_yaml_ng::to_string(
+        get(&template, &["Conditions", &condition]).expect("the condition"),
+    )
+    .expect("yaml");
+    assert!(
+        text.contains("ScheduleState") && text.contains("ENABLED"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_alert_email_subscribes_to_the_topic_only_when_given_and_the_topic_is_an_output() {
+    let template = template();
+    let parameter = get(&template, &["Parameters", "AlertEmail"]).expect("AlertEmail");
+    assert_eq!(
+        parameter.get("Default").and_then(scalar).as_deref(),
+        Some("")
+    );
+    let subscription = resources(&template)
+        .into_values()
+        .find(|r| resource_type(r) == "AWS::SNS::Subscription")
+        .expect("an e-mail subscription");
+    let props = &subscription["Properties"];
+    assert_eq!(scalar(&props["Protocol"]).as_deref(), Some("email"));
+    assert_eq!(untag(&props["Endpoint"]).1.as_str(), Some("AlertEmail"));
+    assert_eq!(untag(&props["TopicArn"]).1.as_str(), Some("AlertTopic"));
+    let condition = scalar(&subscription["Condition"]).expect("a condition");
+    let text = serde_yaml_ng::to_string(
+        get(&template, &["Conditions", &condition]).expect("the condition"),
+    )
+    .expect("yaml");
+    assert!(
+        text.contains("!Not") && text.contains("AlertEmail"),
+        "subscribe only when AlertEmail is not empty: {text}"
+    );
+    let output = get(&template, &["Outputs", "AlertTopicArn", "Value"]).expect("output");
+    assert_eq!(untag(output).1.as_str(), Some("AlertTopic"));
+}
+
+// ------------------------------------------------------------------ the history limit
+
+/// Events a state adds to the execution's history when it runs once (Task: entered,
+/// scheduled, started, succeeded, exited), with every retry it may make (3 more each) or none.
+fn history_events(state: &serde_json::Value, with_retries: bool) -> u64 {
+    match state["Type"].as_str() {
+        Some("Task") => {
+            let retries: u64 = state["Retry"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                // Step Functions' default is 3 attempts.
+                .map(|r| r["MaxAttempts"].as_u64().unwrap_or(3))
+                .sum();
+            5 + if with_retries { 3 * retries } else { 0 }
+        }
+        Some("Parallel") | Some("Map") => 4,
+        _ => 2,
+    }
+}
+
+#[test]
+fn the_longest_wait_for_alma_stays_far_under_the_history_limit() {
+    use leganto_shared::config::MAX_WAIT_CHECKS;
+    let definition = definition();
+    let states = all_states(&definition);
+    // The loop: the Wait on poll_interval_seconds, then along Next/Default back to it.
+    let wait = states
+        .iter()
+        .find(|s| s.state["SecondsPath"] == "$.run.poll_interval_seconds")
+        .expect("the wait for Alma");
+    let scope = scope_of(&definition, &wait.name).expect("its branch");
+    let mut in_loop = vec![wait.name.clone()];
+    let mut current = &wait.state;
+    loop {
+        let next = current["Next"]
+            .as_str()
+            .or(current["Default"].as_str())
+            .expect("the loop goes on");
+        if next == wait.name {
+            break;
+        }
+        assert!(
+            in_loop.len() < 10,
+            "the wait loop does not close: {in_loop:?}"
+        );
+        in_loop.push(next.to_string());
+        current = &scope[next];
+    }
+    let per_check = |retries| -> u64 {
+        in_loop
+            .iter()
+            .map(|n| history_events(&scope[n], retries))
+            .sum()
+    };
+    let per_check_plain = per_check(false);
+    assert_eq!(per_check_plain, 9, "Wait, Task, Choice: {in_loop:?}");
+
+    // The rest of the run, every state once with all its retries, a Map of 10 years.
+    let rest: u64 = states
+        .iter()
+        .filter(|s| !in_loop.contains(&s.name))
+        .map(|s| {
+            let times = if s.enclosing.iter().any(|e| {
+                states
+                    .iter()
+                    .any(|m| &m.name == e && m.state["Type"] == "Map")
+            }) {
+                10
+            } else {
+                1
+            };
+            times * history_events(&s.state, true)
+        })
+        .sum::<u64>()
+        + 2;
+
+    let template = template();
+    let bound = |name: &str, key: &str| {
+        number(get(&template, &["Parameters", name, key])).unwrap_or_else(|| panic!("{name}.{key}"))
+    };
+    let checks = bound("WaitLimitSeconds", "MaxValue") / bound("PollIntervalSeconds", "MinValue");
+    assert!(
+        checks <= MAX_WAIT_CHECKS,
+        "the template allows {checks} checks, the config refuses more than {MAX_WAIT_CHECKS}"
+    );
+    // One check more than the ratio: the one that finds the limit passed.
+    let events = (MAX_WAIT_CHECKS + 1) * per_check_plain + rest;
+    assert!(
+        events < 5_000,
+        "{events} events at {MAX_WAIT_CHECKS} checks of {per_check_plain} plus {rest}"
+    );
+    // Even if every check used all its retries, still under Step Functions' 25,000.
+    let worst = (MAX_WAIT_CHECKS + 1) * per_check(true) + rest;
+    assert!(worst < 25_000, "{worst} events with every retry");
+
+    // And the config accepts the template's extremes.
+    let env = |poll: u64, limit: u64| {
+        move |name: &str| match name {
+            "POLL_INTERVAL_SECONDS" => Some(poll.to_string()),
+            "WAIT_LIMIT_SECONDS" => Some(limit.to_string()),
+            "BUCKET" | "SECRET_ID" => Some("x".to_string()),
+            "ALMA_BASE_URL" => Some("https://api-na.hosted.exlibrisgroup.com".to_string()),
+            "EMAIL_FROM" | "EMAIL_TO" => Some("library@example.edu".to_string()),
+            _ => None,
+        }
+    };
+    for poll in [
+        bound("PollIntervalSeconds", "MinValue"),
+        bound("PollIntervalSeconds", "MaxValue"),
+    ] {
+        for limit in [
+            bound("WaitLimitSeconds", "MinValue"),
+            bound("WaitLimitSeconds", "MaxValue"),
+        ] {
+            leganto_shared::config::Config::from_lookup(env(poll, limit)).unwrap_or_else(|e| {
+                panic!(
+                    "the config refuses PollIntervalSeconds {poll}, WaitLimitSeconds {limit}: {e}"
+                )
+            });
+        }
+    }
+}
