@@ -348,13 +348,14 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        // `*` first: it stays a wildcard even where the text holds a literal `*`.
+        if pi < p.len() && p[pi] == '*' {
             star = Some(pi);
             mark = ti;
             pi += 1;
+        } else if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
         } else if let Some(s) = star {
             pi = s + 1;
             mark += 1;
@@ -436,6 +437,7 @@ mod tests {
             "arn:aws:s3:::b/alma/x"
         ));
         assert!(!wildcard_match("s3:GetObject", "s3:GetObjectAcl"));
+        assert!(wildcard_match("reports/*", "reports/*/run-summary.json"));
     }
 
     #[test]

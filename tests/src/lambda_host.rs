@@ -247,11 +247,7 @@ async fn invoke(
             format!("the payload is not JSON: {e}"),
         )),
     };
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    let mut headers = json_headers();
     headers.insert(
         "x-amz-executed-version",
         HeaderValue::from_static("$LATEST"),
@@ -349,13 +345,18 @@ fn run_step(
     Box::pin(async move { step.run(&ctx, payload).await })
 }
 
-/// Lambda's answer to an Invoke of a function that does not exist.
-fn function_not_found(name: &str) -> Response {
+fn json_headers() -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    headers
+}
+
+/// Lambda's answer to an Invoke of a function that does not exist.
+fn function_not_found(name: &str) -> Response {
+    let mut headers = json_headers();
     headers.insert(
         "x-amzn-errortype",
         HeaderValue::from_static("ResourceNotFoundException"),

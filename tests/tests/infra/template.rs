@@ -632,27 +632,9 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 9] = [
     ("NotifySlack", &[]),
 ];
 
-/// IAM's wildcard match: `*` is any run of characters (slashes too), `?` one character.
+/// IAM's wildcard match, as the local stack applies it.
 fn iam_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
+    leganto_tests::iam::wildcard_match(pattern, text)
 }
 
 fn strings(value: &Yaml) -> Vec<String> {
