@@ -155,6 +155,14 @@ impl Course {
         }
     }
 
+    /// This course naming another section (a DELETE names the section Alma holds).
+    pub fn with_section(&self, section: &str) -> Course {
+        self.with_text(CourseText {
+            section,
+            ..self.text()
+        })
+    }
+
     /// This course with its text replaced.
     fn with_text(&self, text: CourseText<'_>) -> Course {
         Course::build(

@@ -136,6 +136,20 @@ pub enum GuardDecision {
 }
 
 impl DeleteGuard<'_> {
+    /// The sections Alma holds under `code`, in index order: a DELETE names each, since
+    /// Alma's loader deletes by Code + Section ID (a cross-listed course's section is its
+    /// lowest SLN, not the section of the export's first row).
+    pub fn alma_sections(&self, year: &str, code: &str) -> Vec<Box<str>> {
+        let DeleteGuard::Alma(facts) = self else {
+            return Vec::new();
+        };
+        facts
+            .courses
+            .with_code(year, code)
+            .map(|c| c.section.as_str().into())
+            .collect()
+    }
+
     pub fn decide(&self, year: &str, code: &str) -> GuardDecision {
         let DeleteGuard::Alma(facts) = self else {
             return GuardDecision::Unverified;

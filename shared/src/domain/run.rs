@@ -188,6 +188,8 @@ struct Merged {
     courses: Vec<Course>,
     /// Indices of DELETE courses held back (not verified).
     held: FxHashSet<usize>,
+    /// The sections Alma holds for each DELETE course that is sent, by index: one row each.
+    delete_sections: FxHashMap<usize, Vec<Box<str>>>,
     summary: RunSummary,
 }
 
@@ -201,6 +203,7 @@ fn merge_all<R: Read + Seek>(
     let mut courses: Vec<Course> = Vec::new();
     let mut by_code: FxHashMap<Box<str>, usize> = FxHashMap::default();
     let mut held = FxHashSet::default();
+    let mut delete_sections: FxHashMap<usize, Vec<Box<str>>> = FxHashMap::default();
     let mut s = RunSummary::default();
     let encoding = each_outcome(input, rules, |o| {
         s.rows_read += 1;
@@ -224,6 +227,7 @@ fn merge_all<R: Read + Seek>(
                 let kept = &mut courses[i];
                 if kept.operation == Operation::Delete {
                     held.remove(&i);
+                    delete_sections.remove(&i);
                     s.deletes.superseded += 1;
                     *kept = new;
                 } else {
@@ -246,6 +250,9 @@ fn merge_all<R: Read + Seek>(
                 decision => {
                     if decision == GuardDecision::Unverified {
                         held.insert(courses.len());
+                    } else {
+                        let sections = guard.alma_sections(new.get(F::Year), code);
+                        delete_sections.insert(courses.len(), sections);
                     }
                     by_code.insert(code.into(), courses.len());
                     courses.push(new);
@@ -257,6 +264,7 @@ fn merge_all<R: Read + Seek>(
     Ok(Merged {
         courses,
         held,
+        delete_sections,
         summary: s,
     })
 }
@@ -272,6 +280,7 @@ pub fn transform<R: Read + Seek, W: Write>(
     let Merged {
         courses,
         held,
+        delete_sections,
         mut summary,
     } = merge_all(input, rules, guard)?;
     let mut w = LoaderWriter::new(out, rules).map_err(RunError::Output)?;
@@ -280,8 +289,15 @@ pub fn transform<R: Read + Seek, W: Write>(
             summary.deletes.unverified += 1;
             continue;
         }
-        if c.operation == Operation::Delete {
-            summary.deletes.sent += 1;
+        if let Some(sections) = delete_sections.get(&i) {
+            // One DELETE per course Alma holds under the code, each naming its section.
+            for section in sections {
+                w.write(&c.with_section(section), None)
+                    .map_err(RunError::Output)?;
+                summary.deletes.sent += 1;
+                summary.courses_written += 1;
+            }
+            continue;
         }
         w.write(c, None).map_err(RunError::Output)?;
         summary.courses_written += 1;

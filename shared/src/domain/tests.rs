@@ -751,6 +751,54 @@ fn delete_row_for_course_without_reading_lists_is_sent() {
 }
 
 #[test]
+fn a_delete_names_the_section_alma_holds_not_the_first_rows_sln() {
+    // Cross-listed: Alma created the course with its lowest SLN, 39917; the export's first
+    // DENIED row carries 46816.
+    let facts = alma(&[("1", "2026Fall-X-CHM441-39917", "39917", &["46816"], false)]);
+    let (lines, s) = run(
+        &cem(&[
+            row("2026Fall-X-CHM441-39917", "DENIED", "46816", "a", &[]),
+            row("2026Fall-X-CHM441-39917", "DENIED", "39917", "b", &[]),
+        ]),
+        DeleteGuard::Alma(&facts),
+    );
+    let got: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .map(|l| (l[CODE].as_str(), l[SECTION].as_str(), l[OP].as_str()))
+        .collect();
+    assert_eq!(got, [("2026Fall-X-CHM441-39917", "39917", "DELETE")]);
+    assert_eq!((s.deletes.sent, s.courses_written), (1, 1));
+}
+
+#[test]
+fn a_code_alma_holds_twice_gets_one_delete_per_section_in_its_place() {
+    let facts = alma(&[
+        ("1", "2026Fall-X-A-1", "11", &[], false),
+        ("2", "2026Fall-X-A-1", "12", &[], false),
+    ]);
+    let (lines, s) = run(
+        &cem(&[
+            row("2026Fall-X-A-1", "DENIED", "99", "a", &[]),
+            row("2026Fall-X-B-2", "APPROVED", "2", "b", &[]),
+        ]),
+        DeleteGuard::Alma(&facts),
+    );
+    let got: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .map(|l| (l[CODE].as_str(), l[SECTION].as_str(), l[OP].as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("2026Fall-X-A-1", "11", "DELETE"),
+            ("2026Fall-X-A-1", "12", "DELETE"),
+            ("2026Fall-X-B-2", "2", ""),
+        ]
+    );
+    assert_eq!((s.deletes.sent, s.courses_written), (2, 3));
+}
+
+#[test]
 fn offline_delete_rows_are_held_back_as_unverified() {
     let (lines, s) = run(
         &cem(&[row("2026Fall-X-A-1", "DENIED", "1", "a", &[])]),
