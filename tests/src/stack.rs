@@ -168,9 +168,6 @@ pub struct S3Object {
 pub struct Stack {
     pub sdk: aws_config::SdkConfig,
     pub state_machine_arn: String,
-    /// The settings every function shares (one function's environment, as the template
-    /// sets it).
-    pub settings: BTreeMap<String, String>,
     /// The template as deployed.
     pub rendered: Rendered,
     /// The harness's IAM user (allowed everything): what a person uses against the stack.
@@ -286,7 +283,6 @@ impl Stack {
         };
         let mut by_step = HashMap::new();
         let mut principals = Vec::new();
-        let mut settings = BTreeMap::new();
         for step in Step::ALL {
             let function = rendered
                 .function(&format!("leganto-{}", step.name()))
@@ -313,7 +309,6 @@ impl Stack {
                     timeout: Some(Duration::from_secs(function.timeout)),
                 },
             );
-            settings = env;
         }
         let mut functions =
             Functions::deployed(by_step, scope).with_invoker(rendered.state_machine.policies());
@@ -335,7 +330,6 @@ impl Stack {
         Ok(Stack {
             sdk,
             state_machine_arn,
-            settings,
             rendered,
             admin,
             host,
