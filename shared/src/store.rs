@@ -7,6 +7,10 @@
 //! reports/2026/11/28/rejects.csv                    rejected rows
 //! reports/2026/11/28/rollover_20261128113002.txt    rollover report
 //! cache/2026/11/28/courses-2025.json                Alma course cache per year
+//! alma/2026/11/28/pushed.json                       push receipt: the one file loaded that day
+//! locks/2026/11/28/run.json                         lease of the execution running the day
+//! reports/2026/11/28/decision.json                  a person's decision on a held day
+//! dry-run/2026/11/28/{cem,alma,reports,cache,locks}/…   what a dry run writes, never live
 //! ```
 //! A missing artefact is [`StoreError::NotFound`] naming the key (stable name
 //! `ArtefactMissing`), so a rerun that starts late says exactly what it looked for.
@@ -32,11 +36,16 @@ pub fn file_stamp(at: NaiveDateTime) -> String {
     at.format("%Y%m%d%H%M%S").to_string()
 }
 
-/// Keys of one run date's artefacts.
+/// The prefix under which a dry run writes everything: `dry-run/`.
+pub const DRY_RUN_ROOT: &str = "dry-run/";
+
+/// Keys of one run date's artefacts: the live ones, or a dry run's under
+/// `dry-run/YYYY/MM/DD/<kind>/`, which no live run ever reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayKeys {
     run_date: NaiveDate,
     day: String,
+    dry_run: bool,
 }
 
 impl DayKeys {
@@ -44,6 +53,24 @@ impl DayKeys {
         DayKeys {
             run_date,
             day: run_date.format("%Y/%m/%d").to_string(),
+            dry_run: false,
+        }
+    }
+
+    /// The keys a dry run of `run_date` writes (and reads back first).
+    pub fn dry_run(run_date: NaiveDate) -> DayKeys {
+        DayKeys {
+            dry_run: true,
+            ..DayKeys::new(run_date)
+        }
+    }
+
+    /// Live or dry-run keys, as `dry_run` says.
+    pub fn for_run(run_date: NaiveDate, dry_run: bool) -> DayKeys {
+        if dry_run {
+            DayKeys::dry_run(run_date)
+        } else {
+            DayKeys::new(run_date)
         }
     }
 
@@ -51,9 +78,27 @@ impl DayKeys {
         self.run_date
     }
 
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// The live keys of the same day (a dry run reads the live export when it has none).
+    pub fn live(&self) -> DayKeys {
+        DayKeys::new(self.run_date)
+    }
+
+    /// `<kind>/2026/11/28/` live, `dry-run/2026/11/28/<kind>/` in a dry run.
+    fn prefix(&self, kind: &str) -> String {
+        if self.dry_run {
+            format!("{DRY_RUN_ROOT}{}/{kind}/", self.day)
+        } else {
+            format!("{kind}/{}/", self.day)
+        }
+    }
+
     /// `cem/2026/11/28/`
     pub fn cem_prefix(&self) -> String {
-        format!("cem/{}/", self.day)
+        self.prefix("cem")
     }
 
     /// `cem/2026/11/28/<export name>` (the name as found on the CEM server).
@@ -63,7 +108,17 @@ impl DayKeys {
 
     /// `alma/2026/11/28/`
     pub fn alma_prefix(&self) -> String {
-        format!("alma/{}/", self.day)
+        self.prefix("alma")
+    }
+
+    /// `alma/2026/11/28/pushed.json`: the receipt of the day's one push.
+    pub fn push_receipt(&self) -> String {
+        format!("{}pushed.json", self.alma_prefix())
+    }
+
+    /// `locks/2026/11/28/run.json`: the lease of the execution running the day.
+    pub fn lease(&self) -> String {
+        format!("{}run.json", self.prefix("locks"))
     }
 
     /// `alma/2026/11/28/<YYYYMMDDHHMMSS>.txt`
@@ -73,7 +128,12 @@ impl DayKeys {
 
     /// `reports/2026/11/28/`
     pub fn reports_prefix(&self) -> String {
-        format!("reports/{}/", self.day)
+        self.prefix("reports")
+    }
+
+    /// `reports/2026/11/28/decision.json`: a person's approve or reject of a held day.
+    pub fn hold_decision(&self) -> String {
+        format!("{}decision.json", self.reports_prefix())
     }
 
     /// `reports/2026/11/28/run-summary.json`
@@ -98,7 +158,7 @@ impl DayKeys {
 
     /// `cache/2026/11/28/`
     pub fn cache_prefix(&self) -> String {
-        format!("cache/{}/", self.day)
+        self.prefix("cache")
     }
 
     /// `cache/2026/11/28/courses-<year>.json`
@@ -228,6 +288,107 @@ impl Store {
         Ok(())
     }
 
+    /// Writes `bytes` under `key` only if no object is there (S3's `If-None-Match: *`).
+    /// `Ok(false)`: another writer got there first, and nothing was written.
+    #[instrument(skip(self, bytes), fields(bucket = %self.bucket), err)]
+    pub async fn put_new(
+        &self,
+        key: &str,
+        bytes: impl Into<Bytes>,
+        content_type: &str,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .if_none_match("*")
+            .body(ByteStream::from(bytes.into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if lost_a_race(err.raw_response().map(|r| r.status().as_u16())) => Ok(false),
+            Err(err) => Err(self.unavailable("PutObject", key, err)),
+        }
+    }
+
+    /// Replaces the object under `key` only if it is still the version read (its ETag).
+    /// `Ok(false)`: it changed or went in between, and nothing was written.
+    #[instrument(skip(self, bytes), fields(bucket = %self.bucket), err)]
+    pub async fn replace_if(
+        &self,
+        key: &str,
+        etag: &str,
+        bytes: impl Into<Bytes>,
+        content_type: &str,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .if_match(etag)
+            .body(ByteStream::from(bytes.into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if lost_a_race(err.raw_response().map(|r| r.status().as_u16())) => Ok(false),
+            Err(err) if err.raw_response().map(|r| r.status().as_u16()) == Some(404) => Ok(false),
+            Err(err) => Err(self.unavailable("PutObject", key, err)),
+        }
+    }
+
+    /// Deletes `key` only if it is still the version read (its ETag). `Ok(false)`: it
+    /// changed or is gone, and nothing was deleted.
+    #[instrument(skip(self), fields(bucket = %self.bucket), err)]
+    pub async fn delete_if(&self, key: &str, etag: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_match(etag)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if lost_a_race(err.raw_response().map(|r| r.status().as_u16())) => Ok(false),
+            Err(err) if err.raw_response().map(|r| r.status().as_u16()) == Some(404) => Ok(false),
+            Err(err) => Err(self.unavailable("DeleteObject", key, err)),
+        }
+    }
+
+    /// The object and its ETag (for [`Store::replace_if`], [`Store::delete_if`]);
+    /// `None` when there is none.
+    #[instrument(skip(self), fields(bucket = %self.bucket), err)]
+    pub async fn get_versioned(&self, key: &str) -> Result<Option<(Bytes, String)>, StoreError> {
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None)
+            }
+            Err(err) => return Err(self.unavailable("GetObject", key, err)),
+        };
+        let etag = output.e_tag.clone().unwrap_or_default();
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| self.unavailable("GetObject", key, e))?;
+        Ok(Some((body.into_bytes(), etag)))
+    }
+
     /// Reads the whole object; a missing key is [`StoreError::NotFound`].
     #[instrument(skip(self), fields(bucket = %self.bucket), err)]
     pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
@@ -334,6 +495,12 @@ impl Store {
     }
 }
 
+/// A conditional request that lost to another writer: 412 Precondition Failed, or 409
+/// ConditionalRequestConflict (two conditional writes to one key at the same moment).
+fn lost_a_race(status: Option<u16>) -> bool {
+    matches!(status, Some(412 | 409))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,6 +535,36 @@ mod tests {
         assert!(day
             .rollover_report(made)
             .starts_with(&day.rollover_prefix()));
+    }
+
+    #[test]
+    fn a_dry_run_writes_only_under_its_own_root() {
+        let date = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+        let dry = DayKeys::dry_run(date);
+        assert_eq!(dry.cem_prefix(), "dry-run/2026/11/28/cem/");
+        assert_eq!(dry.alma_prefix(), "dry-run/2026/11/28/alma/");
+        assert_eq!(
+            dry.run_summary(),
+            "dry-run/2026/11/28/reports/run-summary.json"
+        );
+        assert_eq!(
+            dry.course_cache(2025),
+            "dry-run/2026/11/28/cache/courses-2025.json"
+        );
+        assert_eq!(dry.lease(), "dry-run/2026/11/28/locks/run.json");
+        assert_eq!(dry.live(), DayKeys::new(date));
+        let live = DayKeys::for_run(date, false);
+        assert_eq!(live.push_receipt(), "alma/2026/11/28/pushed.json");
+        assert_eq!(live.lease(), "locks/2026/11/28/run.json");
+        assert_eq!(live.hold_decision(), "reports/2026/11/28/decision.json");
+        for key in [
+            live.push_receipt(),
+            live.lease(),
+            live.hold_decision(),
+            live.run_summary(),
+        ] {
+            assert!(!key.starts_with(DRY_RUN_ROOT), "{key}");
+        }
     }
 
     #[test]

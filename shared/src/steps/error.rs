@@ -49,6 +49,49 @@ pub enum StepError {
         directory: String,
         files_seen: usize,
     },
+    /// The day already has a push receipt for a different file: Alma would load both.
+    #[error(
+        "{run_date} was already loaded: {pushed_file} was pushed at {pushed_at} by execution \
+         {pushed_by}, and {this_file} differs from it, so Alma would load both; nothing was \
+         pushed. If the second file really must be loaded too, rerun with --force \
+         (leganto rerun --run-date {run_date} --from push --force)"
+    )]
+    AlreadyPushed {
+        run_date: String,
+        pushed_file: String,
+        pushed_at: String,
+        pushed_by: String,
+        this_file: String,
+    },
+    /// Another execution holds the day's lease.
+    #[error(
+        "execution {holder} is already running {run_date} (since {since}); this one stopped \
+         without doing anything. Wait for it to end (or stop it in the Step Functions \
+         console), then rerun if needed"
+    )]
+    RunInProgress {
+        run_date: String,
+        holder: String,
+        since: String,
+    },
+    /// A person rejected a held day: nothing was pushed.
+    #[error("{run_date} was held and rejected by {by}: {reason}; nothing was pushed to Alma")]
+    HeldRejected {
+        run_date: String,
+        by: String,
+        reason: String,
+    },
+    /// Nobody decided on a held day in time: nothing was pushed.
+    #[error(
+        "{run_date} was held since {held_since} and nobody approved it within {limit_hours} \
+         hours; nothing was pushed to Alma. Look at the day, then rerun it \
+         (leganto rerun --run-date {run_date} --from push) and approve it"
+    )]
+    HeldExpired {
+        run_date: String,
+        held_since: String,
+        limit_hours: u64,
+    },
     /// Writing a result (in memory) failed.
     #[error("cannot write the output: {0}")]
     OutputFailed(#[source] std::io::Error),
@@ -65,6 +108,10 @@ impl ErrorName for StepError {
             StepError::Email(e) => e.error_name(),
             StepError::InvalidInput { .. } => "InvalidInput",
             StepError::SourceFileMissing { .. } => "SourceFileMissing",
+            StepError::AlreadyPushed { .. } => "AlreadyPushed",
+            StepError::RunInProgress { .. } => "RunInProgress",
+            StepError::HeldRejected { .. } => "HeldRejected",
+            StepError::HeldExpired { .. } => "HeldExpired",
             StepError::OutputFailed(_) => "OutputFailed",
         }
     }
