@@ -19,6 +19,7 @@ pub mod notify_slack;
 pub mod plan;
 pub mod pull;
 pub mod push;
+pub mod receipt;
 pub mod rollover_report;
 pub mod transform;
 
