@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod email;
 pub mod error;
+pub mod next_step;
 pub mod ops;
 pub mod pipeline;
 pub mod secrets;

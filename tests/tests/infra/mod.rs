@@ -5,5 +5,6 @@
 mod definition;
 mod executions;
 mod lint;
+mod next_steps;
 mod support;
 mod template;
