@@ -4,10 +4,12 @@
 //! SSH with the `ssh2` crate (libssh2, vendored OpenSSL). Every call opens its own
 //! connection inside one `spawn_blocking`, so the async runtime never blocks.
 //!
-//! Per connection, in this order: TCP connect (bounded by the timeout), SSH handshake, the
-//! server's host key checked against the pinned SHA-256 fingerprint (a mismatch is
-//! [`SftpError::HostKeyMismatch`] before any credential is sent), login, then the operation.
-//! The same timeout bounds every libssh2 call after connect.
+//! Per connection, in this order: name resolution and TCP connect (together bounded by the
+//! timeout), SSH handshake, the server's host key checked against the pinned SHA-256
+//! fingerprints (none matching is [`SftpError::HostKeyMismatch`] before any credential is
+//! sent), login, then the operation. The same timeout bounds every libssh2 call after
+//! connect. A download larger than the client's limit is [`SftpError::TooLarge`], checked
+//! from the file's size before reading and enforced while reading.
 //!
 //! # Login JSON (the whole of each SFTP login secret, one per server)
 //!
@@ -22,7 +24,8 @@
 //! defaults to 22; `directory` is absolute. `host_key_sha256` is the fingerprint as
 //! `ssh-keygen -l -E sha256` prints it, of the host key type libssh2 negotiates (a mismatch
 //! error names the type the server presented; `ssh-keyscan -p PORT HOST | ssh-keygen -lf -`
-//! lists them all).
+//! lists them all), or a list of such fingerprints, any of which passes:
+//! `"host_key_sha256": ["SHA256:<current key>", "SHA256:<the key it is rotated to>"]`.
 //!
 //! # Atomic upload
 //!
@@ -43,6 +46,11 @@ use chrono::{DateTime, Utc};
 pub use client::SftpClient;
 pub use error::SftpError;
 pub use login::{fingerprint_of_public_key, format_fingerprint, SftpAuth, SftpLogin};
+
+/// Largest file [`SftpClient::download`] reads unless told otherwise
+/// (`SftpClient::with_max_download`; the functions take `SFTP_MAX_DOWNLOAD_MB`): far above a
+/// day's export (the sample day is half a megabyte), far below the functions' memory.
+pub const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One regular file in the login's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]

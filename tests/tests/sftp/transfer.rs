@@ -140,3 +140,32 @@ async fn two_accounts_on_one_server_see_only_their_own_directory() {
         ["leganto_export_20261128.csv"]
     );
 }
+
+#[tokio::test]
+async fn a_file_over_the_download_limit_fails_clearly_and_nothing_is_read() {
+    let server = server();
+    server
+        .put_file(USER, "leganto_export_20261128.csv", &bytes(4_097, 3))
+        .unwrap();
+    server
+        .put_file(USER, "leganto_export_20261127.csv", &bytes(4_096, 4))
+        .unwrap();
+    let sftp = client(&server, LoginAuth::Key).with_max_download(4_096);
+
+    let err = sftp
+        .download("leganto_export_20261128.csv")
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_name(), "SftpFileTooLarge", "{err}");
+    assert!(!err.is_transient());
+    let text = err.to_string();
+    assert!(text.contains("leganto_export_20261128.csv"), "{text}");
+    assert!(text.contains("4097 bytes"), "{text}");
+    assert!(text.contains("limit of 4096 bytes"), "{text}");
+    assert!(text.contains("SFTP_MAX_DOWNLOAD_MB"), "{text}");
+    // Exactly at the limit is still read.
+    assert_eq!(
+        sftp.download("leganto_export_20261127.csv").await.unwrap(),
+        bytes(4_096, 4)
+    );
+}
