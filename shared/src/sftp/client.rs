@@ -15,7 +15,8 @@ use tracing::{info, warn, Instrument as _};
 
 use super::login::{self, format_fingerprint, SftpAuth, SftpLogin};
 use super::{
-    checked_name, temporary_name, RemoteFile, SftpError, UploadOutcome, DEFAULT_MAX_DOWNLOAD_BYTES,
+    checked_name, is_stale_upload, temporary_name, RemoteFile, SftpError, UploadOutcome,
+    DEFAULT_MAX_DOWNLOAD_BYTES,
 };
 use crate::error::{BoxError, ErrorName as _};
 
@@ -431,6 +432,7 @@ impl Connection {
     }
 
     fn upload_atomic(&self, name: &str, bytes: &[u8]) -> Result<UploadOutcome, SftpError> {
+        self.remove_stale_uploads();
         let path = self.path(name);
         let new_size = bytes.len() as u64;
         match self.holds(&path, bytes)? {
@@ -456,6 +458,34 @@ impl Connection {
             }
         }
         result
+    }
+
+    /// Removes our temporary uploads that a push which died before its rename left behind
+    /// ([`is_stale_upload`]). Alma never loads them; this keeps the directory clean. Best
+    /// effort: a failure is logged and the upload goes on.
+    fn remove_stale_uploads(&self) {
+        let files = match self.list() {
+            Ok(files) => files,
+            Err(e) => {
+                warn!(error = %e, "could not list for stale temporary uploads");
+                return;
+            }
+        };
+        let now = chrono::Utc::now();
+        for file in files.iter().filter(|f| is_stale_upload(f, now)) {
+            let path = self.path(&file.name);
+            match self.sftp.unlink(Path::new(&path)) {
+                Ok(()) => info!(
+                    temp = %path,
+                    bytes = file.size,
+                    modified = ?file.mtime,
+                    "removed a stale temporary upload an interrupted push left"
+                ),
+                Err(e) => {
+                    warn!(temp = %path, error = %e, "could not remove a stale temporary upload")
+                }
+            }
+        }
     }
 
     fn write_then_rename(

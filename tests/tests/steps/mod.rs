@@ -15,6 +15,7 @@ mod logs;
 mod normal_day;
 mod pull_wait;
 mod sftp;
+mod stale_upload;
 
 use leganto_shared::error::ErrorName as _;
 use std::collections::HashMap;
