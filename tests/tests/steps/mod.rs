@@ -10,6 +10,7 @@
 mod alma_job;
 mod delivery;
 mod dry_run;
+mod formulas;
 mod limits;
 mod logs;
 mod normal_day;
