@@ -169,3 +169,21 @@ async fn a_file_over_the_download_limit_fails_clearly_and_nothing_is_read() {
         bytes(4_096, 4)
     );
 }
+
+#[tokio::test]
+async fn a_file_that_sends_more_than_its_listed_size_is_cut_off_at_the_limit() {
+    let server = server();
+    // /proc/kallsyms stats as 0 bytes and then reads as megabytes: a file that is larger
+    // when read than when its size was checked, as one still being written is.
+    let path = server.directory(USER).join("leganto_export_20261128.csv");
+    std::os::unix::fs::symlink("/proc/kallsyms", &path).unwrap();
+    let sftp = client(&server, LoginAuth::Key).with_max_download(4_096);
+
+    let err = sftp
+        .download("leganto_export_20261128.csv")
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_name(), "SftpFileTooLarge", "{err}");
+    // Refused after one byte past the limit, not from the (zero) size it was listed with.
+    assert!(err.to_string().contains("4097 bytes or more"), "{err}");
+}
