@@ -297,7 +297,8 @@ pub fn report(s: &CliSummary<'_>, summary_path: Option<&Path>) -> Result<(), Fat
     Ok(())
 }
 
-/// The rejects file: `line,course_code,reason`.
+/// The rejects file: `line,course_code,reason`, each cell safe to open in a spreadsheet
+/// (`leganto_shared::csv_safe`).
 pub fn write_rejects(path: &Path, rejects: &[RowReject]) -> Result<(), Fatal> {
     let fail = |e: csv::Error| Fatal::Output(format!("cannot write {}: {e}", path.display()));
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -308,8 +309,9 @@ pub fn write_rejects(path: &Path, rejects: &[RowReject]) -> Result<(), Fatal> {
             Some(c) => format!("{c}: {}", r.reason),
             None => r.reason.clone(),
         };
-        w.write_record([r.line.to_string().as_str(), &r.course_code, &reason])
-            .map_err(fail)?;
+        let line = r.line.to_string();
+        let cells = [line.as_str(), &r.course_code, &reason];
+        leganto_shared::csv_safe::write_record(&mut w, &cells).map_err(fail)?;
     }
     let bytes = w
         .into_inner()

@@ -45,6 +45,18 @@ pub struct Config {
     pub wait_limit: Duration,
     /// `SFTP_TIMEOUT_SECONDS`: connect and per-operation SFTP timeout (default 30).
     pub sftp_timeout: Duration,
+    /// `SFTP_MAX_DOWNLOAD_MB`: the largest file an SFTP download reads (default 64).
+    pub sftp_max_download_bytes: u64,
+    /// `SFTP_SETTLE_SECONDS`: Pull lists the export twice this far apart; unchanged size
+    /// and modification time mean it is complete (default 5).
+    pub sftp_settle: Duration,
+    /// `SFTP_SETTLED_AGE_SECONDS`: an export last modified this long ago is complete
+    /// without a second listing (default 120).
+    pub sftp_settled_age: Duration,
+    /// `SFTP_COMPLETE_WAIT_SECONDS`: longest wait for an export still changing, then
+    /// `SourceFileIncomplete` (default and most 300, so Pull ends within its function's
+    /// timeout).
+    pub sftp_complete_wait: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,6 +87,13 @@ pub const DEFAULT_TIME_ZONE: Tz = chrono_tz::America::Phoenix;
 pub const DEFAULT_POLL_INTERVAL_SECONDS: u64 = 600;
 pub const DEFAULT_WAIT_LIMIT_SECONDS: u64 = 14_400;
 pub const DEFAULT_SFTP_TIMEOUT_SECONDS: u64 = 30;
+pub const DEFAULT_SFTP_MAX_DOWNLOAD_MB: u64 = crate::sftp::DEFAULT_MAX_DOWNLOAD_BYTES / MEGABYTE;
+pub const DEFAULT_SFTP_SETTLE_SECONDS: u64 = 5;
+pub const DEFAULT_SFTP_SETTLED_AGE_SECONDS: u64 = 120;
+/// Also the most: the Pull function's timeout (template.yaml) leaves room for this wait,
+/// the listings and the download.
+pub const MAX_SFTP_COMPLETE_WAIT_SECONDS: u64 = 300;
+const MEGABYTE: u64 = 1024 * 1024;
 
 /// Most checks of Alma's job one run may make (`WAIT_LIMIT_SECONDS` over
 /// `POLL_INTERVAL_SECONDS`). Each check is 9 events of the execution's history (Wait 2,
@@ -148,6 +167,23 @@ impl Config {
         )?;
         check_wait_bounds(poll_interval, wait_limit)?;
 
+        let sftp_max_download_mb = parse_number(
+            "SFTP_MAX_DOWNLOAD_MB",
+            get("SFTP_MAX_DOWNLOAD_MB"),
+            DEFAULT_SFTP_MAX_DOWNLOAD_MB,
+        )?;
+        let sftp_settle = seconds(
+            "SFTP_SETTLE_SECONDS",
+            get("SFTP_SETTLE_SECONDS"),
+            DEFAULT_SFTP_SETTLE_SECONDS,
+        )?;
+        let sftp_complete_wait = seconds(
+            "SFTP_COMPLETE_WAIT_SECONDS",
+            get("SFTP_COMPLETE_WAIT_SECONDS"),
+            MAX_SFTP_COMPLETE_WAIT_SECONDS,
+        )?;
+        check_complete_wait(sftp_settle, sftp_complete_wait)?;
+
         Ok(Config {
             bucket: required("BUCKET")?,
             secret_ids: SecretPurpose::ALL
@@ -170,6 +206,14 @@ impl Config {
                 get("SFTP_TIMEOUT_SECONDS"),
                 DEFAULT_SFTP_TIMEOUT_SECONDS,
             )?,
+            sftp_max_download_bytes: sftp_max_download_mb.saturating_mul(MEGABYTE),
+            sftp_settle,
+            sftp_settled_age: seconds(
+                "SFTP_SETTLED_AGE_SECONDS",
+                get("SFTP_SETTLED_AGE_SECONDS"),
+                DEFAULT_SFTP_SETTLED_AGE_SECONDS,
+            )?,
+            sftp_complete_wait,
         })
     }
 
@@ -256,6 +300,31 @@ fn check_wait_bounds(poll_interval: Duration, wait_limit: Duration) -> Result<()
     Ok(())
 }
 
+/// Pull's wait for a complete export must end within its function's timeout, and leave
+/// room for at least the second listing.
+fn check_complete_wait(settle: Duration, wait: Duration) -> Result<(), ConfigError> {
+    let (settle, wait) = (settle.as_secs(), wait.as_secs());
+    if wait > MAX_SFTP_COMPLETE_WAIT_SECONDS {
+        return Err(ConfigError::Invalid {
+            name: "SFTP_COMPLETE_WAIT_SECONDS",
+            reason: format!(
+                "{wait} is more than the bound of {MAX_SFTP_COMPLETE_WAIT_SECONDS}, which the \
+                 Pull function's timeout allows"
+            ),
+        });
+    }
+    if settle > wait {
+        return Err(ConfigError::Invalid {
+            name: "SFTP_SETTLE_SECONDS",
+            reason: format!(
+                "{settle} is longer than SFTP_COMPLETE_WAIT_SECONDS {wait}: Pull could never \
+                 list the export a second time"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// AWS SDK configuration from the standard chain. The endpoint comes from the SDK's own
 /// `AWS_ENDPOINT_URL`, so the same code runs against AWS and against moto.
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
@@ -294,6 +363,10 @@ mod tests {
         assert_eq!(config.poll_interval, Duration::from_secs(600));
         assert_eq!(config.wait_limit, Duration::from_secs(14_400));
         assert_eq!(config.sftp_timeout, Duration::from_secs(30));
+        assert_eq!(config.sftp_max_download_bytes, 64 * 1024 * 1024);
+        assert_eq!(config.sftp_settle, Duration::from_secs(5));
+        assert_eq!(config.sftp_settled_age, Duration::from_secs(120));
+        assert_eq!(config.sftp_complete_wait, Duration::from_secs(300));
         assert_eq!(config.alma_loader_job_id, None);
         assert_eq!(config.rules_file, None);
         assert_eq!(
@@ -369,6 +442,10 @@ mod tests {
             ("POLL_INTERVAL_SECONDS", "5"),
             ("WAIT_LIMIT_SECONDS", "60"),
             ("SFTP_TIMEOUT_SECONDS", "7"),
+            ("SFTP_MAX_DOWNLOAD_MB", "2"),
+            ("SFTP_SETTLE_SECONDS", "1"),
+            ("SFTP_SETTLED_AGE_SECONDS", "30"),
+            ("SFTP_COMPLETE_WAIT_SECONDS", "4"),
         ]);
         let config = load(&vars).unwrap();
         assert_eq!(config.alma_rate, 4);
@@ -380,6 +457,10 @@ mod tests {
         assert_eq!(config.poll_interval, Duration::from_secs(5));
         assert_eq!(config.wait_limit, Duration::from_secs(60));
         assert_eq!(config.sftp_timeout, Duration::from_secs(7));
+        assert_eq!(config.sftp_max_download_bytes, 2 * 1024 * 1024);
+        assert_eq!(config.sftp_settle, Duration::from_secs(1));
+        assert_eq!(config.sftp_settled_age, Duration::from_secs(30));
+        assert_eq!(config.sftp_complete_wait, Duration::from_secs(4));
         vars.insert("CONSOLE_REGION", "eu-west-1");
         assert_eq!(
             load(&vars).unwrap().console_region.as_deref(),
@@ -396,6 +477,10 @@ mod tests {
             ("POLL_INTERVAL_SECONDS", "-1"),
             ("WAIT_LIMIT_SECONDS", "1.5"),
             ("SFTP_TIMEOUT_SECONDS", "x"),
+            ("SFTP_MAX_DOWNLOAD_MB", "0"),
+            ("SFTP_SETTLED_AGE_SECONDS", "soon"),
+            ("SFTP_COMPLETE_WAIT_SECONDS", "301"),
+            ("SFTP_SETTLE_SECONDS", "400"),
             ("ALMA_BASE_URL", "api-na.hosted.exlibrisgroup.com"),
         ] {
             let mut vars = full();

@@ -7,6 +7,7 @@
 
 pub mod alma;
 pub mod config;
+pub mod csv_safe;
 pub mod domain;
 pub mod email;
 pub mod error;

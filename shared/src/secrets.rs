@@ -11,7 +11,7 @@
 //! The SFTP login object:
 //! ```json
 //! {"host": "...", "port": 22, "user": "...", "password": "..." | "private_key": "...",
-//!  "host_key_sha256": "SHA256:...", "directory": "/..."}
+//!  "host_key_sha256": "SHA256:..." | ["SHA256:<old>", "SHA256:<new>"], "directory": "/..."}
 //! ```
 //! A warm Lambda keeps what it fetched for [`SECRET_CACHE_TTL`] ([`SecretCache`]). Values
 //! live in `SecretString`s; `Debug` shows `[redacted]`, and errors name the secret and the

@@ -359,9 +359,16 @@ impl Stack {
         self.sshd.directory(ALMA_USER)
     }
 
-    /// Puts a file on the CEM SFTP server, owned by the CEM account.
+    /// Puts a file on the CEM SFTP server, owned by the CEM account, last modified ten
+    /// minutes ago as an export CEM finished before the run: Pull takes it at once rather
+    /// than listing it twice `SFTP_SETTLE_SECONDS` apart (the template's default, 5 s).
     pub fn put_export(&self, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
-        self.sshd.put_file(CEM_USER, name, bytes)
+        let path = self.sshd.put_file(CEM_USER, name, bytes)?;
+        std::fs::File::options()
+            .write(true)
+            .open(&path)?
+            .set_modified(std::time::SystemTime::now() - Duration::from_secs(600))?;
+        Ok(path)
     }
 
     /// Drops the sample export as `leganto_export_<YYYYMMDD>.csv`; returns its name.

@@ -145,6 +145,42 @@ fn offline_transform_holds_back_deletes_and_reports_them() {
 }
 
 #[test]
+fn the_rejects_file_neutralises_a_formula_from_the_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read(sample("cem.csv")).unwrap();
+    let header_end = sample.iter().position(|b| *b == b'\n').unwrap() + 1;
+    let mut cem = sample[..header_end].to_vec();
+    // Rejected for its empty TERM; its code is a formula.
+    cem.extend_from_slice(
+        b"1,\"=HYPERLINK(\"\"http://evil.example/\"\")\",APPROVED,T,1,a,Primary,AS,TEMPE,ENG 101,,\
+          2026,2026-08-20 00:00:00.000000000,2026-12-11 00:00:00.000000000,0,,,\r\n",
+    );
+    let (input, out, rejects) = (
+        dir.path().join("cem.csv"),
+        dir.path().join("a.txt"),
+        dir.path().join("rejects.csv"),
+    );
+    std::fs::write(&input, cem).unwrap();
+    let o = leganto(
+        &[
+            "transform",
+            "--input",
+            s(&input),
+            "--output",
+            s(&out),
+            "--rejects",
+            s(&rejects),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&rejects).unwrap(),
+        "line,course_code,reason\n2,\"'=HYPERLINK(\"\"http://evil.example/\"\")\",TERM: empty TERM\n"
+    );
+}
+
+#[test]
 fn output_directory_gets_a_time_stamped_file_name() {
     let dir = tempfile::tempdir().unwrap();
     let o = leganto(

@@ -273,6 +273,9 @@ pub enum WarningKind {
     },
     /// No term cell matches TERM and the code's first segment: Term1 left empty.
     NoTermMatch { term: String, segment: String },
+    /// A value bound for the loader file starts as a spreadsheet formula does
+    /// ([`crate::csv_safe`]); the loader file carries it unchanged.
+    SpreadsheetFormula { column: String, starts_with: char },
 }
 
 impl std::fmt::Display for Warning {
@@ -289,6 +292,11 @@ impl std::fmt::Display for Warning {
             WarningKind::NoTermMatch { term, segment } => {
                 write!(f, "no term for TERM {term:?} and {segment:?}, Term1 left empty")
             }
+            WarningKind::SpreadsheetFormula { column, starts_with } => write!(
+                f,
+                "{column} starts with {starts_with:?} (a spreadsheet would run it as a \
+                 formula); the loader file carries it as it is"
+            ),
         }
     }
 }
@@ -410,6 +418,7 @@ fn course_from(row: &CemRow<'_>, checked: &CheckedRow, rules: &Rules) -> (Course
         copy_year: row.get(Col::CopyYear),
         copy_term: row.get(Col::CopyTerm),
     };
+    formula_warnings(row, &text, &mut warnings);
     let course = Course::build(
         text,
         checked.start,
@@ -420,6 +429,35 @@ fn course_from(row: &CemRow<'_>, checked: &CheckedRow, rules: &Rules) -> (Course
         row.line,
     );
     (course, warnings)
+}
+
+/// Warns of each value bound for the loader file that a spreadsheet would run as a formula:
+/// the loader file stays byte-exact, so the value is flagged, not changed.
+fn formula_warnings(row: &CemRow<'_>, text: &CourseText<'_>, warnings: &mut Vec<Warning>) {
+    let values = [
+        (Col::Code, text.code),
+        (Col::Name, text.title),
+        (Col::Sln, text.section),
+        (Col::College, text.academic_department),
+        (Col::Year, text.year),
+        (Col::CourseId, text.searchable_id1),
+        (Col::Asurite, text.instructor1),
+        (Col::CopySln, text.copy_sln),
+        (Col::CopyYear, text.copy_year),
+        (Col::CopyTerm, text.copy_term),
+    ];
+    for (col, value) in values {
+        if let Some(starts_with) = crate::csv_safe::formula_start(value) {
+            warnings.push(Warning {
+                line: row.line,
+                course_code: text.code.to_owned(),
+                kind: WarningKind::SpreadsheetFormula {
+                    column: col.header().to_owned(),
+                    starts_with,
+                },
+            });
+        }
+    }
 }
 
 /// The processing-department rules; warns when the campus or its college has no rule.

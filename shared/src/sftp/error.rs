@@ -8,12 +8,14 @@ use crate::error::{BoxError, ErrorName};
 #[derive(Debug, thiserror::Error)]
 pub enum SftpError {
     #[error(
-        "host key of {host}:{port} does not match the pinned fingerprint: expected {expected}, \
-         server presented {actual} ({key_type})"
+        "host key of {host}:{port} matches no pinned fingerprint: pinned {expected}, server \
+         presented {actual} ({key_type}); nothing was sent to it. If the server's key was \
+         rotated, add the new fingerprint to host_key_sha256 in the login secret"
     )]
     HostKeyMismatch {
         host: String,
         port: u16,
+        /// Every pinned fingerprint, comma-separated.
         expected: String,
         actual: String,
         key_type: String,
@@ -70,6 +72,18 @@ pub enum SftpError {
         actual: u64,
     },
 
+    #[error(
+        "{path} on the SFTP server has {size} bytes or more, over the download limit of \
+         {limit} bytes (SFTP_MAX_DOWNLOAD_MB); nothing was stored. Check that it is the \
+         right file; if it is, raise SFTP_MAX_DOWNLOAD_MB and the function's memory with it"
+    )]
+    TooLarge {
+        path: String,
+        /// Its size as listed, or what arrived before the read was cut off.
+        size: u64,
+        limit: u64,
+    },
+
     #[error("invalid remote file name {name:?}: {reason}")]
     InvalidName { name: String, reason: &'static str },
 
@@ -104,6 +118,7 @@ impl ErrorName for SftpError {
             SftpError::PermissionDenied { .. } => "SftpPermissionDenied",
             SftpError::Conflict { .. } => "SftpConflict",
             SftpError::SizeMismatch { .. } => "SftpSizeMismatch",
+            SftpError::TooLarge { .. } => "SftpFileTooLarge",
             SftpError::InvalidName { .. } => "InvalidInput",
             SftpError::LoginInvalid { .. } => "SftpLoginInvalid",
             SftpError::Remote { .. } => "SftpFailed",

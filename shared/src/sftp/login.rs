@@ -19,8 +19,10 @@ pub struct SftpLogin {
     pub port: u16,
     pub user: String,
     pub auth: SftpAuth,
-    /// The server's host key, `SHA256:<base64 without padding>` as `ssh-keygen -l` prints it.
-    pub host_key_sha256: String,
+    /// The host keys the server may present, each `SHA256:<base64 without padding>` as
+    /// `ssh-keygen -l` prints it; any one of them passes. Several let a server's key be
+    /// rotated without a failed day (pin the new key beside the old, then drop the old).
+    pub host_key_sha256: Vec<String>,
     /// Absolute remote directory the client lists, reads and writes.
     pub directory: String,
 }
@@ -91,8 +93,16 @@ struct RawLogin {
     private_key: Option<SecretString>,
     #[serde(default)]
     passphrase: Option<SecretString>,
-    host_key_sha256: String,
+    host_key_sha256: Pins,
     directory: String,
+}
+
+/// `host_key_sha256` as the secret may give it: one fingerprint, or a list of them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Pins {
+    One(String),
+    Many(Vec<String>),
 }
 
 impl TryFrom<RawLogin> for SftpLogin {
@@ -110,7 +120,14 @@ impl TryFrom<RawLogin> for SftpLogin {
             }
             (None, None, _) => return Err("one of `password` or `private_key` is required".into()),
         };
-        parse_fingerprint(&raw.host_key_sha256).map_err(|e| e.to_string())?;
+        let host_key_sha256 = match raw.host_key_sha256 {
+            Pins::One(pin) => vec![pin],
+            Pins::Many(pins) => pins,
+        };
+        if host_key_sha256.is_empty() {
+            return Err("`host_key_sha256` lists no fingerprint; give at least one".into());
+        }
+        parse_fingerprints(&host_key_sha256).map_err(|e| e.to_string())?;
         if !raw.directory.starts_with('/') {
             return Err("`directory` must be an absolute path".into());
         }
@@ -119,7 +136,7 @@ impl TryFrom<RawLogin> for SftpLogin {
             port: raw.port,
             user: raw.user,
             auth,
-            host_key_sha256: raw.host_key_sha256,
+            host_key_sha256,
             directory: raw.directory,
         })
     }
@@ -142,6 +159,11 @@ pub(crate) fn parse_fingerprint(text: &str) -> Result<[u8; 32], SftpError> {
     bytes
         .try_into()
         .map_err(|_| invalid("is not 32 bytes long"))
+}
+
+/// Every pinned fingerprint as digest bytes; the first malformed one is the error.
+pub(crate) fn parse_fingerprints(pins: &[String]) -> Result<Vec<[u8; 32]>, SftpError> {
+    pins.iter().map(|pin| parse_fingerprint(pin)).collect()
 }
 
 /// OpenSSH's fingerprint text for a SHA-256 host key digest.
@@ -236,6 +258,36 @@ mod tests {
         ))
         .unwrap_err();
         assert!(err.to_string().contains("absolute"), "{err}");
+    }
+
+    const NEW_PIN: &str = "SHA256:/ovT1au57hVjCZU3SKB3nQyuARMrpvqS69u26H2PD5M";
+
+    #[test]
+    fn a_single_pinned_fingerprint_still_reads_and_a_list_reads_in_order() {
+        let one: SftpLogin = serde_json::from_str(&format!(
+            r#"{{"host":"h","user":"u","password":"p","host_key_sha256":"{PIN}","directory":"/in"}}"#
+        ))
+        .unwrap();
+        assert_eq!(one.host_key_sha256, [PIN]);
+        let two: SftpLogin = serde_json::from_str(&format!(
+            r#"{{"host":"h","user":"u","password":"p","host_key_sha256":["{PIN}","{NEW_PIN}"],"directory":"/in"}}"#
+        ))
+        .unwrap();
+        assert_eq!(two.host_key_sha256, [PIN, NEW_PIN]);
+    }
+
+    #[test]
+    fn an_empty_or_partly_malformed_pin_list_is_refused() {
+        let err = serde_json::from_str::<SftpLogin>(
+            r#"{"host":"h","user":"u","password":"p","host_key_sha256":[],"directory":"/in"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("at least one"), "{err}");
+        let err = serde_json::from_str::<SftpLogin>(&format!(
+            r#"{{"host":"h","user":"u","password":"p","host_key_sha256":["{PIN}","MD5:aa:bb"],"directory":"/in"}}"#
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("SHA256:"), "{err}");
     }
 
     #[test]

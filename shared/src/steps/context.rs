@@ -179,13 +179,15 @@ impl StepContext {
     #[cfg(feature = "sftp")]
     pub async fn cem_sftp(&self) -> Result<SftpClient, StepError> {
         let login = self.cem_sftp_login().await?;
-        Ok(SftpClient::new((*login).clone(), self.config.sftp_timeout))
+        Ok(SftpClient::new((*login).clone(), self.config.sftp_timeout)
+            .with_max_download(self.config.sftp_max_download_bytes))
     }
 
     #[cfg(feature = "sftp")]
     pub async fn alma_sftp(&self) -> Result<SftpClient, StepError> {
         let login = self.alma_sftp_login().await?;
-        Ok(SftpClient::new((*login).clone(), self.config.sftp_timeout))
+        Ok(SftpClient::new((*login).clone(), self.config.sftp_timeout)
+            .with_max_download(self.config.sftp_max_download_bytes))
     }
 
     pub async fn slack(&self) -> Result<SlackWebhook, StepError> {

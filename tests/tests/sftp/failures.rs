@@ -5,7 +5,7 @@ use std::error::Error as _;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use leganto_shared::sftp::{format_fingerprint, SftpClient, SftpError};
+use leganto_shared::sftp::{format_fingerprint, SftpClient, SftpError, SftpLogin, UploadOutcome};
 use leganto_tests::sshd::{default_password, LoginAuth};
 
 use super::{client, login, server, TIMEOUT, USER};
@@ -60,7 +60,7 @@ async fn host_key_mismatch_is_refused_before_login_and_nothing_is_transferred() 
     let before = server.files(USER).unwrap();
     let pinned = format_fingerprint(&[7u8; 32]);
     let mut wrong_pin = login(&server, USER, LoginAuth::Password);
-    wrong_pin.host_key_sha256 = pinned.clone();
+    wrong_pin.host_key_sha256 = vec![pinned.clone()];
     let sftp = SftpClient::new(wrong_pin, TIMEOUT);
 
     let err = sftp
@@ -90,6 +90,66 @@ async fn host_key_mismatch_is_refused_before_login_and_nothing_is_transferred() 
     assert!(
         !log.contains("Accepted") && !log.contains("Failed password"),
         "no credential reached the server; log:\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_host_key_pinned_second_in_the_list_connects() {
+    let server = server();
+    let mut json = server.login_json(USER, LoginAuth::Password);
+    let old_key = format_fingerprint(&[3u8; 32]);
+    json["host_key_sha256"] = serde_json::json!([old_key, server.host_key_sha256()]);
+    let login: SftpLogin = serde_json::from_value(json).unwrap();
+    let outcome = SftpClient::new(login, TIMEOUT)
+        .upload_atomic("20261128092514.txt", b"loader".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(outcome, UploadOutcome::Uploaded);
+    assert_eq!(server.files(USER).unwrap(), ["20261128092514.txt"]);
+}
+
+#[tokio::test]
+async fn a_host_key_in_no_pin_of_the_list_is_refused_before_login() {
+    let server = server();
+    let pins = [
+        format_fingerprint(&[3u8; 32]),
+        format_fingerprint(&[4u8; 32]),
+    ];
+    let mut json = server.login_json(USER, LoginAuth::Password);
+    json["host_key_sha256"] = serde_json::json!(pins);
+    let login: SftpLogin = serde_json::from_value(json).unwrap();
+    let err = SftpClient::new(login, TIMEOUT).list().await.unwrap_err();
+    assert!(matches!(err, SftpError::HostKeyMismatch { .. }), "{err:?}");
+    let shown = everything_shown(&err);
+    for pin in &pins {
+        assert!(shown.contains(pin.as_str()), "each pin shown: {shown}");
+    }
+    assert!(shown.contains(server.host_key_sha256()), "{shown}");
+    assert!(shown.contains("add the new fingerprint"), "{shown}");
+    let log = server.log();
+    assert!(
+        !log.contains("Accepted") && !log.contains("Failed password"),
+        "no credential reached the server; log:\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_host_name_that_does_not_resolve_is_unavailable_within_the_timeout() {
+    let server = server();
+    let mut nowhere = login(&server, USER, LoginAuth::Key);
+    // `.invalid` never resolves (RFC 6761).
+    nowhere.host = "sftp.leganto.invalid".into();
+    let started = std::time::Instant::now();
+    let err = SftpClient::new(nowhere, Duration::from_secs(2))
+        .list()
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_name(), "SftpUnavailable", "{err}");
+    assert!(err.to_string().contains("resolve"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
     );
 }
 

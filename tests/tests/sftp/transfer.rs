@@ -140,3 +140,50 @@ async fn two_accounts_on_one_server_see_only_their_own_directory() {
         ["leganto_export_20261128.csv"]
     );
 }
+
+#[tokio::test]
+async fn a_file_over_the_download_limit_fails_clearly_and_nothing_is_read() {
+    let server = server();
+    server
+        .put_file(USER, "leganto_export_20261128.csv", &bytes(4_097, 3))
+        .unwrap();
+    server
+        .put_file(USER, "leganto_export_20261127.csv", &bytes(4_096, 4))
+        .unwrap();
+    let sftp = client(&server, LoginAuth::Key).with_max_download(4_096);
+
+    let err = sftp
+        .download("leganto_export_20261128.csv")
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_name(), "SftpFileTooLarge", "{err}");
+    assert!(!err.is_transient());
+    let text = err.to_string();
+    assert!(text.contains("leganto_export_20261128.csv"), "{text}");
+    assert!(text.contains("4097 bytes"), "{text}");
+    assert!(text.contains("limit of 4096 bytes"), "{text}");
+    assert!(text.contains("SFTP_MAX_DOWNLOAD_MB"), "{text}");
+    // Exactly at the limit is still read.
+    assert_eq!(
+        sftp.download("leganto_export_20261127.csv").await.unwrap(),
+        bytes(4_096, 4)
+    );
+}
+
+#[tokio::test]
+async fn a_file_that_sends_more_than_its_listed_size_is_cut_off_at_the_limit() {
+    let server = server();
+    // /proc/kallsyms stats as 0 bytes and then reads as megabytes: a file that is larger
+    // when read than when its size was checked, as one still being written is.
+    let path = server.directory(USER).join("leganto_export_20261128.csv");
+    std::os::unix::fs::symlink("/proc/kallsyms", &path).unwrap();
+    let sftp = client(&server, LoginAuth::Key).with_max_download(4_096);
+
+    let err = sftp
+        .download("leganto_export_20261128.csv")
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_name(), "SftpFileTooLarge", "{err}");
+    // Refused after one byte past the limit, not from the (zero) size it was listed with.
+    assert!(err.to_string().contains("4097 bytes or more"), "{err}");
+}

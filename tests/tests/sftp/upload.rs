@@ -3,6 +3,7 @@
 use leganto_shared::error::ErrorName as _;
 use leganto_shared::sftp::{temporary_name, UploadOutcome};
 use leganto_tests::sshd::{Account, LoginAuth, SshServer, SshServerOptions};
+use std::time::{Duration, SystemTime};
 
 use super::{bytes, client, server, USER};
 
@@ -117,6 +118,43 @@ async fn a_stale_temp_file_from_a_crashed_run_is_replaced_and_removed() {
     assert_eq!(outcome, UploadOutcome::Uploaded);
     assert_eq!(server.files(USER).unwrap(), [NAME]);
     assert_eq!(server.read_file(USER, NAME).unwrap(), content);
+}
+
+/// Puts a file into the account's directory, last modified `age` ago.
+fn put_aged(server: &SshServer, name: &str, age: Duration) {
+    let path = server.put_file(USER, name, b"half a fi").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(SystemTime::now() - age)
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_next_upload_removes_a_stale_temporary_file_and_only_that() {
+    let server = server();
+    let hour = Duration::from_secs(3600);
+    // A push of an earlier day that died before its rename.
+    let stale = temporary_name("20261127092514.txt");
+    put_aged(&server, &stale, hour);
+    // One another push may still be writing, and files that are not our temporaries.
+    let fresh = temporary_name("20261128080000.txt");
+    put_aged(&server, &fresh, Duration::from_secs(60));
+    put_aged(&server, ".notes.part", hour);
+    put_aged(&server, "20261127092514.txt", hour);
+
+    let outcome = client(&server, LoginAuth::Key)
+        .upload_atomic(NAME, b"the whole file\n".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(outcome, UploadOutcome::Uploaded);
+    let files = server.files(USER).unwrap();
+    assert!(!files.contains(&stale), "{files:?}");
+    assert_eq!(
+        files,
+        [fresh.as_str(), ".notes.part", "20261127092514.txt", NAME]
+    );
 }
 
 #[tokio::test]

@@ -10,10 +10,13 @@
 mod alma_job;
 mod delivery;
 mod dry_run;
+mod formulas;
 mod limits;
 mod logs;
 mod normal_day;
+mod pull_wait;
 mod sftp;
+mod stale_upload;
 
 use leganto_shared::error::ErrorName as _;
 use std::collections::HashMap;
@@ -181,6 +184,8 @@ impl World {
             ("EMAIL_TO", recipients.join(", ")),
             ("AWS_REGION", REGION.to_string()),
             ("SFTP_TIMEOUT_SECONDS", "10".to_string()),
+            // Exports here are written just before the pull: settle them quickly.
+            ("SFTP_SETTLE_SECONDS", "1".to_string()),
             ("POLL_INTERVAL_SECONDS", "30".to_string()),
             ("WAIT_LIMIT_SECONDS", "3600".to_string()),
         ]);
