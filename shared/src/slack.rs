@@ -15,8 +15,24 @@ use tracing::instrument;
 /// How long one post may take.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Longest error cause shown (Block Kit section text allows 3000 characters).
-const CAUSE_LIMIT: usize = 1500;
+/// Slack's documented limits (Block Kit reference), in characters.
+pub mod limits {
+    /// A section's `text`.
+    pub const SECTION_TEXT: usize = 3000;
+    /// Each of a section's `fields`, and at most this many of them.
+    pub const FIELD_TEXT: usize = 2000;
+    pub const FIELDS: usize = 10;
+    /// A header's `plain_text`.
+    pub const HEADER_TEXT: usize = 150;
+    /// Each element of a context block, and at most this many of them.
+    pub const CONTEXT_TEXT: usize = 3000;
+    pub const CONTEXT_ELEMENTS: usize = 10;
+    /// Blocks in one message.
+    pub const BLOCKS: usize = 50;
+    /// The top-level `text`: Slack truncates past 40,000, and a notification that long
+    /// helps nobody, so the fallback is kept to a section's length.
+    pub const FALLBACK_TEXT: usize = 3000;
+}
 
 /// A Block Kit message: `text` is the notification and fallback, `blocks` the layout.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -88,6 +104,34 @@ pub fn truncate(text: &str, limit: usize) -> String {
     }
 }
 
+/// Already escaped text cut to at most `limit` characters, the ellipsis included, on a
+/// character boundary and never inside an `&amp;`, `&lt;` or `&gt;` (escaping comes first,
+/// so what is cut is what Slack counts).
+pub fn fit(escaped: &str, limit: usize) -> String {
+    if escaped.chars().count() <= limit {
+        return escaped.to_string();
+    }
+    let keep = limit.saturating_sub(1);
+    let mut cut = escaped
+        .char_indices()
+        .nth(keep)
+        .map_or(escaped.len(), |(i, _)| i);
+    // An entity is at most 5 bytes: a `&` among the last 4 kept, with no `;` after it, is
+    // an entity cut in two.
+    let tail_start = cut.saturating_sub(4);
+    if let Some(amp) = escaped.get(tail_start..cut).and_then(|t| t.rfind('&')) {
+        if !escaped[tail_start + amp..cut].contains(';') {
+            cut = tail_start + amp;
+        }
+    }
+    format!("{}…", &escaped[..cut])
+}
+
+/// `raw` escaped for mrkdwn, then cut to `limit` characters.
+pub fn mrkdwn(raw: &str, limit: usize) -> String {
+    fit(&escape(raw), limit)
+}
+
 fn date_text(date: Option<NaiveDate>) -> String {
     date.map(|d| d.format("%Y-%m-%d").to_string())
         .unwrap_or_else(|| "unknown date".into())
@@ -117,21 +161,22 @@ impl SlackMessage {
     /// The day's summary.
     pub fn day_summary(day: &DaySummary) -> SlackMessage {
         let date = date_text(day.run_date);
-        let pushed = match (&day.pushed_file, day.dry_run) {
+        // Raw here; escaped where it goes into a block, and with the whole fallback text.
+        let pushed_raw = match (&day.pushed_file, day.dry_run) {
             (_, true) => "dry run: nothing pushed".to_string(),
-            (Some(file), false) => format!("`{}`", escape(file)),
+            (Some(file), false) => file.clone(),
             (None, false) => "nothing pushed".to_string(),
+        };
+        let pushed = match (&day.pushed_file, day.dry_run) {
+            (Some(file), false) => format!("`{}`", mrkdwn(file, 500)),
+            _ => pushed_raw.clone(),
         };
         let counts: Vec<String> = day
             .counts
             .iter()
             .map(|(label, value)| format!("{value} {}", label.to_lowercase()))
             .collect();
-        let mut text = format!(
-            "Course load {date}: {}; {}",
-            counts.join(", "),
-            pushed.replace('`', "")
-        );
+        let mut text = format!("Course load {date}: {}; {}", counts.join(", "), pushed_raw);
         let title = if day.dry_run {
             format!("Course load {date} (dry run)")
         } else {
@@ -167,41 +212,114 @@ impl SlackMessage {
             ));
         }
         for note in &day.notes {
-            blocks.push(section(format!(
-                ":warning: {}",
-                escape(&truncate(note, CAUSE_LIMIT))
-            )));
+            let room = limits::SECTION_TEXT - ":warning: ".chars().count();
+            blocks.push(section(format!(":warning: {}", mrkdwn(note, room))));
             text.push_str(&format!("; {note}"));
         }
         blocks.extend(execution_link(&day.execution_url));
-        SlackMessage { text, blocks }
+        SlackMessage {
+            text: escape(&text),
+            blocks,
+        }
+        .within_limits()
     }
 
-    /// A failed run: the state, its error and (truncated) cause.
+    /// A failed run: the state, its error, its cause (escaped, then cut to fit) and what
+    /// to do next.
     pub fn failure(notice: &FailureNotice) -> SlackMessage {
         let date = date_text(notice.run_date);
-        let cause = truncate(&notice.cause, CAUSE_LIMIT);
         let text = format!(
             "Course load {date} failed in \"{}\": {}",
-            notice.state, notice.error
+            escape(&notice.state),
+            escape(&notice.error)
+        );
+        let header = truncate(
+            &format!("Course load {date} failed"),
+            limits::HEADER_TEXT - 1,
         );
         let mut blocks = vec![
-            json!({"type": "header", "text": {"type": "plain_text",
-                   "text": truncate(&format!("Course load {date} failed"), 140)}}),
+            json!({"type": "header", "text": {"type": "plain_text", "text": header}}),
             fields(&[
-                ("State", escape(&notice.state)),
-                ("Error", format!("`{}`", escape(&notice.error))),
+                ("State", mrkdwn(&notice.state, 200)),
+                ("Error", format!("`{}`", mrkdwn(&notice.error, 200))),
             ]),
+            section(format!(
+                "*What to do:* {}",
+                escape(crate::next_step::next_step(&notice.error))
+            )),
         ];
-        if !cause.is_empty() {
+        if !notice.cause.is_empty() {
             // A code block keeps JSON causes readable; ``` inside would end it early.
-            blocks.push(section(format!(
-                "*Cause*\n```{}```",
-                escape(&cause).replace("```", "'''")
-            )));
+            let (open, close) = ("*Cause*\n```", "```");
+            let room = limits::SECTION_TEXT - open.chars().count() - close.chars().count();
+            let cause = fit(&escape(&notice.cause).replace("```", "'''"), room);
+            blocks.push(section(format!("{open}{cause}{close}")));
         }
         blocks.extend(execution_link(&notice.execution_url));
-        SlackMessage { text, blocks }
+        SlackMessage { text, blocks }.within_limits()
+    }
+
+    /// The message held to Slack's limits: a notice Slack refuses is a notice lost. The
+    /// texts built above already fit; this catches what grows with the day (notes, counts).
+    pub fn within_limits(mut self) -> SlackMessage {
+        self.text = fit(&self.text, limits::FALLBACK_TEXT);
+        let mut blocks = Vec::with_capacity(self.blocks.len());
+        for mut block in std::mem::take(&mut self.blocks) {
+            match block["type"].as_str() {
+                Some("section") => {
+                    if let Some(text) = block["text"]["text"].as_str() {
+                        block["text"]["text"] = Value::String(fit(text, limits::SECTION_TEXT));
+                    }
+                    let Some(fields) = block["fields"].as_array().cloned() else {
+                        blocks.push(block);
+                        continue;
+                    };
+                    let fields: Vec<Value> = fields
+                        .into_iter()
+                        .map(|mut field| {
+                            if let Some(text) = field["text"].as_str() {
+                                field["text"] = Value::String(fit(text, limits::FIELD_TEXT));
+                            }
+                            field
+                        })
+                        .collect();
+                    for chunk in fields.chunks(limits::FIELDS) {
+                        blocks.push(json!({"type": "section", "fields": chunk}));
+                    }
+                }
+                Some("header") => {
+                    if let Some(text) = block["text"]["text"].as_str() {
+                        let text = truncate(text, limits::HEADER_TEXT - 1);
+                        block["text"]["text"] = Value::String(text);
+                    }
+                    blocks.push(block);
+                }
+                Some("context") => {
+                    if let Some(elements) = block["elements"].as_array_mut() {
+                        elements.truncate(limits::CONTEXT_ELEMENTS);
+                        for element in elements {
+                            if let Some(text) = element["text"].as_str() {
+                                element["text"] = Value::String(fit(text, limits::CONTEXT_TEXT));
+                            }
+                        }
+                    }
+                    blocks.push(block);
+                }
+                _ => blocks.push(block),
+            }
+        }
+        if blocks.len() > limits::BLOCKS {
+            // Keep the head and the last block (the console link); say what was left out.
+            let last = blocks.pop();
+            let dropped = blocks.len() - (limits::BLOCKS - 2);
+            blocks.truncate(limits::BLOCKS - 2);
+            blocks.push(section(format!(
+                "… and {dropped} more notes in the run summary and the logs"
+            )));
+            blocks.extend(last);
+        }
+        self.blocks = blocks;
+        self
     }
 }
 
@@ -369,8 +487,84 @@ mod tests {
         let blocks = all_text(&message);
         assert!(blocks.contains("Pull the CEM export") && blocks.contains("SourceFileMissing"));
         assert!(blocks.contains("&lt;no file&gt;"));
-        assert!(blocks.len() < 3000, "{}", blocks.len());
+        let cause = message.blocks.last().unwrap()["text"]["text"]
+            .as_str()
+            .unwrap();
+        assert_eq!(cause.chars().count(), limits::SECTION_TEXT);
+        assert!(cause.ends_with("…```"), "{cause}");
+        assert!(blocks.contains("ask the campus"), "the next step: {blocks}");
         assert!(message.text.contains("failed in \"Pull the CEM export\""));
+    }
+
+    #[test]
+    fn a_huge_cause_full_of_markup_is_escaped_first_then_cut_to_fit() {
+        let notice = FailureNotice {
+            run_date: NaiveDate::from_ymd_opt(2026, 11, 28),
+            state: "Transform the export".into(),
+            error: "InvalidInput".into(),
+            cause: "<a href=\"x\">&</a> ```".repeat(500),
+            execution_url: Some("https://console.example/exec".into()),
+        };
+        assert!(notice.cause.len() > 10_000);
+        let message = SlackMessage::failure(&notice);
+        for block in &message.blocks {
+            if let Some(text) = block["text"]["text"].as_str() {
+                assert!(text.chars().count() <= limits::SECTION_TEXT, "{text}");
+                assert!(!text.contains('<'), "{text}");
+            }
+        }
+        let blocks = all_text(&message);
+        assert!(blocks.contains("&lt;a href") && blocks.contains("&amp;"));
+        assert!(
+            blocks.contains("…```"),
+            "the code block is closed after the cut"
+        );
+        assert!(blocks.contains("What to do:"));
+        assert!(message.text.chars().count() <= limits::FALLBACK_TEXT);
+    }
+
+    #[test]
+    fn a_cut_never_splits_an_entity() {
+        let escaped = escape("ab<<<<<<<<");
+        for limit in 1..20 {
+            let cut = fit(&escaped, limit);
+            assert!(cut.chars().count() <= limit, "{limit}: {cut}");
+            let body = cut.trim_end_matches('…');
+            assert!(escaped.starts_with(body), "{limit}: {cut}");
+            assert!(
+                body.len() <= 2 || body.ends_with("&lt;"),
+                "{limit}: {cut} ends inside an entity"
+            );
+        }
+        assert_eq!(fit("short", 10), "short");
+    }
+
+    #[test]
+    fn a_day_of_many_notes_and_counts_stays_within_the_block_limits() {
+        let mut summary = day();
+        summary.notes = (0..200)
+            .map(|i| format!("note {i} <&> {}", "y".repeat(4000)))
+            .collect();
+        summary.counts = (0..25).map(|_| ("Rows read", 1)).collect();
+        summary.pushed_file = Some("a&b.txt".into());
+        let message = SlackMessage::day_summary(&summary);
+        assert!(message.blocks.len() <= limits::BLOCKS);
+        for block in &message.blocks {
+            if let Some(fields) = block["fields"].as_array() {
+                assert!(fields.len() <= limits::FIELDS);
+            }
+            if let Some(text) = block["text"]["text"].as_str() {
+                assert!(text.chars().count() <= limits::SECTION_TEXT);
+            }
+        }
+        assert_eq!(message.blocks.last().unwrap()["type"], "context");
+        assert!(all_text(&message).contains("more notes"));
+        assert!(!message.text.contains('<'), "the fallback is escaped too");
+        assert!(
+            message.text.contains("a&amp;b.txt"),
+            "escaped once: {}",
+            message.text
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod logs;
 mod normal_day;
 mod pull_wait;
 mod sftp;
+mod slack_limits;
 mod stale_upload;
 
 use leganto_shared::error::ErrorName as _;
