@@ -45,6 +45,9 @@ pub struct Config {
     pub wait_limit: Duration,
     /// `SFTP_TIMEOUT_SECONDS`: connect and per-operation SFTP timeout (default 30).
     pub sftp_timeout: Duration,
+    /// `GUARD_MAX_AGE_HOURS`: delete checks older than this are made again at the push
+    /// (default 6).
+    pub guard_max_age: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,6 +78,7 @@ pub const DEFAULT_TIME_ZONE: Tz = chrono_tz::America::Phoenix;
 pub const DEFAULT_POLL_INTERVAL_SECONDS: u64 = 600;
 pub const DEFAULT_WAIT_LIMIT_SECONDS: u64 = 14_400;
 pub const DEFAULT_SFTP_TIMEOUT_SECONDS: u64 = 30;
+pub const DEFAULT_GUARD_MAX_AGE_HOURS: u64 = 6;
 
 /// Most checks of Alma's job one run may make (`WAIT_LIMIT_SECONDS` over
 /// `POLL_INTERVAL_SECONDS`). Each check is 9 events of the execution's history (Wait 2,
@@ -170,6 +174,14 @@ impl Config {
                 get("SFTP_TIMEOUT_SECONDS"),
                 DEFAULT_SFTP_TIMEOUT_SECONDS,
             )?,
+            guard_max_age: Duration::from_secs(
+                parse_number(
+                    "GUARD_MAX_AGE_HOURS",
+                    get("GUARD_MAX_AGE_HOURS"),
+                    DEFAULT_GUARD_MAX_AGE_HOURS,
+                )?
+                .saturating_mul(3600),
+            ),
         })
     }
 
