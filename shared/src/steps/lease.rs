@@ -152,7 +152,10 @@ mod tests {
             .map(str::to_string)
         })
         .unwrap();
-        assert_eq!(longest_run(&config), Duration::from_secs((4 + 20 + 3) * 3600));
+        assert_eq!(
+            longest_run(&config),
+            Duration::from_secs((4 + 20 + 3) * 3600)
+        );
     }
 
     #[test]

@@ -126,15 +126,13 @@ async fn loader_key(
     if let Some(t) = &input.transform {
         return Ok(t.loader_key.clone());
     }
-    stamp
-        .and_then(|s| s.loader_key.clone())
-        .ok_or_else(|| {
-            StoreError::NotFound {
-                bucket: ctx.store.bucket().to_string(),
-                key: input.run.day().run_summary(),
-            }
-            .into()
-        })
+    stamp.and_then(|s| s.loader_key.clone()).ok_or_else(|| {
+        StoreError::NotFound {
+            bucket: ctx.store.bucket().to_string(),
+            key: input.run.day().run_summary(),
+        }
+        .into()
+    })
 }
 
 /// The run summary's `made_at` and `loader_key`, if there is a summary.
@@ -194,8 +192,8 @@ async fn fresh_guard(
     bytes: Bytes,
     made_at: Option<DateTime<Utc>>,
 ) -> Result<(String, Bytes, u64), StepError> {
-    let max_age = chrono::Duration::from_std(ctx.config.guard_max_age)
-        .unwrap_or(chrono::Duration::MAX);
+    let max_age =
+        chrono::Duration::from_std(ctx.config.guard_max_age).unwrap_or(chrono::Duration::MAX);
     let age = made_at.map(|t| ctx.now() - t);
     if age.is_some_and(|a| a <= max_age) {
         return Ok((key, bytes, 0));
@@ -374,7 +372,11 @@ pub async fn run(ctx: &StepContext, input: PushInput) -> Result<PushOutput, Step
                     .replace_if(&receipt_key, etag, body, content_type::JSON)
                     .await?
             }
-            (_, None) => ctx.store.put_new(&receipt_key, body, content_type::JSON).await?,
+            (_, None) => {
+                ctx.store
+                    .put_new(&receipt_key, body, content_type::JSON)
+                    .await?
+            }
         };
         if !written {
             tracing::warn!(receipt = %receipt_key, "the receipt changed meanwhile; deciding again");

@@ -181,7 +181,10 @@ const PEERS: [(&str, &[Peer]); 10] = [
     ("Plan", &[Peer::Store]),
     ("Pull", &[Peer::Store, Peer::Secrets, Peer::Sftp]),
     ("Transform", &[Peer::Store, Peer::Secrets, Peer::Alma]),
-    ("Push", &[Peer::Store, Peer::Secrets, Peer::Sftp, Peer::Alma]),
+    (
+        "Push",
+        &[Peer::Store, Peer::Secrets, Peer::Sftp, Peer::Alma],
+    ),
     ("CheckJob", &[Peer::Secrets, Peer::Alma]),
     ("CacheCourses", &[Peer::Store, Peer::Secrets, Peer::Alma]),
     ("RolloverReport", &[Peer::Store, Peer::Secrets, Peer::Alma]),
