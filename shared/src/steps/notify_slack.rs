@@ -317,7 +317,11 @@ mod tests {
             "failed_state": "Plan the run"
         }));
         let m = message(SlackKind::Failure, &state);
-        assert!(m.text.contains("another execution is running"), "{}", m.text);
+        assert!(
+            m.text.contains("another execution is running"),
+            "{}",
+            m.text
+        );
         let blocks = serde_json::to_string(&m.blocks).unwrap();
         assert!(blocks.contains("daily-1"), "{blocks}");
         assert!(blocks.contains("Wait for it to end"), "{blocks}");
@@ -332,7 +336,11 @@ mod tests {
             "failed_state": "Push to Alma SFTP"
         }));
         let m = message(SlackKind::Failure, &state);
-        assert!(m.text.contains("already loaded; nothing pushed"), "{}", m.text);
+        assert!(
+            m.text.contains("already loaded; nothing pushed"),
+            "{}",
+            m.text
+        );
         let blocks = serde_json::to_string(&m.blocks).unwrap();
         assert!(blocks.contains("--force"), "{blocks}");
     }
@@ -345,7 +353,10 @@ mod tests {
                      "pushed_at": "2026-11-28T16:25:14Z", "already_there": true},
         }));
         let text = serde_json::to_string(&message(SlackKind::Summary, &state).blocks).unwrap();
-        assert!(text.contains("Already loaded, nothing new pushed"), "{text}");
+        assert!(
+            text.contains("Already loaded, nothing new pushed"),
+            "{text}"
+        );
         let state = SlackState::from_value(&json!({
             "run": {"run_date": "2026-11-28"},
             "push": {"file_name": "20261208100000.txt", "bytes": 9,
