@@ -157,12 +157,17 @@ async fn deletes_with_lists_now(
     rows: &[DeleteRow],
 ) -> Result<HashSet<usize>, StepError> {
     let cache = ctx.course_cache().await?;
-    let mut years: Vec<String> = rows.iter().map(|r| r.year.clone()).collect();
+    // A row without a year names no course Alma could hold: it stays as it is.
+    let mut years: Vec<String> = rows
+        .iter()
+        .map(|r| r.year.clone())
+        .filter(|y| !y.trim().is_empty())
+        .collect();
     years.sort_unstable();
     years.dedup();
     cache.load_years(&years).await?;
     let mut course_of_line = Vec::new();
-    for row in rows {
+    for row in rows.iter().filter(|r| !r.year.trim().is_empty()) {
         let course = cache.courses_of_year(&row.year).and_then(|courses| {
             courses
                 .iter()
