@@ -258,7 +258,8 @@ async fn recorded(ctx: &StepContext, key: &str, sha256: &str) -> Result<Recorded
             key: key.to_string(),
             source,
         })?;
-    Ok(if receipt.sha256 == sha256 {
+    let same = receipt.sha256 == sha256 || receipt.source_sha256.as_deref() == Some(sha256);
+    Ok(if same {
         Recorded::Same(receipt)
     } else {
         Recorded::Other(receipt, etag)
@@ -363,6 +364,7 @@ pub async fn run(ctx: &StepContext, input: PushInput) -> Result<PushOutput, Step
             pushed_at,
             execution_arn: input.run.execution_arn.clone(),
             execution_name: input.run.execution_name.clone(),
+            source_sha256: (dropped > 0).then(|| original_sha.clone()),
             forced: etag.is_some(),
         };
         let body = serde_json::to_vec_pretty(&receipt).map_err(|source| StoreError::BadJson {

@@ -306,6 +306,12 @@ async fn a_late_push_checks_its_deletes_again_and_drops_one_whose_course_gained_
         world.s3_get(written["loader_key"].as_str().unwrap()).await,
         sent.as_bytes()
     );
+
+    // Pushing the day's file again is the same load: nothing more is sent.
+    let again = world.step("push", &mut state, "push").await;
+    assert_eq!(again["already_there"], true, "{again}");
+    assert_eq!(again["file_name"], name);
+    assert_eq!(world.alma_files(), [name]);
 }
 
 #[tokio::test]
