@@ -57,6 +57,9 @@ pub struct Config {
     /// `SourceFileIncomplete` (default and most 300, so Pull ends within its function's
     /// timeout).
     pub sftp_complete_wait: Duration,
+    /// `GUARD_MAX_AGE_HOURS`: delete checks older than this are made again at the push
+    /// (default 6).
+    pub guard_max_age: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,6 +97,7 @@ pub const DEFAULT_SFTP_SETTLED_AGE_SECONDS: u64 = 120;
 /// the listings and the download.
 pub const MAX_SFTP_COMPLETE_WAIT_SECONDS: u64 = 300;
 const MEGABYTE: u64 = 1024 * 1024;
+pub const DEFAULT_GUARD_MAX_AGE_HOURS: u64 = 6;
 
 /// Most checks of Alma's job one run may make (`WAIT_LIMIT_SECONDS` over
 /// `POLL_INTERVAL_SECONDS`). Each check is 9 events of the execution's history (Wait 2,
@@ -214,6 +218,14 @@ impl Config {
                 DEFAULT_SFTP_SETTLED_AGE_SECONDS,
             )?,
             sftp_complete_wait,
+            guard_max_age: Duration::from_secs(
+                parse_number(
+                    "GUARD_MAX_AGE_HOURS",
+                    get("GUARD_MAX_AGE_HOURS"),
+                    DEFAULT_GUARD_MAX_AGE_HOURS,
+                )?
+                .saturating_mul(3600),
+            ),
         })
     }
 

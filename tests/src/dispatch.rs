@@ -2,8 +2,8 @@
 //! binary per function, the local Lambda host and the step tests do by name.
 
 use leganto_shared::steps::{
-    self, cache_courses, check_job, email_report, notify_slack, plan, pull, push, rollover_report,
-    transform, StepContext, StepError,
+    self, cache_courses, check_job, email_report, notify_slack, plan, pull, push, release,
+    rollover_report, transform, StepContext, StepError,
 };
 use serde_json::Value;
 
@@ -20,10 +20,11 @@ pub enum Step {
     RolloverReport,
     EmailReport,
     NotifySlack,
+    Release,
 }
 
 impl Step {
-    pub const ALL: [Step; 9] = [
+    pub const ALL: [Step; 10] = [
         Step::Plan,
         Step::Pull,
         Step::Transform,
@@ -33,6 +34,7 @@ impl Step {
         Step::RolloverReport,
         Step::EmailReport,
         Step::NotifySlack,
+        Step::Release,
     ];
 
     /// The folder name: `plan`, `check-job`, ...
@@ -47,6 +49,7 @@ impl Step {
             Step::RolloverReport => "rollover-report",
             Step::EmailReport => "email-report",
             Step::NotifySlack => "notify-slack",
+            Step::Release => "release",
         }
     }
 
@@ -62,6 +65,7 @@ impl Step {
             Step::RolloverReport => "RolloverReportFunction",
             Step::EmailReport => "EmailReportFunction",
             Step::NotifySlack => "NotifySlackFunction",
+            Step::Release => "ReleaseFunction",
         }
     }
 
@@ -106,6 +110,7 @@ impl Step {
             Step::RolloverReport => steps::handle(ctx, name, payload, rollover_report::run).await,
             Step::EmailReport => steps::handle(ctx, name, payload, email_report::run).await,
             Step::NotifySlack => steps::handle(ctx, name, payload, notify_slack::run_value).await,
+            Step::Release => steps::handle(ctx, name, payload, release::run).await,
         }
     }
 }

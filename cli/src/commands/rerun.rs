@@ -1,5 +1,6 @@
 //! `leganto rerun`: start the daily run again for a date from a stage (optionally a dry
-//! run), after checking S3 holds what that stage needs; `--wait` follows it to the end.
+//! run), after checking no execution is running the day and S3 holds what that stage
+//! needs; `--wait` follows it to the end.
 
 use std::time::Duration;
 
@@ -48,6 +49,10 @@ pub struct Args {
     /// Compute and store everything, push nothing to Alma and send no e-mail.
     #[arg(long)]
     dry_run: bool,
+    /// Push even though another file was already loaded for the day: Alma loads both.
+    /// Without it a second, different file for a day is refused (AlreadyPushed).
+    #[arg(long)]
+    force: bool,
     /// Follow the execution state by state; exit non-zero unless it succeeds.
     #[arg(long)]
     wait: bool,
@@ -63,12 +68,17 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
         run_date: args.run_date,
         start_at: args.from.into(),
         dry_run: args.dry_run,
+        force: args.force,
     };
     let deployment = args.deployment.resolve().await?;
-    let found = rerun::check_artefacts(&deployment.store(), &request)
+    let store = deployment.store();
+    let sfn = deployment.sfn();
+    rerun::check_not_running(&store, &sfn, &request)
         .await
         .map_err(fatal)?;
-    let sfn = deployment.sfn();
+    let found = rerun::check_artefacts(&store, &request)
+        .await
+        .map_err(fatal)?;
     let started = rerun::start(&sfn, &deployment.state_machine_arn, &request, Utc::now())
         .await
         .map_err(fatal)?;

@@ -69,6 +69,24 @@ pub fn render(
     for o in &files.other_reports {
         out.push_str(&object_line("other", o, tz));
     }
+    match &files.pushed {
+        None => out.push_str("  pushed           none\n"),
+        Some(r) => out.push_str(&format!(
+            "  pushed           {} at {} by {}{}\n",
+            r.file_name,
+            local_time(r.pushed_at, tz),
+            r.execution_name,
+            if r.forced { " (forced)" } else { "" }
+        )),
+    }
+    if let Some(lease) = &files.lease {
+        out.push_str(&format!(
+            "  held by          {} since {} (the lease runs out {})\n",
+            lease.execution_name,
+            local_time(lease.started_at, tz),
+            local_time(lease.expires_at, tz)
+        ));
+    }
     match &files.summary {
         Summary::Missing => out.push_str("  run summary      none\n"),
         Summary::Unreadable(why) => {

@@ -65,16 +65,12 @@ async fn rerun_and_status_with_aws_unreachable_exit_7_naming_the_service_that_fa
         ]
     };
 
-    // transform first checks S3 for the day's export.
+    // Every rerun first reads the day's lease in S3.
     let o = leganto_at(&endpoint, &[&rerun("transform")[..], &deployment].concat()).await;
     assert_aws_failure(
         &o,
-        "S3 ListObjectsV2 failed for s3://leganto-ops-test/cem/2026/11/28/",
+        "S3 GetObject failed for s3://leganto-ops-test/locks/2026/11/28/run.json",
     );
-
-    // pull needs nothing from S3: the first call is Step Functions'.
-    let o = leganto_at(&endpoint, &[&rerun("pull")[..], &deployment].concat()).await;
-    assert_aws_failure(&o, "Step Functions StartExecution failed");
 
     // Without the state machine and bucket, the stack's outputs are read first.
     let o = leganto_at(&endpoint, &rerun("pull")).await;

@@ -72,8 +72,10 @@ async fn rerun_starts_an_execution_named_for_the_day_and_stage_with_the_contract
 async fn rerun_with_wait_follows_each_state_and_a_dry_run_says_so_in_its_input() {
     let aws = Aws::start().await;
     let machine = aws.machine("leganto-pass", PASSING).await;
-    aws.put("reports/2026/11/28/run-summary.json", "{}").await;
-    aws.put("alma/2026/11/28/20261128092514.txt", "loader\r\n")
+    // A dry run from the push uses a dry run's own files, never the live ones.
+    aws.put("dry-run/2026/11/28/reports/run-summary.json", "{}")
+        .await;
+    aws.put("dry-run/2026/11/28/alma/20261128092514.txt", "loader\r\n")
         .await;
 
     let o = aws
@@ -299,4 +301,118 @@ async fn state_machine_and_bucket_come_from_the_stack_outputs_when_not_given() {
         "{}",
         stderr(&o)
     );
+}
+
+/// A state machine whose executions stay RUNNING for the length of a test.
+const LONG_RUNNING: &str = r#"{
+  "StartAt": "Wait for Alma",
+  "States": {
+    "Wait for Alma": {"Type": "Wait", "Seconds": 600, "End": true}
+  }
+}"#;
+
+fn lease_of(execution_arn: &str, name: &str) -> String {
+    serde_json::json!({
+        "run_date": RUN_DATE,
+        "execution_arn": execution_arn,
+        "execution_name": name,
+        "started_at": "2026-11-28T16:20:00Z",
+        "expires_at": "2099-01-01T00:00:00Z",
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rerun_refuses_a_day_another_execution_is_running_and_names_it() {
+    let aws = Aws::start().await;
+    let running = aws.machine("leganto-long", LONG_RUNNING).await;
+    let machine = aws.machine("leganto-pass", PASSING).await;
+    aws.put("cem/2026/11/28/leganto_export_20261128.csv", "header\n")
+        .await;
+    let holder = aws
+        .sfn()
+        .start_execution()
+        .state_machine_arn(&running)
+        .name("daily-2026-11-28")
+        .input("{}")
+        .send()
+        .await
+        .unwrap();
+    aws.put(
+        "locks/2026/11/28/run.json",
+        &lease_of(holder.execution_arn(), "daily-2026-11-28"),
+    )
+    .await;
+    let args = [
+        "rerun",
+        "--run-date",
+        RUN_DATE,
+        "--from",
+        "transform",
+        "--state-machine",
+        &machine,
+        "--bucket",
+        BUCKET,
+    ];
+    let o = aws.leganto(&args).await;
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("execution daily-2026-11-28 is running it"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(execution_count(&aws, &machine).await, 0);
+
+    // A dry run has its own lease: the live one does not stop it.
+    let o = aws.leganto(&[&args[..], &["--dry-run"]].concat()).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // Once the holder has ended, its leftover lease stops nothing.
+    aws.sfn()
+        .stop_execution()
+        .execution_arn(holder.execution_arn())
+        .send()
+        .await
+        .unwrap();
+    let o = aws.leganto(&args).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(execution_count(&aws, &machine).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rerun_with_force_says_so_in_the_input_and_the_execution_name() {
+    let aws = Aws::start().await;
+    let machine = aws.machine("leganto-pass", PASSING).await;
+    aws.put("reports/2026/11/28/run-summary.json", "{}").await;
+    aws.put("alma/2026/11/28/20261128092514.txt", "loader\r\n")
+        .await;
+    let o = aws
+        .leganto(&[
+            "rerun",
+            "--run-date",
+            RUN_DATE,
+            "--from",
+            "push",
+            "--force",
+            "--state-machine",
+            &machine,
+            "--bucket",
+            BUCKET,
+        ])
+        .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let arn = field(&stdout(&o), "execution").unwrap();
+    let described = aws
+        .sfn()
+        .describe_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(described
+        .name()
+        .unwrap()
+        .starts_with("rerun-2026-11-28-push-force-"));
+    let input: serde_json::Value = serde_json::from_str(described.input().unwrap()).unwrap();
+    assert_eq!(input["force"], true);
 }

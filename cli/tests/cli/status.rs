@@ -35,6 +35,13 @@ async fn status_lists_the_day_files_summary_counts_and_only_that_day_executions(
     )
     .await;
     aws.put("cache/2026/11/28/courses-2025.json", "{}").await;
+    aws.put(
+        "alma/2026/11/28/pushed.json",
+        r#"{"run_date": "2026-11-28", "file_name": "20261128092514.txt",
+            "loader_key": "alma/2026/11/28/20261128092514.txt", "sha256": "ab", "bytes": 8,
+            "pushed_at": "2026-11-28T16:25:14Z", "execution_name": "day-2026-11-28"}"#,
+    )
+    .await;
     // Another day's files and executions must not show.
     aws.put("cem/2026/11/25/leganto_export_20261125.csv", "header\n")
         .await;
@@ -83,6 +90,7 @@ async fn status_lists_the_day_files_summary_counts_and_only_that_day_executions(
         "rejected               2",
         "years needed           2025, 2026",
         "warning: 2 rows rejected",
+        "pushed           20261128092514.txt at 2026-11-28 09:25:14 MST by day-2026-11-28",
     ] {
         assert!(out.contains(line), "{line:?} missing from:\n{out}");
     }
@@ -126,6 +134,7 @@ async fn status_of_a_day_with_nothing_says_none_for_each_kind() {
         "rollover report",
         "course cache",
         "run summary",
+        "pushed",
     ] {
         assert!(
             out.lines()

@@ -28,6 +28,16 @@ pub enum OpsError {
         what: &'static str,
         missing: String,
     },
+    #[error(
+        "cannot rerun {run_date}: execution {holder} is running it (since {since}); wait for \
+         it to end (leganto status --run-date {run_date}), or stop it in the Step Functions \
+         console, then rerun"
+    )]
+    RunInProgress {
+        run_date: String,
+        holder: String,
+        since: String,
+    },
     #[error("reading the run's bucket failed")]
     Store(#[from] StoreError),
     #[error("Step Functions {operation} failed: {detail}")]

@@ -1,6 +1,6 @@
-//! Rerun a day from a stage: check S3 holds what that stage needs, start an execution with
-//! `{"run_date", "start_at", "dry_run"}` under a readable unique name, and follow it state by
-//! state.
+//! Rerun a day from a stage: check no execution is running the day and S3 holds what that
+//! stage needs, start an execution with `{"run_date", "start_at", "dry_run"[, "force"]}`
+//! under a readable unique name, and follow it state by state.
 
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::OpsError;
 use crate::config::{aws_time, execution_console_url};
-use crate::steps::Stage;
+use crate::steps::{lease, Stage};
 use crate::store::{DayKeys, Store};
 
 /// What a rerun asks the state machine for.
@@ -19,28 +19,40 @@ pub struct RerunRequest {
     pub run_date: NaiveDate,
     pub start_at: Stage,
     pub dry_run: bool,
+    /// Push even though the day's receipt names another file (Alma loads both).
+    pub force: bool,
 }
 
 impl RerunRequest {
     /// The execution input of infra/CONTRACT.md.
     pub fn input(&self) -> serde_json::Value {
-        json!({
+        let mut input = json!({
             "run_date": self.run_date.format("%Y-%m-%d").to_string(),
             "start_at": self.start_at.name(),
             "dry_run": self.dry_run,
-        })
+        });
+        if self.force {
+            input["force"] = json!(true);
+        }
+        input
+    }
+
+    /// The day's keys this rerun uses: live, or under `dry-run/`.
+    pub fn day(&self) -> DayKeys {
+        DayKeys::for_run(self.run_date, self.dry_run)
     }
 
     /// `rerun-2026-11-28-rollover_report-20261130T162005Z` (`…-push-dry-run-…` for a dry
-    /// run): the day, the stage and the moment it was started (UTC), so each start gets its
+    /// run, `…-push-force-…` when forced): the day, the stage and the moment it was started (UTC), so each start gets its
     /// own name, while two starts within one second with the same input are one execution
     /// (Step Functions treats a repeated name and input as the same request).
     pub fn execution_name(&self, now: DateTime<Utc>) -> String {
         format!(
-            "rerun-{}-{}{}-{}",
+            "rerun-{}-{}{}{}-{}",
             self.run_date.format("%Y-%m-%d"),
             self.start_at.name(),
             if self.dry_run { "-dry-run" } else { "" },
+            if self.force { "-force" } else { "" },
             now.format("%Y%m%dT%H%M%SZ")
         )
     }
@@ -95,11 +107,15 @@ pub async fn check_artefacts(
     store: &Store,
     request: &RerunRequest,
 ) -> Result<Vec<String>, OpsError> {
-    let day = DayKeys::new(request.run_date);
+    let day = request.day();
     let mut found = Vec::new();
     for needed in needed_for(request.start_at) {
         let key = match needed {
-            Needed::Export => store.latest(&day.cem_prefix()).await?,
+            // A dry run reads the live export when it pulled none of its own.
+            Needed::Export => match store.latest(&day.cem_prefix()).await? {
+                None if day.is_dry_run() => store.latest(&day.live().cem_prefix()).await?,
+                found => found,
+            },
             Needed::RunSummary => {
                 let key = day.run_summary();
                 store.exists(&key).await?.then_some(key)
@@ -126,6 +142,45 @@ pub async fn check_artefacts(
         }
     }
     Ok(found)
+}
+
+/// Refuses the rerun when the day's lease names an execution that is still RUNNING (a lease
+/// left by one that ended without giving it back does not count: the plan takes it over).
+pub async fn check_not_running(
+    store: &Store,
+    sfn: &aws_sdk_sfn::Client,
+    request: &RerunRequest,
+) -> Result<(), OpsError> {
+    let Some((held, _)) = lease::read(store, &request.day()).await? else {
+        return Ok(());
+    };
+    let described = sfn
+        .describe_execution()
+        .execution_arn(&held.execution_arn)
+        .send()
+        .await;
+    let status = match described {
+        Ok(out) => out.status().clone(),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_execution_does_not_exist()) =>
+        {
+            return Ok(())
+        }
+        Err(e) => return Err(OpsError::sfn("DescribeExecution", e)),
+    };
+    if status == ExecutionStatus::Running {
+        return Err(OpsError::RunInProgress {
+            run_date: request.run_date.to_string(),
+            holder: if held.execution_name.is_empty() {
+                held.execution_arn
+            } else {
+                held.execution_name
+            },
+            since: held.started_at.to_rfc3339(),
+        });
+    }
+    Ok(())
 }
 
 /// An execution just started.
@@ -362,6 +417,7 @@ mod tests {
             run_date: NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
             start_at: stage,
             dry_run,
+            force: false,
         }
     }
 
@@ -386,6 +442,13 @@ mod tests {
             "rerun-2026-11-28-wait_for_alma-dry-run-20261130T162005Z"
         );
         assert!(valid_execution_name(&dry));
+        let forced = RerunRequest {
+            force: true,
+            ..request(Stage::Push, false)
+        };
+        let name = forced.execution_name(now);
+        assert_eq!(name, "rerun-2026-11-28-push-force-20261130T162005Z");
+        assert!(valid_execution_name(&name));
     }
 
     #[test]
@@ -393,6 +456,14 @@ mod tests {
         assert_eq!(
             request(Stage::Push, true).input(),
             json!({"run_date": "2026-11-28", "start_at": "push", "dry_run": true})
+        );
+        let forced = RerunRequest {
+            force: true,
+            ..request(Stage::Push, false)
+        };
+        assert_eq!(
+            forced.input(),
+            json!({"run_date": "2026-11-28", "start_at": "push", "dry_run": false, "force": true})
         );
     }
 

@@ -1,5 +1,6 @@
 //! A day at a glance: what S3 holds for the run date (export, loader file, rejects, rollover
-//! report, summary with its counts, caches) and the executions that ran for it.
+//! report, summary with its counts, caches, the push receipt and the day's lease) and the
+//! executions that ran for it.
 
 use aws_sdk_sfn::types::ExecutionListItem;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -8,6 +9,8 @@ use serde_json::Value;
 
 use super::OpsError;
 use crate::config::{aws_time, execution_console_url};
+use crate::steps::lease::{self, Lease};
+use crate::steps::receipt::{read_receipt, PushReceipt};
 use crate::store::{file_name, DayKeys, ObjectInfo, Store, StoreError};
 
 /// What the run summary says, as far as people need it here.
@@ -43,6 +46,10 @@ pub struct DayFiles {
     /// Anything else under the day's `reports/` folder.
     pub other_reports: Vec<ObjectInfo>,
     pub summary: Summary,
+    /// The one file loaded for the day, if any was pushed.
+    pub pushed: Option<PushReceipt>,
+    /// The execution holding the day, if one does (or left its lease behind).
+    pub lease: Option<Lease>,
 }
 
 /// Reads the summary's parts that matter to people; tolerant of fields added later.
@@ -83,7 +90,15 @@ pub fn summary_view(key: &str, json: &Value) -> Option<SummaryView> {
 pub async fn day_files(store: &Store, run_date: NaiveDate) -> Result<DayFiles, OpsError> {
     let day = DayKeys::new(run_date);
     let exports = store.list(&day.cem_prefix()).await?;
-    let loader_files = store.list(&day.alma_prefix()).await?;
+    let receipt_key = day.push_receipt();
+    let loader_files: Vec<ObjectInfo> = store
+        .list(&day.alma_prefix())
+        .await?
+        .into_iter()
+        .filter(|o| o.key != receipt_key)
+        .collect();
+    let pushed = read_receipt(store, run_date).await?;
+    let lease = lease::read(store, &day).await?.map(|(lease, _)| lease);
     let caches = store.list(&day.cache_prefix()).await?;
     let reports = store.list(&day.reports_prefix()).await?;
     let summary_key = day.run_summary();
@@ -127,6 +142,8 @@ pub async fn day_files(store: &Store, run_date: NaiveDate) -> Result<DayFiles, O
         caches,
         other_reports,
         summary,
+        pushed,
+        lease,
     })
 }
 

@@ -270,7 +270,7 @@ mod tests {
             bytes: 1,
             pushed_at: at(pushed_at),
             already_there,
-            recalled: false,
+            ..PushOutput::default()
         }
     }
 

@@ -214,6 +214,10 @@ mod tests {
             pushed_at: now,
             already_there: true,
             recalled: true,
+            sha256: "0".repeat(64),
+            loader_key: Some(key("alma/2026/11/28/")),
+            deletes_dropped_at_push: u64::MAX,
+            forced: true,
         };
 
         let alma_job = AlmaJobOutput {

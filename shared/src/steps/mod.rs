@@ -13,6 +13,7 @@ mod context;
 pub mod email_report;
 mod error;
 mod lambda;
+pub mod lease;
 pub mod limits;
 mod logging;
 pub mod notify_slack;
@@ -20,6 +21,7 @@ pub mod plan;
 pub mod pull;
 pub mod push;
 pub mod receipt;
+pub mod release;
 pub mod rollover_report;
 pub mod transform;
 
@@ -76,6 +78,9 @@ pub struct RunInfo {
     pub start_at: Stage,
     #[serde(default)]
     pub dry_run: bool,
+    /// `"force": true` in the execution input: push even over another file's receipt.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
     #[serde(default)]
     pub skipped_stages: Vec<Stage>,
     #[serde(default)]
@@ -101,6 +106,7 @@ impl RunInfo {
             run_date,
             start_at: Stage::Pull,
             dry_run: false,
+            force: false,
             skipped_stages: Vec::new(),
             time_zone: String::new(),
             poll_interval_seconds: 0,
@@ -112,8 +118,9 @@ impl RunInfo {
         }
     }
 
+    /// The day's keys: live, or under `dry-run/` in a dry run (which writes nothing live).
     pub fn day(&self) -> crate::store::DayKeys {
-        crate::store::DayKeys::new(self.run_date)
+        crate::store::DayKeys::for_run(self.run_date, self.dry_run)
     }
 }
 

@@ -127,8 +127,21 @@ pub fn day_summary(state: &SlackState) -> DaySummary {
     if let Some(push) = &state.push {
         if push.already_there {
             notes.push(format!(
-                "{} was already on Alma's server; not uploaded again.",
+                "Already loaded, nothing new pushed: {} was pushed for this day at {}.",
+                push.file_name,
+                push.pushed_at.format("%Y-%m-%d %H:%M UTC")
+            ));
+        }
+        if push.forced {
+            notes.push(format!(
+                "Forced: {} was pushed although another file was loaded for this day.",
                 push.file_name
+            ));
+        }
+        if push.deletes_dropped_at_push > 0 {
+            notes.push(format!(
+                "{} DELETE rows dropped at the push: their courses have reading lists now.",
+                push.deletes_dropped_at_push
             ));
         }
     }
@@ -184,7 +197,30 @@ pub fn message(kind: SlackKind, state: &SlackState) -> SlackMessage {
     };
     match kind {
         SlackKind::Summary => SlackMessage::day_summary(&day_summary(state)),
-        SlackKind::Failure => SlackMessage::failure(&notice()),
+        SlackKind::Failure => {
+            let notice = notice();
+            let mut message = SlackMessage::failure(&notice);
+            // Not a breakage: the cause says what happened and what to do.
+            let date = notice
+                .run_date
+                .map_or_else(|| "unknown date".to_string(), |d| d.to_string());
+            let title = match notice.error.as_str() {
+                "RunInProgress" => Some(format!(
+                    "Course load {date}: another execution is running this day; this one stopped"
+                )),
+                "AlreadyPushed" => Some(format!(
+                    "Course load {date}: already loaded; nothing pushed"
+                )),
+                _ => None,
+            };
+            if let Some(title) = title {
+                message.text = title.clone();
+                if let Some(header) = message.blocks.first_mut() {
+                    header["text"]["text"] = Value::String(title);
+                }
+            }
+            message
+        }
         SlackKind::EmailFailure => {
             let notice = notice();
             let mut message = SlackMessage::failure(&notice);
@@ -271,6 +307,64 @@ mod tests {
         );
         assert!(blocks.contains("is not one of"), "{blocks}");
         assert!(!blocks.contains("errorType"), "{blocks}");
+    }
+
+    #[test]
+    fn a_second_execution_for_the_day_is_told_as_such_with_what_to_do() {
+        let state = SlackState::from_value(&json!({
+            "run_date": "2026-11-28",
+            "error": {"Error": "RunInProgress", "Cause": "{\"errorType\":\"RunInProgress\",\"errorMessage\":\"execution daily-1 is already running 2026-11-28 (since 2026-11-28T16:20:00+00:00); this one stopped without doing anything. Wait for it to end\"}"},
+            "failed_state": "Plan the run"
+        }));
+        let m = message(SlackKind::Failure, &state);
+        assert!(
+            m.text.contains("another execution is running"),
+            "{}",
+            m.text
+        );
+        let blocks = serde_json::to_string(&m.blocks).unwrap();
+        assert!(blocks.contains("daily-1"), "{blocks}");
+        assert!(blocks.contains("Wait for it to end"), "{blocks}");
+        assert!(!blocks.contains("failed\""), "{blocks}");
+    }
+
+    #[test]
+    fn a_day_already_loaded_says_nothing_was_pushed() {
+        let state = SlackState::from_value(&json!({
+            "run": {"run_date": "2026-11-28"},
+            "error": {"Error": "AlreadyPushed", "Cause": "2026-11-28 was already loaded: rerun with --force"},
+            "failed_state": "Push to Alma SFTP"
+        }));
+        let m = message(SlackKind::Failure, &state);
+        assert!(
+            m.text.contains("already loaded; nothing pushed"),
+            "{}",
+            m.text
+        );
+        let blocks = serde_json::to_string(&m.blocks).unwrap();
+        assert!(blocks.contains("--force"), "{blocks}");
+    }
+
+    #[test]
+    fn the_summary_tells_a_no_op_push_and_the_deletes_dropped_at_the_push() {
+        let state = SlackState::from_value(&json!({
+            "run": {"run_date": "2026-11-28"},
+            "push": {"file_name": "20261128092514.txt", "bytes": 9,
+                     "pushed_at": "2026-11-28T16:25:14Z", "already_there": true},
+        }));
+        let text = serde_json::to_string(&message(SlackKind::Summary, &state).blocks).unwrap();
+        assert!(
+            text.contains("Already loaded, nothing new pushed"),
+            "{text}"
+        );
+        let state = SlackState::from_value(&json!({
+            "run": {"run_date": "2026-11-28"},
+            "push": {"file_name": "20261208100000.txt", "bytes": 9,
+                     "pushed_at": "2026-12-08T17:00:00Z", "deletes_dropped_at_push": 2},
+        }));
+        let text = serde_json::to_string(&message(SlackKind::Summary, &state).blocks).unwrap();
+        assert!(text.contains("2 DELETE rows dropped at the push"), "{text}");
+        assert!(!text.contains("Already loaded"), "{text}");
     }
 
     #[test]

@@ -1,19 +1,22 @@
 //! Plan the run: the run date (the execution's start in the library's time zone unless
-//! given), the first stage, dry run or not, and for a rerun what earlier stages left in S3.
-//! Reads and lists S3; never a secret.
+//! given), the first stage, dry run or not, and for a rerun what earlier stages left in S3;
+//! then the day's lease (`locks/…/run.json`): a second execution for the date stops here
+//! with `RunInProgress`. Reads S3 and writes only the lease; never a secret.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::lease::{self, Lease};
 use super::push::PushOutput;
+use super::receipt::PushReceipt;
 use super::transform::TransformOutput;
 use super::{RunInfo, Stage, StepContext, StepError};
-use crate::store::{file_name, StoreError};
+use crate::store::StoreError;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PlanInput {
-    /// The execution input: `{}` or `{"run_date", "start_at", "dry_run"}`.
+    /// The execution input: `{}` or `{"run_date", "start_at", "dry_run", "force"}`.
     #[serde(default)]
     pub input: Value,
     #[serde(default)]
@@ -40,6 +43,8 @@ pub struct Request {
     pub run_date: Option<NaiveDate>,
     pub start_at: Stage,
     pub dry_run: bool,
+    /// Push even though the day's receipt names another file.
+    pub force: bool,
 }
 
 /// Reads the execution input; anything malformed is `InvalidInput` saying what is wrong.
@@ -50,6 +55,7 @@ pub fn parse_request(input: &Value) -> Result<Request, StepError> {
                 run_date: None,
                 start_at: Stage::Pull,
                 dry_run: false,
+                force: false,
             })
         }
         Value::Object(o) => o,
@@ -83,19 +89,18 @@ pub fn parse_request(input: &Value) -> Result<Request, StepError> {
             )))
         }
     };
-    let dry_run = match object.get("dry_run") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(other) => {
-            return Err(StepError::invalid_input(format!(
-                "dry_run must be true or false, not {other}"
-            )))
-        }
+    let flag = |name: &str| match object.get(name) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(StepError::invalid_input(format!(
+            "{name} must be true or false, not {other}"
+        ))),
     };
     Ok(Request {
         run_date,
         start_at,
-        dry_run,
+        dry_run: flag("dry_run")?,
+        force: flag("force")?,
     })
 }
 
@@ -145,6 +150,7 @@ pub async fn run(ctx: &StepContext, input: PlanInput) -> Result<PlanOutput, Step
         run_date,
         start_at: request.start_at,
         dry_run: request.dry_run,
+        force: request.force,
         skipped_stages: Stage::ALL
             .into_iter()
             .filter(|s| *s < request.start_at)
@@ -181,12 +187,30 @@ pub async fn run(ctx: &StepContext, input: PlanInput) -> Result<PlanOutput, Step
         Stage::WaitForAlma | Stage::RolloverReport => recall_push(ctx, &run).await?,
         _ => None,
     };
+    // Last, so a plan that fails before it leaves no lease behind.
+    let now = ctx.now();
+    let lease_until = chrono::Duration::from_std(lease::longest_run(&ctx.config))
+        .unwrap_or(chrono::Duration::MAX);
+    lease::take(
+        &ctx.store,
+        &day,
+        &Lease {
+            run_date,
+            execution_arn: run.execution_arn.clone(),
+            execution_name: run.execution_name.clone(),
+            started_at: now,
+            expires_at: now + lease_until,
+        },
+    )
+    .await?;
     tracing::info!(
         run_date = %run.run_date,
         start_at = run.start_at.name(),
         dry_run = run.dry_run,
+        force = run.force,
         recalled_transform = transform.is_some(),
         recalled_push = push.is_some(),
+        lease = %day.lease(),
         "planned the run"
     );
     Ok(PlanOutput {
@@ -196,20 +220,25 @@ pub async fn run(ctx: &StepContext, input: PlanInput) -> Result<PlanOutput, Step
     })
 }
 
-/// The day's latest loader file in S3, as if pushed when it was stored.
+/// The day's push, from its receipt only: no receipt, no push (a loader file in S3 may be
+/// one that was never sent). A dry run recalls nothing: it pushes nothing.
 async fn recall_push(ctx: &StepContext, run: &RunInfo) -> Result<Option<PushOutput>, StepError> {
-    let objects = ctx.store.list(&run.day().alma_prefix()).await?;
-    let latest = objects
-        .into_iter()
-        .filter(|o| o.key.ends_with(".txt"))
-        .max_by(|a, b| a.key.cmp(&b.key));
-    Ok(latest.map(|o| PushOutput {
-        file_name: file_name(&o.key).to_string(),
+    if run.dry_run {
+        return Ok(None);
+    }
+    let receipt: Option<PushReceipt> =
+        super::receipt::read_receipt(&ctx.store, run.run_date).await?;
+    Ok(receipt.map(|r| PushOutput {
+        file_name: r.file_name,
         remote_path: None,
-        bytes: o.size,
-        pushed_at: o.last_modified.unwrap_or_else(|| ctx.now()),
+        bytes: r.bytes,
+        pushed_at: r.pushed_at,
         already_there: false,
         recalled: true,
+        sha256: r.sha256,
+        loader_key: Some(r.loader_key),
+        deletes_dropped_at_push: 0,
+        forced: r.forced,
     }))
 }
 
@@ -228,7 +257,8 @@ mod tests {
                 Request {
                     run_date: None,
                     start_at: Stage::Pull,
-                    dry_run: false
+                    dry_run: false,
+                    force: false,
                 }
             );
         }
@@ -237,12 +267,14 @@ mod tests {
     #[test]
     fn a_rerun_request_is_read_whole() {
         let r = parse_request(&json!({
-            "run_date": "2026-11-28", "start_at": "rollover_report", "dry_run": true
+            "run_date": "2026-11-28", "start_at": "rollover_report", "dry_run": true,
+            "force": true
         }))
         .unwrap();
         assert_eq!(r.run_date, NaiveDate::from_ymd_opt(2026, 11, 28));
         assert_eq!(r.start_at, Stage::RolloverReport);
         assert!(r.dry_run);
+        assert!(r.force);
     }
 
     #[test]
@@ -253,6 +285,7 @@ mod tests {
             json!({"run_date": 20261128}),
             json!({"start_at": "email"}),
             json!({"dry_run": "yes"}),
+            json!({"force": 1}),
             json!([1]),
         ] {
             let err = parse_request(&input).unwrap_err();

@@ -1,17 +1,27 @@
 //! Push to Alma SFTP: the day's loader file from S3 to Alma's SFTP directory under its
-//! own name, atomically; an identical file already there is left alone (reruns never
-//! duplicate). Never in a dry run.
+//! own name, atomically, once per run date. The push receipt (`alma/…/pushed.json`,
+//! written with a conditional write) says which file was loaded: the same bytes again
+//! are a no-op success, a different file is `AlreadyPushed` unless the execution input
+//! has `"force": true`. Delete checks older than `GUARD_MAX_AGE_HOURS` are made again
+//! first, and a DELETE whose course has gained reading lists since is dropped. Never in a
+//! dry run.
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::transform::TransformOutput;
 use super::RunInfo;
+use crate::domain::loader::LOADER_COLUMNS;
 #[cfg(feature = "sftp")]
 use {
+    super::receipt::{sha256_hex, PushReceipt},
+    super::transform::SummaryStamp,
     super::{StepContext, StepError},
     crate::sftp::UploadOutcome,
-    crate::store::{file_name, StoreError},
+    crate::store::{content_type, file_name, StoreError},
+    bytes::Bytes,
     chrono::SubsecRound,
 };
 
@@ -22,44 +32,269 @@ pub struct PushInput {
     pub transform: Option<TransformOutput>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushOutput {
     pub file_name: String,
-    /// Absent when recalled by a rerun's plan (which may not read the SFTP login).
+    /// Absent when recalled by a rerun's plan, or when nothing was uploaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_path: Option<String>,
     pub bytes: u64,
     pub pushed_at: DateTime<Utc>,
-    /// An identical file was already on the server: nothing was uploaded.
+    /// The day's receipt already names these bytes (or an identical file was on the
+    /// server): nothing new was pushed.
     #[serde(default)]
     pub already_there: bool,
-    /// Not pushed in this execution: the plan found the day's loader file in S3.
+    /// Not pushed in this execution: the plan found the day's push receipt.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub recalled: bool,
+    /// Lower-case hex SHA-256 of the bytes loaded, as the receipt records it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sha256: String,
+    /// Where the pushed bytes are kept: the transform's file, or the one the fresh guard
+    /// wrote without the DELETE rows it dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loader_key: Option<String>,
+    /// DELETE rows dropped at the push because their course has reading lists now.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deletes_dropped_at_push: u64,
+    /// Pushed over another file's receipt with `"force": true`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forced: bool,
 }
 
-/// The loader file to push: the transform's, else the day's latest in `alma/`.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Column positions in the loader file (see [`LOADER_COLUMNS`]).
+fn column(name: &str) -> usize {
+    LOADER_COLUMNS.iter().position(|c| *c == name).unwrap_or(0)
+}
+
+/// One DELETE row of a loader file: its line index (0 = header) and what names the course.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteRow {
+    pub line: usize,
+    pub code: String,
+    pub section: String,
+    pub year: String,
+}
+
+/// The DELETE rows of a loader file (tab-separated, CRLF, header first).
+pub fn delete_rows(loader: &str) -> Vec<DeleteRow> {
+    let (code, section, year, operation) = (
+        column("Course Code"),
+        column("Section ID"),
+        column("Year"),
+        column("Operation"),
+    );
+    loader
+        .split("\r\n")
+        .enumerate()
+        .skip(1)
+        .filter_map(|(line, text)| {
+            let fields: Vec<&str> = text.split('\t').collect();
+            (fields.get(operation) == Some(&"DELETE")).then(|| DeleteRow {
+                line,
+                code: fields.get(code).copied().unwrap_or_default().to_string(),
+                section: fields.get(section).copied().unwrap_or_default().to_string(),
+                year: fields.get(year).copied().unwrap_or_default().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The loader file without the lines at `drop`, byte for byte otherwise.
+pub fn without_lines(loader: &str, drop: &HashSet<usize>) -> String {
+    loader
+        .split("\r\n")
+        .enumerate()
+        .filter(|(line, _)| !drop.contains(line))
+        .map(|(_, text)| text)
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+/// The loader file to push: the transform's, else the one the run summary names (never a
+/// guess among the day's files).
 #[cfg(feature = "sftp")]
-async fn loader_key(ctx: &StepContext, input: &PushInput) -> Result<String, StepError> {
+async fn loader_key(
+    ctx: &StepContext,
+    input: &PushInput,
+    stamp: Option<&SummaryStamp>,
+) -> Result<String, StepError> {
     if let Some(t) = &input.transform {
         return Ok(t.loader_key.clone());
     }
-    let prefix = input.run.day().alma_prefix();
-    let latest = ctx
-        .store
-        .list(&prefix)
-        .await?
-        .into_iter()
-        .map(|o| o.key)
-        .filter(|k| k.ends_with(".txt"))
-        .max();
-    latest.ok_or_else(|| {
+    stamp.and_then(|s| s.loader_key.clone()).ok_or_else(|| {
         StoreError::NotFound {
             bucket: ctx.store.bucket().to_string(),
-            key: format!("{prefix}*.txt"),
+            key: input.run.day().run_summary(),
         }
         .into()
     })
+}
+
+/// The run summary's `made_at` and `loader_key`, if there is a summary.
+#[cfg(feature = "sftp")]
+async fn summary_stamp(
+    ctx: &StepContext,
+    input: &PushInput,
+) -> Result<Option<SummaryStamp>, StepError> {
+    match ctx.store.get_json(&input.run.day().run_summary()).await {
+        Ok(stamp) => Ok(Some(stamp)),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The DELETE rows whose course has reading lists in Alma now, asked afresh. A row whose
+/// course Alma does not hold stays: deleting it harms nothing. An answer that cannot be
+/// read fails the push (never a delete on a guess).
+#[cfg(feature = "sftp")]
+async fn deletes_with_lists_now(
+    ctx: &StepContext,
+    rows: &[DeleteRow],
+) -> Result<HashSet<usize>, StepError> {
+    let cache = ctx.course_cache().await?;
+    // A row without a year names no course Alma could hold: it stays as it is.
+    let mut years: Vec<String> = rows
+        .iter()
+        .map(|r| r.year.clone())
+        .filter(|y| !y.trim().is_empty())
+        .collect();
+    years.sort_unstable();
+    years.dedup();
+    cache.load_years(&years).await?;
+    let mut course_of_line = Vec::new();
+    for row in rows.iter().filter(|r| !r.year.trim().is_empty()) {
+        let course = cache.courses_of_year(&row.year).and_then(|courses| {
+            courses
+                .iter()
+                .find(|c| c.code == row.code && c.section == row.section)
+                .map(|c| c.id.clone())
+        });
+        if let Some(id) = course {
+            course_of_line.push((row.line, id));
+        }
+    }
+    let ids: Vec<String> = course_of_line.iter().map(|(_, id)| id.clone()).collect();
+    let has_lists = cache.reading_lists(&ids).await?;
+    Ok(course_of_line
+        .into_iter()
+        .filter(|(_, id)| has_lists.get(id).copied().unwrap_or(false))
+        .map(|(line, _)| line)
+        .collect())
+}
+
+/// Makes the delete checks again when they are older than `GUARD_MAX_AGE_HOURS` (or of
+/// unknown age): the loader file to push, its key and how many DELETE rows were dropped.
+#[cfg(feature = "sftp")]
+async fn fresh_guard(
+    ctx: &StepContext,
+    input: &PushInput,
+    key: String,
+    bytes: Bytes,
+    made_at: Option<DateTime<Utc>>,
+) -> Result<(String, Bytes, u64), StepError> {
+    let max_age =
+        chrono::Duration::from_std(ctx.config.guard_max_age).unwrap_or(chrono::Duration::MAX);
+    let age = made_at.map(|t| ctx.now() - t);
+    if age.is_some_and(|a| a <= max_age) {
+        return Ok((key, bytes, 0));
+    }
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let rows = delete_rows(&text);
+    if rows.is_empty() {
+        return Ok((key, bytes, 0));
+    }
+    let drop = deletes_with_lists_now(ctx, &rows).await?;
+    tracing::info!(
+        loader_key = %key,
+        checked_at = ?made_at,
+        delete_rows = rows.len(),
+        dropped = drop.len(),
+        "made the delete checks again before the push"
+    );
+    if drop.is_empty() {
+        return Ok((key, bytes, 0));
+    }
+    for row in rows.iter().filter(|r| drop.contains(&r.line)) {
+        tracing::warn!(
+            course = %row.code,
+            section = %row.section,
+            "dropped a DELETE: the course has reading lists now"
+        );
+    }
+    let mut new_key = input.run.day().alma_loader_file(ctx.local_now());
+    if new_key == key {
+        // Made within the same second as the transform's: keep both apart.
+        new_key = format!("{}-guarded.txt", new_key.trim_end_matches(".txt"));
+    }
+    let filtered = Bytes::from(without_lines(&text, &drop));
+    ctx.store
+        .put(&new_key, filtered.clone(), content_type::TEXT)
+        .await?;
+    Ok((new_key, filtered, drop.len() as u64))
+}
+
+/// What the receipt already says about `sha256`: the same bytes (done), another file
+/// (refused unless forced) or none yet.
+#[cfg(feature = "sftp")]
+enum Recorded {
+    None,
+    Same(PushReceipt),
+    Other(PushReceipt, String),
+}
+
+#[cfg(feature = "sftp")]
+async fn recorded(ctx: &StepContext, key: &str, sha256: &str) -> Result<Recorded, StepError> {
+    let Some((body, etag)) = ctx.store.get_versioned(key).await? else {
+        return Ok(Recorded::None);
+    };
+    let receipt: PushReceipt =
+        serde_json::from_slice(&body).map_err(|source| StoreError::BadJson {
+            bucket: ctx.store.bucket().to_string(),
+            key: key.to_string(),
+            source,
+        })?;
+    let same = receipt.sha256 == sha256 || receipt.source_sha256.as_deref() == Some(sha256);
+    Ok(if same {
+        Recorded::Same(receipt)
+    } else {
+        Recorded::Other(receipt, etag)
+    })
+}
+
+#[cfg(feature = "sftp")]
+fn already_pushed(input: &PushInput, receipt: &PushReceipt, this_file: &str) -> StepError {
+    StepError::AlreadyPushed {
+        run_date: input.run.run_date.to_string(),
+        pushed_file: receipt.file_name.clone(),
+        pushed_at: receipt.pushed_at.to_rfc3339(),
+        pushed_by: if receipt.execution_name.is_empty() {
+            "(unknown)".to_string()
+        } else {
+            receipt.execution_name.clone()
+        },
+        this_file: this_file.to_string(),
+    }
+}
+
+#[cfg(feature = "sftp")]
+fn no_op(receipt: PushReceipt) -> PushOutput {
+    PushOutput {
+        file_name: receipt.file_name,
+        remote_path: None,
+        bytes: receipt.bytes,
+        pushed_at: receipt.pushed_at,
+        already_there: true,
+        recalled: false,
+        sha256: receipt.sha256,
+        loader_key: Some(receipt.loader_key),
+        deletes_dropped_at_push: 0,
+        forced: false,
+    }
 }
 
 /// Needs the `sftp` feature (libssh2); the types above do not, so later steps read them.
@@ -71,27 +306,173 @@ pub async fn run(ctx: &StepContext, input: PushInput) -> Result<PushOutput, Step
             "this is a dry run: nothing may be pushed to Alma",
         ));
     }
-    let key = loader_key(ctx, &input).await?;
-    let name = file_name(&key).to_string();
+    let day = input.run.day();
+    let receipt_key = day.push_receipt();
+    let stamp = summary_stamp(ctx, &input).await?;
+    let key = loader_key(ctx, &input, stamp.as_ref()).await?;
     let bytes = ctx.store.get(&key).await?;
+
+    // The day's receipt first: a day already loaded needs no fresh checks.
+    let original_sha = sha256_hex(&bytes);
+    match recorded(ctx, &receipt_key, &original_sha).await? {
+        Recorded::Same(receipt) => {
+            tracing::info!(file = %receipt.file_name, "the day already has these bytes loaded");
+            return Ok(no_op(receipt));
+        }
+        Recorded::Other(receipt, _) if !input.run.force => {
+            return Err(already_pushed(&input, &receipt, file_name(&key)));
+        }
+        Recorded::Other(..) | Recorded::None => {}
+    }
+
+    let made_at = stamp.and_then(|s| s.made_at);
+    let (key, bytes, dropped) = fresh_guard(ctx, &input, key, bytes, made_at).await?;
+    let name = file_name(&key).to_string();
+    let sha256 = sha256_hex(&bytes);
     let size = bytes.len() as u64;
-    let sftp = ctx.alma_sftp().await?;
-    let outcome = sftp.upload_atomic(&name, bytes.to_vec()).await?;
-    let remote_path = format!("{}/{name}", sftp.login().directory.trim_end_matches('/'));
-    let already_there = outcome == UploadOutcome::AlreadyPresent;
-    tracing::info!(
-        loader_key = %key,
-        remote_path = %remote_path,
-        bytes = size,
-        already_there,
-        "pushed the loader file"
-    );
-    Ok(PushOutput {
-        file_name: name,
-        remote_path: Some(remote_path),
-        bytes: size,
-        pushed_at: ctx.now().trunc_subsecs(0),
-        already_there,
-        recalled: false,
-    })
+    let mut pushed: Option<(String, bool)> = None;
+    // Decided again whenever another writer changed the receipt in between.
+    for _ in 0..3 {
+        let current = recorded(ctx, &receipt_key, &sha256).await?;
+        let etag = match &current {
+            Recorded::Same(receipt) if pushed.is_none() => {
+                return Ok(PushOutput {
+                    deletes_dropped_at_push: dropped,
+                    ..no_op(receipt.clone())
+                })
+            }
+            Recorded::Same(_) => None,
+            Recorded::Other(receipt, _) if !input.run.force => {
+                return Err(already_pushed(&input, receipt, &name));
+            }
+            Recorded::Other(_, etag) => Some(etag.clone()),
+            Recorded::None => None,
+        };
+        if pushed.is_none() {
+            let sftp = ctx.alma_sftp().await?;
+            let outcome = sftp.upload_atomic(&name, bytes.to_vec()).await?;
+            let remote_path = format!("{}/{name}", sftp.login().directory.trim_end_matches('/'));
+            pushed = Some((remote_path, outcome == UploadOutcome::AlreadyPresent));
+        }
+        let pushed_at = ctx.now().trunc_subsecs(0);
+        let receipt = PushReceipt {
+            run_date: input.run.run_date,
+            file_name: name.clone(),
+            loader_key: key.clone(),
+            sha256: sha256.clone(),
+            bytes: size,
+            pushed_at,
+            execution_arn: input.run.execution_arn.clone(),
+            execution_name: input.run.execution_name.clone(),
+            source_sha256: (dropped > 0).then(|| original_sha.clone()),
+            forced: etag.is_some(),
+        };
+        let body = serde_json::to_vec_pretty(&receipt).map_err(|source| StoreError::BadJson {
+            bucket: ctx.store.bucket().to_string(),
+            key: receipt_key.clone(),
+            source,
+        })?;
+        let written = match (&current, &etag) {
+            (Recorded::Same(_), _) => true,
+            (_, Some(etag)) => {
+                ctx.store
+                    .replace_if(&receipt_key, etag, body, content_type::JSON)
+                    .await?
+            }
+            (_, None) => {
+                ctx.store
+                    .put_new(&receipt_key, body, content_type::JSON)
+                    .await?
+            }
+        };
+        if !written {
+            tracing::warn!(receipt = %receipt_key, "the receipt changed meanwhile; deciding again");
+            continue;
+        }
+        let (remote_path, already_there) = pushed.clone().unwrap_or_default();
+        tracing::info!(
+            loader_key = %key,
+            remote_path = %remote_path,
+            bytes = size,
+            sha256 = %sha256,
+            already_there,
+            forced = receipt.forced,
+            deletes_dropped_at_push = dropped,
+            "pushed the loader file"
+        );
+        return Ok(PushOutput {
+            file_name: name,
+            remote_path: Some(remote_path),
+            bytes: size,
+            pushed_at,
+            already_there,
+            recalled: false,
+            sha256,
+            loader_key: Some(key),
+            deletes_dropped_at_push: dropped,
+            forced: receipt.forced,
+        });
+    }
+    Err(StoreError::Unavailable {
+        operation: "PutObject",
+        bucket: ctx.store.bucket().to_string(),
+        key: receipt_key,
+        source: "the push receipt kept changing under three conditional writes".into(),
+    }
+    .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(code: &str, section: &str, year: &str, operation: &str) -> String {
+        let mut fields = vec![""; LOADER_COLUMNS.len()];
+        fields[column("Course Code")] = code;
+        fields[column("Section ID")] = section;
+        fields[column("Year")] = year;
+        fields[column("Operation")] = operation;
+        fields.join("\t")
+    }
+
+    #[test]
+    fn delete_rows_are_found_by_their_operation_column() {
+        let file = [
+            LOADER_COLUMNS.join("\t"),
+            row("2026Fall-X-ENG101-1", "1", "2026", ""),
+            row("2026Fall-X-CHM441-2", "46816", "2026", "DELETE"),
+            row("2026Fall-X-BIO100-3", "3", "2026", "ROLLOVER"),
+            String::new(),
+        ]
+        .join("\r\n");
+        assert_eq!(
+            delete_rows(&file),
+            vec![DeleteRow {
+                line: 2,
+                code: "2026Fall-X-CHM441-2".into(),
+                section: "46816".into(),
+                year: "2026".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn dropping_lines_keeps_the_rest_byte_for_byte() {
+        let file = "H\r\na\r\nb\r\nc\r\n";
+        assert_eq!(without_lines(file, &HashSet::from([2])), "H\r\na\r\nc\r\n");
+        assert_eq!(without_lines(file, &HashSet::new()), file);
+    }
+
+    #[test]
+    fn a_receiptless_output_reads_with_defaults() {
+        let output: PushOutput = serde_json::from_value(serde_json::json!({
+            "file_name": "20261128092514.txt", "bytes": 3,
+            "pushed_at": "2026-11-28T16:25:14Z"
+        }))
+        .unwrap();
+        assert!(output.sha256.is_empty());
+        assert_eq!(output.deletes_dropped_at_push, 0);
+        let json = serde_json::to_value(&output).unwrap();
+        assert!(json.get("deletes_dropped_at_push").is_none());
+    }
 }

@@ -24,6 +24,10 @@ pub struct PushReceipt {
     pub execution_arn: String,
     #[serde(default)]
     pub execution_name: String,
+    /// When the fresh guard dropped DELETE rows at the push: the SHA-256 of the file it
+    /// started from, so pushing that file again is known as the same load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_sha256: Option<String>,
     /// Pushed over an earlier receipt with `"force": true`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forced: bool,

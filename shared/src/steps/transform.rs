@@ -183,7 +183,8 @@ pub fn rejects_csv(rejects: &[RowReject]) -> Result<Vec<u8>, StepError> {
         .map_err(|e| StepError::OutputFailed(std::io::Error::other(e.to_string())))
 }
 
-/// The export to read: the pull's, else the day's latest in `cem/`.
+/// The export to read: the pull's, else the day's latest in `cem/`. A dry run without an
+/// export of its own reads the live one (reading is harmless; it never writes there).
 pub(crate) async fn export_key(
     ctx: &StepContext,
     day: &DayKeys,
@@ -193,14 +194,28 @@ pub(crate) async fn export_key(
         return Ok(pull.export_key.clone());
     }
     let prefix = day.cem_prefix();
-    match ctx.store.latest(&prefix).await? {
-        Some(key) => Ok(key),
-        None => Err(crate::store::StoreError::NotFound {
-            bucket: ctx.store.bucket().to_string(),
-            key: format!("{prefix}leganto_export_*"),
-        }
-        .into()),
+    if let Some(key) = ctx.store.latest(&prefix).await? {
+        return Ok(key);
     }
+    if day.is_dry_run() {
+        if let Some(key) = ctx.store.latest(&day.live().cem_prefix()).await? {
+            return Ok(key);
+        }
+    }
+    Err(crate::store::StoreError::NotFound {
+        bucket: ctx.store.bucket().to_string(),
+        key: format!("{prefix}leganto_export_*"),
+    }
+    .into())
+}
+
+/// When the run summary's delete checks were made (`made_at`), if it says.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SummaryStamp {
+    #[serde(default)]
+    pub made_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub loader_key: Option<String>,
 }
 
 pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOutput, StepError> {

@@ -277,6 +277,23 @@ impl AlmaSim {
         self.shared.lock().courses.clone()
     }
 
+    /// Gives the course `course_id` a reading list, as a librarian would in Alma; `false`
+    /// when Alma holds no such course.
+    pub fn add_reading_list(&self, course_id: &str) -> bool {
+        let mut store = self.shared.lock();
+        let Some(course) = store.courses.iter_mut().find(|c| c.id == course_id) else {
+            return false;
+        };
+        let n = course.reading_lists.len() + 1;
+        course.reading_lists.push(SimReadingList {
+            id: format!("{}{n:03}", course.id),
+            code: format!("{}-{}", course.code, course.section),
+            name: format!("{} readings {n}", course.name),
+            status: "BeingPrepared".to_string(),
+        });
+        true
+    }
+
     /// Every `/almaws/` call so far, in arrival order of completion.
     pub fn calls(&self) -> Vec<CallRecord> {
         self.shared.lock().calls.clone()

@@ -145,6 +145,8 @@ async fn a_normal_day_loads_alma_mails_the_report_and_a_rerun_of_the_report_push
         "reports/2026/11/28/run-summary.json".to_string(),
         "reports/2026/11/28/rejects.csv".to_string(),
         report_key.clone(),
+        // The push receipt; the day's lease was given back when the run ended.
+        "alma/2026/11/28/pushed.json".to_string(),
     ];
     let years = out["transform"]["years_needed"].as_array().unwrap().clone();
     assert!(!years.is_empty());

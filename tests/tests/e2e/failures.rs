@@ -27,6 +27,8 @@ async fn a_missing_export_fails_the_run_and_slack_names_the_pull() {
     let names = entered(&visits);
     assert!(names.contains("Failed: Pull the CEM export"));
     assert!(names.contains("Notify Slack of the failure"));
+    // The day's lease, taken by the plan, is given back on the way to the Fail.
+    assert!(names.contains("Release the run date after the failure"));
     for never in [
         "Transform the export",
         "Push to Alma SFTP",
@@ -55,5 +57,8 @@ async fn a_missing_export_fails_the_run_and_slack_names_the_pull() {
     assert!(stack.alma_files().unwrap().is_empty());
     assert!(stack.moto.sent_emails().await.unwrap().is_empty());
     let keys = s3_keys(&stack).await;
-    assert!(keys.is_empty(), "{keys:?}");
+    assert!(
+        keys.is_empty(),
+        "no lease or anything else is left: {keys:?}"
+    );
 }

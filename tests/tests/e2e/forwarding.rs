@@ -58,7 +58,14 @@ async fn invoke(host: &str, function: &str, body: &str) -> (u16, Option<String>,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_host_runs_steps_by_arn_and_reports_errors_as_lambda_does() {
-    let (_moto, host, _sdk) = host_in_front_of_moto().await;
+    let (_moto, host, sdk) = host_in_front_of_moto().await;
+    // The plan takes the day's lease in the bucket.
+    leganto_shared::store::s3_client(&sdk)
+        .create_bucket()
+        .bucket("host-bucket")
+        .send()
+        .await
+        .unwrap();
     let arn = "arn:aws:lambda:us-east-1:123456789012:function:leganto-plan";
     let payload = json!({
         "input": {"run_date": RUN_DATE},

@@ -6,4 +6,5 @@ mod day;
 mod failures;
 mod forwarding;
 mod iam;
+mod one_day;
 mod support;

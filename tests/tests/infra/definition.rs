@@ -179,16 +179,20 @@ enum Peer {
 }
 
 /// The peers each step's code talks to (shared/src/steps/<step>.rs).
-const PEERS: [(&str, &[Peer]); 9] = [
+const PEERS: [(&str, &[Peer]); 10] = [
     ("Plan", &[Peer::Store]),
     ("Pull", &[Peer::Store, Peer::Secrets, Peer::Sftp]),
     ("Transform", &[Peer::Store, Peer::Secrets, Peer::Alma]),
-    ("Push", &[Peer::Store, Peer::Secrets, Peer::Sftp]),
+    (
+        "Push",
+        &[Peer::Store, Peer::Secrets, Peer::Sftp, Peer::Alma],
+    ),
     ("CheckJob", &[Peer::Secrets, Peer::Alma]),
     ("CacheCourses", &[Peer::Store, Peer::Secrets, Peer::Alma]),
     ("RolloverReport", &[Peer::Store, Peer::Secrets, Peer::Alma]),
     ("EmailReport", &[Peer::Store]),
     ("NotifySlack", &[Peer::Secrets]),
+    ("Release", &[Peer::Store]),
 ];
 
 /// The peer whose failure a transient error name reports.
@@ -287,12 +291,21 @@ fn every_failure_outside_delivery_reaches_slack_then_fails_the_run_naming_the_st
     let notify = top_state(&definition, NOTIFY_FAILURE);
     assert_eq!(task_step(notify).as_deref(), Some("NotifySlack"));
     assert_eq!(notify["Parameters"]["kind"], "failure");
-    let fail_name = notify["Next"].as_str().expect("notify has Next");
+    let release_name = notify["Next"].as_str().expect("notify has Next");
     let (after_slack_error, _) = catches_all(notify).expect("a Slack outage still reaches Fail");
     assert_eq!(
-        after_slack_error, fail_name,
+        after_slack_error, release_name,
         "a Slack outage must not hide the failure"
     );
+    // The day's lease is given back on the way to the Fail, whatever happens there.
+    let release = top_state(&definition, release_name);
+    assert_eq!(task_step(release).as_deref(), Some("Release"));
+    assert_eq!(release["ResultPath"], Value::Null, "$.error survives");
+    let fail_name = release["Next"].as_str().expect("release has Next");
+    let (after_release_error, result_path) =
+        catches_all(release).expect("a failed release still reaches Fail");
+    assert_eq!(after_release_error, fail_name);
+    assert_ne!(result_path, "$.error", "the original error is kept");
     let fail = top_state(&definition, fail_name);
     assert_eq!(fail["Type"], "Fail");
     assert_eq!(
@@ -309,6 +322,7 @@ fn every_failure_outside_delivery_reaches_slack_then_fails_the_run_naming_the_st
         );
         if !is_task_or_group
             || state.name == NOTIFY_FAILURE
+            || task_step(&state.state).as_deref() == Some("Release")
             || state.top_level == delivery && state.name != delivery
         {
             continue;
@@ -598,4 +612,25 @@ fn every_state_is_reachable_from_the_start() {
         );
     }
     check(&definition, "top level");
+}
+
+#[test]
+fn a_delivered_run_gives_its_day_back_before_it_succeeds_even_when_that_fails() {
+    let definition = definition();
+    let delivery = top_state(&definition, "Deliver the report");
+    let release_name = delivery["Next"].as_str().expect("delivery has Next");
+    let release = top_state(&definition, release_name);
+    assert_eq!(task_step(release).as_deref(), Some("Release"));
+    assert_eq!(release["ResultPath"], Value::Null);
+    assert_eq!(
+        release["Parameters"]["execution_arn.$"], "$$.Execution.Id",
+        "release compares the lease's holder with this execution"
+    );
+    let succeed = release["Next"].as_str().expect("release has Next");
+    assert_eq!(top_state(&definition, succeed)["Type"], "Succeed");
+    let (after_error, _) = catches_all(release).expect("release catches");
+    assert_eq!(
+        after_error, succeed,
+        "the lease runs out by itself: a failed release does not fail a good run"
+    );
 }

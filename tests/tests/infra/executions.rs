@@ -86,7 +86,7 @@ fn fail(error_type: &'static str, message: impl Into<String>) -> Result<Value, F
 
 fn run_of(function: &str, payload: &Value) -> Value {
     match function {
-        "leganto-notify-slack" => payload["state"]["run"].clone(),
+        "leganto-notify-slack" | "leganto-release" => payload["state"]["run"].clone(),
         _ => payload["run"].clone(),
     }
 }
@@ -195,6 +195,7 @@ fn respond(function: &str, payload: &Value, calls_so_far: &[Call]) -> Result<Val
             }
             _ => Ok(json!({"posted": true})),
         },
+        "leganto-release" => Ok(json!({"released": payload["state"]["run"].is_object()})),
         other => fail("ResourceNotFoundException", format!("no function {other}")),
     }
 }
@@ -438,6 +439,7 @@ async fn a_normal_day_runs_every_stage_in_order_and_accumulates_each_stages_outp
         "Wait for Alma and cache the courses",
         "Build the rollover report",
         "Deliver the report",
+        "Release the run date",
         "The run succeeded",
     ];
     let positions: Vec<usize> = order.iter().map(|s| position(&outcome, s)).collect();

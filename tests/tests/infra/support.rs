@@ -18,7 +18,7 @@ pub const STAGES: [&str; 5] = [
 ];
 
 /// The steps, by their `<Step>` name in the naming ladder.
-pub const STEPS: [&str; 9] = [
+pub const STEPS: [&str; 10] = [
     "Plan",
     "Pull",
     "Transform",
@@ -28,6 +28,7 @@ pub const STEPS: [&str; 9] = [
     "RolloverReport",
     "EmailReport",
     "NotifySlack",
+    "Release",
 ];
 
 /// The state every failure reports through.

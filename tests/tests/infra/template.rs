@@ -324,7 +324,7 @@ const SECRETS: [(&str, SecretPurpose); 4] = [
 fn secrets_read_by(step: &str) -> BTreeSet<String> {
     let names: &[&str] = match step {
         "Pull" => &["CemSftpSecret"],
-        "Push" => &["AlmaSftpSecret"],
+        "Push" => &["AlmaSftpSecret", "AlmaApiKeySecret"],
         "Transform" | "CheckJob" | "CacheCourses" | "RolloverReport" => &["AlmaApiKeySecret"],
         "NotifySlack" => &["SlackWebhookSecret"],
         _ => &[],
@@ -579,29 +579,54 @@ fn each_functions_folder_builds_the_binary_its_template_entry_names() {
 
 /// What each function may do in the bucket, by key pattern (`docs/deploy.md` has the table);
 /// a ListBucket entry is an `s3:prefix` it may list.
-const S3_GRANTS: [(&str, &[(&str, &str)]); 9] = [
+const S3_GRANTS: [(&str, &[(&str, &str)]); 10] = [
     (
         "Plan",
         &[
             ("s3:GetObject", "reports/*/run-summary.json"),
+            ("s3:GetObject", "alma/*/pushed.json"),
+            ("s3:GetObject", "dry-run/*/reports/run-summary.json"),
+            ("s3:GetObject", "locks/*/run.json"),
+            ("s3:GetObject", "dry-run/*/locks/run.json"),
+            ("s3:PutObject", "locks/*/run.json"),
+            ("s3:PutObject", "dry-run/*/locks/run.json"),
             ("s3:ListBucket", "alma/*"),
             ("s3:ListBucket", "reports/*"),
+            ("s3:ListBucket", "locks/*"),
+            ("s3:ListBucket", "dry-run/*"),
         ],
     ),
-    ("Pull", &[("s3:PutObject", "cem/*")]),
+    (
+        "Pull",
+        &[
+            ("s3:PutObject", "cem/*"),
+            ("s3:PutObject", "dry-run/*/cem/*"),
+        ],
+    ),
     (
         "Transform",
         &[
             ("s3:GetObject", "cem/*"),
+            ("s3:GetObject", "dry-run/*/cem/*"),
             ("s3:ListBucket", "cem/*"),
+            ("s3:ListBucket", "dry-run/*"),
             ("s3:PutObject", "alma/*"),
             ("s3:PutObject", "reports/*/rejects.csv"),
             ("s3:PutObject", "reports/*/run-summary.json"),
+            ("s3:PutObject", "dry-run/*/alma/*"),
+            ("s3:PutObject", "dry-run/*/reports/rejects.csv"),
+            ("s3:PutObject", "dry-run/*/reports/run-summary.json"),
         ],
     ),
     (
         "Push",
-        &[("s3:GetObject", "alma/*"), ("s3:ListBucket", "alma/*")],
+        &[
+            ("s3:GetObject", "alma/*"),
+            ("s3:PutObject", "alma/*"),
+            ("s3:GetObject", "reports/*/run-summary.json"),
+            ("s3:ListBucket", "alma/*"),
+            ("s3:ListBucket", "reports/*"),
+        ],
     ),
     ("CheckJob", &[]),
     (
@@ -609,7 +634,10 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 9] = [
         &[
             ("s3:GetObject", "cache/*"),
             ("s3:PutObject", "cache/*"),
+            ("s3:GetObject", "dry-run/*/cache/*"),
+            ("s3:PutObject", "dry-run/*/cache/*"),
             ("s3:ListBucket", "cache/*"),
+            ("s3:ListBucket", "dry-run/*"),
         ],
     ),
     (
@@ -617,9 +645,13 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 9] = [
         &[
             ("s3:GetObject", "cem/*"),
             ("s3:GetObject", "cache/*"),
+            ("s3:GetObject", "dry-run/*/cem/*"),
+            ("s3:GetObject", "dry-run/*/cache/*"),
             ("s3:ListBucket", "cem/*"),
             ("s3:ListBucket", "cache/*"),
+            ("s3:ListBucket", "dry-run/*"),
             ("s3:PutObject", "reports/*/rollover_*"),
+            ("s3:PutObject", "dry-run/*/reports/rollover_*"),
         ],
     ),
     (
@@ -630,6 +662,17 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 9] = [
         ],
     ),
     ("NotifySlack", &[]),
+    (
+        "Release",
+        &[
+            ("s3:GetObject", "locks/*/run.json"),
+            ("s3:GetObject", "dry-run/*/locks/run.json"),
+            ("s3:DeleteObject", "locks/*/run.json"),
+            ("s3:DeleteObject", "dry-run/*/locks/run.json"),
+            ("s3:ListBucket", "locks/*"),
+            ("s3:ListBucket", "dry-run/*"),
+        ],
+    ),
 ];
 
 /// IAM's wildcard match, as the local stack applies it.
@@ -778,6 +821,7 @@ fn the_day_keys_the_code_uses_fall_under_the_grants_of_the_steps_that_use_them()
     use leganto_shared::store::DayKeys;
     let template = template();
     let day = DayKeys::new(chrono::NaiveDate::from_ymd_opt(2026, 11, 28).expect("date"));
+    let dry = DayKeys::dry_run(day.run_date());
     let at = chrono::NaiveDate::from_ymd_opt(2026, 11, 28)
         .and_then(|d| d.and_hms_opt(9, 25, 14))
         .expect("time");
@@ -802,6 +846,37 @@ fn the_day_keys_the_code_uses_fall_under_the_grants_of_the_steps_that_use_them()
         ("Plan", "s3:ListBucket", day.alma_prefix()),
         ("Push", "s3:ListBucket", day.alma_prefix()),
         ("Push", "s3:GetObject", loader.clone()),
+        ("Push", "s3:GetObject", day.push_receipt()),
+        ("Push", "s3:PutObject", day.push_receipt()),
+        ("Push", "s3:GetObject", day.run_summary()),
+        ("Plan", "s3:GetObject", day.push_receipt()),
+        ("Plan", "s3:GetObject", day.lease()),
+        ("Plan", "s3:PutObject", day.lease()),
+        ("Release", "s3:GetObject", day.lease()),
+        ("Release", "s3:DeleteObject", day.lease()),
+        ("Release", "s3:ListBucket", day.lease()),
+        ("Plan", "s3:GetObject", dry.lease()),
+        ("Plan", "s3:PutObject", dry.lease()),
+        ("Release", "s3:DeleteObject", dry.lease()),
+        (
+            "Pull",
+            "s3:PutObject",
+            dry.cem_export("leganto_export_20261128.csv"),
+        ),
+        ("Transform", "s3:ListBucket", dry.cem_prefix()),
+        (
+            "Transform",
+            "s3:GetObject",
+            dry.cem_export("leganto_export_20261128.csv"),
+        ),
+        ("Transform", "s3:PutObject", dry.alma_loader_file(at)),
+        ("Transform", "s3:PutObject", dry.rejects()),
+        ("Transform", "s3:PutObject", dry.run_summary()),
+        ("Plan", "s3:GetObject", dry.run_summary()),
+        ("CacheCourses", "s3:PutObject", dry.course_cache(2025)),
+        ("CacheCourses", "s3:ListBucket", dry.course_cache(2025)),
+        ("RolloverReport", "s3:GetObject", dry.course_cache(2025)),
+        ("RolloverReport", "s3:PutObject", dry.rollover_report(at)),
         ("CacheCourses", "s3:GetObject", cache.clone()),
         ("CacheCourses", "s3:ListBucket", cache.clone()),
         ("CacheCourses", "s3:PutObject", cache.clone()),
@@ -816,8 +891,12 @@ fn the_day_keys_the_code_uses_fall_under_the_grants_of_the_steps_that_use_them()
     for (step, action, key) in &uses {
         assert!(may(step, action, key), "{step} needs {action} on {key}");
     }
-    // And only the transform writes the loader file Alma loads.
-    for step in STEPS.iter().filter(|s| **s != "Transform") {
+    // Only the transform writes the loader file Alma loads, and the push the copy its
+    // fresh guard makes without the DELETE rows it dropped (and the receipt beside them).
+    for step in STEPS
+        .iter()
+        .filter(|s| !matches!(**s, "Transform" | "Push"))
+    {
         assert!(
             !may(step, "s3:PutObject", &loader),
             "{step} may write {loader}"

@@ -28,18 +28,9 @@ fn file_with_a_bad_delete() -> Vec<u8> {
 }
 
 /// Puts a loader file in S3 as the transform would and pushes it (no transform in the
-/// state: the push takes the day's latest loader file).
+/// state: the push takes the loader file the run summary names).
 async fn push(world: &World, bytes: Vec<u8>) -> Value {
-    world
-        .ctx
-        .store
-        .put(
-            &format!("alma/2026/11/28/{LOADER_NAME}"),
-            bytes,
-            "text/plain",
-        )
-        .await
-        .unwrap();
+    world.put_loader_file(LOADER_NAME, bytes, Utc::now()).await;
     let mut state = world.plan(json!({"run_date": RUN_DATE})).await.unwrap();
     world.step("push", &mut state, "push").await;
     state

@@ -1,4 +1,5 @@
-//! A dry run transforms and reports but pushes and mails nothing.
+//! A dry run transforms and reports but pushes and mails nothing, and writes only under
+//! `dry-run/`: the live loader files, summary and receipt stay as they were.
 
 use leganto_shared::error::ErrorName as _;
 use leganto_tests::support::RUN_DATE;
@@ -16,11 +17,23 @@ async fn a_dry_run_pushes_and_mails_nothing_and_slack_says_so() {
         .await
         .unwrap();
     assert_eq!(state["run"]["dry_run"], true);
-    world.step("pull", &mut state, "pull").await;
-    let transform = world.step("transform", &mut state, "transform").await;
+    let pull = world.step("pull", &mut state, "pull").await;
     assert!(
-        world.s3_keys("alma/2026/11/28/").await.len() == 1,
-        "the loader file is kept for review"
+        pull["export_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("dry-run/2026/11/28/cem/"),
+        "{pull}"
+    );
+    let transform = world.step("transform", &mut state, "transform").await;
+    assert_eq!(
+        world.s3_keys("dry-run/2026/11/28/alma/").await.len(),
+        1,
+        "the loader file is kept for review under dry-run/"
+    );
+    assert_eq!(
+        transform["summary_key"],
+        "dry-run/2026/11/28/reports/run-summary.json"
     );
 
     // The state machine skips the push; called anyway, it refuses.
@@ -60,4 +73,81 @@ async fn a_dry_run_pushes_and_mails_nothing_and_slack_says_so() {
     assert!(text.contains("(dry run)"), "{text}");
     assert!(text.contains("nothing pushed or mailed"), "{text}");
     assert!(world.sim.job_instances().is_empty());
+
+    // Nothing live was written: no export, loader file, receipt, summary or report.
+    for prefix in ["cem/", "alma/", "reports/", "cache/", "locks/"] {
+        assert!(
+            world.s3_keys(prefix).await.is_empty(),
+            "{prefix}: {:?}",
+            world.s3_keys(prefix).await
+        );
+    }
+    let released = world
+        .call(
+            "release",
+            json!({"state": state, "execution_arn": state["run"]["execution_arn"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(released["released"], true, "the dry run's own lease");
+    assert!(world.s3_keys("dry-run/2026/11/28/locks/").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_dry_run_from_the_transform_reads_the_live_export_and_leaves_the_live_day_alone() {
+    let world = World::start("dry-rerun").await;
+    world.put_export(EXPORT_NAME, &read_sample("cem.csv"));
+    // A live day, pulled, transformed and pushed.
+    let mut live = world.plan(json!({"run_date": RUN_DATE})).await.unwrap();
+    world.step("pull", &mut live, "pull").await;
+    world.step("transform", &mut live, "transform").await;
+    world.step("push", &mut live, "push").await;
+    world
+        .call(
+            "release",
+            json!({"state": live, "execution_arn": live["run"]["execution_arn"]}),
+        )
+        .await
+        .unwrap();
+    let before = live_objects(&world).await;
+    assert!(before.iter().any(|(k, _)| k.ends_with("/pushed.json")));
+
+    let mut state = world
+        .plan(json!({"run_date": RUN_DATE, "start_at": "transform", "dry_run": true}))
+        .await
+        .unwrap();
+    let transform = world.step("transform", &mut state, "transform").await;
+    assert!(
+        transform["loader_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("dry-run/2026/11/28/alma/"),
+        "{transform}"
+    );
+    assert_eq!(live_objects(&world).await, before, "the live day changed");
+    assert_eq!(world.alma_files().len(), 1, "{:?}", world.alma_files());
+
+    // A live rerun recalls the live push, never the dry run's file.
+    let rerun = world
+        .plan(json!({"run_date": RUN_DATE, "start_at": "wait_for_alma"}))
+        .await
+        .unwrap();
+    assert_eq!(rerun["push"]["recalled"], true);
+    assert_eq!(rerun["push"]["file_name"], live["push"]["file_name"]);
+    assert!(rerun["transform"]["loader_key"]
+        .as_str()
+        .unwrap()
+        .starts_with("alma/"));
+}
+
+/// Every live object with its bytes.
+async fn live_objects(world: &World) -> Vec<(String, Vec<u8>)> {
+    let mut objects = Vec::new();
+    for prefix in ["cem/", "alma/", "reports/", "locks/"] {
+        for key in world.s3_keys(prefix).await {
+            let bytes = world.s3_get(&key).await;
+            objects.push((key, bytes));
+        }
+    }
+    objects
 }

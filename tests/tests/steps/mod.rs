@@ -14,6 +14,7 @@ mod formulas;
 mod limits;
 mod logs;
 mod normal_day;
+mod one_load;
 mod pull_wait;
 mod sftp;
 mod slack_limits;
@@ -234,6 +235,38 @@ impl World {
             }),
         )
         .await
+    }
+
+    /// Puts a loader file in S3 as the transform would, with a run summary naming it and
+    /// when its delete checks were made.
+    pub async fn put_loader_file(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        made_at: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        let key = format!("alma/2026/11/28/{name}");
+        self.ctx
+            .store
+            .put(&key, bytes, "text/plain")
+            .await
+            .expect("loader file");
+        self.ctx
+            .store
+            .put_json(
+                "reports/2026/11/28/run-summary.json",
+                &json!({
+                    "loader_key": key,
+                    "loader_file_name": name,
+                    "summary_key": "reports/2026/11/28/run-summary.json",
+                    "rejects_key": "reports/2026/11/28/rejects.csv",
+                    "years_needed": [],
+                    "made_at": made_at,
+                }),
+            )
+            .await
+            .expect("run summary");
+        key
     }
 
     pub fn put_export(&self, name: &str, bytes: &[u8]) -> PathBuf {
