@@ -73,9 +73,12 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
     let deployment = args.deployment.resolve().await?;
     let store = deployment.store();
     let sfn = deployment.sfn();
-    rerun::check_not_running(&store, &sfn, &request)
+    if let Some(stale) = rerun::check_not_running(&store, &sfn, &request)
         .await
-        .map_err(fatal)?;
+        .map_err(fatal)?
+    {
+        println!("Removed the day's lease left by {stale}, which no longer runs");
+    }
     let found = rerun::check_artefacts(&store, &request)
         .await
         .map_err(fatal)?;

@@ -367,7 +367,8 @@ async fn rerun_refuses_a_day_another_execution_is_running_and_names_it() {
     let o = aws.leganto(&[&args[..], &["--dry-run"]].concat()).await;
     assert!(o.status.success(), "{}", stderr(&o));
 
-    // Once the holder has ended, its leftover lease stops nothing.
+    // Once the holder has ended (stopped by hand), its leftover lease is removed, so the
+    // rerun's plan can take the day, and the command says so.
     aws.sfn()
         .stop_execution()
         .execution_arn(holder.execution_arn())
@@ -376,7 +377,18 @@ async fn rerun_refuses_a_day_another_execution_is_running_and_names_it() {
         .unwrap();
     let o = aws.leganto(&args).await;
     assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Removed the day's lease left by daily-2026-11-28 (ABORTED)"),
+        "{}",
+        stdout(&o)
+    );
     assert_eq!(execution_count(&aws, &machine).await, 2);
+    let left = aws
+        .store()
+        .exists("locks/2026/11/28/run.json")
+        .await
+        .unwrap();
+    assert!(!left, "the stale lease is still there");
 }
 
 #[tokio::test(flavor = "multi_thread")]

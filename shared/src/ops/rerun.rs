@@ -144,15 +144,23 @@ pub async fn check_artefacts(
     Ok(found)
 }
 
-/// Refuses the rerun when the day's lease names an execution that is still RUNNING (a lease
-/// left by one that ended without giving it back does not count: the plan takes it over).
+/// Refuses the rerun when the day's lease names an execution that is still RUNNING. A lease
+/// left by one that ended without giving it back (stopped by hand, timed out) would stop the
+/// rerun's plan until it expires, so it is removed (only that version of it) and named in
+/// the answer: `Ok(Some(holder and status))`.
 pub async fn check_not_running(
     store: &Store,
     sfn: &aws_sdk_sfn::Client,
     request: &RerunRequest,
-) -> Result<(), OpsError> {
-    let Some((held, _)) = lease::read(store, &request.day()).await? else {
-        return Ok(());
+) -> Result<Option<String>, OpsError> {
+    let day = request.day();
+    let Some((held, etag)) = lease::read(store, &day).await? else {
+        return Ok(None);
+    };
+    let holder = if held.execution_name.is_empty() {
+        held.execution_arn.clone()
+    } else {
+        held.execution_name.clone()
     };
     let described = sfn
         .describe_execution()
@@ -160,27 +168,24 @@ pub async fn check_not_running(
         .send()
         .await;
     let status = match described {
-        Ok(out) => out.status().clone(),
+        Ok(out) => out.status().as_str().to_string(),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|e| e.is_execution_does_not_exist()) =>
         {
-            return Ok(())
+            "unknown to Step Functions".to_string()
         }
         Err(e) => return Err(OpsError::sfn("DescribeExecution", e)),
     };
-    if status == ExecutionStatus::Running {
+    if status == ExecutionStatus::Running.as_str() {
         return Err(OpsError::RunInProgress {
             run_date: request.run_date.to_string(),
-            holder: if held.execution_name.is_empty() {
-                held.execution_arn
-            } else {
-                held.execution_name
-            },
+            holder,
             since: held.started_at.to_rfc3339(),
         });
     }
-    Ok(())
+    store.delete_if(&day.lease(), &etag).await?;
+    Ok(Some(format!("{holder} ({status})")))
 }
 
 /// An execution just started.
