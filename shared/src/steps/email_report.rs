@@ -1,15 +1,17 @@
 //! E-mail the report: the day's rollover report attached to a plain and an HTML summary
 //! (raw MIME through SES v2), from the configured sender to the configured recipients.
-//! Reads S3; never a secret. Not in a dry run.
+//! Reads S3; never a secret. Not in a dry run. With `"notice": "hold"` it sends instead a
+//! plain-text notice that the safety brake held the day (what tripped, how to decide).
 
 use serde::{Deserialize, Serialize};
 
+use super::check_hold::HoldNotice;
 use super::check_job::AlmaJobOutput;
 use super::push::PushOutput;
 use super::rollover_report::ReportOutput;
 use super::transform::TransformOutput;
 use super::{RunInfo, StepContext, StepError};
-use crate::email::{html_escape, send_report_email, ReportEmail};
+use crate::email::{build_notice_email, html_escape, send_raw, send_report_email, ReportEmail};
 use crate::store::{file_name, StoreError};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -23,6 +25,16 @@ pub struct EmailReportInput {
     pub alma_job: Option<AlmaJobOutput>,
     #[serde(default)]
     pub report: Option<ReportOutput>,
+    /// A notice to send instead of the report.
+    #[serde(default)]
+    pub notice: Option<EmailNotice>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailNotice {
+    /// The safety brake held the day before Push.
+    Hold,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +143,9 @@ pub async fn run(ctx: &StepContext, input: EmailReportInput) -> Result<EmailOutp
             "this is a dry run: the report is not e-mailed",
         ));
     }
+    if input.notice == Some(EmailNotice::Hold) {
+        return send_hold_notice(ctx, &input).await;
+    }
     let report_key = match &input.report {
         Some(r) => r.report_key.clone(),
         None => {
@@ -157,5 +172,31 @@ pub async fn run(ctx: &StepContext, input: EmailReportInput) -> Result<EmailOutp
         message_id,
         recipients: email.to.len(),
         attachment: attachment_name,
+    })
+}
+
+/// The held day's notice, to the report's recipients.
+async fn send_hold_notice(
+    ctx: &StepContext,
+    input: &EmailReportInput,
+) -> Result<EmailOutput, StepError> {
+    let notice = HoldNotice::new(
+        input.run.run_date,
+        input.transform.as_ref(),
+        ctx.config.hold_limit,
+    );
+    let text = notice.text(input.run.console_url.as_deref());
+    let (from, to) = (&ctx.config.email_from, &ctx.config.email_to);
+    let raw = build_notice_email(from, to, &notice.title, &text)?;
+    let message_id = send_raw(&ctx.ses, from, to, raw).await?;
+    tracing::info!(
+        message_id = %message_id,
+        recipients = to.len(),
+        "e-mailed the hold notice"
+    );
+    Ok(EmailOutput {
+        message_id,
+        recipients: to.len(),
+        attachment: String::new(),
     })
 }

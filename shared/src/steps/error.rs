@@ -83,14 +83,16 @@ pub enum StepError {
     },
     /// Nobody decided on a held day in time: nothing was pushed.
     #[error(
-        "{run_date} was held since {held_since} and nobody approved it within {limit_hours} \
-         hours; nothing was pushed to Alma. Look at the day, then rerun it \
-         (leganto rerun --run-date {run_date} --from push) and approve it"
+        "{run_date} was held since {held_since} and nobody decided within {limit_hours} \
+         hours; nothing was pushed to Alma. Look at the day; to load it, approve it \
+         (leganto approve --run-date {run_date}) and rerun it from push \
+         (leganto rerun --run-date {run_date} --from push)"
     )]
     HeldExpired {
         run_date: String,
         held_since: String,
-        limit_hours: u64,
+        /// `20`, `0.5`.
+        limit_hours: String,
     },
     /// Writing a result (in memory) failed.
     #[error("cannot write the output: {0}")]

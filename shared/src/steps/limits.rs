@@ -204,6 +204,11 @@ mod tests {
             },
             warnings: vec![nasty(2000); 10_000],
             years_needed: (-5000..5000).collect(),
+            brake: crate::steps::brake::Brake {
+                tripped: true,
+                reasons: vec![nasty(5000); 1000],
+                compared_with: Some(date),
+            },
         }
         .bounded(2026);
 

@@ -177,14 +177,16 @@ enum Peer {
 }
 
 /// The peers each step's code talks to (shared/src/steps/<step>.rs).
-const PEERS: [(&str, &[Peer]); 9] = [
+const PEERS: [(&str, &[Peer]); 10] = [
     ("Plan", &[Peer::Store]),
     ("Pull", &[Peer::Store, Peer::Secrets, Peer::Sftp]),
     ("Transform", &[Peer::Store, Peer::Secrets, Peer::Alma]),
     ("Push", &[Peer::Store, Peer::Secrets, Peer::Sftp]),
+    ("CheckHold", &[Peer::Store]),
     ("CheckJob", &[Peer::Secrets, Peer::Alma]),
     ("CacheCourses", &[Peer::Store, Peer::Secrets, Peer::Alma]),
     ("RolloverReport", &[Peer::Store, Peer::Secrets, Peer::Alma]),
+    // The hold notice reads nothing; the report reads S3.
     ("EmailReport", &[Peer::Store]),
     ("NotifySlack", &[Peer::Secrets]),
 ];
