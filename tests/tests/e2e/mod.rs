@@ -5,5 +5,6 @@
 mod day;
 mod failures;
 mod forwarding;
+mod hold;
 mod iam;
 mod support;
