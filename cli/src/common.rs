@@ -443,7 +443,9 @@ const AWS_HINT: &str = "check the AWS credentials, region and endpoint, and that
 /// An operating failure as the command reports it.
 pub fn fatal(e: OpsError) -> Fatal {
     match e {
-        OpsError::ArtefactMissing { .. } | OpsError::DecisionRefused { .. } => Fatal::Input(e.to_string()),
+        OpsError::ArtefactMissing { .. } | OpsError::DecisionRefused { .. } => {
+            Fatal::Input(e.to_string())
+        }
         OpsError::Alma(_) => Fatal::Alma(e.to_string()),
         // Step Functions' message already carries AWS's code and message.
         OpsError::StepFunctions { .. } => Fatal::Aws(format!("AWS: {e}: {AWS_HINT}")),

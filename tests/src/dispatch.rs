@@ -2,8 +2,8 @@
 //! binary per function, the local Lambda host and the step tests do by name.
 
 use leganto_shared::steps::{
-    self, cache_courses, check_hold, check_job, email_report, notify_slack, plan, pull, push, rollover_report,
-    transform, StepContext, StepError,
+    self, cache_courses, check_hold, check_job, email_report, notify_slack, plan, pull, push,
+    rollover_report, transform, StepContext, StepError,
 };
 use serde_json::Value;
 

@@ -38,7 +38,14 @@ pub struct RejectArgs {
 pub async fn approve(args: ApproveArgs) -> Result<(), Fatal> {
     let deployment = args.deployment.resolve().await?;
     let by = who(args.by, &deployment).await;
-    let decided = write(&deployment, args.run_date, Verdict::Approve, by, String::new()).await?;
+    let decided = write(
+        &deployment,
+        args.run_date,
+        Verdict::Approve,
+        by,
+        String::new(),
+    )
+    .await?;
     print!("{}", render(&decided, deployment.time_zone));
     Ok(())
 }
@@ -142,9 +149,18 @@ mod tests {
             reasons: vec!["the export has 699 rows".into()],
         };
         let text = render(&decided, chrono_tz::America::Phoenix);
-        assert!(text.starts_with("Approved 20261128092514.txt for 2026-11-28"), "{text}");
+        assert!(
+            text.starts_with("Approved 20261128092514.txt for 2026-11-28"),
+            "{text}"
+        );
         assert!(text.contains("2026-11-28 10:00:00 MST"), "{text}");
-        assert!(text.contains("held for   the export has 699 rows"), "{text}");
-        assert!(text.contains("leganto rerun --run-date 2026-11-28 --from push"), "{text}");
+        assert!(
+            text.contains("held for   the export has 699 rows"),
+            "{text}"
+        );
+        assert!(
+            text.contains("leganto rerun --run-date 2026-11-28 --from push"),
+            "{text}"
+        );
     }
 }

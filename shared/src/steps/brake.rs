@@ -189,7 +189,12 @@ mod tests {
         reject_percent: 2,
     };
 
-    fn counts(rows_read: u64, rows_written: u64, deletes_sent: u64, rejected: u64) -> TransformCounts {
+    fn counts(
+        rows_read: u64,
+        rows_written: u64,
+        deletes_sent: u64,
+        rejected: u64,
+    ) -> TransformCounts {
         TransformCounts {
             rows_read,
             rows_written,
@@ -216,7 +221,10 @@ mod tests {
         assert_eq!(past.reasons.len(), 1);
         let reason = &past.reasons[0];
         assert!(reason.contains("699 rows"), "{reason}");
-        assert!(reason.contains("301 fewer than the 1000 of 2026-11-27"), "{reason}");
+        assert!(
+            reason.contains("301 fewer than the 1000 of 2026-11-27"),
+            "{reason}"
+        );
         assert!(reason.contains("30.1%"), "{reason}");
     }
 
@@ -238,7 +246,11 @@ mod tests {
         // The other checks still apply.
         let brake = verdict(&counts(1000, 1000, 51, 0), None, &LIMITS);
         assert!(brake.tripped);
-        assert!(brake.reasons[0].contains("51 DELETE rows"), "{:?}", brake.reasons);
+        assert!(
+            brake.reasons[0].contains("51 DELETE rows"),
+            "{:?}",
+            brake.reasons
+        );
         assert!(brake.reasons[1].contains("skipped"), "{:?}", brake.reasons);
     }
 
@@ -248,7 +260,10 @@ mod tests {
         let brake = verdict(&counts(1000, 1000, 51, 0), None, &LIMITS);
         assert!(brake.tripped);
         let reason = &brake.reasons[0];
-        assert!(reason.contains("5.1% of the 1000 courses written"), "{reason}");
+        assert!(
+            reason.contains("5.1% of the 1000 courses written"),
+            "{reason}"
+        );
         assert!(reason.contains("more than 5%"), "{reason}");
     }
 

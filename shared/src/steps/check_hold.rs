@@ -73,7 +73,10 @@ pub async fn read_decision(
     store: &Store,
     run_date: NaiveDate,
 ) -> Result<Option<HoldDecision>, StoreError> {
-    match store.get_json(&DayKeys::new(run_date).hold_decision()).await {
+    match store
+        .get_json(&DayKeys::new(run_date).hold_decision())
+        .await
+    {
         Ok(decision) => Ok(Some(decision)),
         Err(StoreError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e),
@@ -151,7 +154,11 @@ pub struct HoldNotice {
 }
 
 impl HoldNotice {
-    pub fn new(run_date: NaiveDate, transform: Option<&TransformOutput>, limit: Duration) -> HoldNotice {
+    pub fn new(
+        run_date: NaiveDate,
+        transform: Option<&TransformOutput>,
+        limit: Duration,
+    ) -> HoldNotice {
         let mut facts = Vec::new();
         let mut reasons = Vec::new();
         if let Some(t) = transform {
@@ -175,9 +182,7 @@ impl HoldNotice {
             facts,
             how_to_decide: vec![
                 format!("To load it: leganto approve --run-date {run_date}"),
-                format!(
-                    "To stop it: leganto reject --run-date {run_date} --reason \"...\""
-                ),
+                format!("To stop it: leganto reject --run-date {run_date} --reason \"...\""),
                 format!(
                     "Without a decision within {} hours the run ends and nothing is pushed.",
                     hours_text(limit)
@@ -268,15 +273,36 @@ mod tests {
     #[test]
     fn without_a_decision_the_day_stays_held_until_the_limit() {
         let since = at("2026-11-28T16:00:00Z");
-        let out = look(date(), None, FILE, since, 3, at("2026-11-28T16:59:59Z"), HOUR).unwrap();
+        let out = look(
+            date(),
+            None,
+            FILE,
+            since,
+            3,
+            at("2026-11-28T16:59:59Z"),
+            HOUR,
+        )
+        .unwrap();
         assert_eq!(out.decision, HoldStatus::Pending);
         assert_eq!((out.held_since, out.checks), (since, 3));
 
-        let err = look(date(), None, FILE, since, 4, at("2026-11-28T17:00:00Z"), HOUR).unwrap_err();
+        let err = look(
+            date(),
+            None,
+            FILE,
+            since,
+            4,
+            at("2026-11-28T17:00:00Z"),
+            HOUR,
+        )
+        .unwrap_err();
         assert_eq!(err.error_name(), "HeldExpired");
         let text = err.to_string();
         assert!(text.contains("within 1 hours"), "{text}");
-        assert!(text.contains("leganto approve --run-date 2026-11-28"), "{text}");
+        assert!(
+            text.contains("leganto approve --run-date 2026-11-28"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -355,7 +381,10 @@ mod tests {
             "within 20 hours",
             "https://console/x",
         ] {
-            assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+            assert!(
+                text.contains(expected),
+                "{expected:?} missing from:\n{text}"
+            );
         }
     }
 

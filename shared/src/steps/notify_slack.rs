@@ -376,7 +376,8 @@ mod tests {
             "run": {"run_date": "2026-11-28", "dry_run": true},
             "alma_job": {"done": true, "timed_out": false, "status": "SKIPPED", "checks": 0, "counters": {}}
         }));
-        let text = serde_json::to_string(&message(SlackKind::Summary, &state, HOLD).blocks).unwrap();
+        let text =
+            serde_json::to_string(&message(SlackKind::Summary, &state, HOLD).blocks).unwrap();
         assert!(text.contains("nothing pushed or mailed"), "{text}");
         assert!(text.contains("SKIPPED"), "{text}");
     }

@@ -136,23 +136,40 @@ async fn a_shrunken_export_holds_until_approved_then_pushes_and_a_rejected_day_p
         "leganto approve --run-date 2026-11-28",
         "leganto reject --run-date 2026-11-28 --reason",
     ] {
-        assert!(told[0].contains(expected), "{expected:?} not in {}", told[0]);
+        assert!(
+            told[0].contains(expected),
+            "{expected:?} not in {}",
+            told[0]
+        );
     }
     let emails = stack.moto.sent_emails().await.unwrap();
     assert_eq!(emails.len(), 1, "one hold notice by e-mail");
     let mail = mail_parser::MessageParser::default()
         .parse(emails[0].raw_data.as_bytes())
         .unwrap();
-    assert!(mail.subject().unwrap_or_default().contains("2026-11-28 is held"));
+    assert!(mail
+        .subject()
+        .unwrap_or_default()
+        .contains("2026-11-28 is held"));
     let body = mail.body_text(0).unwrap_or_default().to_string();
     assert!(body.contains("7000 fewer"), "{body}");
-    assert!(body.contains("leganto approve --run-date 2026-11-28"), "{body}");
+    assert!(
+        body.contains("leganto approve --run-date 2026-11-28"),
+        "{body}"
+    );
 
     // A person approves: the held execution pushes at its next look and ends as any day.
-    let decided = hold::decide(&store, &decision(RUN_DATE, Verdict::Approve, ""), Utc::now())
+    let decided = hold::decide(
+        &store,
+        &decision(RUN_DATE, Verdict::Approve, ""),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let execution = stack
+        .wait_for_execution(&arn, EXECUTION_LIMIT)
         .await
         .unwrap();
-    let execution = stack.wait_for_execution(&arn, EXECUTION_LIMIT).await.unwrap();
     assert_eq!(
         execution.status, "SUCCEEDED",
         "{:?}: {:?}",
@@ -199,7 +216,10 @@ async fn a_shrunken_export_holds_until_approved_then_pushes_and_a_rejected_day_p
     )
     .await
     .unwrap();
-    let execution = stack.wait_for_execution(&arn, EXECUTION_LIMIT).await.unwrap();
+    let execution = stack
+        .wait_for_execution(&arn, EXECUTION_LIMIT)
+        .await
+        .unwrap();
     assert_eq!(execution.status, "FAILED");
     assert_eq!(execution.error.as_deref(), Some("HeldRejected"));
     let cause = execution.cause.unwrap_or_default();
@@ -226,9 +246,13 @@ async fn a_shrunken_export_holds_until_approved_then_pushes_and_a_rejected_day_p
         )
         .await
         .unwrap();
-    let err = hold::decide(&store, &decision(rejected_day, Verdict::Approve, ""), Utc::now())
-        .await
-        .unwrap_err();
+    let err = hold::decide(
+        &store,
+        &decision(rejected_day, Verdict::Approve, ""),
+        Utc::now(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("already pushed"), "{err}");
 }
 

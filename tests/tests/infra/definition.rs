@@ -450,7 +450,10 @@ fn report_email_task(states: &[StateAt]) -> &StateAt {
         .iter()
         .find(|s| {
             task_step(&s.state).as_deref() == Some("EmailReport")
-                && s.state.get("Parameters").and_then(|p| p.get("notice")).is_none()
+                && s.state
+                    .get("Parameters")
+                    .and_then(|p| p.get("notice"))
+                    .is_none()
         })
         .expect("a Task e-mails the report")
 }
@@ -513,14 +516,23 @@ fn a_tripped_brake_holds_before_push_until_a_person_approves_and_never_in_a_dry_
     let push = task_calling(&states, "Push");
     let check = task_calling(&states, "CheckHold");
     assert_eq!(check.state["ResultPath"], "$.hold");
-    assert_eq!(check.enclosing, Vec::<String>::new(), "the hold is at top level");
+    assert_eq!(
+        check.enclosing,
+        Vec::<String>::new(),
+        "the hold is at top level"
+    );
 
     // Only the brake's Choice (after the dry-run guard) and the hold's Wait enter the check.
     let entries: Vec<&StateAt> = states
         .iter()
         .filter(|s| transitions(&s.state).contains(&check.name))
         .collect();
-    assert_eq!(entries.len(), 2, "{:?}", entries.iter().map(|s| &s.name).collect::<Vec<_>>());
+    assert_eq!(
+        entries.len(),
+        2,
+        "{:?}",
+        entries.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
     let brake = entries
         .iter()
         .find(|s| s.state["Type"] == "Choice")
@@ -576,7 +588,9 @@ fn a_tripped_brake_holds_before_push_until_a_person_approves_and_never_in_a_dry_
     assert_eq!(tell["ResultPath"], Value::Null);
     let notices: Vec<&StateAt> = states
         .iter()
-        .filter(|s| s.enclosing.first() == Some(&rules[1]["Next"].as_str().unwrap_or_default().to_string()))
+        .filter(|s| {
+            s.enclosing.first() == Some(&rules[1]["Next"].as_str().unwrap_or_default().to_string())
+        })
         .filter(|s| s.state["Type"] == "Task")
         .collect();
     let steps: BTreeSet<String> = notices.iter().filter_map(|s| task_step(&s.state)).collect();
