@@ -111,9 +111,10 @@ pub fn look(
             Verdict::Approve => {
                 return Ok(HoldOutput {
                     decision: HoldStatus::Approved,
-                    by: Some(d.by.clone()),
+                    // A person's file: bounded like any name in the state.
+                    by: Some(super::limits::clip(&d.by, super::limits::NAME_BYTES)),
                     ..pending
-                })
+                });
             }
             Verdict::Reject => {
                 return Err(StepError::HeldRejected {

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::check_hold::HoldNotice;
+use super::check_hold::{HoldNotice, HoldOutput, HoldStatus};
 use super::check_job::AlmaJobOutput;
 use super::push::PushOutput;
 use super::rollover_report::ReportOutput;
@@ -19,6 +19,8 @@ pub struct EmailReportInput {
     pub run: RunInfo,
     #[serde(default)]
     pub transform: Option<TransformOutput>,
+    #[serde(default)]
+    pub hold: Option<HoldOutput>,
     #[serde(default)]
     pub push: Option<PushOutput>,
     #[serde(default)]
@@ -59,6 +61,21 @@ pub fn summary_lines(input: &EmailReportInput) -> Vec<(String, String)> {
         for (label, value) in t.counts.labelled() {
             lines.push((label.into(), value.to_string()));
         }
+    }
+    if let Some(t) = input.transform.as_ref().filter(|t| t.brake.tripped) {
+        let why = t.brake.reasons.join("; ");
+        let brake = match input
+            .hold
+            .as_ref()
+            .filter(|h| h.decision == HoldStatus::Approved)
+        {
+            Some(h) => format!(
+                "held ({why}); approved by {}",
+                h.by.as_deref().unwrap_or("someone")
+            ),
+            None => format!("tripped ({why})"),
+        };
+        lines.push(("Safety brake".into(), brake));
     }
     let pushed = match &input.push {
         Some(p) if p.already_there => format!("{} (already on the server)", p.file_name),
@@ -199,4 +216,40 @@ async fn send_hold_notice(
         recipients: to.len(),
         attachment: String::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_says_a_held_day_was_approved_and_by_whom() {
+        let mut input: EmailReportInput = serde_json::from_value(serde_json::json!({
+            "run": {"run_date": "2026-11-28"},
+            "transform": {
+                "loader_key": "k", "loader_file_name": "f", "summary_key": "s", "rejects_key": "r",
+                "brake": {"tripped": true, "reasons": ["60 DELETE rows would be sent"]}
+            },
+            "hold": {"decision": "approved", "held_since": "2026-11-28T16:00:00Z", "checks": 4,
+                     "by": "pat@example.edu"}
+        }))
+        .unwrap();
+        let brake = |input: &EmailReportInput| {
+            summary_lines(input)
+                .into_iter()
+                .find(|(label, _)| label == "Safety brake")
+                .map(|(_, value)| value)
+        };
+        assert_eq!(
+            brake(&input).as_deref(),
+            Some("held (60 DELETE rows would be sent); approved by pat@example.edu")
+        );
+        input.hold = None;
+        assert_eq!(
+            brake(&input).as_deref(),
+            Some("tripped (60 DELETE rows would be sent)")
+        );
+        input.transform.as_mut().unwrap().brake.tripped = false;
+        assert_eq!(brake(&input), None);
+    }
 }

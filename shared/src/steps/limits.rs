@@ -274,6 +274,17 @@ mod tests {
             ("run", serde_json::to_value(&run).unwrap()),
             ("pull", serde_json::to_value(&pull).unwrap()),
             ("transform", serde_json::to_value(&transform).unwrap()),
+            (
+                "hold",
+                serde_json::to_value(crate::steps::check_hold::HoldOutput {
+                    decision: crate::steps::check_hold::HoldStatus::Approved,
+                    held_since: now,
+                    checks: u64::MAX,
+                    // Who decided comes from a person's file: bounded like any name.
+                    by: Some(clip(&nasty(10_000), NAME_BYTES)),
+                })
+                .unwrap(),
+            ),
             ("push", serde_json::to_value(&push).unwrap()),
             ("alma_job", serde_json::to_value(&alma_job).unwrap()),
             ("caches", serde_json::to_value(&caches).unwrap()),

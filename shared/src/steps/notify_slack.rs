@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::check_hold::HoldNotice;
+use super::check_hold::{HoldNotice, HoldOutput, HoldStatus};
 use super::check_job::AlmaJobOutput;
 use super::email_report::EmailOutput;
 use super::limits;
@@ -45,6 +45,7 @@ pub struct SlackState {
     pub run: Option<RunInfo>,
     pub pull: Option<PullOutput>,
     pub transform: Option<TransformOutput>,
+    pub hold: Option<HoldOutput>,
     pub push: Option<PushOutput>,
     pub alma_job: Option<AlmaJobOutput>,
     pub report: Option<ReportOutput>,
@@ -71,6 +72,7 @@ impl SlackState {
             run: section(state, "run"),
             pull: section(state, "pull"),
             transform: section(state, "transform"),
+            hold: section(state, "hold"),
             push: section(state, "push"),
             alma_job: section(state, "alma_job"),
             report: section(state, "report"),
@@ -130,6 +132,22 @@ pub fn day_summary(state: &SlackState) -> DaySummary {
     }
     if let Some(pull) = &state.pull {
         notes.extend(pull.warnings.iter().cloned());
+    }
+    if let Some(brake) = state.transform.as_ref().map(|t| &t.brake) {
+        let why = brake.reasons.join("; ");
+        let approved_by = state
+            .hold
+            .as_ref()
+            .filter(|h| h.decision == HoldStatus::Approved)
+            .map(|h| h.by.as_deref().unwrap_or("someone"));
+        match approved_by {
+            _ if !brake.tripped => {}
+            _ if dry_run => notes.push(format!("The safety brake would hold this day: {why}.")),
+            Some(by) => notes.push(format!(
+                "Held by the safety brake ({why}); approved by {by}."
+            )),
+            None => {}
+        }
     }
     if let Some(push) = &state.push {
         if push.already_there {
@@ -380,6 +398,33 @@ mod tests {
             serde_json::to_string(&message(SlackKind::Summary, &state, HOLD).blocks).unwrap();
         assert!(text.contains("nothing pushed or mailed"), "{text}");
         assert!(text.contains("SKIPPED"), "{text}");
+    }
+
+    #[test]
+    fn the_summary_of_an_approved_day_says_it_was_held_and_who_approved() {
+        let state = SlackState::from_value(&json!({
+            "run": {"run_date": "2026-11-28"},
+            "transform": {
+                "loader_key": "k", "loader_file_name": "f", "summary_key": "s", "rejects_key": "r",
+                "brake": {"tripped": true, "reasons": ["60 DELETE rows would be sent"]}
+            },
+            "hold": {"decision": "approved", "held_since": "2026-11-28T16:00:00Z", "checks": 4,
+                     "by": "pat@example.edu"}
+        }));
+        let text =
+            serde_json::to_string(&message(SlackKind::Summary, &state, HOLD).blocks).unwrap();
+        assert!(
+            text.contains("Held by the safety brake (60 DELETE rows would be sent); approved by pat@example.edu"),
+            "{text}"
+        );
+        let mut dry = state.clone();
+        dry.run.as_mut().unwrap().dry_run = true;
+        dry.hold = None;
+        let text = serde_json::to_string(&message(SlackKind::Summary, &dry, HOLD).blocks).unwrap();
+        assert!(
+            text.contains("The safety brake would hold this day"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -287,4 +287,41 @@ async fn a_held_day_nobody_decides_on_ends_with_nothing_pushed() {
     let last = post_text(stack.slack.posts().last().unwrap());
     assert!(last.contains("HeldExpired"), "{last}");
     assert!(last.contains("nobody decided within 0.001 hours"), "{last}");
+
+    // To load it after all, as the error says: approve, then rerun from push. The rerun's
+    // first look finds the approval: it pushes without holding or telling anyone again.
+    let store = store(&stack);
+    hold::decide(
+        &store,
+        &decision(RUN_DATE, Verdict::Approve, ""),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let posts_before = stack.slack.posts().len();
+    let (rerun, visits) = super::support::run(
+        &stack,
+        &format!("rerun-{RUN_DATE}-push"),
+        json!({"run_date": RUN_DATE, "start_at": "push"}),
+    )
+    .await;
+    assert_eq!(
+        rerun.status, "SUCCEEDED",
+        "{:?}: {:?}",
+        rerun.error, rerun.cause
+    );
+    let names = entered(&visits);
+    assert!(names.contains("Check for a person's decision"));
+    assert!(!names.contains("Tell people the day is held"));
+    let out = rerun.output.unwrap();
+    let loader = out["transform"]["loader_file_name"].as_str().unwrap();
+    assert_eq!(stack.alma_files().unwrap(), vec![loader.to_string()]);
+    let posts = stack.slack.posts();
+    assert_eq!(posts.len(), posts_before + 1, "only the day's summary");
+    let summary = post_text(posts.last().unwrap());
+    assert!(
+        summary.contains("Held by the safety brake")
+            && summary.contains("approved by pat@example.edu"),
+        "{summary}"
+    );
 }
