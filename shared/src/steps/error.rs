@@ -75,7 +75,11 @@ pub enum StepError {
         since: String,
     },
     /// A person rejected a held day: nothing was pushed.
-    #[error("{run_date} was held and rejected by {by}: {reason}; nothing was pushed to Alma")]
+    #[error(
+        "{run_date} was held and rejected by {by}: {reason}; nothing was pushed to Alma. To \
+         load it after all, approve it (leganto approve --run-date {run_date}) and rerun it \
+         from push (leganto rerun --run-date {run_date} --from push)"
+    )]
     HeldRejected {
         run_date: String,
         by: String,
