@@ -12,7 +12,7 @@ use super::StepError;
 use crate::config::Config;
 use crate::store::{DayKeys, Store, StoreError};
 
-/// Most reasons kept: one per check.
+/// Most reasons kept: one per check (three) and the note of a skipped one.
 const MAX_REASONS: usize = 4;
 
 /// The thresholds, from the stack's parameters (see [`Config`]).
@@ -54,7 +54,7 @@ pub struct Brake {
 impl Brake {
     /// Within the state's limits: a few short reasons.
     pub fn bounded(mut self) -> Brake {
-        self.reasons.truncate(MAX_REASONS + 1);
+        self.reasons.truncate(MAX_REASONS);
         for r in &mut self.reasons {
             *r = super::limits::clip(r, super::limits::LINE_BYTES);
         }
@@ -318,7 +318,7 @@ mod tests {
             compared_with: None,
         }
         .bounded();
-        assert_eq!(brake.reasons.len(), MAX_REASONS + 1);
+        assert_eq!(brake.reasons.len(), MAX_REASONS);
         assert!(brake
             .reasons
             .iter()
