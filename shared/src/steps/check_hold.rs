@@ -150,8 +150,12 @@ pub struct HoldNotice {
     pub reasons: Vec<String>,
     /// The day's counts and the held file.
     pub facts: Vec<String>,
-    /// How to decide, and what happens without a decision.
-    pub how_to_decide: Vec<String>,
+    /// The command that lets the day go on to Alma.
+    pub approve: String,
+    /// The command that stops it.
+    pub reject: String,
+    /// What happens without a decision.
+    pub limit: String,
 }
 
 impl HoldNotice {
@@ -181,14 +185,12 @@ impl HoldNotice {
             title: format!("Course load {run_date} is held: the day looks abnormal"),
             reasons,
             facts,
-            how_to_decide: vec![
-                format!("To load it: leganto approve --run-date {run_date}"),
-                format!("To stop it: leganto reject --run-date {run_date} --reason \"...\""),
-                format!(
-                    "Without a decision within {} hours the run ends and nothing is pushed.",
-                    hours_text(limit)
-                ),
-            ],
+            approve: format!("leganto approve --run-date {run_date}"),
+            reject: format!("leganto reject --run-date {run_date} --reason \"...\""),
+            limit: format!(
+                "Without a decision within {} hours the run ends and nothing is pushed.",
+                hours_text(limit)
+            ),
         }
     }
 
@@ -203,9 +205,10 @@ impl HoldNotice {
             text.push_str(&format!("{f}\n"));
         }
         text.push('\n');
-        for h in &self.how_to_decide {
-            text.push_str(&format!("{h}\n"));
-        }
+        text.push_str(&format!(
+            "To load it: {}\nTo stop it: {}\n{}\n",
+            self.approve, self.reject, self.limit
+        ));
         if let Some(url) = execution_url {
             text.push_str(&format!("\nExecution: {url}\n"));
         }

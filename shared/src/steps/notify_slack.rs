@@ -210,17 +210,12 @@ pub fn hold_message(state: &SlackState, hold_limit: std::time::Duration) -> Slac
             &format!("*What tripped the safety brake*\n{}", bullets(&notice.reasons)), 2900)}}),
         json!({"type": "section", "text": {"type": "mrkdwn",
                "text": truncate(&bullets(&notice.facts), 2900)}}),
-        json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(
-            &notice
-                .how_to_decide
-                .iter()
-                .map(|l| match l.split_once(": leganto") {
-                    Some((label, command)) => format!("{label}: `leganto{}`", escape(command)),
-                    None => escape(l),
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
-            2900)}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
+            "To load it: `{}`\nTo stop it: `{}`\n{}",
+            escape(&notice.approve),
+            escape(&notice.reject),
+            escape(&notice.limit)
+        )}}),
     ];
     if let Some(url) = state.console_url() {
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",

@@ -72,7 +72,11 @@ async fn a_normal_day_runs_from_the_pull_to_the_slack_summary() {
     assert!(!years.is_empty(), "{transform}");
     // The first day loaded: the safety brake has no day to compare rows with, says so, and
     // the sample's deletes and rejects are within its limits.
-    assert_eq!(transform["brake"]["tripped"], false, "{}", transform["brake"]);
+    assert_eq!(
+        transform["brake"]["tripped"], false,
+        "{}",
+        transform["brake"]
+    );
     assert_eq!(transform["brake"]["compared_with"], serde_json::Value::Null);
     assert_eq!(summary["brake"], transform["brake"]);
 
