@@ -24,8 +24,8 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   2  usage: an unknown command, flag or value (clap)
-  3  input: the CEM export cannot be used, S3 lacks the day's files a rerun needs, or
-     another execution is running the day
+  3  input: the CEM export cannot be used, S3 lacks the day's files a rerun needs,
+     another execution is running the day, or the day approve/reject names is not held
   4  Alma: unreachable, key refused, quota spent, or a deletion failed
   5  settings: rules file, ALMA_API_KEY, or no state machine, bucket or stack
   6  output: a file cannot be written, or the execution --wait followed did not succeed
@@ -445,9 +445,9 @@ const AWS_HINT: &str = "check the AWS credentials, region and endpoint, and that
 /// An operating failure as the command reports it.
 pub fn fatal(e: OpsError) -> Fatal {
     match e {
-        OpsError::ArtefactMissing { .. } | OpsError::RunInProgress { .. } => {
-            Fatal::Input(e.to_string())
-        }
+        OpsError::ArtefactMissing { .. }
+        | OpsError::RunInProgress { .. }
+        | OpsError::DecisionRefused { .. } => Fatal::Input(e.to_string()),
         OpsError::Alma(_) => Fatal::Alma(e.to_string()),
         // Step Functions' message already carries AWS's code and message.
         OpsError::StepFunctions { .. } => Fatal::Aws(format!("AWS: {e}: {AWS_HINT}")),

@@ -27,6 +27,10 @@ enum Command {
     RolloverReport(commands::rollover::Args),
     /// Start the daily run again for a date from a stage; --wait follows it.
     Rerun(commands::rerun::Args),
+    /// Let a day the safety brake held go on to Alma.
+    Approve(commands::decide::ApproveArgs),
+    /// Stop a day the safety brake held: nothing is pushed.
+    Reject(commands::decide::RejectArgs),
     /// What S3 holds for a run date and the executions that ran for it.
     Status(commands::status::Args),
     /// Plan, and with --execute delete, a year and term's courses without reading lists.
@@ -41,6 +45,8 @@ async fn main() -> std::process::ExitCode {
         Command::Transform(args) => commands::transform::run(args).await,
         Command::RolloverReport(args) => commands::rollover::run(args).await,
         Command::Rerun(args) => commands::rerun::run(args).await,
+        Command::Approve(args) => commands::decide::approve(args).await,
+        Command::Reject(args) => commands::decide::reject(args).await,
         Command::Status(args) => commands::status::run(args).await,
         Command::DeleteEmptyCourses(args) => commands::delete_empty::run(args).await,
     };

@@ -60,6 +60,21 @@ pub struct Config {
     /// `GUARD_MAX_AGE_HOURS`: delete checks older than this are made again at the push
     /// (default 6).
     pub guard_max_age: Duration,
+    /// `BRAKE_ROWS_DROP_PERCENT`: the brake trips when the export has more than this
+    /// percent fewer rows than the last loaded day's (default 30).
+    pub brake_rows_drop_percent: u32,
+    /// `BRAKE_DELETE_PERCENT`: ... when DELETE rows are over this percent of the courses
+    /// written (default 5).
+    pub brake_delete_percent: u32,
+    /// `BRAKE_DELETE_MAX`: ... or over this many (default 500).
+    pub brake_delete_max: u64,
+    /// `BRAKE_REJECT_PERCENT`: ... when rejects are over this percent of rows read (default 2).
+    pub brake_reject_percent: u32,
+    /// `HOLD_POLL_SECONDS`: between looks for a person's decision on a held day (default 300).
+    pub hold_poll: Duration,
+    /// `HOLD_LIMIT_HOURS`: a held day nobody decided on ends after this long (default 20;
+    /// decimals allowed, e.g. 0.5).
+    pub hold_limit: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,6 +113,18 @@ pub const DEFAULT_SFTP_SETTLED_AGE_SECONDS: u64 = 120;
 pub const MAX_SFTP_COMPLETE_WAIT_SECONDS: u64 = 300;
 const MEGABYTE: u64 = 1024 * 1024;
 pub const DEFAULT_GUARD_MAX_AGE_HOURS: u64 = 6;
+pub const DEFAULT_BRAKE_ROWS_DROP_PERCENT: u64 = 30;
+pub const DEFAULT_BRAKE_DELETE_PERCENT: u64 = 5;
+pub const DEFAULT_BRAKE_DELETE_MAX: u64 = 500;
+pub const DEFAULT_BRAKE_REJECT_PERCENT: u64 = 2;
+pub const DEFAULT_HOLD_POLL_SECONDS: u64 = 300;
+pub const DEFAULT_HOLD_LIMIT_HOURS: f64 = 20.0;
+/// Longest hold: a day, when the next day's run starts.
+pub const MAX_HOLD_LIMIT_HOURS: f64 = 24.0;
+/// Most looks for a decision one hold may make (`HOLD_LIMIT_HOURS` over
+/// `HOLD_POLL_SECONDS`): each is about 9 events of the execution's history, so 720 stay
+/// near 6,500 of Step Functions' 25,000 next to the wait for Alma's [`MAX_WAIT_CHECKS`].
+pub const MAX_HOLD_CHECKS: u64 = 720;
 
 /// Most checks of Alma's job one run may make (`WAIT_LIMIT_SECONDS` over
 /// `POLL_INTERVAL_SECONDS`). Each check is 9 events of the execution's history (Wait 2,
@@ -170,6 +197,13 @@ impl Config {
             DEFAULT_WAIT_LIMIT_SECONDS,
         )?;
         check_wait_bounds(poll_interval, wait_limit)?;
+        let hold_poll = seconds(
+            "HOLD_POLL_SECONDS",
+            get("HOLD_POLL_SECONDS"),
+            DEFAULT_HOLD_POLL_SECONDS,
+        )?;
+        let hold_limit = hours("HOLD_LIMIT_HOURS", get("HOLD_LIMIT_HOURS"))?;
+        check_hold_bounds(hold_poll, hold_limit)?;
 
         let sftp_max_download_mb = parse_number(
             "SFTP_MAX_DOWNLOAD_MB",
@@ -226,6 +260,28 @@ impl Config {
                 )?
                 .saturating_mul(3600),
             ),
+            brake_rows_drop_percent: percent(
+                "BRAKE_ROWS_DROP_PERCENT",
+                get("BRAKE_ROWS_DROP_PERCENT"),
+                DEFAULT_BRAKE_ROWS_DROP_PERCENT,
+            )?,
+            brake_delete_percent: percent(
+                "BRAKE_DELETE_PERCENT",
+                get("BRAKE_DELETE_PERCENT"),
+                DEFAULT_BRAKE_DELETE_PERCENT,
+            )?,
+            brake_delete_max: parse_number(
+                "BRAKE_DELETE_MAX",
+                get("BRAKE_DELETE_MAX"),
+                DEFAULT_BRAKE_DELETE_MAX,
+            )?,
+            brake_reject_percent: percent(
+                "BRAKE_REJECT_PERCENT",
+                get("BRAKE_REJECT_PERCENT"),
+                DEFAULT_BRAKE_REJECT_PERCENT,
+            )?,
+            hold_poll,
+            hold_limit,
         })
     }
 
@@ -286,6 +342,55 @@ fn seconds(
     default: u64,
 ) -> Result<Duration, ConfigError> {
     parse_number(name, value, default).map(Duration::from_secs)
+}
+
+/// A whole percent from 1 to 100.
+fn percent(name: &'static str, value: Option<String>, default: u64) -> Result<u32, ConfigError> {
+    let n = parse_number(name, value, default)?;
+    match u32::try_from(n) {
+        Ok(p) if p <= 100 => Ok(p),
+        _ => Err(ConfigError::Invalid {
+            name,
+            reason: format!("{n} is not a percent from 1 to 100"),
+        }),
+    }
+}
+
+/// Hours, decimals allowed, more than 0 and at most [`MAX_HOLD_LIMIT_HOURS`].
+fn hours(name: &'static str, value: Option<String>) -> Result<Duration, ConfigError> {
+    let hours = match value {
+        None => DEFAULT_HOLD_LIMIT_HOURS,
+        Some(text) => text.parse::<f64>().map_err(|_| ConfigError::Invalid {
+            name,
+            reason: format!("{text:?} is not a number of hours"),
+        })?,
+    };
+    if !(hours > 0.0 && hours <= MAX_HOLD_LIMIT_HOURS) {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: format!(
+                "{hours} is not more than 0 and at most {MAX_HOLD_LIMIT_HOURS} hours (a day)"
+            ),
+        });
+    }
+    Ok(Duration::from_secs_f64(hours * 3600.0))
+}
+
+/// A hold must fit the execution's history: at most [`MAX_HOLD_CHECKS`] looks.
+fn check_hold_bounds(poll: Duration, limit: Duration) -> Result<(), ConfigError> {
+    let least_poll = limit.as_secs().div_ceil(MAX_HOLD_CHECKS);
+    if poll.as_secs() < least_poll {
+        return Err(ConfigError::Invalid {
+            name: "HOLD_POLL_SECONDS",
+            reason: format!(
+                "{} is below the bound of {least_poll}: HOLD_LIMIT_HOURS allows at most \
+                 {MAX_HOLD_CHECKS} looks for a decision, so the execution's history stays \
+                 far under Step Functions' 25,000 events",
+                poll.as_secs()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The wait for Alma's job must fit the execution's history: a wait limit of at most a day,
@@ -386,6 +491,57 @@ mod tests {
             "https://api-na.hosted.exlibrisgroup.com"
         );
         assert_eq!(config.email_to, vec!["a@example.edu", "b@example.edu"]);
+        assert_eq!(config.brake_rows_drop_percent, 30);
+        assert_eq!(config.brake_delete_percent, 5);
+        assert_eq!(config.brake_delete_max, 500);
+        assert_eq!(config.brake_reject_percent, 2);
+        assert_eq!(config.hold_poll, Duration::from_secs(300));
+        assert_eq!(config.hold_limit, Duration::from_secs(20 * 3600));
+    }
+
+    #[test]
+    fn brake_and_hold_settings_are_read_and_bounded() {
+        let mut vars = full();
+        vars.extend([
+            ("BRAKE_ROWS_DROP_PERCENT", "50"),
+            ("BRAKE_DELETE_PERCENT", "10"),
+            ("BRAKE_DELETE_MAX", "2000"),
+            ("BRAKE_REJECT_PERCENT", "100"),
+            ("HOLD_POLL_SECONDS", "1"),
+            ("HOLD_LIMIT_HOURS", "0.001"),
+        ]);
+        let config = load(&vars).unwrap();
+        assert_eq!(config.brake_rows_drop_percent, 50);
+        assert_eq!(config.brake_delete_percent, 10);
+        assert_eq!(config.brake_delete_max, 2000);
+        assert_eq!(config.brake_reject_percent, 100);
+        assert_eq!(config.hold_poll, Duration::from_secs(1));
+        assert_eq!(config.hold_limit, Duration::from_millis(3600));
+
+        for (name, value) in [
+            ("BRAKE_ROWS_DROP_PERCENT", "101"),
+            ("BRAKE_DELETE_PERCENT", "0"),
+            ("BRAKE_REJECT_PERCENT", "two"),
+            ("BRAKE_DELETE_MAX", "-5"),
+            ("HOLD_LIMIT_HOURS", "0"),
+            ("HOLD_LIMIT_HOURS", "24.5"),
+            ("HOLD_LIMIT_HOURS", "NaN"),
+        ] {
+            let mut vars = full();
+            vars.insert(name, value);
+            let err = load(&vars).unwrap_err();
+            assert_eq!(err.setting(), name, "{name}={value}: {err}");
+        }
+
+        // A day's hold polled every 60 s would be 1,440 looks: too many.
+        let mut vars = full();
+        vars.insert("HOLD_LIMIT_HOURS", "24");
+        vars.insert("HOLD_POLL_SECONDS", "60");
+        let err = load(&vars).unwrap_err();
+        assert_eq!(err.setting(), "HOLD_POLL_SECONDS");
+        assert!(err.to_string().contains("bound of 120"), "{err}");
+        vars.insert("HOLD_POLL_SECONDS", "120");
+        load(&vars).unwrap();
     }
 
     #[test]

@@ -72,6 +72,26 @@ pub fn build_report_email(email: &ReportEmail) -> Result<Vec<u8>, EmailError> {
         .map_err(EmailError::Build)
 }
 
+/// A plain-text notice without attachment (a held day), as raw MIME.
+pub fn build_notice_email(
+    from: &str,
+    to: &[String],
+    subject: &str,
+    text: &str,
+) -> Result<Vec<u8>, EmailError> {
+    if to.is_empty() {
+        return Err(EmailError::NoRecipients);
+    }
+    let to: Vec<&str> = to.iter().map(String::as_str).collect();
+    MessageBuilder::new()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .text_body(text)
+        .write_to_vec()
+        .map_err(EmailError::Build)
+}
+
 /// Sends a built message; returns SES's message id.
 #[instrument(skip(client, raw), fields(recipients = to.len(), bytes = raw.len()), err)]
 pub async fn send_raw(

@@ -2,8 +2,8 @@
 //! binary per function, the local Lambda host and the step tests do by name.
 
 use leganto_shared::steps::{
-    self, cache_courses, check_job, email_report, notify_slack, plan, pull, push, release,
-    rollover_report, transform, StepContext, StepError,
+    self, cache_courses, check_hold, check_job, email_report, notify_slack, plan, pull, push,
+    release, rollover_report, transform, StepContext, StepError,
 };
 use serde_json::Value;
 
@@ -15,6 +15,7 @@ pub enum Step {
     Pull,
     Transform,
     Push,
+    CheckHold,
     CheckJob,
     CacheCourses,
     RolloverReport,
@@ -24,11 +25,12 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 10] = [
+    pub const ALL: [Step; 11] = [
         Step::Plan,
         Step::Pull,
         Step::Transform,
         Step::Push,
+        Step::CheckHold,
         Step::CheckJob,
         Step::CacheCourses,
         Step::RolloverReport,
@@ -44,6 +46,7 @@ impl Step {
             Step::Pull => "pull",
             Step::Transform => "transform",
             Step::Push => "push",
+            Step::CheckHold => "check-hold",
             Step::CheckJob => "check-job",
             Step::CacheCourses => "cache-courses",
             Step::RolloverReport => "rollover-report",
@@ -60,6 +63,7 @@ impl Step {
             Step::Pull => "PullFunction",
             Step::Transform => "TransformFunction",
             Step::Push => "PushFunction",
+            Step::CheckHold => "CheckHoldFunction",
             Step::CheckJob => "CheckJobFunction",
             Step::CacheCourses => "CacheCoursesFunction",
             Step::RolloverReport => "RolloverReportFunction",
@@ -105,6 +109,7 @@ impl Step {
             Step::Pull => steps::handle(ctx, name, payload, pull::run).await,
             Step::Transform => steps::handle(ctx, name, payload, transform::run).await,
             Step::Push => steps::handle(ctx, name, payload, push::run).await,
+            Step::CheckHold => steps::handle(ctx, name, payload, check_hold::run).await,
             Step::CheckJob => steps::handle(ctx, name, payload, check_job::run).await,
             Step::CacheCourses => steps::handle(ctx, name, payload, cache_courses::run).await,
             Step::RolloverReport => steps::handle(ctx, name, payload, rollover_report::run).await,

@@ -117,6 +117,10 @@ pub struct StackOptions {
     pub alma_latency: Duration,
     /// The template deployed (a test may deploy a changed copy).
     pub template: PathBuf,
+    /// `HOLD_POLL_SECONDS`: the hold's Wait state really sleeps this long.
+    pub hold_poll_seconds: u64,
+    /// `HOLD_LIMIT_HOURS` (decimals allowed: a test's hold may last seconds).
+    pub hold_limit_hours: f64,
 }
 
 impl Default for StackOptions {
@@ -129,6 +133,9 @@ impl Default for StackOptions {
             alma_rate: 20,
             alma_latency: Duration::ZERO,
             template: template::template_path(),
+            hold_poll_seconds: 1,
+            // At most 720 looks a hold (config.rs): 1 s apart, 12 minutes.
+            hold_limit_hours: 0.2,
         }
     }
 }
@@ -521,6 +528,8 @@ fn template_parameters(
             opts.poll_interval_seconds.to_string(),
         ),
         ("WaitLimitSeconds", opts.wait_limit_seconds.to_string()),
+        ("HoldPollSeconds", opts.hold_poll_seconds.to_string()),
+        ("HoldLimitHours", opts.hold_limit_hours.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

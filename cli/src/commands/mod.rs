@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod decide;
 pub mod delete_empty;
 pub mod rerun;
 pub mod rollover;

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod aws_failures;
+mod decide;
 mod delete_empty;
 mod rerun;
 mod status;

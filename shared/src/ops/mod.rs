@@ -1,10 +1,12 @@
-//! Operating the deployed run: start a rerun, read a day's status, clean out empty courses.
+//! Operating the deployed run: start a rerun, read a day's status, decide on a held day,
+//! clean out empty courses.
 //!
 //! Plain functions over the S3 [`Store`](crate::store::Store), a Step Functions client and
 //! the [`AlmaClient`](crate::alma::AlmaClient); the `leganto` command only parses arguments
 //! and prints. Nothing here reads the environment.
 
 pub mod delete_empty;
+pub mod hold;
 pub mod rerun;
 pub mod status;
 
@@ -38,6 +40,9 @@ pub enum OpsError {
         holder: String,
         since: String,
     },
+    /// `approve`/`reject` refused: the day is not held, was pushed, or the reason is missing.
+    #[error("cannot decide on {run_date}: {why}")]
+    DecisionRefused { run_date: String, why: String },
     #[error("reading the run's bucket failed")]
     Store(#[from] StoreError),
     #[error("Step Functions {operation} failed: {detail}")]

@@ -1,15 +1,17 @@
 //! E-mail the report: the day's rollover report attached to a plain and an HTML summary
 //! (raw MIME through SES v2), from the configured sender to the configured recipients.
-//! Reads S3; never a secret. Not in a dry run.
+//! Reads S3; never a secret. Not in a dry run. With `"notice": "hold"` it sends instead a
+//! plain-text notice that the safety brake held the day (what tripped, how to decide).
 
 use serde::{Deserialize, Serialize};
 
+use super::check_hold::{HoldNotice, HoldOutput, HoldStatus};
 use super::check_job::AlmaJobOutput;
 use super::push::PushOutput;
 use super::rollover_report::ReportOutput;
 use super::transform::TransformOutput;
 use super::{RunInfo, StepContext, StepError};
-use crate::email::{html_escape, send_report_email, ReportEmail};
+use crate::email::{build_notice_email, html_escape, send_raw, send_report_email, ReportEmail};
 use crate::store::{file_name, StoreError};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -18,11 +20,23 @@ pub struct EmailReportInput {
     #[serde(default)]
     pub transform: Option<TransformOutput>,
     #[serde(default)]
+    pub hold: Option<HoldOutput>,
+    #[serde(default)]
     pub push: Option<PushOutput>,
     #[serde(default)]
     pub alma_job: Option<AlmaJobOutput>,
     #[serde(default)]
     pub report: Option<ReportOutput>,
+    /// A notice to send instead of the report.
+    #[serde(default)]
+    pub notice: Option<EmailNotice>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailNotice {
+    /// The safety brake held the day before Push.
+    Hold,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +61,21 @@ pub fn summary_lines(input: &EmailReportInput) -> Vec<(String, String)> {
         for (label, value) in t.counts.labelled() {
             lines.push((label.into(), value.to_string()));
         }
+    }
+    if let Some(t) = input.transform.as_ref().filter(|t| t.brake.tripped) {
+        let why = t.brake.reasons.join("; ");
+        let brake = match input
+            .hold
+            .as_ref()
+            .filter(|h| h.decision == HoldStatus::Approved)
+        {
+            Some(h) => format!(
+                "held ({why}); approved by {}",
+                h.by.as_deref().unwrap_or("someone")
+            ),
+            None => format!("tripped ({why})"),
+        };
+        lines.push(("Safety brake".into(), brake));
     }
     let pushed = match &input.push {
         Some(p) if p.already_there => format!("{} (already on the server)", p.file_name),
@@ -131,6 +160,9 @@ pub async fn run(ctx: &StepContext, input: EmailReportInput) -> Result<EmailOutp
             "this is a dry run: the report is not e-mailed",
         ));
     }
+    if input.notice == Some(EmailNotice::Hold) {
+        return send_hold_notice(ctx, &input).await;
+    }
     let report_key = match &input.report {
         Some(r) => r.report_key.clone(),
         None => {
@@ -158,4 +190,66 @@ pub async fn run(ctx: &StepContext, input: EmailReportInput) -> Result<EmailOutp
         recipients: email.to.len(),
         attachment: attachment_name,
     })
+}
+
+/// The held day's notice, to the report's recipients.
+async fn send_hold_notice(
+    ctx: &StepContext,
+    input: &EmailReportInput,
+) -> Result<EmailOutput, StepError> {
+    let notice = HoldNotice::new(
+        input.run.run_date,
+        input.transform.as_ref(),
+        ctx.config.hold_limit,
+    );
+    let text = notice.text(input.run.console_url.as_deref());
+    let (from, to) = (&ctx.config.email_from, &ctx.config.email_to);
+    let raw = build_notice_email(from, to, &notice.title, &text)?;
+    let message_id = send_raw(&ctx.ses, from, to, raw).await?;
+    tracing::info!(
+        message_id = %message_id,
+        recipients = to.len(),
+        "e-mailed the hold notice"
+    );
+    Ok(EmailOutput {
+        message_id,
+        recipients: to.len(),
+        attachment: String::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_says_a_held_day_was_approved_and_by_whom() {
+        let mut input: EmailReportInput = serde_json::from_value(serde_json::json!({
+            "run": {"run_date": "2026-11-28"},
+            "transform": {
+                "loader_key": "k", "loader_file_name": "f", "summary_key": "s", "rejects_key": "r",
+                "brake": {"tripped": true, "reasons": ["60 DELETE rows would be sent"]}
+            },
+            "hold": {"decision": "approved", "held_since": "2026-11-28T16:00:00Z", "checks": 4,
+                     "by": "pat@example.edu"}
+        }))
+        .unwrap();
+        let brake = |input: &EmailReportInput| {
+            summary_lines(input)
+                .into_iter()
+                .find(|(label, _)| label == "Safety brake")
+                .map(|(_, value)| value)
+        };
+        assert_eq!(
+            brake(&input).as_deref(),
+            Some("held (60 DELETE rows would be sent); approved by pat@example.edu")
+        );
+        input.hold = None;
+        assert_eq!(
+            brake(&input).as_deref(),
+            Some("tripped (60 DELETE rows would be sent)")
+        );
+        input.transform.as_mut().unwrap().brake.tripped = false;
+        assert_eq!(brake(&input), None);
+    }
 }

@@ -88,7 +88,11 @@ pub enum StepError {
         since: String,
     },
     /// A person rejected a held day: nothing was pushed.
-    #[error("{run_date} was held and rejected by {by}: {reason}; nothing was pushed to Alma")]
+    #[error(
+        "{run_date} was held and rejected by {by}: {reason}; nothing was pushed to Alma. To \
+         load it after all, approve it (leganto approve --run-date {run_date}) and rerun it \
+         from push (leganto rerun --run-date {run_date} --from push)"
+    )]
     HeldRejected {
         run_date: String,
         by: String,
@@ -96,14 +100,16 @@ pub enum StepError {
     },
     /// Nobody decided on a held day in time: nothing was pushed.
     #[error(
-        "{run_date} was held since {held_since} and nobody approved it within {limit_hours} \
-         hours; nothing was pushed to Alma. Look at the day, then rerun it \
-         (leganto rerun --run-date {run_date} --from push) and approve it"
+        "{run_date} was held since {held_since} and nobody decided within {limit_hours} \
+         hours; nothing was pushed to Alma. Look at the day; to load it, approve it \
+         (leganto approve --run-date {run_date}) and rerun it from push \
+         (leganto rerun --run-date {run_date} --from push)"
     )]
     HeldExpired {
         run_date: String,
         held_since: String,
-        limit_hours: u64,
+        /// `20`, `0.5`.
+        limit_hours: String,
     },
     /// Writing a result (in memory) failed.
     #[error("cannot write the output: {0}")]

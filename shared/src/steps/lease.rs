@@ -13,17 +13,15 @@ use super::StepError;
 use crate::config::Config;
 use crate::store::{content_type, DayKeys, Store, StoreError};
 
-/// How long a held day may wait for a person (`HOLD_LIMIT_HOURS` of the safety brake, 20 h
-/// by default) — counted in full so a held run keeps its day.
-pub const HOLD_ALLOWANCE: Duration = Duration::from_secs(20 * 3600);
 /// Everything but the waits: the Lambda stages with their retries, each bounded by its
 /// timeout (the longest, 11 min, times four tries), with room to spare.
 pub const STAGES_ALLOWANCE: Duration = Duration::from_secs(3 * 3600);
 
-/// The longest run the stack allows: `WAIT_LIMIT_SECONDS` for Alma's job, plus the hold's
-/// limit, plus [`STAGES_ALLOWANCE`]. A lease lasts that long from when it was taken.
+/// The longest run the stack allows: `WAIT_LIMIT_SECONDS` for Alma's job, plus
+/// `HOLD_LIMIT_HOURS` for a held day, plus [`STAGES_ALLOWANCE`]. A lease lasts that long
+/// from when it was taken.
 pub fn longest_run(config: &Config) -> Duration {
-    config.wait_limit + HOLD_ALLOWANCE + STAGES_ALLOWANCE
+    config.wait_limit + config.hold_limit + STAGES_ALLOWANCE
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -204,6 +204,11 @@ mod tests {
             },
             warnings: vec![nasty(2000); 10_000],
             years_needed: (-5000..5000).collect(),
+            brake: crate::steps::brake::Brake {
+                tripped: true,
+                reasons: vec![nasty(5000); 1000],
+                compared_with: Some(date),
+            },
         }
         .bounded(2026);
 
@@ -273,6 +278,17 @@ mod tests {
             ("run", serde_json::to_value(&run).unwrap()),
             ("pull", serde_json::to_value(&pull).unwrap()),
             ("transform", serde_json::to_value(&transform).unwrap()),
+            (
+                "hold",
+                serde_json::to_value(crate::steps::check_hold::HoldOutput {
+                    decision: crate::steps::check_hold::HoldStatus::Approved,
+                    held_since: now,
+                    checks: u64::MAX,
+                    // Who decided comes from a person's file: bounded like any name.
+                    by: Some(clip(&nasty(10_000), NAME_BYTES)),
+                })
+                .unwrap(),
+            ),
             ("push", serde_json::to_value(&push).unwrap()),
             ("alma_job", serde_json::to_value(&alma_job).unwrap()),
             ("caches", serde_json::to_value(&caches).unwrap()),

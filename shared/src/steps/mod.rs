@@ -7,7 +7,9 @@
 //! them), log the outcome and return the output as JSON or a [`StepError`] whose
 //! [`ErrorName`](crate::error::ErrorName) is the stable error name.
 
+pub mod brake;
 pub mod cache_courses;
+pub mod check_hold;
 pub mod check_job;
 mod context;
 pub mod email_report;
@@ -89,6 +91,9 @@ pub struct RunInfo {
     pub poll_interval_seconds: u64,
     #[serde(default)]
     pub wait_limit_seconds: u64,
+    /// Between looks for a person's decision on a held day (the hold loop's Wait).
+    #[serde(default)]
+    pub hold_poll_seconds: u64,
     #[serde(default)]
     pub execution_arn: String,
     #[serde(default)]
@@ -111,6 +116,7 @@ impl RunInfo {
             time_zone: String::new(),
             poll_interval_seconds: 0,
             wait_limit_seconds: 0,
+            hold_poll_seconds: 0,
             execution_arn: String::new(),
             execution_name: String::new(),
             console_url: None,

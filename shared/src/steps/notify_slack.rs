@@ -1,9 +1,11 @@
-//! Post to Slack: the day's summary, a failure (state, error, cause), or a failed e-mail.
+//! Post to Slack: the day's summary, a failure (state, error, cause), a failed e-mail, or
+//! a day held by the safety brake (what tripped and how to decide).
 //! A Slack outage never fails the run: the answer says `posted: false` and why.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::check_hold::{HoldNotice, HoldOutput, HoldStatus};
 use super::check_job::AlmaJobOutput;
 use super::email_report::EmailOutput;
 use super::limits;
@@ -12,7 +14,10 @@ use super::push::PushOutput;
 use super::rollover_report::ReportOutput;
 use super::transform::TransformOutput;
 use super::{RunInfo, StepContext, StepError};
-use crate::slack::{AlmaJobSummary, DaySummary, FailureNotice, RolloverCounts, SlackMessage};
+use crate::slack::{
+    escape, truncate, AlmaJobSummary, DaySummary, FailureNotice, RolloverCounts, SlackMessage,
+};
+use serde_json::json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -20,6 +25,8 @@ pub enum SlackKind {
     Summary,
     Failure,
     EmailFailure,
+    /// The safety brake held the day before Push.
+    Hold,
 }
 
 /// `$.error` as a `Catch` writes it.
@@ -38,6 +45,7 @@ pub struct SlackState {
     pub run: Option<RunInfo>,
     pub pull: Option<PullOutput>,
     pub transform: Option<TransformOutput>,
+    pub hold: Option<HoldOutput>,
     pub push: Option<PushOutput>,
     pub alma_job: Option<AlmaJobOutput>,
     pub report: Option<ReportOutput>,
@@ -64,6 +72,7 @@ impl SlackState {
             run: section(state, "run"),
             pull: section(state, "pull"),
             transform: section(state, "transform"),
+            hold: section(state, "hold"),
             push: section(state, "push"),
             alma_job: section(state, "alma_job"),
             report: section(state, "report"),
@@ -124,6 +133,22 @@ pub fn day_summary(state: &SlackState) -> DaySummary {
     if let Some(pull) = &state.pull {
         notes.extend(pull.warnings.iter().cloned());
     }
+    if let Some(brake) = state.transform.as_ref().map(|t| &t.brake) {
+        let why = brake.reasons.join("; ");
+        let approved_by = state
+            .hold
+            .as_ref()
+            .filter(|h| h.decision == HoldStatus::Approved)
+            .map(|h| h.by.as_deref().unwrap_or("someone"));
+        match approved_by {
+            _ if !brake.tripped => {}
+            _ if dry_run => notes.push(format!("The safety brake would hold this day: {why}.")),
+            Some(by) => notes.push(format!(
+                "Held by the safety brake ({why}); approved by {by}."
+            )),
+            None => {}
+        }
+    }
     if let Some(push) = &state.push {
         if push.already_there {
             notes.push(format!(
@@ -180,8 +205,51 @@ pub fn day_summary(state: &SlackState) -> DaySummary {
     }
 }
 
-/// The message for `kind`.
-pub fn message(kind: SlackKind, state: &SlackState) -> SlackMessage {
+/// A held day: what tripped, the numbers, and the commands that decide.
+pub fn hold_message(state: &SlackState, hold_limit: std::time::Duration) -> SlackMessage {
+    let date = state.run_date().unwrap_or_default();
+    let notice = HoldNotice::new(date, state.transform.as_ref(), hold_limit);
+    let bullets = |lines: &[String]| {
+        lines
+            .iter()
+            .map(|l| format!("• {}", escape(l)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text",
+               "text": truncate(&notice.title, 140)}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(
+            &format!("*What tripped the safety brake*\n{}", bullets(&notice.reasons)), 2900)}}),
+        json!({"type": "section", "text": {"type": "mrkdwn",
+               "text": truncate(&bullets(&notice.facts), 2900)}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
+            "To load it: `{}`\nTo stop it: `{}`\n{}",
+            escape(&notice.approve),
+            escape(&notice.reject),
+            escape(&notice.limit)
+        )}}),
+    ];
+    if let Some(url) = state.console_url() {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
+            "text": format!("<{}|The execution in the console>", escape(&url))}}));
+    }
+    let text = match notice.reasons.first() {
+        Some(first) => format!("{}: {first}", notice.title),
+        None => notice.title.clone(),
+    };
+    SlackMessage {
+        text: truncate(&text, 2900),
+        blocks,
+    }
+}
+
+/// The message for `kind`; `hold_limit` is what a hold notice says is left to decide.
+pub fn message(
+    kind: SlackKind,
+    state: &SlackState,
+    hold_limit: std::time::Duration,
+) -> SlackMessage {
     let notice = || {
         let error = state.error.clone().unwrap_or_default();
         FailureNotice {
@@ -234,6 +302,7 @@ pub fn message(kind: SlackKind, state: &SlackState) -> SlackMessage {
             }
             message
         }
+        SlackKind::Hold => hold_message(state, hold_limit),
     }
 }
 
@@ -242,7 +311,7 @@ pub async fn run_value(ctx: &StepContext, payload: Value) -> Result<SlackOutput,
     let kind: SlackKind = match payload.get("kind") {
         Some(kind) => {
             serde_json::from_value(kind.clone()).map_err(|e| StepError::InvalidInput {
-                message: format!("kind must be summary, failure or email_failure: {e}"),
+                message: format!("kind must be summary, failure, email_failure or hold: {e}"),
                 source: Some(Box::new(e)),
             })?
         }
@@ -257,7 +326,7 @@ pub async fn run(
     kind: SlackKind,
     state: &SlackState,
 ) -> Result<SlackOutput, StepError> {
-    let message = message(kind, state);
+    let message = message(kind, state, ctx.config.hold_limit);
     let webhook = ctx.slack().await?;
     match webhook.post(&message).await {
         Ok(()) => {
@@ -282,7 +351,38 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    const HOLD: std::time::Duration = std::time::Duration::from_secs(20 * 3600);
+
+    #[test]
+    fn a_hold_notice_says_what_tripped_and_gives_both_commands() {
+        let state = SlackState::from_value(&json!({
+            "run": {"run_date": "2026-11-28", "console_url": "https://console/x"},
+            "transform": {
+                "loader_key": "alma/2026/11/28/20261128092514.txt",
+                "loader_file_name": "20261128092514.txt",
+                "summary_key": "s", "rejects_key": "r",
+                "counts": {"rows_read": 699, "rows_written": 600},
+                "brake": {"tripped": true, "reasons": ["the export has 699 rows, 301 fewer <than>"]}
+            }
+        }));
+        let m = message(SlackKind::Hold, &state, HOLD);
+        assert!(m.text.contains("2026-11-28 is held"), "{}", m.text);
+        assert!(m.text.contains("699 rows"), "{}", m.text);
+        let blocks = serde_json::to_string(&m.blocks).unwrap();
+        for expected in [
+            "301 fewer &lt;than&gt;",
+            "`leganto approve --run-date 2026-11-28`",
+            "`leganto reject --run-date 2026-11-28 --reason",
+            "within 20 hours",
+            "20261128092514.txt",
+            "https://console/x",
+        ] {
+            assert!(blocks.contains(expected), "{expected:?} not in {blocks}");
+        }
+        let kind: SlackKind = serde_json::from_value(json!("hold")).unwrap();
+        assert_eq!(kind, SlackKind::Hold);
+    }
 
     #[test]
     fn a_lambda_cause_shows_its_message() {
@@ -298,7 +398,7 @@ mod tests {
             "error": {"Error": "InvalidInput", "Cause": "{\"errorType\":\"InvalidInput\",\"errorMessage\":\"start_at \\\"x\\\" is not one of ...\"}"},
             "failed_state": "Plan the run"
         }));
-        let message = message(SlackKind::Failure, &state);
+        let message = message(SlackKind::Failure, &state, HOLD);
         let blocks = serde_json::to_string(&message.blocks).unwrap();
         assert!(message.text.contains("2026-11-28"), "{}", message.text);
         assert!(
@@ -316,7 +416,7 @@ mod tests {
             "error": {"Error": "RunInProgress", "Cause": "{\"errorType\":\"RunInProgress\",\"errorMessage\":\"execution daily-1 is already running 2026-11-28 (since 2026-11-28T16:20:00+00:00); this one stopped without doing anything. Wait for it to end\"}"},
             "failed_state": "Plan the run"
         }));
-        let m = message(SlackKind::Failure, &state);
+        let m = message(SlackKind::Failure, &state, HOLD);
         assert!(
             m.text.contains("another execution is running"),
             "{}",
@@ -335,7 +435,7 @@ mod tests {
             "error": {"Error": "AlreadyPushed", "Cause": "2026-11-28 was already loaded: rerun with --force"},
             "failed_state": "Push to Alma SFTP"
         }));
-        let m = message(SlackKind::Failure, &state);
+        let m = message(SlackKind::Failure, &state, HOLD);
         assert!(
             m.text.contains("already loaded; nothing pushed"),
             "{}",
@@ -352,7 +452,8 @@ mod tests {
             "push": {"file_name": "20261128092514.txt", "bytes": 9,
                      "pushed_at": "2026-11-28T16:25:14Z", "already_there": true},
         }));
-        let text = serde_json::to_string(&message(SlackKind::Summary, &state).blocks).unwrap();
+        let text =
+            serde_json::to_string(&message(SlackKind::Summary, &state, HOLD).blocks).unwrap();
         assert!(
             text.contains("Already loaded, nothing new pushed"),
             "{text}"
@@ -362,7 +463,8 @@ mod tests {
             "push": {"file_name": "20261208100000.txt", "bytes": 9,
                      "pushed_at": "2026-12-08T17:00:00Z", "deletes_dropped_at_push": 2},
         }));
-        let text = serde_json::to_string(&message(SlackKind::Summary, &state).blocks).unwrap();
+        let text =
+            serde_json::to_string(&message(SlackKind::Summary, &state, HOLD).blocks).unwrap();
         assert!(text.contains("2 DELETE rows dropped at the push"), "{text}");
         assert!(!text.contains("Already loaded"), "{text}");
     }
@@ -383,9 +485,37 @@ mod tests {
             "run": {"run_date": "2026-11-28", "dry_run": true},
             "alma_job": {"done": true, "timed_out": false, "status": "SKIPPED", "checks": 0, "counters": {}}
         }));
-        let text = serde_json::to_string(&message(SlackKind::Summary, &state).blocks).unwrap();
+        let text =
+            serde_json::to_string(&message(SlackKind::Summary, &state, HOLD).blocks).unwrap();
         assert!(text.contains("nothing pushed or mailed"), "{text}");
         assert!(text.contains("SKIPPED"), "{text}");
+    }
+
+    #[test]
+    fn the_summary_of_an_approved_day_says_it_was_held_and_who_approved() {
+        let state = SlackState::from_value(&json!({
+            "run": {"run_date": "2026-11-28"},
+            "transform": {
+                "loader_key": "k", "loader_file_name": "f", "summary_key": "s", "rejects_key": "r",
+                "brake": {"tripped": true, "reasons": ["60 DELETE rows would be sent"]}
+            },
+            "hold": {"decision": "approved", "held_since": "2026-11-28T16:00:00Z", "checks": 4,
+                     "by": "pat@example.edu"}
+        }));
+        let text =
+            serde_json::to_string(&message(SlackKind::Summary, &state, HOLD).blocks).unwrap();
+        assert!(
+            text.contains("Held by the safety brake (60 DELETE rows would be sent); approved by pat@example.edu"),
+            "{text}"
+        );
+        let mut dry = state.clone();
+        dry.run.as_mut().unwrap().dry_run = true;
+        dry.hold = None;
+        let text = serde_json::to_string(&message(SlackKind::Summary, &dry, HOLD).blocks).unwrap();
+        assert!(
+            text.contains("The safety brake would hold this day"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -395,7 +525,7 @@ mod tests {
             "error": {"Error": "EmailFailed", "Cause": "SES said no"},
             "failed_state": "E-mail the report"
         }));
-        let m = message(SlackKind::EmailFailure, &state);
+        let m = message(SlackKind::EmailFailure, &state, HOLD);
         assert!(m.text.contains("the run went on"), "{}", m.text);
         assert!(serde_json::to_string(&m.blocks)
             .unwrap()

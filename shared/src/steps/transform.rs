@@ -9,6 +9,7 @@ use std::io::Cursor;
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::brake::{self, Brake, BrakeLimits};
 use super::limits::{self, capped};
 use super::pull::PullOutput;
 use super::{RunInfo, StepContext, StepError};
@@ -85,6 +86,10 @@ pub struct TransformOutput {
     pub warnings: Vec<String>,
     #[serde(default)]
     pub years_needed: Vec<i32>,
+    /// The safety brake's verdict against the last loaded day (a summary from before the
+    /// brake reads as not tripped).
+    #[serde(default)]
+    pub brake: Brake,
 }
 
 impl TransformOutput {
@@ -99,6 +104,7 @@ impl TransformOutput {
             }
         }
         self.years_needed = nearest_years(&self.years_needed, run_year, limits::YEARS).0;
+        self.brake = self.brake.bounded();
         self
     }
 }
@@ -262,14 +268,23 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
         ));
     }
     warnings.extend(summary.warnings.iter().map(|w| w.to_string()));
+    let counts = TransformCounts::from_summary(&summary);
+    let brake = brake::assess(
+        &ctx.store,
+        input.run.run_date,
+        &counts,
+        &BrakeLimits::from_config(&ctx.config),
+    )
+    .await?;
     let output = TransformOutput {
         loader_key,
         loader_file_name,
         summary_key: day.run_summary(),
         rejects_key: day.rejects(),
-        counts: TransformCounts::from_summary(&summary),
+        counts,
         warnings: capped(warnings, limits::LIST_ITEMS, MORE_WARNINGS),
         years_needed,
+        brake,
     };
 
     ctx.store
@@ -303,6 +318,7 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
         rejected = summary.rows_rejected,
         warnings = summary.warnings.len(),
         alma_calls = summary.alma_calls,
+        brake_tripped = output.brake.tripped,
         stamp = %file_stamp(local.naive_local()),
         "transformed the export"
     );
@@ -367,6 +383,11 @@ mod tests {
             counts: TransformCounts::default(),
             warnings: vec!["w".repeat(10_000); 10_000],
             years_needed: (0..10_000).collect(),
+            brake: Brake {
+                tripped: true,
+                reasons: vec!["r".repeat(10_000); 100],
+                compared_with: None,
+            },
         }
         .bounded(2026);
         assert_eq!(output.warnings.len(), limits::LIST_ITEMS + 1);

@@ -5,6 +5,7 @@
 mod day;
 mod failures;
 mod forwarding;
+mod hold;
 mod iam;
 mod one_day;
 mod support;

@@ -179,7 +179,7 @@ enum Peer {
 }
 
 /// The peers each step's code talks to (shared/src/steps/<step>.rs).
-const PEERS: [(&str, &[Peer]); 10] = [
+const PEERS: [(&str, &[Peer]); 11] = [
     ("Plan", &[Peer::Store]),
     ("Pull", &[Peer::Store, Peer::Secrets, Peer::Sftp]),
     ("Transform", &[Peer::Store, Peer::Secrets, Peer::Alma]),
@@ -187,9 +187,11 @@ const PEERS: [(&str, &[Peer]); 10] = [
         "Push",
         &[Peer::Store, Peer::Secrets, Peer::Sftp, Peer::Alma],
     ),
+    ("CheckHold", &[Peer::Store]),
     ("CheckJob", &[Peer::Secrets, Peer::Alma]),
     ("CacheCourses", &[Peer::Store, Peer::Secrets, Peer::Alma]),
     ("RolloverReport", &[Peer::Store, Peer::Secrets, Peer::Alma]),
+    // The hold notice reads nothing; the report reads S3.
     ("EmailReport", &[Peer::Store]),
     ("NotifySlack", &[Peer::Secrets]),
     ("Release", &[Peer::Store]),
@@ -424,15 +426,17 @@ fn the_first_choice_starts_at_every_stage_and_nothing_else() {
         "an unknown stage still reaches the failure path"
     );
 
-    // Each stage lands on the state that does that stage's work (or on the dry-run guard before it).
+    // Each stage lands on the state that does that stage's work (or on the guards before
+    // it: the dry run's, the safety brake's).
     let lands_on = |stage: &str| -> String {
-        let target = &targets[stage];
-        let state = top_state(&definition, target);
-        if state["Type"] == "Choice" {
-            state["Default"].as_str().unwrap_or_default().to_string()
-        } else {
-            target.clone()
+        let mut target = targets[stage].clone();
+        while top_state(&definition, &target)["Type"] == "Choice" {
+            target = top_state(&definition, &target)["Default"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
         }
+        target
     };
     assert_eq!(
         task_step(top_state(&definition, &lands_on("pull"))).as_deref(),
@@ -456,12 +460,28 @@ fn the_first_choice_starts_at_every_stage_and_nothing_else() {
     );
 }
 
+/// The Task sending the report e-mail (the other EmailReport Task sends the hold notice).
+fn report_email_task(states: &[StateAt]) -> &StateAt {
+    states
+        .iter()
+        .find(|s| {
+            task_step(&s.state).as_deref() == Some("EmailReport")
+                && s.state
+                    .get("Parameters")
+                    .and_then(|p| p.get("notice"))
+                    .is_none()
+        })
+        .expect("a Task e-mails the report")
+}
+
+/// The Choice after a look for a decision, and the only way past the hold to Push.
+const HOLD_DECIDED: &str = "Has a person decided?";
+
 #[test]
 fn the_push_and_the_email_are_only_reached_past_a_dry_run_check() {
     let definition = definition();
     let states = all_states(&definition);
-    for step in ["Push", "EmailReport"] {
-        let task = task_calling(&states, step);
+    for task in [task_calling(&states, "Push"), report_email_task(&states)] {
         let mut entries = 0;
         for other in &states {
             if !transitions(&other.state).contains(&task.name) {
@@ -473,6 +493,10 @@ fn the_push_and_the_email_are_only_reached_past_a_dry_run_check() {
                 "{:?} reaches {:?} without a dry-run check",
                 other.name, task.name
             );
+            if other.name == HOLD_DECIDED {
+                // Past the brake's Choice, which guards the dry run (see the hold's test).
+                continue;
+            }
             assert_eq!(other.state["Default"], Value::String(task.name.clone()));
             let guards_dry_run = other.state["Choices"]
                 .as_array()
@@ -502,15 +526,119 @@ fn the_push_and_the_email_are_only_reached_past_a_dry_run_check() {
 }
 
 #[test]
+fn a_tripped_brake_holds_before_push_until_a_person_approves_and_never_in_a_dry_run() {
+    let definition = definition();
+    let states = all_states(&definition);
+    let push = task_calling(&states, "Push");
+    let check = task_calling(&states, "CheckHold");
+    assert_eq!(check.state["ResultPath"], "$.hold");
+    assert_eq!(
+        check.enclosing,
+        Vec::<String>::new(),
+        "the hold is at top level"
+    );
+
+    // Only the brake's Choice (after the dry-run guard) and the hold's Wait enter the check.
+    let entries: Vec<&StateAt> = states
+        .iter()
+        .filter(|s| transitions(&s.state).contains(&check.name))
+        .collect();
+    assert_eq!(
+        entries.len(),
+        2,
+        "{:?}",
+        entries.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+    let brake = entries
+        .iter()
+        .find(|s| s.state["Type"] == "Choice")
+        .expect("a Choice enters the hold");
+    let wait = entries
+        .iter()
+        .find(|s| s.state["Type"] == "Wait")
+        .expect("the hold loops through a Wait");
+    assert_eq!(wait.state["SecondsPath"], "$.run.hold_poll_seconds");
+    assert_eq!(brake.state["Default"], Value::String(push.name.clone()));
+    let rules = brake.state["Choices"].as_array().expect("choices");
+    assert!(
+        rules.iter().any(|r| r["Variable"] == "$.run.dry_run"
+            && r["BooleanEquals"] == true
+            && r["Next"] != Value::String(check.name.clone())),
+        "a dry run never holds"
+    );
+    let hold_rule = rules
+        .iter()
+        .find(|r| r["Next"] == Value::String(check.name.clone()))
+        .expect("a rule enters the hold");
+    // A missing verdict (an older summary) must not fail the Choice: IsPresent first.
+    assert_eq!(
+        hold_rule["And"],
+        serde_json::json!([
+            {"Variable": "$.transform.brake.tripped", "IsPresent": true},
+            {"Variable": "$.transform.brake.tripped", "BooleanEquals": true}
+        ])
+    );
+    let into_brake: Vec<&str> = states
+        .iter()
+        .filter(|s| transitions(&s.state).contains(&brake.name))
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(into_brake, ["Push unless this is a dry run"]);
+
+    // After a look: approved → Push; the first look → tell people; else wait.
+    assert_eq!(check.state["Next"], HOLD_DECIDED);
+    let decided = top_state(&definition, HOLD_DECIDED);
+    assert_eq!(decided["Default"], Value::String(wait.name.clone()));
+    let rules = decided["Choices"].as_array().expect("choices");
+    assert_eq!(rules.len(), 2);
+    assert_eq!(rules[0]["Variable"], "$.hold.decision");
+    assert_eq!(rules[0]["StringEquals"], "approved");
+    assert_eq!(rules[0]["Next"], Value::String(push.name.clone()));
+    assert_eq!(rules[1]["Variable"], "$.hold.checks");
+    assert_eq!(rules[1]["NumericEquals"], 1);
+
+    // Telling people never ends the hold: each notice catches inside its branch.
+    let tell = top_state(&definition, rules[1]["Next"].as_str().expect("Next"));
+    assert_eq!(tell["Type"], "Parallel");
+    assert_eq!(tell["Next"], Value::String(wait.name.clone()));
+    assert_eq!(tell["ResultPath"], Value::Null);
+    let notices: Vec<&StateAt> = states
+        .iter()
+        .filter(|s| {
+            s.enclosing.first() == Some(&rules[1]["Next"].as_str().unwrap_or_default().to_string())
+        })
+        .filter(|s| s.state["Type"] == "Task")
+        .collect();
+    let steps: BTreeSet<String> = notices.iter().filter_map(|s| task_step(&s.state)).collect();
+    assert_eq!(
+        steps,
+        BTreeSet::from(["NotifySlack".to_string(), "EmailReport".to_string()])
+    );
+    for notice in notices {
+        let (next, _) = catches_all(&notice.state)
+            .unwrap_or_else(|| panic!("{:?} must catch its own failure", notice.name));
+        let scope = scope_of(&definition, &notice.name).expect("scope");
+        assert_eq!(scope[&next]["Type"], "Pass", "{:?}", notice.name);
+        assert_eq!(scope[&next]["End"], true, "{:?}", notice.name);
+        let params = &notice.state["Parameters"];
+        assert!(
+            params["kind"] == "hold" || params["notice"] == "hold",
+            "{:?} sends the hold notice: {params}",
+            notice.name
+        );
+    }
+}
+
+#[test]
 fn alma_is_polled_in_a_loop_that_ends_when_done_or_out_of_time_while_the_years_are_cached() {
     let definition = definition();
     let states = all_states(&definition);
+    let check = task_calling(&states, "CheckJob");
     let wait = states
         .iter()
-        .find(|s| s.state["Type"] == "Wait")
-        .expect("a Wait state");
+        .find(|s| s.state["Type"] == "Wait" && s.state["Next"] == Value::String(check.name.clone()))
+        .expect("a Wait state before the check of Alma's job");
     assert_eq!(wait.state["SecondsPath"], "$.run.poll_interval_seconds");
-    let check = task_calling(&states, "CheckJob");
     assert_eq!(wait.state["Next"], Value::String(check.name.clone()));
     assert_eq!(check.state["ResultPath"], "$.alma_job");
     let decide = scope_of(&definition, &check.name).expect("scope")
@@ -564,6 +692,7 @@ fn each_stage_puts_its_output_under_its_own_key() {
         ("CheckJob", "$.alma_job"),
         ("RolloverReport", "$.report"),
         ("EmailReport", "$.email"),
+        ("CheckHold", "$.hold"),
     ];
     let states = all_states(&definition());
     for (step, path) in expected {

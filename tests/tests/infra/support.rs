@@ -18,11 +18,12 @@ pub const STAGES: [&str; 5] = [
 ];
 
 /// The steps, by their `<Step>` name in the naming ladder.
-pub const STEPS: [&str; 10] = [
+pub const STEPS: [&str; 11] = [
     "Plan",
     "Pull",
     "Transform",
     "Push",
+    "CheckHold",
     "CheckJob",
     "CacheCourses",
     "RolloverReport",

@@ -579,7 +579,7 @@ fn each_functions_folder_builds_the_binary_its_template_entry_names() {
 
 /// What each function may do in the bucket, by key pattern (`docs/deploy.md` has the table);
 /// a ListBucket entry is an `s3:prefix` it may list.
-const S3_GRANTS: [(&str, &[(&str, &str)]); 10] = [
+const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
     (
         "Plan",
         &[
@@ -616,6 +616,11 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 10] = [
             ("s3:PutObject", "dry-run/*/alma/*"),
             ("s3:PutObject", "dry-run/*/reports/rejects.csv"),
             ("s3:PutObject", "dry-run/*/reports/run-summary.json"),
+            // The safety brake: the last loaded day's receipt and summary.
+            ("s3:GetObject", "alma/*/pushed.json"),
+            ("s3:GetObject", "reports/*/run-summary.json"),
+            ("s3:ListBucket", "alma/*"),
+            ("s3:ListBucket", "reports/*"),
         ],
     ),
     (
@@ -625,6 +630,13 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 10] = [
             ("s3:PutObject", "alma/*"),
             ("s3:GetObject", "reports/*/run-summary.json"),
             ("s3:ListBucket", "alma/*"),
+            ("s3:ListBucket", "reports/*"),
+        ],
+    ),
+    (
+        "CheckHold",
+        &[
+            ("s3:GetObject", "reports/*/decision.json"),
             ("s3:ListBucket", "reports/*"),
         ],
     ),

@@ -70,6 +70,15 @@ async fn a_normal_day_runs_from_the_pull_to_the_slack_summary() {
     assert_eq!(summary["details"]["rows_read"], 3000);
     let years = transform["years_needed"].as_array().unwrap().clone();
     assert!(!years.is_empty(), "{transform}");
+    // The first day loaded: the safety brake has no day to compare rows with, says so, and
+    // the sample's deletes and rejects are within its limits.
+    assert_eq!(
+        transform["brake"]["tripped"], false,
+        "{}",
+        transform["brake"]
+    );
+    assert_eq!(transform["brake"]["compared_with"], serde_json::Value::Null);
+    assert_eq!(summary["brake"], transform["brake"]);
 
     // Push: the same bytes in Alma's directory, under the same name.
     let push = world.step("leganto-push", &mut state, "push").await;

@@ -1,0 +1,328 @@
+//! The safety brake end to end: a day whose export shrank against the last loaded day holds
+//! before Push, Slack and e-mail say so once, and a person's decision (written as
+//! `leganto approve` / `leganto reject` write it) lets it push or ends it with nothing
+//! pushed; no decision in time ends it too.
+
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use leganto_shared::ops::hold::{self, DecisionRequest};
+use leganto_shared::ops::OpsError;
+use leganto_shared::steps::check_hold::Verdict;
+use leganto_shared::steps::receipt::PushReceipt;
+use leganto_shared::store::{DayKeys, Store};
+use leganto_tests::stack::{Stack, StackOptions, BUCKET};
+use leganto_tests::support::RUN_DATE;
+use serde_json::json;
+
+use super::support::{entered, post_text, EXECUTION_LIMIT};
+
+/// The last day loaded before the held days: a full export of 10,000 rows.
+const LOADED_DAY: &str = "2026-11-20";
+const LOADED_ROWS: u64 = 10_000;
+
+fn date(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+}
+
+/// The push receipt and run summary an earlier, normal day left.
+async fn seed_loaded_day(store: &Store) {
+    let day = DayKeys::new(date(LOADED_DAY));
+    let file_name = "20261120092514.txt";
+    let receipt = PushReceipt {
+        run_date: date(LOADED_DAY),
+        file_name: file_name.into(),
+        loader_key: format!("{}{file_name}", day.alma_prefix()),
+        sha256: "0".repeat(64),
+        bytes: 1,
+        pushed_at: Utc::now(),
+        execution_arn: String::new(),
+        execution_name: "day-2026-11-20".into(),
+        forced: false,
+        source_sha256: None,
+    };
+    store.put_json(&day.push_receipt(), &receipt).await.unwrap();
+    store
+        .put_json(
+            &day.run_summary(),
+            &json!({
+                "loader_key": receipt.loader_key,
+                "loader_file_name": file_name,
+                "summary_key": day.run_summary(),
+                "rejects_key": day.rejects(),
+                "counts": {"rows_read": LOADED_ROWS, "rows_written": 9_000, "deletes_sent": 20},
+            }),
+        )
+        .await
+        .unwrap();
+}
+
+fn store(stack: &Stack) -> Store {
+    Store::new(stack.s3(), BUCKET)
+}
+
+/// Waits until the execution sits in the hold's Wait (people have been told by then).
+async fn wait_until_held(stack: &Stack, arn: &str) {
+    let deadline = tokio::time::Instant::now() + EXECUTION_LIMIT;
+    loop {
+        let visits = stack.history(arn).await.unwrap();
+        if entered(&visits).contains("Wait for a person's decision") {
+            return;
+        }
+        let execution = stack.describe(arn).await.unwrap();
+        assert_eq!(
+            execution.status, "RUNNING",
+            "ended before it held: {:?} {:?}",
+            execution.error, execution.cause
+        );
+        assert!(tokio::time::Instant::now() < deadline, "never held");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn decision(run_date: &str, verdict: Verdict, reason: &str) -> DecisionRequest {
+    DecisionRequest {
+        run_date: date(run_date),
+        decision: verdict,
+        by: "pat@example.edu".into(),
+        reason: reason.into(),
+    }
+}
+
+/// The posts that announce a hold.
+fn hold_posts(stack: &Stack) -> Vec<String> {
+    stack
+        .slack
+        .posts()
+        .iter()
+        .map(post_text)
+        .filter(|t| t.contains("is held"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shrunken_export_holds_until_approved_then_pushes_and_a_rejected_day_pushes_nothing() {
+    let stack = super::support::start_stack().await;
+    let store = store(&stack);
+    seed_loaded_day(&store).await;
+
+    // Nothing is held yet: a decision is refused, for a day never transformed and for a
+    // loaded day whose brake did not trip.
+    for day in [RUN_DATE, LOADED_DAY] {
+        let err = hold::decide(&store, &decision(day, Verdict::Approve, ""), Utc::now())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, OpsError::DecisionRefused { .. }),
+            "{}",
+            leganto_shared::ops::error_chain(&err)
+        );
+    }
+
+    // The sample day has 3,000 rows against 10,000: it holds before Push.
+    stack.put_sample_export(date(RUN_DATE)).unwrap();
+    let arn = stack
+        .start_execution(&format!("held-{RUN_DATE}"), &json!({"run_date": RUN_DATE}))
+        .await
+        .unwrap();
+    wait_until_held(&stack, &arn).await;
+    assert!(stack.alma_files().unwrap().is_empty(), "pushed while held");
+
+    let told = hold_posts(&stack);
+    assert_eq!(told.len(), 1, "{told:#?}");
+    for expected in [
+        "Course load 2026-11-28 is held",
+        "3000 rows, 7000 fewer than the 10000 of 2026-11-20",
+        "70.0%",
+        "leganto approve --run-date 2026-11-28",
+        "leganto reject --run-date 2026-11-28 --reason",
+    ] {
+        assert!(
+            told[0].contains(expected),
+            "{expected:?} not in {}",
+            told[0]
+        );
+    }
+    let emails = stack.moto.sent_emails().await.unwrap();
+    assert_eq!(emails.len(), 1, "one hold notice by e-mail");
+    let mail = mail_parser::MessageParser::default()
+        .parse(emails[0].raw_data.as_bytes())
+        .unwrap();
+    assert!(mail
+        .subject()
+        .unwrap_or_default()
+        .contains("2026-11-28 is held"));
+    let body = mail.body_text(0).unwrap_or_default().to_string();
+    assert!(body.contains("7000 fewer"), "{body}");
+    assert!(
+        body.contains("leganto approve --run-date 2026-11-28"),
+        "{body}"
+    );
+
+    // A person approves: the held execution pushes at its next look and ends as any day.
+    let decided = hold::decide(
+        &store,
+        &decision(RUN_DATE, Verdict::Approve, ""),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let execution = stack
+        .wait_for_execution(&arn, EXECUTION_LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        execution.status, "SUCCEEDED",
+        "{:?}: {:?}",
+        execution.error, execution.cause
+    );
+    let out = execution.output.unwrap();
+    assert_eq!(out["transform"]["brake"]["tripped"], true);
+    assert_eq!(out["transform"]["brake"]["compared_with"], LOADED_DAY);
+    assert_eq!(out["hold"]["decision"], "approved");
+    assert_eq!(out["hold"]["by"], "pat@example.edu");
+    let loader = out["transform"]["loader_file_name"].as_str().unwrap();
+    assert_eq!(decided.decision.loader_file, loader);
+    assert_eq!(stack.alma_files().unwrap(), vec![loader.to_string()]);
+    let visits = stack.history(&arn).await.unwrap();
+    let told_times = visits
+        .iter()
+        .filter(|v| v.name == "Tell people the day is held")
+        .count();
+    assert_eq!(told_times, 1, "people are told once");
+    assert!(
+        visits
+            .iter()
+            .filter(|v| v.name == "Check for a person's decision")
+            .count()
+            >= 2
+    );
+    assert_eq!(hold_posts(&stack).len(), 1, "Slack heard of the hold once");
+
+    // Another day, also shrunken, is rejected: it fails and nothing more reaches Alma.
+    let rejected_day = "2026-11-25";
+    stack.put_sample_export(date(rejected_day)).unwrap();
+    let arn = stack
+        .start_execution(
+            &format!("held-{rejected_day}"),
+            &json!({"run_date": rejected_day}),
+        )
+        .await
+        .unwrap();
+    wait_until_held(&stack, &arn).await;
+    hold::decide(
+        &store,
+        &decision(rejected_day, Verdict::Reject, "half the export is missing"),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let execution = stack
+        .wait_for_execution(&arn, EXECUTION_LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(execution.status, "FAILED");
+    assert_eq!(execution.error.as_deref(), Some("HeldRejected"));
+    let cause = execution.cause.unwrap_or_default();
+    assert!(cause.contains("half the export is missing"), "{cause}");
+    let visits = stack.history(&arn).await.unwrap();
+    assert!(!entered(&visits).contains("Push to Alma SFTP"));
+    assert_eq!(stack.alma_files().unwrap(), vec![loader.to_string()]);
+    let last = post_text(stack.slack.posts().last().unwrap());
+    assert!(last.contains("HeldRejected"), "{last}");
+    assert!(last.contains("half the export is missing"), "{last}");
+    assert!(last.contains("nothing was pushed"), "{last}");
+    assert_eq!(hold_posts(&stack).len(), 2, "one hold notice per held day");
+
+    // Once a day has a push receipt, a decision would change nothing and is refused.
+    let receipt_of = |day: &str| DayKeys::new(date(day)).push_receipt();
+    let receipt: PushReceipt = store.get_json(&receipt_of(LOADED_DAY)).await.unwrap();
+    store
+        .put_json(
+            &receipt_of(rejected_day),
+            &PushReceipt {
+                run_date: date(rejected_day),
+                ..receipt
+            },
+        )
+        .await
+        .unwrap();
+    let err = hold::decide(
+        &store,
+        &decision(rejected_day, Verdict::Approve, ""),
+        Utc::now(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("already pushed"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_held_day_nobody_decides_on_ends_with_nothing_pushed() {
+    let stack = match Stack::start(StackOptions {
+        // 3.6 seconds.
+        hold_limit_hours: 0.001,
+        ..StackOptions::default()
+    })
+    .await
+    {
+        Ok(stack) => stack,
+        Err(e) => panic!(
+            "the local stack did not start: {}",
+            leganto_shared::ops::error_chain(&e)
+        ),
+    };
+    seed_loaded_day(&store(&stack)).await;
+    stack.put_sample_export(date(RUN_DATE)).unwrap();
+    let (execution, visits) = super::support::run(
+        &stack,
+        &format!("expired-{RUN_DATE}"),
+        json!({"run_date": RUN_DATE}),
+    )
+    .await;
+    assert_eq!(execution.status, "FAILED");
+    assert_eq!(execution.error.as_deref(), Some("HeldExpired"));
+    assert!(entered(&visits).contains("Tell people the day is held"));
+    assert!(!entered(&visits).contains("Push to Alma SFTP"));
+    assert!(stack.alma_files().unwrap().is_empty());
+    let last = post_text(stack.slack.posts().last().unwrap());
+    assert!(last.contains("HeldExpired"), "{last}");
+    assert!(last.contains("nobody decided within 0.001 hours"), "{last}");
+
+    // To load it after all, as the error says: approve, then rerun from push. The rerun's
+    // first look finds the approval: it pushes without holding or telling anyone again.
+    let store = store(&stack);
+    hold::decide(
+        &store,
+        &decision(RUN_DATE, Verdict::Approve, ""),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let posts_before = stack.slack.posts().len();
+    let (rerun, visits) = super::support::run(
+        &stack,
+        &format!("rerun-{RUN_DATE}-push"),
+        json!({"run_date": RUN_DATE, "start_at": "push"}),
+    )
+    .await;
+    assert_eq!(
+        rerun.status, "SUCCEEDED",
+        "{:?}: {:?}",
+        rerun.error, rerun.cause
+    );
+    let names = entered(&visits);
+    assert!(names.contains("Check for a person's decision"));
+    assert!(!names.contains("Tell people the day is held"));
+    let out = rerun.output.unwrap();
+    let loader = out["transform"]["loader_file_name"].as_str().unwrap();
+    assert_eq!(stack.alma_files().unwrap(), vec![loader.to_string()]);
+    let posts = stack.slack.posts();
+    assert_eq!(posts.len(), posts_before + 1, "only the day's summary");
+    let summary = post_text(posts.last().unwrap());
+    assert!(
+        summary.contains("Held by the safety brake")
+            && summary.contains("approved by pat@example.edu"),
+        "{summary}"
+    );
+}
