@@ -114,6 +114,9 @@ pub fn render(
             for w in &s.warnings {
                 out.push_str(&format!("    warning: {w}\n"));
             }
+            for reason in &s.brake_reasons {
+                out.push_str(&format!("    held: {reason}\n"));
+            }
         }
     }
     out.push_str(&format!(
@@ -143,6 +146,23 @@ pub fn render(
         if let Some(url) = &e.console_url {
             out.push_str(&format!("             {url}\n"));
         }
+        if let Some(error) = &e.error {
+            let cause = e.cause.as_deref().map(cause_message).unwrap_or_default();
+            out.push_str(&format!("             error: {error}: {cause}\n"));
+            out.push_str(&format!(
+                "             next:  {}\n",
+                leganto_shared::next_step::next_step(error)
+            ));
+        }
     }
     out
+}
+
+/// A Lambda error's cause is `{"errorType", "errorMessage"}`: show the message, on one line.
+fn cause_message(cause: &str) -> String {
+    let message = serde_json::from_str::<serde_json::Value>(cause)
+        .ok()
+        .and_then(|v| v["errorMessage"].as_str().map(str::to_string))
+        .unwrap_or_else(|| cause.to_string());
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -189,3 +189,56 @@ async fn a_scheduled_execution_counts_for_the_day_it_started_in_the_library_time
     assert!(out.contains(" c0ffee-0001  (started "), "{out}");
     assert!(!out.contains("by-hand"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_execution_shows_its_error_and_what_to_do_next() {
+    let aws = Aws::start().await;
+    let machine = aws.machine("leganto-fail", FAILING).await;
+    let started = aws
+        .sfn()
+        .start_execution()
+        .state_machine_arn(&machine)
+        .name("rerun-2026-11-28-push-20261128T120000Z")
+        .input(r#"{"run_date": "2026-11-28", "start_at": "push"}"#)
+        .send()
+        .await
+        .unwrap();
+    // The machine fails at once; wait until Step Functions says so.
+    for _ in 0..50 {
+        let described = aws
+            .sfn()
+            .describe_execution()
+            .execution_arn(started.execution_arn())
+            .send()
+            .await
+            .unwrap();
+        if described.status().as_str() != "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let o = aws
+        .leganto(&[
+            "status",
+            "--run-date",
+            RUN_DATE,
+            "--state-machine",
+            &machine,
+            "--bucket",
+            BUCKET,
+        ])
+        .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("error: ArtefactMissing: artefact missing: s3://leganto-ops-test/reports/2026/11/28/run-summary.json"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "next:  {}",
+            leganto_shared::next_step::next_step("ArtefactMissing")
+        )),
+        "{out}"
+    );
+}

@@ -23,6 +23,8 @@ pub struct SummaryView {
     pub years_needed: Vec<Value>,
     pub loader_file_name: Option<String>,
     pub made_at: Option<String>,
+    /// The safety brake's reasons when it tripped (`brake.tripped`), else empty.
+    pub brake_reasons: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +85,18 @@ pub fn summary_view(key: &str, json: &Value) -> Option<SummaryView> {
             .unwrap_or_default(),
         loader_file_name: text("loader_file_name"),
         made_at: text("made_at"),
+        brake_reasons: match object.get("brake") {
+            Some(brake) if brake["tripped"] == Value::Bool(true) => brake["reasons"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        },
     })
 }
 
@@ -160,6 +174,9 @@ pub struct ExecutionInfo {
     pub start_at: Option<String>,
     pub dry_run: bool,
     pub console_url: Option<String>,
+    /// A failed run's error name and cause, as Step Functions keeps them.
+    pub error: Option<String>,
+    pub cause: Option<String>,
 }
 
 /// Whether an execution may be for `run_date` before its input is read: its name carries
@@ -251,6 +268,8 @@ pub async fn executions_for_day(
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
             console_url: execution_console_url(None, item.execution_arn()),
+            error: described.error().map(str::to_string),
+            cause: described.cause().map(str::to_string),
         });
     }
     found.sort_by(|a, b| {
