@@ -13,6 +13,7 @@ mod dry_run;
 mod limits;
 mod logs;
 mod normal_day;
+mod reading_lists;
 mod sftp;
 
 use leganto_shared::error::ErrorName as _;
