@@ -24,7 +24,7 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   2  usage: an unknown command, flag or value (clap)
-  3  input: the CEM export cannot be used, or S3 lacks the day's files a rerun needs
+  3  input: the CEM export or a --plan file cannot be used, or S3 lacks the day's files a rerun needs
   4  Alma: unreachable, key refused, quota spent, or a deletion failed
   5  settings: rules file, ALMA_API_KEY, or no state machine, bucket or stack
   6  output: a file cannot be written, or the execution --wait followed did not succeed
@@ -33,7 +33,7 @@ Exit codes:
 /// A failure that ends the run: one line for people, an exit code for scripts.
 #[derive(Debug)]
 pub enum Fatal {
-    /// The CEM export or the day's files in S3 cannot be used (exit 3).
+    /// The CEM export, a plan file or the day's files in S3 cannot be used (exit 3).
     Input(String),
     /// Alma unreachable, key refused, quota exhausted (exit 4).
     Alma(String),
