@@ -145,6 +145,9 @@ pub struct RowReject {
 /// One data row, fields decoded and trimmed, borrowed from the reader's buffer.
 pub struct CemRow<'a> {
     pub line: u64,
+    /// Set when the row was two physical lines joined across an unquoted line break: the
+    /// second line's number.
+    pub joined_with: Option<u64>,
     fields: [Cow<'a, str>; 16],
 }
 
@@ -164,13 +167,28 @@ pub enum Read1<'a> {
 }
 
 /// Streams rows of a CEM export.
+///
+/// A physical line with fewer fields than the header is usually a row broken by a line
+/// break left unquoted (SQL Server flat-file exports do this with titles). When that line
+/// and the next, also short, give exactly the header's count together, they are one row:
+/// the last field of the first and the first of the second are joined with a space.
+/// Otherwise the short line is rejected, and so is the next if it is short too (the other
+/// part); a next line of full width is a row of its own.
 pub struct CemReader<R: Read> {
     csv: csv::Reader<R>,
     index: [usize; 16],
     width: usize,
     encoding: TextEncoding,
     record: csv::ByteRecord,
+    /// `record` holds a line read ahead, not yet handed out.
     pending: bool,
+    /// The line read ahead of a short one.
+    next: csv::ByteRecord,
+    /// Two short lines joined.
+    joined: csv::ByteRecord,
+    /// `record` is the second part of a broken row that could not be joined: reject it
+    /// without trying to join it with the line after.
+    part: bool,
 }
 
 impl<R: Read> CemReader<R> {
@@ -220,6 +238,9 @@ impl<R: Read> CemReader<R> {
             encoding,
             record,
             pending: true,
+            next: csv::ByteRecord::new(),
+            joined: csv::ByteRecord::new(),
+            part: false,
         })
     }
 
@@ -234,22 +255,92 @@ impl<R: Read> CemReader<R> {
         {
             return Ok(None);
         }
-        // csv counts the line the previous record ended on; the row starts one later.
-        let line = self.record.position().map_or(0, |p| p.line() + 1);
-        let rec = &self.record;
-        let enc = self.encoding;
-        let field = |i: usize| rec.get(i).map_or(Cow::Borrowed(""), |f| decode(f, enc));
-        if rec.len() != self.width {
-            let code = field(self.index[Col::Code as usize]).trim().to_owned();
-            return Ok(Some(Read1::Bad(RowReject {
-                line,
-                course_code: code,
-                column: None,
-                reason: format!("expected {} fields, found {}", self.width, rec.len()),
-            })));
+        let line = line_of(&self.record);
+        let part = std::mem::take(&mut self.part);
+        if self.record.len() < self.width
+            && !part
+            && self
+                .csv
+                .read_byte_record(&mut self.next)
+                .map_err(CemError::Csv)?
+        {
+            let next_line = line_of(&self.next);
+            // A next line of full width is a row of its own, never the end of a broken
+            // one: joined to a stray fragment, a good row would be spoiled.
+            if self.next.len() < self.width && self.record.len() + self.next.len() - 1 == self.width
+            {
+                join(&self.record, &self.next, &mut self.joined);
+                let fields = self.fields(&self.joined);
+                return Ok(Some(Read1::Row(CemRow {
+                    line,
+                    joined_with: Some(next_line),
+                    fields,
+                })));
+            }
+            let reject = self.field_count_reject(&self.record, line);
+            // The next line is handed out on the next call; if it is short, it is the other
+            // part of this row.
+            std::mem::swap(&mut self.record, &mut self.next);
+            self.pending = true;
+            self.part = self.record.len() < self.width;
+            return Ok(Some(Read1::Bad(reject)));
         }
-        let fields: [Cow<'_, str>; 16] = std::array::from_fn(|k| field(self.index[k]));
-        Ok(Some(Read1::Row(CemRow { line, fields })))
+        if self.record.len() != self.width {
+            return Ok(Some(Read1::Bad(
+                self.field_count_reject(&self.record, line),
+            )));
+        }
+        let fields = self.fields(&self.record);
+        Ok(Some(Read1::Row(CemRow {
+            line,
+            joined_with: None,
+            fields,
+        })))
+    }
+
+    /// The used columns of `rec`, decoded.
+    fn fields<'r>(&self, rec: &'r csv::ByteRecord) -> [Cow<'r, str>; 16] {
+        let enc = self.encoding;
+        std::array::from_fn(|k| {
+            rec.get(self.index[k])
+                .map_or(Cow::Borrowed(""), |f| decode(f, enc))
+        })
+    }
+
+    fn field_count_reject(&self, rec: &csv::ByteRecord, line: u64) -> RowReject {
+        let code = rec
+            .get(self.index[Col::Code as usize])
+            .map_or(Cow::Borrowed(""), |f| decode(f, self.encoding));
+        RowReject {
+            line,
+            course_code: code.trim().to_owned(),
+            column: None,
+            reason: format!("expected {} fields, found {}", self.width, rec.len()),
+        }
+    }
+}
+
+/// The physical line a record starts on (the header is line 1).
+fn line_of(rec: &csv::ByteRecord) -> u64 {
+    // csv counts the line the previous record ended on; the row starts one later.
+    rec.position().map_or(0, |p| p.line() + 1)
+}
+
+/// `first` and `second` as one record: the break between them becomes a space inside the
+/// field it split.
+fn join(first: &csv::ByteRecord, second: &csv::ByteRecord, out: &mut csv::ByteRecord) {
+    out.clear();
+    let last = first.len().saturating_sub(1);
+    for f in first.iter().take(last) {
+        out.push_field(f);
+    }
+    let mut split = Vec::with_capacity(64);
+    split.extend_from_slice(first.get(last).unwrap_or_default());
+    split.push(b' ');
+    split.extend_from_slice(second.get(0).unwrap_or_default());
+    out.push_field(&split);
+    for f in second.iter().skip(1) {
+        out.push_field(f);
     }
 }
 

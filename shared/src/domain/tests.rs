@@ -613,6 +613,129 @@ fn utf8_check_spans_read_boundaries() {
     );
 }
 
+// ---- §1: rows broken by an unquoted line break -------------------------------------------
+
+fn joined_warnings(s: &super::RunSummary) -> Vec<&super::course::Warning> {
+    s.warnings
+        .iter()
+        .filter(|w| matches!(w.kind, super::course::WarningKind::JoinedLines { .. }))
+        .collect()
+}
+
+/// `row` with its COURSE_NAME broken at each `|` by an unquoted CRLF.
+fn broken_row(code: &str, sln: &str, name: &str) -> String {
+    row(code, "APPROVED", sln, "a", &[("COURSE_NAME", name)]).replace('|', "\r\n")
+}
+
+#[test]
+fn a_row_broken_by_an_unquoted_line_break_is_joined_with_a_warning_naming_both_lines() {
+    let input = cem(&[
+        row("C-1", "APPROVED", "1", "a", &[]),
+        broken_row("C-2", "2", "ENG 101 Intro to|Writing"),
+        row("C-3", "APPROVED", "3", "a", &[]),
+    ]);
+    let (lines, s) = run(&input, DeleteGuard::Offline);
+    assert_eq!(s.rows_read, 3);
+    assert!(s.rejects.is_empty(), "{:?}", s.rejects);
+    let titles: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l[CODE].as_str(), l[1].as_str()))
+        .collect();
+    assert_eq!(
+        titles,
+        vec![
+            ("C-1", "ENG 101 Title"),
+            ("C-2", "ENG 101 Intro to Writing"),
+            ("C-3", "ENG 101 Title")
+        ]
+    );
+    assert_eq!(
+        lines[1][SECTION], "2",
+        "the fields after the break are in place"
+    );
+    let joined = joined_warnings(&s);
+    assert_eq!(joined.len(), 1, "{:?}", s.warnings);
+    let w = joined[0].to_string();
+    assert!(
+        w.starts_with("line 3 C-2: fewer fields than the header; joined with line 4"),
+        "{w}"
+    );
+    let json = serde_json::to_value(joined[0]).unwrap();
+    assert_eq!(json["warning"], "joined_lines");
+    assert_eq!(
+        (json["line"].as_u64(), json["next_line"].as_u64()),
+        (Some(3), Some(4))
+    );
+}
+
+#[test]
+fn a_joined_row_that_breaks_a_rule_is_rejected_saying_it_was_joined() {
+    let mut bad = row("C-2", "APPROVED", "2", "a", &[("TERM", "")]);
+    bad = bad.replacen("ENG 101 Title", "ENG 101\r\nTitle", 1);
+    let input = cem(&[bad, row("C-3", "APPROVED", "3", "a", &[])]);
+    let (lines, s) = run(&input, DeleteGuard::Offline);
+    assert_eq!(lines.len(), 1);
+    assert_eq!((s.rejects[0].line, s.rejects[0].column), (2, Some("TERM")));
+    assert!(
+        s.rejects[0]
+            .reason
+            .ends_with("(lines 2 and 3 joined across an unquoted line break)"),
+        "{}",
+        s.rejects[0].reason
+    );
+}
+
+#[test]
+fn broken_parts_that_do_not_add_up_are_each_rejected_with_their_line() {
+    let input = cem(&[
+        row("C-1", "APPROVED", "1", "a", &[]),
+        // Broken twice: three parts, no two of which make a row.
+        broken_row("C-2", "2", "ENG 101|Intro to|Writing"),
+        row("C-3", "APPROVED", "3", "a", &[]),
+        // A stray fragment before a whole row: the row is not spoiled.
+        "stray".to_string(),
+        row("C-4", "APPROVED", "4", "a", &[]),
+        // A fragment at the end of the file.
+        "C-5,APPROVED".to_string(),
+    ]);
+    let (lines, s) = run(&input, DeleteGuard::Offline);
+    let codes: Vec<&str> = lines.iter().map(|l| l[CODE].as_str()).collect();
+    assert_eq!(codes, vec!["C-1", "C-3", "C-4"]);
+    let lines_and_reasons: Vec<(u64, String)> = s
+        .rejects
+        .iter()
+        .map(|r| (r.line, r.reason.clone()))
+        .collect();
+    assert_eq!(
+        lines_and_reasons,
+        vec![
+            (3, "expected 18 fields, found 4".to_string()),
+            (4, "expected 18 fields, found 1".to_string()),
+            (5, "expected 18 fields, found 15".to_string()),
+            (7, "expected 18 fields, found 1".to_string()),
+            (9, "expected 18 fields, found 2".to_string()),
+        ]
+    );
+    assert_eq!(s.rejects[0].course_code, "C-2");
+    assert!(joined_warnings(&s).is_empty(), "{:?}", s.warnings);
+    assert_eq!(s.rows_read, 3 + 5);
+}
+
+#[test]
+fn a_quoted_line_break_is_part_of_the_field_as_before() {
+    let input = cem(&[row(
+        "C-1",
+        "APPROVED",
+        "1",
+        "a",
+        &[("COURSE_NAME", "ENG 101\nTitle")],
+    )]);
+    let (lines, s) = run(&input, DeleteGuard::Offline);
+    assert!(joined_warnings(&s).is_empty() && s.rejects.is_empty());
+    // The loader file has no line breaks in fields; the writer makes it a space.
+    assert_eq!(lines[0][1], "ENG 101 Title");
+}
+
 // ---- merge -------------------------------------------------------------------------------
 
 #[test]
