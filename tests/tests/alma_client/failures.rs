@@ -245,9 +245,15 @@ async fn a_reading_list_answer_without_its_count_is_invalid_never_no_lists() {
 
     // The cache passes it on and keeps nothing: mended, the course is asked again.
     let cache = CourseCache::new(client.clone());
-    let err = cache.reading_lists(&[empty.clone()]).await.unwrap_err();
+    let err = cache
+        .reading_lists(std::slice::from_ref(&empty))
+        .await
+        .unwrap_err();
     assert_eq!(err.error_name(), "AlmaInvalidResponse");
     sim.break_reading_lists(&empty, None);
-    let got = cache.reading_lists(&[empty.clone()]).await.unwrap();
+    let got = cache
+        .reading_lists(std::slice::from_ref(&empty))
+        .await
+        .unwrap();
     assert!(!got[&empty]);
 }
