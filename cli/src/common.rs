@@ -94,7 +94,7 @@ impl From<PipelineError> for Fatal {
 /// `--alma-url` for itself; `rollover-report` also makes `--alma-url` required.
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// The CEM export (CSV; Windows-1252 or UTF-8).
+    /// The CEM export (CSV; Windows-1252, UTF-8, or UTF-16 with a byte order mark).
     #[arg(long)]
     pub input: PathBuf,
     /// The file to write, or a directory to write YYYYMMDDHHMMSS.txt into.

@@ -613,6 +613,219 @@ fn utf8_check_spans_read_boundaries() {
     );
 }
 
+// ---- §1: UTF-16 exports and rows that are not text (issue 17) -----------------------------
+
+fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+    let mut out = if big_endian {
+        vec![0xFE, 0xFF]
+    } else {
+        vec![0xFF, 0xFE]
+    };
+    for unit in text.encode_utf16() {
+        out.extend(if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        });
+    }
+    out
+}
+
+/// Hands out one byte per read, so every boundary falls inside a character somewhere.
+struct OneByte<'a>(&'a [u8]);
+
+impl std::io::Read for OneByte<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match (self.0.split_first(), buf.is_empty()) {
+            (Some((b, rest)), false) => {
+                buf[0] = *b;
+                self.0 = rest;
+                Ok(1)
+            }
+            _ => Ok(0),
+        }
+    }
+}
+
+#[test]
+fn utf16_with_a_byte_order_mark_reads_like_utf8_in_either_byte_order() {
+    let utf8 = cem(&[
+        row(
+            "C-1",
+            "APPROVED",
+            "1",
+            "a",
+            &[("COURSE_NAME", "Théorie Café 😀")],
+        ),
+        row("C-2", "APPROVED", "2", "a", &[("COURSE_NAME", "Ελληνικά")]),
+    ]);
+    let text = String::from_utf8(utf8.clone()).unwrap();
+    let (want, _) = run(&utf8, DeleteGuard::Offline);
+    for (big_endian, encoding) in [
+        (false, TextEncoding::Utf16Le),
+        (true, TextEncoding::Utf16Be),
+    ] {
+        let input = utf16(&text, big_endian);
+        assert_eq!(detect_encoding(&input[..]).unwrap(), encoding);
+        assert_eq!(detect_encoding(OneByte(&input)).unwrap(), encoding);
+        let (got, s) = run(&input, DeleteGuard::Offline);
+        assert_eq!(got, want, "{encoding:?}");
+        assert_eq!(s.input_encoding, Some(encoding));
+        assert_eq!(got[0][1], "Théorie Café 😀");
+
+        // Read a byte at a time: surrogate pairs and BOM split across reads.
+        let mut reader = super::cem::TextReader::new(OneByte(&input), encoding);
+        let mut decoded = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut decoded).unwrap();
+        assert_eq!(decoded, text, "{encoding:?}");
+    }
+}
+
+#[test]
+fn utf16_with_only_a_byte_order_mark_or_whitespace_is_empty() {
+    for input in [vec![0xFF, 0xFE], utf16(" \r\n", false), utf16("", true)] {
+        assert!(
+            matches!(detect_encoding(&input[..]), Err(CemError::EmptyFile)),
+            "{input:?}"
+        );
+    }
+}
+
+#[test]
+fn utf16_without_a_byte_order_mark_is_not_text_and_the_message_says_why() {
+    let text = String::from_utf8(cem(&[row("C-1", "APPROVED", "1", "a", &[])])).unwrap();
+    let input = utf16(&text, false)[2..].to_vec();
+    let e = transform(
+        &mut Cursor::new(input),
+        &asu(),
+        DeleteGuard::Offline,
+        Vec::new(),
+    )
+    .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        matches!(e, super::RunError::Input(CemError::NotText { byte: 0 })),
+        "{msg}"
+    );
+    assert!(msg.contains("byte order mark"), "{msg}");
+}
+
+/// `n` good rows, `C-0` … .
+fn good_rows(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| row(&format!("C-{i}"), "APPROVED", &i.to_string(), "a", &[]))
+        .collect()
+}
+
+#[test]
+fn a_stray_nul_costs_its_row_which_is_rejected_naming_line_and_column() {
+    let mut rows = good_rows(200);
+    rows[10] = row(
+        "C-10",
+        "APPROVED",
+        "10",
+        "a",
+        &[("COURSE_NAME", "ENG\0 101")],
+    );
+    // In a column the rules do not use, the file's own name for it.
+    rows[20] = row(
+        "C-20",
+        "APPROVED",
+        "20",
+        "a",
+        &[("INSTRUCTOR_TYPE", "Pri\u{1}mary")],
+    );
+    let (lines, s) = run(&cem(&rows), DeleteGuard::Offline);
+    assert_eq!(lines.len(), 198);
+    assert!(lines.iter().all(|l| l[CODE] != "C-10" && l[CODE] != "C-20"));
+    let got: Vec<(u64, &str, Option<&str>, &str)> = s
+        .rejects
+        .iter()
+        .map(|r| (r.line, r.course_code.as_str(), r.column, r.reason.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                12,
+                "C-10",
+                Some("COURSE_NAME"),
+                "control character in COURSE_NAME"
+            ),
+            (22, "C-20", None, "control character in INSTRUCTOR_TYPE"),
+        ]
+    );
+    assert_eq!(s.rows_read, 200);
+}
+
+#[test]
+fn a_control_character_in_the_course_code_is_left_out_of_the_reject() {
+    let mut rows = good_rows(5);
+    rows[1] = row("C-\u{0}1", "APPROVED", "1", "a", &[]);
+    let (_, s) = run(&cem(&rows), DeleteGuard::Offline);
+    assert_eq!(s.rejects[0].course_code, "C-1");
+    assert_eq!(s.rejects[0].column, Some("MYASU_COURSE_IDSTRING"));
+}
+
+#[test]
+fn more_than_one_percent_of_rows_not_text_is_fatal_and_one_in_a_small_file_is_not() {
+    let mut rows = good_rows(100);
+    rows[5] = row("C-5", "APPROVED", "5", "a", &[("COURSE_NAME", "\0")]);
+    // One bad row, even of two, is that row's loss only.
+    let (lines, s) = run(
+        &cem(&[rows[0].clone(), rows[5].clone()]),
+        DeleteGuard::Offline,
+    );
+    assert_eq!((lines.len(), s.rejects.len()), (1, 1));
+    let (lines, s) = run(&cem(&rows), DeleteGuard::Offline);
+    assert_eq!((lines.len(), s.rejects.len()), (99, 1));
+    rows[50] = row("C-50", "APPROVED", "50", "a", &[("CAMPUS", "\u{7f}")]);
+    let e = transform(
+        &mut Cursor::new(cem(&rows)),
+        &asu(),
+        DeleteGuard::Offline,
+        Vec::new(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            super::RunError::Input(CemError::MostlyNotText {
+                bad_rows: 2,
+                rows: 100
+            })
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("2 of its 100 rows have control characters"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_zip_is_fatal_as_not_text_before_any_row() {
+    let zip = b"PK\x03\x04\x14\x00\x00\x00\x08\x00leganto_export.csv\x00\x00\xff\xfe";
+    let mut out = Vec::new();
+    let e = transform(
+        &mut Cursor::new(&zip[..]),
+        &asu(),
+        DeleteGuard::Offline,
+        &mut out,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, super::RunError::Input(CemError::NotText { byte: 3 })),
+        "{e}"
+    );
+    assert!(
+        e.to_string().starts_with("the CEM export is not text"),
+        "{e}"
+    );
+    assert!(out.is_empty());
+}
+
 // ---- §1: rows broken by an unquoted line break -------------------------------------------
 
 fn joined_warnings(s: &super::RunSummary) -> Vec<&super::course::Warning> {
