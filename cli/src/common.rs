@@ -24,8 +24,9 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   2  usage: an unknown command, flag or value (clap)
-  3  input: the CEM export cannot be used, S3 lacks the day's files a rerun needs,
-     another execution is running the day, or the day approve/reject names is not held
+  3  input: the CEM export or a --plan file cannot be used, S3 lacks the day's files a
+     rerun needs, another execution is running the day, or the day approve/reject names
+     is not held
   4  Alma: unreachable, key refused, quota spent, or a deletion failed
   5  settings: rules file, ALMA_API_KEY, or no state machine, bucket or stack
   6  output: a file cannot be written, or the execution --wait followed did not succeed
@@ -34,7 +35,7 @@ Exit codes:
 /// A failure that ends the run: one line for people, an exit code for scripts.
 #[derive(Debug)]
 pub enum Fatal {
-    /// The CEM export or the day's files in S3 cannot be used (exit 3).
+    /// The CEM export, a plan file or the day's files in S3 cannot be used (exit 3).
     Input(String),
     /// Alma unreachable, key refused, quota exhausted (exit 4).
     Alma(String),
@@ -95,7 +96,7 @@ impl From<PipelineError> for Fatal {
 /// `--alma-url` for itself; `rollover-report` also makes `--alma-url` required.
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// The CEM export (CSV; Windows-1252 or UTF-8).
+    /// The CEM export (CSV; Windows-1252, UTF-8, or UTF-16 with a byte order mark).
     #[arg(long)]
     pub input: PathBuf,
     /// The file to write, or a directory to write YYYYMMDDHHMMSS.txt into.

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use leganto_tests::alma_sim::{AlmaSim, FixtureCourse, SimCourse, SimOptions};
+use leganto_tests::alma_sim::{AlmaSim, BrokenAnswer, FixtureCourse, SimCourse, SimOptions};
 
 use super::*;
 
@@ -84,26 +84,14 @@ fn spring_2026(c: &SimCourse) -> bool {
     c.year == "2026" && c.terms.iter().any(|t| t == "SPRING")
 }
 
-async fn delete_empty(sim: &AlmaSim, plan: &Path, execute: bool) -> Output {
-    let mut args: Vec<String> = [
-        "delete-empty-courses",
-        "--year",
-        "2026",
-        "--term",
-        "SPRING",
-        "--alma-url",
-        sim.base_url(),
-        "--alma-rate",
-        "20",
-        "--plan",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.push(plan.to_str().unwrap().to_string());
-    if execute {
-        args.push("--execute".into());
-    }
+/// `leganto delete-empty-courses ARGS --alma-url SIM --alma-rate 20` with the sim's key.
+async fn leganto(sim: &AlmaSim, args: &[&str]) -> Output {
+    let mut args: Vec<String> = std::iter::once("delete-empty-courses")
+        .chain(args.iter().copied())
+        .map(str::to_string)
+        .collect();
+    args.extend(["--alma-url".into(), sim.base_url().into()]);
+    args.extend(["--alma-rate".into(), "20".into()]);
     let key = sim.api_key().to_string();
     tokio::task::spawn_blocking(move || {
         let out = base_command()
@@ -116,6 +104,48 @@ async fn delete_empty(sim: &AlmaSim, plan: &Path, execute: bool) -> Output {
     })
     .await
     .unwrap()
+}
+
+/// Plans 2026 SPRING into `plan`.
+async fn make_plan(sim: &AlmaSim, plan: &Path) -> Output {
+    let plan = plan.to_str().unwrap();
+    leganto(sim, &["--year", "2026", "--term", "SPRING", "--plan", plan]).await
+}
+
+/// Deletes what `plan` lists.
+async fn execute(sim: &AlmaSim, plan: &Path) -> Output {
+    leganto(sim, &["--execute", "--plan", plan.to_str().unwrap()]).await
+}
+
+/// The plan file's lines after the header whose code is one of `codes`, in `codes`' order,
+/// each changed by `edit` (as a person reviewing it would), written back with the header.
+fn review(plan: &Path, codes: &[&str], edit: impl Fn(&str, Vec<String>) -> Vec<String>) {
+    let text = std::fs::read_to_string(plan).unwrap();
+    let mut lines = text.lines();
+    let mut out = vec![lines.next().unwrap().to_string()];
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    for code in codes {
+        let row = rows
+            .iter()
+            .find(|r| r[1] == *code)
+            .unwrap_or_else(|| panic!("{code} is not in the plan"));
+        out.push(edit(code, row.clone()).join(","));
+    }
+    std::fs::write(plan, out.join("\n") + "\n").unwrap();
+}
+
+fn id_of(sim: &AlmaSim, code: &str) -> String {
+    sim.courses()
+        .into_iter()
+        .find(|c| c.code == code)
+        .map(|c| c.id)
+        .unwrap_or_else(|| panic!("{code} is not in Alma"))
+}
+
+fn empty(i: usize) -> String {
+    format!("2026Spring-X-EMPTY-{i:03}")
 }
 
 fn plan_rows(path: &Path) -> Vec<(String, String, u64, String)> {
@@ -144,7 +174,7 @@ async fn the_plan_marks_exactly_the_term_courses_without_reading_lists_and_delet
     let before = sim.courses();
     let plan = dir.path().join("plan.csv");
 
-    let o = delete_empty(&sim, &plan, false).await;
+    let o = make_plan(&sim, &plan).await;
     assert!(o.status.success(), "{}", stderr(&o));
 
     let rows = plan_rows(&plan);
@@ -190,46 +220,270 @@ async fn the_plan_marks_exactly_the_term_courses_without_reading_lists_and_delet
     let out = stdout(&o);
     assert!(out.contains("2026 SPRING: 115 courses, 111 without reading lists (delete), 4 with reading lists (keep)"), "{out}");
     assert!(
-        out.contains(
-            "Nothing deleted. Run again with --execute to delete the 111 courses marked delete."
-        ),
+        out.contains(&format!(
+            "Nothing deleted. Review the plan (remove rows, or change delete to keep), then run \
+             delete-empty-courses --execute --plan {} to delete the courses it marks delete \
+             (111 now).",
+            plan.display()
+        )),
         "{out}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn execute_deletes_exactly_the_empty_courses_of_the_year_and_term() {
+async fn execute_deletes_only_what_the_reviewed_plan_lists_rechecking_each_course_first() {
     let dir = tempfile::tempdir().unwrap();
     let sim = sim(dir.path()).await;
-    let before = sim.courses();
     let plan = dir.path().join("plan.csv");
+    assert!(make_plan(&sim, &plan).await.status.success());
 
-    let o = delete_empty(&sim, &plan, true).await;
+    // The reviewer keeps twelve of the empty courses, turns the last into keep, and mistypes
+    // one code; a course with lists marked delete by hand stays undeletable.
+    let mut codes: Vec<String> = (0..12).map(empty).collect();
+    codes.push("2026Spring-X-LISTS-0".into());
+    let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+    review(&plan, &codes, |code, mut row| {
+        if code == empty(11) {
+            row[4] = "keep".into();
+        }
+        if code == empty(10) {
+            row[1] = "2026Spring-X-EMPTY-999".into();
+        }
+        if code == "2026Spring-X-LISTS-0" {
+            row[4] = "delete".into();
+        }
+        row
+    });
+    // Meanwhile in Alma: one course gains a list (a rollover), one is deleted, one is made.
+    let mut lines = vec![row("Course Code", "Section", "Year", &[], None)];
+    let mut rollover: Vec<String> = row(&empty(3), "1", "2026", &["SPRING"], None)
+        .split('\t')
+        .map(str::to_string)
+        .collect();
+    rollover[28] = "ROLLOVER".into();
+    rollover[29] = "2026Spring-X-LISTS-0".into();
+    rollover[30] = "1".into();
+    lines.push(rollover.join("\t"));
+    let mut delete: Vec<String> = row(&empty(4), "1", "2026", &["SPRING"], None)
+        .split('\t')
+        .map(str::to_string)
+        .collect();
+    delete[28] = "DELETE".into();
+    lines.push(delete.join("\t"));
+    lines.push(row(
+        "2026Spring-X-EMPTY-NEW",
+        "1",
+        "2026",
+        &["SPRING"],
+        None,
+    ));
+    std::fs::write(
+        dir.path().join("20260102000000.txt"),
+        lines.join("\r\n") + "\r\n",
+    )
+    .unwrap();
+    let run = sim.run_loader_now().await.unwrap();
+    assert_eq!(run[0].row_errors, vec![], "{run:?}");
+    let gained = id_of(&sim, &empty(3));
+    let mistyped = id_of(&sim, &empty(10));
+    sim.clear_calls();
+    let before = sim.courses();
+
+    let o = execute(&sim, &plan).await;
     assert!(o.status.success(), "{}", stderr(&o));
 
-    let expected_left: Vec<SimCourse> = before
+    let deleted: BTreeSet<String> = [0, 1, 2, 5, 6, 7, 8, 9].into_iter().map(empty).collect();
+    let left: Vec<SimCourse> = before
         .iter()
-        .filter(|c| !(spring_2026(c) && c.reading_lists.is_empty()))
+        .filter(|c| !deleted.contains(&c.code))
         .cloned()
         .collect();
-    assert_eq!(sim.courses(), expected_left);
-    assert_eq!(expected_left.len(), 1 + 4 + 3);
-    let deletes = sim
-        .calls()
-        .into_iter()
-        .filter(|c| c.method == "DELETE")
-        .count();
-    assert_eq!(deletes, 111);
+    assert_eq!(sim.courses(), left);
+    assert_eq!(before.len() - left.len(), 8);
+
+    // Each delete right after its course's two checks; nothing else asked.
+    let calls = sim.calls();
+    let deletes: Vec<usize> = (0..calls.len())
+        .filter(|&i| calls[i].method == "DELETE")
+        .collect();
+    assert_eq!(deletes.len(), 8);
+    for &i in &deletes {
+        let course = &calls[i].path;
+        assert_eq!(calls[i - 2].path, *course, "{calls:#?}");
+        assert_eq!(
+            calls[i - 1].path,
+            format!("{course}/reading-lists"),
+            "{calls:#?}"
+        );
+    }
+    let count = |f: &dyn Fn(&str) -> bool| calls.iter().filter(|c| f(&c.path)).count();
+    assert_eq!(
+        count(&|p| p.ends_with("/reading-lists")),
+        9,
+        "not for the gone or mistyped"
+    );
+    assert_eq!(calls.len(), 11 + 9 + 8, "{calls:#?}");
+
     let out = stdout(&o);
+    assert!(out.contains("Plan "), "{out}");
+    assert!(out.contains(": 13 courses, 11 to delete;"), "{out}");
     assert!(
-        out.contains("Deleting 111 courses of 2026 SPRING without reading lists"),
+        out.contains(&format!(
+            "skipped  {gained}  {}  1: it now has 1 reading list",
+            empty(3)
+        )),
         "{out}"
     );
-    assert!(out.contains("Deleted 111 of 111; 0 failed."), "{out}");
+    assert!(
+        out.contains(&format!("{}  1: Alma no longer has it", empty(4))),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "skipped  {mistyped}  2026Spring-X-EMPTY-999  1: in Alma that id is course {}, not the plan's",
+            empty(10)
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("Deleted 8 of 11; 3 skipped; 0 failed. Alma API calls: 28"),
+        "{out}"
+    );
     assert_eq!(
         out.lines().filter(|l| l.starts_with("deleted  ")).count(),
-        111
+        8
     );
+
+    // The same plan again: what is gone is skipped, nothing else is touched.
+    sim.clear_calls();
+    let o = execute(&sim, &plan).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(sim.courses(), left);
+    assert!(sim.calls().iter().all(|c| c.method == "GET"));
+    assert!(
+        stdout(&o).contains("Deleted 0 of 11; 11 skipped; 0 failed."),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_reading_list_answer_stops_the_deletes_at_that_course() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim(dir.path()).await;
+    let plan = dir.path().join("plan.csv");
+    assert!(make_plan(&sim, &plan).await.status.success());
+    let codes: Vec<String> = (0..6).map(empty).collect();
+    let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+    review(&plan, &codes, |_, row| row);
+    let broken = id_of(&sim, &empty(2));
+    sim.break_reading_lists(&broken, Some(BrokenAnswer::NoCount));
+    sim.clear_calls();
+    let before = sim.courses();
+
+    let o = execute(&sim, &plan).await;
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+
+    let gone: BTreeSet<String> = [0, 1].into_iter().map(empty).collect();
+    let left: Vec<SimCourse> = before
+        .iter()
+        .filter(|c| !gone.contains(&c.code))
+        .cloned()
+        .collect();
+    assert_eq!(sim.courses(), left, "only the two before it are deleted");
+    let calls = sim.calls();
+    assert_eq!(calls.iter().filter(|c| c.method == "DELETE").count(), 2);
+    assert_eq!(
+        calls.last().unwrap().path,
+        format!("/almaws/v1/courses/{broken}/reading-lists"),
+        "nothing asked after the unreadable answer: {calls:#?}"
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "stopped at course {broken} ({}): its re-check failed (AlmaInvalidResponse)",
+            empty(2)
+        )),
+        "{err}"
+    );
+    assert!(err.contains("it has no total_record_count"), "{err}");
+    assert!(
+        err.contains("the 3 courses after it were not deleted"),
+        "{err}"
+    );
+    assert!(
+        stdout(&o).contains("Deleted 2 of 6; 0 skipped; 0 failed; 3 not reached."),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn execute_takes_only_a_reviewed_plan_and_refuses_one_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim(dir.path()).await;
+
+    // Usage: --execute needs --plan, and plans nothing itself.
+    let o = leganto(&sim, &["--execute"]).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--plan"), "{}", stderr(&o));
+    let plan = dir.path().join("plan.csv");
+    let p = plan.to_str().unwrap();
+    let o = leganto(
+        &sim,
+        &[
+            "--year",
+            "2026",
+            "--term",
+            "SPRING",
+            "--execute",
+            "--plan",
+            p,
+        ],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
+
+    let o = execute(&sim, &plan).await;
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains(&format!("cannot open the plan {p}")),
+        "{}",
+        stderr(&o)
+    );
+
+    std::fs::write(
+        &plan,
+        "id;code;section\n6100000000002;2026Spring-X-EMPTY-000;1\n",
+    )
+    .unwrap();
+    let o = execute(&sim, &plan).await;
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("the plan's header is"),
+        "{}",
+        stderr(&o)
+    );
+
+    let id = id_of(&sim, &empty(0));
+    std::fs::write(
+        &plan,
+        format!(
+            "id,code,section,reading_lists,action\n{id},{},1,0,delete\n6.1E+12,X,1,0,delete\n",
+            empty(0)
+        ),
+    )
+    .unwrap();
+    let o = execute(&sim, &plan).await;
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("line 3 of the plan: id \"6.1E+12\" is not an Alma course id"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(sim.calls().is_empty(), "a plan not understood asks nothing");
+    assert!(sim.courses().iter().any(|c| c.id == id));
 }
 
 #[tokio::test(flavor = "multi_thread")]

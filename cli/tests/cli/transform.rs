@@ -231,6 +231,13 @@ fn fatal_input_errors_exit_3_with_one_line_and_no_loader_file() {
             "COURSE_NAME",
         ),
         (write("bin.csv", b"\x1f\x8b\x08\x00\x00\x00"), "not text"),
+        (
+            write(
+                "export.zip",
+                b"PK\x03\x04\x14\x00\x00\x00\x08\x00leganto_export.csv\x00\x00",
+            ),
+            "the CEM export is not text (control byte 0x03 in its header line)",
+        ),
         (dir.path().join("absent.csv"), "cannot open"),
     ];
     for (input, says) in cases {
@@ -248,7 +255,7 @@ fn fatal_input_errors_exit_3_with_one_line_and_no_loader_file() {
         .collect();
     assert_eq!(
         names.len(),
-        3,
+        4,
         "a temporary file was left behind: {names:?}"
     );
 }

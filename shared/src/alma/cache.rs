@@ -127,6 +127,7 @@ fn futures_are_spawnable(cache: Arc<CourseCache>, day: chrono::NaiveDate) {
         client.courses_of_year("2026").await?;
         client.search_courses("year~2026", 10, 0).await?;
         client.reading_list_count("1").await?;
+        client.course("1").await?;
         client.delete_course("1").await?;
         client.find_scheduled_job("p").await?;
         client.job_instances("j", day).await?;

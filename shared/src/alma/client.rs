@@ -268,6 +268,8 @@ impl AlmaClient {
         self.get_json(url).await
     }
 
+    /// Whether the course has reading lists; a course Alma no longer has has none. An
+    /// answer without its count is an error (see [`AlmaClient::reading_list_count`]).
     pub async fn has_reading_lists(&self, course_id: &str) -> Result<bool, AlmaError> {
         match self.reading_list_count(course_id).await {
             Ok(count) => Ok(count > 0),
@@ -278,10 +280,33 @@ impl AlmaClient {
         }
     }
 
+    /// `GET /courses/{id}/reading-lists`: how many lists the course has. An empty answer,
+    /// one that does not parse or one without `total_record_count` is
+    /// [`AlmaError::InvalidResponse`], never 0: "no lists" is what lets a delete go out.
     pub async fn reading_list_count(&self, course_id: &str) -> Result<u64, AlmaError> {
         let url = self.url(&["courses", course_id, "reading-lists"], &[]);
-        let body: ReadingListsBody = self.get_json(url).await?;
-        Ok(body.count())
+        let path = url.path().to_string();
+        let body = self.send(Method::GET, url, true).await?;
+        ReadingListsBody::parse(&body)
+            .and_then(|b| b.count())
+            .map_err(|source| invalid_response("GET", &path, source))
+    }
+
+    /// `GET /courses/{id}`: the course, or `None` when Alma no longer has it.
+    pub async fn course(&self, course_id: &str) -> Result<Option<AlmaCourseRecord>, AlmaError> {
+        let url = self.url(&["courses", course_id], &[]);
+        let path = url.path().to_string();
+        match self.get_json::<AlmaCourseRecord>(url).await {
+            // An answer without the id is not the course asked for.
+            Ok(c) if c.id.trim().is_empty() => Err(invalid_response(
+                "GET",
+                &path,
+                MalformedBody::Missing { field: "id" },
+            )),
+            Ok(c) => Ok(Some(c)),
+            Err(AlmaError::Api { code, .. }) if code == "COURSE_NOT_FOUND" => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// `DELETE /courses/{id}`. Never retried: a retry after a lost answer would hit a

@@ -55,8 +55,12 @@ pub enum AlmaError {
         message: String,
     },
 
-    /// Alma answered 2xx with a body we cannot read.
-    #[error("unexpected response from Alma to {method} {path}: {source}")]
+    /// Alma answered 2xx with a body we cannot read, or without a field it always carries.
+    /// Never read as "nothing there": an unreadable reading-list answer deletes nothing.
+    #[error(
+        "unexpected response from Alma to {method} {path}: {source}; nothing was decided on it. \
+         Check Alma's status page and re-run; if it persists, report the answer to Ex Libris"
+    )]
     InvalidResponse {
         method: String,
         path: String,

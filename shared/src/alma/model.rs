@@ -14,6 +14,13 @@ pub enum MalformedBody {
     /// Not JSON, or JSON without the fields and types the call returns.
     #[error("the JSON does not have the expected shape: {0}")]
     Shape(#[source] serde_json::Error),
+    /// Nothing at all where the call always answers something.
+    #[error("the body is empty")]
+    Empty,
+    /// A field the answer must carry is absent, e.g. a reading-list answer's
+    /// `total_record_count`: without it the answer says nothing.
+    #[error("it has no {field}")]
+    Missing { field: &'static str },
     /// A job instance's time that is not RFC 3339.
     #[error("{field} {value:?} is not an RFC 3339 time: {source}")]
     Time {
@@ -109,16 +116,30 @@ pub struct CoursePage {
 /// `GET /courses/{id}/reading-lists`: only the count matters to us.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ReadingListsBody {
-    #[serde(default, deserialize_with = "lenient_u64")]
-    pub total_record_count: u64,
+    /// Alma always sends it, 0 included; absent means the answer is not one we can trust.
+    #[serde(default, deserialize_with = "lenient_opt_u64")]
+    pub total_record_count: Option<u64>,
     #[serde(default, deserialize_with = "one_or_many")]
     pub reading_list: Vec<Value>,
 }
 
 impl ReadingListsBody {
-    /// Trusts whichever of the count and the list says more (either may be missing).
-    pub fn count(&self) -> u64 {
-        self.total_record_count.max(self.reading_list.len() as u64)
+    /// Reads an answer: an empty body, one that does not parse or one without its count is
+    /// malformed, never "no reading lists" (that would let a delete go out).
+    pub fn parse(body: &[u8]) -> Result<ReadingListsBody, MalformedBody> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(MalformedBody::Empty);
+        }
+        serde_json::from_slice(body).map_err(MalformedBody::Shape)
+    }
+
+    /// The number of reading lists. With the count present, trusts whichever of the count
+    /// and the list says more.
+    pub fn count(&self) -> Result<u64, MalformedBody> {
+        let total = self.total_record_count.ok_or(MalformedBody::Missing {
+            field: "total_record_count",
+        })?;
+        Ok(total.max(self.reading_list.len() as u64))
     }
 }
 
@@ -365,6 +386,15 @@ fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     }
 }
 
+/// A number or a numeric string; null, blank or absent means not given.
+fn lenient_opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::String(s) if s.trim().is_empty() => Ok(None),
+        other => lenient_u64(other).map(Some).map_err(de::Error::custom),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,17 +437,70 @@ mod tests {
         );
     }
 
+    fn count_of(body: &str) -> Result<u64, MalformedBody> {
+        ReadingListsBody::parse(body.as_bytes())?.count()
+    }
+
     #[test]
-    fn reading_list_count_uses_the_list_when_the_total_is_missing() {
-        let b: ReadingListsBody = serde_json::from_str(r#"{"reading_list":{"id":"1"}}"#).unwrap();
-        assert_eq!(b.count(), 1);
-        let b: ReadingListsBody = serde_json::from_str(r#"{"total_record_count":0}"#).unwrap();
-        assert_eq!(b.count(), 0);
-        let b: ReadingListsBody = serde_json::from_str(
-            r#"{"total_record_count":3,"reading_list":[{"id":"1"},{"id":"2"},{"id":"3"}]}"#,
-        )
-        .unwrap();
-        assert_eq!(b.count(), 3);
+    fn reading_list_count_is_the_total_or_the_longer_list() {
+        assert_eq!(count_of(r#"{"total_record_count":0}"#).unwrap(), 0);
+        assert_eq!(count_of(r#"{"total_record_count":"2"}"#).unwrap(), 2);
+        assert_eq!(
+            count_of(
+                r#"{"total_record_count":3,"reading_list":[{"id":"1"},{"id":"2"},{"id":"3"}]}"#
+            )
+            .unwrap(),
+            3
+        );
+        // A count lower than the list it came with: the list wins.
+        assert_eq!(
+            count_of(r#"{"total_record_count":1,"reading_list":[{"id":"1"},{"id":"2"}]}"#).unwrap(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_reading_list_answer_without_its_count_is_malformed_even_with_lists() {
+        for body in [
+            "{}",
+            r#"{"reading_list":{"id":"1"}}"#,
+            r#"{"total_record_count":null}"#,
+            r#"{"total_record_count":" "}"#,
+            "[]",
+        ] {
+            let e = count_of(body).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    MalformedBody::Missing {
+                        field: "total_record_count"
+                    }
+                ),
+                "{body}: {e:?}"
+            );
+            assert_eq!(e.to_string(), "it has no total_record_count");
+        }
+    }
+
+    #[test]
+    fn an_empty_or_unparseable_reading_list_answer_is_malformed() {
+        for body in ["", " \r\n"] {
+            assert!(
+                matches!(count_of(body), Err(MalformedBody::Empty)),
+                "{body:?}"
+            );
+        }
+        for body in [
+            "<html>bad gateway</html>",
+            r#"{"total_record_count":"many"}"#,
+            r#"{"total_record_count":-1}"#,
+            r#"{"total_record_count":2"#,
+        ] {
+            assert!(
+                matches!(count_of(body), Err(MalformedBody::Shape(_))),
+                "{body:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The CEM export reader: columns by header name, UTF-8 (with or without BOM) or
-//! Windows-1252, RFC 4180 quoting, one borrowed row at a time.
+//! The CEM export reader: columns by header name, UTF-8 (with or without BOM),
+//! Windows-1252 or UTF-16 (LE or BE, with BOM), RFC 4180 quoting, one borrowed row at a
+//! time. A row with a control character (a stray NUL...) is rejected on its own; the file
+//! is fatal only when its header is not text or more than 1% of its rows are not.
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -49,6 +51,25 @@ pub enum Col {
 }
 
 impl Col {
+    pub const ALL: [Col; 16] = [
+        Col::Code,
+        Col::Status,
+        Col::Name,
+        Col::Sln,
+        Col::Asurite,
+        Col::College,
+        Col::Campus,
+        Col::CourseId,
+        Col::Term,
+        Col::Year,
+        Col::StartSync,
+        Col::EndSync,
+        Col::CopySln,
+        Col::CopyYear,
+        Col::CopyCourseId,
+        Col::CopyTerm,
+    ];
+
     pub fn header(self) -> &'static str {
         REQUIRED_COLUMNS[self as usize]
     }
@@ -59,6 +80,10 @@ impl Col {
 pub enum TextEncoding {
     Utf8,
     Windows1252,
+    /// With a BOM (`FF FE`), as Windows tools write "Unicode".
+    Utf16Le,
+    /// With a BOM (`FE FF`).
+    Utf16Be,
 }
 
 /// Errors that stop the run: nothing is written.
@@ -70,44 +95,115 @@ pub enum CemError {
     NoDataRows,
     #[error("the CEM export lacks required column(s) {}: check the export's header row", .0.join(", "))]
     MissingColumns(Vec<String>),
-    #[error("the CEM export is not text (NUL byte at offset {offset}): is this the right file?")]
-    NotText { offset: u64 },
+    /// The header line has a control byte: a binary file (a ZIP, a spreadsheet), or UTF-16
+    /// without its byte order mark.
+    #[error(
+        "the CEM export is not text (control byte 0x{byte:02X} in its header line): is this the \
+         right file? A UTF-16 export needs its byte order mark (Windows tools write one when \
+         saving as \"Unicode\")"
+    )]
+    NotText { byte: u8 },
+    /// Too many rows with control characters to be a damaged export rather than another file.
+    #[error(
+        "the CEM export is not text: {bad_rows} of its {rows} rows have control characters \
+         (more than 1%); nothing was loaded. Is this the right file? Check the export job"
+    )]
+    MostlyNotText { bad_rows: u64, rows: u64 },
     #[error("cannot read the CEM export: {0}")]
     Io(#[source] std::io::Error),
     #[error("cannot parse the CEM export as CSV: {0}")]
     Csv(#[source] csv::Error),
 }
 
-/// Decides the encoding over the whole input: valid UTF-8 → UTF-8, else Windows-1252.
-/// Also catches empty and binary input. Reads `input` to its end.
+/// Bytes that are not text in any field: C0 controls other than tab, LF and CR, and DEL.
+const fn is_control(b: u8) -> bool {
+    (b < 0x20 && !matches!(b, 0x09 | 0x0A | 0x0D)) || b == 0x7F
+}
+
+/// The first control byte of `bytes`, if any. Every row passes through here, so the common
+/// answer (none) is found by a branch-free scan of 32-byte blocks the compiler vectorizes.
+fn has_control(bytes: &[u8]) -> Option<u8> {
+    let any = bytes
+        .chunks(32)
+        .any(|block| block.iter().fold(false, |seen, &b| seen | is_control(b)));
+    if any {
+        bytes.iter().copied().find(|&b| is_control(b))
+    } else {
+        None
+    }
+}
+
+/// Fatal when more than one row, and more than 1% of the rows, have control characters:
+/// one corrupt row costs that row, a file of them is not an export.
+fn mostly_not_text(bad_rows: u64, rows: u64) -> bool {
+    bad_rows > 1 && bad_rows.saturating_mul(100) > rows
+}
+
+/// Decides the encoding: a UTF-16 byte order mark → UTF-16; else, over the whole input,
+/// valid UTF-8 → UTF-8, else Windows-1252. Also catches empty input. Reads `input` to its
+/// end.
 pub fn detect_encoding<R: Read>(mut input: R) -> Result<TextEncoding, CemError> {
+    let mut head = [0u8; 2];
+    let mut got = 0;
+    while got < head.len() {
+        match input.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CemError::Io(e)),
+        }
+    }
+    let input = (&head[..got]).chain(input);
+    let utf16 = match head {
+        [0xFF, 0xFE] if got == 2 => Some(TextEncoding::Utf16Le),
+        [0xFE, 0xFF] if got == 2 => Some(TextEncoding::Utf16Be),
+        _ => None,
+    };
+    match utf16 {
+        Some(encoding) => {
+            let mut text = TextReader::new(input, encoding);
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = read_some(&mut text, &mut buf)?;
+                if n == 0 {
+                    return Err(CemError::EmptyFile);
+                }
+                if buf[..n].iter().any(|b| !b.is_ascii_whitespace()) {
+                    return Ok(encoding);
+                }
+            }
+        }
+        None => detect_8bit(input),
+    }
+}
+
+fn read_some(input: &mut impl Read, buf: &mut [u8]) -> Result<usize, CemError> {
+    loop {
+        match input.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other.map_err(CemError::Io),
+        }
+    }
+}
+
+/// UTF-8 or Windows-1252, over the whole input.
+fn detect_8bit<R: Read>(mut input: R) -> Result<TextEncoding, CemError> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut carry = 0usize; // an unfinished UTF-8 sequence kept at the start of buf
-    let mut offset = 0u64;
     let mut utf8 = true;
     let mut seen_text = false;
     loop {
-        let n = match input.read(&mut buf[carry..]) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(CemError::Io(e)),
-        };
+        let n = read_some(&mut input, &mut buf[carry..])?;
+        if n == 0 {
+            break;
+        }
         let end = carry + n;
         let fresh = &buf[carry..end];
-        // `contains` is memchr-fast; find the offset only when there is one.
-        if fresh.contains(&0) {
-            let p = fresh.iter().position(|&b| b == 0).unwrap_or(0);
-            return Err(CemError::NotText {
-                offset: offset + p as u64,
-            });
-        }
         // A BOM alone is no content.
         seen_text = seen_text
             || fresh
                 .iter()
                 .any(|&b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF));
-        offset += n as u64;
         carry = 0;
         if utf8 {
             match std::str::from_utf8(&buf[..end]) {
@@ -133,6 +229,108 @@ pub fn detect_encoding<R: Read>(mut input: R) -> Result<TextEncoding, CemError> 
     })
 }
 
+/// The export as the CSV parser reads it: 8-bit encodings as they are (fields are decoded
+/// one by one), UTF-16 transcoded to UTF-8 as it streams, BOM removed.
+pub enum TextReader<R: Read> {
+    Bytes(R),
+    Utf16(Box<Utf16Reader<R>>),
+}
+
+impl<R: Read> TextReader<R> {
+    pub fn new(input: R, encoding: TextEncoding) -> TextReader<R> {
+        match encoding {
+            TextEncoding::Utf8 | TextEncoding::Windows1252 => TextReader::Bytes(input),
+            TextEncoding::Utf16Le => {
+                TextReader::Utf16(Box::new(Utf16Reader::new(input, encoding_rs::UTF_16LE)))
+            }
+            TextEncoding::Utf16Be => {
+                TextReader::Utf16(Box::new(Utf16Reader::new(input, encoding_rs::UTF_16BE)))
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for TextReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            TextReader::Bytes(r) => r.read(buf),
+            TextReader::Utf16(r) => r.read(buf),
+        }
+    }
+}
+
+/// Streams UTF-16 (with its BOM) out as UTF-8 through `encoding_rs`; malformed sequences
+/// become U+FFFD, as in every other decoding here.
+pub struct Utf16Reader<R: Read> {
+    input: R,
+    decoder: encoding_rs::Decoder,
+    raw: Vec<u8>,
+    raw_start: usize,
+    raw_end: usize,
+    input_done: bool,
+    text: Vec<u8>,
+    text_start: usize,
+    text_end: usize,
+    finished: bool,
+}
+
+impl<R: Read> Utf16Reader<R> {
+    fn new(input: R, encoding: &'static encoding_rs::Encoding) -> Utf16Reader<R> {
+        const RAW: usize = 64 * 1024;
+        Utf16Reader {
+            input,
+            decoder: encoding.new_decoder_with_bom_removal(),
+            raw: vec![0; RAW],
+            raw_start: 0,
+            raw_end: 0,
+            input_done: false,
+            // Two bytes of UTF-16 are at most three of UTF-8.
+            text: vec![0; RAW * 3 / 2 + 16],
+            text_start: 0,
+            text_end: 0,
+            finished: false,
+        }
+    }
+}
+
+impl<R: Read> Read for Utf16Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if self.text_start < self.text_end {
+                let n = buf.len().min(self.text_end - self.text_start);
+                buf[..n].copy_from_slice(&self.text[self.text_start..self.text_start + n]);
+                self.text_start += n;
+                return Ok(n);
+            }
+            if self.finished {
+                return Ok(0);
+            }
+            if self.raw_start == self.raw_end && !self.input_done {
+                let n = loop {
+                    match self.input.read(&mut self.raw) {
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        other => break other?,
+                    }
+                };
+                self.raw_start = 0;
+                self.raw_end = n;
+                self.input_done = n == 0;
+            }
+            let (result, read, written, _) = self.decoder.decode_to_utf8(
+                &self.raw[self.raw_start..self.raw_end],
+                &mut self.text,
+                self.input_done,
+            );
+            self.raw_start += read;
+            self.text_start = 0;
+            self.text_end = written;
+            if self.input_done && result == encoding_rs::CoderResult::InputEmpty {
+                self.finished = true;
+            }
+        }
+    }
+}
+
 /// A bad row: never transformed, always reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowReject {
@@ -145,6 +343,9 @@ pub struct RowReject {
 /// One data row, fields decoded and trimmed, borrowed from the reader's buffer.
 pub struct CemRow<'a> {
     pub line: u64,
+    /// Set when the row was two physical lines joined across an unquoted line break: the
+    /// second line's number.
+    pub joined_with: Option<u64>,
     fields: [Cow<'a, str>; 16],
 }
 
@@ -164,13 +365,34 @@ pub enum Read1<'a> {
 }
 
 /// Streams rows of a CEM export.
+///
+/// A physical line with fewer fields than the header is usually a row broken by a line
+/// break left unquoted (SQL Server flat-file exports do this with titles). When that line
+/// and the next, also short, give exactly the header's count together, they are one row:
+/// the last field of the first and the first of the second are joined with a space.
+/// Otherwise the short line is rejected, and so is the next if it is short too (the other
+/// part); a next line of full width is a row of its own.
 pub struct CemReader<R: Read> {
-    csv: csv::Reader<R>,
+    csv: csv::Reader<TextReader<R>>,
     index: [usize; 16],
     width: usize,
+    /// The header's names, for naming a column the rules do not use.
+    names: Vec<String>,
+    /// How fields are decoded (UTF-16 reaches the parser as UTF-8).
     encoding: TextEncoding,
+    /// Rows handed out, and of them rejected for control characters.
+    rows: u64,
+    not_text: u64,
     record: csv::ByteRecord,
+    /// `record` holds a line read ahead, not yet handed out.
     pending: bool,
+    /// The line read ahead of a short one.
+    next: csv::ByteRecord,
+    /// Two short lines joined.
+    joined: csv::ByteRecord,
+    /// `record` is the second part of a broken row that could not be joined: reject it
+    /// without trying to join it with the line after.
+    part: bool,
 }
 
 impl<R: Read> CemReader<R> {
@@ -180,10 +402,17 @@ impl<R: Read> CemReader<R> {
             .has_headers(false)
             .flexible(true)
             .buffer_capacity(256 * 1024)
-            .from_reader(input);
+            .from_reader(TextReader::new(input, encoding));
+        let encoding = match encoding {
+            TextEncoding::Utf16Le | TextEncoding::Utf16Be => TextEncoding::Utf8,
+            other => other,
+        };
         let mut header = csv::ByteRecord::new();
         if !csv.read_byte_record(&mut header).map_err(CemError::Csv)? {
             return Err(CemError::EmptyFile);
+        }
+        if let Some(byte) = has_control(header.as_slice()) {
+            return Err(CemError::NotText { byte });
         }
         let names: Vec<String> = header
             .iter()
@@ -217,9 +446,15 @@ impl<R: Read> CemReader<R> {
             csv,
             index,
             width: header.len(),
+            names,
             encoding,
+            rows: 0,
+            not_text: 0,
             record,
             pending: true,
+            next: csv::ByteRecord::new(),
+            joined: csv::ByteRecord::new(),
+            part: false,
         })
     }
 
@@ -232,31 +467,142 @@ impl<R: Read> CemReader<R> {
             .read_byte_record(&mut self.record)
             .map_err(CemError::Csv)?
         {
+            if mostly_not_text(self.not_text, self.rows) {
+                return Err(CemError::MostlyNotText {
+                    bad_rows: self.not_text,
+                    rows: self.rows,
+                });
+            }
             return Ok(None);
         }
-        // csv counts the line the previous record ended on; the row starts one later.
-        let line = self.record.position().map_or(0, |p| p.line() + 1);
-        let rec = &self.record;
-        let enc = self.encoding;
-        let field = |i: usize| rec.get(i).map_or(Cow::Borrowed(""), |f| decode(f, enc));
-        if rec.len() != self.width {
-            let code = field(self.index[Col::Code as usize]).trim().to_owned();
-            return Ok(Some(Read1::Bad(RowReject {
-                line,
-                course_code: code,
-                column: None,
-                reason: format!("expected {} fields, found {}", self.width, rec.len()),
-            })));
+        self.rows += 1;
+        let line = line_of(&self.record);
+        let part = std::mem::take(&mut self.part);
+        if self.record.len() < self.width
+            && !part
+            && self
+                .csv
+                .read_byte_record(&mut self.next)
+                .map_err(CemError::Csv)?
+        {
+            let next_line = line_of(&self.next);
+            // A next line of full width is a row of its own, never the end of a broken
+            // one: joined to a stray fragment, a good row would be spoiled.
+            if self.next.len() < self.width && self.record.len() + self.next.len() - 1 == self.width
+            {
+                join(&self.record, &self.next, &mut self.joined);
+                if let Some(reject) = self.control_reject(&self.joined, line) {
+                    self.not_text += 1;
+                    return Ok(Some(Read1::Bad(reject)));
+                }
+                let fields = self.fields(&self.joined);
+                return Ok(Some(Read1::Row(CemRow {
+                    line,
+                    joined_with: Some(next_line),
+                    fields,
+                })));
+            }
+            let reject = self.field_count_reject(&self.record, line);
+            // The next line is handed out on the next call; if it is short, it is the other
+            // part of this row.
+            std::mem::swap(&mut self.record, &mut self.next);
+            self.pending = true;
+            self.part = self.record.len() < self.width;
+            return Ok(Some(Read1::Bad(reject)));
         }
-        let fields: [Cow<'_, str>; 16] = std::array::from_fn(|k| field(self.index[k]));
-        Ok(Some(Read1::Row(CemRow { line, fields })))
+        if self.record.len() != self.width {
+            return Ok(Some(Read1::Bad(
+                self.field_count_reject(&self.record, line),
+            )));
+        }
+        if let Some(reject) = self.control_reject(&self.record, line) {
+            self.not_text += 1;
+            return Ok(Some(Read1::Bad(reject)));
+        }
+        let fields = self.fields(&self.record);
+        Ok(Some(Read1::Row(CemRow {
+            line,
+            joined_with: None,
+            fields,
+        })))
+    }
+
+    /// The reject of a row with a control character, naming the first column that has one.
+    fn control_reject(&self, rec: &csv::ByteRecord, line: u64) -> Option<RowReject> {
+        has_control(rec.as_slice())?;
+        let at = rec.iter().position(|f| has_control(f).is_some())?;
+        let used = Col::ALL.into_iter().find(|&c| self.index[c as usize] == at);
+        let name = used.map_or_else(|| self.names[at].clone(), |c| c.header().to_owned());
+        let code = rec
+            .get(self.index[Col::Code as usize])
+            .map_or(Cow::Borrowed(""), |f| decode(f, self.encoding));
+        Some(RowReject {
+            line,
+            // A code with the control character in it would carry it into the reports.
+            course_code: code
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect::<String>()
+                .trim()
+                .to_owned(),
+            column: used.map(Col::header),
+            reason: format!("control character in {name}"),
+        })
+    }
+
+    /// The used columns of `rec`, decoded.
+    fn fields<'r>(&self, rec: &'r csv::ByteRecord) -> [Cow<'r, str>; 16] {
+        let enc = self.encoding;
+        std::array::from_fn(|k| {
+            rec.get(self.index[k])
+                .map_or(Cow::Borrowed(""), |f| decode(f, enc))
+        })
+    }
+
+    fn field_count_reject(&self, rec: &csv::ByteRecord, line: u64) -> RowReject {
+        let code = rec
+            .get(self.index[Col::Code as usize])
+            .map_or(Cow::Borrowed(""), |f| decode(f, self.encoding));
+        RowReject {
+            line,
+            course_code: code.trim().to_owned(),
+            column: None,
+            reason: format!("expected {} fields, found {}", self.width, rec.len()),
+        }
+    }
+}
+
+/// The physical line a record starts on (the header is line 1).
+fn line_of(rec: &csv::ByteRecord) -> u64 {
+    // csv counts the line the previous record ended on; the row starts one later.
+    rec.position().map_or(0, |p| p.line() + 1)
+}
+
+/// `first` and `second` as one record: the break between them becomes a space inside the
+/// field it split.
+fn join(first: &csv::ByteRecord, second: &csv::ByteRecord, out: &mut csv::ByteRecord) {
+    out.clear();
+    let last = first.len().saturating_sub(1);
+    for f in first.iter().take(last) {
+        out.push_field(f);
+    }
+    let mut split = Vec::with_capacity(64);
+    split.extend_from_slice(first.get(last).unwrap_or_default());
+    split.push(b' ');
+    split.extend_from_slice(second.get(0).unwrap_or_default());
+    out.push_field(&split);
+    for f in second.iter().skip(1) {
+        out.push_field(f);
     }
 }
 
 fn decode(bytes: &[u8], encoding: TextEncoding) -> Cow<'_, str> {
     match encoding {
-        // Validated over the whole input already; lossy only guards against a changed file.
-        TextEncoding::Utf8 => String::from_utf8_lossy(bytes),
+        // Validated over the whole input already (or transcoded from UTF-16); lossy only
+        // guards against a changed file.
+        TextEncoding::Utf8 | TextEncoding::Utf16Le | TextEncoding::Utf16Be => {
+            String::from_utf8_lossy(bytes)
+        }
         TextEncoding::Windows1252 => {
             encoding_rs::WINDOWS_1252
                 .decode_without_bom_handling(bytes)

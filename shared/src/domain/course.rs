@@ -276,6 +276,9 @@ pub enum WarningKind {
     /// A value bound for the loader file starts as a spreadsheet formula does
     /// ([`crate::csv_safe`]); the loader file carries it unchanged.
     SpreadsheetFormula { column: String, starts_with: char },
+    /// The row was broken by an unquoted line break: its line and `next_line` were joined
+    /// (the break became a space).
+    JoinedLines { next_line: u64 },
 }
 
 impl std::fmt::Display for Warning {
@@ -296,6 +299,11 @@ impl std::fmt::Display for Warning {
                 f,
                 "{column} starts with {starts_with:?} (a spreadsheet would run it as a \
                  formula); the loader file carries it as it is"
+            ),
+            WarningKind::JoinedLines { next_line } => write!(
+                f,
+                "fewer fields than the header; joined with line {next_line} (a line break left \
+                 unquoted in the export, now a space): check the row in the export"
             ),
         }
     }
@@ -342,11 +350,29 @@ pub fn parse_sync_date(value: &str) -> Option<NaiveDate> {
 pub fn apply_row_rules(row: &CemRow<'_>, rules: &Rules) -> RowOutcome {
     match checked_row(row) {
         Ok(Some(checked)) => {
-            let (course, warnings) = course_from(row, &checked, rules);
+            let (course, mut warnings) = course_from(row, &checked, rules);
+            if let Some(next_line) = row.joined_with {
+                warnings.insert(
+                    0,
+                    Warning {
+                        line: row.line,
+                        course_code: row.get(Col::Code).to_owned(),
+                        kind: WarningKind::JoinedLines { next_line },
+                    },
+                );
+            }
             RowOutcome::Course(course, warnings)
         }
         Ok(None) => RowOutcome::Skipped,
-        Err(reject) => RowOutcome::Rejected(reject),
+        Err(mut reject) => {
+            if let Some(next_line) = row.joined_with {
+                reject.reason.push_str(&format!(
+                    " (lines {} and {next_line} joined across an unquoted line break)",
+                    row.line
+                ));
+            }
+            RowOutcome::Rejected(reject)
+        }
     }
 }
 

@@ -648,6 +648,342 @@ fn utf8_check_spans_read_boundaries() {
     );
 }
 
+// ---- §1: UTF-16 exports and rows that are not text (issue 17) -----------------------------
+
+fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+    let mut out = if big_endian {
+        vec![0xFE, 0xFF]
+    } else {
+        vec![0xFF, 0xFE]
+    };
+    for unit in text.encode_utf16() {
+        out.extend(if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        });
+    }
+    out
+}
+
+/// Hands out one byte per read, so every boundary falls inside a character somewhere.
+struct OneByte<'a>(&'a [u8]);
+
+impl std::io::Read for OneByte<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match (self.0.split_first(), buf.is_empty()) {
+            (Some((b, rest)), false) => {
+                buf[0] = *b;
+                self.0 = rest;
+                Ok(1)
+            }
+            _ => Ok(0),
+        }
+    }
+}
+
+#[test]
+fn utf16_with_a_byte_order_mark_reads_like_utf8_in_either_byte_order() {
+    let utf8 = cem(&[
+        row(
+            "C-1",
+            "APPROVED",
+            "1",
+            "a",
+            &[("COURSE_NAME", "Théorie Café 😀")],
+        ),
+        row("C-2", "APPROVED", "2", "a", &[("COURSE_NAME", "Ελληνικά")]),
+    ]);
+    let text = String::from_utf8(utf8.clone()).unwrap();
+    let (want, _) = run(&utf8, DeleteGuard::Offline);
+    for (big_endian, encoding) in [
+        (false, TextEncoding::Utf16Le),
+        (true, TextEncoding::Utf16Be),
+    ] {
+        let input = utf16(&text, big_endian);
+        assert_eq!(detect_encoding(&input[..]).unwrap(), encoding);
+        assert_eq!(detect_encoding(OneByte(&input)).unwrap(), encoding);
+        let (got, s) = run(&input, DeleteGuard::Offline);
+        assert_eq!(got, want, "{encoding:?}");
+        assert_eq!(s.input_encoding, Some(encoding));
+        assert_eq!(got[0][1], "Théorie Café 😀");
+
+        // Read a byte at a time: surrogate pairs and BOM split across reads.
+        let mut reader = super::cem::TextReader::new(OneByte(&input), encoding);
+        let mut decoded = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut decoded).unwrap();
+        assert_eq!(decoded, text, "{encoding:?}");
+    }
+}
+
+#[test]
+fn utf16_with_only_a_byte_order_mark_or_whitespace_is_empty() {
+    for input in [vec![0xFF, 0xFE], utf16(" \r\n", false), utf16("", true)] {
+        assert!(
+            matches!(detect_encoding(&input[..]), Err(CemError::EmptyFile)),
+            "{input:?}"
+        );
+    }
+}
+
+#[test]
+fn utf16_without_a_byte_order_mark_is_not_text_and_the_message_says_why() {
+    let text = String::from_utf8(cem(&[row("C-1", "APPROVED", "1", "a", &[])])).unwrap();
+    let input = utf16(&text, false)[2..].to_vec();
+    let e = transform(
+        &mut Cursor::new(input),
+        &asu(),
+        DeleteGuard::Offline,
+        Vec::new(),
+    )
+    .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        matches!(e, super::RunError::Input(CemError::NotText { byte: 0 })),
+        "{msg}"
+    );
+    assert!(msg.contains("byte order mark"), "{msg}");
+}
+
+/// `n` good rows, `C-0` … .
+fn good_rows(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| row(&format!("C-{i}"), "APPROVED", &i.to_string(), "a", &[]))
+        .collect()
+}
+
+#[test]
+fn a_stray_nul_costs_its_row_which_is_rejected_naming_line_and_column() {
+    let mut rows = good_rows(200);
+    rows[10] = row(
+        "C-10",
+        "APPROVED",
+        "10",
+        "a",
+        &[("COURSE_NAME", "ENG\0 101")],
+    );
+    // In a column the rules do not use, the file's own name for it.
+    rows[20] = row(
+        "C-20",
+        "APPROVED",
+        "20",
+        "a",
+        &[("INSTRUCTOR_TYPE", "Pri\u{1}mary")],
+    );
+    let (lines, s) = run(&cem(&rows), DeleteGuard::Offline);
+    assert_eq!(lines.len(), 198);
+    assert!(lines.iter().all(|l| l[CODE] != "C-10" && l[CODE] != "C-20"));
+    let got: Vec<(u64, &str, Option<&str>, &str)> = s
+        .rejects
+        .iter()
+        .map(|r| (r.line, r.course_code.as_str(), r.column, r.reason.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                12,
+                "C-10",
+                Some("COURSE_NAME"),
+                "control character in COURSE_NAME"
+            ),
+            (22, "C-20", None, "control character in INSTRUCTOR_TYPE"),
+        ]
+    );
+    assert_eq!(s.rows_read, 200);
+}
+
+#[test]
+fn a_control_character_in_the_course_code_is_left_out_of_the_reject() {
+    let mut rows = good_rows(5);
+    rows[1] = row("C-\u{0}1", "APPROVED", "1", "a", &[]);
+    let (_, s) = run(&cem(&rows), DeleteGuard::Offline);
+    assert_eq!(s.rejects[0].course_code, "C-1");
+    assert_eq!(s.rejects[0].column, Some("MYASU_COURSE_IDSTRING"));
+}
+
+#[test]
+fn more_than_one_percent_of_rows_not_text_is_fatal_and_one_in_a_small_file_is_not() {
+    let mut rows = good_rows(100);
+    rows[5] = row("C-5", "APPROVED", "5", "a", &[("COURSE_NAME", "\0")]);
+    // One bad row, even of two, is that row's loss only.
+    let (lines, s) = run(
+        &cem(&[rows[0].clone(), rows[5].clone()]),
+        DeleteGuard::Offline,
+    );
+    assert_eq!((lines.len(), s.rejects.len()), (1, 1));
+    let (lines, s) = run(&cem(&rows), DeleteGuard::Offline);
+    assert_eq!((lines.len(), s.rejects.len()), (99, 1));
+    rows[50] = row("C-50", "APPROVED", "50", "a", &[("CAMPUS", "\u{7f}")]);
+    let e = transform(
+        &mut Cursor::new(cem(&rows)),
+        &asu(),
+        DeleteGuard::Offline,
+        Vec::new(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            super::RunError::Input(CemError::MostlyNotText {
+                bad_rows: 2,
+                rows: 100
+            })
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("2 of its 100 rows have control characters"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_zip_is_fatal_as_not_text_before_any_row() {
+    let zip = b"PK\x03\x04\x14\x00\x00\x00\x08\x00leganto_export.csv\x00\x00\xff\xfe";
+    let mut out = Vec::new();
+    let e = transform(
+        &mut Cursor::new(&zip[..]),
+        &asu(),
+        DeleteGuard::Offline,
+        &mut out,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, super::RunError::Input(CemError::NotText { byte: 3 })),
+        "{e}"
+    );
+    assert!(
+        e.to_string().starts_with("the CEM export is not text"),
+        "{e}"
+    );
+    assert!(out.is_empty());
+}
+
+// ---- §1: rows broken by an unquoted line break -------------------------------------------
+
+fn joined_warnings(s: &super::RunSummary) -> Vec<&super::course::Warning> {
+    s.warnings
+        .iter()
+        .filter(|w| matches!(w.kind, super::course::WarningKind::JoinedLines { .. }))
+        .collect()
+}
+
+/// `row` with its COURSE_NAME broken at each `|` by an unquoted CRLF.
+fn broken_row(code: &str, sln: &str, name: &str) -> String {
+    row(code, "APPROVED", sln, "a", &[("COURSE_NAME", name)]).replace('|', "\r\n")
+}
+
+#[test]
+fn a_row_broken_by_an_unquoted_line_break_is_joined_with_a_warning_naming_both_lines() {
+    let input = cem(&[
+        row("C-1", "APPROVED", "1", "a", &[]),
+        broken_row("C-2", "2", "ENG 101 Intro to|Writing"),
+        row("C-3", "APPROVED", "3", "a", &[]),
+    ]);
+    let (lines, s) = run(&input, DeleteGuard::Offline);
+    assert_eq!(s.rows_read, 3);
+    assert!(s.rejects.is_empty(), "{:?}", s.rejects);
+    let titles: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l[CODE].as_str(), l[1].as_str()))
+        .collect();
+    assert_eq!(
+        titles,
+        vec![
+            ("C-1", "ENG 101 Title"),
+            ("C-2", "ENG 101 Intro to Writing"),
+            ("C-3", "ENG 101 Title")
+        ]
+    );
+    assert_eq!(
+        lines[1][SECTION], "2",
+        "the fields after the break are in place"
+    );
+    let joined = joined_warnings(&s);
+    assert_eq!(joined.len(), 1, "{:?}", s.warnings);
+    let w = joined[0].to_string();
+    assert!(
+        w.starts_with("line 3 C-2: fewer fields than the header; joined with line 4"),
+        "{w}"
+    );
+    let json = serde_json::to_value(joined[0]).unwrap();
+    assert_eq!(json["warning"], "joined_lines");
+    assert_eq!(
+        (json["line"].as_u64(), json["next_line"].as_u64()),
+        (Some(3), Some(4))
+    );
+}
+
+#[test]
+fn a_joined_row_that_breaks_a_rule_is_rejected_saying_it_was_joined() {
+    let mut bad = row("C-2", "APPROVED", "2", "a", &[("TERM", "")]);
+    bad = bad.replacen("ENG 101 Title", "ENG 101\r\nTitle", 1);
+    let input = cem(&[bad, row("C-3", "APPROVED", "3", "a", &[])]);
+    let (lines, s) = run(&input, DeleteGuard::Offline);
+    assert_eq!(lines.len(), 1);
+    assert_eq!((s.rejects[0].line, s.rejects[0].column), (2, Some("TERM")));
+    assert!(
+        s.rejects[0]
+            .reason
+            .ends_with("(lines 2 and 3 joined across an unquoted line break)"),
+        "{}",
+        s.rejects[0].reason
+    );
+}
+
+#[test]
+fn broken_parts_that_do_not_add_up_are_each_rejected_with_their_line() {
+    let input = cem(&[
+        row("C-1", "APPROVED", "1", "a", &[]),
+        // Broken twice: three parts, no two of which make a row.
+        broken_row("C-2", "2", "ENG 101|Intro to|Writing"),
+        row("C-3", "APPROVED", "3", "a", &[]),
+        // A stray fragment before a whole row: the row is not spoiled.
+        "stray".to_string(),
+        row("C-4", "APPROVED", "4", "a", &[]),
+        // A fragment at the end of the file.
+        "C-5,APPROVED".to_string(),
+    ]);
+    let (lines, s) = run(&input, DeleteGuard::Offline);
+    let codes: Vec<&str> = lines.iter().map(|l| l[CODE].as_str()).collect();
+    assert_eq!(codes, vec!["C-1", "C-3", "C-4"]);
+    let lines_and_reasons: Vec<(u64, String)> = s
+        .rejects
+        .iter()
+        .map(|r| (r.line, r.reason.clone()))
+        .collect();
+    assert_eq!(
+        lines_and_reasons,
+        vec![
+            (3, "expected 18 fields, found 4".to_string()),
+            (4, "expected 18 fields, found 1".to_string()),
+            (5, "expected 18 fields, found 15".to_string()),
+            (7, "expected 18 fields, found 1".to_string()),
+            (9, "expected 18 fields, found 2".to_string()),
+        ]
+    );
+    assert_eq!(s.rejects[0].course_code, "C-2");
+    assert!(joined_warnings(&s).is_empty(), "{:?}", s.warnings);
+    assert_eq!(s.rows_read, 3 + 5);
+}
+
+#[test]
+fn a_quoted_line_break_is_part_of_the_field_as_before() {
+    let input = cem(&[row(
+        "C-1",
+        "APPROVED",
+        "1",
+        "a",
+        &[("COURSE_NAME", "ENG 101\nTitle")],
+    )]);
+    let (lines, s) = run(&input, DeleteGuard::Offline);
+    assert!(joined_warnings(&s).is_empty() && s.rejects.is_empty());
+    // The loader file has no line breaks in fields; the writer makes it a space.
+    assert_eq!(lines[0][1], "ENG 101 Title");
+}
+
 // ---- merge -------------------------------------------------------------------------------
 
 #[test]

@@ -1,17 +1,22 @@
 //! The delete-empty-courses tool: the courses of one year and term, each checked once for
 //! reading lists; those without any are planned for deletion, the rest kept. Deleting is a
-//! separate call, so a plan can be read before anything goes. A course with reading lists
-//! is never deleted.
+//! separate run that takes the plan file a person reviewed ([`read_plan_csv`]) and deletes
+//! only what it lists, each course re-checked right before its delete ([`execute`]). A
+//! course with reading lists is never deleted, and neither is one whose answer cannot be
+//! read.
 
-use std::collections::HashSet;
-use std::io::Write;
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Write};
 
 use futures::{StreamExt, TryStreamExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::alma::{AlmaClient, AlmaCourseRecord, AlmaError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The plan file's columns, in order.
+pub const PLAN_COLUMNS: [&str; 5] = ["id", "code", "section", "reading_lists", "action"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Delete,
@@ -28,7 +33,7 @@ impl Action {
 }
 
 /// One course of the plan; also a row of the plan file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanRow {
     pub id: String,
     pub code: String,
@@ -52,7 +57,7 @@ impl PlanRow {
         }
     }
 
-    /// The only rows [`delete`] touches.
+    /// The only rows [`execute`] touches.
     pub fn deletable(&self) -> bool {
         self.action == Action::Delete && self.reading_lists == 0
     }
@@ -121,42 +126,221 @@ pub fn write_plan_csv(rows: &[PlanRow], out: impl Write) -> Result<(), csv::Erro
         w.serialize(row)?;
     }
     if rows.is_empty() {
-        w.write_record(["id", "code", "section", "reading_lists", "action"])?;
+        w.write_record(PLAN_COLUMNS)?;
     }
     w.flush()?;
     Ok(())
 }
 
-/// What [`delete`] did.
+/// Why a plan file cannot be used. Each names the file's line, counting the header as 1.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error(
+        "the plan's header is {found:?}, not \"id,code,section,reading_lists,action\": give \
+         --plan the CSV that delete-empty-courses wrote (without --execute)"
+    )]
+    Header { found: String },
+    #[error("the plan is empty: give --plan the CSV that delete-empty-courses wrote")]
+    Empty,
+    #[error("line {line} of the plan cannot be read: {source}")]
+    Row {
+        line: u64,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("line {line} of the plan: {problem}")]
+    Invalid { line: u64, problem: String },
+}
+
+/// Reads a plan file as [`write_plan_csv`] wrote it and a person reviewed it (rows removed,
+/// `delete` turned into `keep`; a UTF-8 BOM and CRLF, as spreadsheets save, are fine).
+/// Anything else in it is an error naming the line: a plan that is not understood deletes
+/// nothing.
+pub fn read_plan_csv(input: impl Read) -> Result<Vec<PlanRow>, PlanFileError> {
+    let mut r = csv::ReaderBuilder::new().from_reader(input);
+    let header = r
+        .headers()
+        .map_err(|source| PlanFileError::Row { line: 1, source })?;
+    if header.is_empty() {
+        return Err(PlanFileError::Empty);
+    }
+    let names: Vec<&str> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            if i == 0 {
+                h.trim_start_matches('\u{feff}')
+            } else {
+                h
+            }
+        })
+        .map(str::trim)
+        .collect();
+    if names != PLAN_COLUMNS {
+        return Err(PlanFileError::Header {
+            found: names.join(","),
+        });
+    }
+    let mut rows = Vec::new();
+    let mut first_line: HashMap<String, u64> = HashMap::new();
+    for record in r.records() {
+        let record = record.map_err(|source| PlanFileError::Row {
+            line: source.position().map_or(0, |p| p.line()),
+            source,
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let invalid = |problem: String| PlanFileError::Invalid { line, problem };
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let field = |i: usize| record.get(i).unwrap_or_default().trim().to_string();
+        let id = field(0);
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid(format!(
+                "id {id:?} is not an Alma course id (digits only); a spreadsheet may have \
+                 turned it into a number such as 6.1E+12: write the plan again, or open it \
+                 with the id column as text"
+            )));
+        }
+        let code = field(1);
+        if code.is_empty() {
+            return Err(invalid(format!("course {id} has no code")));
+        }
+        let reading_lists = field(3).parse::<u64>().map_err(|_| {
+            invalid(format!(
+                "reading_lists {:?} of course {id} is not a count",
+                field(3)
+            ))
+        })?;
+        let action = match field(4).to_ascii_lowercase().as_str() {
+            "delete" => Action::Delete,
+            "keep" => Action::Keep,
+            other => {
+                return Err(invalid(format!(
+                    "action {other:?} of course {id} is neither delete nor keep"
+                )))
+            }
+        };
+        if let Some(first) = first_line.insert(id.clone(), line) {
+            return Err(invalid(format!(
+                "course {id} is listed again (first on line {first}); list each course once"
+            )));
+        }
+        rows.push(PlanRow {
+            id,
+            code,
+            section: field(2),
+            reading_lists,
+            action,
+        });
+    }
+    Ok(rows)
+}
+
+/// Why a planned course was left alone when its turn came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// Alma no longer has a course with that id.
+    Gone,
+    /// The id now belongs to a course with another code.
+    OtherCode { alma_code: String },
+    /// It gained reading lists since the plan was made.
+    HasReadingLists(u64),
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::Gone => f.write_str("Alma no longer has it"),
+            Skip::OtherCode { alma_code } => {
+                write!(f, "in Alma that id is course {alma_code}, not the plan's")
+            }
+            Skip::HasReadingLists(n) => write!(
+                f,
+                "it now has {n} reading list{}",
+                if *n == 1 { "" } else { "s" }
+            ),
+        }
+    }
+}
+
+/// The course whose check stopped [`execute`], and why.
+#[derive(Debug)]
+pub struct Stop {
+    pub row: PlanRow,
+    pub error: AlmaError,
+}
+
+/// What [`execute`] did, in the plan's order.
 #[derive(Debug, Default)]
 pub struct DeleteReport {
     pub deleted: Vec<PlanRow>,
-    /// Each course that could not be deleted, with Alma's reason.
+    pub skipped: Vec<(PlanRow, Skip)>,
+    /// Each course whose delete Alma refused, with Alma's reason.
     pub failed: Vec<(PlanRow, AlmaError)>,
+    /// Set when a check could not be made or read: nothing after it was touched.
+    pub stopped: Option<Stop>,
+    /// The plan's courses not reached because of the stop.
+    pub not_reached: Vec<PlanRow>,
 }
 
-/// Deletes the plan's `delete` rows (never one with reading lists), concurrently within
-/// the client's limits. One failure does not stop the others.
-pub async fn delete(client: &AlmaClient, rows: &[PlanRow]) -> DeleteReport {
-    let results: Vec<(PlanRow, Result<(), AlmaError>)> = futures::stream::iter(rows)
-        .filter(|r| std::future::ready(r.deletable()))
-        .map(|row| async move { (row.clone(), client.delete_course(&row.id).await) })
-        .buffered(client.max_concurrency())
-        .collect()
-        .await;
+/// The last look before one delete: the course still exists under the plan's code and
+/// has no reading lists. An error means its state is unknown.
+async fn recheck(client: &AlmaClient, row: &PlanRow) -> Result<Option<Skip>, AlmaError> {
+    let Some(course) = client.course(&row.id).await? else {
+        return Ok(Some(Skip::Gone));
+    };
+    if course.code.trim() != row.code.trim() {
+        return Ok(Some(Skip::OtherCode {
+            alma_code: course.code,
+        }));
+    }
+    match client.reading_list_count(&row.id).await {
+        Ok(0) => Ok(None),
+        Ok(n) => Ok(Some(Skip::HasReadingLists(n))),
+        // Deleted between the two calls.
+        Err(AlmaError::Api { code, .. }) if code == "COURSE_NOT_FOUND" => Ok(Some(Skip::Gone)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes the reviewed plan's `delete` rows (never one it lists with reading lists), one
+/// course at a time. Right before each delete it re-checks the course ([`recheck`]): one
+/// that is gone, has another code or gained lists is skipped. A check that fails or cannot
+/// be read (e.g. `AlmaInvalidResponse`) stops the run there: nothing after it is touched.
+/// A delete Alma refuses is reported and the run goes on.
+pub async fn execute(client: &AlmaClient, rows: &[PlanRow]) -> DeleteReport {
     let mut report = DeleteReport::default();
-    for (row, result) in results {
-        match result {
+    let mut planned = rows.iter().filter(|r| r.deletable());
+    for row in planned.by_ref() {
+        match recheck(client, row).await {
+            Ok(Some(skip)) => {
+                tracing::info!(course_id = %row.id, code = %row.code, why = %skip, "skipped the course");
+                report.skipped.push((row.clone(), skip));
+                continue;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(course_id = %row.id, error = %error, "cannot re-check the course; stopping");
+                report.stopped = Some(Stop {
+                    row: row.clone(),
+                    error,
+                });
+                break;
+            }
+        }
+        match client.delete_course(&row.id).await {
             Ok(()) => {
                 tracing::info!(course_id = %row.id, code = %row.code, section = %row.section, "deleted the course");
-                report.deleted.push(row);
+                report.deleted.push(row.clone());
             }
             Err(e) => {
                 tracing::warn!(course_id = %row.id, error = %e, "could not delete the course");
-                report.failed.push((row, e));
+                report.failed.push((row.clone(), e));
             }
         }
     }
+    report.not_reached = planned.cloned().collect();
     report
 }
 
@@ -225,6 +409,98 @@ mod tests {
             ..keep
         };
         assert!(!forced.deletable());
+    }
+
+    fn read(text: &str) -> Result<Vec<PlanRow>, PlanFileError> {
+        read_plan_csv(text.as_bytes())
+    }
+
+    #[test]
+    fn a_written_plan_reads_back_as_it_was() {
+        let rows = vec![
+            PlanRow::new(&course("1", "2026", &["SPRING"]), 0),
+            PlanRow::new(&course("2", "2026", &["SPRING"]), 3),
+        ];
+        let mut out = Vec::new();
+        write_plan_csv(&rows, &mut out).unwrap();
+        assert_eq!(read_plan_csv(out.as_slice()).unwrap(), rows);
+        let mut empty = Vec::new();
+        write_plan_csv(&[], &mut empty).unwrap();
+        assert!(read_plan_csv(empty.as_slice()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_plan_saved_by_a_spreadsheet_is_read() {
+        let rows = read(
+            "\u{feff}id,code,section,reading_lists,action\r\n61,C61,1,0,DELETE\r\n,,,,\r\n62,C62,1,0,keep\r\n",
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].id.as_str(), rows[0].action),
+            ("61", Action::Delete)
+        );
+        assert!(rows[0].deletable() && !rows[1].deletable());
+    }
+
+    #[test]
+    fn a_plan_that_is_not_understood_is_an_error_naming_its_line() {
+        let header = "id,code,section,reading_lists,action\n";
+        for (text, want) in [
+            ("", "the plan is empty"),
+            ("code,id\n1,C\n", "the plan's header is \"code,id\""),
+            (
+                "id,code,section,reading_lists,action,extra\n",
+                "the plan's header is",
+            ),
+            (
+                &format!("{header}6.1E+12,C1,1,0,delete\n"),
+                "line 2 of the plan: id \"6.1E+12\"",
+            ),
+            (
+                &format!("{header}61,,1,0,delete\n"),
+                "line 2 of the plan: course 61 has no code",
+            ),
+            (
+                &format!("{header}61,C1,1,none,delete\n"),
+                "reading_lists \"none\" of course 61",
+            ),
+            (
+                &format!("{header}61,C1,1,0,maybe\n"),
+                "action \"maybe\" of course 61",
+            ),
+            (
+                &format!("{header}61,C1,1,0\n"),
+                "line 2 of the plan cannot be read",
+            ),
+            (
+                &format!("{header}61,C1,1,0,delete\n62,C2,1,0,keep\n61,C1,1,0,delete\n"),
+                "line 4 of the plan: course 61 is listed again (first on line 2)",
+            ),
+        ] {
+            let e = read(text).unwrap_err();
+            assert!(e.to_string().contains(want), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn skips_say_why_in_words() {
+        assert_eq!(Skip::Gone.to_string(), "Alma no longer has it");
+        assert_eq!(
+            Skip::HasReadingLists(1).to_string(),
+            "it now has 1 reading list"
+        );
+        assert_eq!(
+            Skip::HasReadingLists(2).to_string(),
+            "it now has 2 reading lists"
+        );
+        let other = Skip::OtherCode {
+            alma_code: "C9".into(),
+        };
+        assert_eq!(
+            other.to_string(),
+            "in Alma that id is course C9, not the plan's"
+        );
     }
 
     #[test]

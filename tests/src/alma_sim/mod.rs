@@ -38,7 +38,9 @@
 //! `course_loader.rows_with_errors`. A failed run reports no counters, only an alert.
 //!
 //! Test-only endpoints (no key, no limits, not logged): `GET /sim/courses`,
-//! `POST /sim/loader/run`, `GET /sim/calls`, `DELETE /sim/calls`, `GET /sim/job-instances`.
+//! `POST /sim/loader/run`, `GET /sim/calls`, `DELETE /sim/calls`, `GET /sim/job-instances`,
+//! `POST /sim/courses/{id}/broken-reading-lists/{empty|no-count|not-parseable}` (that
+//! course's reading-list answers break until `DELETE /sim/courses/{id}/broken-reading-lists`).
 
 pub mod loader;
 mod model;
@@ -47,7 +49,7 @@ pub mod search;
 mod server;
 mod watcher;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -58,9 +60,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use model::{
-    CallRecord, FixtureCourse, JobInstance, JobStatus, LoaderCounters, RowError, SimCourse,
-    SimReadingList, COUNTER_CREATED, COUNTER_DELETED, COUNTER_ERRORS, COUNTER_ROLLED_OVER,
-    COUNTER_ROWS_READ, COUNTER_UPDATED,
+    BrokenAnswer, CallRecord, FixtureCourse, JobInstance, JobStatus, LoaderCounters, RowError,
+    SimCourse, SimReadingList, COUNTER_CREATED, COUNTER_DELETED, COUNTER_ERRORS,
+    COUNTER_ROLLED_OVER, COUNTER_ROWS_READ, COUNTER_UPDATED,
 };
 pub use server::NOMINAL_DAILY_QUOTA;
 pub use watcher::stamp_of;
@@ -231,6 +233,7 @@ impl AlmaSim {
                 instances: Vec::new(),
                 next_instance: 8_100_000_000_001,
                 last_stamp: None,
+                broken_lists: HashMap::new(),
             }),
             loader_lock: tokio::sync::Mutex::new(()),
             drop_dir: opts.drop_dir,
@@ -302,6 +305,16 @@ impl AlmaSim {
     /// Forgets the call log.
     pub fn clear_calls(&self) {
         self.shared.lock().calls.clear();
+    }
+
+    /// From now on, answers `course_id`'s reading lists with `answer` (even for a course
+    /// it does not hold); `None` answers them normally again.
+    pub fn break_reading_lists(&self, course_id: &str, answer: Option<BrokenAnswer>) {
+        let mut store = self.shared.lock();
+        match answer {
+            Some(a) => store.broken_lists.insert(course_id.to_string(), a),
+            None => store.broken_lists.remove(course_id),
+        };
     }
 
     /// Processes any new file in the drop directory now and returns the finished runs

@@ -104,6 +104,26 @@ impl JobStatus {
     }
 }
 
+/// A broken answer to `GET /courses/{id}/reading-lists`, for one course (see
+/// [`AlmaSim::break_reading_lists`](super::AlmaSim::break_reading_lists)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BrokenAnswer {
+    /// 200 with an empty body.
+    Empty,
+    /// 200 with the course's lists but no `total_record_count`.
+    NoCount,
+    /// 200 with a body that is not JSON (or XML).
+    NotParseable,
+}
+
+impl BrokenAnswer {
+    /// The name `POST /sim/courses/{id}/broken-reading-lists/{name}` takes.
+    pub fn from_name(name: &str) -> Option<BrokenAnswer> {
+        serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+    }
+}
+
 /// Counter type values reported in `counters.counter[].type.value`.
 pub const COUNTER_ROWS_READ: &str = "course_loader.rows_read";
 pub const COUNTER_CREATED: &str = "course_loader.courses_created";

@@ -4,7 +4,7 @@
 //! Every request goes through one handler that routes by hand, so no extractor can answer
 //! with anything but Alma's error shape.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 
 use super::loader::IdAlloc;
-use super::model::{CallRecord, JobInstance, SimCourse};
+use super::model::{BrokenAnswer, CallRecord, JobInstance, SimCourse};
 use super::{render, search, Fault};
 
 /// Shown in `X-Exl-Api-Remaining` when no daily quota is set.
@@ -52,6 +52,8 @@ pub(crate) struct Store {
     pub next_instance: u64,
     /// Date stamp (`YYYYMMDDHHMMSS`) of the last file the loader took.
     pub last_stamp: Option<String>,
+    /// Courses whose reading-list answers are broken on purpose.
+    pub broken_lists: HashMap<String, BrokenAnswer>,
 }
 
 #[derive(Debug)]
@@ -123,6 +125,8 @@ fn tracking_id() -> String {
 /// A finished answer before rendering.
 enum Answer {
     Body(StatusCode, &'static str, Value),
+    /// Sent as is, whatever format was asked for.
+    Raw(StatusCode, String),
     NoContent,
     Error(StatusCode, &'static str, String),
 }
@@ -322,6 +326,15 @@ fn render_answer(answer: Answer, format: Option<Format>, remaining: u64) -> Resp
             set_remaining(&mut r, remaining);
             return r;
         }
+        Answer::Raw(status, text) => {
+            let content_type = match format {
+                Some(Format::Xml) => "application/xml;charset=UTF-8",
+                _ => "application/json;charset=UTF-8",
+            };
+            let mut r = (status, [(header::CONTENT_TYPE, content_type)], text).into_response();
+            set_remaining(&mut r, remaining);
+            return r;
+        }
         // Alma's default is XML; errors stay JSON unless XML was asked for.
         Answer::Body(status, root, body) => (status, root, body, format.unwrap_or(Format::Xml)),
         Answer::Error(status, code, msg) => (
@@ -466,20 +479,36 @@ fn delete_course(shared: &Shared, id: &str) -> Answer {
 
 fn reading_lists(shared: &Shared, id: &str) -> Answer {
     let store = shared.lock();
-    let Some(c) = store.courses.iter().find(|c| c.id == id) else {
-        return course_not_found(id);
-    };
-    let lists: Vec<Value> = c
-        .reading_lists
-        .iter()
-        .map(|l| render::reading_list(&shared.base_url, &c.id, l))
-        .collect();
-    let n = lists.len();
-    Answer::Body(
-        StatusCode::OK,
-        "reading_lists",
-        render::page("reading_list", lists, n),
-    )
+    let broken = store.broken_lists.get(id).copied();
+    let lists: Option<Vec<Value>> = store.courses.iter().find(|c| c.id == id).map(|c| {
+        c.reading_lists
+            .iter()
+            .map(|l| render::reading_list(&shared.base_url, &c.id, l))
+            .collect()
+    });
+    match (broken, lists) {
+        (Some(BrokenAnswer::Empty), _) => Answer::Raw(StatusCode::OK, String::new()),
+        (Some(BrokenAnswer::NotParseable), _) => Answer::Raw(
+            StatusCode::OK,
+            "<html><body>Service busy</body></html>".into(),
+        ),
+        (Some(BrokenAnswer::NoCount), lists) => {
+            let mut page = render::page("reading_list", lists.unwrap_or_default(), 0);
+            if let Value::Object(m) = &mut page {
+                m.remove("total_record_count");
+            }
+            Answer::Body(StatusCode::OK, "reading_lists", page)
+        }
+        (None, None) => course_not_found(id),
+        (None, Some(lists)) => {
+            let n = lists.len();
+            Answer::Body(
+                StatusCode::OK,
+                "reading_lists",
+                render::page("reading_list", lists, n),
+            )
+        }
+    }
 }
 
 fn jobs(shared: &Shared, q: &[(String, String)]) -> Answer {
@@ -600,6 +629,39 @@ fn one_instance(shared: &Shared, job: &str, id: &str) -> Answer {
     }
 }
 
+/// `POST /sim/courses/{id}/broken-reading-lists/{answer}` or
+/// `DELETE /sim/courses/{id}/broken-reading-lists`.
+fn break_reading_lists(shared: &Shared, delete: bool, path: &str) -> Response {
+    let segs: Vec<&str> = path
+        .trim_start_matches("/sim/courses/")
+        .split('/')
+        .collect();
+    let (id, answer) = match (segs.as_slice(), delete) {
+        ([id, "broken-reading-lists"], true) => (*id, None),
+        ([id, "broken-reading-lists", name], false) => match BrokenAnswer::from_name(name) {
+            Some(a) => (*id, Some(a)),
+            None => {
+                return sim_json(
+                    StatusCode::BAD_REQUEST,
+                    json!({ "error": format!("no broken answer {name:?}: use empty, no-count or not-parseable") }),
+                )
+            }
+        },
+        _ => {
+            return sim_json(
+                StatusCode::NOT_FOUND,
+                json!({ "error": format!("no simulator endpoint {path}") }),
+            )
+        }
+    };
+    let mut store = shared.lock();
+    match answer {
+        Some(a) => store.broken_lists.insert(id.to_string(), a),
+        None => store.broken_lists.remove(id),
+    };
+    StatusCode::NO_CONTENT.into_response()
+}
+
 fn sim_json(status: StatusCode, v: Value) -> Response {
     (
         status,
@@ -623,6 +685,9 @@ async fn sim(shared: &Arc<Shared>, method: &Method, path: &str) -> Response {
         }
         ("GET", "/sim/job-instances") => {
             sim_json(StatusCode::OK, to_value(&shared.lock().instances))
+        }
+        (m @ ("POST" | "DELETE"), p) if p.starts_with("/sim/courses/") => {
+            break_reading_lists(shared, m == "DELETE", p)
         }
         ("POST", "/sim/loader/run") => match super::watcher::run_once(shared).await {
             Ok(done) => sim_json(StatusCode::OK, to_value(&done)),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use leganto_shared::alma::{AlmaClient, AlmaError, CourseCache};
 use leganto_shared::error::ErrorName;
-use leganto_tests::alma_sim::{Fault, SimOptions};
+use leganto_tests::alma_sim::{BrokenAnswer, Fault, SimOptions};
 use secrecy::SecretString;
 
 use super::support::*;
@@ -204,4 +204,56 @@ async fn gets_give_up_after_max_retries_of_server_errors() {
     );
     assert!(err.to_string().contains("HTTP 500"), "{err}");
     assert_eq!(count_status(&sim.calls(), 500), 4);
+}
+
+#[tokio::test]
+async fn a_reading_list_answer_without_its_count_is_invalid_never_no_lists() {
+    let sim = start(sample_options()).await;
+    let truth = reading_list_truth();
+    let empty = ids_of_year("2025")
+        .into_iter()
+        .find(|id| !truth[id])
+        .unwrap();
+    let client = client(&sim);
+    assert!(!client.has_reading_lists(&empty).await.unwrap());
+
+    for (answer, why) in [
+        (BrokenAnswer::Empty, "the body is empty"),
+        (BrokenAnswer::NoCount, "it has no total_record_count"),
+        (
+            BrokenAnswer::NotParseable,
+            "does not have the expected shape",
+        ),
+    ] {
+        sim.break_reading_lists(&empty, Some(answer));
+        let calls = client.calls_made();
+        for err in [
+            client.reading_list_count(&empty).await.unwrap_err(),
+            client.has_reading_lists(&empty).await.unwrap_err(),
+        ] {
+            assert_eq!(err.error_name(), "AlmaInvalidResponse", "{answer:?}: {err}");
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("/courses/{empty}/reading-lists")),
+                "{text}"
+            );
+            assert!(text.contains(why), "{answer:?}: {text}");
+            assert!(text.contains("re-run"), "{text}");
+        }
+        assert_eq!(client.calls_made(), calls + 2, "{answer:?}: not retried");
+    }
+
+    // The cache passes it on and keeps nothing: mended, the course is asked again.
+    let cache = CourseCache::new(client.clone());
+    let err = cache
+        .reading_lists(std::slice::from_ref(&empty))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_name(), "AlmaInvalidResponse");
+    sim.break_reading_lists(&empty, None);
+    let got = cache
+        .reading_lists(std::slice::from_ref(&empty))
+        .await
+        .unwrap();
+    assert!(!got[&empty]);
 }

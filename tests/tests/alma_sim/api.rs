@@ -1,6 +1,6 @@
 //! The REST API: auth, search, paging, views, reading lists, DELETE, formats.
 
-use leganto_tests::alma_sim::{AlmaSim, SimOptions};
+use leganto_tests::alma_sim::{AlmaSim, BrokenAnswer, SimOptions};
 use reqwest::StatusCode;
 
 use super::common::*;
@@ -254,6 +254,43 @@ async fn reading_lists_endpoint_counts_lists_and_omits_the_key_when_none() {
     let v = get_json(&sim, "/almaws/v1/courses/6100000000001/reading-lists").await;
     assert_eq!(v["total_record_count"], 0);
     assert!(v.get("reading_list").is_none());
+}
+
+#[tokio::test]
+async fn a_course_s_reading_list_answer_can_be_broken_and_mended() {
+    let sim = start(small_store(), |_| {}).await;
+    let path = "/almaws/v1/courses/6100000000002/reading-lists";
+    sim.break_reading_lists("6100000000002", Some(BrokenAnswer::Empty));
+    let r = get(&sim, path).await;
+    assert_eq!((r.status, r.text.as_str()), (StatusCode::OK, ""));
+
+    sim.break_reading_lists("6100000000002", Some(BrokenAnswer::NoCount));
+    let v = get_json(&sim, path).await;
+    assert!(v.get("total_record_count").is_none(), "{v}");
+    assert_eq!(v["reading_list"].as_array().unwrap().len(), 1, "{v}");
+
+    // Through the simulator's own endpoint, as the sandbox does it.
+    let base = sim.base_url();
+    let broken = format!("{base}/sim/courses/6100000000002/broken-reading-lists");
+    let r = send(client().post(format!("{broken}/not-parseable"))).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = get(&sim, path).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&r.text).is_err(),
+        "{}",
+        r.text
+    );
+    let r = send(client().post(format!("{broken}/sometimes"))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+
+    let r = send(client().delete(&broken)).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let v = get_json(&sim, path).await;
+    assert_eq!(v["total_record_count"], 1);
+    // Other courses were never affected.
+    let v = get_json(&sim, "/almaws/v1/courses/6100000000001/reading-lists").await;
+    assert_eq!(v["total_record_count"], 0);
 }
 
 #[tokio::test]

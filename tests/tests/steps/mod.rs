@@ -16,6 +16,7 @@ mod logs;
 mod normal_day;
 mod one_load;
 mod pull_wait;
+mod reading_lists;
 mod sftp;
 mod slack_limits;
 mod stale_upload;
