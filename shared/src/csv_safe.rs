@@ -36,9 +36,25 @@ pub fn write_record<W: std::io::Write>(
     writer.write_record(safe.iter().map(|cell| cell.as_bytes()))
 }
 
+/// A cell read back from a file [`neutralise`] wrote (and a person may have edited): the
+/// leading `'` it added is taken off again.
+pub fn restore(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if formula_start(rest).is_some() => rest,
+        _ => cell,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_neutralised_cell_reads_back_as_it_was() {
+        for cell in ["=1+2", "@x", "-3", "plain", "'quoted", ""] {
+            assert_eq!(restore(&neutralise(cell)), cell, "{cell:?}");
+        }
+    }
 
     #[test]
     fn a_cell_a_spreadsheet_would_run_as_a_formula_gets_a_leading_quote() {

@@ -12,6 +12,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::alma::{AlmaClient, AlmaCourseRecord, AlmaError};
+use crate::csv_safe;
 
 /// The plan file's columns, in order.
 pub const PLAN_COLUMNS: [&str; 5] = ["id", "code", "section", "reading_lists", "action"];
@@ -119,14 +120,24 @@ pub async fn plan(
         .await
 }
 
-/// Writes the plan as CSV: `id,code,section,reading_lists,action`.
+/// Writes the plan as CSV: `id,code,section,reading_lists,action`. A person opens it in a
+/// spreadsheet, so a value from Alma that would start a formula is [`csv_safe::neutralise`]d
+/// (and [`read_plan_csv`] takes the `'` off again).
 pub fn write_plan_csv(rows: &[PlanRow], out: impl Write) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_writer(out);
+    w.write_record(PLAN_COLUMNS)?;
     for row in rows {
-        w.serialize(row)?;
-    }
-    if rows.is_empty() {
-        w.write_record(PLAN_COLUMNS)?;
+        let reading_lists = row.reading_lists.to_string();
+        csv_safe::write_record(
+            &mut w,
+            &[
+                &row.id,
+                &row.code,
+                &row.section,
+                &reading_lists,
+                row.action.as_str(),
+            ],
+        )?;
     }
     w.flush()?;
     Ok(())
@@ -202,7 +213,7 @@ pub fn read_plan_csv(input: impl Read) -> Result<Vec<PlanRow>, PlanFileError> {
                  with the id column as text"
             )));
         }
-        let code = field(1);
+        let code = csv_safe::restore(&field(1)).to_string();
         if code.is_empty() {
             return Err(invalid(format!("course {id} has no code")));
         }
@@ -229,7 +240,7 @@ pub fn read_plan_csv(input: impl Read) -> Result<Vec<PlanRow>, PlanFileError> {
         rows.push(PlanRow {
             id,
             code,
-            section: field(2),
+            section: csv_safe::restore(&field(2)).to_string(),
             reading_lists,
             action,
         });
@@ -417,12 +428,21 @@ mod tests {
 
     #[test]
     fn a_written_plan_reads_back_as_it_was() {
+        let mut formula = PlanRow::new(&course("3", "2026", &["SPRING"]), 0);
+        formula.code = "=HYPERLINK(\"http://x.example\",\"x\")".into();
+        formula.section = "-1".into();
         let rows = vec![
             PlanRow::new(&course("1", "2026", &["SPRING"]), 0),
             PlanRow::new(&course("2", "2026", &["SPRING"]), 3),
+            formula,
         ];
         let mut out = Vec::new();
         write_plan_csv(&rows, &mut out).unwrap();
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(
+            text.contains("3,\"'=HYPERLINK(\"\"http://x.example\"\",\"\"x\"\")\",'-1,0,delete"),
+            "a spreadsheet would run the code: {text}"
+        );
         assert_eq!(read_plan_csv(out.as_slice()).unwrap(), rows);
         let mut empty = Vec::new();
         write_plan_csv(&[], &mut empty).unwrap();
