@@ -135,6 +135,13 @@ async fn a_normal_day_loads_alma_mails_the_report_and_a_rerun_of_the_report_push
     }
     assert_eq!(runs[0].counters.created, created.len() as u64);
     assert_eq!(runs[0].counters.deleted, deleted.len() as u64);
+    // Every DELETE names the section Alma holds (course-loading §4), the cross-listed
+    // 2026FallC-X-CHM441-39917 included: Alma's job reports no row in error.
+    assert!(deleted
+        .iter()
+        .any(|(code, _, _)| code == "2026FallC-X-CHM441-39917"));
+    assert_eq!(runs[0].counters.errors, 0, "{:#?}", runs[0].row_errors);
+    assert!(runs[0].row_errors.is_empty(), "{:#?}", runs[0].row_errors);
 
     // Every key of the day's S3 layout.
     let keys = s3_keys(&stack).await;
