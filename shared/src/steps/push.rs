@@ -226,10 +226,14 @@ async fn fresh_guard(
             "dropped a DELETE: the course has reading lists now"
         );
     }
+    // Named now: a new name for new bytes, and Alma's loader takes only files stamped later
+    // than its last run. A second on, should the transform's file carry this very stamp.
     let mut new_key = input.run.day().alma_loader_file(ctx.local_now());
     if new_key == key {
-        // Made within the same second as the transform's: keep both apart.
-        new_key = format!("{}-guarded.txt", new_key.trim_end_matches(".txt"));
+        new_key = input
+            .run
+            .day()
+            .alma_loader_file(ctx.local_now() + chrono::Duration::seconds(1));
     }
     let filtered = Bytes::from(without_lines(&text, &drop));
     ctx.store
