@@ -4,7 +4,7 @@
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::try_join_all;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -20,12 +20,15 @@ use super::model::{
     alma_date, AlmaCourseRecord, CoursePage, JobInstance, JobInstanceBody, JobInstancesBody,
     JobSummary, JobsBody, MalformedBody, ReadingListsBody,
 };
-use super::retry::{backoff_delay, classify, TransientReason, Verdict};
+use super::retry::{classify, Backoff, TransientReason, Verdict};
 use crate::domain::AlmaCourse;
 use crate::error::ErrorName;
 
-/// Alma's page size ceiling for `GET /courses`.
+/// Alma's page size ceiling for `GET /courses` and job instances.
 const PAGE_SIZE: u32 = 100;
+/// Pages of a job's runs read at most in one look: 1,000 runs since the day before a push
+/// is far beyond any loader's schedule, and the bound keeps a check's calls few.
+pub const MAX_JOB_INSTANCE_PAGES: u32 = 10;
 /// Header carrying the calls left today.
 const REMAINING_HEADER: &str = "x-exl-api-remaining";
 
@@ -43,8 +46,13 @@ pub struct AlmaClientConfig {
     pub max_concurrency: usize,
     /// Whole-request timeout, per try.
     pub timeout: Duration,
-    /// Retries after the first try, for GETs.
+    /// Retries after the first try, for GETs. With a deadline (see
+    /// [`AlmaClient::until`]), answers over the per-second limit are retried past this
+    /// count for as long as the deadline allows.
     pub max_retries: u32,
+    /// First backoff ceiling between tries; doubles per retry up to `backoff_cap`.
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
     /// Stop once `X-Exl-Api-Remaining` falls below this.
     pub remaining_floor: u64,
     /// An HTTP client to share (a warm Lambda keeps one for all its invocations, and with it
@@ -53,7 +61,8 @@ pub struct AlmaClientConfig {
 }
 
 impl AlmaClientConfig {
-    /// Defaults: 10 calls/s, 16 in flight, 30 s timeout, 5 retries, floor 100.
+    /// Defaults: 10 calls/s, 16 in flight, 30 s timeout, 5 retries backing off from 200 ms
+    /// up to 10 s, floor 100.
     pub fn new(base_url: impl Into<String>, api_key: SecretString) -> Self {
         AlmaClientConfig {
             base_url: base_url.into(),
@@ -62,6 +71,8 @@ impl AlmaClientConfig {
             max_concurrency: 16,
             timeout: Duration::from_secs(30),
             max_retries: 5,
+            backoff_base: Backoff::default().base,
+            backoff_cap: Backoff::default().cap,
             remaining_floor: 100,
             http: None,
         }
@@ -73,6 +84,8 @@ impl AlmaClientConfig {
 #[derive(Clone)]
 pub struct AlmaClient {
     inner: Arc<Inner>,
+    /// No retry waits past this (the caller's own deadline).
+    deadline: Option<Instant>,
 }
 
 struct Inner {
@@ -87,6 +100,7 @@ struct Inner {
     permits: Semaphore,
     max_concurrency: usize,
     max_retries: u32,
+    backoff: Backoff,
     remaining_floor: u64,
     calls: AtomicU64,
     /// Last `X-Exl-Api-Remaining` seen; `u64::MAX` until then.
@@ -150,6 +164,9 @@ impl AlmaClient {
         if cfg.timeout.is_zero() {
             return Err(invalid("timeout must be more than zero"));
         }
+        if cfg.backoff_base > cfg.backoff_cap {
+            return Err(invalid("backoff_base must not exceed backoff_cap"));
+        }
         let base = api_base(&cfg.base_url)?;
 
         let mut auth = HeaderValue::try_from(format!("apikey {}", cfg.api_key.expose_secret()))
@@ -181,12 +198,28 @@ impl AlmaClient {
                 permits: Semaphore::new(cfg.max_concurrency),
                 max_concurrency: cfg.max_concurrency,
                 max_retries: cfg.max_retries,
+                backoff: Backoff {
+                    base: cfg.backoff_base,
+                    cap: cfg.backoff_cap,
+                },
                 remaining_floor: cfg.remaining_floor,
                 calls: AtomicU64::new(0),
                 remaining: AtomicU64::new(u64::MAX),
                 quota_stop: OnceLock::new(),
             }),
+            deadline: None,
         })
+    }
+
+    /// This client (sharing its bucket, counter and quota stop) bounded by `deadline`, such
+    /// as a step's Lambda deadline less a margin: a burst of `PER_SECOND_THRESHOLD` answers
+    /// is then waited out for as long as it takes until then, not just `max_retries` times,
+    /// and no retry waits past it.
+    pub fn until(&self, deadline: Instant) -> AlmaClient {
+        AlmaClient {
+            inner: Arc::clone(&self.inner),
+            deadline: Some(deadline),
+        }
     }
 
     /// Every HTTP request sent so far by this client and its clones, retries included.
@@ -336,26 +369,77 @@ impl AlmaClient {
         Ok(body.job.into_iter().next())
     }
 
-    /// Runs of a job submitted on or after `submit_date_from`.
+    /// Runs of a job submitted on or after `submit_date_from`, newest first, every page
+    /// (at most [`MAX_JOB_INSTANCE_PAGES`]).
     pub async fn job_instances(
         &self,
         job_id: &str,
         submit_date_from: chrono::NaiveDate,
     ) -> Result<Vec<JobInstance>, AlmaError> {
+        Ok(self
+            .job_instances_back_to(job_id, submit_date_from, None)
+            .await?
+            .instances)
+    }
+
+    /// Runs of a job submitted on or after `submit_date_from` (a day), newest first as Alma
+    /// lists them, page after page until a run submitted (else started) before `back_to`
+    /// shows (all later pages are older still), the list ends, or
+    /// [`MAX_JOB_INSTANCE_PAGES`] pages were read. A run that shows twice, because new
+    /// runs shifted the pages between calls, is kept once.
+    pub async fn job_instances_back_to(
+        &self,
+        job_id: &str,
+        submit_date_from: chrono::NaiveDate,
+        back_to: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<JobRuns, AlmaError> {
         let from = alma_date(submit_date_from);
-        let url = self.url(
-            &["conf", "jobs", job_id, "instances"],
-            &[("submit_date_from", &from), ("limit", "100")],
-        );
-        let path = url.path().to_string();
-        let body: JobInstancesBody = self.get_json(url).await?;
-        body.job_instance
-            .into_iter()
-            .map(|b| {
-                b.into_instance()
-                    .map_err(|source| invalid_response("GET", &path, source))
-            })
-            .collect()
+        let limit = PAGE_SIZE.to_string();
+        let mut runs = JobRuns::default();
+        let mut seen = std::collections::HashSet::new();
+        let mut offset: u64 = 0;
+        while runs.pages < MAX_JOB_INSTANCE_PAGES {
+            let offset_text = offset.to_string();
+            let url = self.url(
+                &["conf", "jobs", job_id, "instances"],
+                &[
+                    ("submit_date_from", &from),
+                    ("limit", &limit),
+                    ("offset", &offset_text),
+                ],
+            );
+            let path = url.path().to_string();
+            let body: JobInstancesBody = self.get_json(url).await?;
+            runs.pages += 1;
+            let on_page = body.job_instance.len() as u64;
+            for b in body.job_instance {
+                let run = b
+                    .into_instance()
+                    .map_err(|source| invalid_response("GET", &path, source))?;
+                let older = back_to.is_some_and(|t| run.submit_time.or(run.start_time) < Some(t));
+                runs.reached_back = runs.reached_back || older;
+                if seen.insert(run.id.clone()) {
+                    runs.instances.push(run);
+                }
+            }
+            offset += on_page;
+            // A short page is the last; so is a full one that reaches the total Alma gave.
+            let total = body.total_record_count;
+            let last = on_page < u64::from(PAGE_SIZE) || (total > 0 && offset >= total);
+            if runs.reached_back || last {
+                runs.complete = true;
+                break;
+            }
+        }
+        if !runs.complete {
+            tracing::warn!(
+                job_id,
+                pages = runs.pages,
+                runs = runs.instances.len(),
+                "more runs of the job than the pages read; the oldest were not read"
+            );
+        }
+        Ok(runs)
     }
 
     pub async fn job_instance(
@@ -394,15 +478,12 @@ impl AlmaClient {
             .map_err(|e| invalid_response("GET", &path, MalformedBody::Shape(e)))
     }
 
-    /// Sends one request, retrying transient failures when `retry` is set. Each try waits
-    /// for a concurrency permit, then for a token, and counts as a call.
+    /// Sends one request, retrying transient failures when `retry` is set: up to
+    /// `max_retries` times, or, for answers over the per-second limit when the client has
+    /// a deadline, for as long as the deadline allows. Each try waits for a concurrency
+    /// permit, then for a token, and counts as a call.
     async fn send(&self, method: Method, url: Url, retry: bool) -> Result<bytes::Bytes, AlmaError> {
         let path = url.path().to_string();
-        let tries = if retry {
-            self.inner.max_retries.saturating_add(1)
-        } else {
-            1
-        };
         let mut attempt = 1;
         loop {
             let span = tracing::info_span!(
@@ -416,19 +497,43 @@ impl AlmaClient {
                 Attempt::Answered(body) => return Ok(body),
                 Attempt::Failed(failed) => failed,
             };
-            if attempt >= tries {
+            let delay = self
+                .inner
+                .backoff
+                .delay(attempt - 1, &mut rand::thread_rng());
+            if !retry || !self.may_retry(attempt, &failed.reason, delay) {
                 let err = AlmaError::Unavailable {
                     method: method.to_string(),
                     path,
-                    attempts: tries,
+                    attempts: attempt,
                     last: failed.reason,
                     source: failed.source,
                 };
                 tracing::error!(error = %err, "Alma unavailable");
                 return Err(err);
             }
-            back_off(attempt, &failed.reason, &span).await;
+            span.in_scope(|| {
+                tracing::warn!(
+                    why = %failed.reason,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "Alma call failed, retrying"
+                )
+            });
+            tokio::time::sleep(delay).await;
             attempt += 1;
+        }
+    }
+
+    /// Whether try number `attempt`, which failed for `reason`, gets another after `delay`.
+    /// Nothing waits past the deadline; before it, being over the per-second limit is
+    /// waited out however many tries that takes (Alma's other integrations may hold the
+    /// shared limit for a while), anything else gets `max_retries` retries.
+    fn may_retry(&self, attempt: u32, reason: &TransientReason, delay: Duration) -> bool {
+        let within_retries = attempt <= self.inner.max_retries;
+        match self.deadline {
+            None => within_retries,
+            Some(deadline) if Instant::now() + delay >= deadline => false,
+            Some(_) => within_retries || matches!(reason, TransientReason::RateLimited { .. }),
         }
     }
 
@@ -560,6 +665,20 @@ impl AlmaClient {
     }
 }
 
+/// What [`AlmaClient::job_instances_back_to`] read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobRuns {
+    /// Newest first, each once.
+    pub instances: Vec<JobInstance>,
+    /// Calls made: one per page.
+    pub pages: u32,
+    /// A run older than `back_to` was read: every run since then is in `instances`.
+    pub reached_back: bool,
+    /// The look ended at a run older than `back_to` or at the end of the list, not at
+    /// the page bound.
+    pub complete: bool,
+}
+
 /// How one try ended, when it did not end the call.
 enum Attempt {
     Answered(bytes::Bytes),
@@ -586,15 +705,6 @@ fn transport_failure(e: reqwest::Error) -> Result<TransientFailure, AlmaError> {
         reason,
         source: Some(e.without_url()),
     })
-}
-
-/// Waits a jittered backoff before retry number `attempt`.
-async fn back_off(attempt: u32, reason: &TransientReason, span: &tracing::Span) {
-    let delay = backoff_delay(attempt - 1, &mut rand::thread_rng());
-    span.in_scope(|| {
-        tracing::warn!(why = %reason, retry_in_ms = delay.as_millis() as u64, "Alma call failed, retrying")
-    });
-    tokio::time::sleep(delay).await;
 }
 
 fn invalid_response(method: &str, path: &str, source: MalformedBody) -> AlmaError {

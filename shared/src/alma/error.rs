@@ -103,7 +103,11 @@ pub(crate) struct AlmaErrorBody {
 /// possibly wrapped in `web_service_result`. Returns `None` when the body reports no error
 /// (or is not JSON); otherwise the first error listed (a blank one if the list is empty).
 pub(crate) fn parse_error_body(body: &[u8]) -> Option<AlmaErrorBody> {
-    let value: Value = serde_json::from_slice(body).ok()?;
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        // Alma's gateway may answer in XML whatever was asked for (its governance
+        // answers among them).
+        return parse_xml_error_body(body);
+    };
     let root = value.get("web_service_result").unwrap_or(&value);
     let exists = match root.get("errorsExist") {
         Some(Value::Bool(b)) => *b,
@@ -131,6 +135,50 @@ pub(crate) fn parse_error_body(body: &[u8]) -> Option<AlmaErrorBody> {
         },
         None => AlmaErrorBody::default(),
     })
+}
+
+/// Reads Alma's XML error: `<web_service_result><errorsExist>true</errorsExist>
+/// <errorList><error><errorCode>…</errorCode><errorMessage>…</errorMessage>…`. Only the
+/// first error is read, as for JSON.
+fn parse_xml_error_body(body: &[u8]) -> Option<AlmaErrorBody> {
+    let text = std::str::from_utf8(body).ok()?.trim_start();
+    if !text.starts_with('<') {
+        return None;
+    }
+    let exists = xml_text(text, "errorsExist").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let code = xml_text(text, "errorCode");
+    if !exists && code.is_none() {
+        return None;
+    }
+    Some(AlmaErrorBody {
+        code: code.unwrap_or_default(),
+        message: xml_text(text, "errorMessage").unwrap_or_default(),
+        tracking_id: xml_text(text, "trackingId").unwrap_or_default(),
+    })
+}
+
+/// The trimmed, unescaped text of the first `<tag>…</tag>` (attributes allowed).
+fn xml_text(text: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}");
+    let mut from = 0;
+    let start = loop {
+        let at = from + text[from..].find(&open)?;
+        let after = &text[at + open.len()..];
+        // `<errorCode>` or `<errorCode attr=…>`, not `<errorCodes>`.
+        if after.starts_with('>') || after.starts_with(char::is_whitespace) {
+            break at + open.len() + after.find('>')? + 1;
+        }
+        from = at + open.len();
+    };
+    let end = start + text[start..].find(&format!("</{tag}>"))?;
+    let raw = text[start..end].trim();
+    Some(
+        raw.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
 }
 
 #[cfg(test)]
@@ -168,6 +216,23 @@ mod tests {
     fn errors_exist_without_a_list_still_counts_as_an_error() {
         let e = parse_error_body(br#"{"errorsExist":true}"#).unwrap();
         assert_eq!(e, AlmaErrorBody::default());
+    }
+
+    #[test]
+    fn an_xml_error_gives_its_first_code_message_and_tracking_id() {
+        let body = br#"<?xml version="1.0" encoding="UTF-8"?>
+            <web_service_result xmlns="http://com/exlibris/urm/general/xmlbeans">
+            <errorsExist>true</errorsExist><errorList>
+            <error><errorCode>DAILY_THRESHOLD</errorCode>
+            <errorMessage>Daily &amp; done</errorMessage><trackingId>E01-9</trackingId></error>
+            <error><errorCode>X</errorCode></error></errorList></web_service_result>"#;
+        let e = parse_error_body(body).unwrap();
+        assert_eq!(e.code, "DAILY_THRESHOLD");
+        assert_eq!(e.message, "Daily & done");
+        assert_eq!(e.tracking_id, "E01-9");
+        assert!(parse_error_body(b"<courses total_record_count=\"0\"/>").is_none());
+        let no = br#"<web_service_result><errorsExist>false</errorsExist></web_service_result>"#;
+        assert!(parse_error_body(no).is_none());
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod model;
 mod retry;
 
 pub use cache::CourseCache;
-pub use client::{AlmaClient, AlmaClientConfig};
+pub use client::{AlmaClient, AlmaClientConfig, JobRuns, MAX_JOB_INSTANCE_PAGES};
 pub use error::AlmaError;
 pub use model::{
     AlmaCourseRecord, CoursePage, Instructor, JobInstance, JobStatus, JobSummary, MalformedBody,

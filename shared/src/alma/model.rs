@@ -289,6 +289,8 @@ pub(crate) struct AlertsBody {
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct JobInstancesBody {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub total_record_count: u64,
     #[serde(default, deserialize_with = "one_or_many")]
     pub job_instance: Vec<JobInstanceBody>,
 }

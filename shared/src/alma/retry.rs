@@ -146,17 +146,36 @@ pub(crate) fn classify(status: u16, body: &[u8], method: &str, path: &str) -> Ve
     })
 }
 
-/// Backoff ceiling before retry number `retry` (0-based): base × 2^retry, capped.
-pub(crate) fn backoff_ceiling(retry: u32) -> Duration {
-    let factor = 1u32.checked_shl(retry.min(20)).unwrap_or(u32::MAX);
-    BACKOFF_BASE.saturating_mul(factor).min(BACKOFF_CAP)
+/// How long to wait between tries: a ceiling of `base` × 2^retry, at most `cap`, and a
+/// delay drawn under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Backoff {
+    pub base: Duration,
+    pub cap: Duration,
 }
 
-/// "Full jitter": uniform in [0, ceiling], so clients that failed together do not retry
-/// together.
-pub(crate) fn backoff_delay(retry: u32, rng: &mut impl Rng) -> Duration {
-    let ceiling = backoff_ceiling(retry).as_millis() as u64;
-    Duration::from_millis(rng.gen_range(0..=ceiling))
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            base: BACKOFF_BASE,
+            cap: BACKOFF_CAP,
+        }
+    }
+}
+
+impl Backoff {
+    /// Backoff ceiling before retry number `retry` (0-based): base × 2^retry, capped.
+    pub fn ceiling(&self, retry: u32) -> Duration {
+        let factor = 1u32.checked_shl(retry.min(20)).unwrap_or(u32::MAX);
+        self.base.saturating_mul(factor).min(self.cap)
+    }
+
+    /// "Full jitter": uniform in [0, ceiling], so clients that failed together do not
+    /// retry together.
+    pub fn delay(&self, retry: u32, rng: &mut impl Rng) -> Duration {
+        let ceiling = self.ceiling(retry).as_millis() as u64;
+        Duration::from_millis(rng.gen_range(0..=ceiling))
+    }
 }
 
 /// The first 200 characters of a body that is not Alma's error JSON, for the error message.
@@ -237,6 +256,23 @@ mod tests {
     }
 
     #[test]
+    fn daily_threshold_in_xml_is_quota_exhausted_at_once() {
+        let xml = br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><web_service_result xmlns="http://com/exlibris/urm/general/xmlbeans"><errorsExist>true</errorsExist><errorList><error><errorCode>DAILY_THRESHOLD</errorCode><errorMessage>Daily API Request Threshold has been reached.</errorMessage></error></errorList></web_service_result>"#;
+        let v = verdict(429, xml);
+        assert!(
+            matches!(v, Verdict::Fail(AlmaError::QuotaExhausted { .. })),
+            "{v:?}"
+        );
+        let xml = String::from_utf8_lossy(xml).replace("DAILY", "PER_SECOND");
+        match verdict(429, xml.as_bytes()) {
+            Verdict::Transient(why) => {
+                assert_eq!(why.to_string(), "HTTP 429 PER_SECOND_THRESHOLD");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn server_errors_are_transient_even_without_json() {
         match verdict(503, b"<html>down</html>") {
             Verdict::Transient(why) => assert_eq!(why.to_string(), "HTTP 503: <html>down</html>"),
@@ -276,18 +312,26 @@ mod tests {
 
     #[test]
     fn backoff_ceiling_doubles_then_caps() {
-        assert_eq!(backoff_ceiling(0), Duration::from_millis(200));
-        assert_eq!(backoff_ceiling(1), Duration::from_millis(400));
-        assert_eq!(backoff_ceiling(3), Duration::from_millis(1600));
-        assert_eq!(backoff_ceiling(6), BACKOFF_CAP);
-        assert_eq!(backoff_ceiling(u32::MAX), BACKOFF_CAP);
+        let b = Backoff::default();
+        assert_eq!(b.ceiling(0), Duration::from_millis(200));
+        assert_eq!(b.ceiling(1), Duration::from_millis(400));
+        assert_eq!(b.ceiling(3), Duration::from_millis(1600));
+        assert_eq!(b.ceiling(6), BACKOFF_CAP);
+        assert_eq!(b.ceiling(u32::MAX), BACKOFF_CAP);
+        let short = Backoff {
+            base: Duration::from_millis(5),
+            cap: Duration::from_millis(50),
+        };
+        assert_eq!(short.ceiling(2), Duration::from_millis(20));
+        assert_eq!(short.ceiling(4), Duration::from_millis(50));
     }
 
     #[test]
     fn backoff_delay_is_jittered_within_the_ceiling() {
         let mut rng = StdRng::seed_from_u64(7);
-        let delays: Vec<Duration> = (0..200).map(|_| backoff_delay(2, &mut rng)).collect();
-        assert!(delays.iter().all(|d| *d <= backoff_ceiling(2)));
+        let b = Backoff::default();
+        let delays: Vec<Duration> = (0..200).map(|_| b.delay(2, &mut rng)).collect();
+        assert!(delays.iter().all(|d| *d <= b.ceiling(2)));
         let distinct: std::collections::HashSet<_> = delays.iter().collect();
         assert!(
             distinct.len() > 50,

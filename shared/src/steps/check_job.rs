@@ -178,8 +178,24 @@ pub async fn run(ctx: &StepContext, input: CheckJobInput) -> Result<AlmaJobOutpu
         Some(alma) => alma,
         None => ctx.alma().await?,
     };
-    let instances = alma.job_instances(&job_id, from).await?;
-    let output = job_output(our_run(&instances, since), waited, checks).bounded();
+    // Newest first: page back to the first run before `since`, so a busy job's later runs
+    // cannot hide ours.
+    let runs = alma
+        .job_instances_back_to(&job_id, from, Some(since))
+        .await?;
+    let ours = if runs.complete {
+        our_run(&runs.instances, since)
+    } else {
+        // Ours is the oldest since the push, among the runs not read: none is sure.
+        tracing::warn!(
+            job_id = %job_id,
+            pages = runs.pages,
+            "the course loader job ran more often since the push than the pages read; check \
+             ALMA_LOADER_JOB_ID names the course loader's own job"
+        );
+        None
+    };
+    let output = job_output(ours, waited, checks).bounded();
     tracing::info!(
         job_id = %job_id,
         instance = output.job_instance_id.as_deref().unwrap_or(""),
@@ -188,6 +204,7 @@ pub async fn run(ctx: &StepContext, input: CheckJobInput) -> Result<AlmaJobOutpu
         timed_out = output.timed_out,
         checks,
         waited_seconds = waited.seconds,
+        pages = runs.pages,
         "checked the course loader job"
     );
     Ok(output)

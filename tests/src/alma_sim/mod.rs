@@ -10,14 +10,15 @@
 //! | `GET /almaws/v1/courses/{id}/reading-lists` | `{reading_list, total_record_count}` |
 //! | `DELETE /almaws/v1/courses/{id}` | 204 |
 //! | `GET /almaws/v1/conf/jobs?type=SCHEDULED&profile_id=P` | the course loader job of profile `loader_profile_id` |
-//! | `GET /almaws/v1/conf/jobs/{job}/instances?submit_date_from=&submit_date_to=&status=&limit=&offset=` | loader runs, newest first |
+//! | `GET /almaws/v1/conf/jobs/{job}/instances?submit_date_from=&submit_date_to=&status=&limit=&offset=` | loader runs, newest first by submit time (more can be added with [`AlmaSim::add_job_runs`]); `limit` 0–100 (default 10) |
 //! | `GET /almaws/v1/conf/jobs/{job}/instances/{id}` | one run |
 //!
 //! Governance, in this order: the key (header `Authorization: apikey K` or query
 //! `apikey=K`; else 401 `UNAUTHORIZED`), the per-second limit (a sliding one-second window
-//! of served calls; over it → 429 `PER_SECOND_THRESHOLD`, not counted), the daily quota (→
-//! 429 `DAILY_THRESHOLD`), then injected faults (500 `INTERNAL_SERVER_ERROR`, counted).
-//! Every `/almaws/` answer carries `X-Exl-Api-Remaining` (without a quota it counts down
+//! of served calls, or a burst set by [`AlmaSim::throttle_for`]; over it → 429
+//! `PER_SECOND_THRESHOLD`, not counted), the daily quota (→ 429 `DAILY_THRESHOLD`), then
+//! injected faults (500 `INTERNAL_SERVER_ERROR`, counted). With
+//! [`SimOptions::governance_in_xml`] the two 429s come in XML whatever was asked for. Every `/almaws/` answer carries `X-Exl-Api-Remaining` (without a quota it counts down
 //! from [`NOMINAL_DAILY_QUOTA`]). Latency is added to every `/almaws/` request.
 //! Bodies are XML unless JSON is asked for (`Accept: application/json` or `format=json`);
 //! error bodies are Alma's error JSON unless XML is asked for. Other error codes used:
@@ -55,7 +56,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -104,6 +105,9 @@ pub struct SimOptions {
     pub daily_quota: Option<u64>,
     pub latency: Duration,
     pub fault: Option<Fault>,
+    /// Answer the governance errors (`PER_SECOND_THRESHOLD`, `DAILY_THRESHOLD`) in XML
+    /// whatever format was asked for, as Alma's API gateway can.
+    pub governance_in_xml: bool,
     pub loader_delay: Duration,
     pub processing_departments: Vec<String>,
     pub loader_job_id: String,
@@ -121,6 +125,7 @@ impl Default for SimOptions {
             daily_quota: None,
             latency: Duration::ZERO,
             fault: None,
+            governance_in_xml: false,
             loader_delay: Duration::ZERO,
             processing_departments: DEFAULT_PROCESSING_DEPARTMENTS
                 .iter()
@@ -216,6 +221,7 @@ impl AlmaSim {
                 daily_quota: opts.daily_quota,
                 latency: opts.latency,
                 fault: opts.fault,
+                governance_in_xml: opts.governance_in_xml,
                 loader_delay: opts.loader_delay,
                 processing_departments: opts.processing_departments,
                 loader_job_id: opts.loader_job_id,
@@ -234,6 +240,7 @@ impl AlmaSim {
                 next_instance: 8_100_000_000_001,
                 last_stamp: None,
                 broken_lists: HashMap::new(),
+                throttled_until: None,
             }),
             loader_lock: tokio::sync::Mutex::new(()),
             drop_dir: opts.drop_dir,
@@ -321,6 +328,38 @@ impl AlmaSim {
     /// (empty when there is nothing new or no drop directory).
     pub async fn run_loader_now(&self) -> std::io::Result<Vec<JobInstance>> {
         watcher::run_once(&self.shared).await
+    }
+
+    /// Answers every call with 429 `PER_SECOND_THRESHOLD` for `how_long` from now, as when
+    /// the institution's other integrations use up the shared per-second limit.
+    pub fn throttle_for(&self, how_long: Duration) {
+        self.shared.lock().throttled_until = Some(std::time::Instant::now() + how_long);
+    }
+
+    /// Adds finished runs of the loader job submitted at the given times (a busy job:
+    /// other profiles' files, manual runs) and returns their ids. Runs stay in submit
+    /// order, so the API lists them newest first as Alma does.
+    pub fn add_job_runs(&self, submitted: &[DateTime<Utc>]) -> Vec<String> {
+        let mut store = self.shared.lock();
+        let mut ids = Vec::with_capacity(submitted.len());
+        for &at in submitted {
+            let id = store.next_instance.to_string();
+            store.next_instance += 1;
+            store.instances.push(JobInstance {
+                id: id.clone(),
+                file_name: format!("other-{id}.txt"),
+                status: JobStatus::CompletedSuccess,
+                submit_time: at,
+                start_time: Some(at),
+                end_time: Some(at),
+                counters: LoaderCounters::default(),
+                row_errors: Vec::new(),
+                failure: None,
+            });
+            ids.push(id);
+        }
+        store.instances.sort_by_key(|i| i.submit_time);
+        ids
     }
 
     /// Every loader run so far, oldest first, with per-row errors.

@@ -31,6 +31,7 @@ pub(crate) struct Settings {
     pub daily_quota: Option<u64>,
     pub latency: Duration,
     pub fault: Option<Fault>,
+    pub governance_in_xml: bool,
     pub loader_delay: Duration,
     pub processing_departments: Vec<String>,
     pub loader_job_id: String,
@@ -54,6 +55,8 @@ pub(crate) struct Store {
     pub last_stamp: Option<String>,
     /// Courses whose reading-list answers are broken on purpose.
     pub broken_lists: HashMap<String, BrokenAnswer>,
+    /// Until then every call is turned away as over the per-second limit.
+    pub throttled_until: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -197,7 +200,7 @@ async fn almaws(
                 .then(|| key.trim().to_string())
         });
     let query_key = param(&q, "apikey").map(str::to_string);
-    let format = wanted_format(&q, headers);
+    let mut format = wanted_format(&q, headers);
     let authorized = header_key.as_deref() == Some(s.api_key.as_str())
         || query_key.as_deref() == Some(s.api_key.as_str());
 
@@ -213,7 +216,12 @@ async fn almaws(
         )
     } else {
         match admit(shared) {
-            Err((answer, remaining)) => (answer, remaining),
+            Err((answer, remaining)) => {
+                if s.governance_in_xml && is_governance(&answer) {
+                    format = Some(Format::Xml);
+                }
+                (answer, remaining)
+            }
             Ok(remaining) => (route(shared, &method, path, &q), remaining),
         }
     };
@@ -272,18 +280,20 @@ fn admit(shared: &Shared) -> Result<u64, (Answer, u64)> {
     {
         store.window.pop_front();
     }
-    if let Some(limit) = s.per_second_limit {
-        if store.window.len() >= limit as usize {
-            let left = remaining(s, &store);
-            return Err((
-                err(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "PER_SECOND_THRESHOLD",
-                    "HTTP requests are more than allowed per second",
-                ),
-                left,
-            ));
-        }
+    let throttled = store.throttled_until.is_some_and(|until| now < until);
+    let over = s
+        .per_second_limit
+        .is_some_and(|limit| store.window.len() >= limit as usize);
+    if throttled || over {
+        let left = remaining(s, &store);
+        return Err((
+            err(
+                StatusCode::TOO_MANY_REQUESTS,
+                "PER_SECOND_THRESHOLD",
+                "HTTP requests are more than allowed per second",
+            ),
+            left,
+        ));
     }
     if let Some(quota) = s.daily_quota {
         if store.used_today >= quota {
@@ -317,6 +327,11 @@ fn admit(shared: &Shared) -> Result<u64, (Answer, u64)> {
         ));
     }
     Ok(left)
+}
+
+/// An answer of Alma's governance: over the per-second limit or the daily quota.
+fn is_governance(answer: &Answer) -> bool {
+    matches!(answer, Answer::Error(_, code, _) if *code == "PER_SECOND_THRESHOLD" || *code == "DAILY_THRESHOLD")
 }
 
 fn render_answer(answer: Answer, format: Option<Format>, remaining: u64) -> Response {

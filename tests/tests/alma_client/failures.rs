@@ -1,8 +1,8 @@
 //! Failures: bad key, faults, limits, quota, an unreachable or slow Alma.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use leganto_shared::alma::{AlmaClient, AlmaError, CourseCache};
+use leganto_shared::alma::{AlmaClient, AlmaClientConfig, AlmaError, CourseCache};
 use leganto_shared::error::ErrorName;
 use leganto_tests::alma_sim::{BrokenAnswer, Fault, SimOptions};
 use secrecy::SecretString;
@@ -256,4 +256,98 @@ async fn a_reading_list_answer_without_its_count_is_invalid_never_no_lists() {
         .await
         .unwrap();
     assert!(!got[&empty]);
+}
+
+#[tokio::test]
+async fn the_daily_quota_answered_in_xml_ends_the_run_without_retries() {
+    let sim = start(SimOptions {
+        daily_quota: Some(1),
+        governance_in_xml: true,
+        ..sample_options()
+    })
+    .await;
+    let mut cfg = config(&sim);
+    cfg.remaining_floor = 0;
+    let client = AlmaClient::new(cfg).unwrap();
+    assert!(client.has_reading_lists("6100000000009").await.is_ok());
+    let err = client.has_reading_lists("6100000000009").await.unwrap_err();
+    assert_eq!(err.error_name(), "AlmaQuotaExhausted", "{err}");
+    assert!(err.to_string().contains("DAILY_THRESHOLD"), "{err}");
+    assert_eq!(client.calls_made(), 2, "1 served, 1 refused, none retried");
+    let calls = sim.calls();
+    assert_eq!(count_status(&calls, 429), 1);
+}
+
+/// A client backing off from 20 ms up to 250 ms, so a long burst takes real time only once.
+fn quick_backoff(sim: &leganto_tests::alma_sim::AlmaSim) -> AlmaClientConfig {
+    let mut cfg = config(sim);
+    cfg.backoff_base = Duration::from_millis(20);
+    cfg.backoff_cap = Duration::from_millis(250);
+    cfg
+}
+
+#[tokio::test]
+async fn a_per_second_burst_longer_than_six_seconds_is_ridden_out_before_the_deadline() {
+    let sim = start(sample_options()).await;
+    let client = AlmaClient::new(quick_backoff(&sim)).unwrap();
+    let started = Instant::now();
+    sim.throttle_for(Duration::from_millis(6_500));
+    let bounded = client.until(started + Duration::from_secs(30));
+    assert!(bounded.has_reading_lists("6100000000009").await.is_ok());
+    assert!(started.elapsed() >= Duration::from_millis(6_500));
+    let calls = sim.calls();
+    assert_eq!(count_status(&calls, 200), 1);
+    let throttled = count_status(&calls, 429);
+    assert!(
+        throttled > 6,
+        "far more tries than max_retries: {throttled}"
+    );
+    assert_eq!(client.calls_made() as usize, throttled + 1);
+}
+
+#[tokio::test]
+async fn a_per_second_burst_past_the_deadline_is_unavailable_at_the_deadline() {
+    let sim = start(sample_options()).await;
+    let client = AlmaClient::new(quick_backoff(&sim)).unwrap();
+    sim.throttle_for(Duration::from_secs(60));
+    let started = Instant::now();
+    let deadline = started + Duration::from_millis(1_500);
+    let err = client
+        .until(deadline)
+        .has_reading_lists("6100000000009")
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_name(), "AlmaUnavailable", "{err}");
+    assert!(err.to_string().contains("PER_SECOND_THRESHOLD"), "{err}");
+    assert!(Instant::now() <= deadline + Duration::from_millis(200));
+    assert!(client.calls_made() > 6, "{}", client.calls_made());
+}
+
+#[tokio::test]
+async fn without_a_deadline_a_per_second_burst_gets_max_retries() {
+    let sim = start(sample_options()).await;
+    let mut cfg = quick_backoff(&sim);
+    cfg.max_retries = 3;
+    let client = AlmaClient::new(cfg).unwrap();
+    sim.throttle_for(Duration::from_secs(60));
+    let err = client.has_reading_lists("6100000000009").await.unwrap_err();
+    assert_eq!(err.error_name(), "AlmaUnavailable", "{err}");
+    assert!(err.to_string().contains("after 4 tries"), "{err}");
+    assert_eq!(client.calls_made(), 4);
+
+    // A deadline does not stretch the retries of other failures.
+    let sim = start(SimOptions {
+        fault: Some(Fault::Rate(1.0)),
+        ..sample_options()
+    })
+    .await;
+    let mut cfg = quick_backoff(&sim);
+    cfg.max_retries = 3;
+    let client = AlmaClient::new(cfg).unwrap();
+    let err = client
+        .until(Instant::now() + Duration::from_secs(30))
+        .has_reading_lists("6100000000009")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("after 4 tries"), "{err}");
 }

@@ -130,3 +130,67 @@ async fn an_unknown_job_is_an_api_error() {
     let err = client.job_instance(JOB, "123").await.unwrap_err();
     assert_eq!(err.error_name(), "AlmaApiError", "{err}");
 }
+
+#[tokio::test]
+async fn a_busy_job_is_paged_back_to_the_first_run_before_the_push() {
+    let sim = start(sample_options()).await;
+    let client = client(&sim);
+    let pushed = Utc::now() - chrono::Duration::hours(3);
+    let minutes = |m: i64| pushed + chrono::Duration::minutes(m);
+    // Newest first: 250 runs after the push, ours the earliest of them, then older runs.
+    let older: Vec<_> = (1..=30).map(|m| minutes(-m)).collect();
+    sim.add_job_runs(&older);
+    let ours = sim.add_job_runs(&[minutes(1)]);
+    let busy: Vec<_> = (0..249)
+        .map(|s| minutes(2) + chrono::Duration::seconds(s))
+        .collect();
+    sim.add_job_runs(&busy);
+    sim.clear_calls();
+
+    let day = (pushed - chrono::Duration::days(1)).date_naive();
+    let runs = client
+        .job_instances_back_to(JOB, day, Some(pushed))
+        .await
+        .unwrap();
+    assert!(runs.complete && runs.reached_back, "{runs:?}");
+    assert_eq!(
+        runs.pages, 3,
+        "250 runs since the push and the first older one"
+    );
+    assert_eq!(client.calls_made(), 3);
+    let offsets: Vec<String> = sim.calls().into_iter().map(|c| c.query).collect();
+    for (i, q) in offsets.iter().enumerate() {
+        assert!(
+            q.contains(&format!("offset={}", i * 100)) && q.contains("limit=100"),
+            "{q}"
+        );
+    }
+    let found = leganto_shared::steps::check_job::our_run(&runs.instances, pushed).unwrap();
+    assert_eq!(found.id, ours[0]);
+
+    // Without a point to stop at, every page is read, each run once.
+    let all = client.job_instances(JOB, day).await.unwrap();
+    assert_eq!(all.len(), 280);
+    assert_eq!(client.calls_made(), 3 + 3);
+}
+
+#[tokio::test]
+async fn paging_stops_at_the_page_bound() {
+    let sim = start(sample_options()).await;
+    let client = client(&sim);
+    let pushed = Utc::now() - chrono::Duration::hours(1);
+    let max = leganto_shared::alma::MAX_JOB_INSTANCE_PAGES as i64;
+    let busy: Vec<_> = (0..max * 100 + 5)
+        .map(|s| pushed + chrono::Duration::seconds(s))
+        .collect();
+    sim.add_job_runs(&busy);
+    let day = (pushed - chrono::Duration::days(1)).date_naive();
+    let runs = client
+        .job_instances_back_to(JOB, day, Some(pushed))
+        .await
+        .unwrap();
+    assert!(!runs.complete && !runs.reached_back);
+    assert_eq!(runs.pages as i64, max);
+    assert_eq!(client.calls_made() as i64, max);
+    assert_eq!(runs.instances.len() as i64, max * 100);
+}

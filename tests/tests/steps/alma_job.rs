@@ -158,3 +158,35 @@ async fn without_a_job_to_watch_the_check_waits_the_fixed_time() {
     assert_eq!(job["status"], "NOT_PUSHED");
     assert_eq!(job["done"], true);
 }
+
+#[tokio::test]
+async fn our_run_is_found_behind_a_busy_jobs_later_runs() {
+    let world = World::start("job-busy").await;
+    let mut state = push(&world, file_with_a_bad_delete()).await;
+    let ours = world.sim.run_loader_now().await.unwrap();
+    assert_eq!(ours.len(), 1);
+    // Runs of other files before the push and, 250 of them, after ours: more than a page.
+    let now = Utc::now();
+    let before: Vec<_> = (1..=5).map(|h| now - chrono::Duration::hours(h)).collect();
+    world.sim.add_job_runs(&before);
+    let after: Vec<_> = (1..=250)
+        .map(|s| now + chrono::Duration::seconds(s))
+        .collect();
+    world.sim.add_job_runs(&after);
+    world.sim.clear_calls();
+
+    let job = world.step("check-job", &mut state, "alma_job").await;
+    assert_eq!(job["job_instance_id"], ours[0].id.as_str(), "{job}");
+    assert_eq!(job["status"], "COMPLETED_WARNING");
+    assert_eq!(job["done"], true);
+    let pages = world
+        .sim
+        .calls()
+        .iter()
+        .filter(|c| c.path.ends_with("/instances"))
+        .count();
+    assert_eq!(
+        pages, 3,
+        "pages of 100 back to the first run before the push"
+    );
+}
