@@ -21,7 +21,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use leganto_shared::steps::{StepContext, StepError};
+use leganto_shared::steps::{self, StepContext, StepError};
 
 use crate::dispatch::Step;
 use crate::iam::{
@@ -276,7 +276,13 @@ async fn run_function(
     let run = run_step(function.ctx, step, payload);
     let result = match function.timeout {
         None => run.await,
-        Some(limit) => match tokio::time::timeout(limit, run).await {
+        // The step learns its deadline as Lambda's context tells it.
+        Some(limit) => match tokio::time::timeout(
+            limit,
+            steps::within_deadline(std::time::Instant::now() + limit, run),
+        )
+        .await
+        {
             Ok(result) => result,
             Err(_) => {
                 return Err((

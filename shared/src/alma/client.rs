@@ -42,6 +42,13 @@ pub struct AlmaClientConfig {
     /// Calls per second for this client, shared by all clones (Alma allows 25 per
     /// institution, shared by every integration).
     pub rate_per_second: u32,
+    /// This client's share of `rate_per_second`: it makes `rate_per_second / rate_divisor`
+    /// calls per second (below one when the rate is split among more callers than it has
+    /// calls). 1 for a caller that runs alone.
+    pub rate_divisor: u32,
+    /// The first call waits one interval too, as if a call had just been made: clients
+    /// that follow one another (a Map's next branch) then keep the pace of the one before.
+    pub paced_from_start: bool,
     /// Requests in flight at once.
     pub max_concurrency: usize,
     /// Whole-request timeout, per try.
@@ -68,6 +75,8 @@ impl AlmaClientConfig {
             base_url: base_url.into(),
             api_key,
             rate_per_second: 10,
+            rate_divisor: 1,
+            paced_from_start: false,
             max_concurrency: 16,
             timeout: Duration::from_secs(30),
             max_retries: 5,
@@ -118,11 +127,14 @@ impl std::fmt::Debug for AlmaClient {
     }
 }
 
-/// The token bucket: one call every 1/rate seconds with a burst of one, so no one-second
-/// window (Alma's governance unit) ever sees more than `rate` calls from us.
-fn quota_for(rate_per_second: u32) -> Option<Quota> {
+/// The token bucket: one call every `divisor`/`rate` seconds with a burst of one, so no
+/// one-second window (Alma's governance unit) ever sees more than `rate`/`divisor` calls
+/// (rounded up) from us.
+fn quota_for(rate_per_second: u32, divisor: u32) -> Option<Quota> {
     let rate = NonZeroU32::new(rate_per_second)?;
-    Quota::with_period(Duration::from_secs(1) / rate.get()).map(|q| q.allow_burst(NonZeroU32::MIN))
+    let divisor = NonZeroU32::new(divisor)?;
+    let period = Duration::from_secs(u64::from(divisor.get())) / rate.get();
+    Quota::with_period(period).map(|q| q.allow_burst(NonZeroU32::MIN))
 }
 
 /// `https://host[/prefix]` → `https://host[/prefix]/almaws/v1`.
@@ -156,8 +168,8 @@ impl AlmaClient {
             detail: detail.to_string(),
             source: None,
         };
-        let quota = quota_for(cfg.rate_per_second)
-            .ok_or_else(|| invalid("rate_per_second must be at least 1"))?;
+        let quota = quota_for(cfg.rate_per_second, cfg.rate_divisor)
+            .ok_or_else(|| invalid("rate_per_second and rate_divisor must be at least 1"))?;
         if cfg.max_concurrency == 0 {
             return Err(invalid("max_concurrency must be at least 1"));
         }
@@ -188,13 +200,18 @@ impl AlmaClient {
                 })?,
         };
 
+        let limiter = RateLimiter::direct(quota);
+        if cfg.paced_from_start {
+            // Spends the one token a new bucket holds.
+            let _ = limiter.check();
+        }
         Ok(AlmaClient {
             inner: Arc::new(Inner {
                 http,
                 headers,
                 timeout: cfg.timeout,
                 base,
-                limiter: RateLimiter::direct(quota),
+                limiter,
                 permits: Semaphore::new(cfg.max_concurrency),
                 max_concurrency: cfg.max_concurrency,
                 max_retries: cfg.max_retries,
@@ -801,9 +818,34 @@ mod tests {
 
     #[test]
     fn the_bucket_allows_one_call_per_interval_without_burst() {
-        let q = quota_for(25).unwrap();
+        let q = quota_for(25, 1).unwrap();
         assert_eq!(q.burst_size().get(), 1);
         assert_eq!(q.replenish_interval(), Duration::from_millis(40));
-        assert!(quota_for(0).is_none());
+        assert!(quota_for(0, 1).is_none());
+        assert!(quota_for(1, 0).is_none());
+    }
+
+    #[test]
+    fn a_share_below_one_call_a_second_spaces_calls_seconds_apart() {
+        let q = quota_for(2, 4).unwrap();
+        assert_eq!(q.burst_size().get(), 1);
+        assert_eq!(q.replenish_interval(), Duration::from_secs(2));
+        assert_eq!(
+            quota_for(9, 3).unwrap().replenish_interval(),
+            Duration::from_nanos(333_333_333)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_paced_from_start_waits_one_interval_before_its_first_call() {
+        let mut cfg =
+            AlmaClientConfig::new("http://127.0.0.1:9", SecretString::from("k".to_string()));
+        cfg.rate_per_second = 1;
+        cfg.paced_from_start = true;
+        let paced = AlmaClient::new(cfg.clone()).unwrap();
+        assert!(paced.inner.limiter.check().is_err());
+        cfg.paced_from_start = false;
+        let eager = AlmaClient::new(cfg).unwrap();
+        assert!(eager.inner.limiter.check().is_ok());
     }
 }

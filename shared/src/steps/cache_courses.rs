@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::alma_rate::AlmaCaller;
 use super::{RunInfo, StepContext, StepError};
 use crate::domain::AlmaCourse;
 use crate::store::StoreError;
@@ -56,7 +57,8 @@ pub async fn run(ctx: &StepContext, input: CacheCoursesInput) -> Result<CacheOut
         Err(e) => return Err(e.into()),
     }
 
-    let alma = ctx.alma().await?;
+    // Up to `CACHE_MAP_CONCURRENCY` years at once, beside the job check: a branch's share.
+    let alma = ctx.alma_for(AlmaCaller::CacheBranch).await?;
     let courses = alma.courses_of_year(&input.year.to_string()).await?;
     let file = CourseCacheFile {
         year: input.year,

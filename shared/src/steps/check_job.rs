@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::alma_rate::AlmaCaller;
 use super::limits;
 use super::push::PushOutput;
 use super::{RunInfo, StepContext, StepError};
@@ -176,7 +177,7 @@ pub async fn run(ctx: &StepContext, input: CheckJobInput) -> Result<AlmaJobOutpu
     let from = since.date_naive().pred_opt().unwrap_or(since.date_naive());
     let alma = match alma {
         Some(alma) => alma,
-        None => ctx.alma().await?,
+        None => ctx.alma_for(AlmaCaller::CheckJob).await?,
     };
     // Newest first: page back to the first run before `since`, so a busy job's later runs
     // cannot hide ours.
@@ -223,7 +224,7 @@ async fn loader_job_id(
     let Some(profile) = &ctx.config.alma_loader_profile_id else {
         return Ok(None);
     };
-    let client = alma.insert(ctx.alma().await?);
+    let client = alma.insert(ctx.alma_for(AlmaCaller::CheckJob).await?);
     Ok(client.find_scheduled_job(profile).await?.map(|job| job.id))
 }
 

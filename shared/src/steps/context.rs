@@ -17,6 +17,8 @@ use crate::sftp::SftpLogin;
 use crate::slack::SlackWebhook;
 use crate::store::Store;
 
+use super::alma_rate::{self, AlmaCaller};
+use super::lambda::alma_deadline;
 use super::StepError;
 
 /// Longest wait for a TCP connection to Alma or Slack.
@@ -161,14 +163,31 @@ impl StepContext {
         Ok(rules)
     }
 
-    /// A fresh Alma client per invocation, so its call counter and quota stop belong to one
-    /// step, never to a later day in a warm container; its HTTP client is the warm one.
+    /// A fresh Alma client per invocation for a step that calls Alma alone (the whole
+    /// `AlmaRate`), so its call counter and quota stop belong to one step, never to a later
+    /// day in a warm container; its HTTP client is the warm one. Within an invocation
+    /// ([`super::within_deadline`]) it retries no later than the invocation's deadline less
+    /// a margin.
     pub async fn alma(&self) -> Result<AlmaClient, StepError> {
+        self.alma_for(AlmaCaller::Alone).await
+    }
+
+    /// As [`StepContext::alma`], at `caller`'s share of `AlmaRate` (see [`alma_rate`]).
+    pub async fn alma_for(&self, caller: AlmaCaller) -> Result<AlmaClient, StepError> {
         let key = self.alma_api_key().await?;
+        let share = alma_rate::share(self.config.alma_rate, caller);
         let mut cfg = AlmaClientConfig::new(self.config.alma_base_url.clone(), key.api_key.clone());
-        cfg.rate_per_second = self.config.alma_rate;
+        cfg.rate_per_second = share.per_second;
+        cfg.rate_divisor = share.divisor;
+        // A Map branch may start the moment another ends: it keeps that one's pace. (The
+        // check's looks are apart by the poll interval's Wait.)
+        cfg.paced_from_start = caller == AlmaCaller::CacheBranch;
         cfg.http = Some(self.http()?.clone());
-        Ok(AlmaClient::new(cfg)?)
+        let client = AlmaClient::new(cfg)?;
+        Ok(match alma_deadline() {
+            Some(deadline) => client.until(deadline),
+            None => client,
+        })
     }
 
     /// A per-invocation course cache over a fresh client.

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -30,9 +30,42 @@ where
     // One context for the life of the process: warm invocations reuse its clients.
     let ctx: &'static StepContext = Box::leak(Box::new(StepContext::from_env().await?));
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<Value>| handle(ctx, name, event.payload, run),
+        move |event: lambda_runtime::LambdaEvent<Value>| {
+            let deadline = instant_of(event.context.deadline);
+            within_deadline(deadline, handle(ctx, name, event.payload, run))
+        },
     ))
     .await
+}
+
+/// Longest margin kept before an invocation's deadline for the step to end on its own.
+const MAX_DEADLINE_MARGIN: Duration = Duration::from_secs(30);
+
+tokio::task_local! {
+    /// When the running invocation's Alma calls must give up (see [`within_deadline`]).
+    static ALMA_DEADLINE: Instant;
+}
+
+/// Runs `step` as an invocation that Lambda stops at `deadline`: its Alma client
+/// ([`StepContext::alma`]) retries no later than a margin before it (30 s, or a tenth of
+/// the time left if less), so the step fails with its own error, not a timeout.
+pub async fn within_deadline<F: Future>(deadline: Instant, step: F) -> F::Output {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let alma_deadline = deadline - MAX_DEADLINE_MARGIN.min(left / 10);
+    ALMA_DEADLINE.scope(alma_deadline, step).await
+}
+
+/// The running invocation's deadline for Alma calls; none outside [`within_deadline`].
+pub(crate) fn alma_deadline() -> Option<Instant> {
+    ALMA_DEADLINE.try_with(|deadline| *deadline).ok()
+}
+
+/// Lambda's deadline (milliseconds since the epoch) as an instant of this process.
+fn instant_of(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }
 
 /// Runs one step on a JSON payload: parse the input (a payload that does not fit is
@@ -89,4 +122,48 @@ fn parse_input<T: DeserializeOwned>(name: &str, payload: Value) -> Result<T, Ste
 
 fn to_output<T: Serialize>(output: T) -> Result<Value, StepError> {
     serde_json::to_value(output).map_err(|e| StepError::OutputFailed(std::io::Error::other(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_alma_deadline_keeps_a_tenth_of_a_short_invocation_as_margin() {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let alma = within_deadline(deadline, async { alma_deadline() })
+            .await
+            .unwrap();
+        let margin = deadline - alma;
+        assert!(margin <= Duration::from_secs(1), "{margin:?}");
+        assert!(margin >= Duration::from_millis(990), "{margin:?}");
+    }
+
+    #[tokio::test]
+    async fn the_alma_deadline_keeps_at_most_thirty_seconds_as_margin() {
+        let deadline = Instant::now() + Duration::from_secs(900);
+        let alma = within_deadline(deadline, async { alma_deadline() })
+            .await
+            .unwrap();
+        assert_eq!(deadline - alma, MAX_DEADLINE_MARGIN);
+    }
+
+    #[tokio::test]
+    async fn outside_an_invocation_there_is_no_alma_deadline() {
+        assert_eq!(alma_deadline(), None);
+    }
+
+    #[test]
+    fn lambdas_epoch_deadline_becomes_the_same_time_from_now() {
+        let now_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let left = instant_of(now_ms + 60_000).saturating_duration_since(Instant::now());
+        assert!(
+            left > Duration::from_secs(59) && left <= Duration::from_secs(60),
+            "{left:?}"
+        );
+        assert!(instant_of(now_ms - 5_000) <= Instant::now());
+    }
 }

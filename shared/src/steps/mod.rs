@@ -7,6 +7,7 @@
 //! them), log the outcome and return the output as JSON or a [`StepError`] whose
 //! [`ErrorName`](crate::error::ErrorName) is the stable error name.
 
+pub mod alma_rate;
 pub mod brake;
 pub mod cache_courses;
 pub mod check_hold;
@@ -32,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 pub use context::{Clock, StepContext};
 pub use error::StepError;
-pub use lambda::{handle, serve};
+pub use lambda::{handle, serve, within_deadline};
 pub use logging::{init_json_logs, json_logs};
 
 /// A stage a run can start at (`start_at`), in running order.

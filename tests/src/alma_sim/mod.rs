@@ -244,6 +244,7 @@ impl AlmaSim {
             }),
             loader_lock: tokio::sync::Mutex::new(()),
             drop_dir: opts.drop_dir,
+            started: std::time::Instant::now(),
         });
 
         let app = axum::Router::new()
@@ -310,6 +311,23 @@ impl AlmaSim {
     }
 
     /// Forgets the call log.
+    /// The most calls (whatever their answer) that arrived within any `window`, such as
+    /// Alma's one second.
+    pub fn most_calls_within(&self, window: Duration) -> usize {
+        let window = window.as_millis() as u64;
+        let mut times: Vec<u64> = self.calls().iter().map(|c| c.at_ms).collect();
+        times.sort_unstable();
+        let mut busiest = 0;
+        let mut first = 0;
+        for (last, at) in times.iter().enumerate() {
+            while times[first] + window <= *at {
+                first += 1;
+            }
+            busiest = busiest.max(last - first + 1);
+        }
+        busiest
+    }
+
     pub fn clear_calls(&self) {
         self.shared.lock().calls.clear();
     }

@@ -62,6 +62,9 @@ pub struct CallRecord {
     pub key_in_header: bool,
     pub key_in_query: bool,
     pub status: u16,
+    /// When it arrived, in milliseconds since the simulator started.
+    #[serde(default)]
+    pub at_ms: u64,
 }
 
 /// Lifecycle of a loader run, as Alma reports it.

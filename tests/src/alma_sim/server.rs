@@ -67,6 +67,8 @@ pub(crate) struct Shared {
     /// One loader run at a time, as in Alma.
     pub loader_lock: tokio::sync::Mutex<()>,
     pub drop_dir: Option<std::path::PathBuf>,
+    /// Call times count from here.
+    pub started: Instant,
 }
 
 impl Shared {
@@ -189,6 +191,7 @@ async fn almaws(
     if !s.latency.is_zero() {
         tokio::time::sleep(s.latency).await;
     }
+    let at_ms = shared.started.elapsed().as_millis() as u64;
     let q = query_pairs(raw_query);
     let header_key = headers
         .get(header::AUTHORIZATION)
@@ -239,6 +242,7 @@ async fn almaws(
         key_in_header: header_key.is_some(),
         key_in_query: query_key.is_some(),
         status: response.status().as_u16(),
+        at_ms,
     };
     tracing::debug!(method = %record.method, path = %record.path, status = record.status, "alma call");
     shared.lock().calls.push(record);

@@ -683,6 +683,26 @@ fn alma_is_polled_in_a_loop_that_ends_when_done_or_out_of_time_while_the_years_a
 }
 
 #[test]
+fn the_cache_map_runs_as_many_branches_at_once_as_the_alma_rate_split_allows_for() {
+    let definition = definition();
+    let states = all_states(&definition);
+    let maps: Vec<&StateAt> = states.iter().filter(|s| s.state["Type"] == "Map").collect();
+    assert_eq!(maps.len(), 1, "one Map: the cache's");
+    assert_eq!(
+        task_step(&maps[0].state["ItemProcessor"]["States"]["Cache Alma courses for the year"])
+            .as_deref(),
+        Some("CacheCourses")
+    );
+    assert_eq!(
+        maps[0].state["MaxConcurrency"].as_u64(),
+        Some(u64::from(
+            leganto_shared::steps::alma_rate::CACHE_MAP_CONCURRENCY
+        )),
+        "each cache branch gets AlmaRate's share for this many at once"
+    );
+}
+
+#[test]
 fn each_stage_puts_its_output_under_its_own_key() {
     let expected = [
         ("Plan", "$"),

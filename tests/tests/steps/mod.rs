@@ -8,6 +8,7 @@
 //! (`infra/local/setup.sh`).
 
 mod alma_job;
+mod alma_rate;
 mod delivery;
 mod dry_run;
 mod formulas;
