@@ -266,6 +266,45 @@ impl Store {
         }
     }
 
+    /// A PutObject of `bytes` under `key`, for the caller to add a condition to and send.
+    fn put_request(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes))
+    }
+
+    /// What a conditional request came to: `Ok(true)` done, `Ok(false)` lost to another
+    /// writer (412 Precondition Failed; 409 ConditionalRequestConflict when two conditional
+    /// writes meet; with `If-Match`, 404 when the object went meanwhile).
+    fn conditional<O, E>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        result: Result<O, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+        gone_is_lost: bool,
+    ) -> Result<bool, StoreError>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let err = match result {
+            Ok(_) => return Ok(true),
+            Err(err) => err,
+        };
+        match err.raw_response().map(|r| r.status().as_u16()) {
+            Some(412 | 409) => Ok(false),
+            Some(404) if gone_is_lost => Ok(false),
+            _ => Err(self.unavailable(operation, key, err)),
+        }
+    }
+
     /// Writes `bytes` under `key` (replacing any object there).
     #[instrument(skip(self, bytes), fields(bucket = %self.bucket, bytes = tracing::field::Empty), err)]
     pub async fn put(
@@ -276,12 +315,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let bytes: Bytes = bytes.into();
         tracing::Span::current().record("bytes", bytes.len());
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(ByteStream::from(bytes))
+        self.put_request(key, bytes, content_type)
             .send()
             .await
             .map_err(|e| self.unavailable("PutObject", key, e))?;
@@ -298,20 +332,11 @@ impl Store {
         content_type: &str,
     ) -> Result<bool, StoreError> {
         let result = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
+            .put_request(key, bytes.into(), content_type)
             .if_none_match("*")
-            .body(ByteStream::from(bytes.into()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if lost_a_race(err.raw_response().map(|r| r.status().as_u16())) => Ok(false),
-            Err(err) => Err(self.unavailable("PutObject", key, err)),
-        }
+        self.conditional("PutObject", key, result, false)
     }
 
     /// Replaces the object under `key` only if it is still the version read (its ETag).
@@ -325,21 +350,11 @@ impl Store {
         content_type: &str,
     ) -> Result<bool, StoreError> {
         let result = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
+            .put_request(key, bytes.into(), content_type)
             .if_match(etag)
-            .body(ByteStream::from(bytes.into()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if lost_a_race(err.raw_response().map(|r| r.status().as_u16())) => Ok(false),
-            Err(err) if err.raw_response().map(|r| r.status().as_u16()) == Some(404) => Ok(false),
-            Err(err) => Err(self.unavailable("PutObject", key, err)),
-        }
+        self.conditional("PutObject", key, result, true)
     }
 
     /// Deletes `key` only if it is still the version read (its ETag). `Ok(false)`: it
@@ -354,12 +369,7 @@ impl Store {
             .if_match(etag)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if lost_a_race(err.raw_response().map(|r| r.status().as_u16())) => Ok(false),
-            Err(err) if err.raw_response().map(|r| r.status().as_u16()) == Some(404) => Ok(false),
-            Err(err) => Err(self.unavailable("DeleteObject", key, err)),
-        }
+        self.conditional("DeleteObject", key, result, true)
     }
 
     /// The object and its ETag (for [`Store::replace_if`], [`Store::delete_if`]);
@@ -389,32 +399,28 @@ impl Store {
         Ok(Some((body.into_bytes(), etag)))
     }
 
+    /// [`Store::get_versioned`], read as JSON; not the JSON expected is
+    /// [`StoreError::BadJson`].
+    pub async fn get_json_versioned<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<(T, String)>, StoreError> {
+        let Some((bytes, etag)) = self.get_versioned(key).await? else {
+            return Ok(None);
+        };
+        Ok(Some((self.parse_json(key, &bytes)?, etag)))
+    }
+
     /// Reads the whole object; a missing key is [`StoreError::NotFound`].
     #[instrument(skip(self), fields(bucket = %self.bucket), err)]
     pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
-        let output = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(output) => output,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                return Err(StoreError::NotFound {
-                    bucket: self.bucket.clone(),
-                    key: key.to_string(),
-                })
-            }
-            Err(err) => return Err(self.unavailable("GetObject", key, err)),
-        };
-        let body = output
-            .body
-            .collect()
-            .await
-            .map_err(|e| self.unavailable("GetObject", key, e))?;
-        Ok(body.into_bytes())
+        match self.get_versioned(key).await? {
+            Some((bytes, _)) => Ok(bytes),
+            None => Err(StoreError::NotFound {
+                bucket: self.bucket.clone(),
+                key: key.to_string(),
+            }),
+        }
     }
 
     /// Whether `key` exists.
@@ -487,18 +493,16 @@ impl Store {
     /// Reads and parses a JSON artefact.
     pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<T, StoreError> {
         let bytes = self.get(key).await?;
-        serde_json::from_slice(&bytes).map_err(|source| StoreError::BadJson {
+        self.parse_json(key, &bytes)
+    }
+
+    fn parse_json<T: DeserializeOwned>(&self, key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+        serde_json::from_slice(bytes).map_err(|source| StoreError::BadJson {
             bucket: self.bucket.clone(),
             key: key.to_string(),
             source,
         })
     }
-}
-
-/// A conditional request that lost to another writer: 412 Precondition Failed, or 409
-/// ConditionalRequestConflict (two conditional writes to one key at the same moment).
-fn lost_a_race(status: Option<u16>) -> bool {
-    matches!(status, Some(412 | 409))
 }
 
 #[cfg(test)]

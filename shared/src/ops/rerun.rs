@@ -157,11 +157,7 @@ pub async fn check_not_running(
     let Some((held, etag)) = lease::read(store, &day).await? else {
         return Ok(None);
     };
-    let holder = if held.execution_name.is_empty() {
-        held.execution_arn.clone()
-    } else {
-        held.execution_name.clone()
-    };
+    let holder = held.holder().to_string();
     let described = sfn
         .describe_execution()
         .execution_arn(&held.execution_arn)

@@ -38,6 +38,15 @@ impl Lease {
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at < now
     }
+
+    /// The holding execution as people know it: its name, else its ARN.
+    pub fn holder(&self) -> &str {
+        if self.execution_name.is_empty() {
+            &self.execution_arn
+        } else {
+            &self.execution_name
+        }
+    }
 }
 
 fn bad_json(store: &Store, key: &str, source: serde_json::Error) -> StoreError {
@@ -50,14 +59,7 @@ fn bad_json(store: &Store, key: &str, source: serde_json::Error) -> StoreError {
 
 /// The day's lease and its ETag, if one is there.
 pub async fn read(store: &Store, day: &DayKeys) -> Result<Option<(Lease, String)>, StoreError> {
-    let key = day.lease();
-    match store.get_versioned(&key).await? {
-        None => Ok(None),
-        Some((body, etag)) => {
-            let lease = serde_json::from_slice(&body).map_err(|e| bad_json(store, &key, e))?;
-            Ok(Some((lease, etag)))
-        }
-    }
+    store.get_json_versioned(&day.lease()).await
 }
 
 /// Takes the day's lease for `lease.execution_arn`: a free day, an expired lease or one
@@ -109,11 +111,7 @@ pub async fn take(store: &Store, day: &DayKeys, lease: &Lease) -> Result<(), Ste
 fn in_progress(held: &Lease) -> StepError {
     StepError::RunInProgress {
         run_date: held.run_date.to_string(),
-        holder: if held.execution_name.is_empty() {
-            held.execution_arn.clone()
-        } else {
-            held.execution_name.clone()
-        },
+        holder: held.holder().to_string(),
         since: held.started_at.to_rfc3339(),
     }
 }

@@ -253,15 +253,9 @@ enum Recorded {
 
 #[cfg(feature = "sftp")]
 async fn recorded(ctx: &StepContext, key: &str, sha256: &str) -> Result<Recorded, StepError> {
-    let Some((body, etag)) = ctx.store.get_versioned(key).await? else {
+    let Some((receipt, etag)) = ctx.store.get_json_versioned::<PushReceipt>(key).await? else {
         return Ok(Recorded::None);
     };
-    let receipt: PushReceipt =
-        serde_json::from_slice(&body).map_err(|source| StoreError::BadJson {
-            bucket: ctx.store.bucket().to_string(),
-            key: key.to_string(),
-            source,
-        })?;
     let same = receipt.sha256 == sha256 || receipt.source_sha256.as_deref() == Some(sha256);
     Ok(if same {
         Recorded::Same(receipt)
