@@ -9,7 +9,7 @@ use leganto_tests::support::RUN_DATE;
 use mail_parser::MimeHeaders as _;
 use serde_json::json;
 
-use super::support::{entered, post_text, run, s3_keys, start_stack};
+use super::support::{assert_succeeded, entered, post_text, run, s3_keys, start_stack};
 use crate::read_sample;
 
 /// `(code, section, operation)` of each row of the sample's expected loader file.
@@ -58,11 +58,7 @@ async fn a_normal_day_loads_alma_mails_the_report_and_a_rerun_of_the_report_push
         json!({"run_date": RUN_DATE}),
     )
     .await;
-    assert_eq!(
-        execution.status, "SUCCEEDED",
-        "{:?}: {:?}",
-        execution.error, execution.cause
-    );
+    assert_succeeded(&execution);
     let out = execution.output.clone().unwrap();
     for state in [
         "Plan the run",
@@ -192,11 +188,7 @@ async fn a_normal_day_loads_alma_mails_the_report_and_a_rerun_of_the_report_push
         json!({"run_date": RUN_DATE, "start_at": "rollover_report"}),
     )
     .await;
-    assert_eq!(
-        rerun.status, "SUCCEEDED",
-        "{:?}: {:?}",
-        rerun.error, rerun.cause
-    );
+    assert_succeeded(&rerun);
     let names = entered(&visits);
     for skipped in [
         "Pull the CEM export",

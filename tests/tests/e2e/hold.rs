@@ -15,7 +15,7 @@ use leganto_tests::stack::{Stack, StackOptions, BUCKET};
 use leganto_tests::support::RUN_DATE;
 use serde_json::json;
 
-use super::support::{entered, post_text, EXECUTION_LIMIT};
+use super::support::{assert_succeeded, entered, post_text, EXECUTION_LIMIT};
 
 /// The last day loaded before the held days: a full export of 10,000 rows.
 const LOADED_DAY: &str = "2026-11-20";
@@ -171,11 +171,7 @@ async fn a_shrunken_export_holds_until_approved_then_pushes_and_a_rejected_day_p
         .wait_for_execution(&arn, EXECUTION_LIMIT)
         .await
         .unwrap();
-    assert_eq!(
-        execution.status, "SUCCEEDED",
-        "{:?}: {:?}",
-        execution.error, execution.cause
-    );
+    assert_succeeded(&execution);
     let out = execution.output.unwrap();
     assert_eq!(out["transform"]["brake"]["tripped"], true);
     assert_eq!(out["transform"]["brake"]["compared_with"], LOADED_DAY);
@@ -306,11 +302,7 @@ async fn a_held_day_nobody_decides_on_ends_with_nothing_pushed() {
         json!({"run_date": RUN_DATE, "start_at": "push"}),
     )
     .await;
-    assert_eq!(
-        rerun.status, "SUCCEEDED",
-        "{:?}: {:?}",
-        rerun.error, rerun.cause
-    );
+    assert_succeeded(&rerun);
     let names = entered(&visits);
     assert!(names.contains("Check for a person's decision"));
     assert!(!names.contains("Tell people the day is held"));

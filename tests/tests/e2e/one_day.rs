@@ -9,7 +9,7 @@ use leganto_tests::stack::StackOptions;
 use leganto_tests::support::RUN_DATE;
 use serde_json::json;
 
-use super::support::{entered, post_text, run, s3_keys, EXECUTION_LIMIT};
+use super::support::{assert_succeeded, entered, post_text, run, s3_keys, EXECUTION_LIMIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_executions_for_one_day_run_one_and_reruns_of_the_push_load_nothing_twice() {
@@ -62,11 +62,7 @@ async fn two_executions_for_one_day_run_one_and_reruns_of_the_push_load_nothing_
         .wait_for_execution(&first, EXECUTION_LIMIT)
         .await
         .unwrap();
-    assert_eq!(
-        first.status, "SUCCEEDED",
-        "{:?}: {:?}",
-        first.error, first.cause
-    );
+    assert_succeeded(&first);
     let out = first.output.unwrap();
     let loader = out["transform"]["loader_file_name"].as_str().unwrap();
     assert_eq!(stack.alma_files().unwrap(), vec![loader.to_string()]);
@@ -91,11 +87,7 @@ async fn two_executions_for_one_day_run_one_and_reruns_of_the_push_load_nothing_
             json!({"run_date": RUN_DATE, "start_at": "push"}),
         )
         .await;
-        assert_eq!(
-            rerun.status, "SUCCEEDED",
-            "{:?}: {:?}",
-            rerun.error, rerun.cause
-        );
+        assert_succeeded(&rerun);
         let out = rerun.output.unwrap();
         assert_eq!(out["push"]["already_there"], true, "{}", out["push"]);
         assert_eq!(out["push"]["file_name"], loader);

@@ -19,6 +19,16 @@ pub async fn start_stack() -> Stack {
     }
 }
 
+/// The execution ended SUCCEEDED; else the failure shows its error and cause.
+#[track_caller]
+pub fn assert_succeeded(execution: &Execution) {
+    assert_eq!(
+        execution.status, "SUCCEEDED",
+        "{:?}: {:?}",
+        execution.error, execution.cause
+    );
+}
+
 /// Starts a named execution, waits for its end and prints each state with its time.
 pub async fn run(stack: &Stack, name: &str, input: Value) -> (Execution, Vec<StateVisit>) {
     let arn = stack.start_execution(name, &input).await.unwrap();
