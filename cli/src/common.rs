@@ -19,6 +19,8 @@ use leganto_shared::pipeline::PipelineError;
 use leganto_shared::store::{Store, StoreError};
 use serde::Serialize;
 
+use crate::progress::Bars;
+
 /// The exit codes as `leganto --help` lists them; [`Fatal::exit_code`] gives 3 to 7.
 pub const EXIT_CODES: &str = "\
 Exit codes:
@@ -120,14 +122,17 @@ pub struct RunArgs {
     /// Write the run summary here (JSON).
     #[arg(long)]
     pub summary: Option<PathBuf>,
+    /// No progress bars, even on a terminal: one line on stderr as each Alma phase ends.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 impl RunArgs {
-    /// The Alma cache when `--alma-url` is given.
+    /// The Alma cache when `--alma-url` is given, showing how its work goes.
     pub fn alma_cache(&self) -> Result<Option<CourseCache>, Fatal> {
         self.alma_url
             .as_deref()
-            .map(|url| alma_cache(url, self.alma_rate))
+            .map(|url| alma_client(url, self.alma_rate, self.quiet).map(CourseCache::new))
             .transpose()
     }
 
@@ -170,13 +175,9 @@ pub fn load_rules(path: Option<&Path>) -> Result<Rules, Fatal> {
     .map_err(|e| Fatal::Settings(format!("{e}: fix the rules file or leave out --rules")))
 }
 
-/// The Alma cache over [`alma_client`].
-pub fn alma_cache(url: &str, rate: u32) -> Result<CourseCache, Fatal> {
-    Ok(CourseCache::new(alma_client(url, rate)?))
-}
-
-/// The Alma client at `rate` calls per second; the key comes from `ALMA_API_KEY` only.
-pub fn alma_client(url: &str, rate: u32) -> Result<AlmaClient, Fatal> {
+/// The Alma client at `rate` calls per second, showing its progress ([`Bars`]); the key
+/// comes from `ALMA_API_KEY` only.
+pub fn alma_client(url: &str, rate: u32, quiet: bool) -> Result<AlmaClient, Fatal> {
     let key = std::env::var("ALMA_API_KEY").unwrap_or_default();
     if key.trim().is_empty() {
         return Err(Fatal::Settings(
@@ -186,7 +187,8 @@ pub fn alma_client(url: &str, rate: u32) -> Result<AlmaClient, Fatal> {
     }
     let mut cfg = AlmaClientConfig::new(url, secrecy::SecretString::from(key));
     cfg.rate_per_second = rate;
-    AlmaClient::new(cfg).map_err(|e| Fatal::Settings(error_chain(&e)))
+    let client = AlmaClient::new(cfg).map_err(|e| Fatal::Settings(error_chain(&e)))?;
+    Ok(client.with_progress(Bars::new(rate, quiet)))
 }
 
 pub fn open_input(path: &Path) -> Result<File, Fatal> {

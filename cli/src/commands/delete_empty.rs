@@ -39,6 +39,9 @@ pub struct Args {
     /// otherwise). With --execute: the plan you reviewed, read and never written.
     #[arg(long)]
     plan: Option<PathBuf>,
+    /// No progress bars, even on a terminal: one line on stderr as each Alma phase ends.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 fn default_plan_path(year: u16, term: &str) -> PathBuf {
@@ -94,7 +97,7 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
 }
 
 async fn make_plan(args: &Args, year: u16, term: &str, path: &Path) -> Result<(), Fatal> {
-    let client = common::alma_client(&args.alma_url, args.alma_rate)?;
+    let client = common::alma_client(&args.alma_url, args.alma_rate, args.quiet)?;
     let year = year.to_string();
     let courses = delete_empty::courses_of_year_and_term(&client, &year, term)
         .await
@@ -134,7 +137,7 @@ async fn execute(args: &Args, path: &Path) -> Result<(), Fatal> {
     let rows = delete_empty::read_plan_csv(std::io::BufReader::new(file))
         .map_err(|e| Fatal::Input(format!("{}: {}", path.display(), error_chain(&e))))?;
     let to_delete = rows.iter().filter(|r| r.deletable()).count();
-    let client = common::alma_client(&args.alma_url, args.alma_rate)?;
+    let client = common::alma_client(&args.alma_url, args.alma_rate, args.quiet)?;
 
     println!(
         "Plan {}: {} courses, {to_delete} to delete; each is re-checked in Alma right before \

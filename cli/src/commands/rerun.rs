@@ -9,6 +9,7 @@ use leganto_shared::ops::rerun::{self, RerunRequest, Step};
 use leganto_shared::steps::Stage;
 
 use crate::common::{fatal, local_time, Deployment, Fatal};
+use crate::progress::StateClock;
 
 /// The stages `--from` takes, spelt as the execution input's `start_at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -99,14 +100,20 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
     }
 
     let tz = deployment.time_zone;
+    let mut clock = StateClock::new();
     let outcome = rerun::follow(
         &sfn,
         &started.execution_arn,
         Duration::from_secs(args.poll_seconds),
-        |step: &Step| println!("{}  {}", local_time(step.at, tz), step.what),
+        |step: &Step| {
+            clock.before(step);
+            println!("{}  {}", local_time(step.at, tz), step.what);
+            clock.after(step);
+        },
     )
     .await
     .map_err(fatal)?;
+    drop(clock);
     if outcome.succeeded() {
         println!("Execution {} {}", started.name, outcome.status);
         return Ok(());

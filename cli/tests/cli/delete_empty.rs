@@ -26,7 +26,7 @@ fn row(code: &str, section: &str, year: &str, terms: &[&str], list: Option<&str>
 /// The simulator holding: 2026 SPRING courses with and without reading lists (more than
 /// one page of them), and 2026 FALL, 2025 SPRING, year 20261 and term-less 2026 courses
 /// that the tool must leave alone.
-async fn sim(drop_dir: &Path) -> AlmaSim {
+pub(super) async fn sim(drop_dir: &Path) -> AlmaSim {
     let sim = AlmaSim::start(SimOptions {
         courses: vec![FixtureCourse {
             id: "6100000000001".into(),

@@ -9,6 +9,7 @@ use tokio::sync::OnceCell;
 
 use super::client::AlmaClient;
 use super::error::AlmaError;
+use super::progress::{Phase, Tracked};
 use crate::domain::AlmaCourse;
 
 type YearCell = Arc<OnceCell<Arc<Vec<AlmaCourse>>>>;
@@ -60,17 +61,21 @@ impl CourseCache {
 
     /// Fetches the courses of every year not yet held, all years concurrently.
     pub async fn load_years(&self, years: &[String]) -> Result<(), AlmaError> {
-        let fetches = distinct(years).into_iter().map(|year| {
-            let cell = cell(&self.years, year);
-            async move {
-                cell.get_or_try_init(|| async {
-                    self.client.courses_of_year(year).await.map(Arc::new)
-                })
+        let cells: Vec<_> = distinct(years)
+            .into_iter()
+            .map(|year| (year, cell(&self.years, year)))
+            .collect();
+        // One page per year not yet held until each year's first page tells more.
+        let missing = cells.iter().filter(|(_, c)| !c.initialized()).count();
+        let phase = Tracked::start(self.client.progress(), Phase::CoursePages, missing as u64);
+        let fetches = cells.into_iter().map(|(year, cell)| async move {
+            cell.get_or_try_init(|| async { self.client.courses_of_year(year).await.map(Arc::new) })
                 .await
                 .map(|_| ())
-            }
         });
-        futures::future::try_join_all(fetches).await.map(|_| ())
+        futures::future::try_join_all(fetches).await?;
+        phase.finish();
+        Ok(())
     }
 
     /// The courses of `year`, if loaded or inserted.
@@ -94,21 +99,37 @@ impl CourseCache {
     ) -> Result<HashMap<String, bool>, AlmaError> {
         let ids = distinct(course_ids);
         let width = self.client.max_concurrency();
+        let unasked = ids
+            .iter()
+            .filter(|id| !cell(&self.reading_lists, id).initialized())
+            .count();
+        let phase = Tracked::start(
+            self.client.progress(),
+            Phase::ReadingListChecks,
+            unasked as u64,
+        );
+        let phase_ref = &phase;
         // Owned ids: a closure over `&str` makes callers' futures fail the `Send` check
         // for every lifetime ("FnOnce is not general enough", e.g. in an axum handler).
-        stream::iter(ids.into_iter().map(str::to_owned))
+        let answers = stream::iter(ids.into_iter().map(str::to_owned))
             .map(|id: String| {
                 let cell = cell(&self.reading_lists, &id);
                 async move {
                     let has = cell
-                        .get_or_try_init(|| self.client.has_reading_lists(&id))
+                        .get_or_try_init(|| async {
+                            let has = self.client.has_reading_lists(&id).await;
+                            phase_ref.advance();
+                            has
+                        })
                         .await?;
                     Ok::<_, AlmaError>((id, *has))
                 }
             })
             .buffer_unordered(width)
             .try_collect()
-            .await
+            .await?;
+        phase.finish();
+        Ok(answers)
     }
 }
 

@@ -20,6 +20,7 @@ use super::model::{
     alma_date, AlmaCourseRecord, CoursePage, JobInstance, JobInstanceBody, JobInstancesBody,
     JobSummary, JobsBody, MalformedBody, ReadingListsBody,
 };
+use super::progress::{Phase, Progress};
 use super::retry::{classify, Backoff, TransientReason, Verdict};
 use crate::domain::AlmaCourse;
 use crate::error::ErrorName;
@@ -95,6 +96,8 @@ pub struct AlmaClient {
     inner: Arc<Inner>,
     /// No retry waits past this (the caller's own deadline).
     deadline: Option<Instant>,
+    /// Told how long work goes (the command line's bars); none in the Lambdas.
+    progress: Option<Arc<dyn Progress>>,
 }
 
 struct Inner {
@@ -225,6 +228,7 @@ impl AlmaClient {
                 quota_stop: OnceLock::new(),
             }),
             deadline: None,
+            progress: None,
         })
     }
 
@@ -236,7 +240,21 @@ impl AlmaClient {
         AlmaClient {
             inner: Arc::clone(&self.inner),
             deadline: Some(deadline),
+            progress: self.progress.clone(),
         }
+    }
+
+    /// This client (sharing its bucket, counter and quota stop) telling `progress` how
+    /// paging, checks and deletions go.
+    pub fn with_progress(&self, progress: Arc<dyn Progress>) -> AlmaClient {
+        AlmaClient {
+            progress: Some(progress),
+            ..self.clone()
+        }
+    }
+
+    pub(crate) fn progress(&self) -> Option<&Arc<dyn Progress>> {
+        self.progress.as_ref()
     }
 
     /// Every HTTP request sent so far by this client and its clones, retries included.
@@ -284,16 +302,28 @@ impl AlmaClient {
         &self,
         q: &str,
     ) -> Result<(Vec<AlmaCourseRecord>, usize), AlmaError> {
+        // The caller's phase counted this search as one page until the first tells more.
+        let page_done = || {
+            if let Some(p) = &self.progress {
+                p.advanced(Phase::CoursePages);
+            }
+        };
         let first = self.search_courses(q, PAGE_SIZE, 0).await?;
+        page_done();
         let offsets: Vec<u32> = (u64::from(PAGE_SIZE)..first.total_record_count)
             .step_by(PAGE_SIZE as usize)
             .map(|o| u32::try_from(o).unwrap_or(u32::MAX))
             .collect();
-        let rest = try_join_all(
-            offsets
-                .iter()
-                .map(|&offset| self.search_courses(q, PAGE_SIZE, offset)),
-        )
+        if let (Some(p), n @ 1..) = (&self.progress, offsets.len()) {
+            p.grew(Phase::CoursePages, n as u64);
+        }
+        let rest = try_join_all(offsets.iter().map(|&offset| async move {
+            let page = self.search_courses(q, PAGE_SIZE, offset).await;
+            if page.is_ok() {
+                page_done();
+            }
+            page
+        }))
         .await?;
         let records = std::iter::once(first)
             .chain(rest)

@@ -9,6 +9,7 @@ mod cache;
 mod client;
 mod error;
 mod model;
+pub(crate) mod progress;
 mod retry;
 
 pub use cache::CourseCache;
@@ -18,4 +19,5 @@ pub use model::{
     AlmaCourseRecord, CoursePage, Instructor, JobInstance, JobStatus, JobSummary, MalformedBody,
     ValueDesc,
 };
+pub use progress::{Phase, Progress};
 pub use retry::{TransientReason, TransportFailure};

@@ -11,7 +11,8 @@ use std::io::{Read, Write};
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
-use crate::alma::{AlmaClient, AlmaCourseRecord, AlmaError};
+use crate::alma::progress::Tracked;
+use crate::alma::{AlmaClient, AlmaCourseRecord, AlmaError, Phase};
 use crate::csv_safe;
 
 /// The plan file's columns, in order.
@@ -82,9 +83,11 @@ pub async fn courses_of_year_and_term(
     year: &str,
     term: &str,
 ) -> Result<Vec<AlmaCourseRecord>, AlmaError> {
+    let phase = Tracked::start(client.progress(), Phase::CoursePages, 1);
     let (records, pages) = client
         .search_all_courses(&format!("year~{}", year.trim()))
         .await?;
+    phase.finish();
     let mut seen = HashSet::new();
     let mut courses: Vec<AlmaCourseRecord> = records
         .into_iter()
@@ -110,14 +113,23 @@ pub async fn plan(
     client: &AlmaClient,
     courses: &[AlmaCourseRecord],
 ) -> Result<Vec<PlanRow>, AlmaError> {
-    futures::stream::iter(courses)
+    let phase = Tracked::start(
+        client.progress(),
+        Phase::ReadingListChecks,
+        courses.len() as u64,
+    );
+    let phase_ref = &phase;
+    let rows = futures::stream::iter(courses)
         .map(|course| async move {
             let n = client.reading_list_count(&course.id).await?;
+            phase_ref.advance();
             Ok::<_, AlmaError>(PlanRow::new(course, n))
         })
         .buffered(client.max_concurrency())
         .try_collect()
-        .await
+        .await?;
+    phase.finish();
+    Ok(rows)
 }
 
 /// Writes the plan as CSV: `id,code,section,reading_lists,action`. A person opens it in a
@@ -323,11 +335,17 @@ async fn recheck(client: &AlmaClient, row: &PlanRow) -> Result<Option<Skip>, Alm
 pub async fn execute(client: &AlmaClient, rows: &[PlanRow]) -> DeleteReport {
     let mut report = DeleteReport::default();
     let mut planned = rows.iter().filter(|r| r.deletable());
+    let phase = Tracked::start(
+        client.progress(),
+        Phase::Deletions,
+        planned.clone().count() as u64,
+    );
     for row in planned.by_ref() {
         match recheck(client, row).await {
             Ok(Some(skip)) => {
                 tracing::info!(course_id = %row.id, code = %row.code, why = %skip, "skipped the course");
                 report.skipped.push((row.clone(), skip));
+                phase.advance();
                 continue;
             }
             Ok(None) => {}
@@ -350,8 +368,12 @@ pub async fn execute(client: &AlmaClient, rows: &[PlanRow]) -> DeleteReport {
                 report.failed.push((row.clone(), e));
             }
         }
+        phase.advance();
     }
     report.not_reached = planned.cloned().collect();
+    if report.stopped.is_none() {
+        phase.finish();
+    }
     report
 }
 
