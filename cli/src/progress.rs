@@ -1,6 +1,7 @@
 //! What a person sees while Alma work goes on. On a terminal, a bar per phase on stderr:
 //! done of total, pace, elapsed time and an ETA. Elsewhere (CI, cron, pipes), or with
-//! `--quiet`, no bar. Either way each phase ends with one plain line on stderr. Nothing
+//! `--quiet`, no bar. Either way each phase that completes ends with one plain line on
+//! stderr; one cut short by an error leaves only the error's line. Nothing
 //! here writes to stdout: scripts read the summary there, and it stays as it was.
 
 use std::collections::HashMap;
@@ -103,22 +104,9 @@ pub fn short(d: Duration) -> String {
     }
 }
 
-/// The line a phase ends with, e.g. `Alma course pages: 13 of 13 in 1.3s (10.0/s)`.
-pub fn phase_line(
-    phase: Phase,
-    done: u64,
-    total: u64,
-    elapsed: Duration,
-    completed: bool,
-) -> String {
-    let label = phase.label();
-    if !completed {
-        return format!(
-            "{label}: stopped at {done} of {total} after {}",
-            short(elapsed)
-        );
-    }
-    let mut line = format!("{label}: {done} of {total} in {}", short(elapsed));
+/// The line a completed phase ends with, e.g. `Alma course pages: 13 of 13 in 1.3s (10.0/s)`.
+pub fn phase_line(phase: Phase, done: u64, elapsed: Duration) -> String {
+    let mut line = format!("{}: {done} of {done} in {}", phase.label(), short(elapsed));
     let secs = elapsed.as_secs_f64();
     if secs > 0.0 {
         let _ = write!(line, " ({:.1}/s)", done as f64 / secs);
@@ -162,12 +150,14 @@ impl Progress for Bars {
             phases.remove(&phase)
         };
         if let Some(bar) = bar {
+            // Read before clearing: finishing moves the position to the end.
+            let (done, elapsed) = (bar.position(), bar.elapsed());
             bar.finish_and_clear();
-            let total = bar.length().unwrap_or(bar.position());
-            eprintln!(
-                "{}",
-                phase_line(phase, bar.position(), total, bar.elapsed(), completed)
-            );
+            // A phase cut short leaves no line: the error that ended it is the command's
+            // one line on stderr.
+            if completed {
+                eprintln!("{}", phase_line(phase, done, elapsed));
+            }
         }
     }
 }
@@ -262,20 +252,14 @@ mod tests {
     }
 
     #[test]
-    fn a_phase_ends_with_its_count_time_and_pace_or_where_it_stopped() {
+    fn a_phase_ends_with_its_count_time_and_pace() {
         assert_eq!(
-            phase_line(
-                Phase::ReadingListChecks,
-                40,
-                40,
-                Duration::from_secs(4),
-                true
-            ),
+            phase_line(Phase::ReadingListChecks, 40, Duration::from_secs(4)),
             "reading-list checks: 40 of 40 in 4.0s (10.0/s)"
         );
         assert_eq!(
-            phase_line(Phase::CoursePages, 3, 13, Duration::from_secs(2), false),
-            "Alma course pages: stopped at 3 of 13 after 2.0s"
+            phase_line(Phase::CoursePages, 0, Duration::ZERO),
+            "Alma course pages: 0 of 0 in 0.0s"
         );
     }
 }

@@ -163,14 +163,20 @@ async fn rerun_with_wait_on_a_failing_run_exits_non_zero_with_its_error_and_caus
         "{out}"
     );
     assert!(
-        err.starts_with("leganto: execution rerun-2026-11-28-transform-"),
+        err.lines()
+            .last()
+            .unwrap()
+            .starts_with("leganto: execution rerun-2026-11-28-transform-"),
         "{err}"
     );
     assert!(
         err.contains("FAILED: ArtefactMissing: artefact missing: s3://leganto-ops-test/reports/2026/11/28/run-summary.json"),
         "{err}"
     );
-    assert_eq!(err.lines().count(), 1, "{err}");
+    // The error is the one `leganto:` line, after the time spent in each state left.
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].ends_with("s in Plan the run"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

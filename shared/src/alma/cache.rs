@@ -118,7 +118,9 @@ impl CourseCache {
                     let has = cell
                         .get_or_try_init(|| async {
                             let has = self.client.has_reading_lists(&id).await;
-                            phase_ref.advance();
+                            if has.is_ok() {
+                                phase_ref.advance();
+                            }
                             has
                         })
                         .await?;
@@ -201,6 +203,40 @@ mod tests {
         let cache = offline_cache();
         assert!(cache.reading_lists(&[]).await.unwrap().is_empty());
         assert_eq!(cache.client().calls_made(), 0);
+    }
+
+    #[tokio::test]
+    async fn work_already_cached_shows_no_phase() {
+        use crate::alma::progress::tests::Recorder;
+        let rec = Arc::new(Recorder::default());
+        let cache = CourseCache::new(offline_cache().client().with_progress(rec.clone()));
+        cache.insert_year("2025", vec![course("1", "2025")]);
+        cache.load_years(&["2025".into()]).await.unwrap();
+        cache.reading_lists(&[]).await.unwrap();
+        assert!(rec.calls().is_empty(), "{:?}", rec.calls());
+    }
+
+    #[tokio::test]
+    async fn a_failed_year_ends_its_phase_as_cut_short() {
+        use crate::alma::progress::tests::Recorder;
+        let rec = Arc::new(Recorder::default());
+        let client = AlmaClient::new(AlmaClientConfig {
+            max_retries: 0,
+            ..AlmaClientConfig::new(
+                "http://127.0.0.1:9",
+                secrecy::SecretString::from("k".to_string()),
+            )
+        })
+        .unwrap();
+        let cache = CourseCache::new(client.with_progress(rec.clone()));
+        assert!(cache
+            .load_years(&["2026".into(), "2027".into(), "2026".into()])
+            .await
+            .is_err());
+        assert_eq!(
+            rec.calls(),
+            ["started CoursePages 2", "finished CoursePages false"]
+        );
     }
 
     #[test]
