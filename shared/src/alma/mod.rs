@@ -3,7 +3,8 @@
 //! One [`AlmaClient`] per run: header auth, JSON, typed errors, one shared token bucket,
 //! bounded concurrency, retries on transient failures for GETs only, a stop when the daily
 //! quota runs low, and a count of calls made. [`CourseCache`] sits on top and makes sure
-//! each year's courses and each course's reading lists are fetched at most once.
+//! each year's courses and each course's reading lists are fetched at most once. A client
+//! may carry a [`Progress`] observer (the command line's bars); the Lambdas set none.
 
 mod cache;
 mod client;
