@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests and the local stack need on a bare Debian machine:
-# OpenSSH's server (the SFTP peer), moto, cfn-lint and cargo-lambda in the ignored .venv, the
-# AWS SAM CLI in its own .venv/sam, and the npm tools in the ignored node_modules. Safe to
-# run again: it only installs what is missing.
+# OpenSSH's server (the SFTP peer), util-linux's `script` (a pseudo-terminal for the CLI's
+# progress tests), moto, cfn-lint and cargo-lambda in the ignored .venv, the AWS SAM CLI in
+# its own .venv/sam, and the npm tools in the ignored node_modules. Safe to run again: it
+# only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -13,6 +14,8 @@ command -v strace >/dev/null 2>&1 || need_apt+=(strace)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v perl >/dev/null 2>&1 || need_apt+=(perl)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
+# `script` runs the CLI's progress tests under a pseudo-terminal.
+command -v script >/dev/null 2>&1 || need_apt+=(bsdutils)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
