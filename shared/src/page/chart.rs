@@ -57,13 +57,18 @@ pub fn bars(title: &str, unit: &str, run_date: NaiveDate, points: &[(NaiveDate, 
         to = run_date.format("%b %-d"),
     );
     for (slot_index, date, value) in &shown {
+        // A zero is a thin mark on the axis, so a day of none differs from a day unknown.
         let h = if scale_top > 0.0 {
-            (value / scale_top * plot_h).max(if *value > 0.0 { 1.5 } else { 0.0 })
+            (value / scale_top * plot_h).max(1.5)
         } else {
-            0.0
+            1.5
         };
         let x = LEFT + *slot_index as f64 * slot + slot * 0.15;
-        let class = if *date == run_date { "bar today" } else { "bar" };
+        let class = match (*date == run_date, *value == 0.0) {
+            (true, _) => "bar today",
+            (false, true) => "bar zero",
+            (false, false) => "bar",
+        };
         let _ = write!(
             svg,
             r#"<rect class="{class}" x="{x:.2}" y="{y:.2}" width="{w:.2}" height="{h:.2}" data-date="{date}" data-value="{value}"><title>{tip}</title></rect>"#,
@@ -140,6 +145,14 @@ mod tests {
         );
         assert_eq!(svg.matches("<rect ").count(), 1);
         assert!(svg.contains(r#"data-days="1""#));
+    }
+
+    #[test]
+    fn a_day_of_none_is_a_thin_mark_unlike_a_day_without_figures() {
+        let svg = bars("Rows rejected", "rows", d(28), &[(d(26), 0.0), (d(28), 4.0)]);
+        assert_eq!(svg.matches("<rect ").count(), 2);
+        assert!(svg.contains(r#"class="bar zero""#), "{svg}");
+        assert!(svg.contains(r#"height="1.50" data-date="2026-11-26""#), "{svg}");
     }
 
     #[test]

@@ -95,7 +95,7 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 10px}
 figure{margin:0;background:#fff;border:1px solid #e0e3e8;border-radius:8px;padding:8px 10px;min-width:0}
 figcaption{font-size:14px;font-weight:600;margin-bottom:4px}
 svg.chart{display:block;width:100%;height:auto}
-.bar{fill:#7d9cc9}.bar.today{fill:#1f4e95}.axis{stroke:#9aa3ad;stroke-width:1}.grid{stroke:#e3e6ea;stroke-width:1}
+.bar{fill:#7d9cc9}.bar.zero{fill:#b9c3cf}.bar.today{fill:#1f4e95}.axis{stroke:#9aa3ad;stroke-width:1}.grid{stroke:#e3e6ea;stroke-width:1}
 .tick,.empty{font-size:10px;fill:#5b6470}
 .table{overflow-x:auto;background:#fff;border:1px solid #e0e3e8;border-radius:8px}
 table{border-collapse:collapse;width:100%;font-size:14px}
