@@ -26,7 +26,8 @@ pub fn bars(title: &str, unit: &str, run_date: NaiveDate, points: &[(NaiveDate, 
         .map(|(d, v)| ((*d - first).num_days(), *d, *v))
         .collect();
     let max = shown.iter().map(|(_, _, v)| *v).fold(0.0_f64, f64::max);
-    let scale_top = nice_ceiling(max);
+    // All zeros still get a scale, so their marks sit on the axis.
+    let scale_top = if max > 0.0 { nice_ceiling(max) } else { 1.0 };
     let plot_w = WIDTH - LEFT - 4.0;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let slot = plot_w / DAYS as f64;
@@ -58,11 +59,7 @@ pub fn bars(title: &str, unit: &str, run_date: NaiveDate, points: &[(NaiveDate, 
     );
     for (slot_index, date, value) in &shown {
         // A zero is a thin mark on the axis, so a day of none differs from a day unknown.
-        let h = if scale_top > 0.0 {
-            (value / scale_top * plot_h).max(1.5)
-        } else {
-            1.5
-        };
+        let h = (value / scale_top * plot_h).max(1.5);
         let x = LEFT + *slot_index as f64 * slot + slot * 0.15;
         let class = match (*date == run_date, *value == 0.0) {
             (true, _) => "bar today",

@@ -334,7 +334,8 @@ fn time(value: &Value) -> Option<DateTime<Utc>> {
 }
 
 fn minutes(d: chrono::TimeDelta) -> f64 {
-    (d.num_milliseconds().max(0) as f64 / 60_000.0 * 10.0).round() / 10.0
+    // Hundredths: a sandbox's job of seconds still shows.
+    (d.num_milliseconds().max(0) as f64 / 60_000.0 * 100.0).round() / 100.0
 }
 
 /// `11562` → `11,562`.

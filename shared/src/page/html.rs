@@ -89,7 +89,7 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 10px}
 .succeeded{background:#dcf3e4;color:#11602f}.failed{background:#fde2e1;color:#8a1712}.dry{background:#e6ecf7;color:#243f73}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px}
 .card{background:#fff;border:1px solid #e0e3e8;border-radius:8px;padding:10px 12px;min-width:0}
-.card .label{font-size:13px;color:#5b6470}.card .value{font-size:22px;font-weight:600;overflow-wrap:anywhere}
+.card .label{font-size:13px;color:#5b6470}.card .value{font-size:22px;font-weight:600;overflow-wrap:anywhere}.card .value.text{font-size:15px;padding-top:4px;overflow-wrap:break-word}
 .card .note{font-size:12px;color:#5b6470;overflow-wrap:anywhere}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:12px}
 figure{margin:0;background:#fff;border:1px solid #e0e3e8;border-radius:8px;padding:8px 10px;min-width:0}
@@ -158,7 +158,11 @@ fn header(h: &mut String, page: &Page<'_>) {
         h.push_str(" <span class=\"status dry\">Dry run: nothing pushed or mailed</span>");
     }
     if let Some(minutes) = f.run_minutes() {
-        let _ = write!(h, " <span class=\"muted\">in {minutes} minutes</span>");
+        let _ = write!(
+            h,
+            " <span class=\"muted\">in {}</span>",
+            duration(minutes * 60.0)
+        );
     }
     if let Some(name) = &f.execution_name {
         let _ = write!(h, " <span class=\"muted\">· execution {}</span>", escape(name));
@@ -170,11 +174,20 @@ fn header(h: &mut String, page: &Page<'_>) {
 }
 
 fn card(h: &mut String, id: &str, label: &str, value: &str, note: Option<&str>) {
+    // Words and file names in a smaller size than numbers, so they fit a card.
+    let (class, value) = if value.chars().any(|c| c.is_ascii_alphabetic()) {
+        // Break COMPLETED_SUCCESS and file names at their joints, not anywhere.
+        let joints = escape(value)
+            .replace('_', "_<wbr>")
+            .replace('.', "<wbr>.");
+        ("value text", joints)
+    } else {
+        ("value", escape(value))
+    };
     let _ = write!(
         h,
-        "<div class=\"card\" id=\"{id}\"><div class=\"label\">{}</div><div class=\"value\">{}</div>{}</div>",
+        "<div class=\"card\" id=\"{id}\"><div class=\"label\">{}</div><div class=\"{class}\">{value}</div>{}</div>",
         escape(label),
-        escape(value),
         note.map(|n| format!("<div class=\"note\">{}</div>", escape(n)))
             .unwrap_or_default()
     );
@@ -206,7 +219,7 @@ fn counts(h: &mut String, f: &DayFigures) {
     card(h, "rejects", "Rows rejected", &count(f.rejected), None);
     card(h, "warnings", "Warnings", &count(f.warnings), None);
     card(h, "alma-calls", "Alma calls", &count(f.alma_calls), None);
-    let job = f.alma_job_minutes.map(|m| format!("{m} min"));
+    let job = f.alma_job_minutes.map(|m| duration(m * 60.0));
     card(
         h,
         "alma-job",

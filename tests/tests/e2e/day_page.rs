@@ -40,9 +40,10 @@ async fn seed_earlier_days(stack: &Stack, date: NaiveDate) {
             stack,
             &DayKeys::new(day).run_summary(),
             json!({"run_date": day.to_string(), "details": {
-                "rows_read": 1000 + back, "courses_written": 900 + back, "rows_rejected": back % 3,
-                "deletes": {"sent": back, "suppressed_reading_lists": 1},
-                "warnings": [], "alma_calls": 30 + back}}),
+                "rows_read": 3000 - back, "courses_written": 1650 + (back * 37) % 120,
+                "rows_rejected": back % 3,
+                "deletes": {"sent": 20 + (back * 13) % 50, "suppressed_reading_lists": 1},
+                "warnings": [], "alma_calls": 420 + (back * 29) % 90}}),
         )
         .await;
     }
@@ -52,9 +53,9 @@ async fn seed_earlier_days(stack: &Stack, date: NaiveDate) {
             stack,
             &DayKeys::new(day).day_figures(),
             json!({"run_date": day.to_string(), "status": "succeeded",
-                   "started_at": format!("{day}T16:00:00Z"), "ended_at": format!("{day}T17:0{back}:00Z"),
-                   "courses_written": 950, "deletes_sent": 4, "rejected": 1,
-                   "alma_calls": 40 + back, "alma_job_minutes": 10.5 + back as f64}),
+                   "started_at": format!("{day}T16:00:00Z"), "ended_at": format!("{day}T16:{}:00Z", 10 + back),
+                   "courses_written": 1700 + back * 10, "deletes_sent": 40 + back, "rejected": 1,
+                   "alma_calls": 470 + back, "alma_job_minutes": 5.5 + back as f64}),
         )
         .await;
     }
@@ -167,5 +168,10 @@ async fn the_day_page_shows_the_runs_numbers_and_42_days_of_charts_in_a_real_bro
     assert_eq!(seen["wider_than_window"], json!([]), "{seen}");
     assert_eq!(seen["requests"], json!([]));
     assert_eq!(seen["scripts"], 0);
-    assert!(std::fs::metadata(dir.path().join("day-page.png")).unwrap().len() > 10_000);
+    let screenshot = dir.path().join("day-page.png");
+    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);
+    // The README's picture: LEGANTO_DAY_PAGE_SCREENSHOT=$PWD/docs/day-page.png refreshes it.
+    if let Some(keep) = std::env::var_os("LEGANTO_DAY_PAGE_SCREENSHOT") {
+        std::fs::copy(&screenshot, keep).unwrap();
+    }
 }
