@@ -47,7 +47,11 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
         None => print!("{report}{page}"),
     }
     if args.open && has_page {
-        let bytes = deployment.store().get(&page_key).await.map_err(fatal)?;
+        let bytes = deployment
+            .store()
+            .get(&page_key)
+            .await
+            .map_err(|e| fatal(e.into()))?;
         let path = std::env::temp_dir().join(format!("leganto-day-{}.html", args.run_date));
         write_atomic(&path, &bytes)?;
         open_locally(&path);
@@ -81,7 +85,10 @@ fn open_locally(path: &std::path::Path) {
     if opened {
         println!("Opened a local copy: {}", path.display());
     } else {
-        println!("Saved a local copy (open it in a browser): {}", path.display());
+        println!(
+            "Saved a local copy (open it in a browser): {}",
+            path.display()
+        );
     }
 }
 

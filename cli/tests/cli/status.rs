@@ -303,5 +303,7 @@ async fn status_prints_where_the_day_page_is_and_open_saves_a_local_copy() {
             BUCKET,
         ])
         .await;
-    assert!(stdout(&o).contains("  day page         none yet (written when a run for the day ends)\n"));
+    assert!(
+        stdout(&o).contains("  day page         none yet (written when a run for the day ends)\n")
+    );
 }

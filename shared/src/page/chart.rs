@@ -146,10 +146,18 @@ mod tests {
 
     #[test]
     fn a_day_of_none_is_a_thin_mark_unlike_a_day_without_figures() {
-        let svg = bars("Rows rejected", "rows", d(28), &[(d(26), 0.0), (d(28), 4.0)]);
+        let svg = bars(
+            "Rows rejected",
+            "rows",
+            d(28),
+            &[(d(26), 0.0), (d(28), 4.0)],
+        );
         assert_eq!(svg.matches("<rect ").count(), 2);
         assert!(svg.contains(r#"class="bar zero""#), "{svg}");
-        assert!(svg.contains(r#"height="1.50" data-date="2026-11-26""#), "{svg}");
+        assert!(
+            svg.contains(r#"height="1.50" data-date="2026-11-26""#),
+            "{svg}"
+        );
     }
 
     #[test]

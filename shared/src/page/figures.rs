@@ -343,7 +343,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -382,7 +382,11 @@ mod tests {
             "details": {"alma_calls": 20, "rows_read": 1, "durations_ms": {"total_ms": 4500}}});
         let f = DayFigures::from_state(date(), &state, Some(&summary), now());
         assert_eq!(f.status, Some(RunStatus::Succeeded));
-        assert_eq!(f.rows_read, Some(100), "the state's counts win over the summary");
+        assert_eq!(
+            f.rows_read,
+            Some(100),
+            "the state's counts win over the summary"
+        );
         assert_eq!(f.courses_written, Some(90));
         assert_eq!(f.alma_calls, Some(20 + 12 + 1 + 2));
         assert_eq!(f.alma_job_minutes, Some(12.5));

@@ -134,9 +134,9 @@ pub fn render(page: &Page<'_>) -> String {
     rejects(&mut h, page);
     rollovers(&mut h, page);
     files(&mut h, page);
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<p class=\"muted\">Made {} at the end of the run.</p></main></body></html>\n",
+        "<p class=\"muted\">Made {} at the end of the run.</p></main></body></html>",
         page.made_at.format("%Y-%m-%d %H:%M UTC")
     );
     h
@@ -165,7 +165,11 @@ fn header(h: &mut String, page: &Page<'_>) {
         );
     }
     if let Some(name) = &f.execution_name {
-        let _ = write!(h, " <span class=\"muted\">· execution {}</span>", escape(name));
+        let _ = write!(
+            h,
+            " <span class=\"muted\">· execution {}</span>",
+            escape(name)
+        );
     }
     if let Some(url) = page.execution_url.and_then(href) {
         let _ = write!(h, " · <a href=\"{url}\">the execution in the console</a>");
@@ -177,9 +181,7 @@ fn card(h: &mut String, id: &str, label: &str, value: &str, note: Option<&str>) 
     // Words and file names in a smaller size than numbers, so they fit a card.
     let (class, value) = if value.chars().any(|c| c.is_ascii_alphabetic()) {
         // Break COMPLETED_SUCCESS and file names at their joints, not anywhere.
-        let joints = escape(value)
-            .replace('_', "_<wbr>")
-            .replace('.', "<wbr>.");
+        let joints = escape(value).replace('_', "_<wbr>").replace('.', "<wbr>.");
         ("value text", joints)
     } else {
         ("value", escape(value))
@@ -208,7 +210,13 @@ fn counts(h: &mut String, f: &DayFigures) {
         &count(f.courses_written),
         load.as_deref(),
     );
-    card(h, "deletes-sent", "Deletes sent", &count(f.deletes_sent), None);
+    card(
+        h,
+        "deletes-sent",
+        "Deletes sent",
+        &count(f.deletes_sent),
+        None,
+    );
     card(
         h,
         "deletes-suppressed",
@@ -468,7 +476,9 @@ mod tests {
             key: "reports/2026/11/28/<b>.csv".into(),
             size: 2048,
             relative: "javascript:alert(1)".into(),
-            console: Some("https://us-west-2.console.aws.amazon.com/s3/object/b?prefix=a&x=\"".into()),
+            console: Some(
+                "https://us-west-2.console.aws.amazon.com/s3/object/b?prefix=a&x=\"".into(),
+            ),
         }];
         render(&Page {
             figures: f,
@@ -498,7 +508,10 @@ mod tests {
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("<img"));
         assert!(!html.contains("\"onmouseover"));
-        assert!(!html.contains("javascript:"), "links may only be http(s) or relative");
+        assert!(
+            !html.contains("javascript:"),
+            "links may only be http(s) or relative"
+        );
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
         assert!(html.contains("reports/2026/11/28/&lt;b&gt;.csv"));
         assert!(html.contains("prefix=a&amp;x=&quot;"));

@@ -53,7 +53,10 @@ pub fn emf_line(f: &DayFigures, now: DateTime<Utc>) -> Option<String> {
         ("RunMinutes", f.run_minutes()),
         ("RolloversFound", f.rollovers.map(|r| r.found as f64)),
         ("RolloversNotFound", f.rollovers.map(|r| r.not_found as f64)),
-        ("RolloversAmbiguous", f.rollovers.map(|r| r.ambiguous as f64)),
+        (
+            "RolloversAmbiguous",
+            f.rollovers.map(|r| r.ambiguous as f64),
+        ),
     ];
     let mut body = Map::new();
     let mut declared = Vec::new();

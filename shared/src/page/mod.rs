@@ -57,7 +57,11 @@ pub fn console_region<'a>(execution_arn: &'a str, fallback: Option<&'a str>) -> 
 }
 
 /// The day page's S3 console link, as Slack and the e-mail give it.
-pub fn page_console_url(run: &RunInfo, bucket: &str, fallback_region: Option<&str>) -> Option<String> {
+pub fn page_console_url(
+    run: &RunInfo,
+    bucket: &str,
+    fallback_region: Option<&str>,
+) -> Option<String> {
     let region = console_region(&run.execution_arn, fallback_region)?;
     Some(s3_console_url(region, bucket, &run.day().day_page()))
 }
@@ -72,10 +76,10 @@ pub async fn publish(
     now: DateTime<Utc>,
 ) -> Result<Published, StoreError> {
     let day = run.day();
-    let summary: Option<Value> = match store.get_json_versioned(&day.run_summary()).await? {
-        Some((summary, _)) => Some(summary),
-        None => None,
-    };
+    let summary: Option<Value> = store
+        .get_json_versioned(&day.run_summary())
+        .await?
+        .map(|(summary, _)| summary);
     let figures = DayFigures::from_state(run.run_date, state, summary.as_ref(), now);
     store.put_json(&day.day_figures(), &figures).await?;
 
@@ -131,7 +135,10 @@ async fn earlier_days(store: &Store, run_date: NaiveDate) -> Result<Vec<DayFigur
     }
     let mut keys = Vec::new();
     for (year, month) in months {
-        for object in store.list(&format!("reports/{year:04}/{month:02}/")).await? {
+        for object in store
+            .list(&format!("reports/{year:04}/{month:02}/"))
+            .await?
+        {
             keys.push(object.key);
         }
     }
@@ -275,7 +282,10 @@ mod tests {
     fn the_region_comes_from_the_execution_arn_else_the_setting() {
         let arn = "arn:aws:states:eu-west-1:123456789012:execution:m:x";
         assert_eq!(console_region(arn, Some("us-east-1")), Some("eu-west-1"));
-        assert_eq!(console_region("local-run", Some("us-east-1")), Some("us-east-1"));
+        assert_eq!(
+            console_region("local-run", Some("us-east-1")),
+            Some("us-east-1")
+        );
         assert_eq!(console_region("", None), None);
     }
 
@@ -284,7 +294,10 @@ mod tests {
         let mut run = RunInfo::for_date(NaiveDate::from_ymd_opt(2026, 11, 28).unwrap());
         run.dry_run = true;
         let url = page_console_url(&run, "b", Some("us-west-2")).unwrap();
-        assert!(url.ends_with("prefix=dry-run/2026/11/28/reports/index.html"), "{url}");
+        assert!(
+            url.ends_with("prefix=dry-run/2026/11/28/reports/index.html"),
+            "{url}"
+        );
         assert_eq!(page_console_url(&run, "b", None), None);
     }
 

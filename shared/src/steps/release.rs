@@ -86,7 +86,10 @@ async fn publish_page(ctx: &StepContext, run: &RunInfo, state: &Value) -> Option
             None
         }
         Err(_) => {
-            tracing::warn!(seconds = PAGE_TIME.as_secs(), "the day page took too long; the run goes on");
+            tracing::warn!(
+                seconds = PAGE_TIME.as_secs(),
+                "the day page took too long; the run goes on"
+            );
             None
         }
     }

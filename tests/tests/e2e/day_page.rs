@@ -126,7 +126,10 @@ async fn the_day_page_shows_the_runs_numbers_and_42_days_of_charts_in_a_real_bro
         thousands(figures["alma_calls"].as_u64().unwrap())
     );
     assert!(figures["alma_calls"].as_u64().unwrap() > 0);
-    assert_eq!(card("alma-job"), out["alma_job"]["status"].as_str().unwrap());
+    assert_eq!(
+        card("alma-job"),
+        out["alma_job"]["status"].as_str().unwrap()
+    );
     assert_eq!(
         card("rollovers"),
         thousands(out["report"]["rollovers"].as_u64().unwrap())
@@ -145,7 +148,10 @@ async fn the_day_page_shows_the_runs_numbers_and_42_days_of_charts_in_a_real_bro
     for chart in charts {
         assert!(chart["width"].as_f64().unwrap() > 300.0, "{chart}");
         assert!(chart["height"].as_f64().unwrap() > 80.0, "{chart}");
-        assert_eq!(chart["bars"], chart["drawn"], "every bar has a height: {chart}");
+        assert_eq!(
+            chart["bars"], chart["drawn"],
+            "every bar has a height: {chart}"
+        );
         let expected = match chart["id"].as_str().unwrap() {
             "chart-courses" => summary_and_figures + today_has("courses_written"),
             "chart-deletes" => summary_and_figures + today_has("deletes_sent"),

@@ -109,7 +109,13 @@ async fn the_page_charts_earlier_days_from_their_figures_else_their_summaries() 
         .nth(1)
         .and_then(|rest| rest.split("</figure>").next())
         .unwrap();
-    assert!(courses.contains(r#"data-date="2026-11-27" data-value="1234""#), "{courses}");
-    assert!(courses.contains(r#"data-date="2026-10-30" data-value="987""#), "{courses}");
+    assert!(
+        courses.contains(r#"data-date="2026-11-27" data-value="1234""#),
+        "{courses}"
+    );
+    assert!(
+        courses.contains(r#"data-date="2026-10-30" data-value="987""#),
+        "{courses}"
+    );
     assert_eq!(courses.matches("<rect ").count(), 2, "{courses}");
 }
