@@ -66,7 +66,9 @@ pub fn page_console_url(
     Some(s3_console_url(region, bucket, &run.day().day_page()))
 }
 
-/// Writes the day's figures and page for the run that ends with `state`.
+/// Writes the day's figures and page for the run that ends with `state`. `on_figures`
+/// sees the figures as soon as they are known, before anything is written (the metrics go
+/// out even when the page then cannot be made).
 #[tracing::instrument(skip_all, fields(run_date = %run.run_date))]
 pub async fn publish(
     store: &Store,
@@ -74,6 +76,7 @@ pub async fn publish(
     state: &Value,
     fallback_region: Option<&str>,
     now: DateTime<Utc>,
+    on_figures: impl FnOnce(&DayFigures),
 ) -> Result<Published, StoreError> {
     let day = run.day();
     let summary: Option<Value> = store
@@ -81,6 +84,7 @@ pub async fn publish(
         .await?
         .map(|(summary, _)| summary);
     let figures = DayFigures::from_state(run.run_date, state, summary.as_ref(), now);
+    on_figures(&figures);
     store.put_json(&day.day_figures(), &figures).await?;
 
     let mut history = earlier_days(store, run.run_date).await?;

@@ -68,27 +68,31 @@ async fn publish_page(ctx: &StepContext, run: &RunInfo, state: &Value) -> Option
     }
     let now = ctx.now();
     let region = ctx.config.console_region.as_deref();
+    let emit_metrics = |figures: &crate::page::DayFigures| {
+        if let Some(line) = crate::page::metrics::emf_line(figures, now) {
+            // EMF: CloudWatch Logs reads the metrics from this line on stdout.
+            println!("{line}");
+        }
+    };
     let published = tokio::time::timeout(
         PAGE_TIME,
-        crate::page::publish(&ctx.store, run, state, region, now),
+        crate::page::publish(&ctx.store, run, state, region, now, emit_metrics),
     )
     .await;
     match published {
-        Ok(Ok(published)) => {
-            if let Some(line) = crate::page::metrics::emf_line(&published.figures, now) {
-                // EMF: CloudWatch Logs reads metrics from this line on stdout.
-                println!("{line}");
-            }
-            Some(published.page_key)
-        }
+        Ok(Ok(published)) => Some(published.page_key),
         Ok(Err(err)) => {
-            tracing::warn!(error = %err, source = ?std::error::Error::source(&err), "the day page could not be written; the run goes on");
+            tracing::warn!(
+                error = %err,
+                source = ?std::error::Error::source(&err),
+                "the day page could not be written (the run goes on); any rerun of the day writes it again"
+            );
             None
         }
         Err(_) => {
             tracing::warn!(
                 seconds = PAGE_TIME.as_secs(),
-                "the day page took too long; the run goes on"
+                "the day page took too long (the run goes on); any rerun of the day writes it again"
             );
             None
         }
