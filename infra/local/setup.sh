@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests and the local stack need on a bare Debian machine:
 # OpenSSH's server (the SFTP peer), util-linux's `script` (a pseudo-terminal for the CLI's
-# progress tests), moto, cfn-lint and cargo-lambda in the ignored .venv, the AWS SAM CLI in
-# its own .venv/sam, and the npm tools in the ignored node_modules. Safe to run again: it
-# only installs what is missing.
+# progress tests), Chromium (the day page's browser test), moto, cfn-lint and cargo-lambda in
+# the ignored .venv, the AWS SAM CLI in its own .venv/sam, and the npm tools in the ignored
+# node_modules. Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -16,6 +16,8 @@ command -v perl >/dev/null 2>&1 || need_apt+=(perl)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 # `script` runs the CLI's progress tests under a pseudo-terminal.
 command -v script >/dev/null 2>&1 || need_apt+=(bsdutils)
+# The day page's browser test drives Debian's Chromium (tests/browser/look-at-page.mjs).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -45,7 +47,7 @@ if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/
     || echo "setup: the arm64 target could not be added; make package needs it"
 fi
 
-if [ -f package.json ] && [ ! -d node_modules ]; then
+if [ -f package.json ] && { [ ! -d node_modules/asl-validator ] || [ ! -d node_modules/playwright-core ]; }; then
   echo "setup: installing npm tools"
   npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent
 fi

@@ -13,6 +13,7 @@ pub mod email;
 pub mod error;
 pub mod next_step;
 pub mod ops;
+pub mod page;
 pub mod pipeline;
 pub mod secrets;
 pub mod sftp;

@@ -259,6 +259,23 @@ impl SlackMessage {
         SlackMessage { text, blocks }.within_limits()
     }
 
+    /// With a link to the day page beside the execution's (the context block, which the
+    /// limits keep as the last block), or in a block of its own.
+    pub fn with_page_link(mut self, url: &str) -> SlackMessage {
+        let element = json!({"type": "mrkdwn", "text": format!("<{}|The day page>", escape(url))});
+        match self.blocks.last_mut() {
+            Some(last) if last["type"] == "context" => {
+                if let Some(elements) = last["elements"].as_array_mut() {
+                    elements.push(element);
+                }
+            }
+            _ => self
+                .blocks
+                .push(json!({"type": "context", "elements": [element]})),
+        }
+        self.within_limits()
+    }
+
     /// The message held to Slack's limits: a notice Slack refuses is a notice lost. The
     /// texts built above already fit; this catches what grows with the day (notes, counts).
     pub fn within_limits(mut self) -> SlackMessage {
@@ -463,6 +480,31 @@ mod tests {
             assert!(blocks.contains(expected), "{expected} not in {blocks}");
         }
         assert!(message.text.contains("1200 rows read"), "{}", message.text);
+    }
+
+    #[test]
+    fn the_day_page_link_sits_beside_the_execution_link_or_in_a_block_of_its_own() {
+        let page = "https://us-west-2.console.aws.amazon.com/s3/object/b?prefix=reports/2026/11/28/index.html&x=<y>";
+        let message = SlackMessage::day_summary(&day()).with_page_link(page);
+        let last = message.blocks.last().unwrap();
+        assert_eq!(last["type"], "context");
+        let elements = last["elements"].as_array().unwrap();
+        assert_eq!(elements.len(), 2);
+        assert!(elements[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("console.example/exec"));
+        assert_eq!(
+            elements[1]["text"],
+            "<https://us-west-2.console.aws.amazon.com/s3/object/b?prefix=reports/2026/11/28/index.html&amp;x=&lt;y&gt;|The day page>"
+        );
+
+        let mut without = day();
+        without.execution_url = None;
+        let message = SlackMessage::day_summary(&without).with_page_link(page);
+        let last = message.blocks.last().unwrap();
+        assert_eq!(last["type"], "context");
+        assert_eq!(last["elements"].as_array().unwrap().len(), 1);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! alma/2026/11/28/pushed.json                       push receipt: the one file loaded that day
 //! locks/2026/11/28/run.json                         lease of the execution running the day
 //! reports/2026/11/28/decision.json                  a person's decision on a held day
+//! reports/2026/11/28/index.html                     the day page (and figures.json beside it)
 //! dry-run/2026/11/28/{cem,alma,reports,cache,locks}/…   what a dry run writes, never live
 //! ```
 //! A missing artefact is [`StoreError::NotFound`] naming the key (stable name
@@ -29,6 +30,7 @@ pub mod content_type {
     /// The CEM export arrives in Windows-1252 and is stored byte for byte.
     pub const CSV_WINDOWS_1252: &str = "text/csv; charset=windows-1252";
     pub const JSON: &str = "application/json";
+    pub const HTML: &str = "text/html; charset=utf-8";
 }
 
 /// Stamp used in file names: `YYYYMMDDHHMMSS` (local time of the library).
@@ -139,6 +141,16 @@ impl DayKeys {
     /// `reports/2026/11/28/run-summary.json`
     pub fn run_summary(&self) -> String {
         format!("{}run-summary.json", self.reports_prefix())
+    }
+
+    /// `reports/2026/11/28/index.html`: the day page, written at the end of every run.
+    pub fn day_page(&self) -> String {
+        format!("{}index.html", self.reports_prefix())
+    }
+
+    /// `reports/2026/11/28/figures.json`: the run's figures, which later pages chart.
+    pub fn day_figures(&self) -> String {
+        format!("{}figures.json", self.reports_prefix())
     }
 
     /// `reports/2026/11/28/rejects.csv`

@@ -2,15 +2,19 @@
 
 use chrono::NaiveDate;
 use leganto_shared::ops::status::{self, DayFiles, ExecutionInfo, Summary};
-use leganto_shared::store::ObjectInfo;
+use leganto_shared::page;
+use leganto_shared::store::{DayKeys, ObjectInfo};
 
-use crate::common::{fatal, local_time, Deployment, Fatal};
+use crate::common::{fatal, local_time, write_atomic, Deployment, Fatal};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// The day to look at (YYYY-MM-DD, in the library's time zone).
     #[arg(long)]
     run_date: NaiveDate,
+    /// Download the day page and open it (with xdg-open where there is one).
+    #[arg(long)]
+    open: bool,
     #[command(flatten)]
     deployment: Deployment,
 }
@@ -29,11 +33,63 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
     )
     .await
     .map_err(fatal)?;
-    print!(
-        "{}",
-        render(&files, &executions, &deployment.state_machine_arn, tz)
+    let page_key = DayKeys::new(args.run_date).day_page();
+    let has_page = files.other_reports.iter().any(|o| o.key == page_key);
+    let region = page::console_region(
+        &deployment.state_machine_arn,
+        deployment.sdk.region().map(|r| r.as_ref()),
     );
+    let report = render(&files, &executions, &deployment.state_machine_arn, tz);
+    // The page's location right after the day's files, before the executions.
+    let page = page_lines(&files.bucket, &page_key, has_page, region);
+    match report.find("Executions for ") {
+        Some(at) => print!("{}{page}{}", &report[..at], &report[at..]),
+        None => print!("{report}{page}"),
+    }
+    if args.open && has_page {
+        let bytes = deployment
+            .store()
+            .get(&page_key)
+            .await
+            .map_err(|e| fatal(e.into()))?;
+        let path = std::env::temp_dir().join(format!("leganto-day-{}.html", args.run_date));
+        write_atomic(&path, &bytes)?;
+        open_locally(&path);
+    }
     Ok(())
+}
+
+/// Where the day page is: its S3 URI and console link, or that there is none yet.
+pub fn page_lines(bucket: &str, page_key: &str, has_page: bool, region: Option<&str>) -> String {
+    if !has_page {
+        return "  day page         none yet (written when a run for the day ends)\n".to_string();
+    }
+    let mut out = format!("  day page         s3://{bucket}/{page_key}\n");
+    if let Some(region) = region {
+        out.push_str(&format!(
+            "                   {}\n",
+            page::s3_console_url(region, bucket, page_key)
+        ));
+    }
+    out
+}
+
+/// Opens `path` with xdg-open when the machine has it; else says where the copy is.
+fn open_locally(path: &std::path::Path) {
+    let opened = std::process::Command::new("xdg-open")
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if opened {
+        println!("Opened a local copy: {}", path.display());
+    } else {
+        println!(
+            "Saved a local copy (open it in a browser): {}",
+            path.display()
+        );
+    }
 }
 
 fn object_line(label: &str, o: &ObjectInfo, tz: chrono_tz::Tz) -> String {

@@ -242,3 +242,68 @@ async fn a_failed_execution_shows_its_error_and_what_to_do_next() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_prints_where_the_day_page_is_and_open_saves_a_local_copy() {
+    let aws = Aws::start().await;
+    let machine = aws.machine("leganto-pass", PASSING).await;
+    let page = "<!DOCTYPE html><title>Course load 2026-11-28</title>";
+    aws.put("reports/2026/11/28/index.html", page).await;
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = aws.moto.endpoint();
+    let args = [
+        "status",
+        "--run-date",
+        RUN_DATE,
+        "--state-machine",
+        &machine,
+        "--bucket",
+        BUCKET,
+        "--open",
+    ];
+    let mut cmd = base_command();
+    cmd.args(args)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", leganto_tests::moto::REGION)
+        // No xdg-open on this PATH: the copy's path is printed instead.
+        .env("PATH", dir.path())
+        .env("TMPDIR", dir.path());
+    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let copy = dir.path().join("leganto-day-2026-11-28.html");
+    for line in [
+        "  day page         s3://leganto-ops-test/reports/2026/11/28/index.html\n".to_string(),
+        format!(
+            "                   https://{region}.console.aws.amazon.com/s3/object/leganto-ops-test?region={region}&bucketType=general&prefix=reports/2026/11/28/index.html\n",
+            region = leganto_tests::moto::REGION
+        ),
+        format!("Saved a local copy (open it in a browser): {}\n", copy.display()),
+    ] {
+        assert!(out.contains(&line), "{line:?} missing from:\n{out}");
+    }
+    assert!(
+        out.find("day page") < out.find("Executions for"),
+        "the page comes with the day's files: {out}"
+    );
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), page);
+
+    let o = aws
+        .leganto(&[
+            "status",
+            "--run-date",
+            "2026-11-27",
+            "--state-machine",
+            &machine,
+            "--bucket",
+            BUCKET,
+        ])
+        .await;
+    assert!(
+        stdout(&o).contains("  day page         none yet (written when a run for the day ends)\n")
+    );
+}

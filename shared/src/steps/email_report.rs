@@ -116,6 +116,14 @@ pub fn build_email(
     text.push_str(&format!(
         "\nThe rollover report is attached: {attachment_name}\n"
     ));
+    let page_url = crate::page::page_console_url(
+        &input.run,
+        ctx.store.bucket(),
+        ctx.config.console_region.as_deref(),
+    );
+    if let Some(url) = &page_url {
+        text.push_str(&format!("The day page (S3 console): {url}\n"));
+    }
     if let Some(url) = &input.run.console_url {
         text.push_str(&format!("Execution: {url}\n"));
     }
@@ -135,6 +143,12 @@ pub fn build_email(
         "</table><p>The rollover report is attached: <code>{}</code></p>",
         html_escape(attachment_name)
     ));
+    if let Some(url) = &page_url {
+        html.push_str(&format!(
+            "<p><a href=\"{}\">The day page</a> (in the S3 console)</p>",
+            html_escape(url)
+        ));
+    }
     if let Some(url) = &input.run.console_url {
         html.push_str(&format!(
             "<p><a href=\"{}\">The execution in the console</a></p>",

@@ -326,7 +326,20 @@ pub async fn run(
     kind: SlackKind,
     state: &SlackState,
 ) -> Result<SlackOutput, StepError> {
-    let message = message(kind, state, ctx.config.hold_limit);
+    let mut message = message(kind, state, ctx.config.hold_limit);
+    // The release writes the page as the run ends (a held day has none yet).
+    if kind != SlackKind::Hold {
+        let page = state.run.as_ref().and_then(|run| {
+            crate::page::page_console_url(
+                run,
+                ctx.store.bucket(),
+                ctx.config.console_region.as_deref(),
+            )
+        });
+        if let Some(url) = page {
+            message = message.with_page_link(&url);
+        }
+    }
     let webhook = ctx.slack().await?;
     match webhook.post(&message).await {
         Ok(()) => {

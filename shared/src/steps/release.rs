@@ -2,9 +2,15 @@
 //! the execution, success or failure, so the next execution for the date may run. Only
 //! this execution's lease is deleted; the lease of another (the one a `RunInProgress`
 //! execution found) is left alone.
+//!
+//! Then, best-effort, the day page and the run's metrics (`crate::page`): the page and
+//! `figures.json` under `reports/YYYY/MM/DD/`, one embedded-metric-format line on stdout.
+//! The lease is given back first, and a page that cannot be written is logged, never an
+//! error: it must not fail the run or keep the lease.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::time::Duration;
 
 use super::{RunInfo, StepContext, StepError};
 
@@ -21,6 +27,9 @@ pub struct ReleaseInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseOutput {
     pub released: bool,
+    /// The day page written, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_key: Option<String>,
 }
 
 pub async fn run(ctx: &StepContext, input: ReleaseInput) -> Result<ReleaseOutput, StepError> {
@@ -30,7 +39,10 @@ pub async fn run(ctx: &StepContext, input: ReleaseInput) -> Result<ReleaseOutput
         .and_then(|r| serde_json::from_value::<RunInfo>(r.clone()).ok())
     else {
         tracing::info!("no run in the state: no lease was taken");
-        return Ok(ReleaseOutput { released: false });
+        return Ok(ReleaseOutput {
+            released: false,
+            page_key: None,
+        });
     };
     tracing::Span::current().record("run_date", run.run_date.to_string().as_str());
     let arn = if input.execution_arn.is_empty() {
@@ -40,5 +52,49 @@ pub async fn run(ctx: &StepContext, input: ReleaseInput) -> Result<ReleaseOutput
     };
     let released = super::lease::release(&ctx.store, &run.day(), &arn).await?;
     tracing::info!(released, "released the run date");
-    Ok(ReleaseOutput { released })
+    let page_key = publish_page(ctx, &run, &input.state).await;
+    Ok(ReleaseOutput { released, page_key })
+}
+
+/// Longest the page may take: the function's timeout is 30 s, and the lease is already back.
+const PAGE_TIME: Duration = Duration::from_secs(20);
+
+/// The day page and the metrics; `None` (logged) when the page could not be written.
+async fn publish_page(ctx: &StepContext, run: &RunInfo, state: &Value) -> Option<String> {
+    // The day belongs to the execution that holds its lease; this one never ran it.
+    if state["error"]["Error"].as_str() == Some("RunInProgress") {
+        tracing::info!("another execution is running the day: its page is left alone");
+        return None;
+    }
+    let now = ctx.now();
+    let region = ctx.config.console_region.as_deref();
+    let emit_metrics = |figures: &crate::page::DayFigures| {
+        if let Some(line) = crate::page::metrics::emf_line(figures, now) {
+            // EMF: CloudWatch Logs reads the metrics from this line on stdout.
+            println!("{line}");
+        }
+    };
+    let published = tokio::time::timeout(
+        PAGE_TIME,
+        crate::page::publish(&ctx.store, run, state, region, now, emit_metrics),
+    )
+    .await;
+    match published {
+        Ok(Ok(published)) => Some(published.page_key),
+        Ok(Err(err)) => {
+            tracing::warn!(
+                error = %err,
+                source = ?std::error::Error::source(&err),
+                "the day page could not be written (the run goes on); any rerun of the day writes it again"
+            );
+            None
+        }
+        Err(_) => {
+            tracing::warn!(
+                seconds = PAGE_TIME.as_secs(),
+                "the day page took too long (the run goes on); any rerun of the day writes it again"
+            );
+            None
+        }
+    }
 }

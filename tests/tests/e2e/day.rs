@@ -150,6 +150,9 @@ async fn a_normal_day_loads_alma_mails_the_report_and_a_rerun_of_the_report_push
         report_key.clone(),
         // The push receipt; the day's lease was given back when the run ended.
         "alma/2026/11/28/pushed.json".to_string(),
+        // The day page and the figures it was drawn from, written as the run ended.
+        "reports/2026/11/28/index.html".to_string(),
+        "reports/2026/11/28/figures.json".to_string(),
     ];
     let years = out["transform"]["years_needed"].as_array().unwrap().clone();
     assert!(!years.is_empty());

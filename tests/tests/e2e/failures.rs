@@ -1,4 +1,4 @@
-//! A day that cannot run: the export is missing.
+//! A day that cannot run: the export is missing. Its page says so.
 
 use leganto_tests::support::RUN_DATE;
 use serde_json::json;
@@ -56,9 +56,22 @@ async fn a_missing_export_fails_the_run_and_slack_names_the_pull() {
 
     assert!(stack.alma_files().unwrap().is_empty());
     assert!(stack.moto.sent_emails().await.unwrap().is_empty());
-    let keys = s3_keys(&stack).await;
+    // Slack links to the day page, which the release wrote for the failed run too.
     assert!(
-        keys.is_empty(),
-        "no lease or anything else is left: {keys:?}"
+        text.contains("prefix=reports/2026/11/28/index.html|The day page>"),
+        "{text}"
     );
+    let keys: Vec<String> = s3_keys(&stack).await.into_iter().collect();
+    assert_eq!(
+        keys,
+        [
+            "reports/2026/11/28/figures.json",
+            "reports/2026/11/28/index.html"
+        ],
+        "no lease or anything else is left"
+    );
+    let page =
+        String::from_utf8(stack.s3_get("reports/2026/11/28/index.html").await.unwrap()).unwrap();
+    assert!(page.contains("id=\"status\">Failed<"), "{page}");
+    assert!(page.contains("<strong>SourceFileMissing</strong> in “Pull the CEM export”"));
 }

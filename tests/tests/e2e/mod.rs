@@ -3,6 +3,7 @@
 //! Slack receiver (`leganto_tests::stack`). Needs root (sshd accounts) and the `.venv`.
 
 mod day;
+mod day_page;
 mod failures;
 mod forwarding;
 mod hold;

@@ -91,6 +91,15 @@ async fn a_dry_run_pushes_and_mails_nothing_and_slack_says_so() {
         .unwrap();
     assert_eq!(released["released"], true, "the dry run's own lease");
     assert!(world.s3_keys("dry-run/2026/11/28/locks/").await.is_empty());
+    // The dry run's day page is its own, under dry-run/.
+    assert_eq!(
+        released["page_key"],
+        "dry-run/2026/11/28/reports/index.html"
+    );
+    let page =
+        String::from_utf8(world.s3_get("dry-run/2026/11/28/reports/index.html").await).unwrap();
+    assert!(page.contains("Dry run: nothing pushed or mailed"));
+    assert!(world.s3_keys("reports/").await.is_empty());
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 
 mod alma_job;
 mod alma_rate;
+mod day_page;
 mod delivery;
 mod dry_run;
 mod formulas;

@@ -1,0 +1,160 @@
+//! The run's CloudWatch metrics in embedded metric format: one JSON line on stdout, which
+//! CloudWatch Logs turns into metrics in the `Leganto` namespace (no PutMetricData call, no
+//! permission). No dimensions: there is one load per day, and the dashboard and alarms read
+//! the namespace's metrics as they are.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+use super::figures::{DayFigures, RunStatus};
+
+pub const NAMESPACE: &str = "Leganto";
+
+/// Every metric a run may emit, with its unit; the template's dashboard charts them.
+pub const METRICS: [(&str, &str); 13] = [
+    ("RowsRead", "Count"),
+    ("CoursesWritten", "Count"),
+    ("CoursesChanged", "Count"),
+    ("RowsRejected", "Count"),
+    ("Warnings", "Count"),
+    ("DeletesSent", "Count"),
+    ("DeletesSuppressed", "Count"),
+    ("AlmaCalls", "Count"),
+    ("AlmaJobMinutes", "None"),
+    ("RunMinutes", "None"),
+    ("RolloversFound", "Count"),
+    ("RolloversNotFound", "Count"),
+    ("RolloversAmbiguous", "Count"),
+];
+
+/// The EMF line for a run's figures, or `None` for a dry run (it loaded nothing). A run
+/// that failed emits `RunFailed` 1 (else 0) besides the figures it has.
+pub fn emf_line(f: &DayFigures, now: DateTime<Utc>) -> Option<String> {
+    if f.dry_run {
+        return None;
+    }
+    let values: [(&str, Option<f64>); 13] = [
+        ("RowsRead", f.rows_read.map(|n| n as f64)),
+        ("CoursesWritten", f.courses_written.map(|n| n as f64)),
+        (
+            "CoursesChanged",
+            f.load
+                .as_ref()
+                .filter(|l| l.kind == "delta")
+                .and_then(|l| l.changed)
+                .map(|n| n as f64),
+        ),
+        ("RowsRejected", f.rejected.map(|n| n as f64)),
+        ("Warnings", f.warnings.map(|n| n as f64)),
+        ("DeletesSent", f.deletes_sent.map(|n| n as f64)),
+        ("DeletesSuppressed", f.deletes_suppressed.map(|n| n as f64)),
+        ("AlmaCalls", f.alma_calls.map(|n| n as f64)),
+        ("AlmaJobMinutes", f.alma_job_minutes),
+        ("RunMinutes", f.run_minutes()),
+        ("RolloversFound", f.rollovers.map(|r| r.found as f64)),
+        ("RolloversNotFound", f.rollovers.map(|r| r.not_found as f64)),
+        (
+            "RolloversAmbiguous",
+            f.rollovers.map(|r| r.ambiguous as f64),
+        ),
+    ];
+    let mut body = Map::new();
+    let mut declared = Vec::new();
+    for ((name, value), (_, unit)) in values.into_iter().zip(METRICS) {
+        if let Some(value) = value {
+            body.insert(name.to_string(), json!(value));
+            declared.push(json!({"Name": name, "Unit": unit}));
+        }
+    }
+    let failed = f.status == Some(RunStatus::Failed);
+    body.insert("RunFailed".into(), json!(u8::from(failed)));
+    declared.push(json!({"Name": "RunFailed", "Unit": "Count"}));
+    // Properties, not dimensions: searchable in Logs Insights without new metric streams.
+    body.insert("RunDate".into(), json!(f.run_date.to_string()));
+    if let Some(name) = &f.execution_name {
+        body.insert("ExecutionName".into(), json!(name));
+    }
+    body.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": now.timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": declared,
+            }]
+        }),
+    );
+    Some(Value::Object(body).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::page::figures::{Load, Rollovers};
+
+    fn figures() -> DayFigures {
+        serde_json::from_value(json!({"run_date": "2026-11-28", "status": "succeeded",
+            "courses_written": 90, "alma_calls": 35, "alma_job_minutes": 12.5,
+            "started_at": "2026-11-28T16:00:00Z", "ended_at": "2026-11-28T17:30:00Z"}))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_line_declares_exactly_the_figures_it_carries_in_the_leganto_namespace() {
+        let mut f = figures();
+        f.rollovers = Some(Rollovers {
+            found: 4,
+            not_found: 1,
+            ambiguous: 0,
+        });
+        f.load = Some(Load {
+            kind: "delta".into(),
+            courses: Some(100),
+            changed: Some(7),
+            reason: None,
+        });
+        let line = emf_line(&f, "2026-11-28T17:30:00Z".parse().unwrap()).unwrap();
+        assert!(!line.contains('\n'), "one line");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        let directive = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "Leganto");
+        assert_eq!(v["_aws"]["Timestamp"], 1_795_887_000_000_i64);
+        let declared: Vec<&str> = directive["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            declared,
+            [
+                "CoursesWritten",
+                "CoursesChanged",
+                "AlmaCalls",
+                "AlmaJobMinutes",
+                "RunMinutes",
+                "RolloversFound",
+                "RolloversNotFound",
+                "RolloversAmbiguous",
+                "RunFailed"
+            ]
+        );
+        for name in declared {
+            assert!(v[name].is_number(), "{name} has a value");
+        }
+        assert_eq!(v["RunMinutes"], 90.0);
+        assert_eq!(v["CoursesChanged"], 7.0);
+        assert_eq!(v["RunFailed"], 0);
+    }
+
+    #[test]
+    fn a_failed_run_counts_one_failure_and_a_dry_run_emits_nothing() {
+        let mut f = figures();
+        f.status = Some(RunStatus::Failed);
+        let v: Value = serde_json::from_str(&emf_line(&f, Utc::now()).unwrap()).unwrap();
+        assert_eq!(v["RunFailed"], 1);
+        f.dry_run = true;
+        assert_eq!(emf_line(&f, Utc::now()), None);
+    }
+}
