@@ -78,36 +78,37 @@ fn hash_code(code: &str) -> u64 {
     FxBuildHasher.hash_one(code)
 }
 
-/// The codes seen, each once: all their text in one string, the table holding where each
-/// is and whether an active row has been seen. No allocation per code.
+/// The codes seen, each once: all their text in one string, the table holding each one's
+/// hash (so growing the table reads no text), where it is, and whether an active row has
+/// been seen. No allocation per code.
 #[derive(Default)]
 struct SeenCodes {
     text: String,
-    table: HashTable<(usize, usize, bool)>,
+    table: HashTable<(u64, usize, usize, bool)>,
 }
 
 impl SeenCodes {
     fn get(&self, code: &str) -> Option<bool> {
         let text = &self.text;
+        let h = hash_code(code);
         self.table
-            .find(hash_code(code), |&(s, e, _)| &text[s..e] == code)
-            .map(|&(_, _, active)| active)
+            .find(h, |&(eh, s, e, _)| eh == h && &text[s..e] == code)
+            .map(|&(_, _, _, active)| active)
     }
 
     fn set(&mut self, code: &str, active: bool) {
         let text = &self.text;
         let h = hash_code(code);
-        if let Some(entry) = self.table.find_mut(h, |&(s, e, _)| &text[s..e] == code) {
-            entry.2 = active;
+        let found = |&(eh, s, e, _): &(u64, usize, usize, bool)| eh == h && &text[s..e] == code;
+        if let Some(entry) = self.table.find_mut(h, found) {
+            entry.3 = active;
             return;
         }
         let start = self.text.len();
         self.text.push_str(code);
-        let text = &self.text;
+        let end = self.text.len();
         self.table
-            .insert_unique(h, (start, text.len(), active), |&(s, e, _)| {
-                hash_code(&text[s..e])
-            });
+            .insert_unique(h, (h, start, end, active), |&(eh, _, _, _)| eh);
     }
 }
 
@@ -239,8 +240,9 @@ fn merge_all<R: Read + Seek>(
     guard: DeleteGuard<'_>,
 ) -> Result<Merged, CemError> {
     let mut courses: Vec<Course> = Vec::new();
-    // Indices into `courses`, found by each course's own code: no second copy of it.
-    let mut by_code: HashTable<usize> = HashTable::new();
+    // (hash of the code, index into `courses`): found by each course's own code, no second
+    // copy of it; the hash kept so that growing the table reads no course.
+    let mut by_code: HashTable<(u64, usize)> = HashTable::new();
     let mut held = FxHashSet::default();
     let mut delete_sections: FxHashMap<usize, Vec<Box<str>>> = FxHashMap::default();
     let mut s = RunSummary::default();
@@ -262,10 +264,10 @@ fn merge_all<R: Read + Seek>(
         let code = new.get(F::Code);
         let h = hash_code(code);
         let found = by_code
-            .find(h, |&i| courses[i].get(F::Code) == code)
-            .copied();
+            .find(h, |&(eh, i)| eh == h && courses[i].get(F::Code) == code)
+            .map(|&(_, i)| i);
         let mut index_new = |courses: &Vec<Course>| {
-            by_code.insert_unique(h, courses.len(), |&i| hash_code(courses[i].get(F::Code)));
+            by_code.insert_unique(h, (h, courses.len()), |&(eh, _)| eh);
         };
         match found {
             Some(_) if new.operation == Operation::Delete => s.deletes.superseded += 1,
