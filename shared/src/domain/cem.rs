@@ -359,7 +359,7 @@ pub struct CemRow<'a> {
 
 impl CemRow<'_> {
     pub fn get(&self, col: Col) -> &str {
-        &self.fields[col as usize]
+        self.fields[col as usize]
     }
 }
 
