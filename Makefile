@@ -33,6 +33,7 @@ package: setup
 bench: setup
 	$(CARGO) bench -p leganto-shared
 	CARGO=$(CARGO) bench/transform-vs-iconv.sh
+	ROWS=1000000 RUNS=3 CARGO=$(CARGO) bench/transform-vs-iconv.sh
 	$(CARGO) run --release -q -p leganto-tests --bin bench-alma
 
 clean:

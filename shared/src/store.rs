@@ -435,6 +435,73 @@ impl Store {
         }
     }
 
+    /// Streams the object into `out` chunk by chunk, never whole in memory (a day's export
+    /// can be hundreds of MB); a missing key is [`StoreError::NotFound`]. Returns the bytes
+    /// written. A failed write to `out` (a full /tmp) is reported as the GetObject failing.
+    #[instrument(skip(self, out), fields(bucket = %self.bucket, bytes = tracing::field::Empty), err)]
+    pub async fn download(
+        &self,
+        key: &str,
+        out: &mut impl std::io::Write,
+    ) -> Result<u64, StoreError> {
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Err(StoreError::NotFound {
+                    bucket: self.bucket.clone(),
+                    key: key.to_string(),
+                })
+            }
+            Err(err) => return Err(self.unavailable("GetObject", key, err)),
+        };
+        let mut body = output.body;
+        let mut written = 0u64;
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| self.unavailable("GetObject", key, e))?
+        {
+            out.write_all(&chunk)
+                .map_err(|e| self.unavailable("GetObject", key, e))?;
+            written += chunk.len() as u64;
+        }
+        out.flush()
+            .map_err(|e| self.unavailable("GetObject", key, e))?;
+        tracing::Span::current().record("bytes", written);
+        Ok(written)
+    }
+
+    /// Writes the file at `path` under `key` (replacing any object there), streamed from
+    /// disk rather than held in memory.
+    #[instrument(skip(self, path), fields(bucket = %self.bucket), err)]
+    pub async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> Result<(), StoreError> {
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| self.unavailable("PutObject", key, e))?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.unavailable("PutObject", key, e))?;
+        Ok(())
+    }
+
     /// Whether `key` exists.
     #[instrument(skip(self), fields(bucket = %self.bucket), err)]
     pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {

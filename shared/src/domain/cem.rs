@@ -140,8 +140,9 @@ fn mostly_not_text(bad_rows: u64, rows: u64) -> bool {
 }
 
 /// Decides the encoding: a UTF-16 byte order mark → UTF-16; else, over the whole input,
-/// valid UTF-8 → UTF-8, else Windows-1252. Also catches empty input. Reads `input` to its
-/// end.
+/// valid UTF-8 → UTF-8, else Windows-1252. Also catches empty input. Reads `input` up to
+/// where the answer is certain: its end for UTF-8, the first invalid byte after some text
+/// for Windows-1252.
 pub fn detect_encoding<R: Read>(mut input: R) -> Result<TextEncoding, CemError> {
     let mut head = [0u8; 2];
     let mut got = 0;
@@ -205,6 +206,10 @@ fn detect_8bit<R: Read>(mut input: R) -> Result<TextEncoding, CemError> {
                 .iter()
                 .any(|&b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF));
         carry = 0;
+        // Decided: not UTF-8, and not empty. The rest need not be read.
+        if !utf8 && seen_text {
+            break;
+        }
         if utf8 {
             match std::str::from_utf8(&buf[..end]) {
                 Ok(_) => {}
@@ -213,6 +218,9 @@ fn detect_8bit<R: Read>(mut input: R) -> Result<TextEncoding, CemError> {
                     carry = end - e.valid_up_to();
                 }
                 Err(_) => utf8 = false,
+            }
+            if !utf8 && seen_text {
+                break;
             }
         }
     }
@@ -340,18 +348,18 @@ pub struct RowReject {
     pub reason: String,
 }
 
-/// One data row, fields decoded and trimmed, borrowed from the reader's buffer.
+/// One data row, fields decoded and trimmed, borrowed from the reader's buffers.
 pub struct CemRow<'a> {
     pub line: u64,
     /// Set when the row was two physical lines joined across an unquoted line break: the
     /// second line's number.
     pub joined_with: Option<u64>,
-    fields: [Cow<'a, str>; 16],
+    fields: [&'a str; 16],
 }
 
 impl CemRow<'_> {
     pub fn get(&self, col: Col) -> &str {
-        self.fields[col as usize].trim()
+        self.fields[col as usize]
     }
 }
 
@@ -390,6 +398,9 @@ pub struct CemReader<R: Read> {
     next: csv::ByteRecord,
     /// Two short lines joined.
     joined: csv::ByteRecord,
+    /// The used fields of a row that is not ASCII, decoded: one buffer reused for every
+    /// row rather than a `String` per field.
+    decoded: String,
     /// `record` is the second part of a broken row that could not be joined: reject it
     /// without trying to join it with the line after.
     part: bool,
@@ -454,6 +465,7 @@ impl<R: Read> CemReader<R> {
             pending: true,
             next: csv::ByteRecord::new(),
             joined: csv::ByteRecord::new(),
+            decoded: String::with_capacity(1024),
             part: false,
         })
     }
@@ -495,7 +507,7 @@ impl<R: Read> CemReader<R> {
                     self.not_text += 1;
                     return Ok(Some(Read1::Bad(reject)));
                 }
-                let fields = self.fields(&self.joined);
+                let fields = fields(&self.index, self.encoding, &self.joined, &mut self.decoded);
                 return Ok(Some(Read1::Row(CemRow {
                     line,
                     joined_with: Some(next_line),
@@ -519,7 +531,7 @@ impl<R: Read> CemReader<R> {
             self.not_text += 1;
             return Ok(Some(Read1::Bad(reject)));
         }
-        let fields = self.fields(&self.record);
+        let fields = fields(&self.index, self.encoding, &self.record, &mut self.decoded);
         Ok(Some(Read1::Row(CemRow {
             line,
             joined_with: None,
@@ -550,15 +562,6 @@ impl<R: Read> CemReader<R> {
         })
     }
 
-    /// The used columns of `rec`, decoded.
-    fn fields<'r>(&self, rec: &'r csv::ByteRecord) -> [Cow<'r, str>; 16] {
-        let enc = self.encoding;
-        std::array::from_fn(|k| {
-            rec.get(self.index[k])
-                .map_or(Cow::Borrowed(""), |f| decode(f, enc))
-        })
-    }
-
     fn field_count_reject(&self, rec: &csv::ByteRecord, line: u64) -> RowReject {
         let code = rec
             .get(self.index[Col::Code as usize])
@@ -570,6 +573,34 @@ impl<R: Read> CemReader<R> {
             reason: format!("expected {} fields, found {}", self.width, rec.len()),
         }
     }
+}
+
+/// The used columns of `rec`, decoded and trimmed. An ASCII row (most of them) is borrowed
+/// as it is; any other is decoded into `decoded`, and its fields borrowed from there.
+fn fields<'r>(
+    index: &[usize; 16],
+    encoding: TextEncoding,
+    rec: &'r csv::ByteRecord,
+    decoded: &'r mut String,
+) -> [&'r str; 16] {
+    let raw = |k: usize| rec.get(index[k]).unwrap_or_default();
+    // ASCII is the same text in every encoding read here; valid UTF-8 needs no decoding.
+    let as_is = rec.as_slice().is_ascii()
+        || (encoding != TextEncoding::Windows1252 && std::str::from_utf8(rec.as_slice()).is_ok());
+    if as_is {
+        return std::array::from_fn(|k| std::str::from_utf8(raw(k)).unwrap_or_default().trim());
+    }
+    decoded.clear();
+    let mut ends = [0usize; 16];
+    for (k, end) in ends.iter_mut().enumerate() {
+        decode_into(raw(k), encoding, decoded);
+        *end = decoded.len();
+    }
+    let text: &'r str = decoded;
+    std::array::from_fn(|k| {
+        let start = if k == 0 { 0 } else { ends[k - 1] };
+        text.get(start..ends[k]).unwrap_or_default().trim()
+    })
 }
 
 /// The physical line a record starts on (the header is line 1).
@@ -594,6 +625,18 @@ fn join(first: &csv::ByteRecord, second: &csv::ByteRecord, out: &mut csv::ByteRe
     for f in second.iter().skip(1) {
         out.push_field(f);
     }
+}
+
+/// [`decode`], appended to `out` without a `String` of its own.
+fn decode_into(bytes: &[u8], encoding: TextEncoding, out: &mut String) {
+    if encoding != TextEncoding::Windows1252 {
+        out.push_str(&decode(bytes, encoding));
+        return;
+    }
+    let mut decoder = encoding_rs::WINDOWS_1252.new_decoder_without_bom_handling();
+    // Each Windows-1252 byte is at most three bytes of UTF-8.
+    out.reserve(bytes.len() * 3);
+    let (_, _, _) = decoder.decode_to_string(bytes, out, true);
 }
 
 fn decode(bytes: &[u8], encoding: TextEncoding) -> Cow<'_, str> {

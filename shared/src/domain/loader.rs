@@ -56,7 +56,7 @@ pub struct LoaderWriter<'r, W: Write> {
     out: W,
     rules: &'r Rules,
     /// Formatted dates: a day has few distinct ones, and formatting showed in profiles.
-    dates: std::collections::HashMap<chrono::NaiveDate, Box<str>>,
+    dates: rustc_hash::FxHashMap<chrono::NaiveDate, Box<str>>,
     line: Vec<u8>,
 }
 
@@ -68,7 +68,7 @@ impl<'r, W: Write> LoaderWriter<'r, W> {
         Ok(LoaderWriter {
             out,
             rules,
-            dates: std::collections::HashMap::new(),
+            dates: rustc_hash::FxHashMap::default(),
             line: Vec::with_capacity(512),
         })
     }
@@ -133,9 +133,15 @@ impl<'r, W: Write> LoaderWriter<'r, W> {
             }
             let from = line.len();
             line.extend_from_slice(f.as_bytes());
-            for b in &mut line[from..] {
-                if matches!(*b, b'\t' | b'\r' | b'\n') {
-                    *b = b' ';
+            // Rare: a branch-free test (vectorized) first, the rewrite only when needed.
+            let breaks = f
+                .bytes()
+                .fold(false, |seen, b| seen | matches!(b, b'\t' | b'\r' | b'\n'));
+            if breaks {
+                for b in &mut line[from..] {
+                    if matches!(*b, b'\t' | b'\r' | b'\n') {
+                        *b = b' ';
+                    }
                 }
             }
         }

@@ -7,11 +7,13 @@
 //! a file, or an in-memory body in a `Cursor`. Memory: one [`Course`] per course code.
 
 use std::collections::HashSet;
+use std::hash::BuildHasher;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
+use hashbrown::HashTable;
 // FxHash, not SipHash: SipHash showed in profiles of the per-row maps, and their keys are
 // the export's own course codes, not attacker-chosen.
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use super::cem::{detect_encoding, CemError, CemReader, Read1, TextEncoding};
 use super::course::{apply_row_rules, Course, Operation, RowOutcome, F};
@@ -72,21 +74,58 @@ pub struct Scan {
     pub copy_candidates: Vec<CopyCandidate>,
 }
 
+fn hash_code(code: &str) -> u64 {
+    FxBuildHasher.hash_one(code)
+}
+
+/// The codes seen, each once: all their text in one string, the table holding each one's
+/// hash (so growing the table reads no text), where it is, and whether an active row has
+/// been seen. No allocation per code.
+#[derive(Default)]
+struct SeenCodes {
+    text: String,
+    table: HashTable<(u64, usize, usize, bool)>,
+}
+
+impl SeenCodes {
+    fn get(&self, code: &str) -> Option<bool> {
+        let text = &self.text;
+        let h = hash_code(code);
+        self.table
+            .find(h, |&(eh, s, e, _)| eh == h && &text[s..e] == code)
+            .map(|&(_, _, _, active)| active)
+    }
+
+    fn set(&mut self, code: &str, active: bool) {
+        let text = &self.text;
+        let h = hash_code(code);
+        let found = |&(eh, s, e, _): &(u64, usize, usize, bool)| eh == h && &text[s..e] == code;
+        if let Some(entry) = self.table.find_mut(h, found) {
+            entry.3 = active;
+            return;
+        }
+        let start = self.text.len();
+        self.text.push_str(code);
+        let end = self.text.len();
+        self.table
+            .insert_unique(h, (h, start, end, active), |&(eh, _, _, _)| eh);
+    }
+}
+
 /// Pass 1: what the delete guard and the rollover report will need from Alma.
 pub fn scan<R: Read + Seek>(input: &mut R, rules: &Rules) -> Result<Scan, CemError> {
-    // code → an active row has been seen
-    let mut seen: FxHashMap<Box<str>, bool> = FxHashMap::default();
+    let mut seen = SeenCodes::default();
     let mut out = Scan::default();
     each_outcome(input, rules, |o| {
         let RowOutcome::Course(c, _) = o else { return };
         let code = c.get(F::Code);
-        match (c.operation, seen.get(code).copied()) {
+        match (c.operation, seen.get(code)) {
             (Operation::Delete, None) => {
                 out.delete_targets.push(DeleteTarget {
                     year: c.get(F::Year).to_owned(),
                     code: code.to_owned(),
                 });
-                seen.insert(code.into(), false);
+                seen.set(code, false);
             }
             (Operation::Delete, Some(_)) | (Operation::Active, Some(true)) => {}
             (Operation::Active, prior) => {
@@ -100,7 +139,7 @@ pub fn scan<R: Read + Seek>(input: &mut R, rules: &Rules) -> Result<Scan, CemErr
                         copy_term: req.term.to_owned(),
                     });
                 }
-                seen.insert(code.into(), true);
+                seen.set(code, true);
             }
         }
     })?;
@@ -201,7 +240,9 @@ fn merge_all<R: Read + Seek>(
     guard: DeleteGuard<'_>,
 ) -> Result<Merged, CemError> {
     let mut courses: Vec<Course> = Vec::new();
-    let mut by_code: FxHashMap<Box<str>, usize> = FxHashMap::default();
+    // (hash of the code, index into `courses`): found by each course's own code, no second
+    // copy of it; the hash kept so that growing the table reads no course.
+    let mut by_code: HashTable<(u64, usize)> = HashTable::new();
     let mut held = FxHashSet::default();
     let mut delete_sections: FxHashMap<usize, Vec<Box<str>>> = FxHashMap::default();
     let mut s = RunSummary::default();
@@ -221,7 +262,14 @@ fn merge_all<R: Read + Seek>(
         };
         s.warnings.extend(warnings);
         let code = new.get(F::Code);
-        match by_code.get(code).copied() {
+        let h = hash_code(code);
+        let found = by_code
+            .find(h, |&(eh, i)| eh == h && courses[i].get(F::Code) == code)
+            .map(|&(_, i)| i);
+        let mut index_new = |courses: &Vec<Course>| {
+            by_code.insert_unique(h, (h, courses.len()), |&(eh, _)| eh);
+        };
+        match found {
             Some(_) if new.operation == Operation::Delete => s.deletes.superseded += 1,
             Some(i) => {
                 let kept = &mut courses[i];
@@ -235,7 +283,7 @@ fn merge_all<R: Read + Seek>(
                 }
             }
             None if new.operation == Operation::Active => {
-                by_code.insert(code.into(), courses.len());
+                index_new(&courses);
                 courses.push(new);
             }
             None => match guard.decide(new.get(F::Year), code) {
@@ -254,7 +302,7 @@ fn merge_all<R: Read + Seek>(
                         let sections = guard.alma_sections(new.get(F::Year), code);
                         delete_sections.insert(courses.len(), sections);
                     }
-                    by_code.insert(code.into(), courses.len());
+                    index_new(&courses);
                     courses.push(new);
                 }
             },

@@ -648,6 +648,31 @@ fn utf8_check_spans_read_boundaries() {
     );
 }
 
+#[test]
+fn windows_1252_is_decided_without_reading_the_rest_of_a_large_export() {
+    // After a byte that is not UTF-8, the rest of the export cannot change the answer: a
+    // source that fails if read further shows detection stops there.
+    struct Then<'a>(&'a [u8]);
+    impl std::io::Read for Then<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(std::io::Error::other("read past the decision"));
+            }
+            let n = buf.len().min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let head = b"MYASU_COURSE_IDSTRING,COURSE_NAME\nC-1,Caf\xE9\n";
+    assert_eq!(
+        detect_encoding(Then(head)).unwrap(),
+        TextEncoding::Windows1252
+    );
+    // Valid UTF-8 so far is no answer: UTF-8 is read to the end.
+    assert!(detect_encoding(Then(b"C-1,Caf\xC3\xA9\n")).is_err());
+}
+
 // ---- §1: UTF-16 exports and rows that are not text (issue 17) -----------------------------
 
 fn utf16(text: &str, big_endian: bool) -> Vec<u8> {

@@ -2,13 +2,11 @@
 //! (`cache/…`; a year not cached is fetched), reading lists checked in Alma; the report
 //! goes to `reports/…/rollover_YYYYMMDDHHMMSS.txt`.
 
-use std::io::Cursor;
-
 use serde::{Deserialize, Serialize};
 
 use super::cache_courses::{CacheOutput, CourseCacheFile};
 use super::pull::PullOutput;
-use super::transform::{export_key, TransformOutput};
+use super::transform::{export_key, spool_export, TransformOutput};
 use super::{RunInfo, StepContext, StepError};
 use crate::alma::CourseCache;
 use crate::pipeline;
@@ -69,13 +67,12 @@ async fn load_caches(
 pub async fn run(ctx: &StepContext, input: RolloverReportInput) -> Result<ReportOutput, StepError> {
     let day = input.run.day();
     let export_key = export_key(ctx, &day, input.pull.as_ref()).await?;
-    let export = ctx.store.get(&export_key).await?;
+    let mut export = spool_export(ctx, &export_key).await?;
     let rules = ctx.rules()?;
     let cache = ctx.course_cache().await?;
     let caches = load_caches(ctx, &input, &cache).await?;
 
     let mut report = Vec::new();
-    let mut export = Cursor::new(export.as_ref());
     let summary = pipeline::rollover_report(&mut export, &rules, &cache, &mut report).await?;
     let counts = summary.rollovers.clone().unwrap_or_default();
 

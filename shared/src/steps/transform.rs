@@ -4,7 +4,8 @@
 //! delete guard asks Alma. A fatal input error is `InvalidInput` and nothing is written.
 
 use std::collections::BTreeSet;
-use std::io::Cursor;
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, Write};
 
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -140,8 +141,8 @@ struct SummaryDocument<'a> {
 
 /// The years of Alma courses the rollover report needs: every copy request's year, and the
 /// course's own year where a DELETE row came first (the delete guard places those).
-pub fn years_needed(
-    export: &mut Cursor<&[u8]>,
+pub fn years_needed<R: Read + Seek>(
+    export: &mut R,
     rules: &Rules,
 ) -> Result<(Vec<i32>, Vec<String>), StepError> {
     let found = scan(export, rules).map_err(|e| StepError::InvalidInput {
@@ -215,6 +216,15 @@ pub(crate) async fn export_key(
     .into())
 }
 
+/// The export at `key`, streamed from S3 into an unnamed file in /tmp: the passes read it
+/// from there, so the export is never held in memory (Lambda's /tmp is sized for it in
+/// template.yaml).
+pub(crate) async fn spool_export(ctx: &StepContext, key: &str) -> Result<File, StepError> {
+    let mut file = tempfile::tempfile().map_err(StepError::OutputFailed)?;
+    ctx.store.download(key, &mut file).await?;
+    Ok(file)
+}
+
 /// When the run summary's delete checks were made (`made_at`), if it says.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SummaryStamp {
@@ -227,13 +237,18 @@ pub struct SummaryStamp {
 pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOutput, StepError> {
     let day = input.run.day();
     let export_key = export_key(ctx, &day, input.pull.as_ref()).await?;
-    let export = ctx.store.get(&export_key).await?;
+    let mut reader = spool_export(ctx, &export_key).await?;
     let rules = ctx.rules()?;
     let cache = ctx.course_cache().await?;
 
-    let mut loader = Vec::with_capacity(export.len());
-    let mut reader = Cursor::new(export.as_ref());
-    let summary = pipeline::transform_with_alma(&mut reader, &rules, &cache, &mut loader).await?;
+    // The loader file is as large as the export: written to /tmp, uploaded from there.
+    let loader = tempfile::NamedTempFile::new().map_err(StepError::OutputFailed)?;
+    let summary = {
+        let mut out = BufWriter::with_capacity(256 * 1024, loader.as_file());
+        let summary = pipeline::transform_with_alma(&mut reader, &rules, &cache, &mut out).await?;
+        out.flush().map_err(StepError::OutputFailed)?;
+        summary
+    };
     let (years_needed, odd_years) = years_needed(&mut reader, &rules)?;
     let (years_needed, far_years) =
         nearest_years(&years_needed, input.run.run_date.year(), limits::YEARS);
@@ -288,7 +303,7 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
     };
 
     ctx.store
-        .put(&output.loader_key, loader, content_type::TEXT)
+        .put_file(&output.loader_key, loader.path(), content_type::TEXT)
         .await?;
     ctx.store
         .put(

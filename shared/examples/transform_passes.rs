@@ -1,0 +1,41 @@
+//! The passes the Transform Lambda makes over one export, offline, for measuring its CPU
+//! time and peak memory (`bench/transform-vs-iconv.sh`): the export spooled to an unnamed
+//! file in the temp directory (as the Lambda spools the S3 body to /tmp), pass 1 (`scan`),
+//! pass 2 (`transform`, the loader file written to a file) and the step's scan for the copy
+//! years to cache. The delete guard is offline (no Alma): the Alma side is measured by
+//! `bench-alma` and the sandbox.
+//!
+//! usage: cargo run --release -p leganto-shared --example transform_passes -- CEM OUT
+
+// A measurement stops at its first failure, with the value shown.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+
+use leganto_shared::domain::{scan, transform, DeleteGuard, Rules};
+use leganto_shared::steps::transform::years_needed;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [cem, out] = args.as_slice() else {
+        eprintln!("usage: transform_passes CEM OUT");
+        std::process::exit(2);
+    };
+    let rules = Rules::asu().expect("rules");
+    let mut export = tempfile::tempfile().expect("spool file");
+    std::io::copy(&mut File::open(cem).expect("open the export"), &mut export).expect("spool");
+    let found = scan(&mut export, &rules).expect("pass 1");
+    let mut w = BufWriter::with_capacity(256 * 1024, File::create(out).expect("create OUT"));
+    let summary = transform(&mut export, &rules, DeleteGuard::Offline, &mut w).expect("pass 2");
+    w.flush().expect("write OUT");
+    let (years, _) = years_needed(&mut export, &rules).expect("copy years");
+    eprintln!(
+        "rows {} courses {} delete targets {} copy candidates {} copy years {}",
+        summary.rows_read,
+        summary.courses_written,
+        found.delete_targets.len(),
+        found.copy_candidates.len(),
+        years.len()
+    );
+}
