@@ -9,10 +9,12 @@ use std::io::Cursor;
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::baseline::{self, LoadPlan};
 use super::brake::{self, Brake, BrakeLimits};
 use super::limits::{self, capped};
 use super::pull::PullOutput;
 use super::{RunInfo, StepContext, StepError};
+use crate::domain::delta::{self, Changed, Load, LoadKind};
 use crate::domain::loader::loader_file_name;
 use crate::domain::{scan, RowReject, Rules, RunSummary};
 use crate::pipeline;
@@ -40,6 +42,8 @@ pub struct TransformCounts {
     pub deletes_suppressed: u64,
     pub deletes_not_in_alma: u64,
     pub warnings: u64,
+    /// Rows in the loader file: `rows_written` in a full file, the changes in a delta.
+    pub rows_in_file: u64,
 }
 
 impl TransformCounts {
@@ -53,6 +57,7 @@ impl TransformCounts {
             deletes_suppressed: s.deletes.suppressed_reading_lists,
             deletes_not_in_alma: s.deletes.not_in_alma,
             warnings: s.warnings.len() as u64,
+            rows_in_file: s.rows_in_file,
         }
     }
 
@@ -90,6 +95,9 @@ pub struct TransformOutput {
     /// brake reads as not tripped).
     #[serde(default)]
     pub brake: Brake,
+    /// A delta or a full file (a summary from before delta loads reads as absent).
+    #[serde(default)]
+    pub load: Option<Load>,
 }
 
 impl TransformOutput {
@@ -105,6 +113,9 @@ impl TransformOutput {
         }
         self.years_needed = nearest_years(&self.years_needed, run_year, limits::YEARS).0;
         self.brake = self.brake.bounded();
+        if let Some(reason) = self.load.as_mut().and_then(|l| l.reason.as_mut()) {
+            *reason = limits::clip(reason, limits::LINE_BYTES);
+        }
         self
     }
 }
@@ -233,7 +244,39 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
 
     let mut loader = Vec::with_capacity(export.len());
     let mut reader = Cursor::new(export.as_ref());
-    let summary = pipeline::transform_with_alma(&mut reader, &rules, &cache, &mut loader).await?;
+    let fail = |e: crate::domain::RunError| StepError::InvalidInput {
+        message: format!("the CEM export cannot be used: {e}"),
+        source: Some(Box::new(e)),
+    };
+    // The day's course rows (§8): compared with the baseline, and the next baseline.
+    let mut course_rows = Vec::with_capacity(export.len());
+    delta::write_course_rows(&mut reader, &rules, &mut course_rows).map_err(fail)?;
+    let (changed, reason) = match baseline::plan(ctx, &input.run).await? {
+        LoadPlan::Delta { baseline, loaded } => {
+            let changed = Changed::between(&course_rows, &baseline);
+            tracing::info!(baseline = %loaded, baseline_courses = baseline.len(), changed = changed.len(), "a delta against the last loaded day");
+            (Some(changed), None)
+        }
+        LoadPlan::Full { reason } => (None, Some(reason)),
+    };
+    let summary = pipeline::transform_only_with_alma(
+        &mut reader,
+        &rules,
+        &cache,
+        changed.as_ref(),
+        &mut loader,
+    )
+    .await?;
+    let load = Load {
+        kind: if changed.is_some() {
+            LoadKind::Delta
+        } else {
+            LoadKind::Full
+        },
+        courses: changed.as_ref().map_or(summary.courses_written, |c| c.courses),
+        changed: summary.rows_in_file,
+        reason,
+    };
     let (years_needed, odd_years) = years_needed(&mut reader, &rules)?;
     let (years_needed, far_years) =
         nearest_years(&years_needed, input.run.run_date.year(), limits::YEARS);
@@ -285,10 +328,18 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
         warnings: capped(warnings, limits::LIST_ITEMS, MORE_WARNINGS),
         years_needed,
         brake,
+        load: Some(load),
     };
 
     ctx.store
         .put(&output.loader_key, loader, content_type::TEXT)
+        .await?;
+    ctx.store
+        .put(
+            &day.course_rows(),
+            delta::gzip(&course_rows).map_err(StepError::OutputFailed)?,
+            content_type::GZIP,
+        )
         .await?;
     ctx.store
         .put(
@@ -315,6 +366,8 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
         loader_key = %output.loader_key,
         rows_read = summary.rows_read,
         courses_written = summary.courses_written,
+        rows_in_file = summary.rows_in_file,
+        load = %output.load.as_ref().map(ToString::to_string).unwrap_or_default(),
         rejected = summary.rows_rejected,
         warnings = summary.warnings.len(),
         alma_calls = summary.alma_calls,
@@ -388,6 +441,12 @@ mod tests {
                 reasons: vec!["r".repeat(10_000); 100],
                 compared_with: None,
             },
+            load: Some(Load {
+                kind: LoadKind::Full,
+                courses: 1,
+                changed: 1,
+                reason: Some("r".repeat(100)),
+            }),
         }
         .bounded(2026);
         assert_eq!(output.warnings.len(), limits::LIST_ITEMS + 1);

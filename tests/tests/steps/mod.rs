@@ -10,6 +10,7 @@
 mod alma_job;
 mod alma_rate;
 mod delivery;
+mod delta;
 mod dry_run;
 mod formulas;
 mod limits;
