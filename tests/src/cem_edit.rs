@@ -1,9 +1,11 @@
 //! The next day's export, made by editing a day's: a few courses changed the way a real
 //! next day changes them, so a delta load has something to send. One code in `every`
-//! (first-seen order) is edited, in turn: its title, its instructor, DENIED (when all its
-//! rows were APPROVED or COMPLETED; else its title), or a new course beside it (a copy of
-//! its first row under a new code). Bytes outside the edited cells are kept as they were
-//! (the export's Windows-1252 included).
+//! (first-seen order) is edited; of each ten edits, three change the title, three the
+//! instructor, three add a new course beside it (a copy of its first row under a new
+//! code) and one makes it DENIED. Only a course whose rows are all APPROVED or COMPLETED
+//! gets a new title, instructor or status; any other gets a new course beside it. (A real
+//! day denies fewer: a semester's few hundred DENIED courses come a handful a day.) Bytes
+//! outside the edited cells are kept as they were (the export's Windows-1252 included).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -80,33 +82,33 @@ pub fn next_day(export: &[u8], every: usize) -> Result<EditedDay, EditError> {
                 b"APPROVED" | b"COMPLETED"
             )
         });
-        match (n / every) % 4 {
-            1 => {
+        match ((n / every) % 10, all_active) {
+            (1 | 4 | 7, true) => {
                 let who = format!("nx{n}");
                 for &i in rows {
                     out[i] = with(&out[i], who_at, who.as_bytes());
                 }
                 changed_codes.insert(code.clone());
             }
-            2 if all_active => {
+            (9, true) => {
                 for &i in rows {
                     out[i] = with(&out[i], status_at, b"DENIED");
                 }
                 changed_codes.insert(code.clone());
             }
-            3 => {
-                let new_code = format!("{code}{n}");
-                let first = with(&records[rows[0]], code_at, new_code.as_bytes());
-                added.push(with(&first, status_at, b"APPROVED"));
-                changed_codes.insert(new_code);
-            }
-            _ => {
+            (0 | 3 | 6, true) => {
                 for &i in rows {
                     let mut title = out[i].get(title_at).unwrap_or_default().to_vec();
                     title.extend_from_slice(b" II");
                     out[i] = with(&out[i], title_at, &title);
                 }
                 changed_codes.insert(code.clone());
+            }
+            _ => {
+                let new_code = format!("{code}{n}");
+                let first = with(&records[rows[0]], code_at, new_code.as_bytes());
+                added.push(with(&first, status_at, b"APPROVED"));
+                changed_codes.insert(new_code);
             }
         }
     }
@@ -134,19 +136,28 @@ mod tests {
 
     #[test]
     fn one_code_in_every_is_edited_each_way_in_turn() {
-        let export = b"MYASU_COURSE_IDSTRING,COURSE_STATUS,COURSE_NAME,ASURITEID\r\n\
-            A,APPROVED,Alpha,a1\r\nB,APPROVED,Beta,b1\r\nC,COMPLETED,Gamma,c1\r\nD,APPROVED,Delta,d1\r\nA,APPROVED,Alpha,a2\r\n";
-        let day = next_day(export, 1).unwrap();
+        let mut export = String::from("MYASU_COURSE_IDSTRING,COURSE_STATUS,COURSE_NAME,ASURITEID\r\n");
+        for c in 0..10 {
+            export.push_str(&format!("C{c},APPROVED,T{c},w{c}\r\n"));
+        }
+        // Two rows, one not active: a new course beside it instead of a new title.
+        export.push_str("X,APPROVED,TX,wx\r\nX,DENIED,TX,wy\r\n");
+        let day = next_day(export.as_bytes(), 1).unwrap();
         let text = String::from_utf8(day.export).unwrap();
-        assert_eq!(
-            text,
-            "MYASU_COURSE_IDSTRING,COURSE_STATUS,COURSE_NAME,ASURITEID\r\n\
-             A,APPROVED,Alpha II,a1\r\nB,APPROVED,Beta,nx1\r\nC,DENIED,Gamma,c1\r\nD,APPROVED,Delta,d1\r\nA,APPROVED,Alpha II,a2\r\n\
-             D3,APPROVED,Delta,d1\r\n"
-        );
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        assert_eq!(&lines[1..4], ["C0,APPROVED,T0 II,w0", "C1,APPROVED,T1,nx1", "C2,APPROVED,T2,w2"]);
+        assert_eq!(lines[10], "C9,DENIED,T9,w9");
+        assert_eq!(&lines[11..13], ["X,APPROVED,TX,wx", "X,DENIED,TX,wy"]);
+        assert_eq!(&lines[13..], [
+                "C22,APPROVED,T2,w2",
+                "C55,APPROVED,T5,w5",
+                "C88,APPROVED,T8,w8",
+                "X10,APPROVED,TX,wx",
+                ""
+            ]);
         assert_eq!(
             day.changed_codes.into_iter().collect::<Vec<_>>(),
-            ["A", "B", "C", "D3"]
+            ["C0", "C1", "C22", "C3", "C4", "C55", "C6", "C7", "C88", "C9", "X10"]
         );
     }
 }

@@ -308,7 +308,11 @@ pub fn transform_only<R: Read + Seek, W: Write>(
     for (i, c) in courses.iter().enumerate() {
         if only.is_some_and(|d| !d.contains(c.get(F::Code))) {
             // Alma has it as it is: still one of the day's courses (the brake's figure).
-            summary.courses_written += 1;
+            // An unchanged DELETE was sent or dropped on an earlier day, so a full file
+            // would drop it now: Alma no longer has the course, or it has reading lists.
+            if c.operation == Operation::Active {
+                summary.courses_written += 1;
+            }
             continue;
         }
         if held.contains(&i) {

@@ -4,6 +4,7 @@
 //! baseline.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 use leganto_shared::store::{BASELINE, BASELINE_ROWS};
 use leganto_tests::alma_sim::SimCourse;
@@ -17,17 +18,33 @@ use crate::read_sample;
 const DAY_TWO: &str = "2026-11-29";
 const DAY_TWO_EXPORT: &str = "leganto_export_20261129.csv";
 
-/// A world whose full loads come only when asked or without a baseline (the sample day is
-/// a Saturday; the day after it a Sunday).
-async fn world(name: &str, weekday: &str) -> World {
+/// A world whose full loads come on `weekday` (the sample day is a Saturday, the day after
+/// it a Sunday), Alma holding `alma_courses` [default: the sample day's].
+async fn world(name: &str, weekday: &str, alma_courses: Option<PathBuf>) -> World {
     World::start_with(
         name,
         Options {
             settings: vec![("FULL_LOAD_WEEKDAY", weekday.to_string())],
+            alma_courses,
             ..Options::default()
         },
     )
     .await
+}
+
+/// A generated day of `rows` rows: (export, Alma's courses) in a temporary directory.
+fn generated_day(rows: u32) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("python3")
+        .arg(leganto_tests::support::repo_root().join("tests/fixtures/gen-cem"))
+        .args(["--rows", &rows.to_string(), "--seed", "13", "--year", "2026", "--out"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "gen-cem: {status}");
+    let cem = dir.path().join("cem.csv");
+    let courses = dir.path().join("alma_courses.json");
+    (dir, cem, courses)
 }
 
 /// Plan, pull and transform for `input`; the state and the transform's Alma calls.
@@ -71,13 +88,17 @@ fn courses(world: &World) -> Vec<SimCourse> {
 
 #[tokio::test]
 async fn the_day_after_a_loaded_day_sends_only_its_changes_with_a_tenth_of_the_calls() {
-    let world = world("delta-day", "None").await;
-    let day_one = read_sample("cem.csv");
+    // A day of realistic size: 20,000 rows, about 12,000 courses.
+    let (_dir, cem, alma_courses) = generated_day(20_000);
+    let world = world("delta-day", "None", Some(alma_courses)).await;
+    let day_one = std::fs::read(cem).unwrap();
     world.put_export(EXPORT_NAME, &day_one);
     let (mut state, _) = transform(&world, json!({"run_date": RUN_DATE})).await;
     let load_one = &state["transform"]["load"];
     assert_eq!(load_one["kind"], "full");
     assert_eq!(load_one["reason"], "no baseline: no loaded day yet");
+    let file_one = rows(&world.s3_get(state["transform"]["loader_key"].as_str().unwrap()).await);
+    let codes_one: BTreeSet<String> = file_one.iter().map(|r| code(r).to_string()).collect();
     let job = load(&world, &mut state).await;
     assert_eq!(job["status"], "COMPLETED_SUCCESS", "{job}");
     assert_eq!(job["baseline_saved"], true);
@@ -124,9 +145,7 @@ async fn the_day_after_a_loaded_day_sends_only_its_changes_with_a_tenth_of_the_c
     assert!(delta_rows.iter().any(|r| r.contains(" II\t")));
     assert!(delta_rows.iter().any(|r| r.contains("\tnx")));
     assert!(delta_rows.iter().any(|r| r.contains("\tDELETE\t")));
-    assert!(delta_codes.iter().any(|c| !day_one
-        .windows(c.len())
-        .any(|w| w == c.as_bytes())));
+    assert!(delta_codes.iter().any(|c| !codes_one.contains(*c)), "a new course");
     // The brake still sees the whole day.
     assert_eq!(
         t["counts"]["rows_written"],
@@ -157,7 +176,7 @@ async fn the_day_after_a_loaded_day_sends_only_its_changes_with_a_tenth_of_the_c
 
 #[tokio::test]
 async fn a_sunday_a_full_request_and_a_missing_or_old_baseline_each_give_a_full_file() {
-    let world = world("delta-full", "Sunday").await;
+    let world = world("delta-full", "Sunday", None).await;
     let day_one = read_sample("cem.csv");
     world.put_export(EXPORT_NAME, &day_one);
     let (mut state, _) = transform(&world, json!({"run_date": RUN_DATE})).await;
@@ -220,16 +239,30 @@ async fn a_sunday_a_full_request_and_a_missing_or_old_baseline_each_give_a_full_
 
 #[tokio::test]
 async fn a_job_that_ended_completed_failed_leaves_the_baseline_where_it_was() {
-    let world = world("delta-failed", "None").await;
+    let world = world("delta-failed", "None", None).await;
+    // The day before was loaded (its job long done, so today's check cannot take it for
+    // today's).
     let day_one = read_sample("cem.csv");
-    world.put_export(EXPORT_NAME, &day_one);
-    let (mut state, _) = transform(&world, json!({"run_date": RUN_DATE})).await;
-    load(&world, &mut state).await;
-    let baseline = world.s3_get(BASELINE_ROWS).await;
+    let mut rows = Vec::new();
+    leganto_shared::domain::delta::write_course_rows(
+        &mut std::io::Cursor::new(&day_one),
+        &leganto_shared::domain::Rules::asu().unwrap(),
+        &mut rows,
+    )
+    .unwrap();
+    let baseline = leganto_shared::domain::delta::gzip(&rows).unwrap();
+    let store = &world.ctx.store;
+    store.put(BASELINE_ROWS, baseline.clone(), "application/gzip").await.unwrap();
+    store
+        .put_json(BASELINE, &json!({"run_date": RUN_DATE, "job_status": "COMPLETED_SUCCESS",
+                                    "promoted_at": "2026-11-28T18:00:00Z"}))
+        .await
+        .unwrap();
 
-    // Day two's push reaches Alma, whose job fails on the file.
+    // Day two's delta reaches Alma, whose job fails on the file.
     world.put_export(DAY_TWO_EXPORT, &cem_edit::next_day(&day_one, 50).unwrap().export);
     let (mut state, _) = transform(&world, json!({"run_date": DAY_TWO})).await;
+    assert_eq!(state["transform"]["load"]["kind"], "delta");
     world.step("push", &mut state, "push").await;
     let pushed = state["push"]["file_name"].as_str().unwrap().to_string();
     world
