@@ -537,13 +537,19 @@ mod tests {
         let config = load(&full()).unwrap();
         assert_eq!(config.full_load, FullLoadPolicy::default());
         let mut vars = full();
-        vars.extend([("BASELINE_MAX_AGE_DAYS", "3"), ("FULL_LOAD_WEEKDAY", "Wednesday")]);
+        vars.extend([
+            ("BASELINE_MAX_AGE_DAYS", "3"),
+            ("FULL_LOAD_WEEKDAY", "Wednesday"),
+        ]);
         let config = load(&vars).unwrap();
         assert_eq!(config.full_load.baseline_max_age_days, 3);
         assert_eq!(config.full_load.weekday, Some(Weekday::Wed));
         vars.insert("FULL_LOAD_WEEKDAY", "None");
         assert_eq!(load(&vars).unwrap().full_load.weekday, None);
-        for (name, value) in [("FULL_LOAD_WEEKDAY", "Caturday"), ("BASELINE_MAX_AGE_DAYS", "0")] {
+        for (name, value) in [
+            ("FULL_LOAD_WEEKDAY", "Caturday"),
+            ("BASELINE_MAX_AGE_DAYS", "0"),
+        ] {
             let mut vars = full();
             vars.insert(name, value);
             assert_eq!(load(&vars).unwrap_err().setting(), name);

@@ -16,7 +16,7 @@ use crate::alma::{year_query, AlmaError, CourseCache, PAGE_SIZE};
 use crate::domain::delta::Changed;
 use crate::domain::facts::{AlmaFacts, CourseIndex, DeleteGuard};
 use crate::domain::run::{self, reading_list_ids_for, DeleteTarget, RunError};
-use crate::domain::{Rules, RunSummary};
+use crate::domain::{AlmaCourse, Rules, RunSummary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -35,6 +35,16 @@ fn index_years(cache: &CourseCache, index: &mut CourseIndex, years: &[String]) {
             }
         }
     }
+}
+
+/// What the delete guard got of one year.
+enum GuardYear {
+    /// The cache already held it.
+    Cached,
+    /// Every course of the year, for the cache.
+    Whole(Vec<AlmaCourse>),
+    /// Only the courses with the codes asked about.
+    Codes(Vec<AlmaCourse>),
 }
 
 /// Times Alma calls and counts them.
@@ -80,37 +90,68 @@ impl<'c> AlmaClock<'c> {
         facts: &mut AlmaFacts,
         targets: &[DeleteTarget],
     ) -> Result<(), AlmaError> {
-        let client = self.cache.client();
-        for year in run::distinct(targets.iter().map(|t| t.year.clone())) {
-            if let Some(courses) = self.cache.courses_of_year(&year) {
-                facts.courses.insert_year(&year, courses);
-                continue;
+        let years = run::distinct(targets.iter().map(|t| t.year.clone()));
+        // All years at once, as the cache pages them.
+        let fetched = futures::future::try_join_all(years.iter().map(|year| {
+            let codes = run::distinct(
+                targets
+                    .iter()
+                    .filter(|t| &t.year == year)
+                    .map(|t| t.code.clone()),
+            );
+            self.guard_year(year, codes)
+        }))
+        .await?;
+        for (year, fetched) in years.iter().zip(fetched) {
+            match fetched {
+                GuardYear::Cached => {}
+                GuardYear::Whole(courses) => self.cache.insert_year(year, courses),
+                GuardYear::Codes(courses) => {
+                    facts.courses.insert_year(year, Arc::new(courses));
+                    continue;
+                }
             }
-            let codes =
-                run::distinct(targets.iter().filter(|t| t.year == year).map(|t| t.code.clone()));
-            let first = client
-                .search_courses(&year_query(&year), PAGE_SIZE, 0)
-                .await?;
-            let pages_left = first
-                .total_record_count
-                .div_ceil(u64::from(PAGE_SIZE))
-                .saturating_sub(1);
-            if (codes.len() as u64) < pages_left {
-                tracing::info!(year, codes = codes.len(), pages_left, "looking DELETE codes up one by one");
-                let found: Vec<Vec<_>> = stream::iter(codes)
-                    .map(|code| async move { client.courses_with_code(&code).await })
-                    .buffer_unordered(client.max_concurrency())
-                    .try_collect()
-                    .await?;
-                let of_year = found.into_iter().flatten().filter(|c| c.year == year);
-                facts.courses.insert_year(&year, Arc::new(of_year.collect()));
-            } else {
-                let courses = client.courses_of_year_after(&year, first).await?;
-                self.cache.insert_year(&year, courses);
-                index_years(self.cache, &mut facts.courses, std::slice::from_ref(&year));
-            }
+            index_years(self.cache, &mut facts.courses, std::slice::from_ref(year));
         }
         Ok(())
+    }
+
+    /// One year of [`AlmaClock::guard_courses`].
+    async fn guard_year(&self, year: &str, codes: Vec<String>) -> Result<GuardYear, AlmaError> {
+        if self.cache.courses_of_year(year).is_some() {
+            return Ok(GuardYear::Cached);
+        }
+        let client = self.cache.client();
+        let first = client
+            .search_courses(&year_query(year), PAGE_SIZE, 0)
+            .await?;
+        let pages_left = first
+            .total_record_count
+            .div_ceil(u64::from(PAGE_SIZE))
+            .saturating_sub(1);
+        if codes.len() as u64 >= pages_left {
+            return Ok(GuardYear::Whole(
+                client.courses_of_year_after(year, first).await?,
+            ));
+        }
+        tracing::info!(
+            year,
+            codes = codes.len(),
+            pages_left,
+            "looking DELETE codes up one by one"
+        );
+        let found: Vec<Vec<AlmaCourse>> = stream::iter(codes)
+            .map(|code| async move { client.courses_with_code(&code).await })
+            .buffer_unordered(client.max_concurrency())
+            .try_collect()
+            .await?;
+        Ok(GuardYear::Codes(
+            found
+                .into_iter()
+                .flatten()
+                .filter(|c| c.year == year)
+                .collect(),
+        ))
     }
 
     async fn reading_lists(
@@ -162,7 +203,9 @@ pub async fn transform_only_with_alma<R: Read + Seek, W: Write>(
     }
     tracing::info!(delete_targets = scan.delete_targets.len(), "pass 1 done");
     let mut facts = AlmaFacts::default();
-    clock.guard_courses(&mut facts, &scan.delete_targets).await?;
+    clock
+        .guard_courses(&mut facts, &scan.delete_targets)
+        .await?;
     let ids = scan.transform_reading_list_ids(&facts.courses);
     clock.reading_lists(&mut facts, &ids).await?;
     let mut summary = run::transform_only(input, rules, DeleteGuard::Alma(&facts), only, out)?;

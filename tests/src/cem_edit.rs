@@ -54,7 +54,11 @@ pub fn next_day(export: &[u8], every: usize) -> Result<EditedDay, EditError> {
     let who_at = column(&headers, "ASURITEID")?;
     let records: Vec<ByteRecord> = reader.byte_records().collect::<Result<_, _>>()?;
 
-    let code_of = |r: &ByteRecord| String::from_utf8_lossy(r.get(code_at).unwrap_or_default()).trim().to_string();
+    let code_of = |r: &ByteRecord| {
+        String::from_utf8_lossy(r.get(code_at).unwrap_or_default())
+            .trim()
+            .to_string()
+    };
     let mut order: Vec<String> = Vec::new();
     let mut rows_of: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, r) in records.iter().enumerate() {
@@ -136,7 +140,8 @@ mod tests {
 
     #[test]
     fn one_code_in_every_is_edited_each_way_in_turn() {
-        let mut export = String::from("MYASU_COURSE_IDSTRING,COURSE_STATUS,COURSE_NAME,ASURITEID\r\n");
+        let mut export =
+            String::from("MYASU_COURSE_IDSTRING,COURSE_STATUS,COURSE_NAME,ASURITEID\r\n");
         for c in 0..10 {
             export.push_str(&format!("C{c},APPROVED,T{c},w{c}\r\n"));
         }
@@ -145,16 +150,26 @@ mod tests {
         let day = next_day(export.as_bytes(), 1).unwrap();
         let text = String::from_utf8(day.export).unwrap();
         let lines: Vec<&str> = text.split("\r\n").collect();
-        assert_eq!(&lines[1..4], ["C0,APPROVED,T0 II,w0", "C1,APPROVED,T1,nx1", "C2,APPROVED,T2,w2"]);
+        assert_eq!(
+            &lines[1..4],
+            [
+                "C0,APPROVED,T0 II,w0",
+                "C1,APPROVED,T1,nx1",
+                "C2,APPROVED,T2,w2"
+            ]
+        );
         assert_eq!(lines[10], "C9,DENIED,T9,w9");
         assert_eq!(&lines[11..13], ["X,APPROVED,TX,wx", "X,DENIED,TX,wy"]);
-        assert_eq!(&lines[13..], [
+        assert_eq!(
+            &lines[13..],
+            [
                 "C22,APPROVED,T2,w2",
                 "C55,APPROVED,T5,w5",
                 "C88,APPROVED,T8,w8",
                 "X10,APPROVED,TX,wx",
                 ""
-            ]);
+            ]
+        );
         assert_eq!(
             day.changed_codes.into_iter().collect::<Vec<_>>(),
             ["C0", "C1", "C22", "C3", "C4", "C55", "C6", "C7", "C88", "C9", "X10"]

@@ -56,7 +56,9 @@ impl Baseline {
     /// From course rows in the loader layout (as [`write_course_rows`] writes them).
     pub fn from_rows(text: &[u8]) -> Baseline {
         Baseline {
-            rows: rows(text).map(|(code, line)| (code.into(), line.into())).collect(),
+            rows: rows(text)
+                .map(|(code, line)| (code.into(), line.into()))
+                .collect(),
         }
     }
 
@@ -313,23 +315,24 @@ mod tests {
             .full_reason(false, saturday, Some(days_before(9)))
             .unwrap()
             .contains("9 days old"));
-        assert!(p.full_reason(false, saturday, None).unwrap().contains("no baseline"));
+        assert!(p
+            .full_reason(false, saturday, None)
+            .unwrap()
+            .contains("no baseline"));
         assert!(p
             .full_reason(false, days_before(2), Some(saturday))
             .unwrap()
             .contains("later day"));
         assert_eq!(
-            p.full_reason(true, saturday, Some(days_before(1))).as_deref(),
+            p.full_reason(true, saturday, Some(days_before(1)))
+                .as_deref(),
             Some("asked for")
         );
         assert!(p
             .full_reason(false, sunday, Some(saturday))
             .unwrap()
             .contains("Sunday"));
-        let never = FullLoadPolicy {
-            weekday: None,
-            ..p
-        };
+        let never = FullLoadPolicy { weekday: None, ..p };
         assert_eq!(never.full_reason(false, sunday, Some(saturday)), None);
     }
 }

@@ -204,7 +204,9 @@ pub async fn run(ctx: &StepContext, input: CheckJobInput) -> Result<AlmaJobOutpu
         // A baseline not saved costs only a bigger file tomorrow: never fail the check.
         match super::baseline::promote(ctx, &input.run, &output.status).await {
             Ok(saved) => output.baseline_saved = saved,
-            Err(e) => tracing::warn!(error = %e, "the day's course rows could not become the baseline"),
+            Err(e) => {
+                tracing::warn!(error = %e, "the day's course rows could not become the baseline")
+            }
         }
     }
     tracing::info!(

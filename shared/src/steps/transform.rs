@@ -273,7 +273,9 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
         } else {
             LoadKind::Full
         },
-        courses: changed.as_ref().map_or(summary.courses_written, |c| c.courses),
+        courses: changed
+            .as_ref()
+            .map_or(summary.courses_written, |c| c.courses),
         changed: summary.rows_in_file,
         reason,
     };

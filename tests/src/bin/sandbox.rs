@@ -97,8 +97,9 @@ async fn main() -> ExitCode {
         alma_rate: args.alma_rate,
         alma_latency: Duration::from_millis(args.alma_latency_ms),
         loader_row_time: Duration::from_millis(args.loader_row_ms),
-        // Room for a big file at the loader's pace.
-        wait_limit_seconds: 3600,
+        // Room for a big file at the loader's pace (360 checks at most).
+        poll_interval_seconds: 3,
+        wait_limit_seconds: 1080,
         ..StackOptions::default()
     };
     if let Some(courses) = &args.alma_courses {
@@ -196,7 +197,14 @@ async fn days(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
         .clone()
         .unwrap_or_else(|| sample_dir().join("cem.csv"));
     let bytes = std::fs::read(&cem).map_err(|e| format!("{}: {e}", cem.display()))?;
-    let one = day(stack, args.run_date, &bytes, &cem.display().to_string(), args.out.clone()).await?;
+    let one = day(
+        stack,
+        args.run_date,
+        &bytes,
+        &cem.display().to_string(),
+        args.out.clone(),
+    )
+    .await?;
     let Some(every) = args.next_day_every else {
         return Ok(one.succeeded);
     };
@@ -215,10 +223,22 @@ async fn days(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
     heading("Day two against day one");
     println!("  {:<32} {:>14} {:>14}", "", args.run_date, next);
     println!("  {:<32} {:>14} {:>14}", "file", one.load, two.load);
-    println!("  {:<32} {:>14} {:>14}", "loader file rows", one.loader_rows, two.loader_rows);
-    println!("  {:<32} {:>14.1} {:>14.1}", "execution wall time (s)", one.seconds, two.seconds);
-    println!("  {:<32} {:>14} {:>14}", "Alma API calls (whole run)", one.alma_calls, two.alma_calls);
-    println!("  {:<32} {:>14} {:>14}", "transform's Alma calls", one.transform_calls, two.transform_calls);
+    println!(
+        "  {:<32} {:>14} {:>14}",
+        "loader file rows", one.loader_rows, two.loader_rows
+    );
+    println!(
+        "  {:<32} {:>14.1} {:>14.1}",
+        "execution wall time (s)", one.seconds, two.seconds
+    );
+    println!(
+        "  {:<32} {:>14} {:>14}",
+        "Alma API calls (whole run)", one.alma_calls, two.alma_calls
+    );
+    println!(
+        "  {:<32} {:>14} {:>14}",
+        "transform's Alma calls", one.transform_calls, two.transform_calls
+    );
     Ok(two.succeeded)
 }
 
@@ -276,7 +296,10 @@ async fn day(
     let out = execution.output.clone().unwrap_or(Value::Null);
     let load = &out["transform"]["load"];
     let load_line = match load["kind"].as_str() {
-        Some("delta") => format!("delta: {} of {} courses changed", load["changed"], load["courses"]),
+        Some("delta") => format!(
+            "delta: {} of {} courses changed",
+            load["changed"], load["courses"]
+        ),
         Some(kind) => format!("{kind} load ({})", load["reason"].as_str().unwrap_or("-")),
         None => "-".to_string(),
     };
@@ -418,7 +441,10 @@ async fn day(
         alma_calls: stack.alma.calls().len(),
         transform_calls,
         loader_rows,
-        load: out["transform"]["load"]["kind"].as_str().unwrap_or("-").to_string(),
+        load: out["transform"]["load"]["kind"]
+            .as_str()
+            .unwrap_or("-")
+            .to_string(),
     })
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use leganto_shared::store::{BASELINE, BASELINE_ROWS};
-use leganto_tests::alma_sim::SimCourse;
+use leganto_tests::alma_sim::{CallRecord, SimCourse};
 use leganto_tests::cem_edit;
 use leganto_tests::support::RUN_DATE;
 use serde_json::{json, Value};
@@ -37,7 +37,15 @@ fn generated_day(rows: u32) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let status = std::process::Command::new("python3")
         .arg(leganto_tests::support::repo_root().join("tests/fixtures/gen-cem"))
-        .args(["--rows", &rows.to_string(), "--seed", "13", "--year", "2026", "--out"])
+        .args([
+            "--rows",
+            &rows.to_string(),
+            "--seed",
+            "13",
+            "--year",
+            "2026",
+            "--out",
+        ])
         .arg(dir.path())
         .status()
         .unwrap();
@@ -48,13 +56,23 @@ fn generated_day(rows: u32) -> (tempfile::TempDir, PathBuf, PathBuf) {
 }
 
 /// Plan, pull and transform for `input`; the state and the transform's Alma calls.
-async fn transform(world: &World, input: Value) -> (Value, usize) {
+async fn transform(world: &World, input: Value) -> (Value, Vec<CallRecord>) {
     let mut state = world.plan(input).await.unwrap();
     world.step("pull", &mut state, "pull").await;
     world.sim.clear_calls();
     world.step("transform", &mut state, "transform").await;
-    let calls = world.sim.calls().len();
-    (state, calls)
+    (state, world.sim.calls())
+}
+
+/// Course searches by code (`q=code~…`).
+fn by_code(calls: &[CallRecord]) -> usize {
+    calls
+        .iter()
+        .filter(|c| {
+            c.path.ends_with("/courses")
+                && (c.query.contains("q=code%7E") || c.query.contains("q=code~"))
+        })
+        .count()
 }
 
 /// Pushes the transform's file and waits for Alma's job.
@@ -97,14 +115,21 @@ async fn the_day_after_a_loaded_day_sends_only_its_changes_with_a_tenth_of_the_c
     let load_one = &state["transform"]["load"];
     assert_eq!(load_one["kind"], "full");
     assert_eq!(load_one["reason"], "no baseline: no loaded day yet");
-    let file_one = rows(&world.s3_get(state["transform"]["loader_key"].as_str().unwrap()).await);
+    let file_one = rows(
+        &world
+            .s3_get(state["transform"]["loader_key"].as_str().unwrap())
+            .await,
+    );
     let codes_one: BTreeSet<String> = file_one.iter().map(|r| code(r).to_string()).collect();
     let job = load(&world, &mut state).await;
     assert_eq!(job["status"], "COMPLETED_SUCCESS", "{job}");
     assert_eq!(job["baseline_saved"], true);
     let record: Value = serde_json::from_slice(&world.s3_get(BASELINE).await).unwrap();
     assert_eq!(record["run_date"], RUN_DATE);
-    assert!(world.s3_get(BASELINE_ROWS).await.starts_with(&[0x1f, 0x8b]), "gzip");
+    assert!(
+        world.s3_get(BASELINE_ROWS).await.starts_with(&[0x1f, 0x8b]),
+        "gzip"
+    );
 
     // Day two: one course code in 50 edited (titles, instructors, newly DENIED, new).
     let edited = cem_edit::next_day(&day_one, 50).unwrap();
@@ -112,7 +137,7 @@ async fn the_day_after_a_loaded_day_sends_only_its_changes_with_a_tenth_of_the_c
 
     // The same day as a full file, in a dry run (nothing loaded, state/ untouched): what
     // the delta must be a part of, and the calls a full day makes.
-    let (full, full_calls) = transform(
+    let (full, full_calls_log) = transform(
         &world,
         json!({"run_date": DAY_TWO, "dry_run": true, "full": true}),
     )
@@ -122,7 +147,7 @@ async fn the_day_after_a_loaded_day_sends_only_its_changes_with_a_tenth_of_the_c
     let full_key = full["transform"]["loader_key"].as_str().unwrap();
     let full_rows = rows(&world.s3_get(full_key).await);
 
-    let (mut state, delta_calls) = transform(&world, json!({"run_date": DAY_TWO})).await;
+    let (mut state, delta_calls_log) = transform(&world, json!({"run_date": DAY_TWO})).await;
     let t = &state["transform"];
     let delta_rows = rows(&world.s3_get(t["loader_key"].as_str().unwrap()).await);
     let expected: Vec<String> = full_rows
@@ -145,17 +170,24 @@ async fn the_day_after_a_loaded_day_sends_only_its_changes_with_a_tenth_of_the_c
     assert!(delta_rows.iter().any(|r| r.contains(" II\t")));
     assert!(delta_rows.iter().any(|r| r.contains("\tnx")));
     assert!(delta_rows.iter().any(|r| r.contains("\tDELETE\t")));
-    assert!(delta_codes.iter().any(|c| !codes_one.contains(*c)), "a new course");
+    assert!(
+        delta_codes.iter().any(|c| !codes_one.contains(*c)),
+        "a new course"
+    );
     // The brake still sees the whole day.
     assert_eq!(
         t["counts"]["rows_written"],
         full["transform"]["counts"]["rows_written"]
     );
     assert_eq!(t["counts"]["rows_in_file"], delta_rows.len());
+    let (delta_calls, full_calls) = (delta_calls_log.len(), full_calls_log.len());
     assert!(
         delta_calls * 10 <= full_calls,
         "the delta's transform made {delta_calls} Alma calls, the full file's {full_calls}"
     );
+    // The few DELETE codes were looked up one by one, not by paging their years.
+    assert!(by_code(&delta_calls_log) > 0);
+    assert_eq!(by_code(&full_calls_log), 0);
 
     // Alma ends up holding what the full file would have given it: loading the full file
     // over the delta changes nothing.
@@ -165,7 +197,11 @@ async fn the_day_after_a_loaded_day_sends_only_its_changes_with_a_tenth_of_the_c
     // Alma takes only a file stamped later than its last.
     world
         .sshd
-        .put_file(super::ALMA, "20301231235959.txt", &world.s3_get(full_key).await)
+        .put_file(
+            super::ALMA,
+            "20301231235959.txt",
+            &world.s3_get(full_key).await,
+        )
         .unwrap();
     let runs = world.sim.run_loader_now().await.unwrap();
     assert_eq!(runs.len(), 1, "Alma took the full file");
@@ -189,7 +225,10 @@ async fn a_sunday_a_full_request_and_a_missing_or_old_baseline_each_give_a_full_
     let load = &sunday["transform"]["load"];
     assert_eq!(load["kind"], "full");
     assert_eq!(load["reason"], "Sunday is the weekly full load");
-    assert_eq!(load["changed"], sunday["transform"]["counts"]["rows_written"]);
+    assert_eq!(
+        load["changed"],
+        sunday["transform"]["counts"]["rows_written"]
+    );
 
     // Nine days after the loaded day: too old. Seven: a delta (nothing changed).
     for (date, export, kind) in [
@@ -252,15 +291,24 @@ async fn a_job_that_ended_completed_failed_leaves_the_baseline_where_it_was() {
     .unwrap();
     let baseline = leganto_shared::domain::delta::gzip(&rows).unwrap();
     let store = &world.ctx.store;
-    store.put(BASELINE_ROWS, baseline.clone(), "application/gzip").await.unwrap();
     store
-        .put_json(BASELINE, &json!({"run_date": RUN_DATE, "job_status": "COMPLETED_SUCCESS",
-                                    "promoted_at": "2026-11-28T18:00:00Z"}))
+        .put(BASELINE_ROWS, baseline.clone(), "application/gzip")
+        .await
+        .unwrap();
+    store
+        .put_json(
+            BASELINE,
+            &json!({"run_date": RUN_DATE, "job_status": "COMPLETED_SUCCESS",
+                                    "promoted_at": "2026-11-28T18:00:00Z"}),
+        )
         .await
         .unwrap();
 
     // Day two's delta reaches Alma, whose job fails on the file.
-    world.put_export(DAY_TWO_EXPORT, &cem_edit::next_day(&day_one, 50).unwrap().export);
+    world.put_export(
+        DAY_TWO_EXPORT,
+        &cem_edit::next_day(&day_one, 50).unwrap().export,
+    );
     let (mut state, _) = transform(&world, json!({"run_date": DAY_TWO})).await;
     assert_eq!(state["transform"]["load"]["kind"], "delta");
     world.step("push", &mut state, "push").await;

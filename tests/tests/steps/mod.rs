@@ -120,7 +120,11 @@ impl World {
         let moto = moto();
         let sshd = SshServer::start(SshServerOptions::cem_and_alma()).expect("sshd starts");
         let courses = match &options.alma_courses {
-            Some(path) => SimOptions::with_fixture(path).expect("Alma courses").courses,
+            Some(path) => {
+                SimOptions::with_fixture(path)
+                    .expect("Alma courses")
+                    .courses
+            }
             None => sample_courses(),
         };
         let sim = AlmaSim::start(SimOptions {
