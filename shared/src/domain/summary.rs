@@ -78,7 +78,16 @@ impl std::fmt::Display for RunSummary {
             "rows read {}, skipped (REQUESTED) {}, rejected {}",
             self.rows_read, self.rows_skipped, self.rows_rejected
         )?;
-        writeln!(f, "courses written {}", self.courses_written)?;
+        if self.rows_in_file == self.courses_written {
+            writeln!(f, "courses written {}", self.courses_written)?;
+        } else {
+            // A delta file: the day's courses, and the rows actually sent.
+            writeln!(
+                f,
+                "courses written {} (rows in the file {})",
+                self.courses_written, self.rows_in_file
+            )?;
+        }
         let d = &self.deletes;
         writeln!(
             f,
