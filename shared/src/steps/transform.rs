@@ -244,17 +244,19 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
 
     let mut loader = Vec::with_capacity(export.len());
     let mut reader = Cursor::new(export.as_ref());
-    let fail = |e: crate::domain::RunError| StepError::InvalidInput {
-        message: format!("the CEM export cannot be used: {e}"),
-        source: Some(Box::new(e)),
-    };
     // The day's course rows (§8): compared with the baseline, and the next baseline.
     let mut course_rows = Vec::with_capacity(export.len());
-    delta::write_course_rows(&mut reader, &rules, &mut course_rows).map_err(fail)?;
+    let courses = delta::write_course_rows(&mut reader, &rules, &mut course_rows)
+        .map_err(pipeline::PipelineError::Run)?;
     let (changed, reason) = match baseline::plan(ctx, &input.run).await? {
         LoadPlan::Delta { baseline, loaded } => {
             let changed = Changed::between(&course_rows, &baseline);
-            tracing::info!(baseline = %loaded, baseline_courses = baseline.len(), changed = changed.len(), "a delta against the last loaded day");
+            tracing::info!(
+                baseline = %loaded,
+                baseline_courses = baseline.len(),
+                changed = changed.len(),
+                "a delta against the last loaded day"
+            );
             (Some(changed), None)
         }
         LoadPlan::Full { reason } => (None, Some(reason)),
@@ -273,9 +275,7 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
         } else {
             LoadKind::Full
         },
-        courses: changed
-            .as_ref()
-            .map_or(summary.courses_written, |c| c.courses),
+        courses,
         changed: summary.rows_in_file,
         reason,
     };
