@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::Weekday;
 use chrono_tz::Tz;
 
+use crate::domain::delta::FullLoadPolicy;
 use crate::secrets::SecretPurpose;
 
 /// Settings every function reads at start-up.
@@ -75,6 +77,9 @@ pub struct Config {
     /// `HOLD_LIMIT_HOURS`: a held day nobody decided on ends after this long (default 20;
     /// decimals allowed, e.g. 0.5).
     pub hold_limit: Duration,
+    /// `BASELINE_MAX_AGE_DAYS` and `FULL_LOAD_WEEKDAY`: when a full file is sent instead of
+    /// a delta (default 8 days, Sunday; `FULL_LOAD_WEEKDAY=None` never by weekday).
+    pub full_load: FullLoadPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -118,6 +123,7 @@ pub const DEFAULT_BRAKE_DELETE_PERCENT: u64 = 5;
 pub const DEFAULT_BRAKE_DELETE_MAX: u64 = 500;
 pub const DEFAULT_BRAKE_REJECT_PERCENT: u64 = 2;
 pub const DEFAULT_HOLD_POLL_SECONDS: u64 = 300;
+pub const DEFAULT_BASELINE_MAX_AGE_DAYS: u64 = 8;
 pub const DEFAULT_HOLD_LIMIT_HOURS: f64 = 20.0;
 /// Longest hold: a day, when the next day's run starts.
 pub const MAX_HOLD_LIMIT_HOURS: f64 = 24.0;
@@ -282,6 +288,15 @@ impl Config {
             )?,
             hold_poll,
             hold_limit,
+            full_load: FullLoadPolicy {
+                baseline_max_age_days: u32::try_from(parse_number(
+                    "BASELINE_MAX_AGE_DAYS",
+                    get("BASELINE_MAX_AGE_DAYS"),
+                    DEFAULT_BASELINE_MAX_AGE_DAYS,
+                )?)
+                .unwrap_or(u32::MAX),
+                weekday: weekday("FULL_LOAD_WEEKDAY", get("FULL_LOAD_WEEKDAY"))?,
+            },
         })
     }
 
@@ -345,6 +360,24 @@ fn seconds(
 }
 
 /// A whole percent from 1 to 100.
+/// A weekday by English name (`Sunday`, `sun`), default Sunday; `None` for none.
+fn weekday(name: &'static str, value: Option<String>) -> Result<Option<Weekday>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(FullLoadPolicy::default().weekday);
+    };
+    if value.trim().eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    value
+        .trim()
+        .parse::<Weekday>()
+        .map(Some)
+        .map_err(|_| ConfigError::Invalid {
+            name,
+            reason: format!("{value:?} is not a weekday (Monday … Sunday) or None"),
+        })
+}
+
 fn percent(name: &'static str, value: Option<String>, default: u64) -> Result<u32, ConfigError> {
     let n = parse_number(name, value, default)?;
     match u32::try_from(n) {
@@ -497,6 +530,30 @@ mod tests {
         assert_eq!(config.brake_reject_percent, 2);
         assert_eq!(config.hold_poll, Duration::from_secs(300));
         assert_eq!(config.hold_limit, Duration::from_secs(20 * 3600));
+    }
+
+    #[test]
+    fn full_load_settings_default_to_eight_days_and_sunday_and_are_checked() {
+        let config = load(&full()).unwrap();
+        assert_eq!(config.full_load, FullLoadPolicy::default());
+        let mut vars = full();
+        vars.extend([
+            ("BASELINE_MAX_AGE_DAYS", "3"),
+            ("FULL_LOAD_WEEKDAY", "Wednesday"),
+        ]);
+        let config = load(&vars).unwrap();
+        assert_eq!(config.full_load.baseline_max_age_days, 3);
+        assert_eq!(config.full_load.weekday, Some(Weekday::Wed));
+        vars.insert("FULL_LOAD_WEEKDAY", "None");
+        assert_eq!(load(&vars).unwrap().full_load.weekday, None);
+        for (name, value) in [
+            ("FULL_LOAD_WEEKDAY", "Caturday"),
+            ("BASELINE_MAX_AGE_DAYS", "0"),
+        ] {
+            let mut vars = full();
+            vars.insert(name, value);
+            assert_eq!(load(&vars).unwrap_err().setting(), name);
+        }
     }
 
     #[test]

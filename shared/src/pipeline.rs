@@ -7,12 +7,16 @@
 //! synchronous CPU/file work done inline.
 
 use std::io::{Read, Seek, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::alma::{AlmaError, CourseCache};
+use futures::{stream, StreamExt, TryStreamExt};
+
+use crate::alma::{year_query, AlmaError, CourseCache, PAGE_SIZE};
+use crate::domain::delta::Changed;
 use crate::domain::facts::{AlmaFacts, CourseIndex, DeleteGuard};
-use crate::domain::run::{self, reading_list_ids_for, RunError};
-use crate::domain::{Rules, RunSummary};
+use crate::domain::run::{self, reading_list_ids_for, DeleteTarget, RunError};
+use crate::domain::{AlmaCourse, Rules, RunSummary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -31,6 +35,16 @@ fn index_years(cache: &CourseCache, index: &mut CourseIndex, years: &[String]) {
             }
         }
     }
+}
+
+/// What the delete guard got of one year.
+enum GuardYear {
+    /// The cache already held it.
+    Cached,
+    /// Every course of the year, for the cache.
+    Whole(Vec<AlmaCourse>),
+    /// Only the courses with the codes asked about.
+    Codes(Vec<AlmaCourse>),
 }
 
 /// Times Alma calls and counts them.
@@ -56,6 +70,90 @@ impl<'c> AlmaClock<'c> {
         r
     }
 
+    /// The guard's courses for `targets` into `facts`, year by year: each code looked up by
+    /// itself when that makes fewer calls than paging the rest of the year (whose first
+    /// page tells its size), else the whole year, which the cache then holds. A year looked
+    /// up by code holds only those codes' courses, so it stays out of the cache.
+    async fn guard_courses(
+        &mut self,
+        facts: &mut AlmaFacts,
+        targets: &[DeleteTarget],
+    ) -> Result<(), AlmaError> {
+        let t = Instant::now();
+        let r = self.guard_courses_untimed(facts, targets).await;
+        self.spent += t.elapsed();
+        r
+    }
+
+    async fn guard_courses_untimed(
+        &self,
+        facts: &mut AlmaFacts,
+        targets: &[DeleteTarget],
+    ) -> Result<(), AlmaError> {
+        let years = run::distinct(targets.iter().map(|t| t.year.clone()));
+        // All years at once, as the cache pages them.
+        let fetched = futures::future::try_join_all(years.iter().map(|year| {
+            let codes = run::distinct(
+                targets
+                    .iter()
+                    .filter(|t| &t.year == year)
+                    .map(|t| t.code.clone()),
+            );
+            self.guard_year(year, codes)
+        }))
+        .await?;
+        for (year, fetched) in years.iter().zip(fetched) {
+            match fetched {
+                GuardYear::Cached => {}
+                GuardYear::Whole(courses) => self.cache.insert_year(year, courses),
+                GuardYear::Codes(courses) => {
+                    facts.courses.insert_year(year, Arc::new(courses));
+                    continue;
+                }
+            }
+            index_years(self.cache, &mut facts.courses, std::slice::from_ref(year));
+        }
+        Ok(())
+    }
+
+    /// One year of [`AlmaClock::guard_courses`].
+    async fn guard_year(&self, year: &str, codes: Vec<String>) -> Result<GuardYear, AlmaError> {
+        if self.cache.courses_of_year(year).is_some() {
+            return Ok(GuardYear::Cached);
+        }
+        let client = self.cache.client();
+        let first = client
+            .search_courses(&year_query(year), PAGE_SIZE, 0)
+            .await?;
+        let pages_left = first
+            .total_record_count
+            .div_ceil(u64::from(PAGE_SIZE))
+            .saturating_sub(1);
+        if codes.len() as u64 >= pages_left {
+            return Ok(GuardYear::Whole(
+                client.courses_of_year_after(year, first).await?,
+            ));
+        }
+        tracing::info!(
+            year,
+            codes = codes.len(),
+            pages_left,
+            "looking DELETE codes up one by one"
+        );
+        let found: Vec<Vec<AlmaCourse>> = stream::iter(codes)
+            .map(|code| async move { client.courses_with_code(&code).await })
+            .buffer_unordered(client.max_concurrency())
+            .try_collect()
+            .await?;
+        Ok(GuardYear::Codes(
+            found
+                .into_iter()
+                .flatten()
+                .filter(|c| c.year == year)
+                .collect(),
+        ))
+    }
+
     async fn reading_lists(
         &mut self,
         facts: &mut AlmaFacts,
@@ -78,24 +176,39 @@ impl<'c> AlmaClock<'c> {
 }
 
 /// The transform with the delete guard checked against Alma.
-#[tracing::instrument(skip_all)]
 pub async fn transform_with_alma<R: Read + Seek, W: Write>(
     input: &mut R,
     rules: &Rules,
     cache: &CourseCache,
     out: W,
 ) -> Result<RunSummary, PipelineError> {
+    transform_only_with_alma(input, rules, cache, None, out).await
+}
+
+/// The transform writing only the courses `only` names when given (a delta file, §8): the
+/// guard is asked about those courses' DELETE rows only.
+#[tracing::instrument(skip_all)]
+pub async fn transform_only_with_alma<R: Read + Seek, W: Write>(
+    input: &mut R,
+    rules: &Rules,
+    cache: &CourseCache,
+    only: Option<&Changed>,
+    out: W,
+) -> Result<RunSummary, PipelineError> {
     let started = Instant::now();
     let mut clock = AlmaClock::new(cache);
-    let scan = run::scan(input, rules).map_err(RunError::Input)?;
-    let years = scan.transform_years();
-    tracing::info!(delete_targets = scan.delete_targets.len(), years = ?years, "pass 1 done");
-    clock.years(&years).await?;
+    let mut scan = run::scan(input, rules).map_err(RunError::Input)?;
+    if let Some(only) = only {
+        scan.delete_targets.retain(|t| only.contains(&t.code));
+    }
+    tracing::info!(delete_targets = scan.delete_targets.len(), "pass 1 done");
     let mut facts = AlmaFacts::default();
-    index_years(cache, &mut facts.courses, &years);
+    clock
+        .guard_courses(&mut facts, &scan.delete_targets)
+        .await?;
     let ids = scan.transform_reading_list_ids(&facts.courses);
     clock.reading_lists(&mut facts, &ids).await?;
-    let mut summary = run::transform(input, rules, DeleteGuard::Alma(&facts), out)?;
+    let mut summary = run::transform_only(input, rules, DeleteGuard::Alma(&facts), only, out)?;
     clock.finish(&mut summary, started);
     Ok(summary)
 }

@@ -31,6 +31,7 @@ pub mod content_type {
     pub const CSV_WINDOWS_1252: &str = "text/csv; charset=windows-1252";
     pub const JSON: &str = "application/json";
     pub const HTML: &str = "text/html; charset=utf-8";
+    pub const GZIP: &str = "application/gzip";
 }
 
 /// Stamp used in file names: `YYYYMMDDHHMMSS` (local time of the library).
@@ -40,6 +41,10 @@ pub fn file_stamp(at: NaiveDateTime) -> String {
 
 /// The prefix under which a dry run writes everything: `dry-run/`.
 pub const DRY_RUN_ROOT: &str = "dry-run/";
+/// The baseline of delta loads: the course rows of the last day Alma loaded (gzip), and
+/// what day that was. Under `state/`, outside the expiry rule; a dry run never writes here.
+pub const BASELINE_ROWS: &str = "state/baseline-course-rows.tsv.gz";
+pub const BASELINE: &str = "state/baseline.json";
 
 /// Keys of one run date's artefacts: the live ones, or a dry run's under
 /// `dry-run/YYYY/MM/DD/<kind>/`, which no live run ever reads.
@@ -151,6 +156,12 @@ impl DayKeys {
     /// `reports/2026/11/28/figures.json`: the run's figures, which later pages chart.
     pub fn day_figures(&self) -> String {
         format!("{}figures.json", self.reports_prefix())
+    }
+
+    /// `reports/2026/11/28/course-rows.tsv.gz`: the day's course rows (course-loading.md
+    /// §8), the baseline once Alma has loaded the day.
+    pub fn course_rows(&self) -> String {
+        format!("{}course-rows.tsv.gz", self.reports_prefix())
     }
 
     /// `reports/2026/11/28/rejects.csv`

@@ -2,6 +2,7 @@
 //! harnesses that start the local stack's services on loopback.
 
 pub mod alma_sim;
+pub mod cem_edit;
 pub mod dispatch;
 pub mod iam;
 pub mod lambda_host;

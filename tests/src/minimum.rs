@@ -6,7 +6,7 @@
 //! count against, so it must not share the product's bugs. The CEM file is read as Latin-1,
 //! which is enough here: only codes, statuses and numbers matter.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::alma_sim::FixtureCourse;
 
@@ -142,14 +142,18 @@ pub fn rollover_minimum(courses: &[FixtureCourse], cem_bytes: &[u8]) -> Result<u
 }
 
 /// Calls for the transform: the delete guard's years and exact-code courses (a code whose
-/// first row is a DELETE reaches the guard).
+/// first row is a DELETE reaches the guard). A year costs its pages, or, when fewer, its
+/// first page (which tells the pages) and one search per code.
 pub fn transform_minimum_of(courses: &[FixtureCourse], rows: &[Row]) -> u64 {
     let index = Index::new(courses);
-    let mut years = BTreeSet::new();
+    let mut years: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut ids = BTreeSet::new();
     for (first, _) in per_code(rows) {
         if is_delete(first) {
-            years.insert(first.year.clone());
+            years
+                .entry(first.year.clone())
+                .or_default()
+                .insert(first.code.clone());
             ids.extend(
                 index
                     .with_code(&first.year, &first.code)
@@ -158,7 +162,11 @@ pub fn transform_minimum_of(courses: &[FixtureCourse], rows: &[Row]) -> u64 {
             );
         }
     }
-    years.iter().map(|y| pages(courses, y)).sum::<u64>() + ids.len() as u64
+    years
+        .iter()
+        .map(|(y, codes)| pages(courses, y).min(1 + codes.len() as u64))
+        .sum::<u64>()
+        + ids.len() as u64
 }
 
 /// Calls for the rollover report: copy years, unique matches' reading lists, and the

@@ -54,6 +54,10 @@ pub struct Args {
     /// Without it a second, different file for a day is refused (AlreadyPushed).
     #[arg(long)]
     force: bool,
+    /// Send Alma every course, not only the changes since the last loaded day (a delta);
+    /// needs a stage up to `transform`, which makes the file.
+    #[arg(long)]
+    full: bool,
     /// Follow the execution state by state; exit non-zero unless it succeeds.
     #[arg(long)]
     wait: bool,
@@ -70,6 +74,7 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
         start_at: args.from.into(),
         dry_run: args.dry_run,
         force: args.force,
+        full: args.full,
     };
     let deployment = args.deployment.resolve().await?;
     let store = deployment.store();

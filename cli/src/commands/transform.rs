@@ -1,10 +1,13 @@
 //! `leganto transform`: CEM export → course loader file. Offline without `--alma-url`
-//! (DELETE rows held back), else with the delete guard checked against Alma.
+//! (DELETE rows held back), else with the delete guard checked against Alma. With
+//! `--baseline` (the export of the last loaded day) only the courses new or changed since
+//! it are written: a delta file (course-loading.md §8), whatever the weekday.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use leganto_shared::domain::{self, DeleteGuard};
+use leganto_shared::domain::delta::{self, Baseline, Changed, Load, LoadKind};
+use leganto_shared::domain::{self, DeleteGuard, Rules};
 use leganto_shared::pipeline;
 
 use crate::common::{self, AtomicFile, Fatal, RunArgs};
@@ -25,6 +28,23 @@ pub struct Args {
     /// Write rejected rows here (CSV: line,course_code,reason).
     #[arg(long)]
     rejects: Option<PathBuf>,
+    /// The CEM export of the last day Alma loaded: write only the courses new or changed
+    /// since then (a delta file). Without it, every course (a full file).
+    #[arg(long, value_name = "LAST_LOADED.csv")]
+    baseline: Option<PathBuf>,
+}
+
+/// The baseline export's course rows, by the same rules as today's.
+fn read_baseline(path: &std::path::Path, rules: &Rules) -> Result<Baseline, Fatal> {
+    let mut input = common::open_input(path)?;
+    let mut rows = Vec::new();
+    delta::write_course_rows(&mut input, rules, &mut rows).map_err(|e| {
+        Fatal::Input(format!(
+            "the baseline export {} cannot be used: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(Baseline::from_rows(&rows))
 }
 
 pub async fn run(args: Args) -> Result<(), Fatal> {
@@ -34,16 +54,33 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
     let run_date = common::run_date(run.run_date, run.time_zone);
     let output = common::output_path(&run.output, run_date, run.time_zone);
     let mut input = common::open_input(&run.input)?;
+    let changed = match &args.baseline {
+        Some(path) => {
+            let baseline = read_baseline(path, &rules)?;
+            let mut today = Vec::new();
+            delta::write_course_rows(&mut input, &rules, &mut today)?;
+            Some(Changed::between(&today, &baseline))
+        }
+        None => None,
+    };
+    let only = changed.as_ref();
     let mut file = AtomicFile::create(&output)?;
     let summary = {
         let mut out = file.writer();
         let summary = match &cache {
             Some(cache) => {
-                pipeline::transform_with_alma(&mut input, &rules, cache, &mut out).await?
+                pipeline::transform_only_with_alma(&mut input, &rules, cache, only, &mut out)
+                    .await?
             }
             None => {
                 let started = std::time::Instant::now();
-                let mut s = domain::transform(&mut input, &rules, DeleteGuard::Offline, &mut out)?;
+                let mut s = domain::run::transform_only(
+                    &mut input,
+                    &rules,
+                    DeleteGuard::Offline,
+                    only,
+                    &mut out,
+                )?;
                 s.durations_ms.total_ms = started.elapsed().as_millis() as u64;
                 s.durations_ms.read_ms = s.durations_ms.total_ms;
                 s
@@ -57,5 +94,17 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
     if let Some(p) = &args.rejects {
         common::write_rejects(p, &summary.rejects)?;
     }
-    run.report("transform", run_date, &output, &summary)
+    run.report("transform", run_date, &output, &summary)?;
+    let load = Load {
+        kind: if only.is_some() {
+            LoadKind::Delta
+        } else {
+            LoadKind::Full
+        },
+        courses: only.map_or(summary.courses_written, |c| c.courses),
+        changed: summary.rows_in_file,
+        reason: only.is_none().then(|| "no --baseline".to_string()),
+    };
+    println!("{load}");
+    Ok(())
 }

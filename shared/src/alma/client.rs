@@ -26,7 +26,7 @@ use crate::domain::AlmaCourse;
 use crate::error::ErrorName;
 
 /// Alma's page size ceiling for `GET /courses` and job instances.
-const PAGE_SIZE: u32 = 100;
+pub const PAGE_SIZE: u32 = 100;
 /// Pages of a job's runs read at most in one look: 1,000 runs since the day before a push
 /// is far beyond any loader's schedule, and the bound keeps a check's calls few.
 pub const MAX_JOB_INSTANCE_PAGES: u32 = 10;
@@ -165,6 +165,11 @@ fn api_base(base_url: &str) -> Result<Url, AlmaError> {
     Ok(url)
 }
 
+/// `year~<year>`: the search [`AlmaClient::courses_of_year`] pages through.
+pub fn year_query(year: &str) -> String {
+    format!("year~{year}")
+}
+
 impl AlmaClient {
     pub fn new(cfg: AlmaClientConfig) -> Result<AlmaClient, AlmaError> {
         let invalid = |detail: &str| AlmaError::InvalidConfig {
@@ -277,7 +282,18 @@ impl AlmaClient {
     /// All courses whose `year` is exactly `year`, in Alma's order. Pages of 100: the first
     /// tells the total, the rest go out concurrently.
     pub async fn courses_of_year(&self, year: &str) -> Result<Vec<AlmaCourse>, AlmaError> {
-        let (records, pages) = self.search_all_courses(&format!("year~{year}")).await?;
+        let first = self.search_courses(&year_query(year), PAGE_SIZE, 0).await?;
+        self.courses_of_year_after(year, first).await
+    }
+
+    /// [`AlmaClient::courses_of_year`] once its first page (`q` = [`year_query`], offset 0,
+    /// [`PAGE_SIZE`]) is at hand: e.g. fetched to learn how many pages the year takes.
+    pub async fn courses_of_year_after(
+        &self,
+        year: &str,
+        first: CoursePage,
+    ) -> Result<Vec<AlmaCourse>, AlmaError> {
+        let (records, pages) = self.search_rest(&year_query(year), first).await?;
         let mut seen = std::collections::HashSet::new();
         let courses: Vec<AlmaCourse> = records
             .into_iter()
@@ -302,14 +318,24 @@ impl AlmaClient {
         &self,
         q: &str,
     ) -> Result<(Vec<AlmaCourseRecord>, usize), AlmaError> {
-        // The caller's phase counted this search as one page until the first tells more.
-        let page_done = || {
-            if let Some(p) = &self.progress {
-                p.advanced(Phase::CoursePages);
-            }
-        };
         let first = self.search_courses(q, PAGE_SIZE, 0).await?;
-        page_done();
+        self.page_done();
+        self.search_rest(q, first).await
+    }
+
+    /// The caller's phase counted a search as one page until its first page tells more.
+    fn page_done(&self) {
+        if let Some(p) = &self.progress {
+            p.advanced(Phase::CoursePages);
+        }
+    }
+
+    /// The pages of `q` after its `first`, concurrently; all its courses and the page count.
+    async fn search_rest(
+        &self,
+        q: &str,
+        first: CoursePage,
+    ) -> Result<(Vec<AlmaCourseRecord>, usize), AlmaError> {
         let offsets: Vec<u32> = (u64::from(PAGE_SIZE)..first.total_record_count)
             .step_by(PAGE_SIZE as usize)
             .map(|o| u32::try_from(o).unwrap_or(u32::MAX))
@@ -320,7 +346,7 @@ impl AlmaClient {
         let rest = try_join_all(offsets.iter().map(|&offset| async move {
             let page = self.search_courses(q, PAGE_SIZE, offset).await;
             if page.is_ok() {
-                page_done();
+                self.page_done();
             }
             page
         }))
@@ -330,6 +356,18 @@ impl AlmaClient {
             .flat_map(|page| page.courses)
             .collect();
         Ok((records, offsets.len() + 1))
+    }
+
+    /// The courses Alma finds for `code~<code>` whose code is exactly `code` (`~` also
+    /// matches longer codes), of every year.
+    pub async fn courses_with_code(&self, code: &str) -> Result<Vec<AlmaCourse>, AlmaError> {
+        let (records, _) = self.search_all_courses(&format!("code~{code}")).await?;
+        let mut seen = std::collections::HashSet::new();
+        Ok(records
+            .into_iter()
+            .filter(|c| c.code == code && seen.insert(c.id.clone()))
+            .map(AlmaCourse::from)
+            .collect())
     }
 
     /// One page of `GET /courses?q=…&limit=…&offset=…`.

@@ -14,7 +14,9 @@ pub(crate) mod progress;
 mod retry;
 
 pub use cache::CourseCache;
-pub use client::{AlmaClient, AlmaClientConfig, JobRuns, MAX_JOB_INSTANCE_PAGES};
+pub use client::{
+    year_query, AlmaClient, AlmaClientConfig, JobRuns, MAX_JOB_INSTANCE_PAGES, PAGE_SIZE,
+};
 pub use error::AlmaError;
 pub use model::{
     AlmaCourseRecord, CoursePage, Instructor, JobInstance, JobStatus, JobSummary, MalformedBody,

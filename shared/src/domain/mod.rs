@@ -4,6 +4,7 @@
 pub mod alma_course;
 pub mod cem;
 pub mod course;
+pub mod delta;
 pub mod facts;
 pub mod loader;
 pub mod rules;

@@ -17,6 +17,7 @@ use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use super::cem::{detect_encoding, CemError, CemReader, Read1, TextEncoding};
 use super::course::{apply_row_rules, Course, Operation, RowOutcome, F};
+use super::delta::Changed;
 use super::facts::{AlmaFacts, CopyMatch, CourseIndex, DeleteGuard, GuardDecision};
 use super::loader::LoaderWriter;
 use super::rules::Rules;
@@ -146,7 +147,8 @@ pub fn scan<R: Read + Seek>(input: &mut R, rules: &Rules) -> Result<Scan, CemErr
     Ok(out)
 }
 
-fn distinct(items: impl IntoIterator<Item = String>) -> Vec<String> {
+/// Non-empty values, once each, first occurrence first.
+pub fn distinct(items: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut seen = HashSet::new();
     items
         .into_iter()
@@ -238,6 +240,7 @@ fn merge_all<R: Read + Seek>(
     input: &mut R,
     rules: &Rules,
     guard: DeleteGuard<'_>,
+    only: Option<&Changed>,
 ) -> Result<Merged, CemError> {
     let mut courses: Vec<Course> = Vec::new();
     // (hash of the code, index into `courses`): found by each course's own code, no second
@@ -286,6 +289,12 @@ fn merge_all<R: Read + Seek>(
                 index_new(&courses);
                 courses.push(new);
             }
+            // Unchanged since the baseline (§8): not sent, so the guard is not asked.
+            None if only.is_some_and(|d| !d.contains(code)) => {
+                held.insert(courses.len());
+                index_new(&courses);
+                courses.push(new);
+            }
             None => match guard.decide(new.get(F::Year), code) {
                 GuardDecision::NotInAlma => s.deletes.not_in_alma += 1,
                 GuardDecision::HasReadingLists => {
@@ -325,14 +334,35 @@ pub fn transform<R: Read + Seek, W: Write>(
     guard: DeleteGuard<'_>,
     out: W,
 ) -> Result<RunSummary, RunError> {
+    transform_only(input, rules, guard, None, out)
+}
+
+/// [`transform`], writing only the courses `only` names when given (a delta file, §8);
+/// `courses_written` still counts the whole day's courses, `rows_in_file` the file's rows.
+pub fn transform_only<R: Read + Seek, W: Write>(
+    input: &mut R,
+    rules: &Rules,
+    guard: DeleteGuard<'_>,
+    only: Option<&Changed>,
+    out: W,
+) -> Result<RunSummary, RunError> {
     let Merged {
         courses,
         held,
         delete_sections,
         mut summary,
-    } = merge_all(input, rules, guard)?;
+    } = merge_all(input, rules, guard, only)?;
     let mut w = LoaderWriter::new(out, rules).map_err(RunError::Output)?;
     for (i, c) in courses.iter().enumerate() {
+        if only.is_some_and(|d| !d.contains(c.get(F::Code))) {
+            // Alma has it as it is: still one of the day's courses (the brake's figure).
+            // An unchanged DELETE was sent or dropped on an earlier day, so a full file
+            // would drop it now: Alma no longer has the course, or it has reading lists.
+            if c.operation == Operation::Active {
+                summary.courses_written += 1;
+            }
+            continue;
+        }
         if held.contains(&i) {
             summary.deletes.unverified += 1;
             continue;
@@ -344,14 +374,33 @@ pub fn transform<R: Read + Seek, W: Write>(
                     .map_err(RunError::Output)?;
                 summary.deletes.sent += 1;
                 summary.courses_written += 1;
+                summary.rows_in_file += 1;
             }
             continue;
         }
         w.write(c, None).map_err(RunError::Output)?;
         summary.courses_written += 1;
+        summary.rows_in_file += 1;
     }
     w.finish().map_err(RunError::Output)?;
     Ok(summary)
+}
+
+/// §8's course rows, in the loader layout: the row rules and the merge, before the delete
+/// guard and rollover substitution, one row per code in first-seen order.
+pub(super) fn course_rows<R: Read + Seek, W: Write>(
+    input: &mut R,
+    rules: &Rules,
+    out: W,
+) -> Result<u64, RunError> {
+    // Offline, every DELETE row that survives the merge is kept (held): a course row.
+    let merged = merge_all(input, rules, DeleteGuard::Offline, None)?;
+    let mut w = LoaderWriter::new(out, rules).map_err(RunError::Output)?;
+    for c in &merged.courses {
+        w.write(c, None).map_err(RunError::Output)?;
+    }
+    w.finish().map_err(RunError::Output)?;
+    Ok(merged.courses.len() as u64)
 }
 
 /// Pass 2 of the rollover report: ROLLOVER rows in the transform's order.
@@ -366,7 +415,7 @@ pub fn rollover_report<R: Read + Seek, W: Write>(
         courses,
         mut summary,
         ..
-    } = merge_all(input, rules, DeleteGuard::Alma(facts))?;
+    } = merge_all(input, rules, DeleteGuard::Alma(facts), None)?;
     let mut counts = RolloverCounts::default();
     let mut w = LoaderWriter::new(out, rules).map_err(RunError::Output)?;
     for c in courses.iter().filter(|c| c.operation == Operation::Active) {
@@ -401,6 +450,7 @@ pub fn rollover_report<R: Read + Seek, W: Write>(
         w.write(c, Some((&m.code, &m.section)))
             .map_err(RunError::Output)?;
         summary.courses_written += 1;
+        summary.rows_in_file += 1;
     }
     w.finish().map_err(RunError::Output)?;
     // The guard only placed rows here; its counts belong to the transform's summary.

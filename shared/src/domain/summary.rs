@@ -57,8 +57,11 @@ pub struct RunSummary {
     pub rows_skipped: u64,
     pub rows_rejected: u64,
     pub rejects: Vec<RowReject>,
-    /// Rows in the output file, header excluded.
+    /// The day's courses: rows in the output file (header excluded) plus, in a delta file,
+    /// the courses left out as unchanged. The safety brake compares whole days by this.
     pub courses_written: u64,
+    /// Rows in the output file, header excluded.
+    pub rows_in_file: u64,
     pub deletes: DeleteCounts,
     pub suppressed_deletes: Vec<LineCode>,
     pub warnings: Vec<Warning>,
@@ -75,7 +78,16 @@ impl std::fmt::Display for RunSummary {
             "rows read {}, skipped (REQUESTED) {}, rejected {}",
             self.rows_read, self.rows_skipped, self.rows_rejected
         )?;
-        writeln!(f, "courses written {}", self.courses_written)?;
+        if self.rows_in_file == self.courses_written {
+            writeln!(f, "courses written {}", self.courses_written)?;
+        } else {
+            // A delta file: the day's courses, and the rows actually sent.
+            writeln!(
+                f,
+                "courses written {} (rows in the file {})",
+                self.courses_written, self.rows_in_file
+            )?;
+        }
         let d = &self.deletes;
         writeln!(
             f,

@@ -1,5 +1,5 @@
 //! Rerun a day from a stage: check no execution is running the day and S3 holds what that
-//! stage needs, start an execution with `{"run_date", "start_at", "dry_run"[, "force"]}`
+//! stage needs, start an execution with `{"run_date", "start_at", "dry_run"[, "force"][, "full"]}`
 //! under a readable unique name, and follow it state by state.
 
 use std::time::Duration;
@@ -21,6 +21,8 @@ pub struct RerunRequest {
     pub dry_run: bool,
     /// Push even though the day's receipt names another file (Alma loads both).
     pub force: bool,
+    /// Send every course, not only the changes since the last loaded day.
+    pub full: bool,
 }
 
 impl RerunRequest {
@@ -33,6 +35,9 @@ impl RerunRequest {
         });
         if self.force {
             input["force"] = json!(true);
+        }
+        if self.full {
+            input["full"] = json!(true);
         }
         input
     }
@@ -48,11 +53,12 @@ impl RerunRequest {
     /// (Step Functions treats a repeated name and input as the same request).
     pub fn execution_name(&self, now: DateTime<Utc>) -> String {
         format!(
-            "rerun-{}-{}{}{}-{}",
+            "rerun-{}-{}{}{}{}-{}",
             self.run_date.format("%Y-%m-%d"),
             self.start_at.name(),
             if self.dry_run { "-dry-run" } else { "" },
             if self.force { "-force" } else { "" },
+            if self.full { "-full" } else { "" },
             now.format("%Y%m%dT%H%M%SZ")
         )
     }
@@ -419,6 +425,7 @@ mod tests {
             start_at: stage,
             dry_run,
             force: false,
+            full: false,
         }
     }
 
@@ -465,6 +472,14 @@ mod tests {
         assert_eq!(
             forced.input(),
             json!({"run_date": "2026-11-28", "start_at": "push", "dry_run": false, "force": true})
+        );
+        let full = RerunRequest {
+            full: true,
+            ..request(Stage::Transform, false)
+        };
+        assert_eq!(
+            full.input(),
+            json!({"run_date": "2026-11-28", "start_at": "transform", "dry_run": false, "full": true})
         );
     }
 

@@ -47,6 +47,9 @@ pub struct AlmaJobOutput {
     pub checks: u64,
     #[serde(default)]
     pub waited_seconds: u64,
+    /// Alma loaded the day: its course rows are now the baseline of delta loads.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub baseline_saved: bool,
 }
 
 impl AlmaJobOutput {
@@ -196,7 +199,16 @@ pub async fn run(ctx: &StepContext, input: CheckJobInput) -> Result<AlmaJobOutpu
         );
         None
     };
-    let output = job_output(ours, waited, checks).bounded();
+    let mut output = job_output(ours, waited, checks).bounded();
+    if output.done && super::baseline::loaded(&output.status) {
+        // A baseline not saved costs only a bigger file tomorrow: never fail the check.
+        match super::baseline::promote(ctx, &input.run, &output.status).await {
+            Ok(saved) => output.baseline_saved = saved,
+            Err(e) => {
+                tracing::warn!(error = %e, "the day's course rows could not become the baseline")
+            }
+        }
+    }
     tracing::info!(
         job_id = %job_id,
         instance = output.job_instance_id.as_deref().unwrap_or(""),
@@ -251,6 +263,7 @@ fn job_output(instance: Option<&JobInstance>, waited: Waited, checks: u64) -> Al
         counters: counters_of(instance),
         checks,
         waited_seconds: waited.seconds,
+        baseline_saved: false,
     }
 }
 

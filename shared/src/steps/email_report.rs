@@ -58,6 +58,9 @@ pub fn summary_lines(input: &EmailReportInput) -> Vec<(String, String)> {
         lines.push(("Ambiguous copy requests".into(), r.ambiguous.to_string()));
     }
     if let Some(t) = &input.transform {
+        if let Some(load) = &t.load {
+            lines.push(("Loader file".into(), load.to_string()));
+        }
         for (label, value) in t.counts.labelled() {
             lines.push((label.into(), value.to_string()));
         }

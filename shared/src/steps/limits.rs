@@ -201,6 +201,7 @@ mod tests {
                 deletes_suppressed: u64::MAX,
                 deletes_not_in_alma: u64::MAX,
                 warnings: u64::MAX,
+                rows_in_file: u64::MAX,
             },
             warnings: vec![nasty(2000); 10_000],
             years_needed: (-5000..5000).collect(),
@@ -209,6 +210,12 @@ mod tests {
                 reasons: vec![nasty(5000); 1000],
                 compared_with: Some(date),
             },
+            load: Some(crate::domain::delta::Load {
+                kind: crate::domain::delta::LoadKind::Full,
+                courses: u64::MAX,
+                changed: u64::MAX,
+                reason: Some(nasty(5000)),
+            }),
         }
         .bounded(2026);
 
@@ -237,6 +244,7 @@ mod tests {
                 .collect(),
             checks: u64::MAX,
             waited_seconds: u64::MAX,
+            baseline_saved: true,
         }
         .bounded();
 

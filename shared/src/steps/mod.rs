@@ -8,6 +8,7 @@
 //! [`ErrorName`](crate::error::ErrorName) is the stable error name.
 
 pub mod alma_rate;
+pub mod baseline;
 pub mod brake;
 pub mod cache_courses;
 pub mod check_hold;
@@ -84,6 +85,9 @@ pub struct RunInfo {
     /// `"force": true` in the execution input: push even over another file's receipt.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub force: bool,
+    /// `"full": true` in the execution input: send every course, not the day's changes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full: bool,
     #[serde(default)]
     pub skipped_stages: Vec<Stage>,
     #[serde(default)]
@@ -113,6 +117,7 @@ impl RunInfo {
             start_at: Stage::Pull,
             dry_run: false,
             force: false,
+            full: false,
             skipped_stages: Vec::new(),
             time_zone: String::new(),
             poll_interval_seconds: 0,

@@ -133,6 +133,9 @@ pub fn day_summary(state: &SlackState) -> DaySummary {
     if let Some(pull) = &state.pull {
         notes.extend(pull.warnings.iter().cloned());
     }
+    if let Some(load) = state.transform.as_ref().and_then(|t| t.load.as_ref()) {
+        notes.push(format!("Loader file: {load}."));
+    }
     if let Some(brake) = state.transform.as_ref().map(|t| &t.brake) {
         let why = brake.reasons.join("; ");
         let approved_by = state

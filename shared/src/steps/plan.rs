@@ -16,7 +16,7 @@ use crate::store::StoreError;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PlanInput {
-    /// The execution input: `{}` or `{"run_date", "start_at", "dry_run", "force"}`.
+    /// The execution input: `{}` or `{"run_date", "start_at", "dry_run", "force", "full"}`.
     #[serde(default)]
     pub input: Value,
     #[serde(default)]
@@ -45,6 +45,8 @@ pub struct Request {
     pub dry_run: bool,
     /// Push even though the day's receipt names another file.
     pub force: bool,
+    /// Send every course, not only the changes since the baseline.
+    pub full: bool,
 }
 
 /// Reads the execution input; anything malformed is `InvalidInput` saying what is wrong.
@@ -56,6 +58,7 @@ pub fn parse_request(input: &Value) -> Result<Request, StepError> {
                 start_at: Stage::Pull,
                 dry_run: false,
                 force: false,
+                full: false,
             })
         }
         Value::Object(o) => o,
@@ -101,6 +104,7 @@ pub fn parse_request(input: &Value) -> Result<Request, StepError> {
         start_at,
         dry_run: flag("dry_run")?,
         force: flag("force")?,
+        full: flag("full")?,
     })
 }
 
@@ -151,6 +155,7 @@ pub async fn run(ctx: &StepContext, input: PlanInput) -> Result<PlanOutput, Step
         start_at: request.start_at,
         dry_run: request.dry_run,
         force: request.force,
+        full: request.full,
         skipped_stages: Stage::ALL
             .into_iter()
             .filter(|s| *s < request.start_at)
@@ -260,6 +265,7 @@ mod tests {
                     start_at: Stage::Pull,
                     dry_run: false,
                     force: false,
+                    full: false,
                 }
             );
         }
@@ -269,9 +275,10 @@ mod tests {
     fn a_rerun_request_is_read_whole() {
         let r = parse_request(&json!({
             "run_date": "2026-11-28", "start_at": "rollover_report", "dry_run": true,
-            "force": true
+            "force": true, "full": true
         }))
         .unwrap();
+        assert!(r.full);
         assert_eq!(r.run_date, NaiveDate::from_ymd_opt(2026, 11, 28));
         assert_eq!(r.start_at, Stage::RolloverReport);
         assert!(r.dry_run);
@@ -287,6 +294,7 @@ mod tests {
             json!({"start_at": "email"}),
             json!({"dry_run": "yes"}),
             json!({"force": 1}),
+            json!({"full": "yes"}),
             json!([1]),
         ] {
             let err = parse_request(&input).unwrap_err();

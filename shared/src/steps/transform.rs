@@ -10,10 +10,12 @@ use std::io::{BufWriter, Read, Seek, Write};
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::baseline::{self, LoadPlan};
 use super::brake::{self, Brake, BrakeLimits};
 use super::limits::{self, capped};
 use super::pull::PullOutput;
 use super::{RunInfo, StepContext, StepError};
+use crate::domain::delta::{self, Changed, Load, LoadKind};
 use crate::domain::loader::loader_file_name;
 use crate::domain::{scan, RowReject, Rules, RunSummary};
 use crate::pipeline;
@@ -41,6 +43,8 @@ pub struct TransformCounts {
     pub deletes_suppressed: u64,
     pub deletes_not_in_alma: u64,
     pub warnings: u64,
+    /// Rows in the loader file: `rows_written` in a full file, the changes in a delta.
+    pub rows_in_file: u64,
 }
 
 impl TransformCounts {
@@ -54,6 +58,7 @@ impl TransformCounts {
             deletes_suppressed: s.deletes.suppressed_reading_lists,
             deletes_not_in_alma: s.deletes.not_in_alma,
             warnings: s.warnings.len() as u64,
+            rows_in_file: s.rows_in_file,
         }
     }
 
@@ -91,6 +96,9 @@ pub struct TransformOutput {
     /// brake reads as not tripped).
     #[serde(default)]
     pub brake: Brake,
+    /// A delta or a full file (a summary from before delta loads reads as absent).
+    #[serde(default)]
+    pub load: Option<Load>,
 }
 
 impl TransformOutput {
@@ -106,6 +114,9 @@ impl TransformOutput {
         }
         self.years_needed = nearest_years(&self.years_needed, run_year, limits::YEARS).0;
         self.brake = self.brake.bounded();
+        if let Some(reason) = self.load.as_mut().and_then(|l| l.reason.as_mut()) {
+            *reason = limits::clip(reason, limits::LINE_BYTES);
+        }
         self
     }
 }
@@ -217,8 +228,8 @@ pub(crate) async fn export_key(
 }
 
 /// The export at `key`, streamed from S3 into an unnamed file in /tmp: the passes read it
-/// from there, so the export is never held in memory (Lambda's /tmp is sized for it in
-/// template.yaml).
+/// from there, so the export is never held in memory (a 1,000,000-row day and its loader
+/// file take about 270 MB of Lambda's default 512 MB of /tmp).
 pub(crate) async fn spool_export(ctx: &StepContext, key: &str) -> Result<File, StepError> {
     let mut file = tempfile::tempfile().map_err(StepError::OutputFailed)?;
     ctx.store.download(key, &mut file).await?;
@@ -241,13 +252,47 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
     let rules = ctx.rules()?;
     let cache = ctx.course_cache().await?;
 
+    // The day's course rows (§8): compared with the baseline, and the next baseline.
+    let mut course_rows = Vec::new();
+    let courses = delta::write_course_rows(&mut reader, &rules, &mut course_rows)
+        .map_err(pipeline::PipelineError::Run)?;
+    let (changed, reason) = match baseline::plan(ctx, &input.run).await? {
+        LoadPlan::Delta { baseline, loaded } => {
+            let changed = Changed::between(&course_rows, &baseline);
+            tracing::info!(
+                baseline = %loaded,
+                baseline_courses = baseline.len(),
+                changed = changed.len(),
+                "a delta against the last loaded day"
+            );
+            (Some(changed), None)
+        }
+        LoadPlan::Full { reason } => (None, Some(reason)),
+    };
     // The loader file is as large as the export: written to /tmp, uploaded from there.
     let loader = tempfile::NamedTempFile::new().map_err(StepError::OutputFailed)?;
     let summary = {
         let mut out = BufWriter::with_capacity(256 * 1024, loader.as_file());
-        let summary = pipeline::transform_with_alma(&mut reader, &rules, &cache, &mut out).await?;
+        let summary = pipeline::transform_only_with_alma(
+            &mut reader,
+            &rules,
+            &cache,
+            changed.as_ref(),
+            &mut out,
+        )
+        .await?;
         out.flush().map_err(StepError::OutputFailed)?;
         summary
+    };
+    let load = Load {
+        kind: if changed.is_some() {
+            LoadKind::Delta
+        } else {
+            LoadKind::Full
+        },
+        courses,
+        changed: summary.rows_in_file,
+        reason,
     };
     let (years_needed, odd_years) = years_needed(&mut reader, &rules)?;
     let (years_needed, far_years) =
@@ -300,10 +345,18 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
         warnings: capped(warnings, limits::LIST_ITEMS, MORE_WARNINGS),
         years_needed,
         brake,
+        load: Some(load),
     };
 
     ctx.store
         .put_file(&output.loader_key, loader.path(), content_type::TEXT)
+        .await?;
+    ctx.store
+        .put(
+            &day.course_rows(),
+            delta::gzip(&course_rows).map_err(StepError::OutputFailed)?,
+            content_type::GZIP,
+        )
         .await?;
     ctx.store
         .put(
@@ -330,6 +383,8 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
         loader_key = %output.loader_key,
         rows_read = summary.rows_read,
         courses_written = summary.courses_written,
+        rows_in_file = summary.rows_in_file,
+        load = %output.load.as_ref().map(ToString::to_string).unwrap_or_default(),
         rejected = summary.rows_rejected,
         warnings = summary.warnings.len(),
         alma_calls = summary.alma_calls,
@@ -403,6 +458,12 @@ mod tests {
                 reasons: vec!["r".repeat(10_000); 100],
                 compared_with: None,
             },
+            load: Some(Load {
+                kind: LoadKind::Full,
+                courses: 1,
+                changed: 1,
+                reason: Some("r".repeat(100)),
+            }),
         }
         .bounded(2026);
         assert_eq!(output.warnings.len(), limits::LIST_ITEMS + 1);

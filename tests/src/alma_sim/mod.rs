@@ -95,6 +95,11 @@ pub const DEFAULT_PROCESSING_DEPARTMENTS: [&str; 11] = [
     "MUSIC",
 ];
 
+/// Alma's loader time per row as the sandbox shows it: 50 ms, so a 11,500-course full file
+/// takes about 10 minutes (Alma itself can take hours) and a day's few hundred changes
+/// seconds.
+pub const REALISTIC_LOADER_ROW_TIME: Duration = Duration::from_millis(50);
+
 /// How to start the simulator.
 #[derive(Debug, Clone)]
 pub struct SimOptions {
@@ -109,6 +114,10 @@ pub struct SimOptions {
     /// whatever format was asked for, as Alma's API gateway can.
     pub governance_in_xml: bool,
     pub loader_delay: Duration,
+    /// The loader's time per data row, on top of `loader_delay`: Alma's loader works
+    /// through every row, so a bigger file takes longer (0 in tests; the sandbox and the
+    /// `alma-sim` binary default to [`REALISTIC_LOADER_ROW_TIME`]).
+    pub loader_row_time: Duration,
     pub processing_departments: Vec<String>,
     pub loader_job_id: String,
     pub loader_profile_id: String,
@@ -127,6 +136,7 @@ impl Default for SimOptions {
             fault: None,
             governance_in_xml: false,
             loader_delay: Duration::ZERO,
+            loader_row_time: Duration::ZERO,
             processing_departments: DEFAULT_PROCESSING_DEPARTMENTS
                 .iter()
                 .map(|d| d.to_string())
@@ -223,6 +233,7 @@ impl AlmaSim {
                 fault: opts.fault,
                 governance_in_xml: opts.governance_in_xml,
                 loader_delay: opts.loader_delay,
+                loader_row_time: opts.loader_row_time,
                 processing_departments: opts.processing_departments,
                 loader_job_id: opts.loader_job_id,
                 loader_profile_id: opts.loader_profile_id,

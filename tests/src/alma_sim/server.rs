@@ -33,6 +33,7 @@ pub(crate) struct Settings {
     pub fault: Option<Fault>,
     pub governance_in_xml: bool,
     pub loader_delay: Duration,
+    pub loader_row_time: Duration,
     pub processing_departments: Vec<String>,
     pub loader_job_id: String,
     pub loader_profile_id: String,

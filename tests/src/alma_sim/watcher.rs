@@ -76,7 +76,14 @@ pub(crate) async fn run_once(shared: &Arc<Shared>) -> io::Result<Vec<JobInstance
 }
 
 async fn run_file(shared: &Shared, stamp: &str, name: &str, bytes: &[u8]) -> JobInstance {
-    let delay = shared.settings.loader_delay;
+    // Alma's loader works through every row: the file's size sets its time.
+    let rows = bytes
+        .split(|&b| b == b'\n')
+        .skip(1)
+        .filter(|l| !l.trim_ascii().is_empty())
+        .count();
+    let delay = shared.settings.loader_delay
+        + shared.settings.loader_row_time * u32::try_from(rows).unwrap_or(u32::MAX);
     let id = {
         let mut store = shared.lock();
         store.last_stamp = Some(stamp.to_string());

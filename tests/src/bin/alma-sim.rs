@@ -47,6 +47,10 @@ struct Args {
     /// Time a loader run takes from submit to completion, in milliseconds.
     #[arg(long, default_value_t = 0)]
     loader_delay_ms: u64,
+    /// The loader's time per row of a file, in milliseconds, on top of --loader-delay-ms
+    /// (Alma's loader works through every row).
+    #[arg(long, default_value_t = leganto_tests::alma_sim::REALISTIC_LOADER_ROW_TIME.as_millis() as u64)]
+    loader_row_ms: u64,
     /// Valid processing departments, comma separated.
     #[arg(long, value_delimiter = ',')]
     departments: Option<Vec<String>>,
@@ -88,6 +92,7 @@ fn options(args: &Args) -> Result<SimOptions, Error> {
         (None, None) => None,
     };
     opts.loader_delay = Duration::from_millis(args.loader_delay_ms);
+    opts.loader_row_time = Duration::from_millis(args.loader_row_ms);
     if let Some(d) = &args.departments {
         opts.processing_departments = d
             .iter()

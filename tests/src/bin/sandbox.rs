@@ -56,6 +56,23 @@ struct Args {
     /// and stops everything on Ctrl-C or SIGTERM.
     #[arg(long, requires = "out")]
     keep: bool,
+    /// Alma's course loader time per row of a file, in milliseconds.
+    #[arg(long, default_value_t = leganto_tests::alma_sim::REALISTIC_LOADER_ROW_TIME.as_millis() as u64)]
+    loader_row_ms: u64,
+    /// Then run the next day (run date + 1) on the same stack, its export made by editing
+    /// this day's: one course code in N changed (50: about 2%), so it loads as a delta.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    next_day_every: Option<u64>,
+}
+
+/// What one day took, for comparing two.
+struct DayFigures {
+    succeeded: bool,
+    seconds: f64,
+    alma_calls: usize,
+    transform_calls: String,
+    loader_rows: u64,
+    load: String,
 }
 
 #[tokio::main]
@@ -79,6 +96,10 @@ async fn main() -> ExitCode {
     let mut options = StackOptions {
         alma_rate: args.alma_rate,
         alma_latency: Duration::from_millis(args.alma_latency_ms),
+        loader_row_time: Duration::from_millis(args.loader_row_ms),
+        // Room for a big file at the loader's pace (360 checks at most).
+        poll_interval_seconds: 3,
+        wait_limit_seconds: 1080,
         ..StackOptions::default()
     };
     if let Some(courses) = &args.alma_courses {
@@ -94,7 +115,7 @@ async fn main() -> ExitCode {
     println!("stack up in {:.1} s", started.elapsed().as_secs_f64());
     // Ctrl-C or SIGTERM still drops the stack, so nothing outlives the sandbox.
     let outcome = tokio::select! {
-        outcome = day(&stack, &args) => outcome,
+        outcome = days(&stack, &args) => outcome,
         _ = stopped() => Err("interrupted".into()),
     };
     let outcome = match (outcome, &args.out) {
@@ -169,8 +190,67 @@ fn write_env(stack: &Stack, out: &Path) -> Result<PathBuf, BoxError> {
     Ok(path)
 }
 
-/// Runs the day and prints its account; `Ok(true)` when the execution succeeded.
-async fn day(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
+/// The day, then with `--next-day-every` the next; `Ok(true)` when each succeeded.
+async fn days(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
+    let cem = args
+        .cem
+        .clone()
+        .unwrap_or_else(|| sample_dir().join("cem.csv"));
+    let bytes = std::fs::read(&cem).map_err(|e| format!("{}: {e}", cem.display()))?;
+    let one = day(
+        stack,
+        args.run_date,
+        &bytes,
+        &cem.display().to_string(),
+        args.out.clone(),
+    )
+    .await?;
+    let Some(every) = args.next_day_every else {
+        return Ok(one.succeeded);
+    };
+    if !one.succeeded {
+        return Ok(false);
+    }
+    let next = args.run_date.succ_opt().ok_or("no next day")?;
+    let edited = leganto_tests::cem_edit::next_day(&bytes, every as usize)?;
+    let label = format!(
+        "{} with {} course codes changed or added (one in {every})",
+        cem.display(),
+        edited.changed_codes.len()
+    );
+    let out = args.out.as_ref().map(|o| o.join(next.to_string()));
+    let two = day(stack, next, &edited.export, &label, out).await?;
+    heading("Day two against day one");
+    println!("  {:<32} {:>14} {:>14}", "", args.run_date, next);
+    println!("  {:<32} {:>14} {:>14}", "file", one.load, two.load);
+    println!(
+        "  {:<32} {:>14} {:>14}",
+        "loader file rows", one.loader_rows, two.loader_rows
+    );
+    println!(
+        "  {:<32} {:>14.1} {:>14.1}",
+        "execution wall time (s)", one.seconds, two.seconds
+    );
+    println!(
+        "  {:<32} {:>14} {:>14}",
+        "Alma API calls (whole run)", one.alma_calls, two.alma_calls
+    );
+    println!(
+        "  {:<32} {:>14} {:>14}",
+        "transform's Alma calls", one.transform_calls, two.transform_calls
+    );
+    Ok(two.succeeded)
+}
+
+/// Runs one day and prints its account.
+async fn day(
+    stack: &Stack,
+    date: NaiveDate,
+    bytes: &[u8],
+    cem_label: &str,
+    out_dir: Option<PathBuf>,
+) -> Result<DayFigures, BoxError> {
+    stack.alma.clear_calls();
     heading("The stack");
     println!(
         "  moto (S3, Secrets Manager, SES, Step Functions)  {}",
@@ -193,19 +273,10 @@ async fn day(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
     println!("  state machine  {}", stack.state_machine_arn);
 
     let courses_before = stack.alma.courses().len();
-    let date = args.run_date;
-    let cem = args
-        .cem
-        .clone()
-        .unwrap_or_else(|| sample_dir().join("cem.csv"));
     let export = format!("leganto_export_{}.csv", date.format("%Y%m%d"));
-    let bytes = std::fs::read(&cem).map_err(|e| format!("{}: {e}", cem.display()))?;
-    stack.put_export(&export, &bytes)?;
+    stack.put_export(&export, bytes)?;
     heading("The CEM export");
-    println!(
-        "  dropped {} as {export} on the CEM SFTP account",
-        cem.display()
-    );
+    println!("  dropped {cem_label} as {export} on the CEM SFTP account");
 
     let name = format!("sandbox-{date}-{}", chrono::Utc::now().format("%H%M%S"));
     let input = json!({"run_date": date.to_string()});
@@ -217,10 +288,29 @@ async fn day(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
     for line in format_visits(&visits, execution.started) {
         println!("  {line}");
     }
+    let mut seconds = 0.0;
     if let (Some(a), Some(b)) = (execution.started, execution.stopped) {
-        println!("  took {:.1} s", (b - a).num_milliseconds() as f64 / 1000.0);
+        seconds = (b - a).num_milliseconds() as f64 / 1000.0;
+        println!("  took {seconds:.1} s");
     }
     let out = execution.output.clone().unwrap_or(Value::Null);
+    let load = &out["transform"]["load"];
+    let load_line = match load["kind"].as_str() {
+        Some("delta") => format!(
+            "delta: {} of {} courses changed",
+            load["changed"], load["courses"]
+        ),
+        Some(kind) => format!("{kind} load ({})", load["reason"].as_str().unwrap_or("-")),
+        None => "-".to_string(),
+    };
+    println!("  {load_line}");
+    // The run summary counts the transform's own Alma calls.
+    let transform_calls = match out["transform"]["summary_key"].as_str() {
+        Some(key) => serde_json::from_slice::<Value>(&stack.s3_get(key).await?)?["details"]
+            ["alma_calls"]
+            .to_string(),
+        None => "-".to_string(),
+    };
 
     heading("Counts");
     if let Some(counts) = out["transform"]["counts"].as_object() {
@@ -323,7 +413,7 @@ async fn day(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
     }
     println!("  ({} objects under {:?})", objects.len(), prefixes);
 
-    if let Some(out) = &args.out {
+    if let Some(out) = &out_dir {
         write_out(stack, out, &execution, &visits, &emails).await?;
         heading("Written");
         println!(
@@ -340,7 +430,22 @@ async fn day(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
             execution.cause.as_deref().unwrap_or_default()
         );
     }
-    Ok(execution.status == "SUCCEEDED")
+    let loader_rows = stack
+        .alma
+        .job_instances()
+        .last()
+        .map_or(0, |run| run.counters.rows_read);
+    Ok(DayFigures {
+        succeeded: execution.status == "SUCCEEDED",
+        seconds,
+        alma_calls: stack.alma.calls().len(),
+        transform_calls,
+        loader_rows,
+        load: out["transform"]["load"]["kind"]
+            .as_str()
+            .unwrap_or("-")
+            .to_string(),
+    })
 }
 
 /// `--out`: the bucket (keys as paths), the files Alma's SFTP directory received, the

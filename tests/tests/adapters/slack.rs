@@ -22,6 +22,7 @@ fn summary() -> DaySummary {
             deletes_suppressed: 4,
             deletes_not_in_alma: 3,
             warnings: 2,
+            rows_in_file: 1410,
         }
         .labelled(),
         pushed_file: Some("20261128092514.txt".into()),

@@ -153,6 +153,11 @@ async fn a_normal_day_loads_alma_mails_the_report_and_a_rerun_of_the_report_push
         // The day page and the figures it was drawn from, written as the run ended.
         "reports/2026/11/28/index.html".to_string(),
         "reports/2026/11/28/figures.json".to_string(),
+        // The day's course rows, which became the baseline of delta loads once Alma
+        // loaded the day.
+        "reports/2026/11/28/course-rows.tsv.gz".to_string(),
+        "state/baseline.json".to_string(),
+        "state/baseline-course-rows.tsv.gz".to_string(),
     ];
     let years = out["transform"]["years_needed"].as_array().unwrap().clone();
     assert!(!years.is_empty());

@@ -392,12 +392,25 @@ fn the_bucket_is_encrypted_private_tls_only_and_expires_files_after_the_retentio
             "{flag}"
         );
     }
-    let rule = &bucket["LifecycleConfiguration"]["Rules"][0];
-    assert_eq!(scalar(&rule["Status"]).as_deref(), Some("Enabled"));
-    let (tag, parameter) = untag(&rule["ExpirationInDays"]);
+    // Every day's prefix expires after RetentionDays; state/ (the baseline) never does.
+    let Yaml::Sequence(rules) = &bucket["LifecycleConfiguration"]["Rules"] else {
+        panic!("lifecycle rules");
+    };
+    let mut prefixes = BTreeSet::new();
+    for rule in rules {
+        assert_eq!(scalar(&rule["Status"]).as_deref(), Some("Enabled"));
+        let (tag, parameter) = untag(&rule["ExpirationInDays"]);
+        assert_eq!(
+            (tag.as_deref(), parameter.as_str()),
+            (Some("!Ref"), Some("RetentionDays"))
+        );
+        prefixes.insert(scalar(&rule["Prefix"]).expect("each rule names its prefix"));
+    }
     assert_eq!(
-        (tag.as_deref(), parameter.as_str()),
-        (Some("!Ref"), Some("RetentionDays"))
+        prefixes,
+        ["alma/", "cache/", "cem/", "dry-run/", "locks/", "reports/"]
+            .map(String::from)
+            .into()
     );
     assert_eq!(
         number(get(&template, &["Parameters", "RetentionDays", "Default"])),
@@ -621,6 +634,12 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
             ("s3:GetObject", "reports/*/run-summary.json"),
             ("s3:ListBucket", "alma/*"),
             ("s3:ListBucket", "reports/*"),
+            // Delta loads: the baseline, and the day's course rows beside the day.
+            ("s3:GetObject", "state/baseline.json"),
+            ("s3:GetObject", "state/baseline-course-rows.tsv.gz"),
+            ("s3:ListBucket", "state/*"),
+            ("s3:PutObject", "reports/*/course-rows.tsv.gz"),
+            ("s3:PutObject", "dry-run/*/reports/course-rows.tsv.gz"),
         ],
     ),
     (
@@ -640,7 +659,17 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
             ("s3:ListBucket", "reports/*"),
         ],
     ),
-    ("CheckJob", &[]),
+    (
+        "CheckJob",
+        &[
+            ("s3:GetObject", "reports/*/course-rows.tsv.gz"),
+            ("s3:GetObject", "state/baseline.json"),
+            ("s3:PutObject", "state/baseline.json"),
+            ("s3:PutObject", "state/baseline-course-rows.tsv.gz"),
+            ("s3:ListBucket", "reports/*"),
+            ("s3:ListBucket", "state/*"),
+        ],
+    ),
     (
         "CacheCourses",
         &[

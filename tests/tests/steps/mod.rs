@@ -11,6 +11,7 @@ mod alma_job;
 mod alma_rate;
 mod day_page;
 mod delivery;
+mod delta;
 mod dry_run;
 mod formulas;
 mod limits;
@@ -82,6 +83,8 @@ pub struct Options {
     pub watch_drop_dir: bool,
     pub slack_failing: bool,
     pub settings: Vec<(&'static str, String)>,
+    /// The courses Alma holds at the start, as `alma_courses.json` [default: the sample day's].
+    pub alma_courses: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -92,6 +95,7 @@ impl Default for Options {
             watch_drop_dir: false,
             slack_failing: false,
             settings: Vec::new(),
+            alma_courses: None,
         }
     }
 }
@@ -116,8 +120,16 @@ impl World {
     pub async fn start_with(name: &str, options: Options) -> World {
         let moto = moto();
         let sshd = SshServer::start(SshServerOptions::cem_and_alma()).expect("sshd starts");
+        let courses = match &options.alma_courses {
+            Some(path) => {
+                SimOptions::with_fixture(path)
+                    .expect("Alma courses")
+                    .courses
+            }
+            None => sample_courses(),
+        };
         let sim = AlmaSim::start(SimOptions {
-            courses: sample_courses(),
+            courses,
             drop_dir: Some(sshd.directory(ALMA).to_path_buf()),
             per_second_limit: None,
             loader_delay: options.loader_delay,

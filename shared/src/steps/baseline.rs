@@ -1,0 +1,131 @@
+//! The baseline of delta loads (course-loading.md §8) in the bucket: the course rows of the
+//! last day Alma loaded, under `state/` (outside the expiry rule, replaced each loaded day).
+//! The transform saves each day's course rows beside the day and reads the baseline to
+//! choose a delta or a full file; the job check promotes the day's rows once Alma's job
+//! for the pushed file ended COMPLETED_SUCCESS or COMPLETED_WARNING. A dry run never
+//! touches `state/`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{RunInfo, StepContext, StepError};
+use crate::domain::delta::Baseline;
+use crate::store::{content_type, StoreError, BASELINE, BASELINE_ROWS};
+
+/// `state/baseline.json`: which day the baseline's rows are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineRecord {
+    /// The run date of the loaded day.
+    pub run_date: NaiveDate,
+    /// Alma's status for that day's job.
+    pub job_status: String,
+    pub promoted_at: DateTime<Utc>,
+}
+
+/// The day's file: the changes since the baseline, or every course and why.
+#[derive(Debug)]
+pub enum LoadPlan {
+    Delta {
+        baseline: Baseline,
+        loaded: NaiveDate,
+    },
+    Full {
+        reason: String,
+    },
+}
+
+/// Alma's job statuses after which the day counts as loaded.
+pub fn loaded(job_status: &str) -> bool {
+    matches!(job_status, "COMPLETED_SUCCESS" | "COMPLETED_WARNING")
+}
+
+/// What the baseline record says, if there is one; an unreadable record reads as none
+/// (a full file then puts things right).
+async fn record(ctx: &StepContext) -> Result<Option<BaselineRecord>, StepError> {
+    match ctx.store.get_json::<BaselineRecord>(BASELINE).await {
+        Ok(r) => Ok(Some(r)),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e @ StoreError::BadJson { .. }) => {
+            tracing::warn!(error = %e, "the baseline record is unreadable; sending a full file");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Delta or full for `run`, as §8 and the `FullLoadPolicy` settings say.
+pub async fn plan(ctx: &StepContext, run: &RunInfo) -> Result<LoadPlan, StepError> {
+    let record = record(ctx).await?;
+    let loaded = record.as_ref().map(|r| r.run_date);
+    let policy = &ctx.config.full_load;
+    if let Some(reason) = policy.full_reason(run.full, run.run_date, loaded) {
+        return Ok(LoadPlan::Full { reason });
+    }
+    let Some(loaded) = loaded else {
+        return Ok(LoadPlan::Full {
+            reason: "no baseline: no loaded day yet".into(),
+        });
+    };
+    let bytes = match ctx.store.get(BASELINE_ROWS).await {
+        Ok(b) => b,
+        Err(StoreError::NotFound { .. }) => {
+            return Ok(LoadPlan::Full {
+                reason: "no baseline: its course rows are missing".into(),
+            })
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match Baseline::from_gzip(&bytes) {
+        Ok(baseline) => Ok(LoadPlan::Delta { baseline, loaded }),
+        Err(e) => {
+            tracing::warn!(error = %e, "the baseline is unreadable; sending a full file");
+            Ok(LoadPlan::Full {
+                reason: "the baseline cannot be read".into(),
+            })
+        }
+    }
+}
+
+/// Makes the day's course rows the baseline once Alma loaded its file (`job_status`).
+/// Returns whether it did. Never for a dry run, a failed job, or a day older than the
+/// baseline's.
+pub async fn promote(
+    ctx: &StepContext,
+    run: &RunInfo,
+    job_status: &str,
+) -> Result<bool, StepError> {
+    if run.dry_run || !loaded(job_status) {
+        return Ok(false);
+    }
+    if let Some(current) = record(ctx).await? {
+        if current.run_date > run.run_date {
+            tracing::info!(baseline = %current.run_date, "the baseline is a later day's; kept");
+            return Ok(false);
+        }
+    }
+    let day = run.day();
+    let rows = match ctx.store.get(&day.course_rows()).await {
+        Ok(b) => b,
+        Err(StoreError::NotFound { key, .. }) => {
+            tracing::warn!(key, "the day has no course rows; the baseline is kept");
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    ctx.store
+        .put(BASELINE_ROWS, rows, content_type::GZIP)
+        .await?;
+    // Last: the record names the rows just written.
+    ctx.store
+        .put_json(
+            BASELINE,
+            &BaselineRecord {
+                run_date: run.run_date,
+                job_status: job_status.to_string(),
+                promoted_at: ctx.now(),
+            },
+        )
+        .await?;
+    tracing::info!(run_date = %run.run_date, job_status, "the day's course rows are the baseline");
+    Ok(true)
+}
