@@ -39,7 +39,7 @@ pub enum Fatal {
     Input(String),
     /// Alma unreachable, key refused, quota exhausted (exit 4).
     Alma(String),
-    /// Rules file, API key or arguments (exit 5).
+    /// Rules file, API key or arguments, or a failed preflight check (exit 5).
     Settings(String),
     /// The output cannot be written, or the followed execution failed (exit 6).
     Output(String),

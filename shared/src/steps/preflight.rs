@@ -300,12 +300,25 @@ async fn loader_job(ctx: &StepContext, alma: &crate::alma::AlmaClient) -> Check 
 async fn ses_sender(ctx: &StepContext) -> Vec<Check> {
     const SENDER: &str = "SES sender";
     let sender = &ctx.config.email_from;
-    let answer = ctx
+    // The address, else its domain: SES sends as an address of a verified domain too.
+    let domain = sender.rsplit_once('@').map(|(_, d)| d);
+    let mut answer = ctx
         .ses
         .get_email_identity()
         .email_identity(sender.as_str())
         .send()
         .await;
+    let address_unknown = matches!(&answer, Err(e) if e
+        .as_service_error()
+        .is_some_and(|e| e.is_not_found_exception()));
+    if let (true, Some(domain)) = (address_unknown, domain) {
+        answer = ctx
+            .ses
+            .get_email_identity()
+            .email_identity(domain)
+            .send()
+            .await;
+    }
     let verify = format!(
         "Verify {sender} (or its domain) in SES in this stack's region, and ask AWS to move the account out of the SES sandbox, then run `leganto doctor` again."
     );
