@@ -154,22 +154,8 @@ fn secret_name(arn: &str) -> &str {
     }
 }
 
-/// SES v2 `SendEmail` and `GetEmailIdentity`: the resource is the sender's identity (its
-/// address, or its domain).
+/// SES v2 `SendEmail`: the resource is the sender's identity (its address, or its domain).
 fn classify_ses(request: &Request<'_>, scope: &Scope) -> Result<Access, String> {
-    // GetEmailIdentity (the preflight's look at the sender): the identity itself.
-    if let Some(identity) = request.path.strip_prefix("/v2/email/identities/") {
-        if request.method == "GET" && !identity.is_empty() && !identity.contains('/') {
-            let identity = decode(identity);
-            return Ok(Access::new(
-                "ses:GetEmailIdentity",
-                format!(
-                    "arn:aws:ses:{}:{}:identity/{identity}",
-                    scope.region, scope.account
-                ),
-            ));
-        }
-    }
     if request.method != "POST" || !request.path.starts_with("/v2/email/outbound-emails") {
         return Err(format!(
             "no IAM model for SES {} {}",

@@ -296,64 +296,43 @@ async fn loader_job(ctx: &StepContext, alma: &crate::alma::AlmaClient) -> Check 
     }
 }
 
-/// EmailReport's peer: the sender a verified SES identity in the function's region.
+/// SES's mailbox simulator: accepts a message and delivers it to nobody, without counting
+/// against the account's quota or reputation.
+pub const SES_SIMULATOR: &str = "success@simulator.amazonses.com";
+
+/// EmailReport's peer: SES sends as the configured sender (verified, the account able to
+/// send, the role allowed to), tried with a message to [`SES_SIMULATOR`], never to the
+/// report's recipients.
 async fn ses_sender(ctx: &StepContext) -> Vec<Check> {
     const SENDER: &str = "SES sender";
-    let sender = &ctx.config.email_from;
-    // The address, else its domain: SES sends as an address of a verified domain too.
-    let domain = sender.rsplit_once('@').map(|(_, d)| d);
-    let mut answer = ctx
-        .ses
-        .get_email_identity()
-        .email_identity(sender.as_str())
-        .send()
-        .await;
-    let address_unknown = matches!(&answer, Err(e) if e
-        .as_service_error()
-        .is_some_and(|e| e.is_not_found_exception()));
-    if let (true, Some(domain)) = (address_unknown, domain) {
-        answer = ctx
-            .ses
-            .get_email_identity()
-            .email_identity(domain)
-            .send()
-            .await;
-    }
-    let verify = format!(
-        "Verify {sender} (or its domain) in SES in this stack's region, and ask AWS to move the account out of the SES sandbox, then run `leganto doctor` again."
+    let sender = ctx.config.email_from.as_str();
+    let raw = format!(
+        "From: {sender}\r\nTo: {SES_SIMULATOR}\r\nSubject: leganto preflight\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         A preflight check of the sender; SES's mailbox simulator discards it.\r\n"
     );
-    let check = match answer {
-        Ok(identity) => {
-            let verified = identity.verified_for_sending_status()
-                || identity.verification_status()
-                    == Some(&aws_sdk_sesv2::types::VerificationStatus::Success);
-            if verified {
-                Check::passed(SENDER, format!("{sender} is verified for sending"))
-            } else {
-                let status = identity
-                    .verification_status()
-                    .map_or("unknown", |s| s.as_str());
-                Check::failed(
-                    SENDER,
-                    format!("{sender} is not verified (status {status})"),
-                    verify,
-                )
-            }
-        }
-        Err(e) => {
-            let not_found = e
-                .as_service_error()
-                .is_some_and(|e| e.is_not_found_exception());
-            let detail = if not_found {
-                format!("{sender} is not an SES identity in this region")
-            } else {
-                format!(
-                    "SES did not answer for {sender}: {}",
-                    aws_sdk_sesv2::error::DisplayErrorContext(&e)
-                )
-            };
-            Check::failed(SENDER, detail, verify)
-        }
+    let sent = crate::email::send_raw(
+        &ctx.ses,
+        sender,
+        &[SES_SIMULATOR.to_string()],
+        raw.into_bytes(),
+    )
+    .await;
+    let check = match sent {
+        Ok(_) => Check::passed(
+            SENDER,
+            format!("SES sent as {sender} to its mailbox simulator"),
+        ),
+        Err(e) => Check::failed(
+            SENDER,
+            format!(
+                "SES did not send as {sender} to its mailbox simulator: {}",
+                std::error::Error::source(&e).map_or_else(|| e.to_string(), crate::ops::error_chain)
+            ),
+            format!(
+                "Verify {sender} (or its domain) in SES in this stack's region, and ask AWS to move the account out of the SES sandbox, then run `leganto doctor` again."
+            ),
+        ),
     };
     vec![check]
 }
