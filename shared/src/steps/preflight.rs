@@ -381,7 +381,11 @@ mod tests {
              key with the server's administrators, add its SHA-256 fingerprint to \
              host_key_sha256, then run `leganto doctor` again."
         );
-        assert_eq!(advice("States.Timeout"), crate::next_step::OTHERWISE);
+        assert_eq!(
+            advice("States.Timeout"),
+            "Open the execution in the Step Functions console, read the failed state's error, \
+             then run `leganto doctor` again."
+        );
     }
 
     #[test]
