@@ -279,6 +279,11 @@ impl<T> SecretCache<T> {
         Ok(value)
     }
 
+    /// Drops the value held, so the next use fetches the secret again.
+    pub async fn clear(&self) {
+        *self.slot.lock().await = None;
+    }
+
     /// Whether a value is held (expired or not); for `Debug` output.
     pub fn is_loaded(&self) -> bool {
         self.slot.try_lock().map(|s| s.is_some()).unwrap_or(true)

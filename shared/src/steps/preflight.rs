@@ -73,6 +73,8 @@ pub fn asked(payload: &Value) -> bool {
 /// The preflight of the step named `name` (its folder name); a step that reaches no peer
 /// of its own has none.
 pub async fn run(ctx: &StepContext, name: &'static str) -> Result<PreflightOutput, StepError> {
+    // A secret fixed a minute ago must count, whatever this warm Lambda kept.
+    ctx.forget_secrets().await;
     let checks = match name {
         #[cfg(feature = "sftp")]
         "pull" => cem_sftp(ctx).await,

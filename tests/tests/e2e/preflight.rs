@@ -70,7 +70,7 @@ const ALL_CHECKS: [&str; 12] = [
 ];
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_preflight_check_passes_on_a_healthy_stack_and_nothing_is_pushed_or_mailed() {
+async fn every_preflight_check_passes_on_a_healthy_stack_and_a_secret_broken_since_shows_at_once() {
     let stack = start_stack().await;
     let before = s3_keys(&stack).await;
     let checks = preflight(&stack, "preflight-healthy").await;
@@ -102,6 +102,32 @@ async fn every_preflight_check_passes_on_a_healthy_stack_and_nothing_is_pushed_o
     assert!(
         stack.slack.posts().iter().all(|p| p == &json!({})),
         "nothing posted"
+    );
+
+    // The functions are warm and keep secrets for minutes; a preflight reads them afresh.
+    edit_secret(
+        &stack,
+        SecretPurpose::AlmaApiKey,
+        "api_key",
+        json!("REPLACE_ME"),
+    )
+    .await;
+    let checks = preflight(&stack, "preflight-after-an-edit").await;
+    assert!(!checks["Alma API key secret"].ok);
+    let failed: Vec<&str> = checks
+        .values()
+        .filter(|c| !c.ok)
+        .map(|c| c.check.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "Alma API key secret",
+            "Alma API quota",
+            "Alma Courses API",
+            "Alma course loader job"
+        ],
+        "only the Alma API's checks fail"
     );
 }
 
