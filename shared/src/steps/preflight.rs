@@ -51,8 +51,8 @@ impl Check {
     pub fn not_tried(check: &str, because: &str) -> Check {
         Check::failed(
             check,
-            format!("not tried: {because}"),
-            format!("Fix the {because} first, then run `leganto doctor` again."),
+            format!("not tried: it needs \"{because}\", which failed"),
+            format!("Fix the failed check \"{because}\" first, then run `leganto doctor` again."),
         )
     }
 }

@@ -178,7 +178,7 @@ async fn each_broken_peer_fails_its_own_check_with_what_to_do_while_the_others_s
     failed(
         "CEM SFTP server",
         "not tried",
-        "Fix the CEM SFTP secret first",
+        "Fix the failed check \"CEM SFTP secret\" first",
     );
     assert!(checks["Alma SFTP secret"].ok);
     failed(
@@ -189,7 +189,7 @@ async fn each_broken_peer_fails_its_own_check_with_what_to_do_while_the_others_s
     failed(
         "Alma SFTP directory writable",
         "not tried",
-        "Fix the Alma SFTP server first",
+        "Fix the failed check \"Alma SFTP server\" first",
     );
     assert!(checks["Alma API key secret"].ok);
     failed("Alma Courses API", "", "The Alma API key was refused");
