@@ -30,7 +30,8 @@ Exit codes:
      rerun needs, another execution is running the day, or the day approve/reject names
      is not held
   4  Alma: unreachable, key refused, quota spent, or a deletion failed
-  5  settings: rules file, ALMA_API_KEY, or no state machine, bucket or stack
+  5  settings: rules file, ALMA_API_KEY, no state machine, bucket or stack, or a failed
+     doctor check
   6  output: a file cannot be written, or the execution --wait followed did not succeed
   7  AWS: an S3, Step Functions or CloudFormation call failed";
 
@@ -41,7 +42,7 @@ pub enum Fatal {
     Input(String),
     /// Alma unreachable, key refused, quota exhausted (exit 4).
     Alma(String),
-    /// Rules file, API key or arguments (exit 5).
+    /// Rules file, API key or arguments, or a failed preflight check (exit 5).
     Settings(String),
     /// The output cannot be written, or the followed execution failed (exit 6).
     Output(String),

@@ -36,6 +36,9 @@ enum Command {
     Status(commands::status::Args),
     /// Plan, and with --execute delete, a year and term's courses without reading lists.
     DeleteEmptyCourses(commands::delete_empty::Args),
+    /// Check from inside AWS what a run needs (secrets, SFTP, Alma, SES, Slack); exit
+    /// non-zero when a check fails.
+    Doctor(commands::doctor::Args),
 }
 
 #[tokio::main]
@@ -50,6 +53,7 @@ async fn main() -> std::process::ExitCode {
         Command::Reject(args) => commands::decide::reject(args).await,
         Command::Status(args) => commands::status::run(args).await,
         Command::DeleteEmptyCourses(args) => commands::delete_empty::run(args).await,
+        Command::Doctor(args) => commands::doctor::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -185,7 +185,33 @@ pub fn parse<T: SecretValue>(secret_id: &str, text: &str) -> Result<T, SecretsEr
             column: 1,
         });
     };
+    if let Some(field) = placeholder_field(&fields) {
+        return Err(SecretsError::BadField {
+            secret_id: secret_id.to_string(),
+            field,
+            reason: format!("still holds the placeholder {PLACEHOLDER}"),
+        });
+    }
     T::from_object(secret_id, fields)
+}
+
+/// What the stack's own secrets hold until someone fills them in (template.yaml).
+pub const PLACEHOLDER: &str = "REPLACE_ME";
+
+/// The first field whose text (or any text in its list) still holds [`PLACEHOLDER`]: a
+/// fresh deployment's secret fails here, named, before any login is tried with it.
+fn placeholder_field(fields: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    let holds = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.contains(PLACEHOLDER),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .any(|i| i.as_str().is_some_and(|s| s.contains(PLACEHOLDER))),
+        _ => false,
+    };
+    fields
+        .iter()
+        .find(|(_, v)| holds(v))
+        .map(|(k, _)| k.clone())
 }
 
 /// Fetches and parses the secret `secret_id` (name or ARN).
@@ -251,6 +277,11 @@ impl<T> SecretCache<T> {
         let value = Arc::new(fetch().await?);
         *slot = Some((Arc::clone(&value), now));
         Ok(value)
+    }
+
+    /// Drops the value held, so the next use fetches the secret again.
+    pub async fn clear(&self) {
+        *self.slot.lock().await = None;
     }
 
     /// Whether a value is held (expired or not); for `Debug` output.
@@ -366,6 +397,23 @@ mod tests {
         let alma: SftpLogin = parse(ID, &alma_login().to_string()).unwrap();
         assert_eq!(alma.directory, "/incoming/courses");
         assert_eq!(alma.port, 22);
+    }
+
+    #[test]
+    fn a_field_still_holding_the_placeholder_is_named_without_its_value() {
+        let err = parse::<AlmaApiKey>(ID, r#"{"api_key": "REPLACE_ME"}"#).unwrap_err();
+        assert!(
+            matches!(&err, SecretsError::BadField { field, .. } if field == "api_key"),
+            "{err:?}"
+        );
+        assert_eq!(err.error_name(), "SecretInvalid");
+        let mut login = cem_login();
+        login["host_key_sha256"] = serde_json::json!(["SHA256:REPLACE_ME"]);
+        let err = parse::<SftpLogin>(ID, &login.to_string()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "secret leganto/test: field `host_key_sha256` is invalid: still holds the placeholder REPLACE_ME"
+        );
     }
 
     #[test]

@@ -397,6 +397,32 @@ impl SlackWebhook {
         SlackWebhook { http, url, timeout }
     }
 
+    /// Whether the webhook is live, posting nothing: Slack answers an empty message (`{}`)
+    /// with 400 `no_text` on a live webhook, 403 or 404 on a revoked or deleted one.
+    #[instrument(skip_all, err)]
+    pub async fn probe(&self) -> Result<(), SlackError> {
+        let response = self
+            .http
+            .post(self.url.expose_secret())
+            .timeout(self.timeout)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .map_err(|e| SlackError::Unreachable {
+                timed_out: e.is_timeout(),
+                source: e.without_url(),
+            })?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if status.is_success() || (status.as_u16() == 400 && body.trim() == "no_text") {
+            return Ok(());
+        }
+        Err(SlackError::Rejected {
+            status: status.as_u16(),
+            body: truncate(&body, 200),
+        })
+    }
+
     /// Posts `message`; `Ok` once Slack answered 2xx.
     #[instrument(skip_all, err)]
     pub async fn post(&self, message: &SlackMessage) -> Result<(), SlackError> {

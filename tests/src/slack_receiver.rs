@@ -1,6 +1,7 @@
 //! A loopback stand-in for a Slack incoming webhook: records every JSON post, refuses one
-//! that breaks Slack's documented Block Kit limits with 400 `invalid_blocks` as Slack does,
-//! and can be switched to answer 500 to play "Slack is down".
+//! that breaks Slack's documented Block Kit limits with 400 `invalid_blocks` and one without
+//! text with 400 `no_text` as Slack does, and can be switched to answer 500 to play "Slack
+//! is down" or 403 to play a revoked webhook.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +17,7 @@ use tokio::task::JoinHandle;
 struct Shared {
     posts: Mutex<Vec<serde_json::Value>>,
     failing: AtomicBool,
+    revoked: AtomicBool,
 }
 
 /// A running receiver; the server task stops when this is dropped.
@@ -66,6 +68,11 @@ impl SlackReceiver {
         self.shared.failing.store(failing, Ordering::SeqCst);
     }
 
+    /// Answers every post with 403 `invalid_token`, as Slack does for a revoked webhook.
+    pub fn set_revoked(&self, revoked: bool) {
+        self.shared.revoked.store(revoked, Ordering::SeqCst);
+    }
+
     /// Every JSON body posted so far, oldest first (bodies that are not JSON are kept as strings).
     pub fn posts(&self) -> Vec<serde_json::Value> {
         match self.shared.posts.lock() {
@@ -85,12 +92,20 @@ async fn receive(State(shared): State<Arc<Shared>>, body: Bytes) -> (StatusCode,
     let value = serde_json::from_slice(&body)
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into_owned()));
     let problems = violations(&value);
+    let empty = value.as_object().is_some_and(|o| {
+        o.get("text").is_none() && o.get("blocks").is_none() && o.get("attachments").is_none()
+    });
     match shared.posts.lock() {
         Ok(mut posts) => posts.push(value),
         Err(poisoned) => poisoned.into_inner().push(value),
     }
-    if shared.failing.load(Ordering::SeqCst) {
+    if shared.revoked.load(Ordering::SeqCst) {
+        (StatusCode::FORBIDDEN, "invalid_token")
+    } else if shared.failing.load(Ordering::SeqCst) {
         (StatusCode::INTERNAL_SERVER_ERROR, "receiver down")
+    } else if empty {
+        // Slack posts nothing without text and says so.
+        (StatusCode::BAD_REQUEST, "no_text")
     } else if !problems.is_empty() {
         (StatusCode::BAD_REQUEST, "invalid_blocks")
     } else {

@@ -123,6 +123,8 @@ pub struct StackOptions {
     pub hold_poll_seconds: u64,
     /// `HOLD_LIMIT_HOURS` (decimals allowed: a test's hold may last seconds).
     pub hold_limit_hours: f64,
+    /// Whether SES holds the sender as a verified identity (as a deployment must).
+    pub sender_verified: bool,
 }
 
 impl Default for StackOptions {
@@ -139,6 +141,7 @@ impl Default for StackOptions {
             hold_poll_seconds: 1,
             // At most 720 looks a hold (config.rs): 1 s apart, 12 minutes.
             hold_limit_hours: 0.2,
+            sender_verified: true,
         }
     }
 }
@@ -266,7 +269,8 @@ impl Stack {
                 serde_json::json!({"webhook_url": slack.url()}),
             ),
         ];
-        let physical = provision_resources(&moto, &setup_sdk, &secrets).await?;
+        let physical =
+            provision_resources(&moto, &setup_sdk, &secrets, opts.sender_verified).await?;
         let secret_arns = SecretPurpose::ALL
             .iter()
             .filter_map(|p| physical.get(secret_id(*p).1).cloned())
@@ -546,6 +550,7 @@ async fn provision_resources(
     moto: &Moto,
     sdk: &aws_config::SdkConfig,
     secrets: &[(SecretPurpose, Value)],
+    sender_verified: bool,
 ) -> Result<BTreeMap<String, String>, StackError> {
     moto.enable_stepfunctions_execution().await?;
     leganto_shared::store::s3_client(sdk)
@@ -569,12 +574,14 @@ async fn provision_resources(
             created.arn().unwrap_or(name).to_string(),
         );
     }
-    aws_sdk_sesv2::Client::new(sdk)
-        .create_email_identity()
-        .email_identity(EMAIL_FROM)
-        .send()
-        .await
-        .map_err(aws("CreateEmailIdentity"))?;
+    if sender_verified {
+        aws_sdk_sesv2::Client::new(sdk)
+            .create_email_identity()
+            .email_identity(EMAIL_FROM)
+            .send()
+            .await
+            .map_err(aws("CreateEmailIdentity"))?;
+    }
     Ok(physical)
 }
 

@@ -2,6 +2,7 @@
 
 pub mod decide;
 pub mod delete_empty;
+pub mod doctor;
 pub mod rerun;
 pub mod rollover;
 pub mod status;

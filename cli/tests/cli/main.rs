@@ -10,6 +10,7 @@
 mod aws_failures;
 mod decide;
 mod delete_empty;
+mod doctor;
 mod progress;
 mod rerun;
 mod status;

@@ -7,6 +7,7 @@
 
 pub mod delete_empty;
 pub mod hold;
+pub mod preflight;
 pub mod rerun;
 pub mod status;
 

@@ -86,6 +86,16 @@ impl SftpClient {
         Ok(outcome)
     }
 
+    /// Writes `name` (a few bytes) in the login's directory and removes it again: whether
+    /// the account may write there. Name it so the loader never takes it (a dotfile).
+    pub async fn write_and_remove(&self, name: &str) -> Result<(), SftpError> {
+        let name = checked_name(name)?.to_string();
+        self.run("write and remove", move |conn| conn.write_and_remove(&name))
+            .await?;
+        info!("wrote and removed a test file");
+        Ok(())
+    }
+
     /// Connects, runs `op` and disconnects, all on the blocking pool.
     async fn run<T, F>(&self, operation: &'static str, op: F) -> Result<T, SftpError>
     where
@@ -486,6 +496,27 @@ impl Connection {
                 }
             }
         }
+    }
+
+    fn write_and_remove(&self, name: &str) -> Result<(), SftpError> {
+        let site = self.site();
+        let path = self.path(name);
+        let mut file = self
+            .sftp
+            .open_mode(
+                Path::new(&path),
+                OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE,
+                0o600,
+                OpenType::File,
+            )
+            .map_err(|e| site.sftp_error("create", &path, e))?;
+        file.write_all(b"leganto preflight\n")
+            .map_err(|e| site.io_error("write", e))?;
+        file.close()
+            .map_err(|e| site.sftp_error("close", &path, e))?;
+        self.sftp
+            .unlink(Path::new(&path))
+            .map_err(|e| site.sftp_error("remove", &path, e))
     }
 
     fn write_then_rename(

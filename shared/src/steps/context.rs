@@ -129,6 +129,15 @@ impl StepContext {
             .await
     }
 
+    /// Forgets every secret fetched, so the next use reads Secrets Manager: a preflight
+    /// must see a secret as just fixed, not as a warm Lambda kept it.
+    pub async fn forget_secrets(&self) {
+        self.alma_api_key.clear().await;
+        self.cem_sftp_login.clear().await;
+        self.alma_sftp_login.clear().await;
+        self.slack_webhook_url.clear().await;
+    }
+
     /// One secret from its cache, else from Secrets Manager; its setting unset is
     /// `InvalidConfig` naming it.
     async fn secret<T: SecretValue>(

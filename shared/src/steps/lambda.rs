@@ -11,6 +11,7 @@ use serde_json::Value;
 use tracing::Instrument as _;
 
 use super::logging::{init_json_logs, step_span};
+use super::preflight;
 use super::{StepContext, StepError};
 use crate::error::ErrorName as _;
 
@@ -69,7 +70,8 @@ fn instant_of(deadline_ms: u64) -> Instant {
 }
 
 /// Runs one step on a JSON payload: parse the input (a payload that does not fit is
-/// `InvalidInput` naming the field), run, log the outcome, serialise the output.
+/// `InvalidInput` naming the field), run, log the outcome, serialise the output. A payload
+/// `{"preflight": true}` runs the step's preflight checks instead.
 pub async fn handle<'c, I, O, F, Fut>(
     ctx: &'c StepContext,
     name: &'static str,
@@ -86,14 +88,20 @@ where
     async move {
         let started = Instant::now();
         tracing::info!("step started");
-        let result = match parse_input(name, payload) {
-            // Boxed: unboxed, a step's future nested in the runtime's is deeper than the
-            // compiler's layout query allows; `Send` lets hosts spawn it.
-            Ok(input) => {
-                let step: StepFuture<'c, O> = Box::pin(run(ctx, input));
-                step.await.and_then(to_output)
+        // `{"preflight": true}`: the step checks its peers instead (see [`preflight`]).
+        let result = if preflight::asked(&payload) {
+            let checks: StepFuture<'c, _> = Box::pin(preflight::run(ctx, name));
+            checks.await.and_then(to_output)
+        } else {
+            match parse_input(name, payload) {
+                // Boxed: unboxed, a step's future nested in the runtime's is deeper than the
+                // compiler's layout query allows; `Send` lets hosts spawn it.
+                Ok(input) => {
+                    let step: StepFuture<'c, O> = Box::pin(run(ctx, input));
+                    step.await.and_then(to_output)
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {

@@ -22,6 +22,7 @@ pub mod limits;
 mod logging;
 pub mod notify_slack;
 pub mod plan;
+pub mod preflight;
 pub mod pull;
 pub mod push;
 pub mod receipt;

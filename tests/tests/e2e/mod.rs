@@ -9,4 +9,5 @@ mod forwarding;
 mod hold;
 mod iam;
 mod one_day;
+mod preflight;
 mod support;

@@ -783,3 +783,54 @@ fn a_delivered_run_gives_its_day_back_before_it_succeeds_even_when_that_fails() 
         "the lease runs out by itself: a failed release does not fail a good run"
     );
 }
+
+#[test]
+fn a_preflight_runs_each_peers_check_in_its_own_function_and_never_plans_a_day() {
+    let definition = definition();
+    let start = definition["StartAt"].as_str().expect("StartAt");
+    let choice = top_state(&definition, start);
+    assert_eq!(choice["Type"], "Choice");
+    assert_eq!(
+        choice["Default"], "Plan the run",
+        "every other input runs the day"
+    );
+    let rules = choice["Choices"].as_array().expect("choices");
+    assert_eq!(rules.len(), 1);
+    // A missing field must not fail the Choice: IsPresent first.
+    assert_eq!(
+        rules[0]["And"],
+        serde_json::json!([
+            {"Variable": "$.preflight", "IsPresent": true},
+            {"Variable": "$.preflight", "BooleanEquals": true}
+        ])
+    );
+    let parallel_name = rules[0]["Next"].as_str().expect("Next");
+    let parallel = top_state(&definition, parallel_name);
+    assert_eq!(parallel["Type"], "Parallel");
+
+    let mut functions = BTreeSet::new();
+    for branch in parallel["Branches"].as_array().expect("branches") {
+        let task = &branch["States"][branch["StartAt"].as_str().expect("StartAt")];
+        let step = task_step(task).expect("a Task calling a function");
+        assert_eq!(task["Parameters"], serde_json::json!({"preflight": true}));
+        let (caught, result_path) = catches_all(task).expect("each branch catches its own");
+        assert_eq!(result_path, "$.error");
+        let note = &branch["States"][caught.as_str()];
+        assert_eq!(note["Type"], "Pass");
+        assert_eq!(note["End"], true, "a failed check ends its branch only");
+        assert_eq!(note["Parameters"]["error.$"], "$.error.Error");
+        assert_eq!(note["Parameters"]["cause.$"], "$.error.Cause");
+        functions.insert(step);
+    }
+    let expected: BTreeSet<String> = ["Pull", "Push", "CheckJob", "EmailReport", "NotifySlack"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(functions, expected, "every function that reaches a peer");
+
+    // After the checks, the checklist is the output and the execution ends.
+    let report = top_state(&definition, parallel["Next"].as_str().expect("Next"));
+    assert_eq!(report["Type"], "Pass");
+    assert_eq!(report["Parameters"]["preflight.$"], "$");
+    assert_eq!(report["End"], true);
+}

@@ -35,3 +35,8 @@ fn the_sam_cli_validates_and_lints_the_template_as_a_deploy_would_transform_it()
 fn asl_validator_accepts_the_definition_as_written_and_as_deployed() {
     lint("asl");
 }
+
+#[test]
+fn the_template_lints_clean_with_fixed_egress_set_too() {
+    lint("vpc");
+}

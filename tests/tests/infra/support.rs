@@ -203,8 +203,14 @@ pub fn transitions(state: &Value) -> Vec<String> {
 pub fn task_calling<'a>(states: &'a [StateAt], step: &str) -> &'a StateAt {
     states
         .iter()
+        .filter(|s| !is_preflight(&s.state))
         .find(|s| task_step(&s.state).as_deref() == Some(step))
         .unwrap_or_else(|| panic!("no Task calls {step}"))
+}
+
+/// A Task of the preflight (`{"preflight": true}`), not of the day.
+pub fn is_preflight(state: &Value) -> bool {
+    state["Parameters"]["preflight"] == true
 }
 
 /// `${PlanFunctionArn}` → `Plan`.

@@ -1231,3 +1231,49 @@ fn the_longest_wait_for_alma_stays_far_under_the_history_limit() {
         }
     }
 }
+
+#[test]
+fn the_functions_that_reach_sftp_or_alma_run_in_the_given_subnets_only_when_subnets_are_given() {
+    let template = template();
+    let peers = ["CemSftpSecret", "AlmaSftpSecret", "AlmaApiKeySecret"];
+    let mut in_vpc = BTreeSet::new();
+    for (name, function) in function_resources(&template) {
+        let step = name.strip_suffix("Function").expect("<Step>Function");
+        let reaches_peer = secrets_read_by(step)
+            .iter()
+            .any(|s| peers.contains(&s.as_str()));
+        let vpc = get(&function, &["Properties", "VpcConfig"]);
+        if !reaches_peer {
+            assert!(vpc.is_none(), "{name} reaches no SFTP server nor Alma");
+            continue;
+        }
+        let vpc = vpc.unwrap_or_else(|| panic!("{name} has no VpcConfig"));
+        let (tag, branches) = untag(vpc);
+        assert_eq!(tag.as_deref(), Some("!If"), "{name}");
+        assert_eq!(branches[0].as_str(), Some("InVpc"), "{name}");
+        let config = &branches[1];
+        for (key, parameter) in [
+            ("SubnetIds", "SubnetIds"),
+            ("SecurityGroupIds", "SecurityGroupIds"),
+        ] {
+            let (tag, value) = untag(&config[key]);
+            assert_eq!(tag.as_deref(), Some("!Ref"), "{name} {key}");
+            assert_eq!(value.as_str(), Some(parameter), "{name} {key}");
+        }
+        let (tag, value) = untag(&branches[2]);
+        assert_eq!(
+            (tag.as_deref(), value.as_str()),
+            (Some("!Ref"), Some("AWS::NoValue")),
+            "{name}: no VPC unless subnets are given"
+        );
+        in_vpc.insert(step.to_string());
+    }
+    assert_eq!(in_vpc.len(), 6, "{in_vpc:?}");
+    // Empty parameters are the default: today's deployment, no VPC.
+    for parameter in ["SubnetIds", "SecurityGroupIds"] {
+        let default = get(&template, &["Parameters", parameter, "Default"]).and_then(scalar);
+        assert_eq!(default.as_deref(), Some(""), "{parameter}");
+    }
+    let condition = serde_yaml_ng::to_string(&template["Conditions"]["InVpc"]).expect("yaml");
+    assert!(condition.contains("SubnetIds"), "{condition}");
+}
