@@ -20,6 +20,10 @@ pub enum PipelineError {
     Alma(#[from] AlmaError),
     #[error(transparent)]
     Run(#[from] RunError),
+    /// The cache's stop time came before every question was asked (see
+    /// [`CourseCache::stop_at`]); what was learned is in the cache.
+    #[error("the step's time ran out before Alma was asked everything; it resumes from the saved answers")]
+    Stopped,
 }
 
 /// Adds the cached courses of `years` to `index` (years the cache lacks are skipped).
@@ -49,23 +53,32 @@ impl<'c> AlmaClock<'c> {
         }
     }
 
-    async fn years(&mut self, years: &[String]) -> Result<(), AlmaError> {
+    async fn years(&mut self, years: &[String]) -> Result<(), PipelineError> {
         let t = Instant::now();
         let r = self.cache.load_years(years).await;
         self.spent += t.elapsed();
-        r
+        r?;
+        self.not_stopped()
+    }
+
+    /// Out of time, an answer is missing: stop before deciding anything on what is there.
+    fn not_stopped(&self) -> Result<(), PipelineError> {
+        match self.cache.stopped() {
+            true => Err(PipelineError::Stopped),
+            false => Ok(()),
+        }
     }
 
     async fn reading_lists(
         &mut self,
         facts: &mut AlmaFacts,
         ids: &[String],
-    ) -> Result<(), AlmaError> {
+    ) -> Result<(), PipelineError> {
         let t = Instant::now();
         let r = self.cache.reading_lists(ids).await;
         self.spent += t.elapsed();
         facts.reading_lists.extend(r?);
-        Ok(())
+        self.not_stopped()
     }
 
     fn finish(self, summary: &mut RunSummary, started: Instant) {

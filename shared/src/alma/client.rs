@@ -25,7 +25,7 @@ use crate::domain::AlmaCourse;
 use crate::error::ErrorName;
 
 /// Alma's page size ceiling for `GET /courses` and job instances.
-const PAGE_SIZE: u32 = 100;
+pub(crate) const PAGE_SIZE: u32 = 100;
 /// Pages of a job's runs read at most in one look: 1,000 runs since the day before a push
 /// is far beyond any loader's schedule, and the bound keeps a check's calls few.
 pub const MAX_JOB_INSTANCE_PAGES: u32 = 10;

@@ -11,7 +11,10 @@ mod error;
 mod model;
 mod retry;
 
-pub use cache::CourseCache;
+pub use cache::{
+    AnswerClock, CourseCache, SavedPage, SavedReadingList, SavedReadingLists, SavedYearPages,
+    Unsaved,
+};
 pub use client::{AlmaClient, AlmaClientConfig, JobRuns, MAX_JOB_INSTANCE_PAGES};
 pub use error::AlmaError;
 pub use model::{

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::brake::{self, Brake, BrakeLimits};
 use super::limits::{self, capped};
+use super::alma_rate::AlmaCaller;
 use super::pull::PullOutput;
+use super::resume::{self, Progress};
 use super::{RunInfo, StepContext, StepError};
 use crate::domain::loader::loader_file_name;
 use crate::domain::{scan, RowReject, Rules, RunSummary};
@@ -224,21 +226,33 @@ pub struct SummaryStamp {
     pub loader_key: Option<String>,
 }
 
-pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOutput, StepError> {
+/// The transform, or `"more": true` when its time ran out before the delete checks were
+/// all made (see [`resume`]).
+pub async fn run(
+    ctx: &StepContext,
+    input: TransformInput,
+) -> Result<Progress<TransformOutput>, StepError> {
     let day = input.run.day();
     let export_key = export_key(ctx, &day, input.pull.as_ref()).await?;
     let export = ctx.store.get(&export_key).await?;
     let rules = ctx.rules()?;
-    let cache = ctx.course_cache().await?;
+    let cache = resume::resumable_cache(ctx, &day, AlmaCaller::Alone, None).await?;
 
     let mut loader = Vec::with_capacity(export.len());
     let mut reader = Cursor::new(export.as_ref());
-    let summary = pipeline::transform_with_alma(&mut reader, &rules, &cache, &mut loader).await?;
+    let work = pipeline::transform_with_alma(&mut reader, &rules, &cache, &mut loader);
+    let summary = match resume::drive(ctx, &day, &cache, work).await? {
+        Progress::Done(summary) => summary,
+        Progress::More(more) => return Ok(Progress::More(more)),
+    };
     let (years_needed, odd_years) = years_needed(&mut reader, &rules)?;
     let (years_needed, far_years) =
         nearest_years(&years_needed, input.run.run_date.year(), limits::YEARS);
 
     let made_at = ctx.now();
+    // The delete checks are as old as the oldest saved answer they used: Push's fresh guard
+    // reads this.
+    let checked_at = cache.oldest_seed().map_or(made_at, |oldest| oldest.min(made_at));
     let local = made_at.with_timezone(&ctx.config.time_zone);
     let loader_file_name = loader_file_name(&local);
     let loader_key = format!("{}{loader_file_name}", day.alma_prefix());
@@ -305,7 +319,7 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
                 output: &output,
                 run_date: input.run.run_date.to_string(),
                 export_key: &export_key,
-                made_at,
+                made_at: checked_at,
                 details: &summary,
             },
         )
@@ -322,7 +336,7 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
         stamp = %file_stamp(local.naive_local()),
         "transformed the export"
     );
-    Ok(output)
+    Ok(Progress::Done(output))
 }
 
 #[cfg(test)]
