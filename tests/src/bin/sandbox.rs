@@ -6,7 +6,8 @@
 //! and prints what happened: each state with its time, the counts, the file Alma loaded and
 //! what Alma holds now, the report e-mail, the Slack posts, the S3 keys and the execution's
 //! status. `--out DIR` writes it all down; `--keep` leaves the stack up for `leganto` to try
-//! against (`DIR/env.sh`). Then it stops everything it started. Exit status 0 only when the
+//! against (`DIR/env.sh`); `DIR/alma-calls.json` is the Alma simulator's call log. Then it
+//! stops everything it started. Exit status 0 only when the
 //! execution SUCCEEDED.
 
 use std::collections::BTreeSet;
@@ -49,7 +50,8 @@ struct Args {
     /// The simulator's latency per Alma call, in milliseconds.
     #[arg(long, default_value_t = 0)]
     alma_latency_ms: u64,
-    /// Write what happened here: s3/, alma-sftp/, email/*.eml, slack.json, execution.json.
+    /// Write what happened here: s3/, alma-sftp/, email/*.eml, slack.json, execution.json,
+    /// alma-calls.json.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Leave the stack up after the day (needs --out): writes OUT/env.sh, prints `ready:`
@@ -376,6 +378,11 @@ async fn write_out(
     std::fs::write(
         out.join("slack.json"),
         serde_json::to_string_pretty(&stack.slack.posts())?,
+    )?;
+    // The simulator's call log, for `bench/sandbox-day.sh`'s calls against time.
+    std::fs::write(
+        out.join("alma-calls.json"),
+        serde_json::to_string(&stack.alma.calls())?,
     )?;
     let history: Vec<Value> = visits
         .iter()

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# A generated day of $ROWS rows (60,000 by default) through the sandbox: the real state
+# machine on the local stack, Alma's simulator answering each call after $LATENCY_MS ms, at
+# the template's default AlmaRate. Prints how often each Alma-bound step ran (it stops before
+# its Lambda deadline and runs again), the time spent in those states against
+# (Alma calls ÷ AlmaRate) (target: within 1.15x), and any call made twice. A measurement: it
+# prints figures and asserts only that the day SUCCEEDED.
+#
+# usage: bench/sandbox-day.sh     (ROWS=60000 SEED=1 RATE=10 LATENCY_MS=150 by default)
+set -euo pipefail
+
+ROWS="${ROWS:-60000}"
+SEED="${SEED:-1}"
+RATE="${RATE:-10}"
+LATENCY_MS="${LATENCY_MS:-150}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CARGO="${CARGO:-cargo}"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+DATA="$TARGET/bench-data/day-$ROWS-seed$SEED"
+OUT="$TARGET/bench-data/sandbox-day-$ROWS"
+
+if [[ ! -s "$DATA/cem.csv" ]]; then
+  echo "generating a $ROWS-row day into $DATA" >&2
+  python3 "$ROOT/tests/fixtures/gen-cem" --rows "$ROWS" --seed "$SEED" --year 2026 --out "$DATA"
+fi
+rm -rf "$OUT"
+
+status=0
+(cd "$ROOT" && "$CARGO" run -q -p leganto-tests --bin sandbox -- \
+  --cem "$DATA/cem.csv" --alma-courses "$DATA/alma_courses.json" \
+  --alma-rate "$RATE" --alma-latency-ms "$LATENCY_MS" --out "$OUT") >"$OUT.log" 2>&1 || status=$?
+echo "sandbox account: $OUT.log (exit $status)"
+
+python3 - "$OUT" "$RATE" "$ROWS" <<'PY'
+import json, sys
+from collections import Counter
+from datetime import datetime
+
+out, rate, rows = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+execution = json.load(open(f"{out}/execution.json"))
+calls = json.load(open(f"{out}/alma-calls.json"))
+
+def seconds(visit):
+    if not visit.get("exited"):
+        return 0.0
+    t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))
+    return (t(visit["exited"]) - t(visit["entered"])).total_seconds()
+
+visits = execution["history"]
+def state(name):
+    v = [x for x in visits if x["state"] == name]
+    return len(v), sum(seconds(x) for x in v)
+
+transform = state("Transform the export")
+years = state("Cache Alma courses for the year")
+cache_map = state("Cache Alma courses")
+report = state("Build the rollover report")
+
+lists = [c for c in calls if c["method"] == "GET" and c["path"].endswith("/reading-lists")]
+pages = [c for c in calls if c["method"] == "GET" and c["path"].rstrip("/").endswith("/courses")
+         and "q=" in c["query"]]
+asked = lists + pages
+# A 429 or 5xx is asked again by design; an answer asked for twice is a repeat.
+answered = [c for c in asked if c["status"] != 429 and c["status"] < 500]
+twice = sum(n - 1 for n in Counter((c["path"], c["query"]) for c in answered).values() if n > 1)
+alma_seconds = transform[1] + cache_map[1] + report[1]
+floor = len(asked) / rate
+
+print(f"\n== A {rows}-row day through the sandbox: {execution['status']}")
+print(f"  Transform the export            {transform[0]} invocations, {transform[1]:7.1f} s")
+print(f"  Cache Alma courses (Map)        {years[0]} invocations over its years, {cache_map[1]:7.1f} s")
+print(f"  Build the rollover report       {report[0]} invocations, {report[1]:7.1f} s")
+print(f"  Alma calls by those states      {len(asked)} ({len(lists)} reading-list counts, {len(pages)} course pages)")
+print(f"  answers asked for twice         {twice}")
+print(f"  429 or 5xx answers              {len(asked) - len(answered)}")
+print(f"  all Alma calls of the run       {len(calls)}")
+print(f"  time in Alma-bound states       {alma_seconds:.1f} s")
+print(f"  calls / AlmaRate ({rate:g}/s)        {floor:.1f} s")
+print(f"  ratio                           {alma_seconds / floor:.3f}  (target: within 1.15)")
+PY
+exit "$status"
