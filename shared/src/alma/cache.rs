@@ -145,10 +145,24 @@ impl CourseCache {
         self
     }
 
-    /// No new Alma call starts at or after `stop`.
+    /// No new Alma call starts at or after `stop` (the client sends none either, however
+    /// long a call waited for its turn).
     pub fn stop_at(mut self, stop: Option<Instant>) -> CourseCache {
         self.stop_at = stop;
+        self.client = self.client.stopping_at(stop);
         self
+    }
+
+    /// `Ok(None)` (and noted) for a call the stop time kept from being sent.
+    fn unless_stopped<T>(&self, result: Result<T, AlmaError>) -> Result<Option<T>, AlmaError> {
+        match result {
+            Ok(answer) => Ok(Some(answer)),
+            Err(AlmaError::OutOfTime) => {
+                self.stopped.store(true, Ordering::Relaxed);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub fn client(&self) -> &AlmaClient {
@@ -293,8 +307,8 @@ impl CourseCache {
                 self.learned_page(year, offset, &page);
                 Ok::<_, AlmaError>(Arc::new(page))
             })
-            .await?;
-        Ok(Some(Arc::clone(page)))
+            .await;
+        Ok(self.unless_stopped(page)?.map(Arc::clone))
     }
 
     /// Every course of `year`, page after page (the first tells the total); `None` when
@@ -385,14 +399,14 @@ impl CourseCache {
                     if self.out_of_time() {
                         return Ok(None);
                     }
-                    let has = *cell
+                    let has = cell
                         .get_or_try_init(|| async {
                             let has = self.client.has_reading_lists(&id).await?;
                             self.learned_reading_list(&id, has);
                             Ok::<_, AlmaError>(has)
                         })
-                        .await?;
-                    Ok::<_, AlmaError>(Some((id, has)))
+                        .await;
+                    Ok::<_, AlmaError>(self.unless_stopped(has)?.map(|has| (id, *has)))
                 }
             })
             // Unordered but never cut short by the stop: a call under way finishes and is kept.

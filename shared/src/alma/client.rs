@@ -95,6 +95,9 @@ pub struct AlmaClient {
     inner: Arc<Inner>,
     /// No retry waits past this (the caller's own deadline).
     deadline: Option<Instant>,
+    /// No call is sent after this (a resumable step's stop time): its turn comes, and it
+    /// is [`AlmaError::OutOfTime`].
+    stop: Option<Instant>,
 }
 
 struct Inner {
@@ -225,6 +228,7 @@ impl AlmaClient {
                 quota_stop: OnceLock::new(),
             }),
             deadline: None,
+            stop: None,
         })
     }
 
@@ -236,6 +240,18 @@ impl AlmaClient {
         AlmaClient {
             inner: Arc::clone(&self.inner),
             deadline: Some(deadline),
+            stop: self.stop,
+        }
+    }
+
+    /// This client (sharing what [`AlmaClient::until`] shares) sending nothing after
+    /// `stop`: a call whose turn comes later is [`AlmaError::OutOfTime`], so a step can
+    /// stop asking before its deadline while the calls already sent finish.
+    pub fn stopping_at(&self, stop: Option<Instant>) -> AlmaClient {
+        AlmaClient {
+            inner: Arc::clone(&self.inner),
+            deadline: self.deadline,
+            stop,
         }
     }
 
@@ -590,9 +606,19 @@ impl AlmaClient {
                 detail: "the client's concurrency limit was closed".to_string(),
                 source: None,
             })?;
-        inner.limiter.until_ready().await;
+        match self.stop {
+            None => inner.limiter.until_ready().await,
+            // Calls queued for their turn give up at the stop, not a turn apart after it.
+            Some(stop) => tokio::select! {
+                () = inner.limiter.until_ready() => {}
+                () = tokio::time::sleep_until(stop.into()) => return Err(AlmaError::OutOfTime),
+            },
+        }
         // Another call may have hit the floor while this one waited.
         self.check_quota()?;
+        if self.stop.is_some_and(|stop| Instant::now() >= stop) {
+            return Err(AlmaError::OutOfTime);
+        }
         inner.calls.fetch_add(1, Ordering::Relaxed);
         Ok(permit)
     }

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::alma_rate::AlmaCaller;
 use super::resume::{self, Progress};
 use super::{RunInfo, StepContext, StepError};
-use crate::pipeline::PipelineError;
 use crate::domain::AlmaCourse;
+use crate::pipeline::PipelineError;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Deserialize)]

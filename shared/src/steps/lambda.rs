@@ -172,8 +172,8 @@ mod tests {
     #[tokio::test]
     async fn a_resumable_step_stops_asking_a_second_margin_before_alma_gives_up() {
         let deadline = Instant::now() + Duration::from_secs(900);
-        let (alma, stop) = within_deadline(deadline, async { (alma_deadline(), step_stop()) })
-            .await;
+        let (alma, stop) =
+            within_deadline(deadline, async { (alma_deadline(), step_stop()) }).await;
         assert_eq!(alma.unwrap() - stop.unwrap(), MAX_DEADLINE_MARGIN);
         assert_eq!(step_stop(), None);
     }

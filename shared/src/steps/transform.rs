@@ -9,9 +9,9 @@ use std::io::Cursor;
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::alma_rate::AlmaCaller;
 use super::brake::{self, Brake, BrakeLimits};
 use super::limits::{self, capped};
-use super::alma_rate::AlmaCaller;
 use super::pull::PullOutput;
 use super::resume::{self, Progress};
 use super::{RunInfo, StepContext, StepError};
@@ -252,7 +252,9 @@ pub async fn run(
     let made_at = ctx.now();
     // The delete checks are as old as the oldest saved answer they used: Push's fresh guard
     // reads this.
-    let checked_at = cache.oldest_seed().map_or(made_at, |oldest| oldest.min(made_at));
+    let checked_at = cache
+        .oldest_seed()
+        .map_or(made_at, |oldest| oldest.min(made_at));
     let local = made_at.with_timezone(&ctx.config.time_zone);
     let loader_file_name = loader_file_name(&local);
     let loader_key = format!("{}{loader_file_name}", day.alma_prefix());
