@@ -41,6 +41,10 @@ struct Args {
     /// [default: the sample day's].
     #[arg(long)]
     alma_courses: Option<PathBuf>,
+    /// The SAM template to deploy, beside its infra/statemachine.asl.json [default: the
+    /// repository's].
+    #[arg(long)]
+    template: Option<PathBuf>,
     /// The day to run (YYYY-MM-DD).
     #[arg(long, default_value = RUN_DATE)]
     run_date: NaiveDate,
@@ -85,6 +89,9 @@ async fn main() -> ExitCode {
     };
     if let Some(courses) = &args.alma_courses {
         options.alma_fixture = courses.clone();
+    }
+    if let Some(template) = &args.template {
+        options.template = template.clone();
     }
     let stack = match Stack::start(options).await {
         Ok(stack) => stack,

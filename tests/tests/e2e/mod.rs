@@ -8,4 +8,5 @@ mod forwarding;
 mod hold;
 mod iam;
 mod one_day;
+mod resume;
 mod support;
