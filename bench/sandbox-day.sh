@@ -50,12 +50,21 @@ from datetime import datetime
 
 out, rate, rows = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 execution = json.load(open(f"{out}/execution.json"))
-calls = json.load(open(f"{out}/alma-calls.json"))
+log = json.load(open(f"{out}/alma-calls.json"))
+calls = log["calls"]
+
+def t(s):
+    s = s.replace("Z", "+00:00")
+    # Python before 3.11 takes at most 6 digits of a second's fraction.
+    if "." in s:
+        head, rest = s.split(".", 1)
+        frac = "".join(c for c in rest.split("+")[0] if c.isdigit())[:6]
+        s = f"{head}.{frac}+{rest.split('+')[1]}" if "+" in rest else f"{head}.{frac}"
+    return datetime.fromisoformat(s)
 
 def seconds(visit):
     if not visit.get("exited"):
         return 0.0
-    t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))
     return (t(visit["exited"]) - t(visit["entered"])).total_seconds()
 
 visits = execution["history"]
@@ -74,7 +83,14 @@ pages = [c for c in calls if c["method"] == "GET" and c["path"].rstrip("/").ends
 asked = lists + pages
 # A 429 or 5xx is asked again by design; an answer asked for twice is a repeat.
 answered = [c for c in asked if c["status"] != 429 and c["status"] < 500]
-twice = sum(n - 1 for n in Counter((c["path"], c["query"]) for c in answered).values() if n > 1)
+# Answers are kept per phase (Alma changes when it loads the day's file): the transform's
+# before the push, the caches' and the report's after it.
+push = next(v for v in visits if v["state"] == "Push to Alma SFTP")
+push_ms = log["clock"]["at_ms"] + (t(push["entered"]) - t(log["clock"]["utc"])).total_seconds() * 1000
+def repeats(cs):
+    return sum(n - 1 for n in Counter((c["path"], c["query"]) for c in cs).values() if n > 1)
+twice = repeats([c for c in answered if c["at_ms"] < push_ms]) + \
+    repeats([c for c in answered if c["at_ms"] >= push_ms])
 alma_seconds = transform[1] + cache_map[1] + report[1]
 floor = len(asked) / rate
 
@@ -83,7 +99,7 @@ print(f"  Transform the export            {transform[0]} invocations, {transform
 print(f"  Cache Alma courses (Map)        {years[0]} invocations over its years, {cache_map[1]:7.1f} s")
 print(f"  Build the rollover report       {report[0]} invocations, {report[1]:7.1f} s")
 print(f"  Alma calls by those states      {len(asked)} ({len(lists)} reading-list counts, {len(pages)} course pages)")
-print(f"  answers asked for twice         {twice}")
+print(f"  answers asked twice in a phase  {twice}")
 print(f"  429 or 5xx answers              {len(asked) - len(answered)}")
 print(f"  all Alma calls of the run       {len(calls)}")
 print(f"  time in Alma-bound states       {alma_seconds:.1f} s")

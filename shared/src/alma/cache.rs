@@ -487,6 +487,64 @@ mod tests {
         assert_eq!(cache.client().calls_made(), 0);
     }
 
+    #[tokio::test]
+    async fn seeded_answers_are_served_without_calling_alma_and_stale_ones_are_left_out() {
+        let now = Utc::now();
+        let old = now - chrono::Duration::hours(7);
+        let cache = offline_cache();
+        let mut lists = SavedReadingLists::default();
+        lists
+            .answers
+            .insert("1".into(), SavedReadingList { has: true, at: now });
+        lists.answers.insert(
+            "2".into(),
+            SavedReadingList {
+                has: false,
+                at: old,
+            },
+        );
+        let since = now - chrono::Duration::hours(6);
+        assert_eq!(cache.seed_reading_lists(lists, since), 1);
+        let mut pages = SavedYearPages {
+            year: "2025".into(),
+            ..SavedYearPages::default()
+        };
+        pages.pages.insert(
+            0,
+            SavedPage {
+                at: now,
+                total: 1,
+                courses: vec![course("9", "2025")],
+            },
+        );
+        assert_eq!(cache.seed_year_pages(pages, since), 1);
+
+        let answers = cache.reading_lists(&["1".into()]).await.unwrap();
+        assert_eq!(answers.get("1"), Some(&true));
+        cache.load_years(&["2025".into()]).await.unwrap();
+        assert_eq!(cache.courses_of_year("2025").unwrap().len(), 1);
+        assert_eq!(cache.client().calls_made(), 0);
+        assert_eq!((cache.seeded(), cache.learned()), (2, 0));
+        assert_eq!(cache.oldest_seed(), Some(now));
+        // Nothing new was learned: nothing to write.
+        let unsaved = cache.unsaved();
+        assert!(unsaved.reading_lists.is_none() && unsaved.years.is_empty());
+    }
+
+    #[tokio::test]
+    async fn past_its_stop_time_the_cache_sends_nothing_and_says_it_stopped() {
+        let cache = offline_cache().stop_at(Some(Instant::now()));
+        let answers = cache
+            .reading_lists(&["1".into(), "2".into()])
+            .await
+            .unwrap();
+        assert!(answers.is_empty());
+        cache.load_years(&["2025".into()]).await.unwrap();
+        assert!(cache.courses_of_year("2025").is_none());
+        assert!(cache.stopped());
+        assert_eq!(cache.client().calls_made(), 0);
+    }
+
     #[test]
     fn distinct_keeps_first_occurrences_in_order() {
         let v: Vec<String> = ["b", "a", "b", "c", "a"]

@@ -526,7 +526,10 @@ impl AlmaClient {
                 attempt,
                 status = tracing::field::Empty,
             );
-            let failed = match self.attempt(&method, &url, &path, &span).await? {
+            let failed = match self
+                .attempt(&method, &url, &path, &span, attempt == 1)
+                .await?
+            {
                 Attempt::Answered(body) => return Ok(body),
                 Attempt::Failed(failed) => failed,
             };
@@ -577,8 +580,9 @@ impl AlmaClient {
         url: &Url,
         path: &str,
         span: &tracing::Span,
+        first: bool,
     ) -> Result<Attempt, AlmaError> {
-        let permit = self.wait_for_turn().await?;
+        let permit = self.wait_for_turn(first).await?;
         let outcome = self
             .try_once(method.clone(), url.clone(), path)
             .instrument(span.clone())
@@ -594,8 +598,11 @@ impl AlmaClient {
     }
 
     /// Holds a concurrency permit and a token, and counts the call about to be made; fails
-    /// at once when the quota has run out.
-    async fn wait_for_turn(&self) -> Result<SemaphorePermit<'_>, AlmaError> {
+    /// at once when the quota has run out. A call's `first` try is not sent after the stop
+    /// time; a retry of one already sent goes on towards the deadline, so its answer is not
+    /// lost.
+    async fn wait_for_turn(&self, first: bool) -> Result<SemaphorePermit<'_>, AlmaError> {
+        let stop = self.stop.filter(|_| first);
         let inner = &*self.inner;
         self.check_quota()?;
         let permit = inner
@@ -606,7 +613,7 @@ impl AlmaClient {
                 detail: "the client's concurrency limit was closed".to_string(),
                 source: None,
             })?;
-        match self.stop {
+        match stop {
             None => inner.limiter.until_ready().await,
             // Calls queued for their turn give up at the stop, not a turn apart after it.
             Some(stop) => tokio::select! {
@@ -616,7 +623,7 @@ impl AlmaClient {
         }
         // Another call may have hit the floor while this one waited.
         self.check_quota()?;
-        if self.stop.is_some_and(|stop| Instant::now() >= stop) {
+        if stop.is_some_and(|stop| Instant::now() >= stop) {
             return Err(AlmaError::OutOfTime);
         }
         inner.calls.fetch_add(1, Ordering::Relaxed);

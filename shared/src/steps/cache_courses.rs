@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::alma_rate::AlmaCaller;
-use super::resume::{self, Progress};
+use super::resume::{self, Phase, Progress};
 use super::{RunInfo, StepContext, StepError};
 use crate::domain::AlmaCourse;
 use crate::pipeline::PipelineError;
@@ -67,8 +67,14 @@ pub async fn run(
 
     // Up to `CACHE_MAP_CONCURRENCY` years at once, beside the job check: a branch's share.
     let year = input.year.to_string();
-    let cache =
-        resume::resumable_cache(ctx, &day, AlmaCaller::CacheBranch, Some(year.as_str())).await?;
+    let cache = resume::resumable_cache(
+        ctx,
+        &day,
+        Phase::AfterPush,
+        AlmaCaller::CacheBranch,
+        Some(year.as_str()),
+    )
+    .await?;
     let work = async {
         cache.load_years(std::slice::from_ref(&year)).await?;
         match cache.courses_of_year(&year) {
@@ -76,7 +82,7 @@ pub async fn run(
             None => Err(PipelineError::Stopped),
         }
     };
-    let courses = match resume::drive(ctx, &day, &cache, work).await? {
+    let courses = match resume::drive(ctx, &day, Phase::AfterPush, &cache, work).await? {
         Progress::Done(courses) => courses.as_ref().clone(),
         Progress::More(more) => return Ok(Progress::More(more)),
     };

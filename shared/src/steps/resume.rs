@@ -4,6 +4,10 @@
 //! and answer `{"more": true, …}`; the state machine then runs the same step again, which
 //! takes the saved answers instead of asking twice.
 //!
+//! Answers are kept per [`Phase`]: Transform's delete checks are asked before the push, the
+//! course caches and the report after Alma has loaded the day's file, which changes what
+//! Alma would answer. So the report never takes the transform's answers.
+//!
 //! Age rule: a saved answer is used while it is younger than `GUARD_MAX_AGE_HOURS` (6 h by
 //! default), the age up to which Push trusts the delete checks; an older one is asked
 //! again. Transform's run summary dates its checks by the oldest answer it used, so Push's
@@ -22,6 +26,24 @@ use crate::alma::{
 };
 use crate::pipeline::PipelineError;
 use crate::store::{file_name, DayKeys, StoreError};
+
+/// When the answers were learned, relative to the day's load into Alma.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Transform's delete checks.
+    BeforePush,
+    /// The course caches and the rollover report.
+    AfterPush,
+}
+
+impl Phase {
+    pub fn folder(self) -> &'static str {
+        match self {
+            Phase::BeforePush => "before-push",
+            Phase::AfterPush => "after-push",
+        }
+    }
+}
 
 /// How often learned answers are written while a step runs: a timeout loses at most this.
 pub const SAVE_EVERY: Duration = Duration::from_secs(5);
@@ -75,9 +97,11 @@ pub fn fresh_since(ctx: &StepContext) -> DateTime<Utc> {
 pub async fn resumable_cache(
     ctx: &StepContext,
     day: &DayKeys,
+    phase: Phase,
     caller: AlmaCaller,
     year: Option<&str>,
 ) -> Result<CourseCache, StepError> {
+    let phase = phase.folder();
     let clock = ctx.clock();
     let cache = CourseCache::new(ctx.alma_for(caller).await?)
         .with_clock(clock)
@@ -85,15 +109,17 @@ pub async fn resumable_cache(
     let since = fresh_since(ctx);
     let mut reused = 0;
     if year.is_none() {
-        if let Some(saved) = read::<SavedReadingLists>(ctx, &day.reading_list_answers()).await? {
+        if let Some(saved) =
+            read::<SavedReadingLists>(ctx, &day.reading_list_answers(phase)).await?
+        {
             reused += cache.seed_reading_lists(saved, since);
         }
     }
     let page_files: Vec<String> = match year {
-        Some(year) => vec![day.page_answers(year)],
+        Some(year) => vec![day.page_answers(phase, year)],
         None => ctx
             .store
-            .list(&day.answers_prefix())
+            .list(&day.answers_prefix(phase))
             .await?
             .into_iter()
             .map(|o| o.key)
@@ -126,16 +152,21 @@ async fn read<T: serde::de::DeserializeOwned>(
 }
 
 /// Writes the files whose answers changed since the last save.
-pub async fn save(ctx: &StepContext, day: &DayKeys, cache: &CourseCache) -> Result<(), StepError> {
+pub async fn save(
+    ctx: &StepContext,
+    day: &DayKeys,
+    phase: Phase,
+    cache: &CourseCache,
+) -> Result<(), StepError> {
     let unsaved = cache.unsaved();
     if let Some(lists) = &unsaved.reading_lists {
         ctx.store
-            .put_json(&day.reading_list_answers(), lists)
+            .put_json(&day.reading_list_answers(phase.folder()), lists)
             .await?;
     }
     for pages in &unsaved.years {
         ctx.store
-            .put_json(&day.page_answers(&pages.year), pages)
+            .put_json(&day.page_answers(phase.folder(), &pages.year), pages)
             .await?;
     }
     Ok(())
@@ -147,6 +178,7 @@ pub async fn save(ctx: &StepContext, day: &DayKeys, cache: &CourseCache) -> Resu
 pub async fn drive<T, W>(
     ctx: &StepContext,
     day: &DayKeys,
+    phase: Phase,
     cache: &CourseCache,
     work: W,
 ) -> Result<Progress<T>, StepError>
@@ -159,10 +191,10 @@ where
     let result = loop {
         tokio::select! {
             result = &mut work => break result,
-            _ = every.tick() => save(ctx, day, cache).await?,
+            _ = every.tick() => save(ctx, day, phase, cache).await?,
         }
     };
-    save(ctx, day, cache).await?;
+    save(ctx, day, phase, cache).await?;
     match result {
         Ok(done) => Ok(Progress::Done(done)),
         Err(PipelineError::Stopped) if cache.learned() > 0 => {

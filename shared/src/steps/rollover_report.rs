@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::alma_rate::AlmaCaller;
 use super::cache_courses::{CacheOutput, CourseCacheFile};
 use super::pull::PullOutput;
-use super::resume::{self, Progress};
+use super::resume::{self, Phase, Progress};
 use super::transform::{export_key, TransformOutput};
 use super::{RunInfo, StepContext, StepError};
 use crate::alma::CourseCache;
@@ -78,13 +78,14 @@ pub async fn run(
     let export_key = export_key(ctx, &day, input.pull.as_ref()).await?;
     let export = ctx.store.get(&export_key).await?;
     let rules = ctx.rules()?;
-    let cache = resume::resumable_cache(ctx, &day, AlmaCaller::Alone, None).await?;
+    let cache =
+        resume::resumable_cache(ctx, &day, Phase::AfterPush, AlmaCaller::Alone, None).await?;
     let caches = load_caches(ctx, &input, &cache).await?;
 
     let mut report = Vec::new();
     let mut export = Cursor::new(export.as_ref());
     let work = pipeline::rollover_report(&mut export, &rules, &cache, &mut report);
-    let summary = match resume::drive(ctx, &day, &cache, work).await? {
+    let summary = match resume::drive(ctx, &day, Phase::AfterPush, &cache, work).await? {
         Progress::Done(summary) => summary,
         Progress::More(more) => return Ok(Progress::More(more)),
     };

@@ -13,7 +13,7 @@ use super::alma_rate::AlmaCaller;
 use super::brake::{self, Brake, BrakeLimits};
 use super::limits::{self, capped};
 use super::pull::PullOutput;
-use super::resume::{self, Progress};
+use super::resume::{self, Phase, Progress};
 use super::{RunInfo, StepContext, StepError};
 use crate::domain::loader::loader_file_name;
 use crate::domain::{scan, RowReject, Rules, RunSummary};
@@ -236,12 +236,13 @@ pub async fn run(
     let export_key = export_key(ctx, &day, input.pull.as_ref()).await?;
     let export = ctx.store.get(&export_key).await?;
     let rules = ctx.rules()?;
-    let cache = resume::resumable_cache(ctx, &day, AlmaCaller::Alone, None).await?;
+    let cache =
+        resume::resumable_cache(ctx, &day, Phase::BeforePush, AlmaCaller::Alone, None).await?;
 
     let mut loader = Vec::with_capacity(export.len());
     let mut reader = Cursor::new(export.as_ref());
     let work = pipeline::transform_with_alma(&mut reader, &rules, &cache, &mut loader);
-    let summary = match resume::drive(ctx, &day, &cache, work).await? {
+    let summary = match resume::drive(ctx, &day, Phase::BeforePush, &cache, work).await? {
         Progress::Done(summary) => summary,
         Progress::More(more) => return Ok(Progress::More(more)),
     };

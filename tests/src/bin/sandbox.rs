@@ -218,6 +218,8 @@ async fn day(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
 
     let name = format!("sandbox-{date}-{}", chrono::Utc::now().format("%H%M%S"));
     let input = json!({"run_date": date.to_string()});
+    // The simulator's clock against the wall's, to place its calls in the history.
+    let clock = json!({"utc": chrono::Utc::now(), "at_ms": stack.alma.now_ms()});
     let arn = stack.start_execution(&name, &input).await?;
     heading("The execution");
     println!("  {name}  input {input}");
@@ -333,7 +335,7 @@ async fn day(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
     println!("  ({} objects under {:?})", objects.len(), prefixes);
 
     if let Some(out) = &args.out {
-        write_out(stack, out, &execution, &visits, &emails).await?;
+        write_out(stack, out, &execution, &visits, &emails, &clock).await?;
         heading("Written");
         println!(
             "  {}: s3/, alma-sftp/, email/, slack.json, execution.json",
@@ -360,6 +362,7 @@ async fn write_out(
     execution: &Execution,
     visits: &[StateVisit],
     emails: &[RawMessage],
+    clock: &Value,
 ) -> Result<(), BoxError> {
     std::fs::create_dir_all(out)?;
     for object in stack.s3_objects().await? {
@@ -389,7 +392,7 @@ async fn write_out(
     // The simulator's call log, for `bench/sandbox-day.sh`'s calls against time.
     std::fs::write(
         out.join("alma-calls.json"),
-        serde_json::to_string(&stack.alma.calls())?,
+        serde_json::to_string(&json!({"clock": clock, "calls": stack.alma.calls()}))?,
     )?;
     let history: Vec<Value> = visits
         .iter()

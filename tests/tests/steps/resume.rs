@@ -112,7 +112,7 @@ async fn a_transform_stopped_at_its_deadline_resumes_and_asks_alma_nothing_twice
     assert!(!answered_questions(&calls).is_empty());
     assert_eq!(asked_twice(&calls), Vec::<String>::new());
     assert!(!world
-        .s3_keys("cache/2026/11/28/answers/reading-lists.json")
+        .s3_keys("cache/2026/11/28/answers/before-push/reading-lists.json")
         .await
         .is_empty());
 }
