@@ -101,25 +101,31 @@ pub async fn resumable_cache(
     caller: AlmaCaller,
     year: Option<&str>,
 ) -> Result<CourseCache, StepError> {
-    let phase = phase.folder();
     let clock = ctx.clock();
     let cache = CourseCache::new(ctx.alma_for(caller).await?)
         .with_clock(clock)
         .stop_at(super::step_stop());
-    let since = fresh_since(ctx);
+    let mut since = fresh_since(ctx);
+    if phase == Phase::BeforePush {
+        // Answers from before the day's load say nothing of Alma after it (a rerun of the
+        // transform then): only those learned since the push count.
+        if let Some(receipt) = super::receipt::read_receipt(&ctx.store, day.run_date()).await? {
+            since = since.max(receipt.pushed_at);
+        }
+    }
     let mut reused = 0;
     if year.is_none() {
         if let Some(saved) =
-            read::<SavedReadingLists>(ctx, &day.reading_list_answers(phase)).await?
+            read::<SavedReadingLists>(ctx, &day.reading_list_answers(phase.folder())).await?
         {
             reused += cache.seed_reading_lists(saved, since);
         }
     }
     let page_files: Vec<String> = match year {
-        Some(year) => vec![day.page_answers(phase, year)],
+        Some(year) => vec![day.page_answers(phase.folder(), year)],
         None => ctx
             .store
-            .list(&day.answers_prefix(phase))
+            .list(&day.answers_prefix(phase.folder()))
             .await?
             .into_iter()
             .map(|o| o.key)
