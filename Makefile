@@ -30,11 +30,13 @@ lint: setup
 package: setup
 	infra/local/package.sh
 
+# bench/sandbox-day.sh: a generated 60,000-row day through the sandbox at AlmaRate 10 (~25 min).
 bench: setup
 	$(CARGO) bench -p leganto-shared
 	CARGO=$(CARGO) bench/transform-vs-iconv.sh
 	ROWS=1000000 RUNS=3 CARGO=$(CARGO) bench/transform-vs-iconv.sh
 	$(CARGO) run --release -q -p leganto-tests --bin bench-alma
+	CARGO=$(CARGO) bench/sandbox-day.sh
 
 clean:
 	$(CARGO) clean

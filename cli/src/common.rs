@@ -91,6 +91,8 @@ impl From<PipelineError> for Fatal {
         match e {
             PipelineError::Alma(e) => Fatal::Alma(e.to_string()),
             PipelineError::Run(e) => e.into(),
+            // The CLI's cache has no stop time; should one ever stop, it is Alma's doing.
+            PipelineError::Stopped => Fatal::Alma(e.to_string()),
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use futures::{stream, StreamExt, TryStreamExt};
 
-use crate::alma::{year_query, AlmaError, CourseCache, PAGE_SIZE};
+use crate::alma::{AlmaError, CourseCache, PAGE_SIZE};
 use crate::domain::delta::Changed;
 use crate::domain::facts::{AlmaFacts, CourseIndex, DeleteGuard};
 use crate::domain::run::{self, reading_list_ids_for, DeleteTarget, RunError};
@@ -24,6 +24,10 @@ pub enum PipelineError {
     Alma(#[from] AlmaError),
     #[error(transparent)]
     Run(#[from] RunError),
+    /// The cache's stop time came before every question was asked (see
+    /// [`CourseCache::stop_at`]); what was learned is in the cache.
+    #[error("the step's time ran out before Alma was asked everything; it resumes from the saved answers")]
+    Stopped,
 }
 
 /// Adds the cached courses of `years` to `index` (years the cache lacks are skipped).
@@ -39,12 +43,12 @@ fn index_years(cache: &CourseCache, index: &mut CourseIndex, years: &[String]) {
 
 /// What the delete guard got of one year.
 enum GuardYear {
-    /// The cache already held it.
+    /// In the cache (held already, or every page just loaded into it).
     Cached,
-    /// Every course of the year, for the cache.
-    Whole(Vec<AlmaCourse>),
     /// Only the courses with the codes asked about.
     Codes(Vec<AlmaCourse>),
+    /// The stop time came first.
+    Stopped,
 }
 
 /// Times Alma calls and counts them.
@@ -63,33 +67,43 @@ impl<'c> AlmaClock<'c> {
         }
     }
 
-    async fn years(&mut self, years: &[String]) -> Result<(), AlmaError> {
+    async fn years(&mut self, years: &[String]) -> Result<(), PipelineError> {
         let t = Instant::now();
         let r = self.cache.load_years(years).await;
         self.spent += t.elapsed();
-        r
+        r?;
+        self.not_stopped()
+    }
+
+    /// Out of time, an answer is missing: stop before deciding anything on what is there.
+    fn not_stopped(&self) -> Result<(), PipelineError> {
+        match self.cache.stopped() {
+            true => Err(PipelineError::Stopped),
+            false => Ok(()),
+        }
     }
 
     /// The guard's courses for `targets` into `facts`, year by year: each code looked up by
     /// itself when that makes fewer calls than paging the rest of the year (whose first
-    /// page tells its size), else the whole year, which the cache then holds. A year looked
-    /// up by code holds only those codes' courses, so it stays out of the cache.
+    /// page tells its size), else the whole year through the cache, which saves its pages.
+    /// A year looked up by code holds only those codes' courses, so it stays out of the cache.
     async fn guard_courses(
         &mut self,
         facts: &mut AlmaFacts,
         targets: &[DeleteTarget],
-    ) -> Result<(), AlmaError> {
+    ) -> Result<(), PipelineError> {
         let t = Instant::now();
         let r = self.guard_courses_untimed(facts, targets).await;
         self.spent += t.elapsed();
-        r
+        r?;
+        self.not_stopped()
     }
 
     async fn guard_courses_untimed(
         &self,
         facts: &mut AlmaFacts,
         targets: &[DeleteTarget],
-    ) -> Result<(), AlmaError> {
+    ) -> Result<(), PipelineError> {
         let years = run::distinct(targets.iter().map(|t| t.year.clone()));
         // All years at once, as the cache pages them.
         let fetched = futures::future::try_join_all(years.iter().map(|year| {
@@ -102,18 +116,20 @@ impl<'c> AlmaClock<'c> {
             self.guard_year(year, codes)
         }))
         .await?;
+        let mut stopped = false;
         for (year, fetched) in years.iter().zip(fetched) {
             match fetched {
-                GuardYear::Cached => {}
-                GuardYear::Whole(courses) => self.cache.insert_year(year, courses),
-                GuardYear::Codes(courses) => {
-                    facts.courses.insert_year(year, Arc::new(courses));
-                    continue;
+                GuardYear::Cached => {
+                    index_years(self.cache, &mut facts.courses, std::slice::from_ref(year))
                 }
+                GuardYear::Codes(courses) => facts.courses.insert_year(year, Arc::new(courses)),
+                GuardYear::Stopped => stopped = true,
             }
-            index_years(self.cache, &mut facts.courses, std::slice::from_ref(year));
         }
-        Ok(())
+        match stopped {
+            true => Err(PipelineError::Stopped),
+            false => Ok(()),
+        }
     }
 
     /// One year of [`AlmaClock::guard_courses`].
@@ -121,18 +137,14 @@ impl<'c> AlmaClock<'c> {
         if self.cache.courses_of_year(year).is_some() {
             return Ok(GuardYear::Cached);
         }
-        let client = self.cache.client();
-        let first = client
-            .search_courses(&year_query(year), PAGE_SIZE, 0)
-            .await?;
-        let pages_left = first
-            .total_record_count
-            .div_ceil(u64::from(PAGE_SIZE))
-            .saturating_sub(1);
+        let Some(total) = self.cache.year_total(year).await? else {
+            return Ok(GuardYear::Stopped);
+        };
+        let pages_left = total.div_ceil(u64::from(PAGE_SIZE)).saturating_sub(1);
         if codes.len() as u64 >= pages_left {
-            return Ok(GuardYear::Whole(
-                client.courses_of_year_after(year, first).await?,
-            ));
+            // Out of time, the year stays unloaded and the cache says it stopped.
+            self.cache.load_years(&[year.to_string()]).await?;
+            return Ok(GuardYear::Cached);
         }
         tracing::info!(
             year,
@@ -140,30 +152,35 @@ impl<'c> AlmaClock<'c> {
             pages_left,
             "looking DELETE codes up one by one"
         );
-        let found: Vec<Vec<AlmaCourse>> = stream::iter(codes)
+        let client = self.cache.client();
+        let found: Result<Vec<Vec<AlmaCourse>>, AlmaError> = stream::iter(codes)
             .map(|code| async move { client.courses_with_code(&code).await })
             .buffer_unordered(client.max_concurrency())
             .try_collect()
-            .await?;
-        Ok(GuardYear::Codes(
-            found
-                .into_iter()
-                .flatten()
-                .filter(|c| c.year == year)
-                .collect(),
-        ))
+            .await;
+        match found {
+            // A few calls, not saved: the next invocation asks them again.
+            Err(AlmaError::OutOfTime) => Ok(GuardYear::Stopped),
+            found => Ok(GuardYear::Codes(
+                found?
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| c.year == year)
+                    .collect(),
+            )),
+        }
     }
 
     async fn reading_lists(
         &mut self,
         facts: &mut AlmaFacts,
         ids: &[String],
-    ) -> Result<(), AlmaError> {
+    ) -> Result<(), PipelineError> {
         let t = Instant::now();
         let r = self.cache.reading_lists(ids).await;
         self.spent += t.elapsed();
         facts.reading_lists.extend(r?);
-        Ok(())
+        self.not_stopped()
     }
 
     fn finish(self, summary: &mut RunSummary, started: Instant) {

@@ -7,6 +7,7 @@
 //! reports/2026/11/28/rejects.csv                    rejected rows
 //! reports/2026/11/28/rollover_20261128113002.txt    rollover report
 //! cache/2026/11/28/courses-2025.json                Alma course cache per year
+//! cache/2026/11/28/answers/before-push/pages-2025.json  Alma answers saved as learned
 //! alma/2026/11/28/pushed.json                       push receipt: the one file loaded that day
 //! locks/2026/11/28/run.json                         lease of the execution running the day
 //! reports/2026/11/28/decision.json                  a person's decision on a held day
@@ -187,6 +188,22 @@ impl DayKeys {
     /// `cache/2026/11/28/courses-<year>.json`
     pub fn course_cache(&self, year: i32) -> String {
         format!("{}courses-{year}.json", self.cache_prefix())
+    }
+
+    /// `cache/2026/11/28/answers/<phase>/`: what the day's steps learned from Alma, saved as
+    /// they go; `phase` is `before-push` or `after-push` (Alma changes when it loads).
+    pub fn answers_prefix(&self, phase: &str) -> String {
+        format!("{}answers/{phase}/", self.cache_prefix())
+    }
+
+    /// `cache/2026/11/28/answers/<phase>/reading-lists.json`
+    pub fn reading_list_answers(&self, phase: &str) -> String {
+        format!("{}reading-lists.json", self.answers_prefix(phase))
+    }
+
+    /// `cache/2026/11/28/answers/<phase>/pages-<year>.json`
+    pub fn page_answers(&self, phase: &str, year: &str) -> String {
+        format!("{}pages-{year}.json", self.answers_prefix(phase))
     }
 }
 

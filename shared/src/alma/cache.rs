@@ -1,31 +1,107 @@
-//! Memoized Alma lookups for a run: each year's courses and each course's reading lists
-//! are fetched at most once, however many rows or concurrent callers ask.
+//! Memoized Alma lookups for a run: each year's course pages and each course's reading
+//! lists are fetched at most once, however many rows or concurrent callers ask.
+//!
+//! A step that may stop before it is done seeds the cache with the answers the day has
+//! saved ([`CourseCache::seed`]), takes the new ones to save as it goes
+//! ([`CourseCache::unsaved`]), and sets a time after which no new call starts
+//! ([`CourseCache::stop_at`]): calls already under way finish and are kept, and
+//! [`CourseCache::stopped`] tells the caller that some answers are missing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use futures::{stream, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use super::client::AlmaClient;
+use super::client::{AlmaClient, PAGE_SIZE};
 use super::error::AlmaError;
 use super::progress::{Phase, Tracked};
 use crate::domain::AlmaCourse;
 
 type YearCell = Arc<OnceCell<Arc<Vec<AlmaCourse>>>>;
 
-/// Per-run cache over an [`AlmaClient`]. A failed fetch is not cached: a later call tries
-/// again.
+/// When an answer was learned; tests pass a fixed or shifted one.
+pub type AnswerClock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// One saved reading-list answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedReadingList {
+    pub has: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// The day's saved reading-list answers, by course id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedReadingLists {
+    #[serde(default)]
+    pub answers: BTreeMap<String, SavedReadingList>,
+}
+
+/// One saved page of a year's courses: Alma's total, and the page's courses of that year.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedPage {
+    pub at: DateTime<Utc>,
+    pub total: u64,
+    pub courses: Vec<AlmaCourse>,
+}
+
+/// The day's saved pages of one year, by offset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedYearPages {
+    pub year: String,
+    #[serde(default)]
+    pub pages: BTreeMap<u32, SavedPage>,
+}
+
+/// What the cache learned since the last [`CourseCache::unsaved`], with what it was seeded
+/// from: each file is written whole.
+#[derive(Debug, Default)]
+pub struct Unsaved {
+    pub reading_lists: Option<SavedReadingLists>,
+    pub years: Vec<SavedYearPages>,
+}
+
+/// Every answer held, seeded or learned, and which files changed.
+#[derive(Debug, Default)]
+struct Ledger {
+    lists: SavedReadingLists,
+    lists_changed: bool,
+    pages: BTreeMap<String, SavedYearPages>,
+    years_changed: BTreeSet<String>,
+    learned: u64,
+    seeded: u64,
+    oldest_seed: Option<DateTime<Utc>>,
+}
+
+impl Ledger {
+    fn note_seed(&mut self, at: DateTime<Utc>) {
+        self.seeded += 1;
+        self.oldest_seed = Some(self.oldest_seed.map_or(at, |o| o.min(at)));
+    }
+}
+
+/// Per-run cache over an [`AlmaClient`]. A failed fetch is not cached (nor saved): a later
+/// call tries again.
 pub struct CourseCache {
     client: AlmaClient,
     years: Mutex<HashMap<String, YearCell>>,
+    pages: Mutex<HashMap<String, Arc<OnceCell<Arc<SavedPage>>>>>,
     reading_lists: Mutex<HashMap<String, Arc<OnceCell<bool>>>>,
+    ledger: Mutex<Ledger>,
+    clock: AnswerClock,
+    stop_at: Option<Instant>,
+    stopped: AtomicBool,
 }
 
 impl std::fmt::Debug for CourseCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CourseCache")
             .field("client", &self.client)
+            .field("stop_at", &self.stop_at)
             .finish_non_exhaustive()
     }
 }
@@ -34,6 +110,10 @@ impl std::fmt::Debug for CourseCache {
 fn cell<T>(map: &Mutex<HashMap<String, Arc<OnceCell<T>>>>, key: &str) -> Arc<OnceCell<T>> {
     let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
     map.entry(key.to_string()).or_default().clone()
+}
+
+fn page_key(year: &str, offset: u32) -> String {
+    format!("{year}/{offset}")
 }
 
 /// Distinct values, first occurrence first.
@@ -51,7 +131,38 @@ impl CourseCache {
         CourseCache {
             client,
             years: Mutex::new(HashMap::new()),
+            pages: Mutex::new(HashMap::new()),
             reading_lists: Mutex::new(HashMap::new()),
+            ledger: Mutex::new(Ledger::default()),
+            clock: Arc::new(Utc::now),
+            stop_at: None,
+            stopped: AtomicBool::new(false),
+        }
+    }
+
+    /// Stamps learned answers with `clock`'s time.
+    pub fn with_clock(mut self, clock: AnswerClock) -> CourseCache {
+        self.clock = clock;
+        self
+    }
+
+    /// No new Alma call starts at or after `stop` (the client sends none either, however
+    /// long a call waited for its turn).
+    pub fn stop_at(mut self, stop: Option<Instant>) -> CourseCache {
+        self.stop_at = stop;
+        self.client = self.client.stopping_at(stop);
+        self
+    }
+
+    /// `Ok(None)` (and noted) for a call the stop time kept from being sent.
+    fn unless_stopped<T>(&self, result: Result<T, AlmaError>) -> Result<Option<T>, AlmaError> {
+        match result {
+            Ok(answer) => Ok(Some(answer)),
+            Err(AlmaError::OutOfTime) => {
+                self.stopped.store(true, Ordering::Relaxed);
+                Ok(None)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -59,7 +170,203 @@ impl CourseCache {
         &self.client
     }
 
-    /// Fetches the courses of every year not yet held, all years concurrently.
+    /// Whether a question went unasked because the stop time had come.
+    pub fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    /// Answers learned from Alma by this cache (seeded ones not counted).
+    pub fn learned(&self) -> u64 {
+        self.ledger().learned
+    }
+
+    /// Answers taken from what was saved.
+    pub fn seeded(&self) -> u64 {
+        self.ledger().seeded
+    }
+
+    /// When the oldest seeded answer was learned, if any was seeded.
+    pub fn oldest_seed(&self) -> Option<DateTime<Utc>> {
+        self.ledger().oldest_seed
+    }
+
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// True (and noted) when the stop time has come.
+    fn out_of_time(&self) -> bool {
+        let out = self.stop_at.is_some_and(|stop| Instant::now() >= stop);
+        if out {
+            self.stopped.store(true, Ordering::Relaxed);
+        }
+        out
+    }
+
+    /// Takes the saved reading-list answers learned at or after `fresh_since`; the rest
+    /// are asked again. How many were taken.
+    pub fn seed_reading_lists(&self, saved: SavedReadingLists, fresh_since: DateTime<Utc>) -> u64 {
+        let mut ledger = self.ledger();
+        let mut taken = 0;
+        for (id, answer) in saved.answers {
+            if answer.at < fresh_since {
+                continue;
+            }
+            // A cell already answered keeps its answer (and its place in the ledger).
+            if cell(&self.reading_lists, &id).set(answer.has).is_ok() {
+                ledger.note_seed(answer.at);
+                ledger.lists.answers.insert(id, answer);
+                taken += 1;
+            }
+        }
+        taken
+    }
+
+    /// As [`CourseCache::seed_reading_lists`], for a year's saved pages.
+    pub fn seed_year_pages(&self, saved: SavedYearPages, fresh_since: DateTime<Utc>) -> u64 {
+        let mut ledger = self.ledger();
+        let mut taken = 0;
+        let year = saved.year;
+        for (offset, page) in saved.pages {
+            if page.at < fresh_since {
+                continue;
+            }
+            if cell(&self.pages, &page_key(&year, offset))
+                .set(Arc::new(page.clone()))
+                .is_ok()
+            {
+                ledger.note_seed(page.at);
+                let pages = ledger.pages.entry(year.clone()).or_default();
+                pages.year.clone_from(&year);
+                pages.pages.insert(offset, page);
+                taken += 1;
+            }
+        }
+        taken
+    }
+
+    /// The files that changed since the last call, each whole (seeded answers included).
+    pub fn unsaved(&self) -> Unsaved {
+        let mut ledger = self.ledger();
+        let reading_lists = std::mem::take(&mut ledger.lists_changed).then(|| ledger.lists.clone());
+        let years = std::mem::take(&mut ledger.years_changed)
+            .into_iter()
+            .filter_map(|y| ledger.pages.get(&y).cloned())
+            .collect();
+        Unsaved {
+            reading_lists,
+            years,
+        }
+    }
+
+    fn learned_reading_list(&self, id: &str, has: bool) {
+        let at = (self.clock)();
+        let mut ledger = self.ledger();
+        ledger
+            .lists
+            .answers
+            .insert(id.to_string(), SavedReadingList { has, at });
+        ledger.lists_changed = true;
+        ledger.learned += 1;
+    }
+
+    fn learned_page(&self, year: &str, offset: u32, page: &SavedPage) {
+        let mut ledger = self.ledger();
+        let pages = ledger.pages.entry(year.to_string()).or_default();
+        pages.year = year.to_string();
+        pages.pages.insert(offset, page.clone());
+        ledger.years_changed.insert(year.to_string());
+        ledger.learned += 1;
+    }
+
+    /// One page of `year`'s courses, from the cache or Alma; `None` once out of time.
+    /// How many courses Alma holds for `year`: its first page, fetched and saved like any
+    /// page. `None` when the stop time kept it from being asked.
+    pub async fn year_total(&self, year: &str) -> Result<Option<u64>, AlmaError> {
+        Ok(self.page(year, 0).await?.map(|page| page.total))
+    }
+
+    async fn page(&self, year: &str, offset: u32) -> Result<Option<Arc<SavedPage>>, AlmaError> {
+        let cell = cell(&self.pages, &page_key(year, offset));
+        if let Some(page) = cell.get() {
+            return Ok(Some(Arc::clone(page)));
+        }
+        if self.out_of_time() {
+            return Ok(None);
+        }
+        let page = cell
+            .get_or_try_init(|| async {
+                let found = self
+                    .client
+                    .search_courses(&format!("year~{year}"), PAGE_SIZE, offset)
+                    .await?;
+                let page = SavedPage {
+                    at: (self.clock)(),
+                    total: found.total_record_count,
+                    // `year~2025` is a prefix match: it also finds e.g. year 20251.
+                    courses: found
+                        .courses
+                        .into_iter()
+                        .filter(|c| c.year == year)
+                        .map(AlmaCourse::from)
+                        .collect(),
+                };
+                self.learned_page(year, offset, &page);
+                Ok::<_, AlmaError>(Arc::new(page))
+            })
+            .await;
+        Ok(self.unless_stopped(page)?.map(Arc::clone))
+    }
+
+    /// Every course of `year`, page after page (the first tells the total); `None` when
+    /// the stop time left pages unasked.
+    async fn fetch_year(
+        &self,
+        year: &str,
+        phase: &Tracked,
+    ) -> Result<Option<Vec<AlmaCourse>>, AlmaError> {
+        let Some(first) = self.page(year, 0).await? else {
+            return Ok(None);
+        };
+        phase.advance();
+        let offsets: Vec<u32> = (u64::from(PAGE_SIZE)..first.total)
+            .step_by(PAGE_SIZE as usize)
+            .map(|o| u32::try_from(o).unwrap_or(u32::MAX))
+            .collect();
+        phase.grow(offsets.len() as u64);
+        let rest: Vec<Option<Arc<SavedPage>>> = stream::iter(offsets)
+            .map(|offset| async move {
+                let page = self.page(year, offset).await;
+                if matches!(page, Ok(Some(_))) {
+                    phase.advance();
+                }
+                page
+            })
+            .buffered(self.client.max_concurrency())
+            .try_collect()
+            .await?;
+        let Some(rest) = rest.into_iter().collect::<Option<Vec<_>>>() else {
+            return Ok(None);
+        };
+        let mut seen = HashSet::new();
+        let courses: Vec<AlmaCourse> = std::iter::once(&first)
+            .chain(rest.iter())
+            .flat_map(|page| page.courses.iter())
+            // Pages can shift under concurrent edits in Alma; keep one copy of each course.
+            .filter(|c| seen.insert(c.id.clone()))
+            .cloned()
+            .collect();
+        tracing::info!(
+            year,
+            courses = courses.len(),
+            pages = rest.len() + 1,
+            "fetched courses of year"
+        );
+        Ok(Some(courses))
+    }
+
+    /// Fetches the courses of every year not yet held, all years concurrently. Out of time,
+    /// a year left unfinished stays unloaded (see [`CourseCache::stopped`]).
     pub async fn load_years(&self, years: &[String]) -> Result<(), AlmaError> {
         let cells: Vec<_> = distinct(years)
             .into_iter()
@@ -68,10 +375,16 @@ impl CourseCache {
         // One page per year not yet held until each year's first page tells more.
         let missing = cells.iter().filter(|(_, c)| !c.initialized()).count();
         let phase = Tracked::start(self.client.progress(), Phase::CoursePages, missing as u64);
+        let phase_ref = &phase;
         let fetches = cells.into_iter().map(|(year, cell)| async move {
-            cell.get_or_try_init(|| async { self.client.courses_of_year(year).await.map(Arc::new) })
-                .await
-                .map(|_| ())
+            if cell.initialized() {
+                return Ok(());
+            }
+            if let Some(courses) = self.fetch_year(year, phase_ref).await? {
+                // A concurrent caller may have set it: the same pages, the same courses.
+                let _ = cell.set(Arc::new(courses));
+            }
+            Ok::<_, AlmaError>(())
         });
         futures::future::try_join_all(fetches).await?;
         phase.finish();
@@ -92,7 +405,8 @@ impl CourseCache {
     }
 
     /// Whether each course has reading lists, asking Alma once per distinct id over the
-    /// cache's lifetime; up to the client's concurrency at once.
+    /// cache's lifetime; up to the client's concurrency at once. Out of time, the ids not
+    /// yet asked are left out (see [`CourseCache::stopped`]).
     pub async fn reading_lists(
         &self,
         course_ids: &[String],
@@ -115,19 +429,26 @@ impl CourseCache {
             .map(|id: String| {
                 let cell = cell(&self.reading_lists, &id);
                 async move {
+                    if let Some(has) = cell.get() {
+                        return Ok(Some((id, *has)));
+                    }
+                    if self.out_of_time() {
+                        return Ok(None);
+                    }
                     let has = cell
                         .get_or_try_init(|| async {
-                            let has = self.client.has_reading_lists(&id).await;
-                            if has.is_ok() {
-                                phase_ref.advance();
-                            }
-                            has
+                            let has = self.client.has_reading_lists(&id).await?;
+                            self.learned_reading_list(&id, has);
+                            phase_ref.advance();
+                            Ok::<_, AlmaError>(has)
                         })
-                        .await?;
-                    Ok::<_, AlmaError>((id, *has))
+                        .await;
+                    Ok::<_, AlmaError>(self.unless_stopped(has)?.map(|has| (id, *has)))
                 }
             })
+            // Unordered but never cut short by the stop: a call under way finishes and is kept.
             .buffer_unordered(width)
+            .try_filter_map(|answer| async move { Ok(answer) })
             .try_collect()
             .await?;
         phase.finish();
@@ -237,6 +558,64 @@ mod tests {
             rec.calls(),
             ["started CoursePages 2", "finished CoursePages false"]
         );
+    }
+
+    #[tokio::test]
+    async fn seeded_answers_are_served_without_calling_alma_and_stale_ones_are_left_out() {
+        let now = Utc::now();
+        let old = now - chrono::Duration::hours(7);
+        let cache = offline_cache();
+        let mut lists = SavedReadingLists::default();
+        lists
+            .answers
+            .insert("1".into(), SavedReadingList { has: true, at: now });
+        lists.answers.insert(
+            "2".into(),
+            SavedReadingList {
+                has: false,
+                at: old,
+            },
+        );
+        let since = now - chrono::Duration::hours(6);
+        assert_eq!(cache.seed_reading_lists(lists, since), 1);
+        let mut pages = SavedYearPages {
+            year: "2025".into(),
+            ..SavedYearPages::default()
+        };
+        pages.pages.insert(
+            0,
+            SavedPage {
+                at: now,
+                total: 1,
+                courses: vec![course("9", "2025")],
+            },
+        );
+        assert_eq!(cache.seed_year_pages(pages, since), 1);
+
+        let answers = cache.reading_lists(&["1".into()]).await.unwrap();
+        assert_eq!(answers.get("1"), Some(&true));
+        cache.load_years(&["2025".into()]).await.unwrap();
+        assert_eq!(cache.courses_of_year("2025").unwrap().len(), 1);
+        assert_eq!(cache.client().calls_made(), 0);
+        assert_eq!((cache.seeded(), cache.learned()), (2, 0));
+        assert_eq!(cache.oldest_seed(), Some(now));
+        // Nothing new was learned: nothing to write.
+        let unsaved = cache.unsaved();
+        assert!(unsaved.reading_lists.is_none() && unsaved.years.is_empty());
+    }
+
+    #[tokio::test]
+    async fn past_its_stop_time_the_cache_sends_nothing_and_says_it_stopped() {
+        let cache = offline_cache().stop_at(Some(Instant::now()));
+        let answers = cache
+            .reading_lists(&["1".into(), "2".into()])
+            .await
+            .unwrap();
+        assert!(answers.is_empty());
+        cache.load_years(&["2025".into()]).await.unwrap();
+        assert!(cache.courses_of_year("2025").is_none());
+        assert!(cache.stopped());
+        assert_eq!(cache.client().calls_made(), 0);
     }
 
     #[test]

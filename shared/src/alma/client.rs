@@ -98,6 +98,9 @@ pub struct AlmaClient {
     deadline: Option<Instant>,
     /// Told how long work goes (the command line's bars); none in the Lambdas.
     progress: Option<Arc<dyn Progress>>,
+    /// No call is sent after this (a resumable step's stop time): its turn comes, and it
+    /// is [`AlmaError::OutOfTime`].
+    stop: Option<Instant>,
 }
 
 struct Inner {
@@ -234,6 +237,7 @@ impl AlmaClient {
             }),
             deadline: None,
             progress: None,
+            stop: None,
         })
     }
 
@@ -245,6 +249,19 @@ impl AlmaClient {
         AlmaClient {
             inner: Arc::clone(&self.inner),
             deadline: Some(deadline),
+            progress: self.progress.clone(),
+            stop: self.stop,
+        }
+    }
+
+    /// This client (sharing what [`AlmaClient::until`] shares) sending nothing after
+    /// `stop`: a call whose turn comes later is [`AlmaError::OutOfTime`], so a step can
+    /// stop asking before its deadline while the calls already sent finish.
+    pub fn stopping_at(&self, stop: Option<Instant>) -> AlmaClient {
+        AlmaClient {
+            inner: Arc::clone(&self.inner),
+            deadline: self.deadline,
+            stop,
             progress: self.progress.clone(),
         }
     }
@@ -578,7 +595,10 @@ impl AlmaClient {
                 attempt,
                 status = tracing::field::Empty,
             );
-            let failed = match self.attempt(&method, &url, &path, &span).await? {
+            let failed = match self
+                .attempt(&method, &url, &path, &span, attempt == 1)
+                .await?
+            {
                 Attempt::Answered(body) => return Ok(body),
                 Attempt::Failed(failed) => failed,
             };
@@ -629,8 +649,9 @@ impl AlmaClient {
         url: &Url,
         path: &str,
         span: &tracing::Span,
+        first: bool,
     ) -> Result<Attempt, AlmaError> {
-        let permit = self.wait_for_turn().await?;
+        let permit = self.wait_for_turn(first).await?;
         let outcome = self
             .try_once(method.clone(), url.clone(), path)
             .instrument(span.clone())
@@ -646,8 +667,11 @@ impl AlmaClient {
     }
 
     /// Holds a concurrency permit and a token, and counts the call about to be made; fails
-    /// at once when the quota has run out.
-    async fn wait_for_turn(&self) -> Result<SemaphorePermit<'_>, AlmaError> {
+    /// at once when the quota has run out. A call's `first` try is not sent after the stop
+    /// time; a retry of one already sent goes on towards the deadline, so its answer is not
+    /// lost.
+    async fn wait_for_turn(&self, first: bool) -> Result<SemaphorePermit<'_>, AlmaError> {
+        let stop = self.stop.filter(|_| first);
         let inner = &*self.inner;
         self.check_quota()?;
         let permit = inner
@@ -658,9 +682,19 @@ impl AlmaClient {
                 detail: "the client's concurrency limit was closed".to_string(),
                 source: None,
             })?;
-        inner.limiter.until_ready().await;
+        match stop {
+            None => inner.limiter.until_ready().await,
+            // Calls queued for their turn give up at the stop, not a turn apart after it.
+            Some(stop) => tokio::select! {
+                () = inner.limiter.until_ready() => {}
+                () = tokio::time::sleep_until(stop.into()) => return Err(AlmaError::OutOfTime),
+            },
+        }
         // Another call may have hit the floor while this one waited.
         self.check_quota()?;
+        if stop.is_some_and(|stop| Instant::now() >= stop) {
+            return Err(AlmaError::OutOfTime);
+        }
         inner.calls.fetch_add(1, Ordering::Relaxed);
         Ok(permit)
     }

@@ -68,6 +68,15 @@ pub enum AlmaError {
         source: MalformedBody,
     },
 
+    /// The caller's stop time came before the call's turn (see
+    /// [`super::AlmaClient::stopping_at`]): nothing was sent. A resumable step answers
+    /// `"more": true` instead; anywhere else Alma did not answer in time.
+    #[error(
+        "no Alma call was made: the step's time ran out first; run the step again, it \
+         resumes from the answers it saved"
+    )]
+    OutOfTime,
+
     /// The client settings cannot work (zero rate, malformed base URL...).
     #[error("invalid Alma client settings: {detail}")]
     InvalidConfig {
@@ -83,7 +92,7 @@ impl ErrorName for AlmaError {
         match self {
             AlmaError::Unauthorized { .. } => "AlmaUnauthorized",
             AlmaError::QuotaExhausted { .. } => "AlmaQuotaExhausted",
-            AlmaError::Unavailable { .. } => "AlmaUnavailable",
+            AlmaError::Unavailable { .. } | AlmaError::OutOfTime => "AlmaUnavailable",
             AlmaError::Api { .. } => "AlmaApiError",
             AlmaError::InvalidResponse { .. } => "AlmaInvalidResponse",
             AlmaError::InvalidConfig { .. } => "AlmaInvalidConfig",

@@ -13,7 +13,10 @@ mod model;
 pub(crate) mod progress;
 mod retry;
 
-pub use cache::CourseCache;
+pub use cache::{
+    AnswerClock, CourseCache, SavedPage, SavedReadingList, SavedReadingLists, SavedYearPages,
+    Unsaved,
+};
 pub use client::{
     year_query, AlmaClient, AlmaClientConfig, JobRuns, MAX_JOB_INSTANCE_PAGES, PAGE_SIZE,
 };

@@ -71,6 +71,14 @@ impl Tracked {
         }
     }
 
+    /// The phase has `more` steps than it started with (e.g. a year's first page told
+    /// how many pages follow).
+    pub(crate) fn grow(&self, more: u64) {
+        if let (Some(p), 1..) = (&self.progress, more) {
+            p.grew(self.phase, more);
+        }
+    }
+
     pub(crate) fn advance(&self) {
         if let Some(p) = &self.progress {
             p.advanced(self.phase);

@@ -1,13 +1,17 @@
 //! Cache Alma courses for one year: every course of the year from Alma into
 //! `cache/YYYY/MM/DD/courses-<year>.json`, which the rollover report reads. A cache already
-//! written for the run date is reused, so a rerun does not spend Alma's quota again.
+//! written for the run date is reused, so a rerun does not spend Alma's quota again. The
+//! year's pages are saved as they come (see [`super::resume`]): out of time, the step
+//! answers `"more": true` and its next invocation asks only for the pages still missing.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::alma_rate::AlmaCaller;
+use super::resume::{self, Phase, Progress};
 use super::{RunInfo, StepContext, StepError};
 use crate::domain::AlmaCourse;
+use crate::pipeline::PipelineError;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -36,18 +40,22 @@ pub struct CourseCacheFile {
     pub courses: Vec<AlmaCourse>,
 }
 
-pub async fn run(ctx: &StepContext, input: CacheCoursesInput) -> Result<CacheOutput, StepError> {
-    let cache_key = input.run.day().course_cache(input.year);
+pub async fn run(
+    ctx: &StepContext,
+    input: CacheCoursesInput,
+) -> Result<Progress<CacheOutput>, StepError> {
+    let day = input.run.day();
+    let cache_key = day.course_cache(input.year);
     match ctx.store.get_json::<CourseCacheFile>(&cache_key).await {
         Ok(file) => {
             tracing::info!(year = input.year, cache_key = %cache_key, courses = file.courses.len(), "reused the day's course cache");
-            return Ok(CacheOutput {
+            return Ok(Progress::Done(CacheOutput {
                 year: input.year,
                 cache_key,
                 courses: file.courses.len() as u64,
                 api_calls: 0,
                 reused: true,
-            });
+            }));
         }
         Err(StoreError::NotFound { .. }) => {}
         // An unreadable cache is made again rather than failing the run.
@@ -58,8 +66,27 @@ pub async fn run(ctx: &StepContext, input: CacheCoursesInput) -> Result<CacheOut
     }
 
     // Up to `CACHE_MAP_CONCURRENCY` years at once, beside the job check: a branch's share.
-    let alma = ctx.alma_for(AlmaCaller::CacheBranch).await?;
-    let courses = alma.courses_of_year(&input.year.to_string()).await?;
+    let year = input.year.to_string();
+    let cache = resume::resumable_cache(
+        ctx,
+        &day,
+        Phase::AfterPush,
+        AlmaCaller::CacheBranch,
+        Some(year.as_str()),
+    )
+    .await?;
+    let work = async {
+        cache.load_years(std::slice::from_ref(&year)).await?;
+        match cache.courses_of_year(&year) {
+            Some(courses) => Ok(courses),
+            None => Err(PipelineError::Stopped),
+        }
+    };
+    let courses = match resume::drive(ctx, &day, Phase::AfterPush, &cache, work).await? {
+        Progress::Done(courses) => courses.as_ref().clone(),
+        Progress::More(more) => return Ok(Progress::More(more)),
+    };
+    let alma = cache.client();
     let file = CourseCacheFile {
         year: input.year,
         fetched_at: ctx.now(),
@@ -73,11 +100,11 @@ pub async fn run(ctx: &StepContext, input: CacheCoursesInput) -> Result<CacheOut
         api_calls = alma.calls_made(),
         "cached the year's courses"
     );
-    Ok(CacheOutput {
+    Ok(Progress::Done(CacheOutput {
         year: input.year,
         cache_key,
         courses: file.courses.len() as u64,
         api_calls: alma.calls_made(),
         reused: false,
-    })
+    }))
 }

@@ -94,6 +94,11 @@ impl StepContext {
         self
     }
 
+    /// The clock itself, for what stamps times on its own (the course cache).
+    pub fn clock(&self) -> Clock {
+        Arc::clone(&self.clock)
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
     }

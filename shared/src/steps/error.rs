@@ -172,6 +172,9 @@ impl From<PipelineError> for StepError {
                 source: Some(Box::new(e)),
             },
             PipelineError::Run(RunError::Output(e)) => StepError::OutputFailed(e),
+            // A step that sets a stop time turns this into `"more": true` (steps::resume);
+            // anywhere else it is Alma not answering in time.
+            PipelineError::Stopped => StepError::Alma(crate::steps::resume::no_answer_in_time()),
         }
     }
 }

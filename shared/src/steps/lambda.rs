@@ -42,23 +42,44 @@ where
 /// Longest margin kept before an invocation's deadline for the step to end on its own.
 const MAX_DEADLINE_MARGIN: Duration = Duration::from_secs(30);
 
+/// The running invocation's times (see [`within_deadline`]).
+#[derive(Debug, Clone, Copy)]
+struct Deadlines {
+    /// When its Alma calls must give up.
+    alma: Instant,
+    /// When a resumable step starts no new Alma call: a margin before `alma`, so the
+    /// calls under way can finish and what was learned can be saved.
+    stop: Instant,
+}
+
 tokio::task_local! {
-    /// When the running invocation's Alma calls must give up (see [`within_deadline`]).
-    static ALMA_DEADLINE: Instant;
+    static DEADLINES: Deadlines;
 }
 
 /// Runs `step` as an invocation that Lambda stops at `deadline`: its Alma client
 /// ([`StepContext::alma`]) retries no later than a margin before it (30 s, or a tenth of
-/// the time left if less), so the step fails with its own error, not a timeout.
+/// the time left if less), so the step fails with its own error, not a timeout. A
+/// resumable step stops asking a second margin earlier ([`step_stop`]).
 pub async fn within_deadline<F: Future>(deadline: Instant, step: F) -> F::Output {
     let left = deadline.saturating_duration_since(Instant::now());
-    let alma_deadline = deadline - MAX_DEADLINE_MARGIN.min(left / 10);
-    ALMA_DEADLINE.scope(alma_deadline, step).await
+    let margin = MAX_DEADLINE_MARGIN.min(left / 10);
+    let alma = deadline - margin;
+    let times = Deadlines {
+        alma,
+        stop: alma - margin,
+    };
+    DEADLINES.scope(times, step).await
 }
 
 /// The running invocation's deadline for Alma calls; none outside [`within_deadline`].
 pub(crate) fn alma_deadline() -> Option<Instant> {
-    ALMA_DEADLINE.try_with(|deadline| *deadline).ok()
+    DEADLINES.try_with(|d| d.alma).ok()
+}
+
+/// When a resumable step of the running invocation starts no new Alma call; none outside
+/// [`within_deadline`].
+pub fn step_stop() -> Option<Instant> {
+    DEADLINES.try_with(|d| d.stop).ok()
 }
 
 /// Lambda's deadline (milliseconds since the epoch) as an instant of this process.
@@ -154,6 +175,15 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(deadline - alma, MAX_DEADLINE_MARGIN);
+    }
+
+    #[tokio::test]
+    async fn a_resumable_step_stops_asking_a_second_margin_before_alma_gives_up() {
+        let deadline = Instant::now() + Duration::from_secs(900);
+        let (alma, stop) =
+            within_deadline(deadline, async { (alma_deadline(), step_stop()) }).await;
+        assert_eq!(alma.unwrap() - stop.unwrap(), MAX_DEADLINE_MARGIN);
+        assert_eq!(step_stop(), None);
     }
 
     #[tokio::test]

@@ -27,6 +27,7 @@ pub mod pull;
 pub mod push;
 pub mod receipt;
 pub mod release;
+pub mod resume;
 pub mod rollover_report;
 pub mod transform;
 
@@ -35,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 pub use context::{Clock, StepContext};
 pub use error::StepError;
-pub use lambda::{handle, serve, within_deadline};
+pub use lambda::{handle, serve, step_stop, within_deadline};
 pub use logging::{init_json_logs, json_logs};
 
 /// A stage a run can start at (`start_at`), in running order.

@@ -4,8 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::alma_rate::AlmaCaller;
 use super::cache_courses::{CacheOutput, CourseCacheFile};
 use super::pull::PullOutput;
+use super::resume::{self, Phase, Progress};
 use super::transform::{export_key, spool_export, TransformOutput};
 use super::{RunInfo, StepContext, StepError};
 use crate::alma::CourseCache;
@@ -64,16 +66,26 @@ async fn load_caches(
     Ok(keys.len())
 }
 
-pub async fn run(ctx: &StepContext, input: RolloverReportInput) -> Result<ReportOutput, StepError> {
+/// The report, or `"more": true` when its time ran out before Alma was asked everything
+/// (see [`resume`]).
+pub async fn run(
+    ctx: &StepContext,
+    input: RolloverReportInput,
+) -> Result<Progress<ReportOutput>, StepError> {
     let day = input.run.day();
     let export_key = export_key(ctx, &day, input.pull.as_ref()).await?;
     let mut export = spool_export(ctx, &export_key).await?;
     let rules = ctx.rules()?;
-    let cache = ctx.course_cache().await?;
+    let cache =
+        resume::resumable_cache(ctx, &day, Phase::AfterPush, AlmaCaller::Alone, None).await?;
     let caches = load_caches(ctx, &input, &cache).await?;
 
     let mut report = Vec::new();
-    let summary = pipeline::rollover_report(&mut export, &rules, &cache, &mut report).await?;
+    let work = pipeline::rollover_report(&mut export, &rules, &cache, &mut report);
+    let summary = match resume::drive(ctx, &day, Phase::AfterPush, &cache, work).await? {
+        Progress::Done(summary) => summary,
+        Progress::More(more) => return Ok(Progress::More(more)),
+    };
     let counts = summary.rollovers.clone().unwrap_or_default();
 
     let report_key = day.rollover_report(ctx.local_now());
@@ -89,7 +101,7 @@ pub async fn run(ctx: &StepContext, input: RolloverReportInput) -> Result<Report
         alma_calls = summary.alma_calls,
         "built the rollover report"
     );
-    Ok(ReportOutput {
+    Ok(Progress::Done(ReportOutput {
         report_file_name: file_name(&report_key).to_string(),
         report_key,
         rollovers: counts.found,
@@ -99,5 +111,5 @@ pub async fn run(ctx: &StepContext, input: RolloverReportInput) -> Result<Report
         without_reading_lists: counts.without_reading_lists,
         excluded: counts.excluded,
         api_calls: summary.alma_calls,
-    })
+    }))
 }

@@ -10,10 +10,12 @@ use std::io::{BufWriter, Read, Seek, Write};
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::alma_rate::AlmaCaller;
 use super::baseline::{self, LoadPlan};
 use super::brake::{self, Brake, BrakeLimits};
 use super::limits::{self, capped};
 use super::pull::PullOutput;
+use super::resume::{self, Phase, Progress};
 use super::{RunInfo, StepContext, StepError};
 use crate::domain::delta::{self, Changed, Load, LoadKind};
 use crate::domain::loader::loader_file_name;
@@ -245,12 +247,18 @@ pub struct SummaryStamp {
     pub loader_key: Option<String>,
 }
 
-pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOutput, StepError> {
+/// The transform, or `"more": true` when its time ran out before the delete checks were
+/// all made (see [`resume`]).
+pub async fn run(
+    ctx: &StepContext,
+    input: TransformInput,
+) -> Result<Progress<TransformOutput>, StepError> {
     let day = input.run.day();
     let export_key = export_key(ctx, &day, input.pull.as_ref()).await?;
     let mut reader = spool_export(ctx, &export_key).await?;
     let rules = ctx.rules()?;
-    let cache = ctx.course_cache().await?;
+    let cache =
+        resume::resumable_cache(ctx, &day, Phase::BeforePush, AlmaCaller::Alone, None).await?;
 
     // The day's course rows (§8): compared with the baseline, and the next baseline.
     let mut course_rows = Vec::new();
@@ -273,14 +281,17 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
     let loader = tempfile::NamedTempFile::new().map_err(StepError::OutputFailed)?;
     let summary = {
         let mut out = BufWriter::with_capacity(256 * 1024, loader.as_file());
-        let summary = pipeline::transform_only_with_alma(
+        let work = pipeline::transform_only_with_alma(
             &mut reader,
             &rules,
             &cache,
             changed.as_ref(),
             &mut out,
-        )
-        .await?;
+        );
+        let summary = match resume::drive(ctx, &day, Phase::BeforePush, &cache, work).await? {
+            Progress::Done(summary) => summary,
+            Progress::More(more) => return Ok(Progress::More(more)),
+        };
         out.flush().map_err(StepError::OutputFailed)?;
         summary
     };
@@ -299,6 +310,11 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
         nearest_years(&years_needed, input.run.run_date.year(), limits::YEARS);
 
     let made_at = ctx.now();
+    // The delete checks are as old as the oldest saved answer they used: Push's fresh guard
+    // reads this.
+    let checked_at = cache
+        .oldest_seed()
+        .map_or(made_at, |oldest| oldest.min(made_at));
     let local = made_at.with_timezone(&ctx.config.time_zone);
     let loader_file_name = loader_file_name(&local);
     let loader_key = format!("{}{loader_file_name}", day.alma_prefix());
@@ -373,7 +389,7 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
                 output: &output,
                 run_date: input.run.run_date.to_string(),
                 export_key: &export_key,
-                made_at,
+                made_at: checked_at,
                 details: &summary,
             },
         )
@@ -392,7 +408,7 @@ pub async fn run(ctx: &StepContext, input: TransformInput) -> Result<TransformOu
         stamp = %file_stamp(local.naive_local()),
         "transformed the export"
     );
-    Ok(output)
+    Ok(Progress::Done(output))
 }
 
 #[cfg(test)]

@@ -321,6 +321,11 @@ impl AlmaSim {
         self.shared.lock().calls.clone()
     }
 
+    /// The simulator's clock now, as a call's `at_ms` counts it.
+    pub fn now_ms(&self) -> u64 {
+        self.shared.started.elapsed().as_millis() as u64
+    }
+
     /// Forgets the call log.
     /// The most calls (whatever their answer) that arrived within any `window`, such as
     /// Alma's one second.

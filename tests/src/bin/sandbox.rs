@@ -6,7 +6,8 @@
 //! and prints what happened: each state with its time, the counts, the file Alma loaded and
 //! what Alma holds now, the report e-mail, the Slack posts, the S3 keys and the execution's
 //! status. `--out DIR` writes it all down; `--keep` leaves the stack up for `leganto` to try
-//! against (`DIR/env.sh`). Then it stops everything it started. Exit status 0 only when the
+//! against (`DIR/env.sh`); `DIR/alma-calls.json` is the Alma simulator's call log. Then it
+//! stops everything it started. Exit status 0 only when the
 //! execution SUCCEEDED.
 
 use std::collections::BTreeSet;
@@ -40,6 +41,10 @@ struct Args {
     /// [default: the sample day's].
     #[arg(long)]
     alma_courses: Option<PathBuf>,
+    /// The SAM template to deploy, beside its infra/statemachine.asl.json [default: the
+    /// repository's].
+    #[arg(long)]
+    template: Option<PathBuf>,
     /// The day to run (YYYY-MM-DD).
     #[arg(long, default_value = RUN_DATE)]
     run_date: NaiveDate,
@@ -49,7 +54,8 @@ struct Args {
     /// The simulator's latency per Alma call, in milliseconds.
     #[arg(long, default_value_t = 0)]
     alma_latency_ms: u64,
-    /// Write what happened here: s3/, alma-sftp/, email/*.eml, slack.json, execution.json.
+    /// Write what happened here: s3/, alma-sftp/, email/*.eml, slack.json, execution.json,
+    /// alma-calls.json.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Leave the stack up after the day (needs --out): writes OUT/env.sh, prints `ready:`
@@ -104,6 +110,9 @@ async fn main() -> ExitCode {
     };
     if let Some(courses) = &args.alma_courses {
         options.alma_fixture = courses.clone();
+    }
+    if let Some(template) = &args.template {
+        options.template = template.clone();
     }
     let stack = match Stack::start(options).await {
         Ok(stack) => stack,
@@ -257,7 +266,7 @@ async fn day(
         stack.moto.endpoint()
     );
     println!(
-        "  Lambda host (the 9 step functions)              {}",
+        "  Lambda host (the step functions)                {}",
         stack.host.endpoint()
     );
     println!(
@@ -280,6 +289,8 @@ async fn day(
 
     let name = format!("sandbox-{date}-{}", chrono::Utc::now().format("%H%M%S"));
     let input = json!({"run_date": date.to_string()});
+    // The simulator's clock against the wall's, to place its calls in the history.
+    let clock = json!({"utc": chrono::Utc::now(), "at_ms": stack.alma.now_ms()});
     let arn = stack.start_execution(&name, &input).await?;
     heading("The execution");
     println!("  {name}  input {input}");
@@ -414,7 +425,7 @@ async fn day(
     println!("  ({} objects under {:?})", objects.len(), prefixes);
 
     if let Some(out) = &out_dir {
-        write_out(stack, out, &execution, &visits, &emails).await?;
+        write_out(stack, out, &execution, &visits, &emails, &clock).await?;
         heading("Written");
         println!(
             "  {}: s3/, alma-sftp/, email/, slack.json, execution.json",
@@ -456,6 +467,7 @@ async fn write_out(
     execution: &Execution,
     visits: &[StateVisit],
     emails: &[RawMessage],
+    clock: &Value,
 ) -> Result<(), BoxError> {
     std::fs::create_dir_all(out)?;
     for object in stack.s3_objects().await? {
@@ -481,6 +493,11 @@ async fn write_out(
     std::fs::write(
         out.join("slack.json"),
         serde_json::to_string_pretty(&stack.slack.posts())?,
+    )?;
+    // The simulator's call log, for `bench/sandbox-day.sh`'s calls against time.
+    std::fs::write(
+        out.join("alma-calls.json"),
+        serde_json::to_string(&json!({"clock": clock, "calls": stack.alma.calls()}))?,
     )?;
     let history: Vec<Value> = visits
         .iter()

@@ -164,7 +164,19 @@ async fn a_normal_day_loads_alma_mails_the_report_and_a_rerun_of_the_report_push
     assert_eq!(out["caches"].as_array().unwrap().len(), years.len());
     for year in &years {
         wanted.push(format!("cache/2026/11/28/courses-{year}.json"));
+        // What Alma answered, saved as learned: each year's pages after the push.
+        wanted.push(format!(
+            "cache/2026/11/28/answers/after-push/pages-{year}.json"
+        ));
     }
+    // The delete checks before the push, the report's checks after it.
+    wanted.push("cache/2026/11/28/answers/before-push/reading-lists.json".to_string());
+    wanted.push("cache/2026/11/28/answers/after-push/reading-lists.json".to_string());
+    // The transform's pages (of the years its delete guard needs) are not counted here.
+    let keys: BTreeSet<String> = keys
+        .into_iter()
+        .filter(|k| !k.starts_with("cache/2026/11/28/answers/before-push/pages-"))
+        .collect();
     assert!(
         report_key.starts_with("reports/2026/11/28/rollover_"),
         "{report_key}"

@@ -10,4 +10,5 @@ mod hold;
 mod iam;
 mod one_day;
 mod preflight;
+mod resume;
 mod support;

@@ -640,6 +640,12 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
             ("s3:ListBucket", "state/*"),
             ("s3:PutObject", "reports/*/course-rows.tsv.gz"),
             ("s3:PutObject", "dry-run/*/reports/course-rows.tsv.gz"),
+            // Saved Alma answers.
+            ("s3:ListBucket", "cache/*"),
+            ("s3:GetObject", "cache/*/answers/*"),
+            ("s3:PutObject", "cache/*/answers/*"),
+            ("s3:GetObject", "dry-run/*/cache/answers/*"),
+            ("s3:PutObject", "dry-run/*/cache/answers/*"),
         ],
     ),
     (
@@ -693,6 +699,8 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
             ("s3:ListBucket", "dry-run/*"),
             ("s3:PutObject", "reports/*/rollover_*"),
             ("s3:PutObject", "dry-run/*/reports/rollover_*"),
+            ("s3:PutObject", "cache/*/answers/*"),
+            ("s3:PutObject", "dry-run/*/cache/answers/*"),
         ],
     ),
     (
@@ -953,6 +961,71 @@ fn the_day_keys_the_code_uses_fall_under_the_grants_of_the_steps_that_use_them()
         ("RolloverReport", "s3:ListBucket", day.cache_prefix()),
         ("RolloverReport", "s3:GetObject", cache.clone()),
         ("RolloverReport", "s3:PutObject", rollover.clone()),
+        (
+            "Transform",
+            "s3:ListBucket",
+            day.answers_prefix("before-push"),
+        ),
+        (
+            "Transform",
+            "s3:GetObject",
+            day.reading_list_answers("before-push"),
+        ),
+        (
+            "Transform",
+            "s3:PutObject",
+            day.reading_list_answers("before-push"),
+        ),
+        (
+            "Transform",
+            "s3:GetObject",
+            day.page_answers("after-push", "2025"),
+        ),
+        (
+            "Transform",
+            "s3:PutObject",
+            dry.page_answers("before-push", "2025"),
+        ),
+        (
+            "Transform",
+            "s3:GetObject",
+            dry.reading_list_answers("after-push"),
+        ),
+        (
+            "Transform",
+            "s3:PutObject",
+            dry.reading_list_answers("after-push"),
+        ),
+        (
+            "CacheCourses",
+            "s3:GetObject",
+            day.page_answers("after-push", "2025"),
+        ),
+        (
+            "CacheCourses",
+            "s3:PutObject",
+            dry.page_answers("before-push", "2025"),
+        ),
+        (
+            "RolloverReport",
+            "s3:ListBucket",
+            day.answers_prefix("before-push"),
+        ),
+        (
+            "RolloverReport",
+            "s3:GetObject",
+            dry.reading_list_answers("after-push"),
+        ),
+        (
+            "RolloverReport",
+            "s3:PutObject",
+            day.reading_list_answers("before-push"),
+        ),
+        (
+            "RolloverReport",
+            "s3:PutObject",
+            dry.page_answers("before-push", "2025"),
+        ),
         ("EmailReport", "s3:ListBucket", day.rollover_prefix()),
         ("EmailReport", "s3:GetObject", rollover.clone()),
     ];

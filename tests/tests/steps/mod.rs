@@ -20,6 +20,7 @@ mod normal_day;
 mod one_load;
 mod pull_wait;
 mod reading_lists;
+mod resume;
 mod sftp;
 mod slack_limits;
 mod stale_upload;

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# A generated day of $ROWS rows (60,000 by default) through the sandbox: the real state
+# machine on the local stack, Alma's simulator answering each call after $LATENCY_MS ms, at
+# the template's default AlmaRate. Prints how often each Alma-bound step ran (it stops before
+# its Lambda deadline and runs again), the time spent in those states against
+# (Alma calls ÷ AlmaRate) (target: within 1.15x), and any call made twice. A measurement: it
+# prints figures and asserts only that the day SUCCEEDED.
+#
+# usage: bench/sandbox-day.sh     (ROWS=60000 SEED=1 RATE=10 LATENCY_MS=150 by default)
+set -euo pipefail
+
+ROWS="${ROWS:-60000}"
+SEED="${SEED:-1}"
+RATE="${RATE:-10}"
+LATENCY_MS="${LATENCY_MS:-150}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CARGO="${CARGO:-cargo}"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+DATA="$TARGET/bench-data/day-$ROWS-seed$SEED"
+OUT="$TARGET/bench-data/sandbox-day-$ROWS"
+
+if [[ ! -s "$DATA/cem.csv" ]]; then
+  echo "generating a $ROWS-row day into $DATA" >&2
+  python3 "$ROOT/tests/fixtures/gen-cem" --rows "$ROWS" --seed "$SEED" --year 2026 --out "$DATA"
+fi
+rm -rf "$OUT" "$OUT.template"
+# A day this size sends more DELETE rows than the safety brake's default 500 (a share of
+# its courses well under BrakeDeletePercent): the template's copy allows them, so the day
+# is not held for a person.
+# The simulator (a debug build) holds its store for about two minutes while it loads a
+# 34,000-row file, and every Alma call waits: the copy gives the job check room to wait
+# that out (its function 300 s, its Task 330 s) instead of failing the day at 90 s.
+mkdir -p "$OUT.template/infra"
+python3 - "$ROOT" "$OUT.template" <<'PY'
+import json, sys
+root, out = sys.argv[1], sys.argv[2]
+text = open(f"{root}/template.yaml").read()
+old = "  BrakeDeleteMax:\n    Type: Number\n    Description: Hold the day when it has more than this many DELETE rows.\n    Default: 500\n"
+assert old in text, "BrakeDeleteMax is not as expected in template.yaml"
+text = text.replace(old, old.replace("Default: 500", "Default: 100000"))
+start = text.index("  CheckJobFunction:")
+at = text.index("      Timeout: ", start)
+end = text.index("\n", at)
+text = text[:at] + "      Timeout: 300" + text[end:]
+open(f"{out}/template.yaml", "w").write(text)
+definition = json.load(open(f"{root}/infra/statemachine.asl.json"))
+def walk(states):
+    for name, state in states.items():
+        if name == "Check the course loader job":
+            state["TimeoutSeconds"] = 330
+        for branch in state.get("Branches", []):
+            walk(branch["States"])
+walk(definition["States"])
+json.dump(definition, open(f"{out}/infra/statemachine.asl.json", "w"), indent=2)
+PY
+
+status=0
+(cd "$ROOT" && "$CARGO" run -q -p leganto-tests --bin sandbox -- \
+  --cem "$DATA/cem.csv" --alma-courses "$DATA/alma_courses.json" --template "$OUT.template/template.yaml" \
+  --alma-rate "$RATE" --alma-latency-ms "$LATENCY_MS" --out "$OUT") >"$OUT.log" 2>&1 || status=$?
+echo "sandbox account: $OUT.log (exit $status)"
+
+python3 - "$OUT" "$RATE" "$ROWS" <<'PY'
+import json, sys
+from collections import Counter
+from datetime import datetime
+
+out, rate, rows = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+execution = json.load(open(f"{out}/execution.json"))
+log = json.load(open(f"{out}/alma-calls.json"))
+calls = log["calls"]
+
+def t(s):
+    s = s.replace("Z", "+00:00")
+    # Python before 3.11 takes at most 6 digits of a second's fraction.
+    if "." in s:
+        head, rest = s.split(".", 1)
+        frac = "".join(c for c in rest.split("+")[0] if c.isdigit())[:6]
+        s = f"{head}.{frac}+{rest.split('+')[1]}" if "+" in rest else f"{head}.{frac}"
+    return datetime.fromisoformat(s)
+
+def seconds(visit):
+    if not visit.get("exited"):
+        return 0.0
+    return (t(visit["exited"]) - t(visit["entered"])).total_seconds()
+
+visits = execution["history"]
+def state(name):
+    v = [x for x in visits if x["state"] == name]
+    return len(v), sum(seconds(x) for x in v)
+
+transform = state("Transform the export")
+years = state("Cache Alma courses for the year")
+cache_map = state("Cache Alma courses")
+report = state("Build the rollover report")
+
+lists = [c for c in calls if c["method"] == "GET" and c["path"].endswith("/reading-lists")]
+pages = [c for c in calls if c["method"] == "GET" and c["path"].rstrip("/").endswith("/courses")
+         and "q=" in c["query"]]
+asked = lists + pages
+# A 429 or 5xx is asked again by design; an answer asked for twice is a repeat.
+answered = [c for c in asked if c["status"] != 429 and c["status"] < 500]
+# Answers are kept per phase (Alma changes when it loads the day's file): the transform's
+# before the push, the caches' and the report's after it.
+push = next(v for v in visits if v["state"] == "Push to Alma SFTP")
+push_ms = log["clock"]["at_ms"] + (t(push["entered"]) - t(log["clock"]["utc"])).total_seconds() * 1000
+def repeats(cs):
+    return sum(n - 1 for n in Counter((c["path"], c["query"]) for c in cs).values() if n > 1)
+twice = repeats([c for c in answered if c["at_ms"] < push_ms]) + \
+    repeats([c for c in answered if c["at_ms"] >= push_ms])
+alma_seconds = transform[1] + cache_map[1] + report[1]
+def sim_ms(utc):
+    return log["clock"]["at_ms"] + (t(utc) - t(log["clock"]["utc"])).total_seconds() * 1000
+def calls_in(name):
+    spans = [(sim_ms(v["entered"]), sim_ms(v["exited"])) for v in visits
+             if v["state"] == name and v.get("exited")]
+    return sum(1 for c in asked if any(a <= c["at_ms"] <= b for a, b in spans))
+floor = len(asked) / rate
+
+print(f"\n== A {rows}-row day through the sandbox: {execution['status']}")
+print(f"  Transform the export            {transform[0]} invocations, {transform[1]:7.1f} s")
+print(f"  Cache Alma courses (Map)        {years[0]} invocations over its years, {cache_map[1]:7.1f} s")
+print(f"  Build the rollover report       {report[0]} invocations, {report[1]:7.1f} s")
+print(f"  Alma calls by those states      {len(asked)} ({len(lists)} reading-list counts, {len(pages)} course pages)")
+print(f"  answers asked twice in a phase  {twice}")
+print(f"  429 or 5xx answers              {len(asked) - len(answered)}")
+print(f"  all Alma calls of the run       {len(calls)}")
+print(f"  time in Alma-bound states       {alma_seconds:.1f} s")
+print(f"  calls / AlmaRate ({rate:g}/s)        {floor:.1f} s")
+print(f"  ratio                           {alma_seconds / floor:.3f}  (target: within 1.15)")
+for name, (n, secs) in [("Transform the export", transform), ("Cache Alma courses", cache_map),
+                        ("Build the rollover report", report)]:
+    c = calls_in(name)
+    if c:
+        print(f"  {name:<31} {c} calls in {secs:.1f} s; calls / AlmaRate {c / rate:.1f} s: {secs / (c / rate):.3f}")
+PY
+exit "$status"
