@@ -56,6 +56,8 @@ pub struct RolloverCounts {
     pub found: u64,
     pub not_found: u64,
     pub ambiguous: u64,
+    /// Found rows whose course is new or changed since a delta's baseline.
+    pub new_since_baseline: Option<u64>,
 }
 
 /// What the day's summary reports.
@@ -201,11 +203,15 @@ impl SlackMessage {
             text.push_str(&format!("; Alma job {}", job.status));
         }
         if let Some(r) = &day.rollovers {
-            blocks.push(fields(&[
+            let mut counts = vec![
                 ("Rollovers found", r.found.to_string()),
                 ("Not found", r.not_found.to_string()),
                 ("Ambiguous", r.ambiguous.to_string()),
-            ]));
+            ];
+            if let Some(new) = r.new_since_baseline {
+                counts.push(("New since the last load", new.to_string()));
+            }
+            blocks.push(fields(&counts));
             text.push_str(&format!(
                 "; rollovers {} found, {} not found, {} ambiguous",
                 r.found, r.not_found, r.ambiguous
@@ -474,6 +480,7 @@ mod tests {
                 found: 30,
                 not_found: 5,
                 ambiguous: 1,
+                new_since_baseline: None,
             }),
             execution_url: Some("https://console.example/exec".into()),
             notes: vec![],

@@ -104,6 +104,7 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
         courses: only.map_or(summary.courses_written, |c| c.courses),
         changed: summary.rows_in_file,
         reason: only.is_none().then(|| "no --baseline".to_string()),
+        since: None,
     };
     println!("{load}");
     Ok(())

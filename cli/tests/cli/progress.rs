@@ -190,6 +190,10 @@ fn summary_stdout(command: &str, input: &Path, output: &Path, summary: &Path) ->
         n(&j["durations_ms"]["total_ms"]) as f64 / 1000.0,
         n(&j["durations_ms"]["alma_ms"]) as f64 / 1000.0,
     ));
+    if command == "transform" {
+        // Which file was written; these runs give no baseline.
+        text.push_str("full load (no --baseline)\n");
+    }
     text
 }
 

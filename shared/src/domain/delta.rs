@@ -35,7 +35,7 @@ pub fn write_course_rows<R: Read + Seek, W: Write>(
 }
 
 /// Each data row of a loader-layout file (header skipped), CRLF removed, with its code.
-fn rows(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+pub(crate) fn rows(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     text.split(|&b| b == b'\n')
         .skip(1)
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
@@ -64,11 +64,7 @@ impl Baseline {
 
     /// From a gzip file of course rows (the baseline kept in the bucket).
     pub fn from_gzip(bytes: &[u8]) -> Result<Baseline, DeltaError> {
-        let mut text = Vec::with_capacity(bytes.len() * 8);
-        GzDecoder::new(bytes)
-            .read_to_end(&mut text)
-            .map_err(DeltaError::Unreadable)?;
-        Ok(Baseline::from_rows(&text))
+        Ok(Baseline::from_rows(&gunzip(bytes)?))
     }
 
     pub fn len(&self) -> usize {
@@ -81,6 +77,15 @@ impl Baseline {
 }
 
 /// Gzip, for the course rows kept in the bucket (they shrink about tenfold).
+/// The text of a gzip file of course rows.
+pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, DeltaError> {
+    let mut text = Vec::with_capacity(bytes.len() * 8);
+    GzDecoder::new(bytes)
+        .read_to_end(&mut text)
+        .map_err(DeltaError::Unreadable)?;
+    Ok(text)
+}
+
 pub fn gzip(bytes: &[u8]) -> io::Result<Vec<u8>> {
     let mut enc = GzEncoder::new(Vec::with_capacity(bytes.len() / 8), Default::default());
     enc.write_all(bytes)?;
@@ -141,6 +146,9 @@ pub struct Load {
     pub changed: u64,
     /// Why a full file, or null for a delta.
     pub reason: Option<String>,
+    /// A delta's baseline: the run date of the last loaded day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<chrono::NaiveDate>,
 }
 
 /// `11562` → `11,562`.
@@ -286,6 +294,7 @@ mod tests {
             courses: 11_562,
             changed: 312,
             reason: None,
+            since: None,
         };
         assert_eq!(delta.to_string(), "delta: 312 of 11,562 courses changed");
         let full = Load {
@@ -293,6 +302,7 @@ mod tests {
             courses: 5,
             changed: 5,
             reason: Some("asked for".into()),
+            since: None,
         };
         assert_eq!(full.to_string(), "full load (asked for)");
         assert_eq!(

@@ -51,6 +51,12 @@ pub fn summary_lines(input: &EmailReportInput) -> Vec<(String, String)> {
     let mut lines = Vec::new();
     if let Some(r) = &input.report {
         lines.push(("Rollovers found".into(), r.rollovers.to_string()));
+        if let Some(new) = r.new_since_baseline {
+            lines.push((
+                "Of them new or changed since the last loaded day".into(),
+                new.to_string(),
+            ));
+        }
         lines.push((
             "Copy requests not found in Alma".into(),
             r.not_found.to_string(),

@@ -215,6 +215,7 @@ mod tests {
                 courses: u64::MAX,
                 changed: u64::MAX,
                 reason: Some(nasty(5000)),
+                since: None,
             }),
         }
         .bounded(2026);
@@ -271,6 +272,7 @@ mod tests {
             without_reading_lists: u64::MAX,
             excluded: u64::MAX,
             api_calls: u64::MAX,
+            new_since_baseline: Some(u64::MAX),
         };
 
         // A Catch keeps the Lambda's error as JSON text, escaped once more in the state.

@@ -202,6 +202,7 @@ pub fn day_summary(state: &SlackState) -> DaySummary {
             found: r.rollovers,
             not_found: r.not_found,
             ambiguous: r.ambiguous,
+            new_since_baseline: r.new_since_baseline,
         }),
         execution_url: state.console_url(),
         notes,

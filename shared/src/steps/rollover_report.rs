@@ -11,8 +11,9 @@ use super::resume::{self, Phase, Progress};
 use super::transform::{export_key, spool_export, TransformOutput};
 use super::{RunInfo, StepContext, StepError};
 use crate::alma::CourseCache;
+use crate::domain::delta::{self, Changed, DeltaError};
 use crate::pipeline;
-use crate::store::{content_type, file_name};
+use crate::store::{content_type, file_name, DayKeys, StoreError};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct RolloverReportInput {
@@ -40,6 +41,44 @@ pub struct ReportOutput {
     pub excluded: u64,
     #[serde(default)]
     pub api_calls: u64,
+    /// Of the report's rows, those whose course row is new or changed since the baseline
+    /// of the day's delta (course-loading.md §8); absent for a full load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_since_baseline: Option<u64>,
+}
+
+/// Of the report's rows, how many have a course row new or changed since the baseline the
+/// day's delta was made against: today's course rows and the baseline day's, both kept
+/// under `reports/` (the `state/` copy may already be today's). `None` for a full load.
+async fn new_since_baseline(
+    ctx: &StepContext,
+    day: &DayKeys,
+    transform: Option<&TransformOutput>,
+    report: &[u8],
+) -> Result<Option<u64>, NotCounted> {
+    let Some(since) = transform
+        .and_then(|t| t.load.as_ref())
+        .and_then(|l| l.since)
+    else {
+        return Ok(None);
+    };
+    let today = delta::gunzip(&ctx.store.get(&day.course_rows()).await?)?;
+    let baseline_key = DayKeys::new(since).course_rows();
+    let baseline = delta::Baseline::from_gzip(&ctx.store.get(&baseline_key).await?)?;
+    let changed = Changed::between(&today, &baseline);
+    let new = delta::rows(report)
+        .filter(|(code, _)| std::str::from_utf8(code).is_ok_and(|c| changed.contains(c)))
+        .count();
+    Ok(Some(new as u64))
+}
+
+/// Why the report's new rows were not counted (the report goes on without the count).
+#[derive(Debug, thiserror::Error)]
+enum NotCounted {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Rows(#[from] DeltaError),
 }
 
 /// Puts the day's cache files into `cache`: those the Map made, else all in `cache/…`.
@@ -88,6 +127,15 @@ pub async fn run(
     };
     let counts = summary.rollovers.clone().unwrap_or_default();
 
+    let new_since_baseline = match new_since_baseline(ctx, &day, input.transform.as_ref(), &report)
+        .await
+    {
+        Ok(new) => new,
+        Err(e) => {
+            tracing::warn!(error = %e, "the report's rows new since the baseline were not counted");
+            None
+        }
+    };
     let report_key = day.rollover_report(ctx.local_now());
     ctx.store
         .put(&report_key, report, content_type::TEXT)
@@ -98,6 +146,7 @@ pub async fn run(
         found = counts.found,
         not_found = counts.not_found,
         ambiguous = counts.ambiguous,
+        new_since_baseline,
         alma_calls = summary.alma_calls,
         "built the rollover report"
     );
@@ -111,5 +160,6 @@ pub async fn run(
         without_reading_lists: counts.without_reading_lists,
         excluded: counts.excluded,
         api_calls: summary.alma_calls,
+        new_since_baseline,
     }))
 }

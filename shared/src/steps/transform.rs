@@ -264,7 +264,7 @@ pub async fn run(
     let mut course_rows = Vec::new();
     let courses = delta::write_course_rows(&mut reader, &rules, &mut course_rows)
         .map_err(pipeline::PipelineError::Run)?;
-    let (changed, reason) = match baseline::plan(ctx, &input.run).await? {
+    let (changed, reason, since) = match baseline::plan(ctx, &input.run).await? {
         LoadPlan::Delta { baseline, loaded } => {
             let changed = Changed::between(&course_rows, &baseline);
             tracing::info!(
@@ -273,9 +273,9 @@ pub async fn run(
                 changed = changed.len(),
                 "a delta against the last loaded day"
             );
-            (Some(changed), None)
+            (Some(changed), None, Some(loaded))
         }
-        LoadPlan::Full { reason } => (None, Some(reason)),
+        LoadPlan::Full { reason } => (None, Some(reason), None),
     };
     // The loader file is as large as the export: written to /tmp, uploaded from there.
     let loader = tempfile::NamedTempFile::new().map_err(StepError::OutputFailed)?;
@@ -304,6 +304,7 @@ pub async fn run(
         courses,
         changed: summary.rows_in_file,
         reason,
+        since,
     };
     let (years_needed, odd_years) = years_needed(&mut reader, &rules)?;
     let (years_needed, far_years) =
@@ -479,6 +480,7 @@ mod tests {
                 courses: 1,
                 changed: 1,
                 reason: Some("r".repeat(100)),
+                since: None,
             }),
         }
         .bounded(2026);

@@ -37,6 +37,7 @@ fn summary() -> DaySummary {
             found: 40,
             not_found: 6,
             ambiguous: 2,
+            new_since_baseline: Some(7),
         }),
         execution_url: Some("https://us-west-2.console.aws.amazon.com/states/home".into()),
         notes: vec!["The report e-mail failed: SES refused".into()],

@@ -960,6 +960,7 @@ fn the_day_keys_the_code_uses_fall_under_the_grants_of_the_steps_that_use_them()
         ("RolloverReport", "s3:GetObject", export.clone()),
         ("RolloverReport", "s3:ListBucket", day.cache_prefix()),
         ("RolloverReport", "s3:GetObject", cache.clone()),
+        ("RolloverReport", "s3:GetObject", day.course_rows()),
         ("RolloverReport", "s3:PutObject", rollover.clone()),
         (
             "Transform",

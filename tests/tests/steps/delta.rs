@@ -208,6 +208,18 @@ async fn the_day_after_a_loaded_day_sends_only_its_changes_with_a_tenth_of_the_c
     assert_eq!(courses(&world), after_delta);
     let record: Value = serde_json::from_slice(&world.s3_get(BASELINE).await).unwrap();
     assert_eq!(record["run_date"], DAY_TWO);
+
+    // The report is whole-export and counts its rows whose course changed since day one,
+    // though the baseline is day two's by now.
+    let report = world.step("rollover-report", &mut state, "report").await;
+    let report_rows = rows(&world.s3_get(report["report_key"].as_str().unwrap()).await);
+    assert_eq!(report["rollovers"], report_rows.len());
+    let new_rows = report_rows
+        .iter()
+        .filter(|r| edited.changed_codes.contains(code(r)))
+        .count();
+    assert!(new_rows > 0, "some changed courses are rollovers");
+    assert_eq!(report["new_since_baseline"], new_rows);
 }
 
 #[tokio::test]
