@@ -152,7 +152,7 @@ pub struct Load {
 }
 
 /// `11562` → `11,562`.
-fn grouped(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, d) in digits.chars().enumerate() {
@@ -170,8 +170,8 @@ impl fmt::Display for Load {
             LoadKind::Delta => write!(
                 f,
                 "delta: {} of {} courses changed",
-                grouped(self.changed),
-                grouped(self.courses)
+                thousands(self.changed),
+                thousands(self.courses)
             ),
             LoadKind::Full => write!(
                 f,
@@ -309,8 +309,8 @@ mod tests {
             serde_json::to_value(&delta).unwrap(),
             serde_json::json!({"kind": "delta", "courses": 11562, "changed": 312, "reason": null})
         );
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(1_234_567), "1,234,567");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]

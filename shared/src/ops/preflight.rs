@@ -19,25 +19,8 @@ pub async fn start(
     state_machine_arn: &str,
     now: DateTime<Utc>,
 ) -> Result<Started, OpsError> {
-    let name = execution_name(now);
     let input = serde_json::json!({"preflight": true}).to_string();
-    let out = sfn
-        .start_execution()
-        .state_machine_arn(state_machine_arn)
-        .name(&name)
-        .input(&input)
-        .send()
-        .await
-        .map_err(|e| OpsError::sfn("StartExecution", e))?;
-    let execution_arn = out.execution_arn().to_string();
-    tracing::info!(execution_arn = %execution_arn, name = %name, "started the preflight");
-    Ok(Started {
-        console_url: crate::config::execution_console_url(None, &execution_arn),
-        started_at: now,
-        execution_arn,
-        name,
-        input,
-    })
+    rerun::start_named(sfn, state_machine_arn, execution_name(now), input, now).await
 }
 
 /// The checklist of a finished preflight execution; one failed check when the execution

@@ -210,7 +210,24 @@ pub async fn start(
     now: DateTime<Utc>,
 ) -> Result<Started, OpsError> {
     let name = request.execution_name(now);
-    let input = request.input().to_string();
+    start_named(
+        sfn,
+        state_machine_arn,
+        name,
+        request.input().to_string(),
+        now,
+    )
+    .await
+}
+
+/// Starts an execution called `name` with `input` (JSON text).
+pub(crate) async fn start_named(
+    sfn: &aws_sdk_sfn::Client,
+    state_machine_arn: &str,
+    name: String,
+    input: String,
+    now: DateTime<Utc>,
+) -> Result<Started, OpsError> {
     let out = sfn
         .start_execution()
         .state_machine_arn(state_machine_arn)

@@ -17,37 +17,7 @@ pub enum RunStatus {
 }
 
 /// Delta or full load, as the transform decided (absent before delta loads).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Load {
-    pub kind: String,
-    #[serde(default)]
-    pub courses: Option<u64>,
-    #[serde(default)]
-    pub changed: Option<u64>,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-impl Load {
-    /// "delta: 312 of 11,562 courses changed" or "full load (reason)".
-    pub fn describe(&self) -> String {
-        if self.kind == "delta" {
-            match (self.changed, self.courses) {
-                (Some(changed), Some(courses)) => format!(
-                    "delta: {} of {} courses changed",
-                    thousands(changed),
-                    thousands(courses)
-                ),
-                _ => "delta".to_string(),
-            }
-        } else {
-            match self.reason.as_deref().filter(|r| !r.is_empty()) {
-                Some(reason) => format!("{} load ({reason})", self.kind),
-                None => format!("{} load", self.kind),
-            }
-        }
-    }
-}
+pub use crate::domain::delta::{thousands, Load};
 
 /// Rollover report counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -338,19 +308,6 @@ fn minutes(d: chrono::TimeDelta) -> f64 {
     (d.num_milliseconds().max(0) as f64 / 60_000.0 * 100.0).round() / 100.0
 }
 
-/// `11562` → `11,562`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,7 +357,7 @@ mod tests {
             })
         );
         assert_eq!(
-            f.load.as_ref().map(Load::describe).as_deref(),
+            f.load.as_ref().map(Load::to_string).as_deref(),
             Some("delta: 312 of 11,562 courses changed")
         );
         let stages: Vec<&str> = f.timings.iter().map(|t| t.stage.as_str()).collect();
@@ -449,7 +406,7 @@ mod tests {
             (Some(9), Some(1), Some(2), Some(2))
         );
         assert_eq!(
-            f.load.unwrap().describe(),
+            f.load.unwrap().to_string(),
             "full load (no earlier day to compare with)"
         );
         assert_eq!(DayFigures::from_summary(&json!({})), None);

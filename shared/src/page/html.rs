@@ -9,20 +9,7 @@ use super::chart;
 use super::figures::{thousands, DayFigures, RunStatus};
 
 /// `&`, `<`, `>`, `"` and `'` as entities: safe in text and in quoted attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::email::html_escape as escape;
 
 /// A URL for an `href`: only http(s) and relative links, escaped; anything else is dropped.
 fn href(url: &str) -> Option<String> {
@@ -202,7 +189,7 @@ fn count(n: Option<u64>) -> String {
 fn counts(h: &mut String, f: &DayFigures) {
     h.push_str("<h2>Counts</h2><div class=\"cards\">");
     card(h, "rows-read", "Rows read", &count(f.rows_read), None);
-    let load = f.load.as_ref().map(|l| l.describe());
+    let load = f.load.as_ref().map(|l| l.to_string());
     card(
         h,
         "courses-written",

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::figures::{DayFigures, RunStatus};
+use crate::domain::delta::LoadKind;
 
 pub const NAMESPACE: &str = "Leganto";
 
@@ -40,8 +41,8 @@ pub fn emf_line(f: &DayFigures, now: DateTime<Utc>) -> Option<String> {
             "CoursesChanged",
             f.load
                 .as_ref()
-                .filter(|l| l.kind == "delta")
-                .and_then(|l| l.changed)
+                .filter(|l| l.kind == LoadKind::Delta)
+                .map(|l| l.changed)
                 .map(|n| n as f64),
         ),
         ("RowsRejected", f.rejected.map(|n| n as f64)),
@@ -109,10 +110,11 @@ mod tests {
             ambiguous: 0,
         });
         f.load = Some(Load {
-            kind: "delta".into(),
-            courses: Some(100),
-            changed: Some(7),
+            kind: LoadKind::Delta,
+            courses: 100,
+            changed: 7,
             reason: None,
+            since: None,
         });
         let line = emf_line(&f, "2026-11-28T17:30:00Z".parse().unwrap()).unwrap();
         assert!(!line.contains('\n'), "one line");
