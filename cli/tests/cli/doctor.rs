@@ -24,6 +24,20 @@ fn preflight_machine(checks: &str) -> String {
     )
 }
 
+/// `leganto doctor` against `machine`, polling every second.
+async fn doctor(aws: &Aws, machine: &str) -> Output {
+    aws.leganto(&[
+        "doctor",
+        "--poll-seconds",
+        "1",
+        "--state-machine",
+        machine,
+        "--bucket",
+        BUCKET,
+    ])
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn doctor_prints_the_checklist_and_exits_non_zero_when_a_check_fails() {
     let aws = Aws::start().await;
@@ -34,17 +48,7 @@ async fn doctor_prints_the_checklist_and_exits_non_zero_when_a_check_fails() {
     let machine = aws
         .machine("leganto-preflight", &preflight_machine(checks))
         .await;
-    let o = aws
-        .leganto(&[
-            "doctor",
-            "--poll-seconds",
-            "1",
-            "--state-machine",
-            &machine,
-            "--bucket",
-            BUCKET,
-        ])
-        .await;
+    let o = doctor(&aws, &machine).await;
     assert_eq!(o.status.code(), Some(5));
     let (out, err) = (stdout(&o), stderr(&o));
     assert!(out.starts_with("Started preflight-"), "{out}");
@@ -70,17 +74,7 @@ async fn doctor_exits_zero_when_every_check_passes() {
         "",
     );
     let machine = aws.machine("leganto-preflight-ok", &definition).await;
-    let o = aws
-        .leganto(&[
-            "doctor",
-            "--poll-seconds",
-            "1",
-            "--state-machine",
-            &machine,
-            "--bucket",
-            BUCKET,
-        ])
-        .await;
+    let o = doctor(&aws, &machine).await;
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("ok    CEM SFTP server: listed"), "{out}");
