@@ -357,8 +357,8 @@ pub struct CemRow<'a> {
     fields: [&'a str; 16],
 }
 
-impl CemRow<'_> {
-    pub fn get(&self, col: Col) -> &str {
+impl<'a> CemRow<'a> {
+    pub fn get(&self, col: Col) -> &'a str {
         self.fields[col as usize]
     }
 }
@@ -583,24 +583,41 @@ fn fields<'r>(
     rec: &'r csv::ByteRecord,
     decoded: &'r mut String,
 ) -> [&'r str; 16] {
-    let raw = |k: usize| rec.get(index[k]).unwrap_or_default();
+    let bytes = rec.as_slice();
     // ASCII is the same text in every encoding read here; valid UTF-8 needs no decoding.
-    let as_is = rec.as_slice().is_ascii()
-        || (encoding != TextEncoding::Windows1252 && std::str::from_utf8(rec.as_slice()).is_ok());
-    if as_is {
-        return std::array::from_fn(|k| std::str::from_utf8(raw(k)).unwrap_or_default().trim());
+    // The row is checked once and its fields sliced from it: they split at commas, so at
+    // character boundaries.
+    let as_is = match encoding {
+        TextEncoding::Windows1252 if !bytes.is_ascii() => None,
+        _ => std::str::from_utf8(bytes).ok(),
+    };
+    if let Some(text) = as_is {
+        return std::array::from_fn(|k| {
+            let field = rec.range(index[k]).and_then(|r| text.get(r));
+            trim(field.unwrap_or_default())
+        });
     }
     decoded.clear();
     let mut ends = [0usize; 16];
     for (k, end) in ends.iter_mut().enumerate() {
-        decode_into(raw(k), encoding, decoded);
+        decode_into(rec.get(index[k]).unwrap_or_default(), encoding, decoded);
         *end = decoded.len();
     }
     let text: &'r str = decoded;
     std::array::from_fn(|k| {
         let start = if k == 0 { 0 } else { ends[k - 1] };
-        text.get(start..ends[k]).unwrap_or_default().trim()
+        trim(text.get(start..ends[k]).unwrap_or_default())
     })
+}
+
+/// [`str::trim`], answering the usual case (nothing to trim) from the two end bytes: a
+/// visible ASCII character is never whitespace.
+fn trim(s: &str) -> &str {
+    match s.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
+        [only] if only.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
 }
 
 /// The physical line a record starts on (the header is line 1).
@@ -629,6 +646,13 @@ fn join(first: &csv::ByteRecord, second: &csv::ByteRecord, out: &mut csv::ByteRe
 
 /// [`decode`], appended to `out` without a `String` of its own.
 fn decode_into(bytes: &[u8], encoding: TextEncoding, out: &mut String) {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        if encoding != TextEncoding::Windows1252 || text.is_ascii() {
+            // Most fields of a row that is not ASCII are: copied, not run through a decoder.
+            out.push_str(text);
+            return;
+        }
+    }
     if encoding != TextEncoding::Windows1252 {
         out.push_str(&decode(bytes, encoding));
         return;

@@ -61,6 +61,20 @@ pub struct CourseText<'a> {
 }
 
 impl<'a> CourseText<'a> {
+    /// The copy request, if any: (cleaned SLN, year, term). The rollover report's candidacy
+    /// test: a copy SLN that is empty, `0`, `-` or not a number asks for nothing.
+    pub fn copy_request(&self) -> Option<CopyRequest<'a>> {
+        let sln = self.copy_sln;
+        if sln.is_empty() || sln == "0" || sln == "-" || sln.parse::<u64>().is_err() {
+            return None;
+        }
+        Some(CopyRequest {
+            sln,
+            year: self.copy_year,
+            term: self.copy_term,
+        })
+    }
+
     /// The fields in [`F`] order, the order they are packed in.
     fn in_packing_order(&self) -> [&'a str; NF] {
         [
@@ -131,10 +145,28 @@ impl Course {
         }
     }
 
+    /// The course a row makes, owned.
+    pub fn from_row(row: &CourseRow<'_>) -> Course {
+        Course::build(
+            row.text(),
+            row.start,
+            row.end,
+            row.processing_department,
+            row.term1,
+            row.operation,
+            row.line,
+        )
+    }
+
     pub fn get(&self, f: F) -> &str {
         let i = f as usize;
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         self.text.get(start..self.ends[i] as usize).unwrap_or("")
+    }
+
+    /// All of the text fields, end to end: one string to scan for a character.
+    pub(super) fn all_text(&self) -> &str {
+        &self.text
     }
 
     /// The text, field by field.
@@ -178,61 +210,66 @@ impl Course {
 
     /// Merges an active row of the same code into this active course: the merge rule for
     /// cross-listed courses (instructors and searchable ids gathered, the lower section kept).
-    pub fn merge(&mut self, new: &Course) {
+    pub fn merge(&mut self, new: CourseText<'_>) {
+        // Both lists are built in one buffer, instructors then searchable ids: a day merges
+        // a row for every cross-listing, and a list of its own each cost an allocation.
+        let mut lists = String::with_capacity(
+            self.get(F::Instructor1).len()
+                + self.get(F::AllInstructors).len()
+                + new.instructor1.len()
+                + self.get(F::SearchableId1).len()
+                + self.get(F::AllSearchableIds).len()
+                + new.searchable_id1.len()
+                + 2 * (self.get(F::Section).len() + new.section.len())
+                + 8,
+        );
         // 1. instructors
-        let mut instructors: Vec<&str> = Vec::new();
-        push_unique(&mut instructors, self.get(F::Instructor1));
-        for i in self.get(F::AllInstructors).split(',') {
-            push_unique(&mut instructors, i);
+        let instructors = std::iter::once(self.get(F::Instructor1))
+            .chain(self.get(F::AllInstructors).split(','))
+            .chain([new.instructor1]);
+        for i in instructors {
+            push_unique(&mut lists, 0, i);
         }
-        push_unique(&mut instructors, new.get(F::Instructor1));
-        let all_instructors = instructors.join(",");
-        // 2. searchable ids, capped at 10
-        let mut ids: Vec<&str> = Vec::new();
-        push_unique(&mut ids, self.get(F::SearchableId1));
-        for i in self.get(F::AllSearchableIds).split(',') {
-            push_unique(&mut ids, i);
+        let ids_from = lists.len();
+        // 2. searchable ids, the first 10
+        let ids = std::iter::once(self.get(F::SearchableId1))
+            .chain(self.get(F::AllSearchableIds).split(','))
+            .chain([new.searchable_id1, new.section]);
+        let mut count = 0;
+        for i in ids {
+            if count == 10 {
+                break;
+            }
+            count += usize::from(push_unique(&mut lists, ids_from, i));
         }
-        push_unique(&mut ids, new.get(F::SearchableId1));
-        push_unique(&mut ids, new.get(F::Section));
-        ids.truncate(10);
         // 3. the lower section wins; both sections stay searchable (may exceed 10)
         let mut section = self.get(F::Section);
         if let (Ok(kept), Ok(newer)) = (
             self.get(F::Section).parse::<u64>(),
-            new.get(F::Section).parse::<u64>(),
+            new.section.parse::<u64>(),
         ) {
             if kept > newer {
-                push_unique(&mut ids, new.get(F::Section));
-                push_unique(&mut ids, self.get(F::Section));
-                section = new.get(F::Section);
+                push_unique(&mut lists, ids_from, new.section);
+                push_unique(&mut lists, ids_from, self.get(F::Section));
+                section = new.section;
             }
         }
         // 4.
-        let all_ids = ids.join(",");
+        let (all_instructors, all_searchable_ids) = lists.split_at(ids_from);
         let merged = self.with_text(CourseText {
             instructor1: "",
-            all_instructors: &all_instructors,
+            all_instructors,
             searchable_id1: "",
-            all_searchable_ids: &all_ids,
+            all_searchable_ids,
             section,
             ..self.text()
         });
         *self = merged;
     }
 
-    /// The copy request, if any: (cleaned SLN, year, term). The rollover report's candidacy
-    /// test: a copy SLN that is empty, `0`, `-` or not a number asks for nothing.
+    /// The copy request, if any ([`CourseText::copy_request`]).
     pub fn copy_request(&self) -> Option<CopyRequest<'_>> {
-        let sln = self.get(F::CopySln);
-        if sln.is_empty() || sln == "0" || sln == "-" || sln.parse::<u64>().is_err() {
-            return None;
-        }
-        Some(CopyRequest {
-            sln,
-            year: self.get(F::CopyYear),
-            term: self.get(F::CopyTerm),
-        })
+        self.text().copy_request()
     }
 }
 
@@ -244,10 +281,20 @@ pub struct CopyRequest<'a> {
     pub term: &'a str,
 }
 
-fn push_unique<'a>(list: &mut Vec<&'a str>, item: &'a str) {
-    if !item.is_empty() && !list.contains(&item) {
-        list.push(item);
+/// Adds `item` to the comma-separated list that starts at `from` in `buf`, unless it is
+/// empty or already there; whether it was added.
+fn push_unique(buf: &mut String, from: usize, item: &str) -> bool {
+    let list = buf.get(from..).unwrap_or_default();
+    // Split as bytes: the lists are short, too short for `str::split`'s searcher to pay.
+    let mut items = list.as_bytes().split(|&b| b == b',');
+    if item.is_empty() || items.any(|i| i == item.as_bytes()) {
+        return false;
     }
+    if !list.is_empty() {
+        buf.push(',');
+    }
+    buf.push_str(item);
+    true
 }
 
 /// A row loaded with a warning: an unknown campus, a college the campus has no rule for, or
@@ -309,11 +356,42 @@ impl std::fmt::Display for Warning {
     }
 }
 
+/// A course as one CEM row makes it, borrowed from the row. Only the first row of a code
+/// needs its own copy ([`Course::from_row`]): a later one is merged into it, or dropped.
+pub struct CourseRow<'a> {
+    /// The text, but for the two fields the rules may rewrite: `section` and `copy_sln`.
+    text: CourseText<'a>,
+    /// SLN, `-` removed.
+    section: Cow<'a, str>,
+    /// COPY_COURSE_SLN, thousands separators removed.
+    copy_sln: Cow<'a, str>,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub processing_department: NameId,
+    pub term1: Option<NameId>,
+    pub operation: Operation,
+    /// CEM line of the row.
+    pub line: u64,
+}
+
+impl CourseRow<'_> {
+    pub fn text(&self) -> CourseText<'_> {
+        CourseText {
+            section: self.section.trim(),
+            copy_sln: self.copy_sln.trim(),
+            ..self.text
+        }
+    }
+}
+
 /// What the row rules make of one CEM row.
-pub enum RowOutcome {
+// Handed to the caller for one step and never stored, like the row it borrows from: boxing
+// the course would cost the allocation per row it exists to save.
+#[allow(clippy::large_enum_variant)]
+pub enum RowOutcome<'a> {
     /// COURSE_STATUS REQUESTED: skipped until it has another status.
     Skipped,
-    Course(Course, Vec<Warning>),
+    Course(CourseRow<'a>, Vec<Warning>),
     Rejected(RowReject),
 }
 
@@ -347,7 +425,7 @@ pub fn parse_sync_date(value: &str) -> Option<NaiveDate> {
 
 /// Applies the row rules to one row, in their order: skip REQUESTED, the operation from the
 /// status, the processing department, Term1, the dates, then the fields copied as they are.
-pub fn apply_row_rules(row: &CemRow<'_>, rules: &Rules) -> RowOutcome {
+pub fn apply_row_rules<'a>(row: &CemRow<'a>, rules: &Rules) -> RowOutcome<'a> {
     match checked_row(row) {
         Ok(Some(checked)) => {
             let (course, mut warnings) = course_from(row, &checked, rules);
@@ -424,36 +502,39 @@ fn sync_date(row: &CemRow<'_>, col: Col) -> Result<NaiveDate, RowReject> {
 }
 
 /// The course a checked row makes, with the warnings it raised.
-fn course_from(row: &CemRow<'_>, checked: &CheckedRow, rules: &Rules) -> (Course, Vec<Warning>) {
+fn course_from<'a>(
+    row: &CemRow<'a>,
+    checked: &CheckedRow,
+    rules: &Rules,
+) -> (CourseRow<'a>, Vec<Warning>) {
     let mut warnings = Vec::new();
     let department = processing_department(row, rules, &mut warnings);
     let term1 = term1(row, rules, &mut warnings);
-    let section = without(row.get(Col::Sln), '-');
-    let copy_sln = without(row.get(Col::CopySln), ',');
-    let text = CourseText {
-        code: row.get(Col::Code),
-        title: row.get(Col::Name),
-        section: section.trim(),
-        academic_department: row.get(Col::College),
-        year: row.get(Col::Year),
-        searchable_id1: row.get(Col::CourseId),
-        all_searchable_ids: "",
-        instructor1: row.get(Col::Asurite),
-        all_instructors: "",
-        copy_sln: copy_sln.trim(),
-        copy_year: row.get(Col::CopyYear),
-        copy_term: row.get(Col::CopyTerm),
-    };
-    formula_warnings(row, &text, &mut warnings);
-    let course = Course::build(
-        text,
-        checked.start,
-        checked.end,
-        department,
+    let course = CourseRow {
+        text: CourseText {
+            code: row.get(Col::Code),
+            title: row.get(Col::Name),
+            section: "",
+            academic_department: row.get(Col::College),
+            year: row.get(Col::Year),
+            searchable_id1: row.get(Col::CourseId),
+            all_searchable_ids: "",
+            instructor1: row.get(Col::Asurite),
+            all_instructors: "",
+            copy_sln: "",
+            copy_year: row.get(Col::CopyYear),
+            copy_term: row.get(Col::CopyTerm),
+        },
+        section: without(row.get(Col::Sln), '-'),
+        copy_sln: without(row.get(Col::CopySln), ','),
+        start: checked.start,
+        end: checked.end,
+        processing_department: department,
         term1,
-        checked.operation,
-        row.line,
-    );
+        operation: checked.operation,
+        line: row.line,
+    };
+    formula_warnings(row, &course.text(), &mut warnings);
     (course, warnings)
 }
 

@@ -89,13 +89,15 @@ impl<'r, W: Write> LoaderWriter<'r, W> {
             (None, Operation::Active) => "",
         };
         let (old_code, old_section) = rollover.unwrap_or(("", ""));
+        let department = rules.name(c.processing_department);
+        let term1 = c.term1.map_or("", |t| rules.name(t));
         let fields: [&str; 34] = [
             c.get(F::Code),
             c.get(F::Title),
             c.get(F::Section),
             c.get(F::AcademicDepartment),
-            rules.name(c.processing_department),
-            c.term1.map_or("", |t| rules.name(t)),
+            department,
+            term1,
             "",
             "",
             "",
@@ -125,6 +127,12 @@ impl<'r, W: Write> LoaderWriter<'r, W> {
             "",
             "",
         ];
+        // Rare: one branch-free (vectorized) test over the course's text and the rest, the
+        // field-by-field rewrite only when it finds a break.
+        let breaks = has_break(c.all_text())
+            || [department, term1, start, end, old_code, old_section]
+                .iter()
+                .any(|f| has_break(f));
         let line = &mut self.line;
         line.clear();
         for (i, f) in fields.iter().enumerate() {
@@ -133,13 +141,9 @@ impl<'r, W: Write> LoaderWriter<'r, W> {
             }
             let from = line.len();
             line.extend_from_slice(f.as_bytes());
-            // Rare: a branch-free test (vectorized) first, the rewrite only when needed.
-            let breaks = f
-                .bytes()
-                .fold(false, |seen, b| seen | matches!(b, b'\t' | b'\r' | b'\n'));
             if breaks {
                 for b in &mut line[from..] {
-                    if matches!(*b, b'\t' | b'\r' | b'\n') {
+                    if is_break(*b) {
                         *b = b' ';
                     }
                 }
@@ -153,4 +157,13 @@ impl<'r, W: Write> LoaderWriter<'r, W> {
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+/// A tab, CR or LF: each would break the loader file's layout.
+const fn is_break(b: u8) -> bool {
+    matches!(b, b'\t' | b'\r' | b'\n')
+}
+
+fn has_break(text: &str) -> bool {
+    text.bytes().fold(false, |seen, b| seen | is_break(b))
 }

@@ -34,7 +34,7 @@ pub enum RunError {
 fn each_outcome<R: Read + Seek>(
     input: &mut R,
     rules: &Rules,
-    mut f: impl FnMut(RowOutcome),
+    mut f: impl FnMut(RowOutcome<'_>),
 ) -> Result<TextEncoding, CemError> {
     input.seek(SeekFrom::Start(0)).map_err(CemError::Io)?;
     let encoding = detect_encoding(&mut *input)?;
@@ -79,6 +79,18 @@ fn hash_code(code: &str) -> u64 {
     FxBuildHasher.hash_one(code)
 }
 
+/// A code's hash in 32 bits, for a table of a large day's codes to take half the memory
+/// (and stay in cache); [`spread`] makes it a table hash again.
+fn short_hash(code: &str) -> u32 {
+    (hash_code(code) >> 32) as u32
+}
+
+/// The table hash of a [`short_hash`]: the table picks buckets from its low bits and tags
+/// from its high ones, so both halves carry it.
+fn spread(short: u32) -> u64 {
+    u64::from(short) << 32 | u64::from(short)
+}
+
 /// The codes seen, each once: all their text in one string, the table holding each one's
 /// hash (so growing the table reads no text), where it is, and whether an active row has
 /// been seen. No allocation per code.
@@ -118,12 +130,15 @@ pub fn scan<R: Read + Seek>(input: &mut R, rules: &Rules) -> Result<Scan, CemErr
     let mut seen = SeenCodes::default();
     let mut out = Scan::default();
     each_outcome(input, rules, |o| {
-        let RowOutcome::Course(c, _) = o else { return };
-        let code = c.get(F::Code);
-        match (c.operation, seen.get(code)) {
+        let RowOutcome::Course(row, _) = o else {
+            return;
+        };
+        let c = row.text();
+        let code = c.code;
+        match (row.operation, seen.get(code)) {
             (Operation::Delete, None) => {
                 out.delete_targets.push(DeleteTarget {
-                    year: c.get(F::Year).to_owned(),
+                    year: c.year.to_owned(),
                     code: code.to_owned(),
                 });
                 seen.set(code, false);
@@ -133,7 +148,7 @@ pub fn scan<R: Read + Seek>(input: &mut R, rules: &Rules) -> Result<Scan, CemErr
                 if let Some(req) = c.copy_request() {
                     out.copy_candidates.push(CopyCandidate {
                         code: code.to_owned(),
-                        year: c.get(F::Year).to_owned(),
+                        year: c.year.to_owned(),
                         delete_first: prior.is_some(),
                         sln: req.sln.to_owned(),
                         copy_year: req.year.to_owned(),
@@ -234,6 +249,13 @@ struct Merged {
     summary: RunSummary,
 }
 
+/// About as many course codes as `input` could hold: one per 160 bytes, shorter than any
+/// real row with its 16 required columns.
+fn expected_codes<R: Seek>(input: &mut R) -> Result<usize, CemError> {
+    let bytes = input.seek(SeekFrom::End(0)).map_err(CemError::Io)?;
+    Ok(usize::try_from(bytes / 160).unwrap_or(usize::MAX))
+}
+
 /// The row rules, the delete guard and the merge rule for cross-listed courses, over the
 /// whole export.
 fn merge_all<R: Read + Seek>(
@@ -242,10 +264,13 @@ fn merge_all<R: Read + Seek>(
     guard: DeleteGuard<'_>,
     only: Option<&Changed>,
 ) -> Result<Merged, CemError> {
-    let mut courses: Vec<Course> = Vec::new();
+    // Sized from the export's length, so that neither is copied as it grows: a large day's
+    // courses and their table are tens of megabytes. Capacity never touched costs no memory.
+    let codes = expected_codes(input)?;
+    let mut courses: Vec<Course> = Vec::with_capacity(codes);
     // (hash of the code, index into `courses`): found by each course's own code, no second
     // copy of it; the hash kept so that growing the table reads no course.
-    let mut by_code: HashTable<(u64, usize)> = HashTable::new();
+    let mut by_code: HashTable<(u32, u32)> = HashTable::new();
     let mut held = FxHashSet::default();
     let mut delete_sections: FxHashMap<usize, Vec<Box<str>>> = FxHashMap::default();
     let mut s = RunSummary::default();
@@ -264,13 +289,19 @@ fn merge_all<R: Read + Seek>(
             RowOutcome::Course(c, w) => (c, w),
         };
         s.warnings.extend(warnings);
-        let code = new.get(F::Code);
-        let h = hash_code(code);
+        let text = new.text();
+        let code = text.code;
+        let short = short_hash(code);
+        let h = spread(short);
         let found = by_code
-            .find(h, |&(eh, i)| eh == h && courses[i].get(F::Code) == code)
-            .map(|&(_, i)| i);
+            .find(h, |&(es, i)| {
+                es == short && courses[i as usize].get(F::Code) == code
+            })
+            .map(|&(_, i)| i as usize);
         let mut index_new = |courses: &Vec<Course>| {
-            by_code.insert_unique(h, (h, courses.len()), |&(eh, _)| eh);
+            // A day of four billion courses is not a day's export.
+            let i = u32::try_from(courses.len()).unwrap_or(u32::MAX);
+            by_code.insert_unique(h, (short, i), |&(es, _)| spread(es));
         };
         match found {
             Some(_) if new.operation == Operation::Delete => s.deletes.superseded += 1,
@@ -280,22 +311,22 @@ fn merge_all<R: Read + Seek>(
                     held.remove(&i);
                     delete_sections.remove(&i);
                     s.deletes.superseded += 1;
-                    *kept = new;
+                    *kept = Course::from_row(&new);
                 } else {
-                    kept.merge(&new);
+                    kept.merge(text);
                 }
             }
             None if new.operation == Operation::Active => {
                 index_new(&courses);
-                courses.push(new);
+                courses.push(Course::from_row(&new));
             }
             // Unchanged since the baseline (§8): not sent, so the guard is not asked.
             None if only.is_some_and(|d| !d.contains(code)) => {
                 held.insert(courses.len());
                 index_new(&courses);
-                courses.push(new);
+                courses.push(Course::from_row(&new));
             }
-            None => match guard.decide(new.get(F::Year), code) {
+            None => match guard.decide(text.year, code) {
                 GuardDecision::NotInAlma => s.deletes.not_in_alma += 1,
                 GuardDecision::HasReadingLists => {
                     s.deletes.suppressed_reading_lists += 1;
@@ -308,11 +339,11 @@ fn merge_all<R: Read + Seek>(
                     if decision == GuardDecision::Unverified {
                         held.insert(courses.len());
                     } else {
-                        let sections = guard.alma_sections(new.get(F::Year), code);
+                        let sections = guard.alma_sections(text.year, code);
                         delete_sections.insert(courses.len(), sections);
                     }
                     index_new(&courses);
-                    courses.push(new);
+                    courses.push(Course::from_row(&new));
                 }
             },
         }
