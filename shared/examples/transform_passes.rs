@@ -2,8 +2,8 @@
 //! time and peak memory (`bench/transform-vs-iconv.sh`): the export spooled to an unnamed
 //! file in the temp directory (as the Lambda spools the S3 body to /tmp), the day's course
 //! rows (gzipped, as kept for the next baseline) compared with a baseline (the same day's
-//! rows: a delta day holds both in memory), pass 1 (`scan`), pass 2 (`transform_only`, the
-//! loader file written to a file) and the step's scan for the copy years to cache. The
+//! rows: a delta day holds both in memory), pass 1 (`scan`, which also gives the copy years
+//! to cache) and pass 2 (`transform_only`, the loader file written to a file). The
 //! delete guard is offline (no Alma): the Alma side is measured by `bench-alma` and the
 //! sandbox.
 //!
@@ -19,6 +19,10 @@ use leganto_shared::domain::delta::{self, Baseline, Changed};
 use leganto_shared::domain::run::transform_only;
 use leganto_shared::domain::{scan, DeleteGuard, Rules};
 use leganto_shared::steps::transform::years_needed;
+
+// The Transform Lambda's allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,7 +49,7 @@ fn main() {
     )
     .expect("pass 2");
     w.flush().expect("write OUT");
-    let (years, _) = years_needed(&mut export, &rules).expect("copy years");
+    let (years, _) = years_needed(&found, &rules);
     eprintln!(
         "rows {} courses {} delete targets {} copy candidates {} copy years {}",
         summary.rows_read,

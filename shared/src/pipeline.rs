@@ -15,7 +15,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 use crate::alma::{AlmaError, CourseCache, PAGE_SIZE};
 use crate::domain::delta::Changed;
 use crate::domain::facts::{AlmaFacts, CourseIndex, DeleteGuard};
-use crate::domain::run::{self, reading_list_ids_for, DeleteTarget, RunError};
+use crate::domain::run::{self, reading_list_ids_for, DeleteTarget, RunError, Scan};
 use crate::domain::{AlmaCourse, Rules, RunSummary};
 
 #[derive(Debug, thiserror::Error)]
@@ -213,8 +213,22 @@ pub async fn transform_only_with_alma<R: Read + Seek, W: Write>(
     out: W,
 ) -> Result<RunSummary, PipelineError> {
     let started = Instant::now();
+    let scan = run::scan(input, rules).map_err(RunError::Input)?;
+    transform_scanned_with_alma(input, rules, cache, scan, only, out, started).await
+}
+
+/// [`transform_only_with_alma`] with pass 1 made already (`scan`, of `input`; `started`
+/// when it began): the Transform step reads the copy years from the same scan.
+pub async fn transform_scanned_with_alma<R: Read + Seek, W: Write>(
+    input: &mut R,
+    rules: &Rules,
+    cache: &CourseCache,
+    mut scan: Scan,
+    only: Option<&Changed>,
+    out: W,
+    started: Instant,
+) -> Result<RunSummary, PipelineError> {
     let mut clock = AlmaClock::new(cache);
-    let mut scan = run::scan(input, rules).map_err(RunError::Input)?;
     if let Some(only) = only {
         scan.delete_targets.retain(|t| only.contains(&t.code));
     }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, Write};
+use std::io::{BufWriter, Write};
 
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,7 @@ use super::resume::{self, Phase, Progress};
 use super::{RunInfo, StepContext, StepError};
 use crate::domain::delta::{self, Changed, Load, LoadKind};
 use crate::domain::loader::loader_file_name;
+use crate::domain::run::Scan;
 use crate::domain::{scan, RowReject, Rules, RunSummary};
 use crate::pipeline;
 use crate::store::{content_type, file_name, file_stamp, DayKeys};
@@ -154,14 +155,7 @@ struct SummaryDocument<'a> {
 
 /// The years of Alma courses the rollover report needs: every copy request's year, and the
 /// course's own year where a DELETE row came first (the delete guard places those).
-pub fn years_needed<R: Read + Seek>(
-    export: &mut R,
-    rules: &Rules,
-) -> Result<(Vec<i32>, Vec<String>), StepError> {
-    let found = scan(export, rules).map_err(|e| StepError::InvalidInput {
-        message: format!("the CEM export cannot be used: {e}"),
-        source: Some(Box::new(e)),
-    })?;
+pub fn years_needed(found: &Scan, rules: &Rules) -> (Vec<i32>, Vec<String>) {
     let mut years = BTreeSet::new();
     let mut odd = Vec::new();
     let wanted = found.rollover_years(rules).into_iter().chain(
@@ -179,7 +173,7 @@ pub fn years_needed<R: Read + Seek>(
             Err(_) => odd.push(year),
         }
     }
-    Ok((years.into_iter().collect(), odd))
+    (years.into_iter().collect(), odd)
 }
 
 /// The rejects file: `line,course_code,column,reason`. People open it in a spreadsheet, so
@@ -277,16 +271,22 @@ pub async fn run(
         }
         LoadPlan::Full { reason } => (None, Some(reason), None),
     };
+    // Pass 1, once: what the delete guard must ask, and the copy years to cache.
+    let started = std::time::Instant::now();
+    let found = scan(&mut reader, &rules).map_err(|e| pipeline::PipelineError::Run(e.into()))?;
+    let (years_needed, odd_years) = years_needed(&found, &rules);
     // The loader file is as large as the export: written to /tmp, uploaded from there.
     let loader = tempfile::NamedTempFile::new().map_err(StepError::OutputFailed)?;
     let summary = {
         let mut out = BufWriter::with_capacity(256 * 1024, loader.as_file());
-        let work = pipeline::transform_only_with_alma(
+        let work = pipeline::transform_scanned_with_alma(
             &mut reader,
             &rules,
             &cache,
+            found,
             changed.as_ref(),
             &mut out,
+            started,
         );
         let summary = match resume::drive(ctx, &day, Phase::BeforePush, &cache, work).await? {
             Progress::Done(summary) => summary,
@@ -306,7 +306,6 @@ pub async fn run(
         reason,
         since,
     };
-    let (years_needed, odd_years) = years_needed(&mut reader, &rules)?;
     let (years_needed, far_years) =
         nearest_years(&years_needed, input.run.run_date.year(), limits::YEARS);
 
