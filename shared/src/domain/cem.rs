@@ -612,7 +612,7 @@ fn fields<'r>(
 
 /// [`str::trim`], answering the usual case (nothing to trim) from the two end bytes: a
 /// visible ASCII character is never whitespace.
-fn trim(s: &str) -> &str {
+pub(super) fn trim(s: &str) -> &str {
     match s.as_bytes() {
         [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
         [only] if only.is_ascii_graphic() => s,

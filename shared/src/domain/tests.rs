@@ -636,6 +636,28 @@ fn windows_1252_and_utf8_with_bom_are_both_read_as_text() {
 }
 
 #[test]
+fn a_fields_trim_is_str_trim() {
+    let padded = [
+        "",
+        " ",
+        "a",
+        "ab",
+        " a",
+        "a ",
+        "\ta\r",
+        "a b",
+        "é",
+        "Café",
+        "\u{a0}Café\u{a0}",
+        "\u{3000}x",
+        "x\u{2003}",
+    ];
+    for s in padded {
+        assert_eq!(super::cem::trim(s), s.trim(), "{s:?}");
+    }
+}
+
+#[test]
 fn utf8_check_spans_read_boundaries() {
     // 'é' split across the 64 KiB chunk boundary is still valid UTF-8.
     let mut big = vec![b'a'; 64 * 1024 - 1];
