@@ -249,8 +249,8 @@ struct Merged {
     summary: RunSummary,
 }
 
-/// About as many course codes as `input` could hold: one per 160 bytes, shorter than any
-/// real row with its 16 required columns.
+/// A capacity for the courses of `input`: one per 160 bytes (the sample day's rows are
+/// about 190). An export of shorter rows only grows the vector as it would have.
 fn expected_codes<R: Seek>(input: &mut R) -> Result<usize, CemError> {
     let bytes = input.seek(SeekFrom::End(0)).map_err(CemError::Io)?;
     Ok(usize::try_from(bytes / 160).unwrap_or(usize::MAX))
@@ -264,12 +264,11 @@ fn merge_all<R: Read + Seek>(
     guard: DeleteGuard<'_>,
     only: Option<&Changed>,
 ) -> Result<Merged, CemError> {
-    // Sized from the export's length, so that neither is copied as it grows: a large day's
-    // courses and their table are tens of megabytes. Capacity never touched costs no memory.
-    let codes = expected_codes(input)?;
-    let mut courses: Vec<Course> = Vec::with_capacity(codes);
-    // (hash of the code, index into `courses`): found by each course's own code, no second
-    // copy of it; the hash kept so that growing the table reads no course.
+    // Sized from the export's length, so that a large day's courses (tens of megabytes) are
+    // not copied as they grow. Capacity never touched costs no memory.
+    let mut courses: Vec<Course> = Vec::with_capacity(expected_codes(input)?);
+    // (short hash of the code, index into `courses`): found by each course's own code, no
+    // second copy of it; the hash kept so that growing the table reads no course.
     let mut by_code: HashTable<(u32, u32)> = HashTable::new();
     let mut held = FxHashSet::default();
     let mut delete_sections: FxHashMap<usize, Vec<Box<str>>> = FxHashMap::default();
