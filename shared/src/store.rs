@@ -412,11 +412,12 @@ impl Store {
         self.conditional("DeleteObject", key, result, true)
     }
 
-    /// The object and its ETag (for [`Store::replace_if`], [`Store::delete_if`]);
-    /// `None` when there is none.
-    #[instrument(skip(self), fields(bucket = %self.bucket), err)]
-    pub async fn get_versioned(&self, key: &str) -> Result<Option<(Bytes, String)>, StoreError> {
-        let output = match self
+    /// GetObject's answer, body unread; `None` when there is no such key.
+    async fn get_object(
+        &self,
+        key: &str,
+    ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, StoreError> {
+        match self
             .client
             .get_object()
             .bucket(&self.bucket)
@@ -424,11 +425,18 @@ impl Store {
             .send()
             .await
         {
-            Ok(output) => output,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                return Ok(None)
-            }
-            Err(err) => return Err(self.unavailable("GetObject", key, err)),
+            Ok(output) => Ok(Some(output)),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+            Err(err) => Err(self.unavailable("GetObject", key, err)),
+        }
+    }
+
+    /// The object and its ETag (for [`Store::replace_if`], [`Store::delete_if`]);
+    /// `None` when there is none.
+    #[instrument(skip(self), fields(bucket = %self.bucket), err)]
+    pub async fn get_versioned(&self, key: &str) -> Result<Option<(Bytes, String)>, StoreError> {
+        let Some(output) = self.get_object(key).await? else {
+            return Ok(None);
         };
         let etag = output.e_tag.clone().unwrap_or_default();
         let body = output
@@ -472,22 +480,11 @@ impl Store {
         key: &str,
         out: &mut impl std::io::Write,
     ) -> Result<u64, StoreError> {
-        let output = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(output) => output,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                return Err(StoreError::NotFound {
-                    bucket: self.bucket.clone(),
-                    key: key.to_string(),
-                })
-            }
-            Err(err) => return Err(self.unavailable("GetObject", key, err)),
+        let Some(output) = self.get_object(key).await? else {
+            return Err(StoreError::NotFound {
+                bucket: self.bucket.clone(),
+                key: key.to_string(),
+            });
         };
         let mut body = output.body;
         let mut written = 0u64;
