@@ -3,11 +3,11 @@
 
 use leganto_shared::ops::error_chain;
 use leganto_tests::stack::{Stack, StackOptions};
-use leganto_tests::support::{repo_root, RUN_DATE};
+use leganto_tests::support::RUN_DATE;
 use leganto_tests::template::template_path;
 use serde_json::json;
 
-use super::support::run;
+use super::support::{run, write_template};
 
 /// `template.yaml` with `action` taken out of `function`'s policies (the text between the
 /// function's logical id and the next resource), written into `dir` beside a copy of the
@@ -41,15 +41,7 @@ fn template_without(dir: &std::path::Path, function: &str, action: &str) -> std:
         lines[..start].concat(),
         lines[end..].concat()
     );
-    std::fs::create_dir_all(dir.join("infra")).unwrap();
-    std::fs::copy(
-        repo_root().join("infra/statemachine.asl.json"),
-        dir.join("infra/statemachine.asl.json"),
-    )
-    .unwrap();
-    let path = dir.join("template.yaml");
-    std::fs::write(&path, copy).unwrap();
-    path
+    write_template(dir, &copy)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use leganto_shared::ops::error_chain;
 use leganto_tests::stack::{Stack, StackOptions};
-use leganto_tests::support::{repo_root, RUN_DATE};
+use leganto_tests::support::RUN_DATE;
 use leganto_tests::template::template_path;
 use serde_json::json;
 
-use super::support::{assert_succeeded, run};
+use super::support::{assert_succeeded, run, write_template};
 use crate::read_sample;
 
 /// An invocation this long stops asking after about 4 s.
@@ -35,15 +35,7 @@ fn template_with_short_timeouts(dir: &std::path::Path, functions: &[&str]) -> st
             .unwrap_or_else(|| panic!("{function} has no Timeout"));
         lines[timeout] = format!("      Timeout: {SHORT_TIMEOUT_SECONDS}\n");
     }
-    std::fs::create_dir_all(dir.join("infra")).unwrap();
-    std::fs::copy(
-        repo_root().join("infra/statemachine.asl.json"),
-        dir.join("infra/statemachine.asl.json"),
-    )
-    .unwrap();
-    let path = dir.join("template.yaml");
-    std::fs::write(&path, lines.concat()).unwrap();
-    path
+    write_template(dir, &lines.concat())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -8,6 +8,20 @@ use leganto_shared::ops::error_chain;
 use leganto_tests::stack::{format_visits, Execution, Stack, StackOptions, StateVisit};
 use serde_json::Value;
 
+/// Writes `text` as `dir/template.yaml`, beside a copy of the state machine definition it
+/// names (`infra/statemachine.asl.json`): a changed template that the stack deploys as it is.
+pub fn write_template(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("infra")).unwrap();
+    std::fs::copy(
+        leganto_tests::support::repo_root().join("infra/statemachine.asl.json"),
+        dir.join("infra/statemachine.asl.json"),
+    )
+    .unwrap();
+    let path = dir.join("template.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// Longest a whole local day may take before the test gives up (not a timing assertion:
 /// a hung execution must not hang CI).
 pub const EXECUTION_LIMIT: Duration = Duration::from_secs(600);

@@ -10,16 +10,6 @@ use super::World;
 const PAGE: &str = "reports/2026/11/28/index.html";
 const LEASE: &str = "locks/2026/11/28/run.json";
 
-async fn release(world: &World, state: &Value) -> Value {
-    world
-        .call(
-            "release",
-            json!({"state": state, "execution_arn": state["run"]["execution_arn"]}),
-        )
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_failed_run_gets_a_page_that_says_why_with_the_cause_escaped() {
     let world = World::start("page-failed").await;
@@ -30,7 +20,7 @@ async fn a_failed_run_gets_a_page_that_says_why_with_the_cause_escaped() {
         "errorMessage": "no leganto_export_20261128<script>alert(1)</script>.csv on the CEM server"
     }).to_string()});
 
-    let released = release(&world, &state).await;
+    let released = world.release(&state).await;
     assert_eq!(released["released"], true);
     assert_eq!(released["page_key"], PAGE);
     let page = String::from_utf8(world.s3_get(PAGE).await).unwrap();
@@ -61,7 +51,7 @@ async fn a_page_that_cannot_be_made_still_gives_the_day_back_and_the_release_suc
         .unwrap();
     assert!(!world.s3_keys(LEASE).await.is_empty());
 
-    let released = release(&world, &state).await;
+    let released = world.release(&state).await;
     assert_eq!(released["released"], true);
     assert!(released.get("page_key").is_none(), "{released}");
     assert!(world.s3_keys(LEASE).await.is_empty(), "the lease was kept");
@@ -102,7 +92,7 @@ async fn the_page_charts_earlier_days_from_their_figures_else_their_summaries() 
     )
     .await;
 
-    release(&world, &state).await;
+    world.release(&state).await;
     let page = String::from_utf8(world.s3_get(PAGE).await).unwrap();
     let courses = page
         .split("<figure id=\"chart-courses\">")

@@ -82,13 +82,7 @@ async fn a_dry_run_pushes_and_mails_nothing_and_slack_says_so() {
             world.s3_keys(prefix).await
         );
     }
-    let released = world
-        .call(
-            "release",
-            json!({"state": state, "execution_arn": state["run"]["execution_arn"]}),
-        )
-        .await
-        .unwrap();
+    let released = world.release(&state).await;
     assert_eq!(released["released"], true, "the dry run's own lease");
     assert!(world.s3_keys("dry-run/2026/11/28/locks/").await.is_empty());
     // The dry run's day page is its own, under dry-run/.
@@ -111,13 +105,7 @@ async fn a_dry_run_from_the_transform_reads_the_live_export_and_leaves_the_live_
     world.step("pull", &mut live, "pull").await;
     world.step("transform", &mut live, "transform").await;
     world.step("push", &mut live, "push").await;
-    world
-        .call(
-            "release",
-            json!({"state": live, "execution_arn": live["run"]["execution_arn"]}),
-        )
-        .await
-        .unwrap();
+    world.release(&live).await;
     let before = live_objects(&world).await;
     assert!(before.iter().any(|(k, _)| k.ends_with("/pushed.json")));
 

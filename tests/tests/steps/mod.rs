@@ -229,6 +229,16 @@ impl World {
         leganto_tests::dispatch::invoke(&self.ctx, function, payload).await
     }
 
+    /// The Release step for `state`, as the state machine calls it at the end of a run.
+    pub async fn release(&self, state: &Value) -> Value {
+        self.call(
+            "release",
+            json!({"state": state, "execution_arn": state["run"]["execution_arn"]}),
+        )
+        .await
+        .unwrap()
+    }
+
     /// Calls a step and puts its output under `section` of `state`.
     pub async fn step(&self, function: &str, state: &mut Value, section: &str) -> Value {
         let output = self

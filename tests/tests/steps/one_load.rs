@@ -37,16 +37,6 @@ async fn plan_as(
         .await
 }
 
-async fn release(world: &World, state: &Value) -> Value {
-    world
-        .call(
-            "release",
-            json!({"state": state, "execution_arn": state["run"]["execution_arn"]}),
-        )
-        .await
-        .unwrap()
-}
-
 async fn receipt(world: &World) -> Value {
     serde_json::from_slice(&world.s3_get(RECEIPT).await).unwrap()
 }
@@ -65,7 +55,7 @@ async fn a_rerun_from_the_transform_loads_nothing_twice_and_only_force_sends_a_s
     assert_eq!(written["file_name"], first["file_name"]);
     assert_eq!(written["sha256"], first["sha256"]);
     assert_eq!(written["execution_name"], "one-load");
-    release(&world, &state).await;
+    world.release(&state).await;
 
     // A rerun from the transform makes the same bytes under a new name: nothing is sent.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
@@ -114,7 +104,7 @@ async fn a_rerun_from_the_transform_loads_nothing_twice_and_only_force_sends_a_s
     assert!(message.contains("--force"), "{message}");
     assert!(world.alma_files().is_empty());
     assert_eq!(receipt(&world).await, written, "the receipt is unchanged");
-    release(&world, &rerun).await;
+    world.release(&rerun).await;
 
     // With force the second file goes, and the receipt names it.
     let mut forced = world
@@ -151,7 +141,7 @@ async fn the_plan_recalls_a_push_from_the_receipt_only() {
         .await
         .unwrap();
     assert_eq!(state["push"], Value::Null, "a loader file alone is no push");
-    release(&world, &state).await;
+    world.release(&state).await;
 
     let mut state = world
         .plan(json!({"run_date": RUN_DATE, "start_at": "push"}))
@@ -159,7 +149,7 @@ async fn the_plan_recalls_a_push_from_the_receipt_only() {
         .unwrap();
     let pushed = world.step("push", &mut state, "push").await;
     assert_eq!(pushed["loader_key"], key.as_str());
-    release(&world, &state).await;
+    world.release(&state).await;
     let state = world
         .plan(json!({"run_date": RUN_DATE, "start_at": "rollover_report"}))
         .await
@@ -190,7 +180,7 @@ async fn a_second_execution_for_the_day_stops_with_run_in_progress_until_the_fir
     assert!(err.message().contains("first"), "{}", err.message());
     // The second one's release, on its failure path, leaves the first's lease alone.
     let second_state = json!({"run": {"run_date": RUN_DATE, "execution_arn": arn("second")}});
-    assert_eq!(release(&world, &second_state).await["released"], false);
+    assert_eq!(world.release(&second_state).await["released"], false);
     assert!(world.ctx.store.exists(LEASE).await.unwrap());
     // A failure in the plan leaves no `run` in the state: nothing to give back.
     let nothing = world
@@ -203,7 +193,7 @@ async fn a_second_execution_for_the_day_stops_with_run_in_progress_until_the_fir
     assert_eq!(nothing["released"], false);
 
     // Once the first ends, the day is free.
-    assert_eq!(release(&world, &first).await["released"], true);
+    assert_eq!(world.release(&first).await["released"], true);
     assert!(!world.ctx.store.exists(LEASE).await.unwrap());
     let second = plan_as(&world, "second", json!({"run_date": RUN_DATE}))
         .await
