@@ -3,16 +3,22 @@
 
 CARGO ?= cargo
 
-.PHONY: setup test check-style lint package sandbox bench clean
+.PHONY: setup lock test check-style lint package sandbox bench clean
 
 setup:
 	@infra/local/setup.sh
 
+# Re-resolves infra/local/requirements*.txt from their .in files (exact versions, every hash).
+# An upgrade is a change of its own, judged by the whole test suite on a fresh machine.
+lock:
+	@infra/local/lock.sh
+
 test: setup
 	$(CARGO) test --workspace
 
-# What CI keeps: rustfmt's layout and clippy with every warning an error.
+# What CI keeps: every tool pinned, rustfmt's layout and clippy with every warning an error.
 check-style:
+	python3 infra/local/check_pins.py
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
