@@ -605,7 +605,7 @@ impl AlmaClient {
             let delay = self
                 .inner
                 .backoff
-                .delay(attempt - 1, &mut rand::thread_rng());
+                .delay(attempt - 1, &mut rand::rng());
             if !retry || !self.may_retry(attempt, &failed.reason, delay) {
                 let err = AlmaError::Unavailable {
                     method: method.to_string(),

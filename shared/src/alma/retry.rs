@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 
 use super::error::{parse_error_body, AlmaError};
 
@@ -174,7 +174,7 @@ impl Backoff {
     /// retry together.
     pub fn delay(&self, retry: u32, rng: &mut impl Rng) -> Duration {
         let ceiling = self.ceiling(retry).as_millis() as u64;
-        Duration::from_millis(rng.gen_range(0..=ceiling))
+        Duration::from_millis(rng.random_range(0..=ceiling))
     }
 }
 

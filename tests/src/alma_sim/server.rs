@@ -13,7 +13,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, Utc};
-use rand::Rng;
+use rand::RngExt;
 use serde_json::{json, Value};
 
 use super::loader::IdAlloc;
@@ -125,7 +125,7 @@ fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 fn tracking_id() -> String {
-    format!("E01-{:016X}", rand::thread_rng().gen::<u64>())
+    format!("E01-{:016X}", rand::rng().random::<u64>())
 }
 
 /// A finished answer before rendering.
@@ -318,7 +318,7 @@ fn admit(shared: &Shared) -> Result<u64, (Answer, u64)> {
     let left = remaining(s, &store);
     let fault = match s.fault {
         Some(Fault::EveryNth(n)) => n > 0 && store.served.is_multiple_of(n),
-        Some(Fault::Rate(p)) => rand::thread_rng().gen_bool(p.clamp(0.0, 1.0)),
+        Some(Fault::Rate(p)) => rand::rng().random_bool(p.clamp(0.0, 1.0)),
         None => false,
     };
     if fault {
