@@ -15,6 +15,7 @@ pub mod next_step;
 pub mod ops;
 pub mod page;
 pub mod pipeline;
+pub mod run;
 pub mod secrets;
 pub mod sftp;
 pub mod slack;

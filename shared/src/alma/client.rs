@@ -602,10 +602,7 @@ impl AlmaClient {
                 Attempt::Answered(body) => return Ok(body),
                 Attempt::Failed(failed) => failed,
             };
-            let delay = self
-                .inner
-                .backoff
-                .delay(attempt - 1, &mut rand::rng());
+            let delay = self.inner.backoff.delay(attempt - 1, &mut rand::rng());
             if !retry || !self.may_retry(attempt, &failed.reason, delay) {
                 let err = AlmaError::Unavailable {
                     method: method.to_string(),

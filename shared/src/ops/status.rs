@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::OpsError;
 use crate::config::{aws_time, execution_console_url};
+use crate::run::ExecutionInput;
 use crate::steps::lease::{self, Lease};
 use crate::steps::receipt::{read_receipt, PushReceipt};
 use crate::store::{file_name, DayKeys, ObjectInfo, Store, StoreError};
@@ -187,13 +188,10 @@ pub fn may_be_for_day(name: &str, started_at: DateTime<Utc>, run_date: NaiveDate
 }
 
 /// The run date an execution worked on: the input's `run_date`, else the day it started
-/// in the library's time zone (as the plan decides).
-pub fn run_date_of(input: &Value, started_at: DateTime<Utc>, tz: Tz) -> NaiveDate {
-    input
-        .get("run_date")
-        .and_then(Value::as_str)
-        .and_then(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok())
-        .unwrap_or_else(|| started_at.with_timezone(&tz).date_naive())
+/// in the library's time zone (as the plan decides; an input the plan refused has no date
+/// of its own, so it too counts for the day it started).
+pub fn run_date_of(input: &ExecutionInput, started_at: DateTime<Utc>, tz: Tz) -> NaiveDate {
+    input.run_date_or_start_day(started_at, tz)
 }
 
 /// The executions of the state machine that ran for `run_date`, oldest first.
@@ -246,10 +244,11 @@ pub async fn executions_for_day(
             .send()
             .await
             .map_err(|e| OpsError::sfn("DescribeExecution", e))?;
-        let input: Value = described
+        let input = described
             .input()
-            .and_then(|i| serde_json::from_str(i).ok())
-            .unwrap_or(Value::Null);
+            .and_then(|i| serde_json::from_str::<Value>(i).ok())
+            .and_then(|i| ExecutionInput::from_value(&i).ok())
+            .unwrap_or_default();
         if run_date_of(&input, started_at, tz) != run_date {
             continue;
         }
@@ -259,14 +258,8 @@ pub async fn executions_for_day(
             status: item.status().as_str().to_string(),
             started_at,
             stopped_at: item.stop_date().and_then(aws_time),
-            start_at: input
-                .get("start_at")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            dry_run: input
-                .get("dry_run")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            start_at: input.start_at.map(|s| s.name().to_string()),
+            dry_run: input.dry_run,
             console_url: execution_console_url(None, item.execution_arn()),
             error: described.error().map(str::to_string),
             cause: described.cause().map(str::to_string),
@@ -290,6 +283,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn input(value: Value) -> ExecutionInput {
+        ExecutionInput::from_value(&value).unwrap()
+    }
+
     #[test]
     fn a_rerun_started_days_later_belongs_to_the_date_in_its_input() {
         let tz = chrono_tz::America::Phoenix;
@@ -302,7 +299,7 @@ mod tests {
             tz
         ));
         assert_eq!(
-            run_date_of(&json!({"run_date": "2026-11-28"}), started, tz),
+            run_date_of(&input(json!({"run_date": "2026-11-28"})), started, tz),
             day
         );
     }
@@ -314,7 +311,7 @@ mod tests {
         let started = Utc.with_ymd_and_hms(2026, 11, 29, 2, 0, 0).unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
         assert!(may_be_for_day("c0ffee-schedule", started, day, tz));
-        assert_eq!(run_date_of(&json!({}), started, tz), day);
+        assert_eq!(run_date_of(&input(json!({})), started, tz), day);
         assert!(!may_be_for_day(
             "c0ffee-schedule",
             started,

@@ -79,10 +79,7 @@ impl SlackState {
             email: section(state, "email"),
             error: section(state, "error"),
             failed_state: section(state, "failed_state"),
-            requested_run_date: state
-                .get("run_date")
-                .and_then(Value::as_str)
-                .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()),
+            requested_run_date: crate::run::requested_run_date(state),
         }
     }
 

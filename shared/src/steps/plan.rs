@@ -3,7 +3,7 @@
 //! then the day's lease (`locks/…/run.json`): a second execution for the date stops here
 //! with `RunInProgress`. Reads S3 and writes only the lease; never a secret.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -12,11 +12,12 @@ use super::push::PushOutput;
 use super::receipt::PushReceipt;
 use super::transform::TransformOutput;
 use super::{RunInfo, Stage, StepContext, StepError};
+use crate::run::ExecutionInput;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PlanInput {
-    /// The execution input: `{}` or `{"run_date", "start_at", "dry_run", "force", "full"}`.
+    /// The execution input, read by [`ExecutionInput`].
     #[serde(default)]
     pub input: Value,
     #[serde(default)]
@@ -37,75 +38,10 @@ pub struct PlanOutput {
     pub push: Option<PushOutput>,
 }
 
-/// What a person may ask for in the execution input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
-    pub run_date: Option<NaiveDate>,
-    pub start_at: Stage,
-    pub dry_run: bool,
-    /// Push even though the day's receipt names another file.
-    pub force: bool,
-    /// Send every course, not only the changes since the baseline.
-    pub full: bool,
-}
-
-/// Reads the execution input; anything malformed is `InvalidInput` saying what is wrong.
-pub fn parse_request(input: &Value) -> Result<Request, StepError> {
-    let object = match input {
-        Value::Null => {
-            return Ok(Request {
-                run_date: None,
-                start_at: Stage::Pull,
-                dry_run: false,
-                force: false,
-                full: false,
-            })
-        }
-        Value::Object(o) => o,
-        _ => {
-            return Err(StepError::invalid_input(
-                "the execution input must be a JSON object",
-            ))
-        }
-    };
-    let run_date = match object.get("run_date") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) => Some(NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(
-            |_| StepError::invalid_input(format!("run_date {s:?} is not a date like 2026-11-28")),
-        )?),
-        Some(other) => {
-            return Err(StepError::invalid_input(format!(
-                "run_date must be a string like \"2026-11-28\", not {other}"
-            )))
-        }
-    };
-    let start_at = match object.get("start_at") {
-        None | Some(Value::Null) => Stage::Pull,
-        Some(Value::String(s)) => Stage::from_name(s.trim()).ok_or_else(|| {
-            let known: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
-            StepError::invalid_input(format!("start_at {s:?} is not one of {}", known.join(", ")))
-        })?,
-        Some(other) => {
-            return Err(StepError::invalid_input(format!(
-                "start_at must be a string, not {other}"
-            )))
-        }
-    };
-    let flag = |name: &str| match object.get(name) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(StepError::invalid_input(format!(
-            "{name} must be true or false, not {other}"
-        ))),
-    };
-    Ok(Request {
-        run_date,
-        start_at,
-        dry_run: flag("dry_run")?,
-        force: flag("force")?,
-        full: flag("full")?,
-    })
+/// Reads the execution input (`crate::run::ExecutionInput`); an unknown key or a malformed
+/// value is `InvalidInput` naming it, before anything runs.
+pub fn parse_request(input: &Value) -> Result<ExecutionInput, StepError> {
+    ExecutionInput::from_value(input).map_err(|e| StepError::invalid_input(e.to_string()))
 }
 
 /// `$$.Execution.StartTime` (RFC 3339; local stacks may omit the offset, meaning UTC).
@@ -144,21 +80,19 @@ pub async fn run(ctx: &StepContext, input: PlanInput) -> Result<PlanOutput, Step
         None => ctx.now(),
     };
     let tz = ctx.config.time_zone;
-    let run_date = request
-        .run_date
-        .unwrap_or_else(|| started_at.with_timezone(&tz).date_naive());
+    let run_date = request.run_date_or_start_day(started_at, tz);
     // The step span was opened before the date was known.
     tracing::Span::current().record("run_date", run_date.to_string().as_str());
 
     let run = RunInfo {
         run_date,
-        start_at: request.start_at,
+        start_at: request.first_stage(),
         dry_run: request.dry_run,
         force: request.force,
         full: request.full,
         skipped_stages: Stage::ALL
             .into_iter()
-            .filter(|s| *s < request.start_at)
+            .filter(|s| *s < request.first_stage())
             .collect(),
         time_zone: tz.name().to_string(),
         poll_interval_seconds: ctx.config.poll_interval.as_secs().max(1),
@@ -171,7 +105,7 @@ pub async fn run(ctx: &StepContext, input: PlanInput) -> Result<PlanOutput, Step
     };
 
     let day = run.day();
-    let transform = match request.start_at {
+    let transform = match request.first_stage() {
         Stage::Push | Stage::WaitForAlma => {
             // The cache Map iterates `transform.years_needed`: without it the rerun cannot go on.
             Some(
@@ -189,7 +123,7 @@ pub async fn run(ctx: &StepContext, input: PlanInput) -> Result<PlanOutput, Step
     };
     // A summary in S3 may come from an older release or a hand: hold it to today's limits.
     let transform = transform.map(|t: TransformOutput| t.bounded(run.run_date.year()));
-    let push = match request.start_at {
+    let push = match request.first_stage() {
         Stage::WaitForAlma | Stage::RolloverReport => recall_push(ctx, &run).await?,
         _ => None,
     };
@@ -252,22 +186,15 @@ async fn recall_push(ctx: &StepContext, run: &RunInfo) -> Result<Option<PushOutp
 mod tests {
     use super::*;
     use crate::error::ErrorName as _;
+    use chrono::NaiveDate;
     use serde_json::json;
 
     #[test]
     fn an_empty_input_is_a_daily_run_from_the_pull() {
         for input in [json!({}), Value::Null] {
             let r = parse_request(&input).unwrap();
-            assert_eq!(
-                r,
-                Request {
-                    run_date: None,
-                    start_at: Stage::Pull,
-                    dry_run: false,
-                    force: false,
-                    full: false,
-                }
-            );
+            assert_eq!(r, ExecutionInput::default());
+            assert_eq!(r.first_stage(), Stage::Pull);
         }
     }
 
@@ -280,7 +207,7 @@ mod tests {
         .unwrap();
         assert!(r.full);
         assert_eq!(r.run_date, NaiveDate::from_ymd_opt(2026, 11, 28));
-        assert_eq!(r.start_at, Stage::RolloverReport);
+        assert_eq!(r.start_at, Some(Stage::RolloverReport));
         assert!(r.dry_run);
         assert!(r.force);
     }
@@ -295,6 +222,7 @@ mod tests {
             json!({"dry_run": "yes"}),
             json!({"force": 1}),
             json!({"full": "yes"}),
+            json!({"run_date": "2026-11-28", "dryrun": true}),
             json!([1]),
         ] {
             let err = parse_request(&input).unwrap_err();

@@ -148,3 +148,27 @@ async fn live_objects(world: &World) -> Vec<(String, Vec<u8>)> {
     }
     objects
 }
+
+#[tokio::test]
+async fn a_misspelt_dry_run_is_refused_at_the_plan_naming_the_key_and_touches_nothing() {
+    let world = World::start("dry-run-misspelt").await;
+    world.put_export(EXPORT_NAME, &read_sample("cem.csv"));
+    let keys_before = world.s3_keys("").await;
+    let err = expect_error(
+        world
+            .plan(json!({"run_date": RUN_DATE, "dryrun": true}))
+            .await,
+    );
+    assert_eq!(err.error_name(), "InvalidInput");
+    assert_eq!(
+        err.message(),
+        "the execution input is not valid: unknown field \"dryrun\", expected one of \
+         \"run_date\", \"start_at\", \"dry_run\", \"force\", \"full\""
+    );
+    assert_eq!(
+        world.s3_keys("").await,
+        keys_before,
+        "a refused input takes no lease and writes nothing"
+    );
+    assert!(world.alma_files().is_empty());
+}
