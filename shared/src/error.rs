@@ -29,3 +29,19 @@ pub trait ErrorName {
         TRANSIENT_ERRORS.contains(&self.error_name())
     }
 }
+
+/// The error and its causes on one line (`a: b: c`), for people reading a terminal.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // SDK errors repeat their source's message; say each thing once.
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

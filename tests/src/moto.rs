@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::Credentials;
-use leganto_shared::ops::error_chain;
+use leganto_shared::error::error_chain;
 use serde::Deserialize;
 
 use crate::support::{free_port, repo_root};

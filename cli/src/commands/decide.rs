@@ -4,7 +4,7 @@
 
 use chrono::{NaiveDate, Utc};
 use leganto_shared::ops::hold::{self, Decided, DecisionRequest};
-use leganto_shared::steps::check_hold::Verdict;
+use leganto_shared::run::hold::Verdict;
 
 use crate::common::{fatal, local_time, Deployment, Fatal, Resolved};
 
@@ -129,7 +129,7 @@ pub fn render(decided: &Decided, tz: chrono_tz::Tz) -> String {
 #[cfg(test)]
 mod tests {
     use chrono::{DateTime, Utc};
-    use leganto_shared::steps::check_hold::HoldDecision;
+    use leganto_shared::run::hold::HoldDecision;
 
     use super::*;
 

@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
+use leganto_shared::error::error_chain;
 use leganto_shared::error::ErrorName as _;
 use leganto_shared::ops::delete_empty::{self, Action, DeleteReport, PlanRow};
-use leganto_shared::ops::error_chain;
 
 use crate::common::{self, Fatal};
 

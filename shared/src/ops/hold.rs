@@ -6,8 +6,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::OpsError;
-use crate::steps::check_hold::{HoldDecision, Verdict};
-use crate::steps::receipt::read_receipt;
+use crate::run::hold::{HoldDecision, Verdict};
+use crate::run::receipt::read_receipt;
 use crate::steps::transform::TransformOutput;
 use crate::store::{DayKeys, Store, StoreError};
 

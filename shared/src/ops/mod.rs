@@ -11,6 +11,7 @@ pub mod preflight;
 pub mod rerun;
 pub mod status;
 
+use crate::error::error_chain;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 
 use crate::alma::AlmaError;
@@ -84,20 +85,4 @@ where
         (Some(code), None) => code.to_string(),
         _ => error_chain(e),
     }
-}
-
-/// The error and its causes on one line (`a: b: c`), for people reading a terminal.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // SDK errors repeat their source's message; say each thing once.
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

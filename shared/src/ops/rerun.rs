@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::OpsError;
 use crate::config::{aws_time, execution_console_url};
-use crate::steps::{lease, Stage};
+use crate::run::{lease, Stage};
 use crate::store::{DayKeys, Store};
 
 /// What a rerun asks the state machine for.

@@ -9,9 +9,9 @@ use serde_json::Value;
 
 use super::OpsError;
 use crate::config::{aws_time, execution_console_url};
+use crate::run::lease::{self, Lease};
+use crate::run::receipt::{read_receipt, PushReceipt};
 use crate::run::ExecutionInput;
-use crate::steps::lease::{self, Lease};
-use crate::steps::receipt::{read_receipt, PushReceipt};
 use crate::store::{file_name, DayKeys, ObjectInfo, Store, StoreError};
 
 /// What the run summary says, as far as people need it here.
@@ -143,7 +143,9 @@ pub async fn day_files(store: &Store, run_date: NaiveDate) -> Result<DayFiles, O
                 None => Summary::Unreadable("not a JSON object".to_string()),
             },
             Err(StoreError::NotFound { .. }) => Summary::Missing,
-            Err(e @ StoreError::BadJson { .. }) => Summary::Unreadable(super::error_chain(&e)),
+            Err(e @ StoreError::BadJson { .. }) => {
+                Summary::Unreadable(crate::error::error_chain(&e))
+            }
             Err(e) => return Err(e.into()),
         }
     };

@@ -13,7 +13,7 @@ use futures::{stream, StreamExt};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
-use crate::steps::RunInfo;
+use crate::run::RunInfo;
 use crate::store::{content_type, DayKeys, Store, StoreError};
 
 pub use figures::DayFigures;

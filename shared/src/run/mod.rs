@@ -3,7 +3,12 @@
 //! input ([`ExecutionInput`]) live here, so `steps/`, `ops/` and `page/` all read them from
 //! one place and none of them reaches up into another.
 
+pub mod alma_rate;
+pub mod hold;
 mod input;
+pub mod lease;
+pub mod limits;
+pub mod receipt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

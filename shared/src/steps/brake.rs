@@ -6,10 +6,10 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::receipt;
 use super::transform::TransformCounts;
 use super::StepError;
 use crate::config::Config;
+use crate::run::receipt;
 use crate::store::{DayKeys, Store, StoreError};
 
 /// Most reasons kept: one per check (three) and the note of a skipped one.
@@ -56,7 +56,7 @@ impl Brake {
     pub fn bounded(mut self) -> Brake {
         self.reasons.truncate(MAX_REASONS);
         for r in &mut self.reasons {
-            *r = super::limits::clip(r, super::limits::LINE_BYTES);
+            *r = crate::run::limits::clip(r, crate::run::limits::LINE_BYTES);
         }
         self
     }
@@ -322,6 +322,6 @@ mod tests {
         assert!(brake
             .reasons
             .iter()
-            .all(|r| r.len() <= super::super::limits::LINE_BYTES));
+            .all(|r| r.len() <= crate::run::limits::LINE_BYTES));
     }
 }

@@ -7,11 +7,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::alma_rate::AlmaCaller;
 use super::resume::{self, Phase, Progress};
 use super::{RunInfo, StepContext, StepError};
 use crate::domain::AlmaCourse;
 use crate::pipeline::PipelineError;
+use crate::run::alma_rate::AlmaCaller;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Deserialize)]

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::transform::TransformOutput;
 use super::{RunInfo, StepContext, StepError};
-use crate::store::{DayKeys, Store, StoreError};
+pub use crate::run::hold::{read_decision, HoldDecision, Verdict};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct CheckHoldInput {
@@ -47,42 +47,6 @@ pub struct HoldOutput {
     pub by: Option<String>,
 }
 
-/// What a person decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Approve,
-    Reject,
-}
-
-/// `reports/YYYY/MM/DD/decision.json`, as `leganto approve` / `leganto reject` write it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HoldDecision {
-    pub decision: Verdict,
-    /// Who decided: their AWS identity, else their login name.
-    pub by: String,
-    #[serde(default)]
-    pub reason: String,
-    pub at: DateTime<Utc>,
-    /// The held loader file the decision is about.
-    pub loader_file: String,
-}
-
-/// The day's decision, if someone made one.
-pub async fn read_decision(
-    store: &Store,
-    run_date: NaiveDate,
-) -> Result<Option<HoldDecision>, StoreError> {
-    match store
-        .get_json(&DayKeys::new(run_date).hold_decision())
-        .await
-    {
-        Ok(decision) => Ok(Some(decision)),
-        Err(StoreError::NotFound { .. }) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// `20`, `0.5`: hours as people write them.
 pub fn hours_text(limit: Duration) -> String {
     let hours = limit.as_secs_f64() / 3600.0;
@@ -112,7 +76,10 @@ pub fn look(
                 return Ok(HoldOutput {
                     decision: HoldStatus::Approved,
                     // A person's file: bounded like any name in the state.
-                    by: Some(super::limits::clip(&d.by, super::limits::NAME_BYTES)),
+                    by: Some(crate::run::limits::clip(
+                        &d.by,
+                        crate::run::limits::NAME_BYTES,
+                    )),
                     ..pending
                 });
             }

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::alma_rate::AlmaCaller;
-use super::limits;
 use super::push::PushOutput;
 use super::{RunInfo, StepContext, StepError};
 use crate::alma::{AlmaClient, JobInstance};
+use crate::run::alma_rate::AlmaCaller;
+use crate::run::limits;
 
 /// Alma and we do not share a clock, and Alma may pick the file up before our push step
 /// records its time: a run submitted this long before `pushed_at` still counts.

@@ -17,9 +17,9 @@ use crate::sftp::SftpLogin;
 use crate::slack::SlackWebhook;
 use crate::store::Store;
 
-use super::alma_rate::{self, AlmaCaller};
 use super::lambda::alma_deadline;
 use super::StepError;
+use crate::run::alma_rate::{self, AlmaCaller};
 
 /// Longest wait for a TCP connection to Alma or Slack.
 const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

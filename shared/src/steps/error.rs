@@ -9,11 +9,12 @@ use crate::domain::RunError;
 use crate::email::EmailError;
 use crate::error::{BoxError, ErrorName};
 use crate::pipeline::PipelineError;
+use crate::run::lease::LeaseError;
 use crate::secrets::SecretsError;
 use crate::sftp::SftpError;
 use crate::store::StoreError;
 
-use super::limits;
+use crate::run::limits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
@@ -175,6 +176,23 @@ impl From<PipelineError> for StepError {
             // A step that sets a stop time turns this into `"more": true` (steps::resume);
             // anywhere else it is Alma not answering in time.
             PipelineError::Stopped => StepError::Alma(crate::steps::resume::no_answer_in_time()),
+        }
+    }
+}
+
+impl From<LeaseError> for StepError {
+    fn from(e: LeaseError) -> Self {
+        match e {
+            LeaseError::RunInProgress {
+                run_date,
+                holder,
+                since,
+            } => StepError::RunInProgress {
+                run_date,
+                holder,
+                since,
+            },
+            LeaseError::Store(e) => StepError::Store(e),
         }
     }
 }

@@ -7,7 +7,6 @@
 //! them), log the outcome and return the output as JSON or a [`StepError`] whose
 //! [`ErrorName`](crate::error::ErrorName) is the stable error name.
 
-pub mod alma_rate;
 pub mod baseline;
 pub mod brake;
 pub mod cache_courses;
@@ -17,15 +16,12 @@ mod context;
 pub mod email_report;
 mod error;
 mod lambda;
-pub mod lease;
-pub mod limits;
 mod logging;
 pub mod notify_slack;
 pub mod plan;
 pub mod preflight;
 pub mod pull;
 pub mod push;
-pub mod receipt;
 pub mod release;
 pub mod resume;
 pub mod rollover_report;

@@ -8,12 +8,12 @@ use serde_json::Value;
 use super::check_hold::{HoldNotice, HoldOutput, HoldStatus};
 use super::check_job::AlmaJobOutput;
 use super::email_report::EmailOutput;
-use super::limits;
 use super::pull::PullOutput;
 use super::push::PushOutput;
 use super::rollover_report::ReportOutput;
 use super::transform::TransformOutput;
 use super::{RunInfo, StepContext, StepError};
+use crate::run::limits;
 use crate::slack::{
     escape, truncate, AlmaJobSummary, DaySummary, FailureNotice, RolloverCounts, SlackMessage,
 };

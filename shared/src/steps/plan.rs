@@ -7,11 +7,11 @@ use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::lease::{self, Lease};
 use super::push::PushOutput;
-use super::receipt::PushReceipt;
 use super::transform::TransformOutput;
 use super::{RunInfo, Stage, StepContext, StepError};
+use crate::run::lease::{self, Lease};
+use crate::run::receipt::PushReceipt;
 use crate::run::ExecutionInput;
 use crate::store::StoreError;
 
@@ -167,7 +167,7 @@ async fn recall_push(ctx: &StepContext, run: &RunInfo) -> Result<Option<PushOutp
         return Ok(None);
     }
     let receipt: Option<PushReceipt> =
-        super::receipt::read_receipt(&ctx.store, run.run_date).await?;
+        crate::run::receipt::read_receipt(&ctx.store, run.run_date).await?;
     Ok(receipt.map(|r| PushOutput {
         file_name: r.file_name,
         remote_path: None,

@@ -226,7 +226,10 @@ async fn alma_api(ctx: &StepContext) -> Vec<Check> {
     const COURSES: &str = "Alma Courses API";
     const QUOTA: &str = "Alma API quota";
     const JOB: &str = "Alma course loader job";
-    let alma = match ctx.alma_for(super::alma_rate::AlmaCaller::CheckJob).await {
+    let alma = match ctx
+        .alma_for(crate::run::alma_rate::AlmaCaller::CheckJob)
+        .await
+    {
         Ok(alma) => alma,
         Err(e) => {
             return vec![
@@ -329,7 +332,7 @@ async fn ses_sender(ctx: &StepContext) -> Vec<Check> {
             SENDER,
             format!(
                 "SES did not send as {sender} to its mailbox simulator: {}",
-                std::error::Error::source(&e).map_or_else(|| e.to_string(), crate::ops::error_chain)
+                std::error::Error::source(&e).map_or_else(|| e.to_string(), crate::error::error_chain)
             ),
             format!(
                 "Verify {sender} (or its domain) in SES in this stack's region, and ask AWS to move the account out of the SES sandbox, then run `leganto doctor` again."

@@ -13,8 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::limits::{self, capped};
 use super::RunInfo;
+use crate::run::limits::{self, capped};
 use crate::sftp::RemoteFile;
 #[cfg(feature = "sftp")]
 use {

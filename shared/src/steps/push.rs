@@ -16,9 +16,9 @@ use super::RunInfo;
 use crate::domain::loader::LOADER_COLUMNS;
 #[cfg(feature = "sftp")]
 use {
-    super::receipt::{sha256_hex, PushReceipt},
     super::transform::SummaryStamp,
     super::{StepContext, StepError},
+    crate::run::receipt::{sha256_hex, PushReceipt},
     crate::sftp::UploadOutcome,
     crate::store::{content_type, file_name, StoreError},
     bytes::Bytes,

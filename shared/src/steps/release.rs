@@ -50,7 +50,7 @@ pub async fn run(ctx: &StepContext, input: ReleaseInput) -> Result<ReleaseOutput
     } else {
         input.execution_arn
     };
-    let released = super::lease::release(&ctx.store, &run.day(), &arn).await?;
+    let released = crate::run::lease::release(&ctx.store, &run.day(), &arn).await?;
     tracing::info!(released, "released the run date");
     let page_key = publish_page(ctx, &run, &input.state).await;
     Ok(ReleaseOutput { released, page_key })

@@ -19,12 +19,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::alma_rate::AlmaCaller;
 use super::{StepContext, StepError};
 use crate::alma::{
     AlmaError, CourseCache, SavedReadingLists, SavedYearPages, TransientReason, TransportFailure,
 };
 use crate::pipeline::PipelineError;
+use crate::run::alma_rate::AlmaCaller;
 use crate::store::{file_name, DayKeys, StoreError};
 
 /// When the answers were learned, relative to the day's load into Alma.
@@ -109,7 +109,8 @@ pub async fn resumable_cache(
     if phase == Phase::BeforePush {
         // Answers from before the day's load say nothing of Alma after it (a rerun of the
         // transform then): only those learned since the push count.
-        if let Some(receipt) = super::receipt::read_receipt(&ctx.store, day.run_date()).await? {
+        if let Some(receipt) = crate::run::receipt::read_receipt(&ctx.store, day.run_date()).await?
+        {
             since = since.max(receipt.pushed_at);
         }
     }

@@ -4,7 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::alma_rate::AlmaCaller;
 use super::cache_courses::{CacheOutput, CourseCacheFile};
 use super::pull::PullOutput;
 use super::resume::{self, Phase, Progress};
@@ -13,6 +12,7 @@ use super::{RunInfo, StepContext, StepError};
 use crate::alma::CourseCache;
 use crate::domain::delta::{self, Changed, DeltaError};
 use crate::pipeline;
+use crate::run::alma_rate::AlmaCaller;
 use crate::store::{content_type, file_name, DayKeys, StoreError};
 
 #[derive(Debug, Clone, Deserialize)]

@@ -10,10 +10,8 @@ use std::io::{BufWriter, Write};
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::alma_rate::AlmaCaller;
 use super::baseline::{self, LoadPlan};
 use super::brake::{self, Brake, BrakeLimits};
-use super::limits::{self, capped};
 use super::pull::PullOutput;
 use super::resume::{self, Phase, Progress};
 use super::{RunInfo, StepContext, StepError};
@@ -22,6 +20,8 @@ use crate::domain::loader::loader_file_name;
 use crate::domain::run::Scan;
 use crate::domain::{scan, RowReject, Rules, RunSummary};
 use crate::pipeline;
+use crate::run::alma_rate::AlmaCaller;
+use crate::run::limits::{self, capped};
 use crate::store::{content_type, file_name, file_stamp, DayKeys};
 
 /// Where the warnings left out of the state are.

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use clap::Parser;
+use leganto_shared::error::error_chain;
 use leganto_shared::error::BoxError;
-use leganto_shared::ops::error_chain;
 use leganto_tests::moto::{RawMessage, REGION};
 use leganto_tests::stack::{format_visits, Execution, Stack, StackOptions, StateVisit, BUCKET};
 use leganto_tests::support::{sample_dir, RUN_DATE};

@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use leganto_shared::ops::hold::{self, DecisionRequest};
 use leganto_shared::ops::OpsError;
-use leganto_shared::steps::check_hold::Verdict;
-use leganto_shared::steps::receipt::PushReceipt;
+use leganto_shared::run::hold::Verdict;
+use leganto_shared::run::receipt::PushReceipt;
 use leganto_shared::store::{DayKeys, Store};
 use leganto_tests::stack::{Stack, StackOptions, BUCKET};
 use leganto_tests::support::RUN_DATE;
@@ -115,7 +115,7 @@ async fn a_shrunken_export_holds_until_approved_then_pushes_and_a_rejected_day_p
         assert!(
             matches!(err, OpsError::DecisionRefused { .. }),
             "{}",
-            leganto_shared::ops::error_chain(&err)
+            leganto_shared::error::error_chain(&err)
         );
     }
 
@@ -265,7 +265,7 @@ async fn a_held_day_nobody_decides_on_ends_with_nothing_pushed() {
         Ok(stack) => stack,
         Err(e) => panic!(
             "the local stack did not start: {}",
-            leganto_shared::ops::error_chain(&e)
+            leganto_shared::error::error_chain(&e)
         ),
     };
     seed_loaded_day(&store(&stack)).await;

@@ -1,7 +1,7 @@
 //! IAM bites: the stack deploys the template's own policies, so a permission taken out of
 //! a copy of the template fails the run with AccessDenied, as AWS would.
 
-use leganto_shared::ops::error_chain;
+use leganto_shared::error::error_chain;
 use leganto_tests::stack::{Stack, StackOptions};
 use leganto_tests::support::RUN_DATE;
 use leganto_tests::template::template_path;

@@ -23,7 +23,7 @@ async fn two_executions_for_one_day_run_one_and_reruns_of_the_push_load_nothing_
         Ok(stack) => stack,
         Err(e) => panic!(
             "the local stack did not start: {}",
-            leganto_shared::ops::error_chain(&e)
+            leganto_shared::error::error_chain(&e)
         ),
     };
     let date = NaiveDate::parse_from_str(RUN_DATE, "%Y-%m-%d").unwrap();

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use leganto_shared::ops::error_chain;
+use leganto_shared::error::error_chain;
 use leganto_shared::secrets::SecretPurpose;
 use leganto_shared::steps::preflight::{checklist, Check, SES_SIMULATOR};
 use leganto_tests::stack::{secret_id, Stack, StackOptions, EMAIL_FROM};

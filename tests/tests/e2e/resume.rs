@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use leganto_shared::ops::error_chain;
+use leganto_shared::error::error_chain;
 use leganto_tests::stack::{Stack, StackOptions};
 use leganto_tests::support::RUN_DATE;
 use leganto_tests::template::template_path;

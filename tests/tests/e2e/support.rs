@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use leganto_shared::ops::error_chain;
+use leganto_shared::error::error_chain;
 use leganto_tests::stack::{format_visits, Execution, Stack, StackOptions, StateVisit};
 use serde_json::Value;
 

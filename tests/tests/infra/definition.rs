@@ -696,7 +696,7 @@ fn the_cache_map_runs_as_many_branches_at_once_as_the_alma_rate_split_allows_for
     assert_eq!(
         maps[0].state["MaxConcurrency"].as_u64(),
         Some(u64::from(
-            leganto_shared::steps::alma_rate::CACHE_MAP_CONCURRENCY
+            leganto_shared::run::alma_rate::CACHE_MAP_CONCURRENCY
         )),
         "each cache branch gets AlmaRate's share for this many at once"
     );

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use leganto_shared::steps::alma_rate::CACHE_MAP_CONCURRENCY;
+use leganto_shared::run::alma_rate::CACHE_MAP_CONCURRENCY;
 use leganto_shared::steps::StepContext;
 use leganto_tests::dispatch::Step;
 use leganto_tests::iam::Scope;

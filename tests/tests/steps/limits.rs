@@ -1,7 +1,7 @@
 //! Days far beyond the usual keep the steps' outputs within Step Functions' limits
-//! (`leganto_shared::steps::limits`), while S3 keeps everything.
+//! (`leganto_shared::run::limits`), while S3 keeps everything.
 
-use leganto_shared::steps::limits::{LIST_ITEMS, STATE_LIMIT, STEP_OUTPUT_BUDGET, YEARS};
+use leganto_shared::run::limits::{LIST_ITEMS, STATE_LIMIT, STEP_OUTPUT_BUDGET, YEARS};
 use leganto_tests::support::RUN_DATE;
 use serde_json::{json, Value};
 

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use leganto_shared::error::ErrorName as _;
-use leganto_shared::steps::lease::Lease;
+use leganto_shared::run::lease::Lease;
 use leganto_tests::moto::REGION;
 use leganto_tests::support::RUN_DATE;
 use serde_json::{json, Value};

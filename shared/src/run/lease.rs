@@ -9,9 +9,23 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::StepError;
 use crate::config::Config;
 use crate::store::{content_type, DayKeys, Store, StoreError};
+
+/// Why the day's lease could not be taken. The steps carry it as `RunInProgress` or as the
+/// store's own error, under the same stable names.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    /// Another execution holds the day's lease.
+    #[error("execution {holder} is already running {run_date} (since {since})")]
+    RunInProgress {
+        run_date: String,
+        holder: String,
+        since: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// Everything but the waits: the Lambda stages with their retries, each bounded by its
 /// timeout (the longest, 11 min, times four tries), with room to spare.
@@ -64,7 +78,7 @@ pub async fn read(store: &Store, day: &DayKeys) -> Result<Option<(Lease, String)
 
 /// Takes the day's lease for `lease.execution_arn`: a free day, an expired lease or one
 /// this execution already holds (a retried Plan). Another holder is `RunInProgress`.
-pub async fn take(store: &Store, day: &DayKeys, lease: &Lease) -> Result<(), StepError> {
+pub async fn take(store: &Store, day: &DayKeys, lease: &Lease) -> Result<(), LeaseError> {
     let key = day.lease();
     let body = serde_json::to_vec_pretty(lease).map_err(|e| bad_json(store, &key, e))?;
     // Two tries: a lease that changed between the read and the write is read again once.
@@ -108,8 +122,8 @@ pub async fn take(store: &Store, day: &DayKeys, lease: &Lease) -> Result<(), Ste
     }
 }
 
-fn in_progress(held: &Lease) -> StepError {
-    StepError::RunInProgress {
+fn in_progress(held: &Lease) -> LeaseError {
+    LeaseError::RunInProgress {
         run_date: held.run_date.to_string(),
         holder: held.holder().to_string(),
         since: held.started_at.to_rfc3339(),
