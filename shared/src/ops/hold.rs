@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::OpsError;
 use crate::run::hold::{HoldDecision, Verdict};
 use crate::run::receipt::read_receipt;
-use crate::steps::transform::TransformOutput;
+use crate::run::summary::TransformOutput;
 use crate::store::{DayKeys, Store, StoreError};
 
 /// What a person asks for.

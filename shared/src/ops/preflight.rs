@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::rerun::{self, Outcome, Started};
 use super::OpsError;
-use crate::steps::preflight::{self, Check};
+use crate::run::preflight::{self, Check};
 
 /// `preflight-20261130T162005Z`: says what it was and when.
 pub fn execution_name(now: DateTime<Utc>) -> String {

@@ -137,6 +137,7 @@ mod tests {
     /// state as the definition's `ResultPath`s and the Parallel's merge build it.
     #[test]
     fn the_whole_state_of_the_worst_day_stays_far_under_the_limit() {
+        use crate::run::summary::{TransformCounts, TransformOutput};
         use crate::sftp::RemoteFile;
         use crate::steps::cache_courses::CacheOutput;
         use crate::steps::check_job::AlmaJobOutput;
@@ -144,7 +145,6 @@ mod tests {
         use crate::steps::pull::{candidate_report, choose_export, PullOutput};
         use crate::steps::push::PushOutput;
         use crate::steps::rollover_report::ReportOutput;
-        use crate::steps::transform::{TransformCounts, TransformOutput};
         use crate::steps::{RunInfo, Stage, StepError};
         use chrono::{DateTime, NaiveDate, Utc};
         use serde_json::{json, Value};
@@ -205,7 +205,7 @@ mod tests {
             },
             warnings: vec![nasty(2000); 10_000],
             years_needed: (-5000..5000).collect(),
-            brake: crate::steps::brake::Brake {
+            brake: crate::run::summary::Brake {
                 tripped: true,
                 reasons: vec![nasty(5000); 1000],
                 compared_with: Some(date),

@@ -8,7 +8,9 @@ pub mod hold;
 mod input;
 pub mod lease;
 pub mod limits;
+pub mod preflight;
 pub mod receipt;
+pub mod summary;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

@@ -4,16 +4,13 @@
 //! A mass delete from a broken export is the worst day a library can have.
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::transform::TransformCounts;
 use super::StepError;
 use crate::config::Config;
 use crate::run::receipt;
+use crate::run::summary::{Brake, TransformCounts};
 use crate::store::{DayKeys, Store, StoreError};
-
-/// Most reasons kept: one per check (three) and the note of a skipped one.
-const MAX_REASONS: usize = 4;
 
 /// The thresholds, from the stack's parameters (see [`Config`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,29 +33,6 @@ impl BrakeLimits {
             delete_max: config.brake_delete_max,
             reject_percent: config.brake_reject_percent,
         }
-    }
-}
-
-/// The verdict, in the transform's output and the run summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Brake {
-    /// The day holds before Push until a person decides.
-    pub tripped: bool,
-    /// One sentence per check that tripped, with the numbers; or why a check was skipped.
-    pub reasons: Vec<String>,
-    /// The last loaded day the rows were compared with; none before the first load.
-    pub compared_with: Option<NaiveDate>,
-}
-
-impl Brake {
-    /// Within the state's limits: a few short reasons.
-    pub fn bounded(mut self) -> Brake {
-        self.reasons.truncate(MAX_REASONS);
-        for r in &mut self.reasons {
-            *r = crate::run::limits::clip(r, crate::run::limits::LINE_BYTES);
-        }
-        self
     }
 }
 
@@ -318,7 +292,7 @@ mod tests {
             compared_with: None,
         }
         .bounded();
-        assert_eq!(brake.reasons.len(), MAX_REASONS);
+        assert_eq!(brake.reasons.len(), crate::run::summary::MAX_REASONS);
         assert!(brake
             .reasons
             .iter()

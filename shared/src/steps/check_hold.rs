@@ -10,9 +10,9 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::transform::TransformOutput;
 use super::{RunInfo, StepContext, StepError};
 pub use crate::run::hold::{read_decision, HoldDecision, Verdict};
+use crate::run::summary::TransformOutput;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct CheckHoldInput {

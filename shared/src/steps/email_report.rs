@@ -9,9 +9,9 @@ use super::check_hold::{HoldNotice, HoldOutput, HoldStatus};
 use super::check_job::AlmaJobOutput;
 use super::push::PushOutput;
 use super::rollover_report::ReportOutput;
-use super::transform::TransformOutput;
 use super::{RunInfo, StepContext, StepError};
 use crate::email::{build_notice_email, html_escape, send_raw, send_report_email, ReportEmail};
+use crate::run::summary::TransformOutput;
 use crate::store::{file_name, StoreError};
 
 #[derive(Debug, Clone, Deserialize)]

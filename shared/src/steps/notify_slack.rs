@@ -11,9 +11,9 @@ use super::email_report::EmailOutput;
 use super::pull::PullOutput;
 use super::push::PushOutput;
 use super::rollover_report::ReportOutput;
-use super::transform::TransformOutput;
 use super::{RunInfo, StepContext, StepError};
 use crate::run::limits;
+use crate::run::summary::TransformOutput;
 use crate::slack::{
     escape, truncate, AlmaJobSummary, DaySummary, FailureNotice, RolloverCounts, SlackMessage,
 };

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::push::PushOutput;
-use super::transform::TransformOutput;
 use super::{RunInfo, Stage, StepContext, StepError};
 use crate::run::lease::{self, Lease};
 use crate::run::receipt::PushReceipt;
+use crate::run::summary::TransformOutput;
 use crate::run::ExecutionInput;
 use crate::store::StoreError;
 

@@ -5,65 +5,11 @@
 //! the step returns every check it made, so one bad peer never hides the others. Nothing
 //! is pushed, deleted or mailed.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{StepContext, StepError};
 use crate::error::ErrorName as _;
-
-/// One line of the checklist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Check {
-    pub check: String,
-    pub ok: bool,
-    pub detail: String,
-    /// One sentence; empty when the check passed.
-    #[serde(default)]
-    pub what_to_do: String,
-}
-
-impl Check {
-    pub fn passed(check: &str, detail: impl Into<String>) -> Check {
-        Check {
-            check: check.to_string(),
-            ok: true,
-            detail: detail.into(),
-            what_to_do: String::new(),
-        }
-    }
-
-    pub fn failed(check: &str, detail: impl Into<String>, what_to_do: impl Into<String>) -> Check {
-        Check {
-            check: check.to_string(),
-            ok: false,
-            detail: detail.into(),
-            what_to_do: what_to_do.into(),
-        }
-    }
-
-    /// A failed check from the error the real run would have raised there: its message
-    /// (which names fields and hosts, never a secret's value) and what to do about it.
-    pub fn from_error(check: &str, err: &StepError) -> Check {
-        Check::failed(check, err.message(), advice(err.error_name()))
-    }
-
-    /// A check not tried because an earlier one it needs failed.
-    pub fn not_tried(check: &str, because: &str) -> Check {
-        Check::failed(
-            check,
-            format!("not tried: it needs \"{because}\", which failed"),
-            format!("Fix the failed check \"{because}\" first, then run `leganto doctor` again."),
-        )
-    }
-}
-
-/// What one function's checks found (a Task's output in the preflight Parallel).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PreflightOutput {
-    /// The function's folder name: `pull`, `check-job`, ...
-    pub step: String,
-    pub checks: Vec<Check>,
-}
+pub use crate::run::preflight::{advice, checklist, Check, PreflightOutput};
 
 /// Whether a step's event asks for its preflight rather than its work.
 pub fn asked(payload: &Value) -> bool {
@@ -104,40 +50,10 @@ pub async fn run(ctx: &StepContext, name: &'static str) -> Result<PreflightOutpu
     })
 }
 
-/// What to do about an error met during a preflight: the run's own advice for it
-/// ([`crate::next_step`]), ending in another preflight rather than a rerun of a day.
-pub fn advice(error_name: &str) -> String {
-    let sentence = crate::next_step::next_step(error_name);
-    match sentence.find(", then rerun") {
-        Some(end) => format!("{}, then run `leganto doctor` again.", &sentence[..end]),
-        None => sentence.to_string(),
-    }
-}
-
-/// The checklist an execution's output holds: each function's checks, and for a function
-/// that failed outright (`{"step", "error", "cause"}` from the Parallel's Catch) one failed
-/// check naming the error.
-pub fn checklist(output: &Value) -> Vec<Check> {
-    let branches = output
-        .get("preflight")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let mut checks = Vec::new();
-    for branch in branches {
-        if let Ok(found) = serde_json::from_value::<PreflightOutput>(branch.clone()) {
-            checks.extend(found.checks);
-            continue;
-        }
-        let text = |key: &str| branch.get(key).and_then(Value::as_str).unwrap_or_default();
-        let error = text("error");
-        checks.push(Check::failed(
-            &format!("the {} function", text("step")),
-            format!("it failed with {error}: {}", text("cause")),
-            advice(error),
-        ));
-    }
-    checks
+/// A failed check from the error the real run would have raised there: its message
+/// (which names fields and hosts, never a secret's value) and what to do about it.
+fn failed_with(check: &str, err: &StepError) -> Check {
+    Check::failed(check, err.message(), advice(err.error_name()))
 }
 
 /// Pull's peer: the CEM SFTP server reachable, its host key the pinned one, the login
@@ -148,12 +64,7 @@ async fn cem_sftp(ctx: &StepContext) -> Vec<Check> {
     const SERVER: &str = "CEM SFTP server";
     let sftp = match ctx.cem_sftp().await {
         Ok(sftp) => sftp,
-        Err(e) => {
-            return vec![
-                Check::from_error(SECRET, &e),
-                Check::not_tried(SERVER, SECRET),
-            ]
-        }
+        Err(e) => return vec![failed_with(SECRET, &e), Check::not_tried(SERVER, SECRET)],
     };
     let mut checks = vec![Check::passed(
         SECRET,
@@ -169,7 +80,7 @@ async fn cem_sftp(ctx: &StepContext) -> Vec<Check> {
                 files.len()
             ),
         ),
-        Err(e) => Check::from_error(SERVER, &e.into()),
+        Err(e) => failed_with(SERVER, &e.into()),
     });
     checks
 }
@@ -185,7 +96,7 @@ async fn alma_sftp(ctx: &StepContext) -> Vec<Check> {
         Ok(sftp) => sftp,
         Err(e) => {
             return vec![
-                Check::from_error(SECRET, &e),
+                failed_with(SECRET, &e),
                 Check::not_tried(SERVER, SECRET),
                 Check::not_tried(WRITABLE, SECRET),
             ]
@@ -206,7 +117,7 @@ async fn alma_sftp(ctx: &StepContext) -> Vec<Check> {
             ),
         )),
         Err(e) => {
-            checks.push(Check::from_error(SERVER, &e.into()));
+            checks.push(failed_with(SERVER, &e.into()));
             checks.push(Check::not_tried(WRITABLE, SERVER));
             return checks;
         }
@@ -214,7 +125,7 @@ async fn alma_sftp(ctx: &StepContext) -> Vec<Check> {
     let name = format!(".leganto-preflight-{}.part", ctx.now().timestamp_millis());
     checks.push(match sftp.write_and_remove(&name).await {
         Ok(()) => Check::passed(WRITABLE, format!("wrote and removed {name} in {at}")),
-        Err(e) => Check::from_error(WRITABLE, &e.into()),
+        Err(e) => failed_with(WRITABLE, &e.into()),
     });
     checks
 }
@@ -233,7 +144,7 @@ async fn alma_api(ctx: &StepContext) -> Vec<Check> {
         Ok(alma) => alma,
         Err(e) => {
             return vec![
-                Check::from_error(SECRET, &e),
+                failed_with(SECRET, &e),
                 Check::not_tried(COURSES, SECRET),
                 Check::not_tried(QUOTA, SECRET),
                 Check::not_tried(JOB, SECRET),
@@ -248,7 +159,7 @@ async fn alma_api(ctx: &StepContext) -> Vec<Check> {
             format!("{base} accepts the key for reading courses"),
         )),
         Err(e) => {
-            checks.push(Check::from_error(COURSES, &e.into()));
+            checks.push(failed_with(COURSES, &e.into()));
             checks.push(Check::not_tried(QUOTA, COURSES));
             checks.push(Check::not_tried(JOB, COURSES));
             return checks;
@@ -278,7 +189,7 @@ async fn loader_job(ctx: &StepContext, alma: &crate::alma::AlmaClient) -> Check 
                     runs.len()
                 ),
             ),
-            Err(e) => Check::from_error(JOB, &e.into()),
+            Err(e) => failed_with(JOB, &e.into()),
         };
     }
     let Some(profile) = &ctx.config.alma_loader_profile_id else {
@@ -297,7 +208,7 @@ async fn loader_job(ctx: &StepContext, alma: &crate::alma::AlmaClient) -> Check 
             format!("Alma has no scheduled job for the integration profile {profile}"),
             "Set AlmaLoaderProfileId to the course loader's integration profile (or AlmaLoaderJobId to its job) and redeploy, then run `leganto doctor` again.",
         ),
-        Err(e) => Check::from_error(JOB, &e.into()),
+        Err(e) => failed_with(JOB, &e.into()),
     }
 }
 
@@ -348,12 +259,7 @@ async fn slack_webhook(ctx: &StepContext) -> Vec<Check> {
     const WEBHOOK: &str = "Slack webhook";
     let slack = match ctx.slack().await {
         Ok(slack) => slack,
-        Err(e) => {
-            return vec![
-                Check::from_error(SECRET, &e),
-                Check::not_tried(WEBHOOK, SECRET),
-            ]
-        }
+        Err(e) => return vec![failed_with(SECRET, &e), Check::not_tried(WEBHOOK, SECRET)],
     };
     let check = match slack.probe().await {
         Ok(()) => Check::passed(WEBHOOK, "the webhook answers (nothing was posted)"),

@@ -11,9 +11,9 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::transform::TransformOutput;
 use super::RunInfo;
 use crate::domain::loader::LOADER_COLUMNS;
+use crate::run::summary::TransformOutput;
 #[cfg(feature = "sftp")]
 use {
     super::transform::SummaryStamp,

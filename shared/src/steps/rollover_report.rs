@@ -7,12 +7,13 @@ use serde::{Deserialize, Serialize};
 use super::cache_courses::{CacheOutput, CourseCacheFile};
 use super::pull::PullOutput;
 use super::resume::{self, Phase, Progress};
-use super::transform::{export_key, spool_export, TransformOutput};
+use super::transform::{export_key, spool_export};
 use super::{RunInfo, StepContext, StepError};
 use crate::alma::CourseCache;
 use crate::domain::delta::{self, Changed, DeltaError};
 use crate::pipeline;
 use crate::run::alma_rate::AlmaCaller;
+use crate::run::summary::TransformOutput;
 use crate::store::{content_type, file_name, DayKeys, StoreError};
 
 #[derive(Debug, Clone, Deserialize)]

@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::baseline::{self, LoadPlan};
-use super::brake::{self, Brake, BrakeLimits};
+use super::brake::{self, BrakeLimits};
 use super::pull::PullOutput;
 use super::resume::{self, Phase, Progress};
 use super::{RunInfo, StepContext, StepError};
@@ -22,116 +22,16 @@ use crate::domain::{scan, RowReject, Rules, RunSummary};
 use crate::pipeline;
 use crate::run::alma_rate::AlmaCaller;
 use crate::run::limits::{self, capped};
+use crate::run::summary::{nearest_years, TransformCounts, TransformOutput, MORE_WARNINGS};
 use crate::store::{content_type, file_name, file_stamp, DayKeys};
 
 /// Where the warnings left out of the state are.
-const MORE_WARNINGS: &str = "all of them in run-summary.json";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct TransformInput {
     pub run: RunInfo,
     #[serde(default)]
     pub pull: Option<PullOutput>,
-}
-
-/// Named whole numbers; Slack and the e-mail print each one.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TransformCounts {
-    pub rows_read: u64,
-    pub rows_skipped: u64,
-    pub rows_written: u64,
-    pub rejected: u64,
-    pub deletes_sent: u64,
-    pub deletes_suppressed: u64,
-    pub deletes_not_in_alma: u64,
-    pub warnings: u64,
-    /// Rows in the loader file: `rows_written` in a full file, the changes in a delta.
-    pub rows_in_file: u64,
-}
-
-impl TransformCounts {
-    pub fn from_summary(s: &RunSummary) -> TransformCounts {
-        TransformCounts {
-            rows_read: s.rows_read,
-            rows_skipped: s.rows_skipped,
-            rows_written: s.courses_written,
-            rejected: s.rows_rejected,
-            deletes_sent: s.deletes.sent,
-            deletes_suppressed: s.deletes.suppressed_reading_lists,
-            deletes_not_in_alma: s.deletes.not_in_alma,
-            warnings: s.warnings.len() as u64,
-            rows_in_file: s.rows_in_file,
-        }
-    }
-
-    /// (label, value) in a fixed order, for people.
-    pub fn labelled(&self) -> Vec<(&'static str, u64)> {
-        vec![
-            ("Rows read", self.rows_read),
-            ("Rows skipped (requested)", self.rows_skipped),
-            ("Courses written", self.rows_written),
-            ("Rows rejected", self.rejected),
-            ("Deletes sent", self.deletes_sent),
-            (
-                "Deletes suppressed (reading lists)",
-                self.deletes_suppressed,
-            ),
-            ("Deletes not in Alma", self.deletes_not_in_alma),
-            ("Warnings", self.warnings),
-        ]
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TransformOutput {
-    pub loader_key: String,
-    pub loader_file_name: String,
-    pub summary_key: String,
-    pub rejects_key: String,
-    #[serde(default)]
-    pub counts: TransformCounts,
-    #[serde(default)]
-    pub warnings: Vec<String>,
-    #[serde(default)]
-    pub years_needed: Vec<i32>,
-    /// The safety brake's verdict against the last loaded day (a summary from before the
-    /// brake reads as not tripped).
-    #[serde(default)]
-    pub brake: Brake,
-    /// A delta or a full file (a summary from before delta loads reads as absent).
-    #[serde(default)]
-    pub load: Option<Load>,
-}
-
-impl TransformOutput {
-    /// Within the state's limits (see [`limits`]): a few warnings, each short, and the
-    /// years nearest `run_year`. Also applied to a summary a rerun's plan reads back.
-    pub fn bounded(mut self, run_year: i32) -> TransformOutput {
-        if self.warnings.len() > limits::LIST_ITEMS + 1 {
-            self.warnings = capped(self.warnings, limits::LIST_ITEMS, MORE_WARNINGS);
-        } else {
-            for w in &mut self.warnings {
-                *w = limits::clip(w, limits::LINE_BYTES);
-            }
-        }
-        self.years_needed = nearest_years(&self.years_needed, run_year, limits::YEARS).0;
-        self.brake = self.brake.bounded();
-        if let Some(reason) = self.load.as_mut().and_then(|l| l.reason.as_mut()) {
-            *reason = limits::clip(reason, limits::LINE_BYTES);
-        }
-        self
-    }
-}
-
-/// Of `years` (ascending), the `limit` nearest `around`, ascending, and the rest.
-pub fn nearest_years(years: &[i32], around: i32, limit: usize) -> (Vec<i32>, Vec<i32>) {
-    let mut by_distance = years.to_vec();
-    by_distance.sort_by_key(|y| ((i64::from(*y) - i64::from(around)).abs(), -i64::from(*y)));
-    let mut rest = by_distance.split_off(limit.min(by_distance.len()));
-    by_distance.sort_unstable();
-    rest.sort_unstable();
-    (by_distance, rest)
 }
 
 fn joined<T: ToString>(items: &[T]) -> String {
@@ -469,7 +369,7 @@ mod tests {
             counts: TransformCounts::default(),
             warnings: vec!["w".repeat(10_000); 10_000],
             years_needed: (0..10_000).collect(),
-            brake: Brake {
+            brake: crate::run::summary::Brake {
                 tripped: true,
                 reasons: vec!["r".repeat(10_000); 100],
                 compared_with: None,

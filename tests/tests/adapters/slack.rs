@@ -1,10 +1,10 @@
 use chrono::NaiveDate;
 use leganto_shared::error::ErrorName as _;
+use leganto_shared::run::summary::TransformCounts;
 use leganto_shared::slack::{
     AlmaJobSummary, DaySummary, FailureNotice, RolloverCounts, SlackError, SlackMessage,
     SlackWebhook,
 };
-use leganto_shared::steps::transform::TransformCounts;
 use leganto_tests::slack_receiver::SlackReceiver;
 use leganto_tests::support::free_port;
 use secrecy::SecretString;
