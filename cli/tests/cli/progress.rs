@@ -149,43 +149,36 @@ fn phase_lines(stderr: &str) -> Vec<String> {
         .collect()
 }
 
-/// stdout as the command printed it before bars existed: the first line, then the
-/// summary, rebuilt from the `--summary` file the same run wrote.
+/// stdout as the command printed it before bars existed, for the sample day: the counts
+/// the spec's expected files give (1,742 courses; 185 rollovers of 485 requests), written
+/// out here rather than read back from the run's own summary. Only the last line's time is
+/// a measurement; its call count and seconds come from the `--summary` file the run wrote.
 fn summary_stdout(command: &str, input: &Path, output: &Path, summary: &Path) -> String {
     let j: serde_json::Value = serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap();
     let n = |v: &serde_json::Value| v.as_u64().unwrap();
-    let d = &j["deletes"];
+    let counts = match command {
+        "transform" => {
+            "rows read 3000, skipped (REQUESTED) 134, rejected 0\n\
+             courses written 1742\n\
+             deletes sent 54, suppressed (reading lists) 71, not in Alma 123, unverified (offline) 0, superseded 42\n\
+             warnings 144\n"
+        }
+        "rollover-report" => {
+            "rows read 3000, skipped (REQUESTED) 134, rejected 0\n\
+             courses written 185\n\
+             deletes sent 0, suppressed (reading lists) 0, not in Alma 0, unverified (offline) 0, superseded 0\n\
+             rollovers found 185 of 485 requests: not found 57, ambiguous 0, without reading lists 243, excluded 0\n\
+             warnings 144\n"
+        }
+        other => panic!("no expected output for {other}"),
+    };
     let mut text = format!(
-        "{command} {} -> {} (run date 2026-11-28)\n\
-         rows read {}, skipped (REQUESTED) {}, rejected {}\n\
-         courses written {}\n\
-         deletes sent {}, suppressed (reading lists) {}, not in Alma {}, unverified (offline) {}, superseded {}\n",
+        "{command} {} -> {} (run date 2026-11-28)\n{counts}",
         input.display(),
         output.display(),
-        n(&j["rows_read"]),
-        n(&j["rows_skipped"]),
-        n(&j["rows_rejected"]),
-        n(&j["courses_written"]),
-        n(&d["sent"]),
-        n(&d["suppressed_reading_lists"]),
-        n(&d["not_in_alma"]),
-        n(&d["unverified"]),
-        n(&d["superseded"]),
     );
-    if let Some(r) = j.get("rollovers").filter(|r| !r.is_null()) {
-        text.push_str(&format!(
-            "rollovers found {} of {} requests: not found {}, ambiguous {}, without reading lists {}, excluded {}\n",
-            n(&r["found"]),
-            n(&r["candidates"]),
-            n(&r["not_found"]),
-            n(&r["ambiguous"]),
-            n(&r["without_reading_lists"]),
-            n(&r["excluded"]),
-        ));
-    }
     text.push_str(&format!(
-        "warnings {}\nAlma calls {}, time {:.2}s (Alma {:.2}s)\n",
-        j["warnings"].as_array().unwrap().len(),
+        "Alma calls {}, time {:.2}s (Alma {:.2}s)\n",
         n(&j["alma_calls"]),
         n(&j["durations_ms"]["total_ms"]) as f64 / 1000.0,
         n(&j["durations_ms"]["alma_ms"]) as f64 / 1000.0,

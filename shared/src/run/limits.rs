@@ -333,8 +333,16 @@ mod tests {
     #[test]
     fn every_line_of_a_capped_list_is_clipped() {
         let long = vec!["\"".repeat(10_000); 3];
-        for line in capped(long, 2, "x") {
-            assert!(json_bytes(&line) <= LINE_BYTES);
+        let lines = capped(long, 2, "x");
+        assert_eq!(
+            lines.len(),
+            3,
+            "two items and the line that counts the rest"
+        );
+        assert_eq!(lines[2], "… and 1 more (x)");
+        for line in &lines[..2] {
+            assert!(line.ends_with('…'), "{line}");
+            assert!(json_bytes(line) <= LINE_BYTES);
         }
     }
 }

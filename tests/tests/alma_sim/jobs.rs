@@ -190,15 +190,7 @@ async fn an_instance_is_queued_then_running_then_completed_after_the_delay() {
         assert_eq!(done.unwrap().len(), 1);
         seen
     };
-    // Polling may miss a phase, but what it sees comes in lifecycle order and an
-    // in-progress status is visible before completion.
-    let order = ["QUEUED", "RUNNING", "COMPLETED_SUCCESS"];
-    let positions: Vec<usize> = seen
-        .iter()
-        .map(|s| order.iter().position(|o| o == s).expect("known status"))
-        .collect();
-    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
-    assert_eq!(seen.last().map(String::as_str), Some("COMPLETED_SUCCESS"));
-    assert!(seen.len() >= 2, "{seen:?}");
-    assert_eq!(sim.courses().len(), 1);
+    // Each phase lasts half the loader's delay (600 ms) and the watch looks every 25 ms, so
+    // it sees all three, in order.
+    assert_eq!(seen, ["QUEUED", "RUNNING", "COMPLETED_SUCCESS"]);
 }

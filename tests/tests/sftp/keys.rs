@@ -47,6 +47,18 @@ async fn rsa_pem_key_text_logs_in() {
 #[tokio::test]
 async fn passphrase_protected_key_logs_in_with_its_passphrase() {
     let server = server_with(ClientKeyType::Ed25519, Some("key-Passphrase-1"));
+    // The key really is encrypted: an OpenSSH key names its KDF ("bcrypt", not "none").
+    let pem = server.client_private_key();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .unwrap();
+    assert!(key.starts_with(b"openssh-key-v1\0"), "{pem}");
+    assert!(
+        key.windows(b"bcrypt".len()).any(|w| w == b"bcrypt"),
+        "the key is not passphrase-encrypted"
+    );
     key_login_uploads(&server).await;
 }
 
