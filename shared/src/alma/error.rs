@@ -1,5 +1,6 @@
 //! Alma's failures as typed errors, and the parsing of Alma's error JSON.
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::model::MalformedBody;
@@ -146,48 +147,52 @@ pub(crate) fn parse_error_body(body: &[u8]) -> Option<AlmaErrorBody> {
     })
 }
 
-/// Reads Alma's XML error: `<web_service_result><errorsExist>true</errorsExist>
-/// <errorList><error><errorCode>…</errorCode><errorMessage>…</errorMessage>…`. Only the
-/// first error is read, as for JSON.
-fn parse_xml_error_body(body: &[u8]) -> Option<AlmaErrorBody> {
-    let text = std::str::from_utf8(body).ok()?.trim_start();
-    if !text.starts_with('<') {
-        return None;
-    }
-    let exists = xml_text(text, "errorsExist").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let code = xml_text(text, "errorCode");
-    if !exists && code.is_none() {
-        return None;
-    }
-    Some(AlmaErrorBody {
-        code: code.unwrap_or_default(),
-        message: xml_text(text, "errorMessage").unwrap_or_default(),
-        tracking_id: xml_text(text, "trackingId").unwrap_or_default(),
-    })
+/// Alma's XML error: `<web_service_result><errorsExist>true</errorsExist><errorList>
+/// <error><errorCode>…</errorCode><errorMessage>…</errorMessage><trackingId>…</trackingId>
+/// </error>…</errorList></web_service_result>` (XSD `web_service_result`).
+#[derive(Debug, Default, Deserialize)]
+struct XmlResult {
+    #[serde(rename = "errorsExist", default)]
+    errors_exist: String,
+    #[serde(rename = "errorList", default)]
+    error_list: XmlErrorList,
 }
 
-/// The trimmed, unescaped text of the first `<tag>…</tag>` (attributes allowed).
-fn xml_text(text: &str, tag: &str) -> Option<String> {
-    let open = format!("<{tag}");
-    let mut from = 0;
-    let start = loop {
-        let at = from + text[from..].find(&open)?;
-        let after = &text[at + open.len()..];
-        // `<errorCode>` or `<errorCode attr=…>`, not `<errorCodes>`.
-        if after.starts_with('>') || after.starts_with(char::is_whitespace) {
-            break at + open.len() + after.find('>')? + 1;
-        }
-        from = at + open.len();
-    };
-    let end = start + text[start..].find(&format!("</{tag}>"))?;
-    let raw = text[start..end].trim();
-    Some(
-        raw.replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&apos;", "'")
-            .replace("&amp;", "&"),
-    )
+#[derive(Debug, Default, Deserialize)]
+struct XmlErrorList {
+    #[serde(default)]
+    error: Vec<XmlError>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct XmlError {
+    #[serde(rename = "errorCode", default)]
+    code: String,
+    #[serde(rename = "errorMessage", default)]
+    message: String,
+    #[serde(rename = "trackingId", default)]
+    tracking_id: String,
+}
+
+/// Reads Alma's XML error body; only the first error is read, as for JSON. `None` when the
+/// body is not XML or reports no error.
+fn parse_xml_error_body(body: &[u8]) -> Option<AlmaErrorBody> {
+    let text = std::str::from_utf8(body).ok()?;
+    if !text.trim_start().starts_with('<') {
+        return None;
+    }
+    let result: XmlResult = quick_xml::de::from_str(text).ok()?;
+    let exists = result.errors_exist.trim().eq_ignore_ascii_case("true");
+    let first = result.error_list.error.into_iter().next();
+    if !exists && first.is_none() {
+        return None;
+    }
+    let first = first.unwrap_or_default();
+    Some(AlmaErrorBody {
+        code: first.code.trim().to_string(),
+        message: first.message.trim().to_string(),
+        tracking_id: first.tracking_id.trim().to_string(),
+    })
 }
 
 #[cfg(test)]
