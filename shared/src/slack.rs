@@ -52,7 +52,7 @@ pub struct AlmaJobSummary {
 
 /// Rollover matches in the day's report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RolloverCounts {
+pub struct SlackRollovers {
     pub found: u64,
     pub not_found: u64,
     pub ambiguous: u64,
@@ -71,7 +71,7 @@ pub struct DaySummary {
     /// File name pushed to Alma's SFTP server; `None` in a dry run or when nothing was pushed.
     pub pushed_file: Option<String>,
     pub alma_job: Option<AlmaJobSummary>,
-    pub rollovers: Option<RolloverCounts>,
+    pub rollovers: Option<SlackRollovers>,
     /// Link to the execution in the console.
     pub execution_url: Option<String>,
     /// Extra lines, e.g. "The report e-mail failed: …".
@@ -476,7 +476,7 @@ mod tests {
                 status: "COMPLETED_WARNINGS".into(),
                 counters: vec![("Courses created".into(), "12".into())],
             }),
-            rollovers: Some(RolloverCounts {
+            rollovers: Some(SlackRollovers {
                 found: 30,
                 not_found: 5,
                 ambiguous: 1,

@@ -21,7 +21,7 @@ use super::model::{
     JobSummary, JobsBody, MalformedBody, ReadingListsBody,
 };
 use super::progress::{Phase, Progress};
-use super::retry::{classify, Backoff, TransientReason, Verdict};
+use super::retry::{classify, AnswerVerdict, Backoff, TransientReason};
 use crate::domain::AlmaCourse;
 use crate::error::ErrorName;
 
@@ -706,12 +706,12 @@ impl AlmaClient {
         span: &tracing::Span,
     ) -> Result<Attempt, AlmaError> {
         match classify(status, &body, method.as_str(), path) {
-            Verdict::Success => Ok(Attempt::Answered(body)),
-            Verdict::Transient(reason) => Ok(Attempt::Failed(TransientFailure {
+            AnswerVerdict::Success => Ok(Attempt::Answered(body)),
+            AnswerVerdict::Transient(reason) => Ok(Attempt::Failed(TransientFailure {
                 reason,
                 source: None,
             })),
-            Verdict::Fail(e) => {
+            AnswerVerdict::Fail(e) => {
                 if let AlmaError::QuotaExhausted { detail } = &e {
                     // No call can succeed today: stop the other tasks too.
                     let _ = self.inner.quota_stop.set(detail.clone());

@@ -14,7 +14,7 @@ pub(crate) const BACKOFF_CAP: Duration = Duration::from_secs(10);
 
 /// The verdict on one HTTP answer.
 #[derive(Debug)]
-pub(crate) enum Verdict {
+pub(crate) enum AnswerVerdict {
     /// 2xx without `errorsExist`: read the body.
     Success,
     /// Worth another try (GETs only): 429 PER_SECOND_THRESHOLD, 5xx. Holds what happened.
@@ -107,23 +107,23 @@ impl TransientReason {
 
 /// Classifies an answer by status and Alma's error JSON. `errorsExist: true` is a failure
 /// even with HTTP 200; DAILY_THRESHOLD ends the run whatever the status says.
-pub(crate) fn classify(status: u16, body: &[u8], method: &str, path: &str) -> Verdict {
+pub(crate) fn classify(status: u16, body: &[u8], method: &str, path: &str) -> AnswerVerdict {
     let err = parse_error_body(body);
     let code = err.as_ref().map(|e| e.code.as_str()).unwrap_or("");
     if code == "DAILY_THRESHOLD" {
-        return Verdict::Fail(AlmaError::QuotaExhausted {
+        return AnswerVerdict::Fail(AlmaError::QuotaExhausted {
             detail: format!("Alma answered {method} {path} with HTTP {status} DAILY_THRESHOLD"),
         });
     }
     if (200..300).contains(&status) && err.is_none() {
-        return Verdict::Success;
+        return AnswerVerdict::Success;
     }
     let message = match &err {
         Some(e) if !e.message.is_empty() => e.message.clone(),
         _ => snippet(body),
     };
     if status == 401 || status == 403 || code == "UNAUTHORIZED" {
-        return Verdict::Fail(AlmaError::Unauthorized {
+        return AnswerVerdict::Fail(AlmaError::Unauthorized {
             status,
             method: method.to_string(),
             path: path.to_string(),
@@ -131,15 +131,15 @@ pub(crate) fn classify(status: u16, body: &[u8], method: &str, path: &str) -> Ve
         });
     }
     if status == 429 || code == "PER_SECOND_THRESHOLD" {
-        return Verdict::Transient(TransientReason::RateLimited {
+        return AnswerVerdict::Transient(TransientReason::RateLimited {
             status,
             code: Some(code.to_string()).filter(|c| !c.is_empty()),
         });
     }
     if status >= 500 {
-        return Verdict::Transient(TransientReason::ServerError { status, message });
+        return AnswerVerdict::Transient(TransientReason::ServerError { status, message });
     }
-    Verdict::Fail(AlmaError::Api {
+    AnswerVerdict::Fail(AlmaError::Api {
         status,
         code: code.to_string(),
         message,
@@ -202,7 +202,7 @@ mod tests {
         .into_bytes()
     }
 
-    fn verdict(status: u16, body: &[u8]) -> Verdict {
+    fn verdict(status: u16, body: &[u8]) -> AnswerVerdict {
         classify(status, body, "GET", "/almaws/v1/courses")
     }
 
@@ -210,15 +210,15 @@ mod tests {
     fn ok_without_errors_is_success() {
         assert!(matches!(
             verdict(200, br#"{"total_record_count":0}"#),
-            Verdict::Success
+            AnswerVerdict::Success
         ));
-        assert!(matches!(verdict(204, b""), Verdict::Success));
+        assert!(matches!(verdict(204, b""), AnswerVerdict::Success));
     }
 
     #[test]
     fn errors_exist_with_http_200_is_an_api_error() {
         match verdict(200, &err_json("402203")) {
-            Verdict::Fail(AlmaError::Api {
+            AnswerVerdict::Fail(AlmaError::Api {
                 status,
                 code,
                 message,
@@ -235,13 +235,15 @@ mod tests {
     #[test]
     fn per_second_threshold_is_transient() {
         match verdict(429, &err_json("PER_SECOND_THRESHOLD")) {
-            Verdict::Transient(why) => {
+            AnswerVerdict::Transient(why) => {
                 assert_eq!(why.to_string(), "HTTP 429 PER_SECOND_THRESHOLD");
             }
             other => panic!("{other:?}"),
         }
         match verdict(429, b"") {
-            Verdict::Transient(why) => assert_eq!(why.to_string(), "HTTP 429 too many requests"),
+            AnswerVerdict::Transient(why) => {
+                assert_eq!(why.to_string(), "HTTP 429 too many requests")
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -250,7 +252,7 @@ mod tests {
     fn daily_threshold_is_quota_exhausted_at_once() {
         let v = verdict(429, &err_json("DAILY_THRESHOLD"));
         assert!(
-            matches!(v, Verdict::Fail(AlmaError::QuotaExhausted { .. })),
+            matches!(v, AnswerVerdict::Fail(AlmaError::QuotaExhausted { .. })),
             "{v:?}"
         );
     }
@@ -260,12 +262,12 @@ mod tests {
         let xml = br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><web_service_result xmlns="http://com/exlibris/urm/general/xmlbeans"><errorsExist>true</errorsExist><errorList><error><errorCode>DAILY_THRESHOLD</errorCode><errorMessage>Daily API Request Threshold has been reached.</errorMessage></error></errorList></web_service_result>"#;
         let v = verdict(429, xml);
         assert!(
-            matches!(v, Verdict::Fail(AlmaError::QuotaExhausted { .. })),
+            matches!(v, AnswerVerdict::Fail(AlmaError::QuotaExhausted { .. })),
             "{v:?}"
         );
         let xml = String::from_utf8_lossy(xml).replace("DAILY", "PER_SECOND");
         match verdict(429, xml.as_bytes()) {
-            Verdict::Transient(why) => {
+            AnswerVerdict::Transient(why) => {
                 assert_eq!(why.to_string(), "HTTP 429 PER_SECOND_THRESHOLD");
             }
             other => panic!("{other:?}"),
@@ -275,19 +277,21 @@ mod tests {
     #[test]
     fn server_errors_are_transient_even_without_json() {
         match verdict(503, b"<html>down</html>") {
-            Verdict::Transient(why) => assert_eq!(why.to_string(), "HTTP 503: <html>down</html>"),
+            AnswerVerdict::Transient(why) => {
+                assert_eq!(why.to_string(), "HTTP 503: <html>down</html>")
+            }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
             verdict(500, &err_json("INTERNAL")),
-            Verdict::Transient(_)
+            AnswerVerdict::Transient(_)
         ));
     }
 
     #[test]
     fn http_401_is_unauthorized_with_advice() {
         match verdict(401, &err_json("UNAUTHORIZED")) {
-            Verdict::Fail(e @ AlmaError::Unauthorized { .. }) => {
+            AnswerVerdict::Fail(e @ AlmaError::Unauthorized { .. }) => {
                 assert_eq!(e.error_name(), "AlmaUnauthorized");
                 assert!(e.to_string().contains("check the API key"), "{e}");
             }
@@ -298,7 +302,7 @@ mod tests {
     #[test]
     fn other_client_errors_are_final_api_errors_with_the_body() {
         match verdict(400, b"limit must be 0-100") {
-            Verdict::Fail(AlmaError::Api {
+            AnswerVerdict::Fail(AlmaError::Api {
                 status,
                 code,
                 message,

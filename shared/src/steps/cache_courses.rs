@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::resume::{self, Phase, Progress};
+use super::resume::{self, PushSide, Resumable};
 use super::{RunInfo, StepContext, StepError};
 use crate::domain::AlmaCourse;
 use crate::pipeline::PipelineError;
@@ -43,13 +43,13 @@ pub struct CourseCacheFile {
 pub async fn run(
     ctx: &StepContext,
     input: CacheCoursesInput,
-) -> Result<Progress<CacheOutput>, StepError> {
+) -> Result<Resumable<CacheOutput>, StepError> {
     let day = input.run.day();
     let cache_key = day.course_cache(input.year);
     match ctx.store.get_json::<CourseCacheFile>(&cache_key).await {
         Ok(file) => {
             tracing::info!(year = input.year, cache_key = %cache_key, courses = file.courses.len(), "reused the day's course cache");
-            return Ok(Progress::Done(CacheOutput {
+            return Ok(Resumable::Done(CacheOutput {
                 year: input.year,
                 cache_key,
                 courses: file.courses.len() as u64,
@@ -70,7 +70,7 @@ pub async fn run(
     let cache = resume::resumable_cache(
         ctx,
         &day,
-        Phase::AfterPush,
+        PushSide::AfterPush,
         AlmaCaller::CacheBranch,
         Some(year.as_str()),
     )
@@ -82,9 +82,9 @@ pub async fn run(
             None => Err(PipelineError::Stopped),
         }
     };
-    let courses = match resume::drive(ctx, &day, Phase::AfterPush, &cache, work).await? {
-        Progress::Done(courses) => courses.as_ref().clone(),
-        Progress::More(more) => return Ok(Progress::More(more)),
+    let courses = match resume::drive(ctx, &day, PushSide::AfterPush, &cache, work).await? {
+        Resumable::Done(courses) => courses.as_ref().clone(),
+        Resumable::More(more) => return Ok(Resumable::More(more)),
     };
     let alma = cache.client();
     let file = CourseCacheFile {
@@ -100,7 +100,7 @@ pub async fn run(
         api_calls = alma.calls_made(),
         "cached the year's courses"
     );
-    Ok(Progress::Done(CacheOutput {
+    Ok(Resumable::Done(CacheOutput {
         year: input.year,
         cache_key,
         courses: file.courses.len() as u64,

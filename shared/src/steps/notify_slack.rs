@@ -15,7 +15,7 @@ use super::{RunInfo, StepContext, StepError};
 use crate::run::limits;
 use crate::run::summary::TransformOutput;
 use crate::slack::{
-    escape, truncate, AlmaJobSummary, DaySummary, FailureNotice, RolloverCounts, SlackMessage,
+    escape, truncate, AlmaJobSummary, DaySummary, FailureNotice, SlackMessage, SlackRollovers,
 };
 use serde_json::json;
 
@@ -195,7 +195,7 @@ pub fn day_summary(state: &SlackState) -> DaySummary {
         counts: counts.labelled(),
         pushed_file: state.push.as_ref().map(|p| p.file_name.clone()),
         alma_job,
-        rollovers: state.report.as_ref().map(|r| RolloverCounts {
+        rollovers: state.report.as_ref().map(|r| SlackRollovers {
             found: r.rollovers,
             not_found: r.not_found,
             ambiguous: r.ambiguous,

@@ -4,7 +4,7 @@
 //! and answer `{"more": true, …}`; the state machine then runs the same step again, which
 //! takes the saved answers instead of asking twice.
 //!
-//! Answers are kept per [`Phase`]: Transform's delete checks are asked before the push, the
+//! Answers are kept per [`PushSide`]: Transform's delete checks are asked before the push, the
 //! course caches and the report after Alma has loaded the day's file, which changes what
 //! Alma would answer. So the report never takes the transform's answers.
 //!
@@ -29,18 +29,18 @@ use crate::store::{file_name, DayKeys, StoreError};
 
 /// When the answers were learned, relative to the day's load into Alma.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub enum PushSide {
     /// Transform's delete checks.
     BeforePush,
     /// The course caches and the rollover report.
     AfterPush,
 }
 
-impl Phase {
+impl PushSide {
     pub fn folder(self) -> &'static str {
         match self {
-            Phase::BeforePush => "before-push",
-            Phase::AfterPush => "after-push",
+            PushSide::BeforePush => "before-push",
+            PushSide::AfterPush => "after-push",
         }
     }
 }
@@ -63,7 +63,7 @@ pub struct More {
 /// What a resumable step answers: its usual output once done, else [`More`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum Progress<T> {
+pub enum Resumable<T> {
     More(More),
     Done(T),
 }
@@ -97,7 +97,7 @@ pub fn fresh_since(ctx: &StepContext) -> DateTime<Utc> {
 pub async fn resumable_cache(
     ctx: &StepContext,
     day: &DayKeys,
-    phase: Phase,
+    phase: PushSide,
     caller: AlmaCaller,
     year: Option<&str>,
 ) -> Result<CourseCache, StepError> {
@@ -106,7 +106,7 @@ pub async fn resumable_cache(
         .with_clock(clock)
         .stop_at(super::step_stop());
     let mut since = fresh_since(ctx);
-    if phase == Phase::BeforePush {
+    if phase == PushSide::BeforePush {
         // Answers from before the day's load say nothing of Alma after it (a rerun of the
         // transform then): only those learned since the push count.
         if let Some(receipt) = crate::run::receipt::read_receipt(&ctx.store, day.run_date()).await?
@@ -162,7 +162,7 @@ async fn read<T: serde::de::DeserializeOwned>(
 pub async fn save(
     ctx: &StepContext,
     day: &DayKeys,
-    phase: Phase,
+    phase: PushSide,
     cache: &CourseCache,
 ) -> Result<(), StepError> {
     let unsaved = cache.unsaved();
@@ -181,14 +181,14 @@ pub async fn save(
 
 /// Runs `work` over `cache`, saving what it learns every [`SAVE_EVERY`] and once more at
 /// the end (an error too keeps what was learned, for the retry). A stop with answers
-/// learned is [`Progress::More`]; a stop with none is `AlmaUnavailable`.
+/// learned is [`Resumable::More`]; a stop with none is `AlmaUnavailable`.
 pub async fn drive<T, W>(
     ctx: &StepContext,
     day: &DayKeys,
-    phase: Phase,
+    phase: PushSide,
     cache: &CourseCache,
     work: W,
-) -> Result<Progress<T>, StepError>
+) -> Result<Resumable<T>, StepError>
 where
     W: Future<Output = Result<T, PipelineError>>,
 {
@@ -203,7 +203,7 @@ where
     };
     save(ctx, day, phase, cache).await?;
     match result {
-        Ok(done) => Ok(Progress::Done(done)),
+        Ok(done) => Ok(Resumable::Done(done)),
         Err(PipelineError::Stopped) if cache.learned() > 0 => {
             let more = More {
                 more: true,
@@ -217,7 +217,7 @@ where
                 api_calls = more.api_calls,
                 "stopped before the deadline; the step resumes from the saved answers"
             );
-            Ok(Progress::More(more))
+            Ok(Resumable::More(more))
         }
         Err(e) => Err(e.into()),
     }
@@ -229,9 +229,9 @@ mod tests {
 
     #[test]
     fn a_finished_step_answers_its_usual_output_and_a_stopped_one_says_more() {
-        let done: Progress<u32> = Progress::Done(7);
+        let done: Resumable<u32> = Resumable::Done(7);
         assert_eq!(serde_json::to_value(&done).unwrap(), serde_json::json!(7));
-        let more: Progress<u32> = Progress::More(More {
+        let more: Resumable<u32> = Resumable::More(More {
             more: true,
             answers_learned: 3,
             answers_reused: 2,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cache_courses::{CacheOutput, CourseCacheFile};
 use super::pull::PullOutput;
-use super::resume::{self, Phase, Progress};
+use super::resume::{self, PushSide, Resumable};
 use super::transform::{export_key, spool_export};
 use super::{RunInfo, StepContext, StepError};
 use crate::alma::CourseCache;
@@ -111,20 +111,20 @@ async fn load_caches(
 pub async fn run(
     ctx: &StepContext,
     input: RolloverReportInput,
-) -> Result<Progress<ReportOutput>, StepError> {
+) -> Result<Resumable<ReportOutput>, StepError> {
     let day = input.run.day();
     let export_key = export_key(ctx, &day, input.pull.as_ref()).await?;
     let mut export = spool_export(ctx, &export_key).await?;
     let rules = ctx.rules()?;
     let cache =
-        resume::resumable_cache(ctx, &day, Phase::AfterPush, AlmaCaller::Alone, None).await?;
+        resume::resumable_cache(ctx, &day, PushSide::AfterPush, AlmaCaller::Alone, None).await?;
     let caches = load_caches(ctx, &input, &cache).await?;
 
     let mut report = Vec::new();
     let work = pipeline::rollover_report(&mut export, &rules, &cache, &mut report);
-    let summary = match resume::drive(ctx, &day, Phase::AfterPush, &cache, work).await? {
-        Progress::Done(summary) => summary,
-        Progress::More(more) => return Ok(Progress::More(more)),
+    let summary = match resume::drive(ctx, &day, PushSide::AfterPush, &cache, work).await? {
+        Resumable::Done(summary) => summary,
+        Resumable::More(more) => return Ok(Resumable::More(more)),
     };
     let counts = summary.rollovers.clone().unwrap_or_default();
 
@@ -151,7 +151,7 @@ pub async fn run(
         alma_calls = summary.alma_calls,
         "built the rollover report"
     );
-    Ok(Progress::Done(ReportOutput {
+    Ok(Resumable::Done(ReportOutput {
         report_file_name: file_name(&report_key).to_string(),
         report_key,
         rollovers: counts.found,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::baseline::{self, LoadPlan};
 use super::brake::{self, BrakeLimits};
 use super::pull::PullOutput;
-use super::resume::{self, Phase, Progress};
+use super::resume::{self, PushSide, Resumable};
 use super::{RunInfo, StepContext, StepError};
 use crate::domain::delta::{self, Changed, Load, LoadKind};
 use crate::domain::loader::loader_file_name;
@@ -146,13 +146,13 @@ pub struct SummaryStamp {
 pub async fn run(
     ctx: &StepContext,
     input: TransformInput,
-) -> Result<Progress<TransformOutput>, StepError> {
+) -> Result<Resumable<TransformOutput>, StepError> {
     let day = input.run.day();
     let export_key = export_key(ctx, &day, input.pull.as_ref()).await?;
     let mut reader = spool_export(ctx, &export_key).await?;
     let rules = ctx.rules()?;
     let cache =
-        resume::resumable_cache(ctx, &day, Phase::BeforePush, AlmaCaller::Alone, None).await?;
+        resume::resumable_cache(ctx, &day, PushSide::BeforePush, AlmaCaller::Alone, None).await?;
 
     // The day's course rows (§8): compared with the baseline, and the next baseline.
     let mut course_rows = Vec::new();
@@ -188,9 +188,9 @@ pub async fn run(
             &mut out,
             started,
         );
-        let summary = match resume::drive(ctx, &day, Phase::BeforePush, &cache, work).await? {
-            Progress::Done(summary) => summary,
-            Progress::More(more) => return Ok(Progress::More(more)),
+        let summary = match resume::drive(ctx, &day, PushSide::BeforePush, &cache, work).await? {
+            Resumable::Done(summary) => summary,
+            Resumable::More(more) => return Ok(Resumable::More(more)),
         };
         out.flush().map_err(StepError::OutputFailed)?;
         summary
@@ -308,7 +308,7 @@ pub async fn run(
         stamp = %file_stamp(local.naive_local()),
         "transformed the export"
     );
-    Ok(Progress::Done(output))
+    Ok(Resumable::Done(output))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@ use chrono::NaiveDate;
 use leganto_shared::error::ErrorName as _;
 use leganto_shared::run::summary::TransformCounts;
 use leganto_shared::slack::{
-    AlmaJobSummary, DaySummary, FailureNotice, RolloverCounts, SlackError, SlackMessage,
+    AlmaJobSummary, DaySummary, FailureNotice, SlackError, SlackMessage, SlackRollovers,
     SlackWebhook,
 };
 use leganto_tests::slack_receiver::SlackReceiver;
@@ -33,7 +33,7 @@ fn summary() -> DaySummary {
                 ("Courses updated".into(), "1393".into()),
             ],
         }),
-        rollovers: Some(RolloverCounts {
+        rollovers: Some(SlackRollovers {
             found: 40,
             not_found: 6,
             ambiguous: 2,
