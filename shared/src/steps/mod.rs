@@ -25,6 +25,8 @@ pub mod push;
 pub mod release;
 pub mod resume;
 pub mod rollover_report;
+#[cfg(test)]
+mod state_size;
 pub mod transform;
 
 pub use context::{Clock, StepContext};
