@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use super::Stage;
 
-/// `{}` or `{"run_date", "start_at", "dry_run", "force", "full"}`; `null` means not given.
+/// `{}` or `{"run_date", "start_at", "dry_run", "force", "full", "preflight"}`; `null`
+/// means not given.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutionInput {
@@ -29,6 +30,10 @@ pub struct ExecutionInput {
     /// Send every course, not only the changes since the baseline.
     #[serde(default, deserialize_with = "full")]
     pub full: bool,
+    /// `true` runs the preflight checks instead of the day (the state machine's first Choice
+    /// sends it there, so the plan only ever sees `false`).
+    #[serde(default, deserialize_with = "preflight")]
+    pub preflight: bool,
 }
 
 /// Why an execution input cannot be read: one sentence naming the key at fault.
@@ -106,6 +111,10 @@ fn full<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     flag("full", d)
 }
 
+fn preflight<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    flag("preflight", d)
+}
+
 /// `true`, `false` or `null` (not given). Named by the caller: serde does not say which
 /// field a `deserialize_with` failed in.
 fn flag<'de, D: Deserializer<'de>>(name: &str, d: D) -> Result<bool, D::Error> {
@@ -153,7 +162,7 @@ mod tests {
         assert_eq!(
             message,
             "the execution input is not valid: unknown field \"dryrun\", expected one of \
-             \"run_date\", \"start_at\", \"dry_run\", \"force\", \"full\""
+             \"run_date\", \"start_at\", \"dry_run\", \"force\", \"full\", \"preflight\""
         );
     }
 
