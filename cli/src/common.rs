@@ -112,7 +112,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub alma_url: Option<String>,
     /// Alma calls per second at most.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = leganto_shared::config::DEFAULT_ALMA_RATE, value_parser = clap::value_parser!(u32).range(1..))]
     pub alma_rate: u32,
     /// Institution rules (TOML); the built-in ASU rules otherwise.
     #[arg(long)]

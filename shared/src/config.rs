@@ -105,6 +105,8 @@ impl ConfigError {
     }
 }
 
+/// Alma calls per second: the stack's `AlmaRate` default, the command's `--alma-rate` and
+/// the Alma client's (Alma allows 25 per institution, shared with every integration).
 pub const DEFAULT_ALMA_RATE: u32 = 10;
 pub const DEFAULT_TIME_ZONE: Tz = chrono_tz::America::Phoenix;
 pub const DEFAULT_POLL_INTERVAL_SECONDS: u64 = 600;

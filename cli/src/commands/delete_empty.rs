@@ -33,7 +33,7 @@ pub struct Args {
     #[arg(long)]
     alma_url: String,
     /// Alma calls per second at most.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = leganto_shared::config::DEFAULT_ALMA_RATE, value_parser = clap::value_parser!(u32).range(1..))]
     alma_rate: u32,
     /// Planning: where to write the plan (CSV; `delete-empty-courses-YEAR-TERM.csv`
     /// otherwise). With --execute: the plan you reviewed, read and never written.

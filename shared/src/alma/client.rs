@@ -69,13 +69,13 @@ pub struct AlmaClientConfig {
 }
 
 impl AlmaClientConfig {
-    /// Defaults: 10 calls/s, 16 in flight, 30 s timeout, 5 retries backing off from 200 ms
+    /// Defaults: [`DEFAULT_ALMA_RATE`](crate::config::DEFAULT_ALMA_RATE) calls/s, 16 in flight, 30 s timeout, 5 retries backing off from 200 ms
     /// up to 10 s, floor 100.
     pub fn new(base_url: impl Into<String>, api_key: SecretString) -> Self {
         AlmaClientConfig {
             base_url: base_url.into(),
             api_key,
-            rate_per_second: 10,
+            rate_per_second: crate::config::DEFAULT_ALMA_RATE,
             rate_divisor: 1,
             paced_from_start: false,
             max_concurrency: 16,

@@ -1355,3 +1355,13 @@ fn the_functions_that_reach_sftp_or_alma_run_in_the_given_subnets_only_when_subn
     let condition = serde_yaml_ng::to_string(&template["Conditions"]["InVpc"]).expect("yaml");
     assert!(condition.contains("SubnetIds"), "{condition}");
 }
+
+#[test]
+fn the_stacks_alma_rate_defaults_to_the_one_the_command_and_the_client_use() {
+    let template = template();
+    assert_eq!(
+        number(get(&template, &["Parameters", "AlmaRate", "Default"])),
+        Some(u64::from(leganto_shared::config::DEFAULT_ALMA_RATE))
+    );
+    assert_eq!(leganto_shared::config::DEFAULT_ALMA_RATE, 10);
+}
