@@ -127,7 +127,7 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
     let cause = outcome
         .cause
         .as_deref()
-        .map(rerun::readable_cause)
+        .map(leganto_shared::run::readable_cause)
         .unwrap_or_default();
     Err(Fatal::Output(format!(
         "execution {} {}: {error}: {cause}",

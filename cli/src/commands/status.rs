@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use leganto_shared::ops::status::{self, DayFiles, ExecutionInfo, Summary};
 use leganto_shared::page;
+use leganto_shared::run::readable_cause;
 use leganto_shared::store::{DayKeys, ObjectInfo};
 
 use crate::common::{fatal, local_time, write_atomic, Deployment, Fatal};
@@ -214,11 +215,10 @@ pub fn render(
     out
 }
 
-/// A Lambda error's cause is `{"errorType", "errorMessage"}`: show the message, on one line.
+/// A failure's cause ([`readable_cause`]) on one line.
 fn cause_message(cause: &str) -> String {
-    let message = serde_json::from_str::<serde_json::Value>(cause)
-        .ok()
-        .and_then(|v| v["errorMessage"].as_str().map(str::to_string))
-        .unwrap_or_else(|| cause.to_string());
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
+    readable_cause(cause)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }

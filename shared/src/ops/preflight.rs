@@ -41,7 +41,7 @@ pub fn checklist(outcome: &Outcome) -> Vec<Check> {
         (Some(cause), false) => format!(
             "the execution {}: {error}: {}",
             outcome.status,
-            rerun::readable_cause(cause)
+            crate::run::readable_cause(cause)
         ),
         (None, false) => format!("the execution {}: {error}", outcome.status),
     };

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::OpsError;
 use crate::config::{aws_time, execution_console_url};
-use crate::run::{lease, Stage};
+use crate::run::{lease, readable_cause, Stage};
 use crate::store::{DayKeys, Store};
 
 /// What a rerun asks the state machine for.
@@ -354,15 +354,6 @@ impl Outcome {
     pub fn succeeded(&self) -> bool {
         self.status == ExecutionStatus::Succeeded.as_str()
     }
-}
-
-/// A failure's cause for people: a Lambda error's cause is the JSON text
-/// `{"errorType", "errorMessage"}`, of which the message says it; anything else as is.
-pub fn readable_cause(cause: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(cause)
-        .ok()
-        .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_string))
-        .unwrap_or_else(|| cause.to_string())
 }
 
 /// Every event so far, oldest first.

@@ -148,7 +148,8 @@ impl DayFigures {
         if failed {
             f.failed_state = text(&state["failed_state"]);
             f.error = text(&state["error"]["Error"]);
-            f.error_message = text(&state["error"]["Cause"]).map(|cause| error_message(&cause));
+            f.error_message =
+                text(&state["error"]["Cause"]).map(|cause| crate::run::readable_cause(&cause));
         }
         if let Some(summary) = summary {
             f.add_summary(summary);
@@ -207,14 +208,6 @@ impl DayFigures {
             _ => None,
         }
     }
-}
-
-/// `{"errorType": ..., "errorMessage": "..."}` → the message; anything else as it is.
-fn error_message(cause: &str) -> String {
-    serde_json::from_str::<Value>(cause)
-        .ok()
-        .and_then(|v| text(&v["errorMessage"]))
-        .unwrap_or_else(|| cause.to_string())
 }
 
 fn alma_calls(state: &Value, summary: Option<&Value>) -> Option<u64> {

@@ -17,6 +17,17 @@ use serde::{Deserialize, Serialize};
 
 pub use input::{requested_run_date, ExecutionInput, InputError};
 
+/// A failure's cause for people: a Lambda error's cause is the JSON text
+/// `{"errorType", "errorMessage"}`, of which the message says it; anything else (a
+/// `States.*` cause) as it is. Slack, the e-mail, the day page, `leganto status` and
+/// `leganto rerun --wait` all show a cause through this.
+pub fn readable_cause(cause: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(cause)
+        .ok()
+        .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_string))
+        .unwrap_or_else(|| cause.to_string())
+}
+
 /// A stage a run can start at (`start_at`), in running order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -148,19 +148,7 @@ impl StepError {
 
     /// The message with its causes, each once: what `errorMessage` carries and Slack shows.
     pub fn message(&self) -> String {
-        let mut text = self.to_string();
-        // `transparent` variants forward their adapter's own source.
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            let cause_text = cause.to_string();
-            // Several adapters already print their source in their own message.
-            if !cause_text.is_empty() && !text.contains(&cause_text) {
-                text.push_str(": ");
-                text.push_str(&cause_text);
-            }
-            source = cause.source();
-        }
-        text
+        crate::error::error_chain(self)
     }
 }
 

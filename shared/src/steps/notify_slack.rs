@@ -102,19 +102,6 @@ pub struct SlackOutput {
     pub reason: Option<String>,
 }
 
-/// For a Lambda error the cause is `{"errorType", "errorMessage"}` as JSON text: show the
-/// message. Anything else is shown as is.
-pub fn readable_cause(cause: &str) -> String {
-    serde_json::from_str::<Value>(cause)
-        .ok()
-        .and_then(|v| {
-            v.get("errorMessage")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| cause.to_string())
-}
-
 /// The day's summary as Slack shows it.
 pub fn day_summary(state: &SlackState) -> DaySummary {
     let dry_run = state.run.as_ref().is_some_and(|r| r.dry_run);
@@ -260,7 +247,7 @@ pub fn message(
                 .clone()
                 .unwrap_or_else(|| "unknown state".into()),
             error: error.error,
-            cause: readable_cause(&error.cause),
+            cause: crate::run::readable_cause(&error.cause),
             execution_url: state.console_url(),
         }
     };
@@ -401,8 +388,11 @@ mod tests {
     #[test]
     fn a_lambda_cause_shows_its_message() {
         let cause = r#"{"errorType":"SourceFileMissing","errorMessage":"no export file"}"#;
-        assert_eq!(readable_cause(cause), "no export file");
-        assert_eq!(readable_cause("States.Timeout"), "States.Timeout");
+        assert_eq!(crate::run::readable_cause(cause), "no export file");
+        assert_eq!(
+            crate::run::readable_cause("States.Timeout"),
+            "States.Timeout"
+        );
     }
 
     #[test]
