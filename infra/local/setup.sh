@@ -30,10 +30,11 @@ fi
 # Each venv is built from its lock alone (exact versions, every hash checked) and remembers
 # which lock built it: when the lock changes, the venv is built anew, so a checkout never runs
 # on tools other than the ones its locks name.
-lock_digest() { { python3 --version; sha256sum "$1"; } | sha256sum | cut -d' ' -f1; }
+# The digest of a lock and of the interpreter that installs it (LOCK TOOL_VERSION).
+lock_digest() { { echo "$2"; sha256sum "$1"; } | sha256sum | cut -d' ' -f1; }
 venv_from_lock() { # DIR LOCK
   local dir="$1" lock="$2" digest
-  digest="$(lock_digest "$lock")"
+  digest="$(lock_digest "$lock" "$(python3 --version)")"
   if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.lock-digest" 2>/dev/null)" = "$digest" ]; then
     return
   fi
@@ -62,7 +63,7 @@ fi
 
 # node_modules from package-lock.json alone: npm ci never re-resolves the ranges of
 # package.json, and fails rather than rewrite the lock. Run again when the lock changes.
-npm_digest="$(lock_digest package-lock.json)"
+npm_digest="$(lock_digest package-lock.json "$(node --version)")"
 if [ "$(cat node_modules/.lock-digest 2>/dev/null)" != "$npm_digest" ]; then
   echo "setup: installing npm tools from package-lock.json"
   npm ci --no-audit --no-fund --silent
