@@ -1,7 +1,9 @@
 //! The run layer: what a run of the day is, beneath the steps, the operators' commands and
-//! the day page. The run's identity and stages ([`RunInfo`], [`Stage`]) and the execution
-//! input ([`ExecutionInput`]) live here, so `steps/`, `ops/` and `page/` all read them from
-//! one place and none of them reaches up into another.
+//! the day page. The run's identity and stages ([`RunInfo`], [`Stage`]), the execution
+//! input ([`ExecutionInput`]), the transform's account (`summary`), the day's records in S3
+//! (`lease`, `receipt`, `hold`), the preflight checklist, the state's limits and the Alma
+//! rate live here, so `steps/`, `ops/` and `page/` all read them from one place and none of
+//! them reaches up into another (docs/architecture.md).
 
 pub mod alma_rate;
 pub mod hold;
