@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{RunInfo, StepContext, StepError};
-pub use crate::run::hold::{read_decision, HoldDecision, Verdict};
+pub use crate::run::hold::{read_decision, HoldDecision, HoldOutput, HoldStatus, Verdict};
 use crate::run::summary::TransformOutput;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -22,29 +22,6 @@ pub struct CheckHoldInput {
     /// The previous look's answer (from the second look on).
     #[serde(default)]
     pub hold: Option<HoldOutput>,
-}
-
-/// Where the hold stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HoldStatus {
-    /// Nobody has decided yet: wait and look again.
-    Pending,
-    /// A person approved the held file: push it.
-    Approved,
-}
-
-/// `$.hold` in the execution's state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HoldOutput {
-    pub decision: HoldStatus,
-    /// The first look, from which the hold limit counts.
-    pub held_since: DateTime<Utc>,
-    /// Looks so far; 1 on the first, when people are told.
-    pub checks: u64,
-    /// Who approved, once someone has.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub by: Option<String>,
 }
 
 /// `20`, `0.5`: hours as people write them.

@@ -3,6 +3,7 @@
 //! Reads S3; never a secret. Not in a dry run. With `"notice": "hold"` it sends instead a
 //! plain-text notice that the safety brake held the day (what tripped, how to decide).
 
+use crate::run::hold::BrakeNote;
 use serde::{Deserialize, Serialize};
 
 use super::check_hold::{HoldNotice, HoldOutput, HoldStatus};
@@ -71,20 +72,17 @@ pub fn summary_lines(input: &EmailReportInput) -> Vec<(String, String)> {
             lines.push((label.into(), value.to_string()));
         }
     }
-    if let Some(t) = input.transform.as_ref().filter(|t| t.brake.tripped) {
-        let why = t.brake.reasons.join("; ");
-        let brake = match input
-            .hold
-            .as_ref()
-            .filter(|h| h.decision == HoldStatus::Approved)
-        {
-            Some(h) => format!(
-                "held ({why}); approved by {}",
-                h.by.as_deref().unwrap_or("someone")
-            ),
-            None => format!("tripped ({why})"),
+    if let Some(t) = &input.transform {
+        let brake = match BrakeNote::of(&t.brake, input.hold.as_ref(), input.run.dry_run) {
+            BrakeNote::NotTripped => None,
+            BrakeNote::Approved { why, by } => Some(format!("held ({why}); approved by {by}")),
+            BrakeNote::Tripped { why } | BrakeNote::WouldHold { why } => {
+                Some(format!("tripped ({why})"))
+            }
         };
-        lines.push(("Safety brake".into(), brake));
+        if let Some(brake) = brake {
+            lines.push(("Safety brake".into(), brake));
+        }
     }
     let pushed = match &input.push {
         Some(p) if p.already_there => format!("{} (already on the server)", p.file_name),

@@ -2,6 +2,7 @@
 //! a day held by the safety brake (what tripped and how to decide).
 //! A Slack outage never fails the run: the answer says `posted: false` and why.
 
+use crate::run::hold::BrakeNote;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -120,20 +121,16 @@ pub fn day_summary(state: &SlackState) -> DaySummary {
     if let Some(load) = state.transform.as_ref().and_then(|t| t.load.as_ref()) {
         notes.push(format!("Loader file: {load}."));
     }
-    if let Some(brake) = state.transform.as_ref().map(|t| &t.brake) {
-        let why = brake.reasons.join("; ");
-        let approved_by = state
-            .hold
-            .as_ref()
-            .filter(|h| h.decision == HoldStatus::Approved)
-            .map(|h| h.by.as_deref().unwrap_or("someone"));
-        match approved_by {
-            _ if !brake.tripped => {}
-            _ if dry_run => notes.push(format!("The safety brake would hold this day: {why}.")),
-            Some(by) => notes.push(format!(
+    if let Some(t) = &state.transform {
+        match BrakeNote::of(&t.brake, state.hold.as_ref(), dry_run) {
+            BrakeNote::WouldHold { why } => {
+                notes.push(format!("The safety brake would hold this day: {why}."))
+            }
+            BrakeNote::Approved { why, by } => notes.push(format!(
                 "Held by the safety brake ({why}); approved by {by}."
             )),
-            None => {}
+            // A held day's own notice says what tripped (HoldNotice).
+            BrakeNote::Tripped { .. } | BrakeNote::NotTripped => {}
         }
     }
     if let Some(push) = &state.push {
