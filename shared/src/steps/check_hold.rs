@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{RunInfo, StepContext, StepError};
 pub use crate::run::hold::{read_decision, HoldDecision, HoldOutput, HoldStatus, Verdict};

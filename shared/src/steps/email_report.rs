@@ -3,15 +3,15 @@
 //! Reads S3; never a secret. Not in a dry run. With `"notice": "hold"` it sends instead a
 //! plain-text notice that the safety brake held the day (what tripped, how to decide).
 
-use crate::run::hold::BrakeNote;
 use serde::{Deserialize, Serialize};
 
-use super::check_hold::{HoldNotice, HoldOutput, HoldStatus};
+use super::check_hold::{HoldNotice, HoldOutput};
 use super::check_job::AlmaJobOutput;
 use super::push::PushOutput;
 use super::rollover_report::ReportOutput;
 use super::{RunInfo, StepContext, StepError};
 use crate::email::{build_notice_email, html_escape, send_raw, send_report_email, ReportEmail};
+use crate::run::hold::BrakeNote;
 use crate::run::summary::TransformOutput;
 use crate::store::{file_name, StoreError};
 

@@ -10,11 +10,10 @@ use crate::email::EmailError;
 use crate::error::{BoxError, ErrorName};
 use crate::pipeline::PipelineError;
 use crate::run::lease::LeaseError;
+use crate::run::limits;
 use crate::secrets::SecretsError;
 use crate::sftp::SftpError;
 use crate::store::StoreError;
-
-use crate::run::limits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {

@@ -2,17 +2,17 @@
 //! a day held by the safety brake (what tripped and how to decide).
 //! A Slack outage never fails the run: the answer says `posted: false` and why.
 
-use crate::run::hold::BrakeNote;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::check_hold::{HoldNotice, HoldOutput, HoldStatus};
+use super::check_hold::{HoldNotice, HoldOutput};
 use super::check_job::AlmaJobOutput;
 use super::email_report::EmailOutput;
 use super::pull::PullOutput;
 use super::push::PushOutput;
 use super::rollover_report::ReportOutput;
 use super::{RunInfo, StepContext, StepError};
+use crate::run::hold::BrakeNote;
 use crate::run::limits;
 use crate::run::summary::TransformOutput;
 use crate::slack::{
