@@ -189,13 +189,6 @@ pub fn may_be_for_day(name: &str, started_at: DateTime<Utc>, run_date: NaiveDate
         || started_at.with_timezone(&tz).date_naive() == run_date
 }
 
-/// The run date an execution worked on: the input's `run_date`, else the day it started
-/// in the library's time zone (as the plan decides; an input the plan refused has no date
-/// of its own, so it too counts for the day it started).
-pub fn run_date_of(input: &ExecutionInput, started_at: DateTime<Utc>, tz: Tz) -> NaiveDate {
-    input.run_date_or_start_day(started_at, tz)
-}
-
 /// The executions of the state machine that ran for `run_date`, oldest first.
 pub async fn executions_for_day(
     sfn: &aws_sdk_sfn::Client,
@@ -251,7 +244,8 @@ pub async fn executions_for_day(
             .and_then(|i| serde_json::from_str::<Value>(i).ok())
             .and_then(|i| ExecutionInput::from_value(&i).ok())
             .unwrap_or_default();
-        if run_date_of(&input, started_at, tz) != run_date {
+        // An input the plan refused has no date of its own: it counts for the day it started.
+        if input.run_date_or_start_day(started_at, tz) != run_date {
             continue;
         }
         found.push(ExecutionInfo {
@@ -301,7 +295,7 @@ mod tests {
             tz
         ));
         assert_eq!(
-            run_date_of(&input(json!({"run_date": "2026-11-28"})), started, tz),
+            input(json!({"run_date": "2026-11-28"})).run_date_or_start_day(started, tz),
             day
         );
     }
@@ -313,7 +307,7 @@ mod tests {
         let started = Utc.with_ymd_and_hms(2026, 11, 29, 2, 0, 0).unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
         assert!(may_be_for_day("c0ffee-schedule", started, day, tz));
-        assert_eq!(run_date_of(&input(json!({})), started, tz), day);
+        assert_eq!(input(json!({})).run_date_or_start_day(started, tz), day);
         assert!(!may_be_for_day(
             "c0ffee-schedule",
             started,
