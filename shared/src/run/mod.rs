@@ -10,6 +10,7 @@ pub mod hold;
 mod input;
 pub mod lease;
 pub mod limits;
+pub mod outputs;
 pub mod preflight;
 pub mod receipt;
 pub mod summary;

@@ -4,6 +4,7 @@
 //! year's pages are saved as they come (see [`super::resume`]): out of time, the step
 //! answers `"more": true` and its next invocation asks only for the pages still missing.
 
+use crate::run::outputs::CacheOutput;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -18,18 +19,6 @@ use crate::store::StoreError;
 pub struct CacheCoursesInput {
     pub run: RunInfo,
     pub year: i32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CacheOutput {
-    pub year: i32,
-    pub cache_key: String,
-    pub courses: u64,
-    #[serde(default)]
-    pub api_calls: u64,
-    /// The day's cache file was already there and was used as is.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub reused: bool,
 }
 
 /// The cache file.

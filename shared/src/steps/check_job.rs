@@ -2,16 +2,17 @@
 //! submitted after our push; whether it is done, its status and counters, and whether the
 //! wait has gone on too long. Without a job to watch, waits the fixed time instead.
 
+use crate::run::outputs::AlmaJobOutput;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::push::PushOutput;
 use super::{RunInfo, StepContext, StepError};
 use crate::alma::{AlmaClient, JobInstance};
 use crate::run::alma_rate::AlmaCaller;
 use crate::run::limits;
+use crate::run::outputs::PushOutput;
 
 /// Alma and we do not share a clock, and Alma may pick the file up before our push step
 /// records its time: a run submitted this long before `pushed_at` still counts.
@@ -25,31 +26,6 @@ pub struct CheckJobInput {
     /// The previous check's answer (from the second check on).
     #[serde(default)]
     pub alma_job: Option<AlmaJobOutput>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AlmaJobOutput {
-    pub done: bool,
-    #[serde(default)]
-    pub timed_out: bool,
-    /// Alma's status (`RUNNING`, `COMPLETED_SUCCESS`, ...), or `NOT_STARTED`,
-    /// `NOT_MONITORED`, `NOT_PUSHED`, `SKIPPED`.
-    pub status: String,
-    #[serde(default)]
-    pub job_instance_id: Option<String>,
-    #[serde(default)]
-    pub started_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub ended_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub counters: BTreeMap<String, u64>,
-    #[serde(default)]
-    pub checks: u64,
-    #[serde(default)]
-    pub waited_seconds: u64,
-    /// Alma loaded the day: its course rows are now the baseline of delta loads.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub baseline_saved: bool,
 }
 
 impl AlmaJobOutput {

@@ -3,15 +3,16 @@
 //! Reads S3; never a secret. Not in a dry run. With `"notice": "hold"` it sends instead a
 //! plain-text notice that the safety brake held the day (what tripped, how to decide).
 
-use serde::{Deserialize, Serialize};
+use crate::run::outputs::EmailOutput;
+use serde::Deserialize;
 
 use super::check_hold::{HoldNotice, HoldOutput};
-use super::check_job::AlmaJobOutput;
-use super::push::PushOutput;
-use super::rollover_report::ReportOutput;
 use super::{RunInfo, StepContext, StepError};
 use crate::email::{build_notice_email, html_escape, send_raw, send_report_email, ReportEmail};
 use crate::run::hold::BrakeNote;
+use crate::run::outputs::AlmaJobOutput;
+use crate::run::outputs::PushOutput;
+use crate::run::outputs::ReportOutput;
 use crate::run::summary::TransformOutput;
 use crate::store::{file_name, StoreError};
 
@@ -38,13 +39,6 @@ pub struct EmailReportInput {
 pub enum EmailNotice {
     /// The safety brake held the day before Push.
     Hold,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EmailOutput {
-    pub message_id: String,
-    pub recipients: usize,
-    pub attachment: String,
 }
 
 /// The summary's lines as (label, value), shared by the plain and the HTML body.

@@ -6,14 +6,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::check_hold::{HoldNotice, HoldOutput};
-use super::check_job::AlmaJobOutput;
-use super::email_report::EmailOutput;
-use super::pull::PullOutput;
-use super::push::PushOutput;
-use super::rollover_report::ReportOutput;
 use super::{RunInfo, StepContext, StepError};
 use crate::run::hold::BrakeNote;
 use crate::run::limits;
+use crate::run::outputs::AlmaJobOutput;
+use crate::run::outputs::EmailOutput;
+use crate::run::outputs::PullOutput;
+use crate::run::outputs::PushOutput;
+use crate::run::outputs::ReportOutput;
 use crate::run::summary::TransformOutput;
 use crate::slack::{
     escape, truncate, AlmaJobSummary, DaySummary, FailureNotice, SlackMessage, SlackRollovers,

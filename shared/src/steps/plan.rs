@@ -7,9 +7,9 @@ use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::push::PushOutput;
 use super::{RunInfo, Stage, StepContext, StepError};
 use crate::run::lease::{self, Lease};
+use crate::run::outputs::PushOutput;
 use crate::run::receipt::PushReceipt;
 use crate::run::summary::TransformOutput;
 use crate::run::ExecutionInput;

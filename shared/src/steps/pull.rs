@@ -8,10 +8,11 @@
 //! most `SFTP_COMPLETE_WAIT_SECONDS`; then `SourceFileIncomplete`. A file over
 //! `SFTP_MAX_DOWNLOAD_MB` is `SftpFileTooLarge`, before anything is read.
 
+use crate::run::outputs::PullOutput;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::RunInfo;
 use crate::run::limits::{self, capped};
@@ -25,17 +26,6 @@ use {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PullInput {
     pub run: RunInfo,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PullOutput {
-    pub export_key: String,
-    pub source_file: String,
-    pub bytes: u64,
-    #[serde(default)]
-    pub candidates: Vec<String>,
-    #[serde(default)]
-    pub warnings: Vec<String>,
 }
 
 /// `leganto_export_20261128`: every export for the run date starts so.

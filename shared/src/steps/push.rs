@@ -6,10 +6,11 @@
 //! first, and a DELETE whose course has gained reading lists since is dropped. Never in a
 //! dry run.
 
+use crate::run::outputs::PushOutput;
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::RunInfo;
 use crate::domain::loader::LOADER_COLUMNS;
@@ -30,40 +31,6 @@ pub struct PushInput {
     pub run: RunInfo,
     #[serde(default)]
     pub transform: Option<TransformOutput>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PushOutput {
-    pub file_name: String,
-    /// Absent when recalled by a rerun's plan, or when nothing was uploaded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remote_path: Option<String>,
-    pub bytes: u64,
-    pub pushed_at: DateTime<Utc>,
-    /// The day's receipt already names these bytes (or an identical file was on the
-    /// server): nothing new was pushed.
-    #[serde(default)]
-    pub already_there: bool,
-    /// Not pushed in this execution: the plan found the day's push receipt.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub recalled: bool,
-    /// Lower-case hex SHA-256 of the bytes loaded, as the receipt records it.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub sha256: String,
-    /// Where the pushed bytes are kept: the transform's file, or the one the fresh guard
-    /// wrote without the DELETE rows it dropped.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub loader_key: Option<String>,
-    /// DELETE rows dropped at the push because their course has reading lists now.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub deletes_dropped_at_push: u64,
-    /// Pushed over another file's receipt with `"force": true`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub forced: bool,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 /// Column positions in the loader file (see [`LOADER_COLUMNS`]).

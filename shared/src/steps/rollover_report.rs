@@ -2,10 +2,10 @@
 //! (`cache/…`; a year not cached is fetched), reading lists checked in Alma; the report
 //! goes to `reports/…/rollover_YYYYMMDDHHMMSS.txt`.
 
-use serde::{Deserialize, Serialize};
+use crate::run::outputs::ReportOutput;
+use serde::Deserialize;
 
-use super::cache_courses::{CacheOutput, CourseCacheFile};
-use super::pull::PullOutput;
+use super::cache_courses::CourseCacheFile;
 use super::resume::{self, PushSide, Resumable};
 use super::transform::{export_key, spool_export};
 use super::{RunInfo, StepContext, StepError};
@@ -13,6 +13,8 @@ use crate::alma::CourseCache;
 use crate::domain::delta::{self, Changed, DeltaError};
 use crate::pipeline;
 use crate::run::alma_rate::AlmaCaller;
+use crate::run::outputs::CacheOutput;
+use crate::run::outputs::PullOutput;
 use crate::run::summary::TransformOutput;
 use crate::store::{content_type, file_name, DayKeys, StoreError};
 
@@ -25,27 +27,6 @@ pub struct RolloverReportInput {
     pub transform: Option<TransformOutput>,
     #[serde(default)]
     pub caches: Option<Vec<CacheOutput>>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReportOutput {
-    pub report_key: String,
-    pub report_file_name: String,
-    pub rollovers: u64,
-    pub ambiguous: u64,
-    pub not_found: u64,
-    #[serde(default)]
-    pub candidates: u64,
-    #[serde(default)]
-    pub without_reading_lists: u64,
-    #[serde(default)]
-    pub excluded: u64,
-    #[serde(default)]
-    pub api_calls: u64,
-    /// Of the report's rows, those whose course row is new or changed since the baseline
-    /// of the day's delta (course-loading.md §8); absent for a full load.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub new_since_baseline: Option<u64>,
 }
 
 /// Of the report's rows, how many have a course row new or changed since the baseline the

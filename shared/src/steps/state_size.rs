@@ -7,14 +7,15 @@ use crate::run::limits::{clip, LINE_BYTES, NAME_BYTES, STATE_LIMIT, STEP_OUTPUT_
 /// state as the definition's `ResultPath`s and the Parallel's merge build it.
 #[test]
 fn the_whole_state_of_the_worst_day_stays_far_under_the_limit() {
+    use crate::run::outputs::AlmaJobOutput;
+    use crate::run::outputs::CacheOutput;
+    use crate::run::outputs::PullOutput;
+    use crate::run::outputs::PushOutput;
+    use crate::run::outputs::ReportOutput;
     use crate::run::summary::{TransformCounts, TransformOutput};
     use crate::sftp::RemoteFile;
-    use crate::steps::cache_courses::CacheOutput;
-    use crate::steps::check_job::AlmaJobOutput;
     use crate::steps::notify_slack::SlackOutput;
-    use crate::steps::pull::{candidate_report, choose_export, PullOutput};
-    use crate::steps::push::PushOutput;
-    use crate::steps::rollover_report::ReportOutput;
+    use crate::steps::pull::{candidate_report, choose_export};
     use crate::steps::{RunInfo, Stage, StepError};
     use chrono::{DateTime, NaiveDate, Utc};
     use serde_json::{json, Value};

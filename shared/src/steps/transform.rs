@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use super::baseline::{self, LoadPlan};
 use super::brake::{self, BrakeLimits};
-use super::pull::PullOutput;
 use super::resume::{self, PushSide, Resumable};
 use super::{RunInfo, StepContext, StepError};
 use crate::domain::delta::{self, Changed, Load, LoadKind};
@@ -22,6 +21,7 @@ use crate::domain::{scan, RowReject, Rules, RunSummary};
 use crate::pipeline;
 use crate::run::alma_rate::AlmaCaller;
 use crate::run::limits::{self, capped};
+use crate::run::outputs::PullOutput;
 use crate::run::summary::{nearest_years, TransformCounts, TransformOutput, MORE_WARNINGS};
 use crate::store::{content_type, file_name, file_stamp, DayKeys};
 
