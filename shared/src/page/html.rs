@@ -6,7 +6,7 @@ use std::fmt::Write;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::chart;
-use super::figures::{thousands, DayFigures, RunStatus};
+use crate::run::report::{thousands, DayReport, RunStatus};
 
 /// `&`, `<`, `>`, `"` and `'` as entities: safe in text and in quoted attributes.
 pub use crate::email::html_escape as escape;
@@ -54,9 +54,9 @@ pub struct FileLink {
 /// Everything one page shows.
 #[derive(Debug, Clone)]
 pub struct Page<'a> {
-    pub figures: &'a DayFigures,
+    pub figures: &'a DayReport,
     /// Up to 42 days ending at the run date (this day's own figures included).
-    pub history: &'a [DayFigures],
+    pub history: &'a [DayReport],
     pub rejects: &'a [RejectRow],
     pub rejects_total: u64,
     pub rollover_rows: &'a [RolloverRow],
@@ -186,7 +186,7 @@ fn count(n: Option<u64>) -> String {
     n.map_or_else(|| "–".to_string(), thousands)
 }
 
-fn counts(h: &mut String, f: &DayFigures) {
+fn counts(h: &mut String, f: &DayReport) {
     h.push_str("<h2>Counts</h2><div class=\"cards\">");
     card(h, "rows-read", "Rows read", &count(f.rows_read), None);
     let load = f.load.as_ref().map(|l| l.to_string());
@@ -247,7 +247,7 @@ fn counts(h: &mut String, f: &DayFigures) {
     h.push_str("</div>");
 }
 
-type Series = fn(&DayFigures) -> Option<f64>;
+type Series = fn(&DayReport) -> Option<f64>;
 
 const CHARTS: [(&str, &str, &str, Series); 6] = [
     ("chart-courses", "Courses written", "courses", |f| {
@@ -292,7 +292,7 @@ fn charts(h: &mut String, page: &Page<'_>) {
     h.push_str("</div>");
 }
 
-fn timings(h: &mut String, f: &DayFigures) {
+fn timings(h: &mut String, f: &DayReport) {
     if f.timings.is_empty() {
         return;
     }
@@ -423,12 +423,12 @@ fn size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::page::figures::Timing;
+    use crate::run::report::Timing;
 
     const HOSTILE: &str = r#"<script>alert('x')</script>"onmouseover="x" & <img src=x>"#;
 
-    fn figures() -> DayFigures {
-        let mut f: DayFigures =
+    fn figures() -> DayReport {
+        let mut f: DayReport =
             serde_json::from_value(serde_json::json!({"run_date": "2026-11-28"})).unwrap();
         f.status = Some(RunStatus::Failed);
         f.courses_written = Some(11562);
@@ -445,7 +445,7 @@ mod tests {
         f
     }
 
-    fn render_with(f: &DayFigures, execution_url: Option<&str>) -> String {
+    fn render_with(f: &DayReport, execution_url: Option<&str>) -> String {
         let rejects = [RejectRow {
             line: 7,
             course_code: HOSTILE.into(),

@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::figures::{DayFigures, RunStatus};
 use crate::domain::delta::LoadKind;
+use crate::run::report::{DayReport, RunStatus};
 
 pub const NAMESPACE: &str = "Leganto";
 
@@ -28,9 +28,9 @@ pub const METRICS: [(&str, &str); 13] = [
     ("RolloversAmbiguous", "Count"),
 ];
 
-/// The EMF line for a run's figures, or `None` for a dry run (it loaded nothing). A run
+/// The EMF line for a run's report, or `None` for a dry run (it loaded nothing). A run
 /// that failed emits `RunFailed` 1 (else 0) besides the figures it has.
-pub fn emf_line(f: &DayFigures, now: DateTime<Utc>) -> Option<String> {
+pub fn emf_line(f: &DayReport, now: DateTime<Utc>) -> Option<String> {
     if f.dry_run {
         return None;
     }
@@ -92,9 +92,9 @@ pub fn emf_line(f: &DayFigures, now: DateTime<Utc>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::page::figures::{Load, Rollovers};
+    use crate::run::report::{Load, Rollovers};
 
-    fn figures() -> DayFigures {
+    fn figures() -> DayReport {
         serde_json::from_value(json!({"run_date": "2026-11-28", "status": "succeeded",
             "courses_written": 90, "alma_calls": 35, "alma_job_minutes": 12.5,
             "started_at": "2026-11-28T16:00:00Z", "ended_at": "2026-11-28T17:30:00Z"}))
@@ -108,6 +108,7 @@ mod tests {
             found: 4,
             not_found: 1,
             ambiguous: 0,
+            new_since_baseline: None,
         });
         f.load = Some(Load {
             kind: LoadKind::Delta,

@@ -4,7 +4,6 @@
 //! report and file listing and the last 42 days' figures or summaries; writes the two files.
 
 pub mod chart;
-pub mod figures;
 pub mod html;
 pub mod metrics;
 
@@ -13,10 +12,11 @@ use futures::{stream, StreamExt};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
+use crate::run::report::DayReport;
+use crate::run::state::RunState;
 use crate::run::RunInfo;
 use crate::store::{content_type, DayKeys, Store, StoreError};
 
-pub use figures::DayFigures;
 use html::{FileLink, Page, RejectRow, RolloverRow};
 
 /// Rows a table shows; the rest are in the day's files.
@@ -29,7 +29,7 @@ const CONCURRENT_READS: usize = 8;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Published {
     pub page_key: String,
-    pub figures: DayFigures,
+    pub report: DayReport,
 }
 
 /// Characters a key keeps in a console link's query (`/` reads better than `%2F`).
@@ -66,33 +66,33 @@ pub fn page_console_url(
     Some(s3_console_url(region, bucket, &run.day().day_page()))
 }
 
-/// Writes the day's figures and page for the run that ends with `state`. `on_figures`
-/// sees the figures as soon as they are known, before anything is written (the metrics go
-/// out even when the page then cannot be made).
+/// Writes the day's report (`figures.json`) and page for the run that ends with `state`.
+/// `on_report` sees the report as soon as it is known, before anything is written (the
+/// metrics go out even when the page then cannot be made).
 #[tracing::instrument(skip_all, fields(run_date = %run.run_date))]
 pub async fn publish(
     store: &Store,
     run: &RunInfo,
-    state: &Value,
+    state: &RunState,
     fallback_region: Option<&str>,
     now: DateTime<Utc>,
-    on_figures: impl FnOnce(&DayFigures),
+    on_report: impl FnOnce(&DayReport),
 ) -> Result<Published, StoreError> {
     let day = run.day();
     let summary: Option<Value> = store
         .get_json_versioned(&day.run_summary())
         .await?
         .map(|(summary, _)| summary);
-    let figures = DayFigures::from_state(run.run_date, state, summary.as_ref(), now);
-    on_figures(&figures);
-    store.put_json(&day.day_figures(), &figures).await?;
+    let report = DayReport::of(run.run_date, state, summary.as_ref(), now);
+    on_report(&report);
+    store.put_json(&day.day_figures(), &report).await?;
 
     let mut history = earlier_days(store, run.run_date).await?;
-    history.push(figures.clone());
+    history.push(report.clone());
 
     let (rejects, rejects_total) = summary.as_ref().map(reject_rows).unwrap_or_default();
-    let report_key = match state["report"]["report_key"].as_str() {
-        Some(key) => Some(key.to_string()),
+    let report_key = match &state.report {
+        Some(rollovers) => Some(rollovers.report_key.clone()),
         None => store.latest(&day.rollover_prefix()).await?,
     };
     let (rollover_rows, rollover_total) = match report_key {
@@ -106,7 +106,7 @@ pub async fn publish(
     let files = day_files(store, &day, region).await?;
 
     let page = Page {
-        figures: &figures,
+        figures: &report,
         history: &history,
         rejects: &rejects,
         rejects_total,
@@ -121,13 +121,13 @@ pub async fn publish(
         .put(&page_key, html::render(&page), content_type::HTML)
         .await?;
     tracing::info!(page_key, days_charted = history.len(), "wrote the day page");
-    Ok(Published { page_key, figures })
+    Ok(Published { page_key, report })
 }
 
-/// The figures of the 41 days before `run_date` that have any: `figures.json` where the
+/// The reports of the 41 days before `run_date` that have any: `figures.json` where the
 /// release wrote one, else what the run summary holds. Always the live days: a dry run's
 /// page compares with what was really loaded.
-async fn earlier_days(store: &Store, run_date: NaiveDate) -> Result<Vec<DayFigures>, StoreError> {
+async fn earlier_days(store: &Store, run_date: NaiveDate) -> Result<Vec<DayReport>, StoreError> {
     let first = run_date - Duration::days(chart::DAYS - 1);
     let mut months: Vec<(i32, u32)> = Vec::new();
     let mut d = first;
@@ -157,7 +157,7 @@ async fn earlier_days(store: &Store, run_date: NaiveDate) -> Result<Vec<DayFigur
         }
         d += Duration::days(1);
     }
-    let read: Vec<Result<Option<DayFigures>, StoreError>> = stream::iter(wanted)
+    let read: Vec<Result<Option<DayReport>, StoreError>> = stream::iter(wanted)
         .map(|key| async move {
             let Some((value, _)) = store.get_json_versioned::<Value>(&key).await? else {
                 return Ok(None);
@@ -165,16 +165,16 @@ async fn earlier_days(store: &Store, run_date: NaiveDate) -> Result<Vec<DayFigur
             if key.ends_with("figures.json") {
                 Ok(serde_json::from_value(value).ok())
             } else {
-                Ok(DayFigures::from_summary(&value))
+                Ok(DayReport::from_summary(&value))
             }
         })
         .buffered(CONCURRENT_READS)
         .collect()
         .await;
     let mut days = Vec::new();
-    for figures in read {
-        // A file that does not read as figures leaves a gap in the charts, nothing more.
-        days.extend(figures?);
+    for report in read {
+        // A file that does not read as a report leaves a gap in the charts, nothing more.
+        days.extend(report?);
     }
     Ok(days)
 }

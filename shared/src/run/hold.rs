@@ -70,9 +70,11 @@ pub struct HoldOutput {
 
 /// What the safety brake did to the day: worked out once, told by Slack and the e-mail in
 /// their own words.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "brake", rename_all = "snake_case")]
 pub enum BrakeNote {
     /// The brake did not trip.
+    #[default]
     NotTripped,
     /// A dry run whose day the brake would have held.
     WouldHold { why: String },
@@ -83,6 +85,10 @@ pub enum BrakeNote {
 }
 
 impl BrakeNote {
+    pub fn is_not_tripped(&self) -> bool {
+        *self == BrakeNote::NotTripped
+    }
+
     pub fn of(brake: &Brake, hold: Option<&HoldOutput>, dry_run: bool) -> BrakeNote {
         if !brake.tripped {
             return BrakeNote::NotTripped;

@@ -13,6 +13,8 @@ pub mod limits;
 pub mod outputs;
 pub mod preflight;
 pub mod receipt;
+pub mod report;
+pub mod state;
 pub mod summary;
 
 use chrono::{DateTime, NaiveDate, Utc};

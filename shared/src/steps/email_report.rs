@@ -3,35 +3,27 @@
 //! Reads S3; never a secret. Not in a dry run. With `"notice": "hold"` it sends instead a
 //! plain-text notice that the safety brake held the day (what tripped, how to decide).
 
-use crate::run::outputs::EmailOutput;
+use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::check_hold::{HoldNotice, HoldOutput};
+use super::check_hold::HoldNotice;
 use super::{RunInfo, StepContext, StepError};
 use crate::email::{build_notice_email, html_escape, send_raw, send_report_email, ReportEmail};
 use crate::run::hold::BrakeNote;
-use crate::run::outputs::AlmaJobOutput;
-use crate::run::outputs::PushOutput;
-use crate::run::outputs::ReportOutput;
-use crate::run::summary::TransformOutput;
+use crate::run::outputs::EmailOutput;
+use crate::run::report::DayReport;
+use crate::run::state::RunState;
 use crate::store::{file_name, StoreError};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct EmailReportInput {
-    pub run: RunInfo,
-    #[serde(default)]
-    pub transform: Option<TransformOutput>,
-    #[serde(default)]
-    pub hold: Option<HoldOutput>,
-    #[serde(default)]
-    pub push: Option<PushOutput>,
-    #[serde(default)]
-    pub alma_job: Option<AlmaJobOutput>,
-    #[serde(default)]
-    pub report: Option<ReportOutput>,
     /// A notice to send instead of the report.
     #[serde(default)]
     pub notice: Option<EmailNotice>,
+    /// The run's state: `run`, and `transform`, `hold`, `push`, `alma_job`, `report` as far
+    /// as the run got.
+    #[serde(flatten)]
+    pub state: RunState,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -42,10 +34,10 @@ pub enum EmailNotice {
 }
 
 /// The summary's lines as (label, value), shared by the plain and the HTML body.
-pub fn summary_lines(input: &EmailReportInput) -> Vec<(String, String)> {
+pub fn summary_lines(report: &DayReport) -> Vec<(String, String)> {
     let mut lines = Vec::new();
-    if let Some(r) = &input.report {
-        lines.push(("Rollovers found".into(), r.rollovers.to_string()));
+    if let Some(r) = &report.rollovers {
+        lines.push(("Rollovers found".into(), r.found.to_string()));
         if let Some(new) = r.new_since_baseline {
             lines.push((
                 "Of them new or changed since the last loaded day".into(),
@@ -58,34 +50,22 @@ pub fn summary_lines(input: &EmailReportInput) -> Vec<(String, String)> {
         ));
         lines.push(("Ambiguous copy requests".into(), r.ambiguous.to_string()));
     }
-    if let Some(t) = &input.transform {
-        if let Some(load) = &t.load {
-            lines.push(("Loader file".into(), load.to_string()));
-        }
-        for (label, value) in t.counts.labelled() {
+    if let Some(load) = &report.load {
+        lines.push(("Loader file".into(), load.to_string()));
+    }
+    // Known once the transform ran.
+    if report.rows_read.is_some() {
+        for (label, value) in report.counts().labelled() {
             lines.push((label.into(), value.to_string()));
         }
     }
-    if let Some(t) = &input.transform {
-        let brake = match BrakeNote::of(&t.brake, input.hold.as_ref(), input.run.dry_run) {
-            BrakeNote::NotTripped => None,
-            BrakeNote::Approved { why, by } => Some(format!("held ({why}); approved by {by}")),
-            BrakeNote::Tripped { why } | BrakeNote::WouldHold { why } => {
-                Some(format!("tripped ({why})"))
-            }
-        };
-        if let Some(brake) = brake {
-            lines.push(("Safety brake".into(), brake));
-        }
+    if let Some(brake) = brake_line(&report.notes.brake) {
+        lines.push(("Safety brake".into(), brake));
     }
-    let pushed = match &input.push {
-        Some(p) if p.already_there => format!("{} (already on the server)", p.file_name),
-        Some(p) => p.file_name.clone(),
-        None => "nothing pushed".into(),
-    };
-    lines.push(("Loader file pushed to Alma".into(), pushed));
-    if let Some(job) = &input.alma_job {
-        let mut status = job.status.clone();
+    lines.push(("Loader file pushed to Alma".into(), pushed_line(report)));
+    if let Some(status) = &report.alma_job_status {
+        let job = report.alma_job.clone().unwrap_or_default();
+        let mut status = status.clone();
         if job.timed_out {
             status.push_str(" (still not finished when the wait ended)");
         }
@@ -97,43 +77,92 @@ pub fn summary_lines(input: &EmailReportInput) -> Vec<(String, String)> {
     lines
 }
 
+fn brake_line(brake: &BrakeNote) -> Option<String> {
+    match brake {
+        BrakeNote::NotTripped => None,
+        BrakeNote::Approved { why, by } => Some(format!("held ({why}); approved by {by}")),
+        BrakeNote::Tripped { why } | BrakeNote::WouldHold { why } => {
+            Some(format!("tripped ({why})"))
+        }
+    }
+}
+
+fn pushed_line(report: &DayReport) -> String {
+    match &report.file_pushed {
+        Some(file) if report.notes.already_pushed_at.is_some() => {
+            format!("{file} (already on the server)")
+        }
+        Some(file) => file.clone(),
+        None => "nothing pushed".into(),
+    }
+}
+
 /// The e-mail for the day's report.
 pub fn build_email(
     ctx: &StepContext,
-    input: &EmailReportInput,
+    run: &RunInfo,
+    report: &DayReport,
     attachment_name: &str,
     attachment: Vec<u8>,
 ) -> ReportEmail {
-    let date = input.run.run_date;
-    let subject = match &input.report {
-        Some(r) => format!("Leganto rollover report {date}: {} found", r.rollovers),
+    let date = report.run_date;
+    let subject = match &report.rollovers {
+        Some(r) => format!("Leganto rollover report {date}: {} found", r.found),
         None => format!("Leganto rollover report {date}"),
     };
-    let lines = summary_lines(input);
-    let mut text = format!("Course load and rollover report for {date}\n\n");
-    for (label, value) in &lines {
-        text.push_str(&format!("{label}: {value}\n"));
-    }
-    text.push_str(&format!(
-        "\nThe rollover report is attached: {attachment_name}\n"
-    ));
+    let lines = summary_lines(report);
     let page_url = crate::page::page_console_url(
-        &input.run,
+        run,
         ctx.store.bucket(),
         ctx.config.console_region.as_deref(),
     );
-    if let Some(url) = &page_url {
+    let links = Links {
+        attachment_name,
+        page: page_url.as_deref(),
+        execution: report.execution_url.as_deref(),
+    };
+    ReportEmail {
+        from: ctx.config.email_from.clone(),
+        to: ctx.config.email_to.clone(),
+        subject,
+        text: plain_body(date, &lines, &links),
+        html: html_body(date, &lines, &links),
+        attachment_name: attachment_name.to_string(),
+        attachment_bytes: attachment,
+    }
+}
+
+/// What the e-mail points to besides its lines.
+struct Links<'a> {
+    attachment_name: &'a str,
+    page: Option<&'a str>,
+    execution: Option<&'a str>,
+}
+
+fn plain_body(date: NaiveDate, lines: &[(String, String)], links: &Links) -> String {
+    let mut text = format!("Course load and rollover report for {date}\n\n");
+    for (label, value) in lines {
+        text.push_str(&format!("{label}: {value}\n"));
+    }
+    text.push_str(&format!(
+        "\nThe rollover report is attached: {}\n",
+        links.attachment_name
+    ));
+    if let Some(url) = links.page {
         text.push_str(&format!("The day page (S3 console): {url}\n"));
     }
-    if let Some(url) = &input.run.console_url {
+    if let Some(url) = links.execution {
         text.push_str(&format!("Execution: {url}\n"));
     }
+    text
+}
 
+fn html_body(date: NaiveDate, lines: &[(String, String)], links: &Links) -> String {
     let mut html = format!(
         "<html><body><h2>Course load and rollover report for {}</h2><table>",
         html_escape(&date.to_string())
     );
-    for (label, value) in &lines {
+    for (label, value) in lines {
         html.push_str(&format!(
             "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
             html_escape(label),
@@ -142,57 +171,42 @@ pub fn build_email(
     }
     html.push_str(&format!(
         "</table><p>The rollover report is attached: <code>{}</code></p>",
-        html_escape(attachment_name)
+        html_escape(links.attachment_name)
     ));
-    if let Some(url) = &page_url {
+    if let Some(url) = links.page {
         html.push_str(&format!(
             "<p><a href=\"{}\">The day page</a> (in the S3 console)</p>",
             html_escape(url)
         ));
     }
-    if let Some(url) = &input.run.console_url {
+    if let Some(url) = links.execution {
         html.push_str(&format!(
             "<p><a href=\"{}\">The execution in the console</a></p>",
             html_escape(url)
         ));
     }
     html.push_str("</body></html>");
-
-    ReportEmail {
-        from: ctx.config.email_from.clone(),
-        to: ctx.config.email_to.clone(),
-        subject,
-        text,
-        html,
-        attachment_name: attachment_name.to_string(),
-        attachment_bytes: attachment,
-    }
+    html
 }
 
 pub async fn run(ctx: &StepContext, input: EmailReportInput) -> Result<EmailOutput, StepError> {
-    if input.run.dry_run {
+    let state = &input.state;
+    let Some(run) = &state.run else {
+        return Err(StepError::invalid_input("the input has no run"));
+    };
+    if run.dry_run {
         return Err(StepError::invalid_input(
             "this is a dry run: the report is not e-mailed",
         ));
     }
     if input.notice == Some(EmailNotice::Hold) {
-        return send_hold_notice(ctx, &input).await;
+        return send_hold_notice(ctx, run, state).await;
     }
-    let report_key = match &input.report {
-        Some(r) => r.report_key.clone(),
-        None => {
-            let prefix = input.run.day().rollover_prefix();
-            ctx.store.latest(&prefix).await?.ok_or_else(|| {
-                StepError::from(StoreError::NotFound {
-                    bucket: ctx.store.bucket().to_string(),
-                    key: format!("{prefix}*.txt"),
-                })
-            })?
-        }
-    };
+    let report_key = rollover_report_key(ctx, run, state).await?;
     let attachment = ctx.store.get(&report_key).await?;
     let attachment_name = file_name(&report_key).to_string();
-    let email = build_email(ctx, &input, &attachment_name, attachment.to_vec());
+    let report = DayReport::of(run.run_date, state, None, ctx.now());
+    let email = build_email(ctx, run, &report, &attachment_name, attachment.to_vec());
     let message_id = send_report_email(&ctx.ses, &email).await?;
     tracing::info!(
         message_id = %message_id,
@@ -207,17 +221,36 @@ pub async fn run(ctx: &StepContext, input: EmailReportInput) -> Result<EmailOutp
     })
 }
 
+/// The day's rollover report: the one this run made, else the newest for the day.
+async fn rollover_report_key(
+    ctx: &StepContext,
+    run: &RunInfo,
+    state: &RunState,
+) -> Result<String, StepError> {
+    if let Some(report) = &state.report {
+        return Ok(report.report_key.clone());
+    }
+    let prefix = run.day().rollover_prefix();
+    ctx.store.latest(&prefix).await?.ok_or_else(|| {
+        StepError::from(StoreError::NotFound {
+            bucket: ctx.store.bucket().to_string(),
+            key: format!("{prefix}*.txt"),
+        })
+    })
+}
+
 /// The held day's notice, to the report's recipients.
 async fn send_hold_notice(
     ctx: &StepContext,
-    input: &EmailReportInput,
+    run: &RunInfo,
+    state: &RunState,
 ) -> Result<EmailOutput, StepError> {
     let notice = HoldNotice::new(
-        input.run.run_date,
-        input.transform.as_ref(),
+        run.run_date,
+        state.transform.as_ref(),
         ctx.config.hold_limit,
     );
-    let text = notice.text(input.run.console_url.as_deref());
+    let text = notice.text(run.console_url.as_deref());
     let (from, to) = (&ctx.config.email_from, &ctx.config.email_to);
     let raw = build_notice_email(from, to, &notice.title, &text)?;
     let message_id = send_raw(&ctx.ses, from, to, raw).await?;
@@ -239,7 +272,7 @@ mod tests {
 
     #[test]
     fn the_summary_says_a_held_day_was_approved_and_by_whom() {
-        let mut input: EmailReportInput = serde_json::from_value(serde_json::json!({
+        let mut input: RunState = RunState::from_value(&serde_json::json!({
             "run": {"run_date": "2026-11-28"},
             "transform": {
                 "loader_key": "k", "loader_file_name": "f", "summary_key": "s", "rejects_key": "r",
@@ -247,10 +280,10 @@ mod tests {
             },
             "hold": {"decision": "approved", "held_since": "2026-11-28T16:00:00Z", "checks": 4,
                      "by": "pat@example.edu"}
-        }))
-        .unwrap();
-        let brake = |input: &EmailReportInput| {
-            summary_lines(input)
+        }));
+        let brake = |input: &RunState| {
+            let date = input.run_date().unwrap();
+            summary_lines(&DayReport::of(date, input, None, chrono::Utc::now()))
                 .into_iter()
                 .find(|(label, _)| label == "Safety brake")
                 .map(|(_, value)| value)

@@ -5,16 +5,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::check_hold::{HoldNotice, HoldOutput};
-use super::{RunInfo, StepContext, StepError};
+use chrono::{DateTime, Utc};
+
+use super::check_hold::HoldNotice;
+use super::{StepContext, StepError};
 use crate::run::hold::BrakeNote;
 use crate::run::limits;
-use crate::run::outputs::AlmaJobOutput;
-use crate::run::outputs::EmailOutput;
-use crate::run::outputs::PullOutput;
-use crate::run::outputs::PushOutput;
-use crate::run::outputs::ReportOutput;
-use crate::run::summary::TransformOutput;
+use crate::run::report::DayReport;
+use crate::run::state::RunState;
 use crate::slack::{
     escape, truncate, AlmaJobSummary, DaySummary, FailureNotice, SlackMessage, SlackRollovers,
 };
@@ -30,72 +28,6 @@ pub enum SlackKind {
     Hold,
 }
 
-/// `$.error` as a `Catch` writes it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CaughtError {
-    #[serde(rename = "Error", default)]
-    pub error: String,
-    #[serde(rename = "Cause", default)]
-    pub cause: String,
-}
-
-/// The state as far as it could be read: a section that does not parse is left out, so a
-/// failure notice goes out whatever broke.
-#[derive(Debug, Clone, Default)]
-pub struct SlackState {
-    pub run: Option<RunInfo>,
-    pub pull: Option<PullOutput>,
-    pub transform: Option<TransformOutput>,
-    pub hold: Option<HoldOutput>,
-    pub push: Option<PushOutput>,
-    pub alma_job: Option<AlmaJobOutput>,
-    pub report: Option<ReportOutput>,
-    pub email: Option<EmailOutput>,
-    pub error: Option<CaughtError>,
-    pub failed_state: Option<String>,
-    /// The execution input's `run_date` when the plan itself failed.
-    pub requested_run_date: Option<chrono::NaiveDate>,
-}
-
-impl SlackState {
-    pub fn from_value(state: &Value) -> SlackState {
-        fn section<T: serde::de::DeserializeOwned>(state: &Value, name: &str) -> Option<T> {
-            let value = state.get(name)?;
-            match serde_json::from_value(value.clone()) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    tracing::warn!(section = name, error = %e, "state section unreadable; left out");
-                    None
-                }
-            }
-        }
-        SlackState {
-            run: section(state, "run"),
-            pull: section(state, "pull"),
-            transform: section(state, "transform"),
-            hold: section(state, "hold"),
-            push: section(state, "push"),
-            alma_job: section(state, "alma_job"),
-            report: section(state, "report"),
-            email: section(state, "email"),
-            error: section(state, "error"),
-            failed_state: section(state, "failed_state"),
-            requested_run_date: crate::run::requested_run_date(state),
-        }
-    }
-
-    fn run_date(&self) -> Option<chrono::NaiveDate> {
-        self.run
-            .as_ref()
-            .map(|r| r.run_date)
-            .or(self.requested_run_date)
-    }
-
-    fn console_url(&self) -> Option<String> {
-        self.run.as_ref().and_then(|r| r.console_url.clone())
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlackOutput {
     pub posted: bool,
@@ -104,94 +36,89 @@ pub struct SlackOutput {
 }
 
 /// The day's summary as Slack shows it.
-pub fn day_summary(state: &SlackState) -> DaySummary {
-    let dry_run = state.run.as_ref().is_some_and(|r| r.dry_run);
-    let counts = state
-        .transform
-        .as_ref()
-        .map(|t| t.counts.clone())
-        .unwrap_or_default();
-    let mut notes = Vec::new();
-    if dry_run {
-        notes.push("Dry run: nothing pushed or mailed.".to_string());
-    }
-    if let Some(pull) = &state.pull {
-        notes.extend(pull.warnings.iter().cloned());
-    }
-    if let Some(load) = state.transform.as_ref().and_then(|t| t.load.as_ref()) {
-        notes.push(format!("Loader file: {load}."));
-    }
-    if let Some(t) = &state.transform {
-        match BrakeNote::of(&t.brake, state.hold.as_ref(), dry_run) {
-            BrakeNote::WouldHold { why } => {
-                notes.push(format!("The safety brake would hold this day: {why}."))
-            }
-            BrakeNote::Approved { why, by } => notes.push(format!(
-                "Held by the safety brake ({why}); approved by {by}."
-            )),
-            // A held day's own notice says what tripped (HoldNotice).
-            BrakeNote::Tripped { .. } | BrakeNote::NotTripped => {}
-        }
-    }
-    if let Some(push) = &state.push {
-        if push.already_there {
-            notes.push(format!(
-                "Already loaded, nothing new pushed: {} was pushed for this day at {}.",
-                push.file_name,
-                push.pushed_at.format("%Y-%m-%d %H:%M UTC")
-            ));
-        }
-        if push.forced {
-            notes.push(format!(
-                "Forced: {} was pushed although another file was loaded for this day.",
-                push.file_name
-            ));
-        }
-        if push.deletes_dropped_at_push > 0 {
-            notes.push(format!(
-                "{} DELETE rows dropped at the push: their courses have reading lists now.",
-                push.deletes_dropped_at_push
-            ));
-        }
-    }
-    let alma_job = state.alma_job.as_ref().map(|job| {
-        let status = if job.timed_out {
-            format!(
-                "{} — not finished after {} min; the run went on",
-                job.status,
-                job.waited_seconds / 60
-            )
-        } else {
-            job.status.clone()
-        };
-        AlmaJobSummary {
-            status,
-            counters: job
-                .counters
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_string()))
-                .collect(),
-        }
-    });
+pub fn day_summary(report: &DayReport) -> DaySummary {
     DaySummary {
-        run_date: state.run_date(),
-        dry_run,
-        counts: counts.labelled(),
-        pushed_file: state.push.as_ref().map(|p| p.file_name.clone()),
-        alma_job,
-        rollovers: state.report.as_ref().map(|r| SlackRollovers {
-            found: r.rollovers,
+        run_date: Some(report.run_date),
+        dry_run: report.dry_run,
+        counts: report.counts().labelled(),
+        pushed_file: report.file_pushed.clone(),
+        alma_job: alma_job_summary(report),
+        rollovers: report.rollovers.map(|r| SlackRollovers {
+            found: r.found,
             not_found: r.not_found,
             ambiguous: r.ambiguous,
             new_since_baseline: r.new_since_baseline,
         }),
-        execution_url: state.console_url(),
-        notes,
+        execution_url: report.execution_url.clone(),
+        notes: summary_notes(report),
     }
 }
 
+/// The notes under the counts, in Slack's words.
+fn summary_notes(report: &DayReport) -> Vec<String> {
+    let notes = &report.notes;
+    let mut lines = Vec::new();
+    if report.dry_run {
+        lines.push("Dry run: nothing pushed or mailed.".to_string());
+    }
+    lines.extend(notes.pull_warnings.iter().cloned());
+    if let Some(load) = &report.load {
+        lines.push(format!("Loader file: {load}."));
+    }
+    match &notes.brake {
+        BrakeNote::WouldHold { why } => {
+            lines.push(format!("The safety brake would hold this day: {why}."))
+        }
+        BrakeNote::Approved { why, by } => lines.push(format!(
+            "Held by the safety brake ({why}); approved by {by}."
+        )),
+        // A held day's own notice says what tripped (HoldNotice).
+        BrakeNote::Tripped { .. } | BrakeNote::NotTripped => {}
+    }
+    let file = report.file_pushed.as_deref().unwrap_or_default();
+    if let Some(at) = notes.already_pushed_at {
+        lines.push(format!(
+            "Already loaded, nothing new pushed: {file} was pushed for this day at {}.",
+            at.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
+    if notes.forced {
+        lines.push(format!(
+            "Forced: {file} was pushed although another file was loaded for this day."
+        ));
+    }
+    if notes.deletes_dropped_at_push > 0 {
+        lines.push(format!(
+            "{} DELETE rows dropped at the push: their courses have reading lists now.",
+            notes.deletes_dropped_at_push
+        ));
+    }
+    lines
+}
+
+fn alma_job_summary(report: &DayReport) -> Option<AlmaJobSummary> {
+    let status = report.alma_job_status.clone()?;
+    let job = report.alma_job.clone().unwrap_or_default();
+    let status = if job.timed_out {
+        format!(
+            "{status} — not finished after {} min; the run went on",
+            job.waited_seconds / 60
+        )
+    } else {
+        status
+    };
+    Some(AlmaJobSummary {
+        status,
+        counters: job
+            .counters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect(),
+    })
+}
+
 /// A held day: what tripped, the numbers, and the commands that decide.
-pub fn hold_message(state: &SlackState, hold_limit: std::time::Duration) -> SlackMessage {
+pub fn hold_message(state: &RunState, hold_limit: std::time::Duration) -> SlackMessage {
     let date = state.run_date().unwrap_or_default();
     let notice = HoldNotice::new(date, state.transform.as_ref(), hold_limit);
     let bullets = |lines: &[String]| {
@@ -232,62 +159,69 @@ pub fn hold_message(state: &SlackState, hold_limit: std::time::Duration) -> Slac
 /// The message for `kind`; `hold_limit` is what a hold notice says is left to decide.
 pub fn message(
     kind: SlackKind,
-    state: &SlackState,
+    state: &RunState,
     hold_limit: std::time::Duration,
+    now: DateTime<Utc>,
 ) -> SlackMessage {
-    let notice = || {
-        let error = state.error.clone().unwrap_or_default();
-        FailureNotice {
-            run_date: state.run_date(),
-            state: state
-                .failed_state
-                .clone()
-                .unwrap_or_else(|| "unknown state".into()),
-            error: error.error,
-            cause: crate::run::readable_cause(&error.cause),
-            execution_url: state.console_url(),
-        }
+    let report = DayReport::of(state.run_date().unwrap_or_default(), state, None, now);
+    let notice = || FailureNotice {
+        run_date: state.run_date(),
+        state: report
+            .failed_state
+            .clone()
+            .unwrap_or_else(|| "unknown state".into()),
+        error: report.error.clone().unwrap_or_default(),
+        cause: report.error_message.clone().unwrap_or_default(),
+        execution_url: report.execution_url.clone(),
     };
     match kind {
-        SlackKind::Summary => SlackMessage::day_summary(&day_summary(state)),
-        SlackKind::Failure => {
-            let notice = notice();
-            let mut message = SlackMessage::failure(&notice);
-            // Not a breakage: the cause says what happened and what to do.
-            let date = notice
-                .run_date
-                .map_or_else(|| "unknown date".to_string(), |d| d.to_string());
-            let title = match notice.error.as_str() {
-                "RunInProgress" => Some(format!(
-                    "Course load {date}: another execution is running this day; this one stopped"
-                )),
-                "AlreadyPushed" => Some(format!(
-                    "Course load {date}: already loaded; nothing pushed"
-                )),
-                _ => None,
-            };
-            if let Some(title) = title {
-                message.text = title.clone();
-                if let Some(header) = message.blocks.first_mut() {
-                    header["text"]["text"] = Value::String(title);
-                }
-            }
-            message
-        }
-        SlackKind::EmailFailure => {
-            let notice = notice();
-            let mut message = SlackMessage::failure(&notice);
-            let date = notice
-                .run_date
-                .map_or_else(|| "unknown date".to_string(), |d| d.to_string());
-            let title = format!("Course load {date}: the report e-mail failed (the run went on)");
-            message.text = format!("{title}: {}", notice.error);
-            if let Some(header) = message.blocks.first_mut() {
-                header["text"]["text"] = Value::String(title);
-            }
-            message
-        }
+        SlackKind::Summary => SlackMessage::day_summary(&day_summary(&report)),
+        SlackKind::Failure => failure_message(&notice()),
+        SlackKind::EmailFailure => email_failure_message(&notice()),
         SlackKind::Hold => hold_message(state, hold_limit),
+    }
+}
+
+fn failure_message(notice: &FailureNotice) -> SlackMessage {
+    let mut message = SlackMessage::failure(notice);
+    // Not a breakage: the cause says what happened and what to do.
+    let date = notice_date(notice);
+    let title = match notice.error.as_str() {
+        "RunInProgress" => Some(format!(
+            "Course load {date}: another execution is running this day; this one stopped"
+        )),
+        "AlreadyPushed" => Some(format!(
+            "Course load {date}: already loaded; nothing pushed"
+        )),
+        _ => None,
+    };
+    if let Some(title) = title {
+        message.text = title.clone();
+        set_header(&mut message, title);
+    }
+    message
+}
+
+fn email_failure_message(notice: &FailureNotice) -> SlackMessage {
+    let mut message = SlackMessage::failure(notice);
+    let title = format!(
+        "Course load {}: the report e-mail failed (the run went on)",
+        notice_date(notice)
+    );
+    message.text = format!("{title}: {}", notice.error);
+    set_header(&mut message, title);
+    message
+}
+
+fn notice_date(notice: &FailureNotice) -> String {
+    notice
+        .run_date
+        .map_or_else(|| "unknown date".to_string(), |d| d.to_string())
+}
+
+fn set_header(message: &mut SlackMessage, title: String) {
+    if let Some(header) = message.blocks.first_mut() {
+        header["text"]["text"] = Value::String(title);
     }
 }
 
@@ -302,16 +236,16 @@ pub async fn run_value(ctx: &StepContext, payload: Value) -> Result<SlackOutput,
         }
         None => return Err(StepError::invalid_input("the input has no kind")),
     };
-    let state = SlackState::from_value(payload.get("state").unwrap_or(&Value::Null));
+    let state = RunState::from_value(payload.get("state").unwrap_or(&Value::Null));
     run(ctx, kind, &state).await
 }
 
 pub async fn run(
     ctx: &StepContext,
     kind: SlackKind,
-    state: &SlackState,
+    state: &RunState,
 ) -> Result<SlackOutput, StepError> {
-    let mut message = message(kind, state, ctx.config.hold_limit);
+    let mut message = message(kind, state, ctx.config.hold_limit, ctx.now());
     // The release writes the page as the run ends (a held day has none yet).
     if kind != SlackKind::Hold {
         let page = state.run.as_ref().and_then(|run| {
@@ -352,9 +286,13 @@ mod tests {
 
     const HOLD: std::time::Duration = std::time::Duration::from_secs(20 * 3600);
 
+    fn now() -> DateTime<Utc> {
+        "2026-11-28T18:20:00Z".parse().unwrap()
+    }
+
     #[test]
     fn a_hold_notice_says_what_tripped_and_gives_both_commands() {
-        let state = SlackState::from_value(&json!({
+        let state = RunState::from_value(&json!({
             "run": {"run_date": "2026-11-28", "console_url": "https://console/x"},
             "transform": {
                 "loader_key": "alma/2026/11/28/20261128092514.txt",
@@ -364,7 +302,7 @@ mod tests {
                 "brake": {"tripped": true, "reasons": ["the export has 699 rows, 301 fewer <than>"]}
             }
         }));
-        let m = message(SlackKind::Hold, &state, HOLD);
+        let m = message(SlackKind::Hold, &state, HOLD, now());
         assert!(m.text.contains("2026-11-28 is held"), "{}", m.text);
         assert!(m.text.contains("699 rows"), "{}", m.text);
         let blocks = serde_json::to_string(&m.blocks).unwrap();
@@ -394,12 +332,12 @@ mod tests {
 
     #[test]
     fn a_failure_before_the_plan_still_names_state_error_and_date() {
-        let state = SlackState::from_value(&json!({
+        let state = RunState::from_value(&json!({
             "run_date": "2026-11-28",
             "error": {"Error": "InvalidInput", "Cause": "{\"errorType\":\"InvalidInput\",\"errorMessage\":\"start_at \\\"x\\\" is not one of ...\"}"},
             "failed_state": "Plan the run"
         }));
-        let message = message(SlackKind::Failure, &state, HOLD);
+        let message = message(SlackKind::Failure, &state, HOLD, now());
         let blocks = serde_json::to_string(&message.blocks).unwrap();
         assert!(message.text.contains("2026-11-28"), "{}", message.text);
         assert!(
@@ -412,12 +350,12 @@ mod tests {
 
     #[test]
     fn a_second_execution_for_the_day_is_told_as_such_with_what_to_do() {
-        let state = SlackState::from_value(&json!({
+        let state = RunState::from_value(&json!({
             "run_date": "2026-11-28",
             "error": {"Error": "RunInProgress", "Cause": "{\"errorType\":\"RunInProgress\",\"errorMessage\":\"execution daily-1 is already running 2026-11-28 (since 2026-11-28T16:20:00+00:00); this one stopped without doing anything. Wait for it to end\"}"},
             "failed_state": "Plan the run"
         }));
-        let m = message(SlackKind::Failure, &state, HOLD);
+        let m = message(SlackKind::Failure, &state, HOLD, now());
         assert!(
             m.text.contains("another execution is running"),
             "{}",
@@ -431,12 +369,12 @@ mod tests {
 
     #[test]
     fn a_day_already_loaded_says_nothing_was_pushed() {
-        let state = SlackState::from_value(&json!({
+        let state = RunState::from_value(&json!({
             "run": {"run_date": "2026-11-28"},
             "error": {"Error": "AlreadyPushed", "Cause": "2026-11-28 was already loaded: rerun with --force"},
             "failed_state": "Push to Alma SFTP"
         }));
-        let m = message(SlackKind::Failure, &state, HOLD);
+        let m = message(SlackKind::Failure, &state, HOLD, now());
         assert!(
             m.text.contains("already loaded; nothing pushed"),
             "{}",
@@ -448,31 +386,31 @@ mod tests {
 
     #[test]
     fn the_summary_tells_a_no_op_push_and_the_deletes_dropped_at_the_push() {
-        let state = SlackState::from_value(&json!({
+        let state = RunState::from_value(&json!({
             "run": {"run_date": "2026-11-28"},
             "push": {"file_name": "20261128092514.txt", "bytes": 9,
                      "pushed_at": "2026-11-28T16:25:14Z", "already_there": true},
         }));
-        let text =
-            serde_json::to_string(&message(SlackKind::Summary, &state, HOLD).blocks).unwrap();
+        let text = serde_json::to_string(&message(SlackKind::Summary, &state, HOLD, now()).blocks)
+            .unwrap();
         assert!(
             text.contains("Already loaded, nothing new pushed"),
             "{text}"
         );
-        let state = SlackState::from_value(&json!({
+        let state = RunState::from_value(&json!({
             "run": {"run_date": "2026-11-28"},
             "push": {"file_name": "20261208100000.txt", "bytes": 9,
                      "pushed_at": "2026-12-08T17:00:00Z", "deletes_dropped_at_push": 2},
         }));
-        let text =
-            serde_json::to_string(&message(SlackKind::Summary, &state, HOLD).blocks).unwrap();
+        let text = serde_json::to_string(&message(SlackKind::Summary, &state, HOLD, now()).blocks)
+            .unwrap();
         assert!(text.contains("2 DELETE rows dropped at the push"), "{text}");
         assert!(!text.contains("Already loaded"), "{text}");
     }
 
     #[test]
     fn an_unreadable_section_is_left_out_not_fatal() {
-        let state = SlackState::from_value(&json!({
+        let state = RunState::from_value(&json!({
             "run": {"run_date": "2026-11-28"},
             "push": {"file_name": 5},
         }));
@@ -482,19 +420,19 @@ mod tests {
 
     #[test]
     fn a_dry_run_summary_says_nothing_was_pushed_or_mailed() {
-        let state = SlackState::from_value(&json!({
+        let state = RunState::from_value(&json!({
             "run": {"run_date": "2026-11-28", "dry_run": true},
             "alma_job": {"done": true, "timed_out": false, "status": "SKIPPED", "checks": 0, "counters": {}}
         }));
-        let text =
-            serde_json::to_string(&message(SlackKind::Summary, &state, HOLD).blocks).unwrap();
+        let text = serde_json::to_string(&message(SlackKind::Summary, &state, HOLD, now()).blocks)
+            .unwrap();
         assert!(text.contains("nothing pushed or mailed"), "{text}");
         assert!(text.contains("SKIPPED"), "{text}");
     }
 
     #[test]
     fn the_summary_of_an_approved_day_says_it_was_held_and_who_approved() {
-        let state = SlackState::from_value(&json!({
+        let state = RunState::from_value(&json!({
             "run": {"run_date": "2026-11-28"},
             "transform": {
                 "loader_key": "k", "loader_file_name": "f", "summary_key": "s", "rejects_key": "r",
@@ -503,8 +441,8 @@ mod tests {
             "hold": {"decision": "approved", "held_since": "2026-11-28T16:00:00Z", "checks": 4,
                      "by": "pat@example.edu"}
         }));
-        let text =
-            serde_json::to_string(&message(SlackKind::Summary, &state, HOLD).blocks).unwrap();
+        let text = serde_json::to_string(&message(SlackKind::Summary, &state, HOLD, now()).blocks)
+            .unwrap();
         assert!(
             text.contains("Held by the safety brake (60 DELETE rows would be sent); approved by pat@example.edu"),
             "{text}"
@@ -512,7 +450,8 @@ mod tests {
         let mut dry = state.clone();
         dry.run.as_mut().unwrap().dry_run = true;
         dry.hold = None;
-        let text = serde_json::to_string(&message(SlackKind::Summary, &dry, HOLD).blocks).unwrap();
+        let text =
+            serde_json::to_string(&message(SlackKind::Summary, &dry, HOLD, now()).blocks).unwrap();
         assert!(
             text.contains("The safety brake would hold this day"),
             "{text}"
@@ -521,12 +460,12 @@ mod tests {
 
     #[test]
     fn an_email_failure_says_the_run_went_on() {
-        let state = SlackState::from_value(&json!({
+        let state = RunState::from_value(&json!({
             "run": {"run_date": "2026-11-28"},
             "error": {"Error": "EmailFailed", "Cause": "SES said no"},
             "failed_state": "E-mail the report"
         }));
-        let m = message(SlackKind::EmailFailure, &state, HOLD);
+        let m = message(SlackKind::EmailFailure, &state, HOLD, now());
         assert!(m.text.contains("the run went on"), "{}", m.text);
         assert!(serde_json::to_string(&m.blocks)
             .unwrap()

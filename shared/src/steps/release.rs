@@ -13,6 +13,8 @@ use serde_json::Value;
 use std::time::Duration;
 
 use super::{RunInfo, StepContext, StepError};
+use crate::run::report::DayReport;
+use crate::run::state::RunState;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ReleaseInput {
@@ -33,11 +35,8 @@ pub struct ReleaseOutput {
 }
 
 pub async fn run(ctx: &StepContext, input: ReleaseInput) -> Result<ReleaseOutput, StepError> {
-    let Some(run) = input
-        .state
-        .get("run")
-        .and_then(|r| serde_json::from_value::<RunInfo>(r.clone()).ok())
-    else {
+    let state = RunState::from_value(&input.state);
+    let Some(run) = state.run.clone() else {
         tracing::info!("no run in the state: no lease was taken");
         return Ok(ReleaseOutput {
             released: false,
@@ -52,7 +51,7 @@ pub async fn run(ctx: &StepContext, input: ReleaseInput) -> Result<ReleaseOutput
     };
     let released = crate::run::lease::release(&ctx.store, &run.day(), &arn).await?;
     tracing::info!(released, "released the run date");
-    let page_key = publish_page(ctx, &run, &input.state).await;
+    let page_key = publish_page(ctx, &run, &state).await;
     Ok(ReleaseOutput { released, page_key })
 }
 
@@ -60,16 +59,20 @@ pub async fn run(ctx: &StepContext, input: ReleaseInput) -> Result<ReleaseOutput
 const PAGE_TIME: Duration = Duration::from_secs(20);
 
 /// The day page and the metrics; `None` (logged) when the page could not be written.
-async fn publish_page(ctx: &StepContext, run: &RunInfo, state: &Value) -> Option<String> {
+async fn publish_page(ctx: &StepContext, run: &RunInfo, state: &RunState) -> Option<String> {
     // The day belongs to the execution that holds its lease; this one never ran it.
-    if state["error"]["Error"].as_str() == Some("RunInProgress") {
+    if state
+        .error
+        .as_ref()
+        .is_some_and(|e| e.error == "RunInProgress")
+    {
         tracing::info!("another execution is running the day: its page is left alone");
         return None;
     }
     let now = ctx.now();
     let region = ctx.config.console_region.as_deref();
-    let emit_metrics = |figures: &crate::page::DayFigures| {
-        if let Some(line) = crate::page::metrics::emf_line(figures, now) {
+    let emit_metrics = |report: &DayReport| {
+        if let Some(line) = crate::page::metrics::emf_line(report, now) {
             // EMF: CloudWatch Logs reads the metrics from this line on stdout.
             println!("{line}");
         }

@@ -1,0 +1,518 @@
+//! The day's account, built once ([`DayReport`]): how the run ended and why, the counts,
+//! the notes a person should read (the brake, an approval, a forced or an already loaded
+//! push, rows dropped at the push), the stages' times, the Alma calls, Alma's job and the
+//! rollovers. Built from the state the run ends with ([`RunState`]) and the day's run
+//! summary; Slack, the e-mail, the day page, the metrics and `leganto status` only render
+//! it. Stored beside the page as `reports/YYYY/MM/DD/figures.json`, so later pages chart it
+//! without reading execution histories and `leganto status` shows it; a day with only a run
+//! summary (before the report was kept) has what the summary holds.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::hold::BrakeNote;
+use super::state::RunState;
+use super::summary::TransformCounts;
+
+/// Delta or full load, as the transform decided (absent before delta loads).
+pub use crate::domain::delta::{thousands, Load};
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Succeeded,
+    Failed,
+}
+
+/// Rollover report counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollovers {
+    pub found: u64,
+    pub not_found: u64,
+    pub ambiguous: u64,
+    /// Of those found, how many have a course row new or changed since the delta's
+    /// baseline; absent for a full load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_since_baseline: Option<u64>,
+}
+
+/// One stage of the run as its own figures date it: when it happened, how long it took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    pub stage: String,
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub seconds: Option<f64>,
+}
+
+/// Alma's job beyond its status: whether the wait gave up, how long it was, its counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlmaJobDetail {
+    #[serde(default)]
+    pub timed_out: bool,
+    #[serde(default)]
+    pub waited_seconds: u64,
+    #[serde(default)]
+    pub counters: BTreeMap<String, u64>,
+}
+
+/// What a person should know beyond the counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Notes {
+    /// What the pull noticed on the CEM server (several exports for the day, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pull_warnings: Vec<String>,
+    #[serde(skip_serializing_if = "BrakeNote::is_not_tripped")]
+    pub brake: BrakeNote,
+    /// The day's file was already loaded, pushed at this time: nothing new went up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub already_pushed_at: Option<DateTime<Utc>>,
+    /// Pushed over another file's receipt with `"force": true`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub forced: bool,
+    /// DELETE rows dropped at the push because their course has reading lists now.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub deletes_dropped_at_push: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayReport {
+    pub run_date: NaiveDate,
+    /// None for a day known only from its run summary.
+    #[serde(default)]
+    pub status: Option<RunStatus>,
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default)]
+    pub failed_state: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The failure's cause for people ([`super::readable_cause`]).
+    #[serde(default)]
+    pub error_message: Option<String>,
+    #[serde(default)]
+    pub execution_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_url: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub ended_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub rows_read: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_skipped: Option<u64>,
+    #[serde(default)]
+    pub courses_written: Option<u64>,
+    #[serde(default)]
+    pub rejected: Option<u64>,
+    #[serde(default)]
+    pub warnings: Option<u64>,
+    #[serde(default)]
+    pub deletes_sent: Option<u64>,
+    #[serde(default)]
+    pub deletes_suppressed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletes_not_in_alma: Option<u64>,
+    #[serde(default)]
+    pub load: Option<Load>,
+    #[serde(default)]
+    pub file_pushed: Option<String>,
+    /// Transform's, the caches', the rollover report's, and one per look at Alma's job.
+    #[serde(default)]
+    pub alma_calls: Option<u64>,
+    #[serde(default)]
+    pub alma_job_status: Option<String>,
+    #[serde(default)]
+    pub alma_job_minutes: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alma_job: Option<AlmaJobDetail>,
+    #[serde(default)]
+    pub rollovers: Option<Rollovers>,
+    #[serde(default)]
+    pub timings: Vec<Timing>,
+    #[serde(default)]
+    pub notes: Notes,
+}
+
+impl DayReport {
+    fn empty(run_date: NaiveDate) -> DayReport {
+        DayReport {
+            run_date,
+            status: None,
+            dry_run: false,
+            failed_state: None,
+            error: None,
+            error_message: None,
+            execution_name: None,
+            execution_url: None,
+            started_at: None,
+            ended_at: None,
+            rows_read: None,
+            rows_skipped: None,
+            courses_written: None,
+            rejected: None,
+            warnings: None,
+            deletes_sent: None,
+            deletes_suppressed: None,
+            deletes_not_in_alma: None,
+            load: None,
+            file_pushed: None,
+            alma_calls: None,
+            alma_job_status: None,
+            alma_job_minutes: None,
+            alma_job: None,
+            rollovers: None,
+            timings: Vec::new(),
+            notes: Notes::default(),
+        }
+    }
+
+    /// What a stored run summary alone says of its day (`None` when it has no run date).
+    pub fn from_summary(summary: &Value) -> Option<DayReport> {
+        let run_date = summary
+            .get("run_date")
+            .and_then(Value::as_str)
+            .and_then(|d| d.parse().ok())?;
+        let mut report = DayReport::empty(run_date);
+        report.add_summary(summary);
+        Some(report)
+    }
+
+    /// The account of the run that ends with `state`, with the day's run summary when
+    /// there is one, at `now`. The state's own figures win: a summary may be an earlier
+    /// execution's.
+    pub fn of(
+        run_date: NaiveDate,
+        state: &RunState,
+        summary: Option<&Value>,
+        now: DateTime<Utc>,
+    ) -> DayReport {
+        let mut r = DayReport::empty(run_date);
+        r.add_run(state, now);
+        if let Some(summary) = summary {
+            r.add_summary(summary);
+        }
+        r.add_transform(state);
+        r.add_push(state);
+        r.add_alma_job(state);
+        r.rollovers = state.report.as_ref().map(|report| Rollovers {
+            found: report.rollovers,
+            not_found: report.not_found,
+            ambiguous: report.ambiguous,
+            new_since_baseline: report.new_since_baseline,
+        });
+        r.notes.pull_warnings = state.pull.iter().flat_map(|p| p.warnings.clone()).collect();
+        r.alma_calls = alma_calls(state, summary);
+        r.timings = timings(state, summary, now);
+        r
+    }
+
+    /// Who ran, when, and how it ended.
+    fn add_run(&mut self, state: &RunState, now: DateTime<Utc>) {
+        if let Some(run) = &state.run {
+            self.dry_run = run.dry_run;
+            self.execution_name = Some(run.execution_name.clone()).filter(|n| !n.is_empty());
+            self.execution_url = run.console_url.clone();
+            self.started_at = run.started_at;
+        }
+        self.ended_at = Some(now);
+        self.status = Some(match &state.error {
+            Some(_) => RunStatus::Failed,
+            None => RunStatus::Succeeded,
+        });
+        if let Some(error) = &state.error {
+            self.failed_state = state.failed_state.clone();
+            self.error = Some(error.error.clone()).filter(|e| !e.is_empty());
+            self.error_message =
+                Some(super::readable_cause(&error.cause)).filter(|c| !c.is_empty());
+        }
+    }
+
+    fn add_summary(&mut self, summary: &Value) {
+        let details = &summary["details"];
+        self.rows_read = number(&details["rows_read"]);
+        self.rows_skipped = number(&details["rows_skipped"]);
+        self.courses_written = number(&details["courses_written"]);
+        self.rejected = number(&details["rows_rejected"]);
+        self.warnings = details["warnings"].as_array().map(|w| w.len() as u64);
+        self.deletes_sent = number(&details["deletes"]["sent"]);
+        self.deletes_suppressed = number(&details["deletes"]["suppressed_reading_lists"]);
+        self.deletes_not_in_alma = number(&details["deletes"]["not_in_alma"]);
+        self.alma_calls = number(&details["alma_calls"]);
+        self.load = serde_json::from_value(summary["load"].clone()).ok();
+    }
+
+    fn add_transform(&mut self, state: &RunState) {
+        let Some(t) = &state.transform else { return };
+        let c = &t.counts;
+        self.rows_read = Some(c.rows_read);
+        self.rows_skipped = Some(c.rows_skipped);
+        self.courses_written = Some(c.rows_written);
+        self.rejected = Some(c.rejected);
+        self.warnings = Some(c.warnings);
+        self.deletes_sent = Some(c.deletes_sent);
+        self.deletes_suppressed = Some(c.deletes_suppressed);
+        self.deletes_not_in_alma = Some(c.deletes_not_in_alma);
+        if t.load.is_some() {
+            self.load = t.load.clone();
+        }
+        self.notes.brake = BrakeNote::of(&t.brake, state.hold.as_ref(), self.dry_run);
+    }
+
+    fn add_push(&mut self, state: &RunState) {
+        let Some(push) = &state.push else { return };
+        self.file_pushed = Some(push.file_name.clone());
+        self.notes.already_pushed_at = push.already_there.then_some(push.pushed_at);
+        self.notes.forced = push.forced;
+        self.notes.deletes_dropped_at_push = push.deletes_dropped_at_push;
+    }
+
+    fn add_alma_job(&mut self, state: &RunState) {
+        let Some(job) = &state.alma_job else { return };
+        self.alma_job_status = Some(job.status.clone());
+        if let (Some(start), Some(end)) = (job.started_at, job.ended_at) {
+            self.alma_job_minutes = Some(minutes(end - start));
+        }
+        self.alma_job = Some(AlmaJobDetail {
+            timed_out: job.timed_out,
+            waited_seconds: job.waited_seconds,
+            counters: job.counters.clone(),
+        });
+    }
+
+    /// The transform's counts as Slack and the e-mail print them (0 where unknown).
+    pub fn counts(&self) -> TransformCounts {
+        let n = |v: Option<u64>| v.unwrap_or(0);
+        TransformCounts {
+            rows_read: n(self.rows_read),
+            rows_skipped: n(self.rows_skipped),
+            rows_written: n(self.courses_written),
+            rejected: n(self.rejected),
+            deletes_sent: n(self.deletes_sent),
+            deletes_suppressed: n(self.deletes_suppressed),
+            deletes_not_in_alma: n(self.deletes_not_in_alma),
+            warnings: n(self.warnings),
+            rows_in_file: 0,
+        }
+    }
+
+    /// Minutes from the start of the execution to its end.
+    pub fn run_minutes(&self) -> Option<f64> {
+        match (self.started_at, self.ended_at) {
+            (Some(start), Some(end)) => Some(minutes(end - start)),
+            _ => None,
+        }
+    }
+}
+
+fn alma_calls(state: &RunState, summary: Option<&Value>) -> Option<u64> {
+    let transform = summary.and_then(|s| number(&s["details"]["alma_calls"]));
+    let caches: Option<u64> = state
+        .caches
+        .as_ref()
+        .map(|c| c.iter().map(|c| c.api_calls).sum());
+    let report = state.report.as_ref().map(|r| r.api_calls);
+    let looks = state
+        .alma_job
+        .as_ref()
+        .and_then(|job| match job.status.as_str() {
+            "NOT_MONITORED" | "SKIPPED" | "NOT_PUSHED" => None,
+            _ => Some(job.checks),
+        });
+    let parts = [transform, caches, report, looks];
+    parts
+        .iter()
+        .any(Option::is_some)
+        .then(|| parts.iter().flatten().sum())
+}
+
+fn timings(state: &RunState, summary: Option<&Value>, now: DateTime<Utc>) -> Vec<Timing> {
+    let mut t = Vec::new();
+    let mut add = |stage: &str, at: Option<DateTime<Utc>>, seconds: Option<f64>| {
+        if at.is_some() || seconds.is_some() {
+            t.push(Timing {
+                stage: stage.to_string(),
+                at,
+                seconds,
+            });
+        }
+    };
+    add(
+        "Plan the run",
+        state.run.as_ref().and_then(|r| r.started_at),
+        None,
+    );
+    if state.transform.is_some() {
+        let made_at = summary.and_then(|s| time(&s["made_at"]));
+        let ms = summary.and_then(|s| number(&s["details"]["durations_ms"]["total_ms"]));
+        add(
+            "Transform the export",
+            made_at,
+            ms.map(|ms| ms as f64 / 1000.0),
+        );
+    }
+    let hold = state.hold.as_ref().map(|h| h.held_since);
+    add("Held for a person's decision", hold, None);
+    add(
+        "Push to Alma SFTP",
+        state.push.as_ref().map(|p| p.pushed_at),
+        None,
+    );
+    let job = state.alma_job.as_ref();
+    let waited = job.map(|j| j.waited_seconds as f64);
+    add("Wait for Alma", None, waited);
+    let (job_started, job_ended) = (job.and_then(|j| j.started_at), job.and_then(|j| j.ended_at));
+    let job_seconds = job_started
+        .zip(job_ended)
+        .map(|(s, e)| (e - s).num_milliseconds() as f64 / 1000.0);
+    add("Alma's course loader job", job_started, job_seconds);
+    add("Release the run date", Some(now), None);
+    t
+}
+
+fn number(value: &Value) -> Option<u64> {
+    value.as_u64()
+}
+
+fn time(value: &Value) -> Option<DateTime<Utc>> {
+    value
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn minutes(d: chrono::TimeDelta) -> f64 {
+    // Hundredths: a sandbox's job of seconds still shows.
+    (d.num_milliseconds().max(0) as f64 / 60_000.0 * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn date() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 28).unwrap()
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-28T18:20:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_finished_state_gives_the_days_counts_alma_calls_and_minutes() {
+        let state = json!({
+            "run": {"run_date": "2026-11-28", "started_at": "2026-11-28T16:20:00.123Z",
+                    "execution_name": "daily-1"},
+            "transform": {"loader_key": "alma/2026/11/28/20261128092514.txt",
+                          "loader_file_name": "20261128092514.txt",
+                          "summary_key": "reports/2026/11/28/run-summary.json",
+                          "rejects_key": "reports/2026/11/28/rejects.csv", "counts": {"rows_read": 100, "rows_written": 90, "rejected": 3,
+                          "deletes_sent": 4, "deletes_suppressed": 2, "warnings": 5},
+                          "load": {"kind": "delta", "courses": 11562, "changed": 312, "reason": null}},
+            "push": {"file_name": "20261128092514.txt", "bytes": 10,
+                     "pushed_at": "2026-11-28T16:25:14Z"},
+            "alma_job": {"done": true, "status": "COMPLETED_SUCCESS", "checks": 2, "waited_seconds": 1200,
+                         "started_at": "2026-11-28T16:31:00Z", "ended_at": "2026-11-28T16:43:30Z"},
+            "caches": [{"year": 2025, "cache_key": "a", "courses": 1, "api_calls": 7},
+                       {"year": 2026, "cache_key": "b", "courses": 1, "api_calls": 5}],
+            "report": {"report_key": "k", "report_file_name": "f", "rollovers": 42,
+                       "not_found": 7, "ambiguous": 3, "api_calls": 1}
+        });
+        let summary = json!({"run_date": "2026-11-28", "made_at": "2026-11-28T16:24:00Z",
+            "details": {"alma_calls": 20, "rows_read": 1, "durations_ms": {"total_ms": 4500}}});
+        let f = DayReport::of(date(), &RunState::from_value(&state), Some(&summary), now());
+        assert_eq!(f.status, Some(RunStatus::Succeeded));
+        assert_eq!(
+            f.rows_read,
+            Some(100),
+            "the state's counts win over the summary"
+        );
+        assert_eq!(f.courses_written, Some(90));
+        assert_eq!(f.alma_calls, Some(20 + 12 + 1 + 2));
+        assert_eq!(f.alma_job_minutes, Some(12.5));
+        assert_eq!(f.run_minutes(), Some(120.0));
+        assert_eq!(
+            f.rollovers,
+            Some(Rollovers {
+                found: 42,
+                not_found: 7,
+                ambiguous: 3,
+                new_since_baseline: None,
+            })
+        );
+        assert_eq!(
+            f.load.as_ref().map(Load::to_string).as_deref(),
+            Some("delta: 312 of 11,562 courses changed")
+        );
+        let stages: Vec<&str> = f.timings.iter().map(|t| t.stage.as_str()).collect();
+        assert_eq!(
+            stages,
+            [
+                "Plan the run",
+                "Transform the export",
+                "Push to Alma SFTP",
+                "Wait for Alma",
+                "Alma's course loader job",
+                "Release the run date"
+            ]
+        );
+        assert_eq!(f.timings[1].seconds, Some(4.5));
+    }
+
+    #[test]
+    fn a_failed_state_names_the_state_the_error_and_its_message() {
+        let state = json!({
+            "run": {"run_date": "2026-11-28"},
+            "failed_state": "Pull the CEM export",
+            "error": {"Error": "SourceFileMissing",
+                      "Cause": "{\"errorType\":\"SourceFileMissing\",\"errorMessage\":\"no export on the server\"}"}
+        });
+        let f = DayReport::of(date(), &RunState::from_value(&state), None, now());
+        assert_eq!(f.status, Some(RunStatus::Failed));
+        assert_eq!(f.failed_state.as_deref(), Some("Pull the CEM export"));
+        assert_eq!(f.error.as_deref(), Some("SourceFileMissing"));
+        assert_eq!(f.error_message.as_deref(), Some("no export on the server"));
+        assert_eq!(f.alma_calls, None, "no Alma-bound stage ran");
+        assert_eq!(f.courses_written, None);
+    }
+
+    #[test]
+    fn a_summary_alone_gives_the_counts_it_holds_and_a_full_load_says_why() {
+        let summary = json!({"run_date": "2026-11-20", "load": {"kind": "full", "courses": 9,
+            "changed": 9, "reason": "no earlier day to compare with"},
+            "details": {"courses_written": 9, "rows_rejected": 1, "alma_calls": 4,
+                        "deletes": {"sent": 2, "suppressed_reading_lists": 1}, "warnings": [1, 2]}});
+        let f = DayReport::from_summary(&summary).unwrap();
+        assert_eq!(f.run_date, NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
+        assert_eq!(f.status, None);
+        assert_eq!(
+            (f.courses_written, f.rejected, f.deletes_sent, f.warnings),
+            (Some(9), Some(1), Some(2), Some(2))
+        );
+        assert_eq!(
+            f.load.unwrap().to_string(),
+            "full load (no earlier day to compare with)"
+        );
+        assert_eq!(DayReport::from_summary(&json!({})), None);
+    }
+
+    #[test]
+    fn thousands_are_separated_by_commas() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(11_562_000), "11,562,000");
+    }
+}
