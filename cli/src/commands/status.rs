@@ -3,7 +3,9 @@
 use chrono::NaiveDate;
 use leganto_shared::ops::status::{self, DayFiles, ExecutionInfo, Summary};
 use leganto_shared::page;
+use leganto_shared::run::hold::BrakeNote;
 use leganto_shared::run::readable_cause;
+use leganto_shared::run::report::{DayReport, RunStatus};
 use leganto_shared::store::{DayKeys, ObjectInfo};
 
 use crate::common::{fatal, local_time, write_atomic, Deployment, Fatal};
@@ -118,63 +120,11 @@ pub fn render(
     tz: chrono_tz::Tz,
 ) -> String {
     let mut out = format!("Run date {} in s3://{}\n", files.run_date, files.bucket);
-    objects(&mut out, "export", &files.exports, tz);
-    objects(&mut out, "loader file", &files.loader_files, tz);
-    objects(&mut out, "rejects", files.rejects.as_slice(), tz);
-    objects(&mut out, "rollover report", &files.rollover_reports, tz);
-    objects(&mut out, "course cache", &files.caches, tz);
-    for o in &files.other_reports {
-        out.push_str(&object_line("other", o, tz));
-    }
-    match &files.pushed {
-        None => out.push_str("  pushed           none\n"),
-        Some(r) => out.push_str(&format!(
-            "  pushed           {} at {} by {}{}\n",
-            r.file_name,
-            local_time(r.pushed_at, tz),
-            r.execution_name,
-            if r.forced { " (forced)" } else { "" }
-        )),
-    }
-    if let Some(lease) = &files.lease {
-        out.push_str(&format!(
-            "  held by          {} since {} (the lease runs out {})\n",
-            lease.execution_name,
-            local_time(lease.started_at, tz),
-            local_time(lease.expires_at, tz)
-        ));
-    }
-    match &files.summary {
-        Summary::Missing => out.push_str("  run summary      none\n"),
-        Summary::Unreadable(why) => {
-            out.push_str(&format!("  run summary      unreadable: {why}\n"))
-        }
-        Summary::Read(s) => {
-            out.push_str(&format!("  run summary      {}\n", s.key));
-            if let Some(at) = &s.made_at {
-                out.push_str(&format!("    {:<22} {at}\n", "made at"));
-            }
-            if let Some(name) = &s.loader_file_name {
-                out.push_str(&format!("    {:<22} {name}\n", "loader file"));
-            }
-            for (name, value) in &s.counts {
-                out.push_str(&format!("    {name:<22} {value}\n"));
-            }
-            if !s.years_needed.is_empty() {
-                let years: Vec<String> = s.years_needed.iter().map(|y| y.to_string()).collect();
-                out.push_str(&format!(
-                    "    {:<22} {}\n",
-                    "years needed",
-                    years.join(", ")
-                ));
-            }
-            for w in &s.warnings {
-                out.push_str(&format!("    warning: {w}\n"));
-            }
-            for reason in &s.brake_reasons {
-                out.push_str(&format!("    held: {reason}\n"));
-            }
-        }
+    out.push_str(&file_lines(files, tz));
+    out.push_str(&push_lines(files, tz));
+    out.push_str(&summary_lines(&files.summary));
+    if let Some(report) = &files.report {
+        out.push_str(&report_lines(report));
     }
     out.push_str(&format!(
         "Executions for {} of {state_machine_arn}\n",
@@ -184,33 +134,182 @@ pub fn render(
         out.push_str("  none\n");
     }
     for e in executions {
-        let stopped = e
-            .stopped_at
-            .map(|t| format!(", stopped {}", local_time(t, tz)))
-            .unwrap_or_default();
-        let from = e
-            .start_at
-            .as_deref()
-            .map(|s| format!(", from {s}"))
-            .unwrap_or_default();
-        let dry = if e.dry_run { ", dry run" } else { "" };
+        out.push_str(&execution_lines(e, tz));
+    }
+    out
+}
+
+fn file_lines(files: &DayFiles, tz: chrono_tz::Tz) -> String {
+    let mut out = String::new();
+    objects(&mut out, "export", &files.exports, tz);
+    objects(&mut out, "loader file", &files.loader_files, tz);
+    objects(&mut out, "rejects", files.rejects.as_slice(), tz);
+    objects(&mut out, "rollover report", &files.rollover_reports, tz);
+    objects(&mut out, "course cache", &files.caches, tz);
+    for o in &files.other_reports {
+        out.push_str(&object_line("other", o, tz));
+    }
+    out
+}
+
+/// The day's push receipt and lease.
+fn push_lines(files: &DayFiles, tz: chrono_tz::Tz) -> String {
+    let mut out = match &files.pushed {
+        None => "  pushed           none\n".to_string(),
+        Some(r) => format!(
+            "  pushed           {} at {} by {}{}\n",
+            r.file_name,
+            local_time(r.pushed_at, tz),
+            r.execution_name,
+            if r.forced { " (forced)" } else { "" }
+        ),
+    };
+    if let Some(lease) = &files.lease {
         out.push_str(&format!(
-            "  {:<10} {}  (started {}{stopped}{from}{dry})\n",
-            e.status,
-            e.name,
-            local_time(e.started_at, tz)
+            "  held by          {} since {} (the lease runs out {})\n",
+            lease.execution_name,
+            local_time(lease.started_at, tz),
+            local_time(lease.expires_at, tz)
         ));
-        if let Some(url) = &e.console_url {
-            out.push_str(&format!("             {url}\n"));
+    }
+    out
+}
+
+fn summary_lines(summary: &Summary) -> String {
+    let s = match summary {
+        Summary::Missing => return "  run summary      none\n".to_string(),
+        Summary::Unreadable(why) => return format!("  run summary      unreadable: {why}\n"),
+        Summary::Read(s) => s,
+    };
+    let mut out = format!("  run summary      {}\n", s.key);
+    if let Some(at) = &s.made_at {
+        out.push_str(&detail("made at", at));
+    }
+    if let Some(name) = &s.loader_file_name {
+        out.push_str(&detail("loader file", name));
+    }
+    for (name, value) in &s.counts {
+        out.push_str(&detail(name, value));
+    }
+    if !s.years_needed.is_empty() {
+        let years: Vec<String> = s.years_needed.iter().map(|y| y.to_string()).collect();
+        out.push_str(&detail("years needed", years.join(", ")));
+    }
+    for w in &s.warnings {
+        out.push_str(&format!("    warning: {w}\n"));
+    }
+    for reason in &s.brake_reasons {
+        out.push_str(&format!("    held: {reason}\n"));
+    }
+    out
+}
+
+/// The day's report, as the last run's release stored it: how the run ended, what went
+/// to Alma and what Alma made of it.
+pub fn report_lines(r: &DayReport) -> String {
+    let mut out = format!(
+        "  day report       {}\n",
+        DayKeys::new(r.run_date).day_figures()
+    );
+    out.push_str(&detail("outcome", outcome(r)));
+    if let Some(load) = &r.load {
+        out.push_str(&detail("load", load));
+    }
+    let pushed = match (&r.file_pushed, r.notes.already_pushed_at) {
+        (Some(file), Some(_)) => format!("{file} (already loaded; nothing new pushed)"),
+        (Some(file), None) if r.notes.forced => format!("{file} (forced)"),
+        (Some(file), None) => file.clone(),
+        (None, _) => "nothing".to_string(),
+    };
+    out.push_str(&detail("pushed", pushed));
+    if let Some(status) = &r.alma_job_status {
+        let minutes = r
+            .alma_job_minutes
+            .map(|m| format!(", {m} min"))
+            .unwrap_or_default();
+        out.push_str(&detail("Alma's job", format!("{status}{minutes}")));
+    }
+    if let Some(calls) = r.alma_calls {
+        out.push_str(&detail("Alma calls", calls));
+    }
+    if let Some(ro) = &r.rollovers {
+        let text = format!(
+            "{} found, {} not found, {} ambiguous",
+            ro.found, ro.not_found, ro.ambiguous
+        );
+        out.push_str(&detail("rollovers", text));
+    }
+    for note in report_notes(r) {
+        out.push_str(&format!("    note: {note}\n"));
+    }
+    out
+}
+
+fn outcome(r: &DayReport) -> String {
+    let dry = if r.dry_run { " (dry run)" } else { "" };
+    match r.status {
+        Some(RunStatus::Succeeded) => format!("succeeded{dry}"),
+        Some(RunStatus::Failed) => format!(
+            "failed{dry} at {}: {}",
+            r.failed_state.as_deref().unwrap_or("an unknown state"),
+            r.error.as_deref().unwrap_or("an unknown error")
+        ),
+        None => "unknown".to_string(),
+    }
+}
+
+fn report_notes(r: &DayReport) -> Vec<String> {
+    let mut notes = r.notes.pull_warnings.clone();
+    match &r.notes.brake {
+        BrakeNote::NotTripped => {}
+        BrakeNote::WouldHold { why } => {
+            notes.push(format!("the safety brake would hold it: {why}"))
         }
-        if let Some(error) = &e.error {
-            let cause = e.cause.as_deref().map(cause_message).unwrap_or_default();
-            out.push_str(&format!("             error: {error}: {cause}\n"));
-            out.push_str(&format!(
-                "             next:  {}\n",
-                leganto_shared::next_step::next_step(error)
-            ));
-        }
+        BrakeNote::Approved { why, by } => notes.push(format!(
+            "held by the safety brake ({why}); approved by {by}"
+        )),
+        BrakeNote::Tripped { why } => notes.push(format!("held by the safety brake: {why}")),
+    }
+    if r.notes.deletes_dropped_at_push > 0 {
+        notes.push(format!(
+            "{} DELETE rows dropped at the push (their courses have reading lists now)",
+            r.notes.deletes_dropped_at_push
+        ));
+    }
+    notes
+}
+
+fn detail(label: &str, value: impl std::fmt::Display) -> String {
+    format!("    {label:<22} {value}\n")
+}
+
+fn execution_lines(e: &ExecutionInfo, tz: chrono_tz::Tz) -> String {
+    let stopped = e
+        .stopped_at
+        .map(|t| format!(", stopped {}", local_time(t, tz)))
+        .unwrap_or_default();
+    let from = e
+        .start_at
+        .as_deref()
+        .map(|s| format!(", from {s}"))
+        .unwrap_or_default();
+    let dry = if e.dry_run { ", dry run" } else { "" };
+    let mut out = format!(
+        "  {:<10} {}  (started {}{stopped}{from}{dry})\n",
+        e.status,
+        e.name,
+        local_time(e.started_at, tz)
+    );
+    if let Some(url) = &e.console_url {
+        out.push_str(&format!("             {url}\n"));
+    }
+    if let Some(error) = &e.error {
+        let cause = e.cause.as_deref().map(cause_message).unwrap_or_default();
+        out.push_str(&format!("             error: {error}: {cause}\n"));
+        out.push_str(&format!(
+            "             next:  {}\n",
+            leganto_shared::next_step::next_step(error)
+        ));
     }
     out
 }

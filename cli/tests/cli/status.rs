@@ -249,6 +249,14 @@ async fn status_prints_where_the_day_page_is_and_open_saves_a_local_copy() {
     let machine = aws.machine("leganto-pass", PASSING).await;
     let page = "<!DOCTYPE html><title>Course load 2026-11-28</title>";
     aws.put("reports/2026/11/28/index.html", page).await;
+    // The day's report as the release stores it.
+    let report = r#"{"run_date": "2026-11-28", "status": "failed", "failed_state": "Wait for Alma",
+        "error": "AlmaJobFailed", "file_pushed": "20261128092514.txt", "alma_job_status": "COMPLETED_FAILED",
+        "alma_job_minutes": 12.5, "alma_calls": 35,
+        "rollovers": {"found": 42, "not_found": 7, "ambiguous": 3},
+        "notes": {"brake": {"brake": "approved", "why": "60 DELETE rows", "by": "pat@example.edu"},
+                  "forced": true}}"#;
+    aws.put("reports/2026/11/28/figures.json", report).await;
     let dir = tempfile::tempdir().unwrap();
     let endpoint = aws.moto.endpoint();
     let args = [
@@ -283,6 +291,14 @@ async fn status_prints_where_the_day_page_is_and_open_saves_a_local_copy() {
             region = leganto_tests::moto::REGION
         ),
         format!("Saved a local copy (open it in a browser): {}\n", copy.display()),
+        "  day report       reports/2026/11/28/figures.json\n".to_string(),
+        "    outcome                failed at Wait for Alma: AlmaJobFailed\n".to_string(),
+        "    pushed                 20261128092514.txt (forced)\n".to_string(),
+        "    Alma's job             COMPLETED_FAILED, 12.5 min\n".to_string(),
+        "    Alma calls             35\n".to_string(),
+        "    rollovers              42 found, 7 not found, 3 ambiguous\n".to_string(),
+        "    note: held by the safety brake (60 DELETE rows); approved by pat@example.edu\n"
+            .to_string(),
     ] {
         assert!(out.contains(&line), "{line:?} missing from:\n{out}");
     }

@@ -11,6 +11,7 @@ use super::OpsError;
 use crate::config::{aws_time, execution_console_url};
 use crate::run::lease::{self, Lease};
 use crate::run::receipt::{read_receipt, PushReceipt};
+use crate::run::report::DayReport;
 use crate::run::ExecutionInput;
 use crate::store::{file_name, DayKeys, ObjectInfo, Store, StoreError};
 
@@ -49,6 +50,8 @@ pub struct DayFiles {
     /// Anything else under the day's `reports/` folder.
     pub other_reports: Vec<ObjectInfo>,
     pub summary: Summary,
+    /// The day's report (`figures.json`), written when the day's last run ended.
+    pub report: Option<DayReport>,
     /// The one file loaded for the day, if any was pushed.
     pub pushed: Option<PushReceipt>,
     /// The execution holding the day, if one does (or left its lease behind).
@@ -115,56 +118,93 @@ pub async fn day_files(store: &Store, run_date: NaiveDate) -> Result<DayFiles, O
     let pushed = read_receipt(store, run_date).await?;
     let lease = lease::read(store, &day).await?.map(|(lease, _)| lease);
     let caches = store.list(&day.cache_prefix()).await?;
-    let reports = store.list(&day.reports_prefix()).await?;
-    let summary_key = day.run_summary();
-    let rejects_key = day.rejects();
-    let rollover_prefix = day.rollover_prefix();
-    let mut rejects = None;
-    let mut rollover_reports = Vec::new();
-    let mut other_reports = Vec::new();
-    let mut has_summary = false;
-    for o in reports {
-        if o.key == summary_key {
-            has_summary = true;
-        } else if o.key == rejects_key {
-            rejects = Some(o);
-        } else if o.key.starts_with(&rollover_prefix) {
-            rollover_reports.push(o);
-        } else {
-            other_reports.push(o);
-        }
-    }
-    let summary = if !has_summary {
-        Summary::Missing
-    } else {
-        match store.get_json::<Value>(&summary_key).await {
-            Ok(json) => match summary_view(&summary_key, &json) {
-                Some(view) => Summary::Read(view),
-                None => Summary::Unreadable("not a JSON object".to_string()),
-            },
-            Err(StoreError::NotFound { .. }) => Summary::Missing,
-            Err(e @ StoreError::BadJson { .. }) => {
-                Summary::Unreadable(crate::error::error_chain(&e))
-            }
-            Err(e) => return Err(e.into()),
-        }
+    let reports = ReportFiles::sort(store.list(&day.reports_prefix()).await?, &day);
+    let summary = match reports.has_summary {
+        true => read_summary(store, &day.run_summary()).await?,
+        false => Summary::Missing,
+    };
+    let report = match reports.has_report {
+        true => read_report(store, &day).await?,
+        false => None,
     };
     Ok(DayFiles {
         run_date,
         bucket: store.bucket().to_string(),
         exports,
         loader_files,
-        rejects,
-        rollover_reports,
+        rejects: reports.rejects,
+        rollover_reports: reports.rollover_reports,
         caches,
-        other_reports,
+        other_reports: reports.other,
         summary,
+        report,
         pushed,
         lease,
     })
 }
 
-/// One execution that ran for the day.
+/// The day's objects under `reports/`, by kind.
+struct ReportFiles {
+    has_summary: bool,
+    has_report: bool,
+    rejects: Option<ObjectInfo>,
+    rollover_reports: Vec<ObjectInfo>,
+    /// The page, the report, a decision...
+    other: Vec<ObjectInfo>,
+}
+
+impl ReportFiles {
+    fn sort(objects: Vec<ObjectInfo>, day: &DayKeys) -> ReportFiles {
+        let (summary_key, rejects_key) = (day.run_summary(), day.rejects());
+        let rollover_prefix = day.rollover_prefix();
+        let mut files = ReportFiles {
+            has_summary: false,
+            has_report: objects.iter().any(|o| o.key == day.day_figures()),
+            rejects: None,
+            rollover_reports: Vec::new(),
+            other: Vec::new(),
+        };
+        for o in objects {
+            if o.key == summary_key {
+                files.has_summary = true;
+            } else if o.key == rejects_key {
+                files.rejects = Some(o);
+            } else if o.key.starts_with(&rollover_prefix) {
+                files.rollover_reports.push(o);
+            } else {
+                files.other.push(o);
+            }
+        }
+        files
+    }
+}
+
+async fn read_summary(store: &Store, key: &str) -> Result<Summary, OpsError> {
+    Ok(match store.get_json::<Value>(key).await {
+        Ok(json) => match summary_view(key, &json) {
+            Some(view) => Summary::Read(view),
+            None => Summary::Unreadable("not a JSON object".to_string()),
+        },
+        Err(StoreError::NotFound { .. }) => Summary::Missing,
+        Err(e @ StoreError::BadJson { .. }) => Summary::Unreadable(crate::error::error_chain(&e)),
+        Err(e) => return Err(e.into()),
+    })
+}
+
+/// The day's report as the last run's release stored it; one that does not read is
+/// logged and left out (the summary and the executions still say what happened).
+async fn read_report(store: &Store, day: &DayKeys) -> Result<Option<DayReport>, OpsError> {
+    match store.get_json::<DayReport>(&day.day_figures()).await {
+        Ok(report) => Ok(Some(report)),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e @ StoreError::BadJson { .. }) => {
+            tracing::warn!(error = %crate::error::error_chain(&e), "the day's report is unreadable");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecutionInfo {
     pub name: String,
@@ -196,70 +236,11 @@ pub async fn executions_for_day(
     run_date: NaiveDate,
     tz: Tz,
 ) -> Result<Vec<ExecutionInfo>, OpsError> {
-    // Nothing that started before the day's local midnight can be for it.
-    let day_start = tz
-        .from_local_datetime(&run_date.and_time(chrono::NaiveTime::MIN))
-        .earliest()
-        .map(|t| t.with_timezone(&Utc));
-    let mut candidates: Vec<ExecutionListItem> = Vec::new();
-    let mut token: Option<String> = None;
-    'pages: loop {
-        let page = sfn
-            .list_executions()
-            .state_machine_arn(state_machine_arn)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| OpsError::sfn("ListExecutions", e))?;
-        // Newest first.
-        for item in page.executions() {
-            let Some(started) = aws_time(item.start_date()) else {
-                continue;
-            };
-            if day_start.is_some_and(|d| started < d) {
-                break 'pages;
-            }
-            if may_be_for_day(item.name(), started, run_date, tz) {
-                candidates.push(item.clone());
-            }
-        }
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
-        }
-    }
     let mut found = Vec::new();
-    for item in candidates {
-        let Some(started_at) = aws_time(item.start_date()) else {
-            continue;
-        };
-        let described = sfn
-            .describe_execution()
-            .execution_arn(item.execution_arn())
-            .send()
-            .await
-            .map_err(|e| OpsError::sfn("DescribeExecution", e))?;
-        let input = described
-            .input()
-            .and_then(|i| serde_json::from_str::<Value>(i).ok())
-            .and_then(|i| ExecutionInput::from_value(&i).ok())
-            .unwrap_or_default();
-        // An input the plan refused has no date of its own: it counts for the day it started.
-        if input.run_date_or_start_day(started_at, tz) != run_date {
-            continue;
+    for item in candidates(sfn, state_machine_arn, run_date, tz).await? {
+        if let Some(info) = describe_for_day(sfn, &item, run_date, tz).await? {
+            found.push(info);
         }
-        found.push(ExecutionInfo {
-            name: item.name().to_string(),
-            execution_arn: item.execution_arn().to_string(),
-            status: item.status().as_str().to_string(),
-            started_at,
-            stopped_at: item.stop_date().and_then(aws_time),
-            start_at: input.start_at.map(|s| s.name().to_string()),
-            dry_run: input.dry_run,
-            console_url: execution_console_url(None, item.execution_arn()),
-            error: described.error().map(str::to_string),
-            cause: described.cause().map(str::to_string),
-        });
     }
     found.sort_by(|a, b| {
         a.started_at
@@ -269,7 +250,84 @@ pub async fn executions_for_day(
     Ok(found)
 }
 
-/// `cem/2026/11/28/x.csv` → `x.csv`, for compact listings.
+/// The executions that may be for the day: listed newest first, down to the start of the
+/// day in the library's time zone.
+async fn candidates(
+    sfn: &aws_sdk_sfn::Client,
+    state_machine_arn: &str,
+    run_date: NaiveDate,
+    tz: Tz,
+) -> Result<Vec<ExecutionListItem>, OpsError> {
+    let day_start = tz
+        .from_local_datetime(&run_date.and_time(chrono::NaiveTime::MIN))
+        .earliest()
+        .map(|t| t.with_timezone(&Utc));
+    let mut candidates = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = sfn
+            .list_executions()
+            .state_machine_arn(state_machine_arn)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| OpsError::sfn("ListExecutions", e))?;
+        for item in page.executions() {
+            let Some(started) = aws_time(item.start_date()) else {
+                continue;
+            };
+            if day_start.is_some_and(|d| started < d) {
+                return Ok(candidates);
+            }
+            if may_be_for_day(item.name(), started, run_date, tz) {
+                candidates.push(item.clone());
+            }
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => return Ok(candidates),
+        }
+    }
+}
+
+/// The execution, if its input's run date (or its start day) is `run_date`.
+async fn describe_for_day(
+    sfn: &aws_sdk_sfn::Client,
+    item: &ExecutionListItem,
+    run_date: NaiveDate,
+    tz: Tz,
+) -> Result<Option<ExecutionInfo>, OpsError> {
+    let Some(started_at) = aws_time(item.start_date()) else {
+        return Ok(None);
+    };
+    let described = sfn
+        .describe_execution()
+        .execution_arn(item.execution_arn())
+        .send()
+        .await
+        .map_err(|e| OpsError::sfn("DescribeExecution", e))?;
+    let input = described
+        .input()
+        .and_then(|i| serde_json::from_str::<Value>(i).ok())
+        .and_then(|i| ExecutionInput::from_value(&i).ok())
+        .unwrap_or_default();
+    if input.run_date_or_start_day(started_at, tz) != run_date {
+        return Ok(None);
+    }
+    Ok(Some(ExecutionInfo {
+        name: item.name().to_string(),
+        execution_arn: item.execution_arn().to_string(),
+        status: item.status().as_str().to_string(),
+        started_at,
+        stopped_at: item.stop_date().and_then(aws_time),
+        start_at: input.start_at.map(|s| s.name().to_string()),
+        dry_run: input.dry_run,
+        console_url: execution_console_url(None, item.execution_arn()),
+        error: described.error().map(str::to_string),
+        cause: described.cause().map(str::to_string),
+    }))
+}
+
 pub fn short_name(o: &ObjectInfo) -> &str {
     file_name(&o.key)
 }
