@@ -159,20 +159,46 @@ fn execution_link(url: &Option<String>) -> Option<Value> {
     })
 }
 
+/// What was pushed: as plain text (for the fallback text) and as a block shows it.
+fn pushed_file(day: &DaySummary) -> (String, String) {
+    let raw = match (&day.pushed_file, day.dry_run) {
+        (_, true) => "dry run: nothing pushed".to_string(),
+        (Some(file), false) => file.clone(),
+        (None, false) => "nothing pushed".to_string(),
+    };
+    let shown = match (&day.pushed_file, day.dry_run) {
+        (Some(file), false) => format!("`{}`", mrkdwn(file, 500)),
+        _ => raw.clone(),
+    };
+    (raw, shown)
+}
+
+fn alma_job_section(job: &AlmaJobSummary) -> Value {
+    let mut line = format!("*Alma course loader:* {}", escape(&job.status));
+    for (label, value) in &job.counters {
+        line.push_str(&format!("\n• {}: {}", escape(label), escape(value)));
+    }
+    section(line)
+}
+
+fn rollover_fields(r: &SlackRollovers) -> Value {
+    let mut counts = vec![
+        ("Rollovers found", r.found.to_string()),
+        ("Not found", r.not_found.to_string()),
+        ("Ambiguous", r.ambiguous.to_string()),
+    ];
+    if let Some(new) = r.new_since_baseline {
+        counts.push(("New since the last load", new.to_string()));
+    }
+    fields(&counts)
+}
+
 impl SlackMessage {
     /// The day's summary.
     pub fn day_summary(day: &DaySummary) -> SlackMessage {
         let date = date_text(day.run_date);
         // Raw here; escaped where it goes into a block, and with the whole fallback text.
-        let pushed_raw = match (&day.pushed_file, day.dry_run) {
-            (_, true) => "dry run: nothing pushed".to_string(),
-            (Some(file), false) => file.clone(),
-            (None, false) => "nothing pushed".to_string(),
-        };
-        let pushed = match (&day.pushed_file, day.dry_run) {
-            (Some(file), false) => format!("`{}`", mrkdwn(file, 500)),
-            _ => pushed_raw.clone(),
-        };
+        let (pushed_raw, pushed) = pushed_file(day);
         let counts: Vec<String> = day
             .counts
             .iter()
@@ -195,23 +221,11 @@ impl SlackMessage {
             section(format!("*File pushed:* {pushed}")),
         ];
         if let Some(job) = &day.alma_job {
-            let mut line = format!("*Alma course loader:* {}", escape(&job.status));
-            for (label, value) in &job.counters {
-                line.push_str(&format!("\n• {}: {}", escape(label), escape(value)));
-            }
-            blocks.push(section(line));
+            blocks.push(alma_job_section(job));
             text.push_str(&format!("; Alma job {}", job.status));
         }
         if let Some(r) = &day.rollovers {
-            let mut counts = vec![
-                ("Rollovers found", r.found.to_string()),
-                ("Not found", r.not_found.to_string()),
-                ("Ambiguous", r.ambiguous.to_string()),
-            ];
-            if let Some(new) = r.new_since_baseline {
-                counts.push(("New since the last load", new.to_string()));
-            }
-            blocks.push(fields(&counts));
+            blocks.push(rollover_fields(r));
             text.push_str(&format!(
                 "; rollovers {} found, {} not found, {} ambiguous",
                 r.found, r.not_found, r.ambiguous
