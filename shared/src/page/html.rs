@@ -286,7 +286,7 @@ fn charts(h: &mut String, page: &Page<'_>) {
             h,
             "<figure id=\"{id}\"><figcaption>{}</figcaption>{}</figure>",
             escape(title),
-            chart::bars(title, unit, page.figures.run_date, &points)
+            chart::bars(title, unit, page.figures.run_date, &points).into_string()
         );
     }
     h.push_str("</div>");
