@@ -1,23 +1,27 @@
 //! The day page as one self-contained HTML file: inline CSS and SVG, no script, no request
-//! to anywhere. Every value that comes from the export, Alma or an error message is escaped.
-
-use std::fmt::Write;
+//! to anywhere.
+//!
+//! Written with maud (`html!`) rather than templates in files (askama): the page is made
+//! from Rust values with loops and conditionals, which maud checks when the crate compiles;
+//! every interpolated value is escaped by construction, so a value from the export, Alma or
+//! an error message cannot become markup, and raw text is only what is marked `PreEscaped`
+//! (the page's own CSS, nothing else); there are no template files to ship in the Lambda
+//! package; and it adds little to the build or the binary. Each section of the page is a
+//! function of its own that returns `Markup`.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::chart;
 use crate::run::report::{thousands, DayReport, RunStatus};
 
-/// `&`, `<`, `>`, `"` and `'` as entities: safe in text and in quoted attributes.
-pub use crate::email::html_escape as escape;
-
-/// A URL for an `href`: only http(s) and relative links, escaped; anything else is dropped.
-fn href(url: &str) -> Option<String> {
+/// A URL for an `href`: only http(s) and relative links; anything else is dropped.
+fn href(url: &str) -> Option<&str> {
     let lower = url.trim_start().to_ascii_lowercase();
     let scheme = lower.split_once(':').map(|(s, _)| s);
     match scheme {
-        Some("http" | "https") | None => Some(escape(url)),
-        Some(s) if s.contains('/') || s.contains('?') || s.contains('#') => Some(escape(url)),
+        Some("http" | "https") | None => Some(url),
+        Some(s) if s.contains('/') || s.contains('?') || s.contains('#') => Some(url),
         Some(_) => None,
     }
 }
@@ -94,157 +98,168 @@ a{color:#1f4e95}
 
 /// The whole page.
 pub fn render(page: &Page<'_>) -> String {
-    let f = page.figures;
-    let mut h = String::with_capacity(64 * 1024);
-    let title = format!("Course load {}", f.run_date);
-    let _ = write!(
-        h,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\"><title>{}</title><style>{STYLE}</style></head><body><main>",
-        escape(&title)
-    );
-    header(&mut h, page);
-    if f.error.is_some() || f.error_message.is_some() {
-        let _ = write!(
-            h,
-            "<h2>Why it failed</h2><div class=\"error\" id=\"error\"><strong>{}</strong>{}<p>{}</p></div>",
-            escape(f.error.as_deref().unwrap_or("The run failed")),
-            f.failed_state
-                .as_deref()
-                .map(|s| format!(" in “{}”", escape(s)))
-                .unwrap_or_default(),
-            escape(f.error_message.as_deref().unwrap_or("")),
-        );
-    }
-    counts(&mut h, f);
-    charts(&mut h, page);
-    timings(&mut h, f);
-    rejects(&mut h, page);
-    rollovers(&mut h, page);
-    files(&mut h, page);
-    let _ = writeln!(
-        h,
-        "<p class=\"muted\">Made {} at the end of the run.</p></main></body></html>",
-        page.made_at.format("%Y-%m-%d %H:%M UTC")
-    );
-    h
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(page.figures))
+            body {
+                main {
+                    (header(page))
+                    (failure(page.figures))
+                    (counts(page.figures))
+                    (charts(page))
+                    (timings(page.figures))
+                    (rejects(page))
+                    (rollovers(page))
+                    (files(page))
+                    (footer(page))
+                }
+            }
+        }
+    };
+    let mut text = markup.into_string();
+    // A text file ends with a newline.
+    text.push('\n');
+    text
 }
 
-fn header(h: &mut String, page: &Page<'_>) {
+fn head(f: &DayReport) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            // Nothing fetched from anywhere: inline styles, images only as data: URLs.
+            meta http-equiv="Content-Security-Policy"
+                content="default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+            title { "Course load " (f.run_date) }
+            // Our own constant: escaping would break its quoted font names.
+            style { (PreEscaped(STYLE)) }
+        }
+    }
+}
+
+/// The run date, how the run ended, how long it took and which execution it was.
+fn header(page: &Page<'_>) -> Markup {
     let f = page.figures;
     let (class, status) = match f.status {
         Some(RunStatus::Succeeded) => ("succeeded", "Succeeded"),
         Some(RunStatus::Failed) => ("failed", "Failed"),
         None => ("dry", "Unknown"),
     };
-    let _ = write!(
-        h,
-        "<h1>Course load for {}</h1><p><span class=\"status {class}\" id=\"status\">{status}</span>",
-        f.run_date.format("%A %-d %B %Y")
-    );
-    if f.dry_run {
-        h.push_str(" <span class=\"status dry\">Dry run: nothing pushed or mailed</span>");
+    html! {
+        h1 { "Course load for " (f.run_date.format("%A %-d %B %Y")) }
+        p {
+            span class={ "status " (class) } id="status" { (status) }
+            @if f.dry_run {
+                " " span.status.dry { "Dry run: nothing pushed or mailed" }
+            }
+            @if let Some(minutes) = f.run_minutes() {
+                " " span.muted { "in " (duration(minutes * 60.0)) }
+            }
+            @if let Some(name) = &f.execution_name {
+                " " span.muted { "· execution " (name) }
+            }
+            @if let Some(url) = page.execution_url.and_then(href) {
+                " · " a href=(url) { "the execution in the console" }
+            }
+        }
     }
-    if let Some(minutes) = f.run_minutes() {
-        let _ = write!(
-            h,
-            " <span class=\"muted\">in {}</span>",
-            duration(minutes * 60.0)
-        );
-    }
-    if let Some(name) = &f.execution_name {
-        let _ = write!(
-            h,
-            " <span class=\"muted\">· execution {}</span>",
-            escape(name)
-        );
-    }
-    if let Some(url) = page.execution_url.and_then(href) {
-        let _ = write!(h, " · <a href=\"{url}\">the execution in the console</a>");
-    }
-    h.push_str("</p>");
 }
 
-fn card(h: &mut String, id: &str, label: &str, value: &str, note: Option<&str>) {
+/// Why a failed run failed: the error, the state it failed in and the message.
+fn failure(f: &DayReport) -> Markup {
+    html! {
+        @if f.error.is_some() || f.error_message.is_some() {
+            h2 { "Why it failed" }
+            div.error #error {
+                strong { (f.error.as_deref().unwrap_or("The run failed")) }
+                @if let Some(state) = &f.failed_state {
+                    " in “" (state) "”"
+                }
+                p { (f.error_message.as_deref().unwrap_or("")) }
+            }
+        }
+    }
+}
+
+fn card(id: &str, label: &str, value: &str, note: Option<&str>) -> Markup {
     // Words and file names in a smaller size than numbers, so they fit a card.
-    let (class, value) = if value.chars().any(|c| c.is_ascii_alphabetic()) {
-        // Break COMPLETED_SUCCESS and file names at their joints, not anywhere.
-        let joints = escape(value).replace('_', "_<wbr>").replace('.', "<wbr>.");
-        ("value text", joints)
-    } else {
-        ("value", escape(value))
-    };
-    let _ = write!(
-        h,
-        "<div class=\"card\" id=\"{id}\"><div class=\"label\">{}</div><div class=\"{class}\">{value}</div>{}</div>",
-        escape(label),
-        note.map(|n| format!("<div class=\"note\">{}</div>", escape(n)))
-            .unwrap_or_default()
-    );
+    let words = value.chars().any(|c| c.is_ascii_alphabetic());
+    html! {
+        div.card id=(id) {
+            div.label { (label) }
+            @if words {
+                div.value.text { (with_joints(value)) }
+            } @else {
+                div.value { (value) }
+            }
+            @if let Some(note) = note {
+                div.note { (note) }
+            }
+        }
+    }
+}
+
+/// Breaks COMPLETED_SUCCESS and file names at their joints (after `_`, before `.`), not
+/// anywhere.
+fn with_joints(text: &str) -> Markup {
+    html! {
+        @for c in text.chars() {
+            @if c == '.' { wbr; }
+            (c)
+            @if c == '_' { wbr; }
+        }
+    }
 }
 
 fn count(n: Option<u64>) -> String {
     n.map_or_else(|| "–".to_string(), thousands)
 }
 
-fn counts(h: &mut String, f: &DayReport) {
-    h.push_str("<h2>Counts</h2><div class=\"cards\">");
-    card(h, "rows-read", "Rows read", &count(f.rows_read), None);
+fn counts(f: &DayReport) -> Markup {
     let load = f.load.as_ref().map(|l| l.to_string());
-    card(
-        h,
-        "courses-written",
-        "Courses written",
-        &count(f.courses_written),
-        load.as_deref(),
-    );
-    card(
-        h,
-        "deletes-sent",
-        "Deletes sent",
-        &count(f.deletes_sent),
-        None,
-    );
-    card(
-        h,
-        "deletes-suppressed",
-        "Deletes suppressed",
-        &count(f.deletes_suppressed),
-        Some("the course has reading lists"),
-    );
-    card(h, "rejects", "Rows rejected", &count(f.rejected), None);
-    card(h, "warnings", "Warnings", &count(f.warnings), None);
-    card(h, "alma-calls", "Alma calls", &count(f.alma_calls), None);
-    let job = f.alma_job_minutes.map(|m| duration(m * 60.0));
-    card(
-        h,
-        "alma-job",
-        "Alma's job",
-        f.alma_job_status.as_deref().unwrap_or("–"),
-        job.as_deref(),
-    );
-    if let Some(r) = f.rollovers {
-        card(
-            h,
-            "rollovers",
-            "Rollovers found",
-            &thousands(r.found),
-            Some(&format!(
+    let job_status = f.alma_job_status.as_deref().unwrap_or("–");
+    let job_took = f.alma_job_minutes.map(|m| duration(m * 60.0));
+    let pushed = f.file_pushed.as_deref().unwrap_or("none");
+    html! {
+        h2 { "Counts" }
+        div.cards {
+            (card("rows-read", "Rows read", &count(f.rows_read), None))
+            (card("courses-written", "Courses written", &count(f.courses_written), load.as_deref()))
+            (card("deletes-sent", "Deletes sent", &count(f.deletes_sent), None))
+            (card(
+                "deletes-suppressed",
+                "Deletes suppressed",
+                &count(f.deletes_suppressed),
+                Some("the course has reading lists"),
+            ))
+            (card("rejects", "Rows rejected", &count(f.rejected), None))
+            (card("warnings", "Warnings", &count(f.warnings), None))
+            (card("alma-calls", "Alma calls", &count(f.alma_calls), None))
+            (card("alma-job", "Alma's job", job_status, job_took.as_deref()))
+            (rollovers_card(f))
+            (card("file-pushed", "File pushed", pushed, None))
+        }
+    }
+}
+
+fn rollovers_card(f: &DayReport) -> Markup {
+    match f.rollovers {
+        Some(r) => {
+            let note = format!(
                 "not found {}, ambiguous {}",
                 thousands(r.not_found),
                 thousands(r.ambiguous)
-            )),
-        );
-    } else {
-        card(h, "rollovers", "Rollovers found", "–", None);
+            );
+            card(
+                "rollovers",
+                "Rollovers found",
+                &thousands(r.found),
+                Some(&note),
+            )
+        }
+        None => card("rollovers", "Rollovers found", "–", None),
     }
-    card(
-        h,
-        "file-pushed",
-        "File pushed",
-        f.file_pushed.as_deref().unwrap_or("none"),
-        None,
-    );
-    h.push_str("</div>");
 }
 
 type Series = fn(&DayReport) -> Option<f64>;
@@ -270,44 +285,61 @@ const CHARTS: [(&str, &str, &str, Series); 6] = [
     }),
 ];
 
-fn charts(h: &mut String, page: &Page<'_>) {
-    let _ = write!(
-        h,
-        "<h2>The last {} days</h2><div class=\"charts\">",
-        chart::DAYS
-    );
-    for (id, title, unit, series) in CHARTS {
-        let points: Vec<(NaiveDate, f64)> = page
-            .history
-            .iter()
-            .filter_map(|f| series(f).map(|v| (f.run_date, v)))
-            .collect();
-        let _ = write!(
-            h,
-            "<figure id=\"{id}\"><figcaption>{}</figcaption>{}</figure>",
-            escape(title),
-            chart::bars(title, unit, page.figures.run_date, &points)
-        );
+fn charts(page: &Page<'_>) -> Markup {
+    html! {
+        h2 { "The last " (chart::DAYS) " days" }
+        div.charts {
+            @for (id, title, unit, series) in CHARTS {
+                figure id=(id) {
+                    figcaption { (title) }
+                    (chart::bars(title, unit, page.figures.run_date, &points(page.history, series)))
+                }
+            }
+        }
     }
-    h.push_str("</div>");
 }
 
-fn timings(h: &mut String, f: &DayReport) {
+/// The days of `history` that have a figure in `series`, as (date, value).
+fn points(history: &[DayReport], series: Series) -> Vec<(NaiveDate, f64)> {
+    history
+        .iter()
+        .filter_map(|f| series(f).map(|v| (f.run_date, v)))
+        .collect()
+}
+
+/// A table in its scrolling box: `id`, a header row of `headings`, then `rows`.
+fn table(id: &str, headings: &[&str], rows: Markup) -> Markup {
+    html! {
+        div.table {
+            table id=(id) {
+                thead {
+                    tr {
+                        @for heading in headings { th { (heading) } }
+                    }
+                }
+                tbody { (rows) }
+            }
+        }
+    }
+}
+
+fn timings(f: &DayReport) -> Markup {
     if f.timings.is_empty() {
-        return;
+        return html! {};
     }
-    h.push_str("<h2>Timings</h2><div class=\"table\"><table id=\"timings\"><thead><tr><th>Stage</th><th>At (UTC)</th><th>Took</th></tr></thead><tbody>");
-    for t in &f.timings {
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
-            escape(&t.stage),
-            t.at.map(|a| a.format("%H:%M:%S").to_string())
-                .unwrap_or_default(),
-            t.seconds.map(duration).unwrap_or_default()
-        );
+    let rows = html! {
+        @for t in &f.timings {
+            tr {
+                td { (t.stage) }
+                td { @if let Some(at) = t.at { (at.format("%H:%M:%S")) } }
+                td.n { @if let Some(seconds) = t.seconds { (duration(seconds)) } }
+            }
+        }
+    };
+    html! {
+        h2 { "Timings" }
+        (table("timings", &["Stage", "At (UTC)", "Took"], rows))
     }
-    h.push_str("</tbody></table></div>");
 }
 
 fn duration(seconds: f64) -> String {
@@ -318,98 +350,104 @@ fn duration(seconds: f64) -> String {
     }
 }
 
-fn rejects(h: &mut String, page: &Page<'_>) {
-    let _ = write!(
-        h,
-        "<h2>Rejected rows ({})</h2>",
-        thousands(page.rejects_total)
-    );
+fn none() -> Markup {
+    html! { p.muted { "None." } }
+}
+
+fn rejects(page: &Page<'_>) -> Markup {
+    let heading = html! { h2 { "Rejected rows (" (thousands(page.rejects_total)) ")" } };
     if page.rejects.is_empty() {
-        h.push_str("<p class=\"muted\">None.</p>");
-        return;
+        return html! { (heading) (none()) };
     }
-    h.push_str("<div class=\"table\"><table id=\"rejects\"><thead><tr><th>Line</th><th>Course code</th><th>Column</th><th>Reason</th></tr></thead><tbody>");
-    for r in page.rejects {
-        let _ = write!(
-            h,
-            "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            r.line,
-            escape(&r.course_code),
-            escape(&r.column),
-            escape(&r.reason)
-        );
+    let rows = html! {
+        @for r in page.rejects {
+            tr {
+                td.n { (r.line) }
+                td { (r.course_code) }
+                td { (r.column) }
+                td { (r.reason) }
+            }
+        }
+    };
+    html! {
+        (heading)
+        (table("rejects", &["Line", "Course code", "Column", "Reason"], rows))
+        (more(page.rejects.len(), page.rejects_total, "rejects.csv"))
     }
-    h.push_str("</tbody></table></div>");
-    more(h, page.rejects.len(), page.rejects_total, "rejects.csv");
 }
 
-fn rollovers(h: &mut String, page: &Page<'_>) {
-    let _ = write!(
-        h,
-        "<h2>Rollover rows ({})</h2>",
-        thousands(page.rollover_total)
-    );
+fn rollovers(page: &Page<'_>) -> Markup {
+    let heading = html! { h2 { "Rollover rows (" (thousands(page.rollover_total)) ")" } };
     if page.rollover_rows.is_empty() {
-        h.push_str("<p class=\"muted\">None.</p>");
-        return;
+        return html! { (heading) (none()) };
     }
-    h.push_str("<div class=\"table\"><table id=\"rollovers\"><thead><tr><th>Course code</th><th>Section</th><th>Title</th><th>Copied from</th><th>Its section</th></tr></thead><tbody>");
-    for r in page.rollover_rows {
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&r.course_code),
-            escape(&r.section_id),
-            escape(&r.title),
-            escape(&r.old_course_code),
-            escape(&r.old_section_id)
-        );
-    }
-    h.push_str("</tbody></table></div>");
-    more(
-        h,
-        page.rollover_rows.len(),
-        page.rollover_total,
-        "the rollover report",
-    );
-}
-
-fn more(h: &mut String, shown: usize, total: u64, whole: &str) {
-    if (shown as u64) < total {
-        let _ = write!(
-            h,
-            "<p class=\"muted\">The first {} of {}; all of them are in {}.</p>",
-            thousands(shown as u64),
-            thousands(total),
-            escape(whole)
-        );
+    let rows = html! {
+        @for r in page.rollover_rows {
+            tr {
+                td { (r.course_code) }
+                td { (r.section_id) }
+                td { (r.title) }
+                td { (r.old_course_code) }
+                td { (r.old_section_id) }
+            }
+        }
+    };
+    let headings = [
+        "Course code",
+        "Section",
+        "Title",
+        "Copied from",
+        "Its section",
+    ];
+    html! {
+        (heading)
+        (table("rollovers", &headings, rows))
+        (more(page.rollover_rows.len(), page.rollover_total, "the rollover report"))
     }
 }
 
-fn files(h: &mut String, page: &Page<'_>) {
-    h.push_str("<h2>The day's files</h2>");
+/// Says where the rest are when a table shows only the first rows.
+fn more(shown: usize, total: u64, whole: &str) -> Markup {
+    let shown = shown as u64;
+    html! {
+        @if shown < total {
+            p.muted {
+                "The first " (thousands(shown)) " of " (thousands(total))
+                "; all of them are in " (whole) "."
+            }
+        }
+    }
+}
+
+fn files(page: &Page<'_>) -> Markup {
+    let heading = html! { h2 { "The day's files" } };
     if page.files.is_empty() {
-        h.push_str("<p class=\"muted\">None.</p>");
-        return;
+        return html! { (heading) (none()) };
     }
-    h.push_str("<div class=\"table\"><table id=\"files\"><thead><tr><th>File</th><th>Size</th><th>S3 console</th></tr></thead><tbody>");
-    for file in page.files {
-        let name = href(&file.relative)
-            .map(|url| format!("<a href=\"{url}\">{}</a>", escape(&file.key)))
-            .unwrap_or_else(|| escape(&file.key));
-        let console = file
-            .console
-            .as_deref()
-            .and_then(href)
-            .map(|url| format!("<a href=\"{url}\">open</a>"))
-            .unwrap_or_default();
-        let _ = write!(
-            h,
-            "<tr><td>{name}</td><td class=\"n\">{}</td><td>{console}</td></tr>",
-            size(file.size)
-        );
+    let rows = html! {
+        @for file in page.files { (file_row(file)) }
+    };
+    html! {
+        (heading)
+        (table("files", &["File", "Size", "S3 console"], rows))
     }
-    h.push_str("</tbody></table></div>");
+}
+
+/// The file's key, linked relative to the page, its size and its S3 console link.
+fn file_row(file: &FileLink) -> Markup {
+    let console = file.console.as_deref().and_then(href);
+    html! {
+        tr {
+            td {
+                @match href(&file.relative) {
+                    Some(url) => a href=(url) { (file.key) },
+                    None => (file.key),
+                }
+            }
+            td.n { (size(file.size)) }
+            td { @if let Some(url) = console { a href=(url) { "open" } } }
+        }
+    }
 }
 
 fn size(bytes: u64) -> String {
@@ -417,6 +455,12 @@ fn size(bytes: u64) -> String {
         b if b < 1024 => format!("{b} B"),
         b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
         b => format!("{:.1} MB", b as f64 / 1024.0 / 1024.0),
+    }
+}
+
+fn footer(page: &Page<'_>) -> Markup {
+    html! {
+        p.muted { "Made " (page.made_at.format("%Y-%m-%d %H:%M UTC")) " at the end of the run." }
     }
 }
 
@@ -452,13 +496,6 @@ mod tests {
             column: "COURSE_CODE".into(),
             reason: HOSTILE.into(),
         }];
-        let rollover_rows = [RolloverRow {
-            course_code: HOSTILE.into(),
-            section_id: "1".into(),
-            title: HOSTILE.into(),
-            old_course_code: HOSTILE.into(),
-            old_section_id: "2".into(),
-        }];
         let files = [FileLink {
             key: "reports/2026/11/28/<b>.csv".into(),
             size: 2048,
@@ -467,26 +504,33 @@ mod tests {
                 "https://us-west-2.console.aws.amazon.com/s3/object/b?prefix=a&x=\"".into(),
             ),
         }];
+        render_page(f, &rejects, &files, execution_url)
+    }
+
+    fn render_page(
+        f: &DayReport,
+        rejects: &[RejectRow],
+        files: &[FileLink],
+        execution_url: Option<&str>,
+    ) -> String {
+        let rollover_rows = [RolloverRow {
+            course_code: HOSTILE.into(),
+            section_id: "1".into(),
+            title: HOSTILE.into(),
+            old_course_code: HOSTILE.into(),
+            old_section_id: "2".into(),
+        }];
         render(&Page {
             figures: f,
             history: std::slice::from_ref(f),
-            rejects: &rejects,
+            rejects,
             rejects_total: 3,
             rollover_rows: &rollover_rows,
             rollover_total: 1,
-            files: &files,
+            files,
             execution_url,
             made_at: "2026-11-28T18:00:00Z".parse().unwrap(),
         })
-    }
-
-    #[test]
-    fn the_escaper_turns_every_markup_character_into_an_entity() {
-        assert_eq!(
-            escape(r#"<a href="x" onclick='y'>&amp;</a>"#),
-            "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;"
-        );
-        assert_eq!(escape("Théorie 2026"), "Théorie 2026");
     }
 
     #[test]
@@ -499,7 +543,9 @@ mod tests {
             !html.contains("javascript:"),
             "links may only be http(s) or relative"
         );
-        assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+        // Quotes are entities where they could end an attribute; `'` never can (maud quotes
+        // every attribute with `"`), so it stays as it is.
+        assert!(html.contains("&lt;script&gt;alert('x')&lt;/script&gt;&quot;onmouseover"));
         assert!(html.contains("reports/2026/11/28/&lt;b&gt;.csv"));
         assert!(html.contains("prefix=a&amp;x=&quot;"));
     }
@@ -526,5 +572,64 @@ mod tests {
         assert!(html.contains("The first 1 of 3; all of them are in rejects.csv."));
         assert!(html.contains("<td class=\"n\">1.5 min</td>"));
         assert!(html.contains("<td class=\"n\">2.0 KB</td>"));
+    }
+
+    #[test]
+    fn a_script_ampersand_and_quotes_in_a_field_come_out_as_text_where_the_field_goes() {
+        let nasty = r#"<script>alert("x") & 'y'</script>"#;
+        let shown = "&lt;script&gt;alert(&quot;x&quot;) &amp; 'y'&lt;/script&gt;";
+        let mut f = figures();
+        f.error_message = Some(nasty.into());
+        let rejects = [RejectRow {
+            line: 3,
+            course_code: "HIST_101".into(),
+            column: "TITLE".into(),
+            reason: nasty.into(),
+        }];
+        let files = [FileLink {
+            key: format!("reports/{nasty}.csv"),
+            size: 10,
+            relative: "a&b \"c\".csv".into(),
+            console: None,
+        }];
+        let html = render_page(&f, &rejects, &files, None);
+        assert!(!html.contains("<script"), "{html}");
+        assert!(html.contains(&format!("<p>{shown}</p></div>")), "{html}");
+        assert!(html.contains(&format!("<td>TITLE</td><td>{shown}</td></tr>")));
+        assert!(html.contains(&format!(
+            r#"<td><a href="a&amp;b &quot;c&quot;.csv">reports/{shown}.csv</a></td>"#
+        )));
+    }
+
+    #[test]
+    fn the_page_is_one_html_document_with_its_style_as_written() {
+        let html = render_with(&figures(), None);
+        assert!(html.starts_with(
+            r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"><title>Course load 2026-11-28</title>"#
+        ), "{html}");
+        assert!(html.contains(&format!("<style>{STYLE}</style></head><body><main><h1>")));
+        assert!(html.ends_with(
+            "<p class=\"muted\">Made 2026-11-28 18:00 UTC at the end of the run.</p></main></body></html>\n"
+        ));
+    }
+
+    #[test]
+    fn the_failure_cards_and_charts_keep_their_ids_and_classes() {
+        let mut f = figures();
+        f.failed_state = Some("Pull the CEM export".into());
+        f.error = Some("SourceFileMissing".into());
+        f.file_pushed = Some("leganto_courses_20261128.csv".into());
+        let html = render_with(&f, None);
+        assert!(html.contains(
+            "<h2>Why it failed</h2><div class=\"error\" id=\"error\"><strong>SourceFileMissing</strong> in “Pull the CEM export”<p>"
+        ), "{html}");
+        assert!(html.contains(
+            r#"<div class="card" id="courses-written"><div class="label">Courses written</div><div class="value">11,562</div></div>"#
+        ));
+        assert!(html.contains(
+            r#"<div class="value text">leganto_<wbr>courses_<wbr>20261128<wbr>.csv</div>"#
+        ));
+        assert!(html.contains("<figure id=\"chart-courses\"><figcaption>Courses written</figcaption><svg class=\"chart\""));
+        assert!(html.contains(r#"<table id="rejects"><thead><tr><th>Line</th>"#));
     }
 }
