@@ -1,4 +1,4 @@
-//! Check for a person's decision on a held day: the safety brake ([`super::brake`])
+//! Check for a person's decision on a held day: the safety brake ([`crate::run::brake`])
 //! tripped, so the run waits before Push. Reads `reports/YYYY/MM/DD/decision.json`, which
 //! `leganto approve` or `leganto reject` writes; a decision for another loader file than
 //! the one held does not count. Approved → the run pushes; rejected → `HeldRejected`; no

@@ -8,7 +8,6 @@
 //! [`ErrorName`](crate::error::ErrorName) is the stable error name.
 
 pub mod baseline;
-pub mod brake;
 pub mod cache_courses;
 pub mod check_hold;
 pub mod check_job;

@@ -11,7 +11,6 @@ use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::baseline::{self, LoadPlan};
-use super::brake::{self, BrakeLimits};
 use super::resume::{self, PushSide, Resumable};
 use super::{RunInfo, StepContext, StepError};
 use crate::domain::delta::{self, Changed, Load, LoadKind};
@@ -20,6 +19,7 @@ use crate::domain::run::Scan;
 use crate::domain::{scan, RowReject, Rules, RunSummary};
 use crate::pipeline;
 use crate::run::alma_rate::AlmaCaller;
+use crate::run::brake::{self, BrakeLimits};
 use crate::run::limits::{self, capped};
 use crate::run::outputs::PullOutput;
 use crate::run::summary::{nearest_years, TransformCounts, TransformOutput, MORE_WARNINGS};

@@ -6,7 +6,6 @@
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::StepError;
 use crate::config::Config;
 use crate::run::receipt;
 use crate::run::summary::{Brake, TransformCounts};
@@ -123,7 +122,7 @@ pub async fn assess(
     run_date: NaiveDate,
     today: &TransformCounts,
     limits: &BrakeLimits,
-) -> Result<Brake, StepError> {
+) -> Result<Brake, StoreError> {
     let earlier = match receipt::last_loaded_before(store, run_date).await? {
         None => None,
         Some(receipt) => {
@@ -138,7 +137,7 @@ pub async fn assess(
                     );
                     None
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
         }
     };
