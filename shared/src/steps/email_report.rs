@@ -165,8 +165,8 @@ pub fn build_email(
     html.push_str("</body></html>");
 
     ReportEmail {
-        from: ctx.config.email_from.clone(),
-        to: ctx.config.email_to.clone(),
+        from: ctx.config.email.from.clone(),
+        to: ctx.config.email.to.clone(),
         subject,
         text,
         html,
@@ -221,10 +221,10 @@ async fn send_hold_notice(
     let notice = HoldNotice::new(
         input.run.run_date,
         input.transform.as_ref(),
-        ctx.config.hold_limit,
+        ctx.config.hold.limit,
     );
     let text = notice.text(input.run.console_url.as_deref());
-    let (from, to) = (&ctx.config.email_from, &ctx.config.email_to);
+    let (from, to) = (&ctx.config.email.from, &ctx.config.email.to);
     let raw = build_notice_email(from, to, &notice.title, &text)?;
     let message_id = send_raw(&ctx.ses, from, to, raw).await?;
     tracing::info!(

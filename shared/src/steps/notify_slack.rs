@@ -311,7 +311,7 @@ pub async fn run(
     kind: SlackKind,
     state: &SlackState,
 ) -> Result<SlackOutput, StepError> {
-    let mut message = message(kind, state, ctx.config.hold_limit);
+    let mut message = message(kind, state, ctx.config.hold.limit);
     // The release writes the page as the run ends (a held day has none yet).
     if kind != SlackKind::Hold {
         let page = state.run.as_ref().and_then(|run| {
