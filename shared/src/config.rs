@@ -5,7 +5,7 @@
 //! or malformed setting is a [`ConfigError`] naming it.
 //!
 //! The settings come in parts ([`AlmaSettings`], [`SftpSettings`], …), each read by its own
-//! `from_lookup`. Each variable's name is a constant in [`env`] and each default a
+//! `from_lookup`. Each variable's name is a constant in [`env`](mod@env) and each default a
 //! `DEFAULT_*` constant: the readers, their errors and the command's flags (`cli/`) all take
 //! them from here.
 
