@@ -121,7 +121,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub run_date: Option<NaiveDate>,
     /// The library's time zone: the default run date and the file name's time stamp.
-    #[arg(long, env = "TIME_ZONE", hide_env = true, default_value_t = DEFAULT_TIME_ZONE)]
+    #[arg(long, env = leganto_shared::config::env::TIME_ZONE, hide_env = true, default_value_t = DEFAULT_TIME_ZONE)]
     pub time_zone: Tz,
     /// Write the run summary here (JSON).
     #[arg(long)]
@@ -346,7 +346,7 @@ pub struct Deployment {
     )]
     stack: String,
     /// The library's time zone, for dates and times [env: TIME_ZONE].
-    #[arg(long, env = "TIME_ZONE", hide_env = true, default_value_t = DEFAULT_TIME_ZONE)]
+    #[arg(long, env = leganto_shared::config::env::TIME_ZONE, hide_env = true, default_value_t = DEFAULT_TIME_ZONE)]
     time_zone: Tz,
 }
 

@@ -3,6 +3,11 @@
 //! `Config::from_env()` reads the process environment once at start-up; `Config::from_lookup`
 //! takes any name → value function so tests never touch the process environment. A missing
 //! or malformed setting is a [`ConfigError`] naming it.
+//!
+//! The settings come in parts ([`AlmaSettings`], [`SftpSettings`], …), each read by its own
+//! `from_lookup`. Each variable's name is a constant in [`env`](mod@env) and each default a
+//! `DEFAULT_*` constant: the readers, their errors and the command's flags (`cli/`) all take
+//! them from here.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,63 +28,68 @@ pub struct Config {
     /// `SLACK_WEBHOOK_SECRET_ID`: name or ARN of each secret (a name, never a secret). Each
     /// function is given only those its step reads; see [`Config::secret_id`].
     pub secret_ids: BTreeMap<SecretPurpose, String>,
-    /// `ALMA_BASE_URL`, e.g. `https://api-na.hosted.exlibrisgroup.com`.
-    pub alma_base_url: String,
-    /// `ALMA_RATE`: Alma API calls per second (default 10).
-    pub alma_rate: u32,
-    /// `ALMA_LOADER_JOB_ID`: the course loader job to poll; none → wait a fixed time.
-    pub alma_loader_job_id: Option<String>,
-    /// `ALMA_LOADER_PROFILE_ID`: the integration profile of the course loader, if known.
-    pub alma_loader_profile_id: Option<String>,
     /// `TIME_ZONE`: the library's time zone (default America/Phoenix).
     pub time_zone: Tz,
-    /// `EMAIL_FROM`: the verified sender of the report e-mail.
-    pub email_from: String,
-    /// `EMAIL_TO`: comma-separated recipients (at least one).
-    pub email_to: Vec<String>,
     /// `RULES_FILE`: institution rules; none → the shipped default.
     pub rules_file: Option<PathBuf>,
     /// `CONSOLE_REGION`, else `AWS_REGION`: region for console links.
     pub console_region: Option<String>,
-    /// `POLL_INTERVAL_SECONDS`: between checks of Alma's job (default 600).
-    pub poll_interval: Duration,
-    /// `WAIT_LIMIT_SECONDS`: longest wait for Alma's job (default 14400).
-    pub wait_limit: Duration,
-    /// `SFTP_TIMEOUT_SECONDS`: connect and per-operation SFTP timeout (default 30).
-    pub sftp_timeout: Duration,
-    /// `SFTP_MAX_DOWNLOAD_MB`: the largest file an SFTP download reads (default 64).
-    pub sftp_max_download_bytes: u64,
-    /// `SFTP_SETTLE_SECONDS`: Pull lists the export twice this far apart; unchanged size
-    /// and modification time mean it is complete (default 5).
-    pub sftp_settle: Duration,
-    /// `SFTP_SETTLED_AGE_SECONDS`: an export last modified this long ago is complete
-    /// without a second listing (default 120).
-    pub sftp_settled_age: Duration,
-    /// `SFTP_COMPLETE_WAIT_SECONDS`: longest wait for an export still changing, then
-    /// `SourceFileIncomplete` (default and most 300, so Pull ends within its function's
-    /// timeout).
-    pub sftp_complete_wait: Duration,
-    /// `GUARD_MAX_AGE_HOURS`: delete checks older than this are made again at the push
-    /// (default 6).
-    pub guard_max_age: Duration,
-    /// `BRAKE_ROWS_DROP_PERCENT`: the brake trips when the export has more than this
-    /// percent fewer rows than the last loaded day's (default 30).
-    pub brake_rows_drop_percent: u32,
-    /// `BRAKE_DELETE_PERCENT`: ... when DELETE rows are over this percent of the courses
-    /// written (default 5).
-    pub brake_delete_percent: u32,
-    /// `BRAKE_DELETE_MAX`: ... or over this many (default 500).
-    pub brake_delete_max: u64,
-    /// `BRAKE_REJECT_PERCENT`: ... when rejects are over this percent of rows read (default 2).
-    pub brake_reject_percent: u32,
-    /// `HOLD_POLL_SECONDS`: between looks for a person's decision on a held day (default 300).
-    pub hold_poll: Duration,
-    /// `HOLD_LIMIT_HOURS`: a held day nobody decided on ends after this long (default 20;
-    /// decimals allowed, e.g. 0.5).
-    pub hold_limit: Duration,
+    /// Alma's API and its course loader.
+    pub alma: AlmaSettings,
+    /// The report e-mail.
+    pub email: EmailSettings,
+    /// The SFTP servers: CEM's, which Pull reads the export from, and Alma's, which Push
+    /// writes the loader file to.
+    pub sftp: SftpSettings,
+    /// The wait for Alma's job.
+    pub wait: WaitSettings,
+    /// A held day's wait for a person's decision.
+    pub hold: HoldSettings,
+    /// The safety brake's limits.
+    pub brake: BrakeSettings,
     /// `BASELINE_MAX_AGE_DAYS` and `FULL_LOAD_WEEKDAY`: when a full file is sent instead of
     /// a delta (default 8 days, Sunday; `FULL_LOAD_WEEKDAY=None` never by weekday).
     pub full_load: FullLoadPolicy,
+}
+
+/// The environment variables, by the part of [`Config`] they set. The secrets' are
+/// [`SecretPurpose::setting`].
+pub mod env {
+    pub const BUCKET: &str = "BUCKET";
+    pub const TIME_ZONE: &str = "TIME_ZONE";
+    pub const RULES_FILE: &str = "RULES_FILE";
+    pub const CONSOLE_REGION: &str = "CONSOLE_REGION";
+    /// Set by AWS in every Lambda function.
+    pub const AWS_REGION: &str = "AWS_REGION";
+
+    pub const ALMA_BASE_URL: &str = "ALMA_BASE_URL";
+    pub const ALMA_RATE: &str = "ALMA_RATE";
+    pub const ALMA_LOADER_JOB_ID: &str = "ALMA_LOADER_JOB_ID";
+    pub const ALMA_LOADER_PROFILE_ID: &str = "ALMA_LOADER_PROFILE_ID";
+    pub const GUARD_MAX_AGE_HOURS: &str = "GUARD_MAX_AGE_HOURS";
+
+    pub const EMAIL_FROM: &str = "EMAIL_FROM";
+    pub const EMAIL_TO: &str = "EMAIL_TO";
+
+    pub const SFTP_TIMEOUT_SECONDS: &str = "SFTP_TIMEOUT_SECONDS";
+    pub const SFTP_MAX_DOWNLOAD_MB: &str = "SFTP_MAX_DOWNLOAD_MB";
+    pub const SFTP_SETTLE_SECONDS: &str = "SFTP_SETTLE_SECONDS";
+    pub const SFTP_SETTLED_AGE_SECONDS: &str = "SFTP_SETTLED_AGE_SECONDS";
+    pub const SFTP_COMPLETE_WAIT_SECONDS: &str = "SFTP_COMPLETE_WAIT_SECONDS";
+
+    pub const POLL_INTERVAL_SECONDS: &str = "POLL_INTERVAL_SECONDS";
+    pub const WAIT_LIMIT_SECONDS: &str = "WAIT_LIMIT_SECONDS";
+
+    pub const HOLD_POLL_SECONDS: &str = "HOLD_POLL_SECONDS";
+    pub const HOLD_LIMIT_HOURS: &str = "HOLD_LIMIT_HOURS";
+
+    pub const BRAKE_ROWS_DROP_PERCENT: &str = "BRAKE_ROWS_DROP_PERCENT";
+    pub const BRAKE_DELETE_PERCENT: &str = "BRAKE_DELETE_PERCENT";
+    pub const BRAKE_DELETE_MAX: &str = "BRAKE_DELETE_MAX";
+    pub const BRAKE_REJECT_PERCENT: &str = "BRAKE_REJECT_PERCENT";
+
+    pub const BASELINE_MAX_AGE_DAYS: &str = "BASELINE_MAX_AGE_DAYS";
+    pub const FULL_LOAD_WEEKDAY: &str = "FULL_LOAD_WEEKDAY";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,43 +115,9 @@ impl ConfigError {
     }
 }
 
-/// Alma calls per second: the stack's `AlmaRate` default, the command's `--alma-rate` and
-/// the Alma client's (Alma allows 25 per institution, shared with every integration).
-pub const DEFAULT_ALMA_RATE: u32 = 10;
+/// The library's time zone unless `TIME_ZONE` names another: the functions' and the
+/// command's `--time-zone`.
 pub const DEFAULT_TIME_ZONE: Tz = chrono_tz::America::Phoenix;
-pub const DEFAULT_POLL_INTERVAL_SECONDS: u64 = 600;
-pub const DEFAULT_WAIT_LIMIT_SECONDS: u64 = 14_400;
-pub const DEFAULT_SFTP_TIMEOUT_SECONDS: u64 = 30;
-pub const DEFAULT_SFTP_MAX_DOWNLOAD_MB: u64 = crate::sftp::DEFAULT_MAX_DOWNLOAD_BYTES / MEGABYTE;
-pub const DEFAULT_SFTP_SETTLE_SECONDS: u64 = 5;
-pub const DEFAULT_SFTP_SETTLED_AGE_SECONDS: u64 = 120;
-/// Also the most: the Pull function's timeout (template.yaml) leaves room for this wait,
-/// the listings and the download.
-pub const MAX_SFTP_COMPLETE_WAIT_SECONDS: u64 = 300;
-const MEGABYTE: u64 = 1024 * 1024;
-pub const DEFAULT_GUARD_MAX_AGE_HOURS: u64 = 6;
-pub const DEFAULT_BRAKE_ROWS_DROP_PERCENT: u64 = 30;
-pub const DEFAULT_BRAKE_DELETE_PERCENT: u64 = 5;
-pub const DEFAULT_BRAKE_DELETE_MAX: u64 = 500;
-pub const DEFAULT_BRAKE_REJECT_PERCENT: u64 = 2;
-pub const DEFAULT_HOLD_POLL_SECONDS: u64 = 300;
-pub const DEFAULT_BASELINE_MAX_AGE_DAYS: u64 = 8;
-pub const DEFAULT_HOLD_LIMIT_HOURS: f64 = 20.0;
-/// Longest hold: a day, when the next day's run starts.
-pub const MAX_HOLD_LIMIT_HOURS: f64 = 24.0;
-/// Most looks for a decision one hold may make (`HOLD_LIMIT_HOURS` over
-/// `HOLD_POLL_SECONDS`): each is about 9 events of the execution's history, so 720 stay
-/// near 6,500 of Step Functions' 25,000 next to the wait for Alma's [`MAX_WAIT_CHECKS`].
-pub const MAX_HOLD_CHECKS: u64 = 720;
-
-/// Most checks of Alma's job one run may make (`WAIT_LIMIT_SECONDS` over
-/// `POLL_INTERVAL_SECONDS`). Each check is 9 events of the execution's history (Wait 2,
-/// Task 5, Choice 2), so 360 checks stay near 3,300 of Step Functions' 25,000, with room
-/// for retries and the rest of the run. The template's parameter bounds (poll at least
-/// 60 s, wait at most 21,600 s) keep every deployable pair within it.
-pub const MAX_WAIT_CHECKS: u64 = 360;
-/// Longest wait for Alma's job: a day, when the next day's run starts.
-pub const MAX_WAIT_LIMIT_SECONDS: u64 = 86_400;
 
 impl Config {
     /// Reads the process environment.
@@ -155,150 +131,25 @@ impl Config {
     where
         F: Fn(&str) -> Option<String>,
     {
-        let get = |name: &'static str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing { name });
-
-        let email_to: Vec<String> = required("EMAIL_TO")?
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-        if email_to.is_empty() {
-            return Err(ConfigError::Missing { name: "EMAIL_TO" });
-        }
-
-        let time_zone = match get("TIME_ZONE") {
-            None => DEFAULT_TIME_ZONE,
-            Some(name) => name.parse::<Tz>().map_err(|_| ConfigError::Invalid {
-                name: "TIME_ZONE",
-                reason: format!("{name:?} is not an IANA time zone name"),
-            })?,
-        };
-
-        let alma_rate = parse_number("ALMA_RATE", get("ALMA_RATE"), DEFAULT_ALMA_RATE as u64)?;
-        let alma_rate = u32::try_from(alma_rate).map_err(|_| ConfigError::Invalid {
-            name: "ALMA_RATE",
-            reason: "too large".into(),
-        })?;
-
-        let alma_base_url = required("ALMA_BASE_URL")?;
-        if !(alma_base_url.starts_with("https://") || alma_base_url.starts_with("http://")) {
-            return Err(ConfigError::Invalid {
-                name: "ALMA_BASE_URL",
-                reason: "must start with https:// (or http:// for a local simulator)".into(),
-            });
-        }
-
-        let poll_interval = seconds(
-            "POLL_INTERVAL_SECONDS",
-            get("POLL_INTERVAL_SECONDS"),
-            DEFAULT_POLL_INTERVAL_SECONDS,
-        )?;
-        let wait_limit = seconds(
-            "WAIT_LIMIT_SECONDS",
-            get("WAIT_LIMIT_SECONDS"),
-            DEFAULT_WAIT_LIMIT_SECONDS,
-        )?;
-        check_wait_bounds(poll_interval, wait_limit)?;
-        let hold_poll = seconds(
-            "HOLD_POLL_SECONDS",
-            get("HOLD_POLL_SECONDS"),
-            DEFAULT_HOLD_POLL_SECONDS,
-        )?;
-        let hold_limit = hours("HOLD_LIMIT_HOURS", get("HOLD_LIMIT_HOURS"))?;
-        check_hold_bounds(hold_poll, hold_limit)?;
-
-        let sftp_max_download_mb = parse_number(
-            "SFTP_MAX_DOWNLOAD_MB",
-            get("SFTP_MAX_DOWNLOAD_MB"),
-            DEFAULT_SFTP_MAX_DOWNLOAD_MB,
-        )?;
-        let sftp_settle = seconds(
-            "SFTP_SETTLE_SECONDS",
-            get("SFTP_SETTLE_SECONDS"),
-            DEFAULT_SFTP_SETTLE_SECONDS,
-        )?;
-        let sftp_complete_wait = seconds(
-            "SFTP_COMPLETE_WAIT_SECONDS",
-            get("SFTP_COMPLETE_WAIT_SECONDS"),
-            MAX_SFTP_COMPLETE_WAIT_SECONDS,
-        )?;
-        check_complete_wait(sftp_settle, sftp_complete_wait)?;
-
+        let lookup = Lookup(&lookup);
         Ok(Config {
-            bucket: required("BUCKET")?,
+            bucket: lookup.required(env::BUCKET)?,
             secret_ids: SecretPurpose::ALL
                 .into_iter()
-                .filter_map(|p| get(p.setting()).map(|id| (p, id)))
+                .filter_map(|p| lookup.optional(p.setting()).map(|id| (p, id)))
                 .collect(),
-            alma_base_url: alma_base_url.trim_end_matches('/').to_string(),
-            alma_rate,
-            alma_loader_job_id: get("ALMA_LOADER_JOB_ID"),
-            alma_loader_profile_id: get("ALMA_LOADER_PROFILE_ID"),
-            time_zone,
-            email_from: required("EMAIL_FROM")?,
-            email_to,
-            rules_file: get("RULES_FILE").map(PathBuf::from),
-            console_region: get("CONSOLE_REGION").or_else(|| get("AWS_REGION")),
-            poll_interval,
-            wait_limit,
-            sftp_timeout: seconds(
-                "SFTP_TIMEOUT_SECONDS",
-                get("SFTP_TIMEOUT_SECONDS"),
-                DEFAULT_SFTP_TIMEOUT_SECONDS,
-            )?,
-            sftp_max_download_bytes: sftp_max_download_mb.saturating_mul(MEGABYTE),
-            sftp_settle,
-            sftp_settled_age: seconds(
-                "SFTP_SETTLED_AGE_SECONDS",
-                get("SFTP_SETTLED_AGE_SECONDS"),
-                DEFAULT_SFTP_SETTLED_AGE_SECONDS,
-            )?,
-            sftp_complete_wait,
-            guard_max_age: Duration::from_secs(
-                parse_number(
-                    "GUARD_MAX_AGE_HOURS",
-                    get("GUARD_MAX_AGE_HOURS"),
-                    DEFAULT_GUARD_MAX_AGE_HOURS,
-                )?
-                .saturating_mul(3600),
-            ),
-            brake_rows_drop_percent: percent(
-                "BRAKE_ROWS_DROP_PERCENT",
-                get("BRAKE_ROWS_DROP_PERCENT"),
-                DEFAULT_BRAKE_ROWS_DROP_PERCENT,
-            )?,
-            brake_delete_percent: percent(
-                "BRAKE_DELETE_PERCENT",
-                get("BRAKE_DELETE_PERCENT"),
-                DEFAULT_BRAKE_DELETE_PERCENT,
-            )?,
-            brake_delete_max: parse_number(
-                "BRAKE_DELETE_MAX",
-                get("BRAKE_DELETE_MAX"),
-                DEFAULT_BRAKE_DELETE_MAX,
-            )?,
-            brake_reject_percent: percent(
-                "BRAKE_REJECT_PERCENT",
-                get("BRAKE_REJECT_PERCENT"),
-                DEFAULT_BRAKE_REJECT_PERCENT,
-            )?,
-            hold_poll,
-            hold_limit,
-            full_load: FullLoadPolicy {
-                baseline_max_age_days: u32::try_from(parse_number(
-                    "BASELINE_MAX_AGE_DAYS",
-                    get("BASELINE_MAX_AGE_DAYS"),
-                    DEFAULT_BASELINE_MAX_AGE_DAYS,
-                )?)
-                .unwrap_or(u32::MAX),
-                weekday: weekday("FULL_LOAD_WEEKDAY", get("FULL_LOAD_WEEKDAY"))?,
-            },
+            time_zone: lookup.time_zone(env::TIME_ZONE, DEFAULT_TIME_ZONE)?,
+            rules_file: lookup.optional(env::RULES_FILE).map(PathBuf::from),
+            console_region: lookup
+                .optional(env::CONSOLE_REGION)
+                .or_else(|| lookup.optional(env::AWS_REGION)),
+            alma: AlmaSettings::from_lookup(&lookup)?,
+            email: EmailSettings::from_lookup(&lookup)?,
+            sftp: SftpSettings::from_lookup(&lookup)?,
+            wait: WaitSettings::from_lookup(&lookup)?,
+            hold: HoldSettings::from_lookup(&lookup)?,
+            brake: BrakeSettings::from_lookup(&lookup)?,
+            full_load: full_load_from_lookup(&lookup)?,
         })
     }
 
@@ -320,6 +171,421 @@ impl Config {
     }
 }
 
+/// Alma's API and its course loader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlmaSettings {
+    /// `ALMA_BASE_URL`, e.g. `https://api-na.hosted.exlibrisgroup.com`.
+    pub base_url: String,
+    /// `ALMA_RATE`: Alma API calls per second (default 10).
+    pub rate: u32,
+    /// `ALMA_LOADER_JOB_ID`: the course loader job to poll; none → wait a fixed time.
+    pub loader_job_id: Option<String>,
+    /// `ALMA_LOADER_PROFILE_ID`: the integration profile of the course loader, if known.
+    pub loader_profile_id: Option<String>,
+    /// `GUARD_MAX_AGE_HOURS`: delete checks older than this are made again at the push
+    /// (default 6).
+    pub guard_max_age: Duration,
+}
+
+/// Alma calls per second: the stack's `AlmaRate` default, the command's `--alma-rate` and
+/// the Alma client's (Alma allows 25 per institution, shared with every integration).
+pub const DEFAULT_ALMA_RATE: u32 = 10;
+pub const DEFAULT_GUARD_MAX_AGE_HOURS: u64 = 6;
+
+impl AlmaSettings {
+    fn from_lookup(lookup: &Lookup) -> Result<AlmaSettings, ConfigError> {
+        let rate = lookup.number(env::ALMA_RATE, u64::from(DEFAULT_ALMA_RATE))?;
+        let rate = u32::try_from(rate).map_err(|_| ConfigError::Invalid {
+            name: env::ALMA_RATE,
+            reason: "too large".into(),
+        })?;
+        let base_url = lookup.required(env::ALMA_BASE_URL)?;
+        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: env::ALMA_BASE_URL,
+                reason: "must start with https:// (or http:// for a local simulator)".into(),
+            });
+        }
+        let guard_max_age_hours =
+            lookup.number(env::GUARD_MAX_AGE_HOURS, DEFAULT_GUARD_MAX_AGE_HOURS)?;
+        Ok(AlmaSettings {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            rate,
+            loader_job_id: lookup.optional(env::ALMA_LOADER_JOB_ID),
+            loader_profile_id: lookup.optional(env::ALMA_LOADER_PROFILE_ID),
+            guard_max_age: Duration::from_secs(guard_max_age_hours.saturating_mul(3600)),
+        })
+    }
+}
+
+/// The report e-mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailSettings {
+    /// `EMAIL_FROM`: the verified sender of the report e-mail.
+    pub from: String,
+    /// `EMAIL_TO`: comma-separated recipients (at least one).
+    pub to: Vec<String>,
+}
+
+impl EmailSettings {
+    fn from_lookup(lookup: &Lookup) -> Result<EmailSettings, ConfigError> {
+        let to: Vec<String> = lookup
+            .required(env::EMAIL_TO)?
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        if to.is_empty() {
+            return Err(ConfigError::Missing {
+                name: env::EMAIL_TO,
+            });
+        }
+        Ok(EmailSettings {
+            from: lookup.required(env::EMAIL_FROM)?,
+            to,
+        })
+    }
+}
+
+/// Both SFTP servers' timeout and largest download, and how Pull tells that CEM's export
+/// is complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SftpSettings {
+    /// `SFTP_TIMEOUT_SECONDS`: connect and per-operation SFTP timeout (default 30).
+    pub timeout: Duration,
+    /// `SFTP_MAX_DOWNLOAD_MB`: the largest file an SFTP download reads (default 64).
+    pub max_download_bytes: u64,
+    /// `SFTP_SETTLE_SECONDS`: Pull lists the export twice this far apart; unchanged size
+    /// and modification time mean it is complete (default 5).
+    pub settle: Duration,
+    /// `SFTP_SETTLED_AGE_SECONDS`: an export last modified this long ago is complete
+    /// without a second listing (default 120).
+    pub settled_age: Duration,
+    /// `SFTP_COMPLETE_WAIT_SECONDS`: longest wait for an export still changing, then
+    /// `SourceFileIncomplete` (default and most 300, so Pull ends within its function's
+    /// timeout).
+    pub complete_wait: Duration,
+}
+
+pub const DEFAULT_SFTP_TIMEOUT_SECONDS: u64 = 30;
+pub const DEFAULT_SFTP_MAX_DOWNLOAD_MB: u64 = crate::sftp::DEFAULT_MAX_DOWNLOAD_BYTES / MEGABYTE;
+pub const DEFAULT_SFTP_SETTLE_SECONDS: u64 = 5;
+pub const DEFAULT_SFTP_SETTLED_AGE_SECONDS: u64 = 120;
+/// Also the most: the Pull function's timeout (template.yaml) leaves room for this wait,
+/// the listings and the download.
+pub const MAX_SFTP_COMPLETE_WAIT_SECONDS: u64 = 300;
+const MEGABYTE: u64 = 1024 * 1024;
+
+impl SftpSettings {
+    fn from_lookup(lookup: &Lookup) -> Result<SftpSettings, ConfigError> {
+        let max_download_mb =
+            lookup.number(env::SFTP_MAX_DOWNLOAD_MB, DEFAULT_SFTP_MAX_DOWNLOAD_MB)?;
+        let sftp = SftpSettings {
+            timeout: lookup.seconds(env::SFTP_TIMEOUT_SECONDS, DEFAULT_SFTP_TIMEOUT_SECONDS)?,
+            max_download_bytes: max_download_mb.saturating_mul(MEGABYTE),
+            settle: lookup.seconds(env::SFTP_SETTLE_SECONDS, DEFAULT_SFTP_SETTLE_SECONDS)?,
+            settled_age: lookup.seconds(
+                env::SFTP_SETTLED_AGE_SECONDS,
+                DEFAULT_SFTP_SETTLED_AGE_SECONDS,
+            )?,
+            complete_wait: lookup.seconds(
+                env::SFTP_COMPLETE_WAIT_SECONDS,
+                MAX_SFTP_COMPLETE_WAIT_SECONDS,
+            )?,
+        };
+        sftp.check_complete_wait()?;
+        Ok(sftp)
+    }
+
+    /// Pull's wait for a complete export must end within its function's timeout, and leave
+    /// room for at least the second listing.
+    fn check_complete_wait(&self) -> Result<(), ConfigError> {
+        let (settle, wait) = (self.settle.as_secs(), self.complete_wait.as_secs());
+        if wait > MAX_SFTP_COMPLETE_WAIT_SECONDS {
+            return Err(ConfigError::Invalid {
+                name: env::SFTP_COMPLETE_WAIT_SECONDS,
+                reason: format!(
+                    "{wait} is more than the bound of {MAX_SFTP_COMPLETE_WAIT_SECONDS}, which \
+                     the Pull function's timeout allows"
+                ),
+            });
+        }
+        if settle > wait {
+            return Err(ConfigError::Invalid {
+                name: env::SFTP_SETTLE_SECONDS,
+                reason: format!(
+                    "{settle} is longer than {} {wait}: Pull could never list the export a \
+                     second time",
+                    env::SFTP_COMPLETE_WAIT_SECONDS
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The wait for Alma's job to load the day's file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitSettings {
+    /// `POLL_INTERVAL_SECONDS`: between checks of Alma's job (default 600).
+    pub poll_interval: Duration,
+    /// `WAIT_LIMIT_SECONDS`: longest wait for Alma's job (default 14400).
+    pub limit: Duration,
+}
+
+pub const DEFAULT_POLL_INTERVAL_SECONDS: u64 = 600;
+pub const DEFAULT_WAIT_LIMIT_SECONDS: u64 = 14_400;
+/// Most checks of Alma's job one run may make (`WAIT_LIMIT_SECONDS` over
+/// `POLL_INTERVAL_SECONDS`). Each check is 9 events of the execution's history (Wait 2,
+/// Task 5, Choice 2), so 360 checks stay near 3,300 of Step Functions' 25,000, with room
+/// for retries and the rest of the run. The template's parameter bounds (poll at least
+/// 60 s, wait at most 21,600 s) keep every deployable pair within it.
+pub const MAX_WAIT_CHECKS: u64 = 360;
+/// Longest wait for Alma's job: a day, when the next day's run starts.
+pub const MAX_WAIT_LIMIT_SECONDS: u64 = 86_400;
+
+impl WaitSettings {
+    fn from_lookup(lookup: &Lookup) -> Result<WaitSettings, ConfigError> {
+        let wait = WaitSettings {
+            poll_interval: lookup
+                .seconds(env::POLL_INTERVAL_SECONDS, DEFAULT_POLL_INTERVAL_SECONDS)?,
+            limit: lookup.seconds(env::WAIT_LIMIT_SECONDS, DEFAULT_WAIT_LIMIT_SECONDS)?,
+        };
+        wait.check_bounds()?;
+        Ok(wait)
+    }
+
+    /// The wait must fit the execution's history: a wait limit of at most a day, checked at
+    /// most [`MAX_WAIT_CHECKS`] times.
+    fn check_bounds(&self) -> Result<(), ConfigError> {
+        let (poll, limit) = (self.poll_interval.as_secs(), self.limit.as_secs());
+        if limit > MAX_WAIT_LIMIT_SECONDS {
+            return Err(ConfigError::Invalid {
+                name: env::WAIT_LIMIT_SECONDS,
+                reason: format!(
+                    "{limit} is more than the bound of {MAX_WAIT_LIMIT_SECONDS} (a day)"
+                ),
+            });
+        }
+        let least_poll = limit.div_ceil(MAX_WAIT_CHECKS);
+        if poll < least_poll {
+            return Err(ConfigError::Invalid {
+                name: env::POLL_INTERVAL_SECONDS,
+                reason: format!(
+                    "{poll} is below the bound of {least_poll}: {} {limit} allows at most \
+                     {MAX_WAIT_CHECKS} checks of Alma's job, so the execution's history \
+                     stays far under Step Functions' 25,000 events",
+                    env::WAIT_LIMIT_SECONDS
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A held day's wait for a person's decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldSettings {
+    /// `HOLD_POLL_SECONDS`: between looks for a person's decision on a held day (default 300).
+    pub poll_interval: Duration,
+    /// `HOLD_LIMIT_HOURS`: a held day nobody decided on ends after this long (default 20;
+    /// decimals allowed, e.g. 0.5).
+    pub limit: Duration,
+}
+
+pub const DEFAULT_HOLD_POLL_SECONDS: u64 = 300;
+pub const DEFAULT_HOLD_LIMIT_HOURS: f64 = 20.0;
+/// Longest hold: a day, when the next day's run starts.
+pub const MAX_HOLD_LIMIT_HOURS: f64 = 24.0;
+/// Most looks for a decision one hold may make (`HOLD_LIMIT_HOURS` over
+/// `HOLD_POLL_SECONDS`): each is about 9 events of the execution's history, so 720 stay
+/// near 6,500 of Step Functions' 25,000 next to the wait for Alma's [`MAX_WAIT_CHECKS`].
+pub const MAX_HOLD_CHECKS: u64 = 720;
+
+impl HoldSettings {
+    fn from_lookup(lookup: &Lookup) -> Result<HoldSettings, ConfigError> {
+        let poll_interval = lookup.seconds(env::HOLD_POLL_SECONDS, DEFAULT_HOLD_POLL_SECONDS)?;
+        let hours = lookup.hours(env::HOLD_LIMIT_HOURS, DEFAULT_HOLD_LIMIT_HOURS)?;
+        if !(hours > 0.0 && hours <= MAX_HOLD_LIMIT_HOURS) {
+            return Err(ConfigError::Invalid {
+                name: env::HOLD_LIMIT_HOURS,
+                reason: format!(
+                    "{hours} is not more than 0 and at most {MAX_HOLD_LIMIT_HOURS} hours (a day)"
+                ),
+            });
+        }
+        let hold = HoldSettings {
+            poll_interval,
+            limit: Duration::from_secs_f64(hours * 3600.0),
+        };
+        hold.check_bounds()?;
+        Ok(hold)
+    }
+
+    /// A hold must fit the execution's history: at most [`MAX_HOLD_CHECKS`] looks.
+    fn check_bounds(&self) -> Result<(), ConfigError> {
+        let poll = self.poll_interval.as_secs();
+        let least_poll = self.limit.as_secs().div_ceil(MAX_HOLD_CHECKS);
+        if poll < least_poll {
+            return Err(ConfigError::Invalid {
+                name: env::HOLD_POLL_SECONDS,
+                reason: format!(
+                    "{poll} is below the bound of {least_poll}: {} allows at most \
+                     {MAX_HOLD_CHECKS} looks for a decision, so the execution's history \
+                     stays far under Step Functions' 25,000 events",
+                    env::HOLD_LIMIT_HOURS
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The safety brake's limits (whole percents from 1 to 100).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrakeSettings {
+    /// `BRAKE_ROWS_DROP_PERCENT`: the brake trips when the export has more than this
+    /// percent fewer rows than the last loaded day's (default 30).
+    pub rows_drop_percent: u32,
+    /// `BRAKE_DELETE_PERCENT`: ... when DELETE rows are over this percent of the courses
+    /// written (default 5).
+    pub delete_percent: u32,
+    /// `BRAKE_DELETE_MAX`: ... or over this many (default 500).
+    pub delete_max: u64,
+    /// `BRAKE_REJECT_PERCENT`: ... when rejects are over this percent of rows read (default 2).
+    pub reject_percent: u32,
+}
+
+pub const DEFAULT_BRAKE_ROWS_DROP_PERCENT: u32 = 30;
+pub const DEFAULT_BRAKE_DELETE_PERCENT: u32 = 5;
+pub const DEFAULT_BRAKE_DELETE_MAX: u64 = 500;
+pub const DEFAULT_BRAKE_REJECT_PERCENT: u32 = 2;
+
+impl BrakeSettings {
+    fn from_lookup(lookup: &Lookup) -> Result<BrakeSettings, ConfigError> {
+        Ok(BrakeSettings {
+            rows_drop_percent: lookup.percent(
+                env::BRAKE_ROWS_DROP_PERCENT,
+                DEFAULT_BRAKE_ROWS_DROP_PERCENT,
+            )?,
+            delete_percent: lookup
+                .percent(env::BRAKE_DELETE_PERCENT, DEFAULT_BRAKE_DELETE_PERCENT)?,
+            delete_max: lookup.number(env::BRAKE_DELETE_MAX, DEFAULT_BRAKE_DELETE_MAX)?,
+            reject_percent: lookup
+                .percent(env::BRAKE_REJECT_PERCENT, DEFAULT_BRAKE_REJECT_PERCENT)?,
+        })
+    }
+}
+
+/// `BASELINE_MAX_AGE_DAYS` and `FULL_LOAD_WEEKDAY`; their defaults are
+/// [`FullLoadPolicy::default`]'s.
+fn full_load_from_lookup(lookup: &Lookup) -> Result<FullLoadPolicy, ConfigError> {
+    let default = FullLoadPolicy::default();
+    let days = lookup.number(
+        env::BASELINE_MAX_AGE_DAYS,
+        u64::from(default.baseline_max_age_days),
+    )?;
+    Ok(FullLoadPolicy {
+        baseline_max_age_days: u32::try_from(days).unwrap_or(u32::MAX),
+        weekday: lookup.weekday(env::FULL_LOAD_WEEKDAY, default.weekday)?,
+    })
+}
+
+/// The settings as [`Config::from_lookup`] is given them, read one at a time: a value is
+/// trimmed, and an empty or blank one counts as unset. Each reader names its variable in
+/// its errors.
+struct Lookup<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Lookup<'_> {
+    fn optional(&self, name: &'static str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing { name })
+    }
+
+    /// A whole number above 0.
+    fn number(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+        let Some(value) = self.optional(name) else {
+            return Ok(default);
+        };
+        match value.parse::<u64>() {
+            Ok(0) => Err(ConfigError::Invalid {
+                name,
+                reason: "must be greater than 0".into(),
+            }),
+            Ok(n) => Ok(n),
+            Err(_) => Err(ConfigError::Invalid {
+                name,
+                reason: format!("{value:?} is not a whole number"),
+            }),
+        }
+    }
+
+    fn seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.number(name, default).map(Duration::from_secs)
+    }
+
+    /// A whole percent from 1 to 100.
+    fn percent(&self, name: &'static str, default: u32) -> Result<u32, ConfigError> {
+        let n = self.number(name, u64::from(default))?;
+        match u32::try_from(n) {
+            Ok(p) if p <= 100 => Ok(p),
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: format!("{n} is not a percent from 1 to 100"),
+            }),
+        }
+    }
+
+    /// Hours as people write them, decimals allowed; the caller bounds them.
+    fn hours(&self, name: &'static str, default: f64) -> Result<f64, ConfigError> {
+        let Some(text) = self.optional(name) else {
+            return Ok(default);
+        };
+        text.parse::<f64>().map_err(|_| ConfigError::Invalid {
+            name,
+            reason: format!("{text:?} is not a number of hours"),
+        })
+    }
+
+    /// An IANA time zone name, e.g. `America/Phoenix`.
+    fn time_zone(&self, name: &'static str, default: Tz) -> Result<Tz, ConfigError> {
+        let Some(value) = self.optional(name) else {
+            return Ok(default);
+        };
+        value.parse::<Tz>().map_err(|_| ConfigError::Invalid {
+            name,
+            reason: format!("{value:?} is not an IANA time zone name"),
+        })
+    }
+
+    /// A weekday by English name (`Sunday`, `sun`); `None` for none.
+    fn weekday(
+        &self,
+        name: &'static str,
+        default: Option<Weekday>,
+    ) -> Result<Option<Weekday>, ConfigError> {
+        let Some(value) = self.optional(name) else {
+            return Ok(default);
+        };
+        if value.eq_ignore_ascii_case("none") {
+            return Ok(None);
+        }
+        value
+            .parse::<Weekday>()
+            .map(Some)
+            .map_err(|_| ConfigError::Invalid {
+                name,
+                reason: format!("{value:?} is not a weekday (Monday … Sunday) or None"),
+            })
+    }
+}
+
 /// Link to an execution in the Step Functions console; `None` without a region.
 pub fn execution_console_url(fallback_region: Option<&str>, execution_arn: &str) -> Option<String> {
     let arn_region = execution_arn
@@ -330,151 +596,6 @@ pub fn execution_console_url(fallback_region: Option<&str>, execution_arn: &str)
     Some(format!(
         "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
     ))
-}
-
-fn parse_number(
-    name: &'static str,
-    value: Option<String>,
-    default: u64,
-) -> Result<u64, ConfigError> {
-    let Some(value) = value else {
-        return Ok(default);
-    };
-    match value.parse::<u64>() {
-        Ok(0) => Err(ConfigError::Invalid {
-            name,
-            reason: "must be greater than 0".into(),
-        }),
-        Ok(n) => Ok(n),
-        Err(_) => Err(ConfigError::Invalid {
-            name,
-            reason: format!("{value:?} is not a whole number"),
-        }),
-    }
-}
-
-fn seconds(
-    name: &'static str,
-    value: Option<String>,
-    default: u64,
-) -> Result<Duration, ConfigError> {
-    parse_number(name, value, default).map(Duration::from_secs)
-}
-
-/// A whole percent from 1 to 100.
-/// A weekday by English name (`Sunday`, `sun`), default Sunday; `None` for none.
-fn weekday(name: &'static str, value: Option<String>) -> Result<Option<Weekday>, ConfigError> {
-    let Some(value) = value else {
-        return Ok(FullLoadPolicy::default().weekday);
-    };
-    if value.trim().eq_ignore_ascii_case("none") {
-        return Ok(None);
-    }
-    value
-        .trim()
-        .parse::<Weekday>()
-        .map(Some)
-        .map_err(|_| ConfigError::Invalid {
-            name,
-            reason: format!("{value:?} is not a weekday (Monday … Sunday) or None"),
-        })
-}
-
-fn percent(name: &'static str, value: Option<String>, default: u64) -> Result<u32, ConfigError> {
-    let n = parse_number(name, value, default)?;
-    match u32::try_from(n) {
-        Ok(p) if p <= 100 => Ok(p),
-        _ => Err(ConfigError::Invalid {
-            name,
-            reason: format!("{n} is not a percent from 1 to 100"),
-        }),
-    }
-}
-
-/// Hours, decimals allowed, more than 0 and at most [`MAX_HOLD_LIMIT_HOURS`].
-fn hours(name: &'static str, value: Option<String>) -> Result<Duration, ConfigError> {
-    let hours = match value {
-        None => DEFAULT_HOLD_LIMIT_HOURS,
-        Some(text) => text.parse::<f64>().map_err(|_| ConfigError::Invalid {
-            name,
-            reason: format!("{text:?} is not a number of hours"),
-        })?,
-    };
-    if !(hours > 0.0 && hours <= MAX_HOLD_LIMIT_HOURS) {
-        return Err(ConfigError::Invalid {
-            name,
-            reason: format!(
-                "{hours} is not more than 0 and at most {MAX_HOLD_LIMIT_HOURS} hours (a day)"
-            ),
-        });
-    }
-    Ok(Duration::from_secs_f64(hours * 3600.0))
-}
-
-/// A hold must fit the execution's history: at most [`MAX_HOLD_CHECKS`] looks.
-fn check_hold_bounds(poll: Duration, limit: Duration) -> Result<(), ConfigError> {
-    let least_poll = limit.as_secs().div_ceil(MAX_HOLD_CHECKS);
-    if poll.as_secs() < least_poll {
-        return Err(ConfigError::Invalid {
-            name: "HOLD_POLL_SECONDS",
-            reason: format!(
-                "{} is below the bound of {least_poll}: HOLD_LIMIT_HOURS allows at most \
-                 {MAX_HOLD_CHECKS} looks for a decision, so the execution's history stays \
-                 far under Step Functions' 25,000 events",
-                poll.as_secs()
-            ),
-        });
-    }
-    Ok(())
-}
-
-/// The wait for Alma's job must fit the execution's history: a wait limit of at most a day,
-/// checked at most [`MAX_WAIT_CHECKS`] times.
-fn check_wait_bounds(poll_interval: Duration, wait_limit: Duration) -> Result<(), ConfigError> {
-    let (poll, limit) = (poll_interval.as_secs(), wait_limit.as_secs());
-    if limit > MAX_WAIT_LIMIT_SECONDS {
-        return Err(ConfigError::Invalid {
-            name: "WAIT_LIMIT_SECONDS",
-            reason: format!("{limit} is more than the bound of {MAX_WAIT_LIMIT_SECONDS} (a day)"),
-        });
-    }
-    let least_poll = limit.div_ceil(MAX_WAIT_CHECKS);
-    if poll < least_poll {
-        return Err(ConfigError::Invalid {
-            name: "POLL_INTERVAL_SECONDS",
-            reason: format!(
-                "{poll} is below the bound of {least_poll}: WAIT_LIMIT_SECONDS {limit} allows \
-                 at most {MAX_WAIT_CHECKS} checks of Alma's job, so the execution's history \
-                 stays far under Step Functions' 25,000 events"
-            ),
-        });
-    }
-    Ok(())
-}
-
-/// Pull's wait for a complete export must end within its function's timeout, and leave
-/// room for at least the second listing.
-fn check_complete_wait(settle: Duration, wait: Duration) -> Result<(), ConfigError> {
-    let (settle, wait) = (settle.as_secs(), wait.as_secs());
-    if wait > MAX_SFTP_COMPLETE_WAIT_SECONDS {
-        return Err(ConfigError::Invalid {
-            name: "SFTP_COMPLETE_WAIT_SECONDS",
-            reason: format!(
-                "{wait} is more than the bound of {MAX_SFTP_COMPLETE_WAIT_SECONDS}, which the \
-                 Pull function's timeout allows"
-            ),
-        });
-    }
-    if settle > wait {
-        return Err(ConfigError::Invalid {
-            name: "SFTP_SETTLE_SECONDS",
-            reason: format!(
-                "{settle} is longer than SFTP_COMPLETE_WAIT_SECONDS {wait}: Pull could never \
-                 list the export a second time"
-            ),
-        });
-    }
-    Ok(())
 }
 
 /// AWS SDK configuration from the standard chain. The endpoint comes from the SDK's own
@@ -510,28 +631,28 @@ mod tests {
     #[test]
     fn defaults_apply_when_optional_settings_are_unset() {
         let config = load(&full()).unwrap();
-        assert_eq!(config.alma_rate, 10);
+        assert_eq!(config.alma.rate, 10);
         assert_eq!(config.time_zone, chrono_tz::America::Phoenix);
-        assert_eq!(config.poll_interval, Duration::from_secs(600));
-        assert_eq!(config.wait_limit, Duration::from_secs(14_400));
-        assert_eq!(config.sftp_timeout, Duration::from_secs(30));
-        assert_eq!(config.sftp_max_download_bytes, 64 * 1024 * 1024);
-        assert_eq!(config.sftp_settle, Duration::from_secs(5));
-        assert_eq!(config.sftp_settled_age, Duration::from_secs(120));
-        assert_eq!(config.sftp_complete_wait, Duration::from_secs(300));
-        assert_eq!(config.alma_loader_job_id, None);
+        assert_eq!(config.wait.poll_interval, Duration::from_secs(600));
+        assert_eq!(config.wait.limit, Duration::from_secs(14_400));
+        assert_eq!(config.sftp.timeout, Duration::from_secs(30));
+        assert_eq!(config.sftp.max_download_bytes, 64 * 1024 * 1024);
+        assert_eq!(config.sftp.settle, Duration::from_secs(5));
+        assert_eq!(config.sftp.settled_age, Duration::from_secs(120));
+        assert_eq!(config.sftp.complete_wait, Duration::from_secs(300));
+        assert_eq!(config.alma.loader_job_id, None);
         assert_eq!(config.rules_file, None);
         assert_eq!(
-            config.alma_base_url,
+            config.alma.base_url,
             "https://api-na.hosted.exlibrisgroup.com"
         );
-        assert_eq!(config.email_to, vec!["a@example.edu", "b@example.edu"]);
-        assert_eq!(config.brake_rows_drop_percent, 30);
-        assert_eq!(config.brake_delete_percent, 5);
-        assert_eq!(config.brake_delete_max, 500);
-        assert_eq!(config.brake_reject_percent, 2);
-        assert_eq!(config.hold_poll, Duration::from_secs(300));
-        assert_eq!(config.hold_limit, Duration::from_secs(20 * 3600));
+        assert_eq!(config.email.to, vec!["a@example.edu", "b@example.edu"]);
+        assert_eq!(config.brake.rows_drop_percent, 30);
+        assert_eq!(config.brake.delete_percent, 5);
+        assert_eq!(config.brake.delete_max, 500);
+        assert_eq!(config.brake.reject_percent, 2);
+        assert_eq!(config.hold.poll_interval, Duration::from_secs(300));
+        assert_eq!(config.hold.limit, Duration::from_secs(20 * 3600));
     }
 
     #[test]
@@ -570,12 +691,12 @@ mod tests {
             ("HOLD_LIMIT_HOURS", "0.001"),
         ]);
         let config = load(&vars).unwrap();
-        assert_eq!(config.brake_rows_drop_percent, 50);
-        assert_eq!(config.brake_delete_percent, 10);
-        assert_eq!(config.brake_delete_max, 2000);
-        assert_eq!(config.brake_reject_percent, 100);
-        assert_eq!(config.hold_poll, Duration::from_secs(1));
-        assert_eq!(config.hold_limit, Duration::from_millis(3600));
+        assert_eq!(config.brake.rows_drop_percent, 50);
+        assert_eq!(config.brake.delete_percent, 10);
+        assert_eq!(config.brake.delete_max, 2000);
+        assert_eq!(config.brake.reject_percent, 100);
+        assert_eq!(config.hold.poll_interval, Duration::from_secs(1));
+        assert_eq!(config.hold.limit, Duration::from_millis(3600));
 
         for (name, value) in [
             ("BRAKE_ROWS_DROP_PERCENT", "101"),
@@ -675,19 +796,19 @@ mod tests {
             ("SFTP_COMPLETE_WAIT_SECONDS", "4"),
         ]);
         let config = load(&vars).unwrap();
-        assert_eq!(config.alma_rate, 4);
-        assert_eq!(config.alma_loader_job_id.as_deref(), Some("S123"));
-        assert_eq!(config.alma_loader_profile_id.as_deref(), Some("P9"));
+        assert_eq!(config.alma.rate, 4);
+        assert_eq!(config.alma.loader_job_id.as_deref(), Some("S123"));
+        assert_eq!(config.alma.loader_profile_id.as_deref(), Some("P9"));
         assert_eq!(config.time_zone, chrono_tz::America::Denver);
         assert_eq!(config.rules_file, Some(PathBuf::from("/opt/rules.toml")));
         assert_eq!(config.console_region.as_deref(), Some("us-west-2"));
-        assert_eq!(config.poll_interval, Duration::from_secs(5));
-        assert_eq!(config.wait_limit, Duration::from_secs(60));
-        assert_eq!(config.sftp_timeout, Duration::from_secs(7));
-        assert_eq!(config.sftp_max_download_bytes, 2 * 1024 * 1024);
-        assert_eq!(config.sftp_settle, Duration::from_secs(1));
-        assert_eq!(config.sftp_settled_age, Duration::from_secs(30));
-        assert_eq!(config.sftp_complete_wait, Duration::from_secs(4));
+        assert_eq!(config.wait.poll_interval, Duration::from_secs(5));
+        assert_eq!(config.wait.limit, Duration::from_secs(60));
+        assert_eq!(config.sftp.timeout, Duration::from_secs(7));
+        assert_eq!(config.sftp.max_download_bytes, 2 * 1024 * 1024);
+        assert_eq!(config.sftp.settle, Duration::from_secs(1));
+        assert_eq!(config.sftp.settled_age, Duration::from_secs(30));
+        assert_eq!(config.sftp.complete_wait, Duration::from_secs(4));
         vars.insert("CONSOLE_REGION", "eu-west-1");
         assert_eq!(
             load(&vars).unwrap().console_region.as_deref(),
@@ -729,7 +850,7 @@ mod tests {
         // The template's extremes: the shortest poll with the longest wait.
         let config = with("60", "21600").unwrap();
         assert_eq!(
-            config.wait_limit.as_secs() / config.poll_interval.as_secs(),
+            config.wait.limit.as_secs() / config.wait.poll_interval.as_secs(),
             360
         );
         // The local stack's short waits.

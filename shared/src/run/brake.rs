@@ -27,10 +27,10 @@ pub struct BrakeLimits {
 impl BrakeLimits {
     pub fn from_config(config: &Config) -> BrakeLimits {
         BrakeLimits {
-            rows_drop_percent: config.brake_rows_drop_percent,
-            delete_percent: config.brake_delete_percent,
-            delete_max: config.brake_delete_max,
-            reject_percent: config.brake_reject_percent,
+            rows_drop_percent: config.brake.rows_drop_percent,
+            delete_percent: config.brake.delete_percent,
+            delete_max: config.brake.delete_max,
+            reject_percent: config.brake.reject_percent,
         }
     }
 }

@@ -35,7 +35,7 @@ pub const STAGES_ALLOWANCE: Duration = Duration::from_secs(3 * 3600);
 /// `HOLD_LIMIT_HOURS` for a held day, plus [`STAGES_ALLOWANCE`]. A lease lasts that long
 /// from when it was taken.
 pub fn longest_run(config: &Config) -> Duration {
-    config.wait_limit + config.hold_limit + STAGES_ALLOWANCE
+    config.wait.limit + config.hold.limit + STAGES_ALLOWANCE
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

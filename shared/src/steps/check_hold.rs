@@ -179,7 +179,7 @@ pub async fn run(ctx: &StepContext, input: CheckHoldInput) -> Result<HoldOutput,
         held_since,
         checks,
         now,
-        ctx.config.hold_limit,
+        ctx.config.hold.limit,
     )?;
     tracing::info!(
         loader_file = %transform.loader_file_name,

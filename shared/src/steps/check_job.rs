@@ -129,7 +129,7 @@ pub async fn run(ctx: &StepContext, input: CheckJobInput) -> Result<AlmaJobOutpu
         });
     };
     let wait_limit = match input.run.wait_limit_seconds {
-        0 => ctx.config.wait_limit.as_secs(),
+        0 => ctx.config.wait.limit.as_secs(),
         n => n,
     };
     let waited = Waited::since(push, ctx.now(), wait_limit);
@@ -206,10 +206,10 @@ async fn loader_job_id(
     ctx: &StepContext,
     alma: &mut Option<AlmaClient>,
 ) -> Result<Option<String>, StepError> {
-    if let Some(id) = &ctx.config.alma_loader_job_id {
+    if let Some(id) = &ctx.config.alma.loader_job_id {
         return Ok(Some(id.clone()));
     }
-    let Some(profile) = &ctx.config.alma_loader_profile_id else {
+    let Some(profile) = &ctx.config.alma.loader_profile_id else {
         return Ok(None);
     };
     let client = alma.insert(ctx.alma_for(AlmaCaller::CheckJob).await?);

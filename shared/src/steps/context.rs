@@ -189,8 +189,8 @@ impl StepContext {
     /// As [`StepContext::alma`], at `caller`'s share of `AlmaRate` (see [`alma_rate`]).
     pub async fn alma_for(&self, caller: AlmaCaller) -> Result<AlmaClient, StepError> {
         let key = self.alma_api_key().await?;
-        let share = alma_rate::share(self.config.alma_rate, caller);
-        let mut cfg = AlmaClientConfig::new(self.config.alma_base_url.clone(), key.api_key.clone());
+        let share = alma_rate::share(self.config.alma.rate, caller);
+        let mut cfg = AlmaClientConfig::new(self.config.alma.base_url.clone(), key.api_key.clone());
         cfg.rate_per_second = share.per_second;
         cfg.rate_divisor = share.divisor;
         // A Map branch may start the moment another ends: it keeps that one's pace. (The
@@ -212,15 +212,15 @@ impl StepContext {
     #[cfg(feature = "sftp")]
     pub async fn cem_sftp(&self) -> Result<SftpClient, StepError> {
         let login = self.cem_sftp_login().await?;
-        Ok(SftpClient::new((*login).clone(), self.config.sftp_timeout)
-            .with_max_download(self.config.sftp_max_download_bytes))
+        Ok(SftpClient::new((*login).clone(), self.config.sftp.timeout)
+            .with_max_download(self.config.sftp.max_download_bytes))
     }
 
     #[cfg(feature = "sftp")]
     pub async fn alma_sftp(&self) -> Result<SftpClient, StepError> {
         let login = self.alma_sftp_login().await?;
-        Ok(SftpClient::new((*login).clone(), self.config.sftp_timeout)
-            .with_max_download(self.config.sftp_max_download_bytes))
+        Ok(SftpClient::new((*login).clone(), self.config.sftp.timeout)
+            .with_max_download(self.config.sftp.max_download_bytes))
     }
 
     pub async fn slack(&self) -> Result<SlackWebhook, StepError> {

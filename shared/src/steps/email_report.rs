@@ -122,8 +122,8 @@ pub fn build_email(
         execution: report.execution_url.as_deref(),
     };
     ReportEmail {
-        from: ctx.config.email_from.clone(),
-        to: ctx.config.email_to.clone(),
+        from: ctx.config.email.from.clone(),
+        to: ctx.config.email.to.clone(),
         subject,
         text: plain_body(date, &lines, &links),
         html: html_body(date, &lines, &links),
@@ -248,10 +248,10 @@ async fn send_hold_notice(
     let notice = HoldNotice::new(
         run.run_date,
         state.transform.as_ref(),
-        ctx.config.hold_limit,
+        ctx.config.hold.limit,
     );
     let text = notice.text(run.console_url.as_deref());
-    let (from, to) = (&ctx.config.email_from, &ctx.config.email_to);
+    let (from, to) = (&ctx.config.email.from, &ctx.config.email.to);
     let raw = build_notice_email(from, to, &notice.title, &text)?;
     let message_id = send_raw(&ctx.ses, from, to, raw).await?;
     tracing::info!(

@@ -245,7 +245,7 @@ pub async fn run(
     kind: SlackKind,
     state: &RunState,
 ) -> Result<SlackOutput, StepError> {
-    let mut message = message(kind, state, ctx.config.hold_limit, ctx.now());
+    let mut message = message(kind, state, ctx.config.hold.limit, ctx.now());
     // The release writes the page as the run ends (a held day has none yet).
     if kind != SlackKind::Hold {
         let page = state.run.as_ref().and_then(|run| {

@@ -95,9 +95,9 @@ pub async fn run(ctx: &StepContext, input: PlanInput) -> Result<PlanOutput, Step
             .filter(|s| *s < request.first_stage())
             .collect(),
         time_zone: tz.name().to_string(),
-        poll_interval_seconds: ctx.config.poll_interval.as_secs().max(1),
-        wait_limit_seconds: ctx.config.wait_limit.as_secs(),
-        hold_poll_seconds: ctx.config.hold_poll.as_secs().max(1),
+        poll_interval_seconds: ctx.config.wait.poll_interval.as_secs().max(1),
+        wait_limit_seconds: ctx.config.wait.limit.as_secs(),
+        hold_poll_seconds: ctx.config.hold.poll_interval.as_secs().max(1),
         console_url: ctx.config.execution_console_url(&input.execution_arn),
         execution_arn: input.execution_arn,
         execution_name: input.execution_name,

@@ -151,7 +151,7 @@ async fn alma_api(ctx: &StepContext) -> Vec<Check> {
             ]
         }
     };
-    let base = &ctx.config.alma_base_url;
+    let base = &ctx.config.alma.base_url;
     let mut checks = vec![Check::passed(SECRET, "the key is present and filled in")];
     match alma.search_courses("code~leganto-preflight", 1, 0).await {
         Ok(_) => checks.push(Check::passed(
@@ -179,7 +179,7 @@ async fn alma_api(ctx: &StepContext) -> Vec<Check> {
 
 async fn loader_job(ctx: &StepContext, alma: &crate::alma::AlmaClient) -> Check {
     const JOB: &str = "Alma course loader job";
-    if let Some(id) = &ctx.config.alma_loader_job_id {
+    if let Some(id) = &ctx.config.alma.loader_job_id {
         let since = ctx.now().date_naive() - chrono::Duration::days(1);
         return match alma.job_instances(id, since).await {
             Ok(runs) => Check::passed(
@@ -192,7 +192,7 @@ async fn loader_job(ctx: &StepContext, alma: &crate::alma::AlmaClient) -> Check 
             Err(e) => failed_with(JOB, &e.into()),
         };
     }
-    let Some(profile) = &ctx.config.alma_loader_profile_id else {
+    let Some(profile) = &ctx.config.alma.loader_profile_id else {
         return Check::passed(
             JOB,
             "no job id or profile is set: the run waits a fixed time for the loader instead of watching it",
@@ -221,7 +221,7 @@ pub const SES_SIMULATOR: &str = "success@simulator.amazonses.com";
 /// report's recipients.
 async fn ses_sender(ctx: &StepContext) -> Vec<Check> {
     const SENDER: &str = "SES sender";
-    let sender = ctx.config.email_from.as_str();
+    let sender = ctx.config.email.from.as_str();
     let raw = format!(
         "From: {sender}\r\nTo: {SES_SIMULATOR}\r\nSubject: leganto preflight\r\n\
          MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\

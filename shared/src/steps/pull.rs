@@ -162,12 +162,12 @@ async fn wait_for_complete_export(
             &chosen,
             previous.as_ref(),
             ctx.now(),
-            config.sftp_settled_age,
+            config.sftp.settled_age,
         ) {
             return Ok((candidates, chosen));
         }
         let waited = started.elapsed();
-        if waited + config.sftp_settle > config.sftp_complete_wait {
+        if waited + config.sftp.settle > config.sftp.complete_wait {
             return Err(StepError::SourceFileIncomplete {
                 run_date: input.run.run_date.to_string(),
                 file: chosen.name,
@@ -183,7 +183,7 @@ async fn wait_for_complete_export(
             "the export may still be being written; listing it again"
         );
         previous = Some(chosen);
-        tokio::time::sleep(config.sftp_settle).await;
+        tokio::time::sleep(config.sftp.settle).await;
     }
 }
 

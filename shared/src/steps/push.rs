@@ -165,7 +165,7 @@ async fn fresh_guard(
     made_at: Option<DateTime<Utc>>,
 ) -> Result<(String, Bytes, u64), StepError> {
     let max_age =
-        chrono::Duration::from_std(ctx.config.guard_max_age).unwrap_or(chrono::Duration::MAX);
+        chrono::Duration::from_std(ctx.config.alma.guard_max_age).unwrap_or(chrono::Duration::MAX);
     let age = made_at.map(|t| ctx.now() - t);
     if age.is_some_and(|a| a <= max_age) {
         return Ok((key, bytes, 0));

@@ -85,7 +85,7 @@ pub(crate) fn no_answer_in_time() -> AlmaError {
 /// Saved answers learned at or after this are used (see the module's age rule).
 pub fn fresh_since(ctx: &StepContext) -> DateTime<Utc> {
     let max_age =
-        chrono::Duration::from_std(ctx.config.guard_max_age).unwrap_or(chrono::Duration::MAX);
+        chrono::Duration::from_std(ctx.config.alma.guard_max_age).unwrap_or(chrono::Duration::MAX);
     ctx.now()
         .checked_sub_signed(max_age)
         .unwrap_or(DateTime::<Utc>::MIN_UTC)

@@ -558,7 +558,7 @@ fn the_functions_settings_are_exactly_what_the_config_reads_and_it_accepts_them(
     });
     let config = config.unwrap_or_else(|e| panic!("the template's settings are rejected: {e}"));
     assert_eq!(config.time_zone.name(), "America/Phoenix");
-    assert_eq!(config.email_to.len(), 2);
+    assert_eq!(config.email.to.len(), 2);
     for purpose in SecretPurpose::ALL {
         assert!(config.secret_id(purpose).is_ok(), "{}", purpose.setting());
     }

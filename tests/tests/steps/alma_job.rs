@@ -124,8 +124,8 @@ async fn without_a_job_to_watch_the_check_waits_the_fixed_time() {
     let world = World::start("job-unwatched").await;
     let mut state = push(&world, file_with_a_bad_delete()).await;
     let mut config = world.config.clone();
-    config.alma_loader_job_id = None;
-    config.alma_loader_profile_id = None;
+    config.alma.loader_job_id = None;
+    config.alma.loader_profile_id = None;
     let now = StepContext::new(config.clone(), &world.sdk);
     let job = leganto_tests::dispatch::invoke(&now, "check-job", state.clone())
         .await
@@ -143,8 +143,8 @@ async fn without_a_job_to_watch_the_check_waits_the_fixed_time() {
 
     // Found through the profile's scheduled job instead of a configured id.
     let mut config = world.config.clone();
-    config.alma_loader_job_id = None;
-    config.alma_loader_profile_id = Some("7200000000001".into());
+    config.alma.loader_job_id = None;
+    config.alma.loader_profile_id = Some("7200000000001".into());
     world.sim.run_loader_now().await.unwrap();
     let by_profile = StepContext::new(config, &world.sdk);
     let job = leganto_tests::dispatch::invoke(&by_profile, "check-job", state.clone())
