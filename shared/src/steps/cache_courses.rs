@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use super::resume::{self, PushSide, Resumable};
 use super::{RunInfo, StepContext, StepError};
+use crate::alma::{AlmaClient, CourseCache};
 use crate::domain::AlmaCourse;
 use crate::pipeline::PipelineError;
 use crate::run::alma_rate::AlmaCaller;
-use crate::store::StoreError;
+use crate::store::{DayKeys, StoreError};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct CacheCoursesInput {
@@ -35,30 +36,56 @@ pub async fn run(
 ) -> Result<Resumable<CacheOutput>, StepError> {
     let day = input.run.day();
     let cache_key = day.course_cache(input.year);
-    match ctx.store.get_json::<CourseCacheFile>(&cache_key).await {
+    if let Some(reused) = reuse_days_cache(ctx, input.year, &cache_key).await? {
+        return Ok(Resumable::Done(reused));
+    }
+    let (cache, courses) = match fetch_year(ctx, &day, input.year).await? {
+        Resumable::Done(fetched) => fetched,
+        Resumable::More(more) => return Ok(Resumable::More(more)),
+    };
+    let output = write_cache(ctx, input.year, cache_key, courses, cache.client()).await?;
+    Ok(Resumable::Done(output))
+}
+
+/// The cache file already written for the run date, if there is a readable one.
+async fn reuse_days_cache(
+    ctx: &StepContext,
+    year: i32,
+    cache_key: &str,
+) -> Result<Option<CacheOutput>, StepError> {
+    match ctx.store.get_json::<CourseCacheFile>(cache_key).await {
         Ok(file) => {
-            tracing::info!(year = input.year, cache_key = %cache_key, courses = file.courses.len(), "reused the day's course cache");
-            return Ok(Resumable::Done(CacheOutput {
-                year: input.year,
-                cache_key,
+            tracing::info!(year, cache_key = %cache_key, courses = file.courses.len(), "reused the day's course cache");
+            Ok(Some(CacheOutput {
+                year,
+                cache_key: cache_key.to_string(),
                 courses: file.courses.len() as u64,
                 api_calls: 0,
                 reused: true,
-            }));
+            }))
         }
-        Err(StoreError::NotFound { .. }) => {}
+        Err(StoreError::NotFound { .. }) => Ok(None),
         // An unreadable cache is made again rather than failing the run.
         Err(e @ StoreError::BadJson { .. }) => {
-            tracing::warn!(error = %e, "the day's course cache is unreadable; fetching again")
+            tracing::warn!(error = %e, "the day's course cache is unreadable; fetching again");
+            Ok(None)
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => Err(e.into()),
     }
+}
 
+/// Every course of `year` from Alma, with the cache that asked (and saved its pages), or
+/// `"more"` when the invocation's time ran out first.
+async fn fetch_year(
+    ctx: &StepContext,
+    day: &DayKeys,
+    year: i32,
+) -> Result<Resumable<(CourseCache, Vec<AlmaCourse>)>, StepError> {
     // Up to `CACHE_MAP_CONCURRENCY` years at once, beside the job check: a branch's share.
-    let year = input.year.to_string();
+    let year = year.to_string();
     let cache = resume::resumable_cache(
         ctx,
-        &day,
+        day,
         PushSide::AfterPush,
         AlmaCaller::CacheBranch,
         Some(year.as_str()),
@@ -71,29 +98,39 @@ pub async fn run(
             None => Err(PipelineError::Stopped),
         }
     };
-    let courses = match resume::drive(ctx, &day, PushSide::AfterPush, &cache, work).await? {
+    let courses = match resume::drive(ctx, day, PushSide::AfterPush, &cache, work).await? {
         Resumable::Done(courses) => courses.as_ref().clone(),
         Resumable::More(more) => return Ok(Resumable::More(more)),
     };
-    let alma = cache.client();
+    Ok(Resumable::Done((cache, courses)))
+}
+
+/// Writes the year's cache file; the output counts the Alma calls `alma` made for it.
+async fn write_cache(
+    ctx: &StepContext,
+    year: i32,
+    cache_key: String,
+    courses: Vec<AlmaCourse>,
+    alma: &AlmaClient,
+) -> Result<CacheOutput, StepError> {
     let file = CourseCacheFile {
-        year: input.year,
+        year,
         fetched_at: ctx.now(),
         courses,
     };
     ctx.store.put_json(&cache_key, &file).await?;
     tracing::info!(
-        year = input.year,
+        year,
         cache_key = %cache_key,
         courses = file.courses.len(),
         api_calls = alma.calls_made(),
         "cached the year's courses"
     );
-    Ok(Resumable::Done(CacheOutput {
-        year: input.year,
+    Ok(CacheOutput {
+        year,
         cache_key,
         courses: file.courses.len() as u64,
         api_calls: alma.calls_made(),
         reused: false,
-    }))
+    })
 }

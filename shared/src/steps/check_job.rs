@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use serde::Deserialize;
 
 use super::{RunInfo, StepContext, StepError};
-use crate::alma::{AlmaClient, JobInstance};
+use crate::alma::{AlmaClient, JobInstance, JobRuns};
 use crate::run::alma_rate::AlmaCaller;
 use crate::run::limits;
 use crate::run::outputs::PushOutput;
@@ -120,13 +120,7 @@ impl Waited {
 pub async fn run(ctx: &StepContext, input: CheckJobInput) -> Result<AlmaJobOutput, StepError> {
     let checks = input.alma_job.as_ref().map_or(0, |j| j.checks) + 1;
     let Some(push) = &input.push else {
-        tracing::info!("nothing was pushed; no course loader run to wait for");
-        return Ok(AlmaJobOutput {
-            done: true,
-            status: NOT_PUSHED.into(),
-            checks,
-            ..AlmaJobOutput::default()
-        });
+        return Ok(nothing_pushed(checks));
     };
     let wait_limit = match input.run.wait_limit_seconds {
         0 => ctx.config.wait.limit.as_secs(),
@@ -136,55 +130,14 @@ pub async fn run(ctx: &StepContext, input: CheckJobInput) -> Result<AlmaJobOutpu
 
     let mut alma = None;
     let Some(job_id) = loader_job_id(ctx, &mut alma).await? else {
-        // The original slept a fixed time; so do we, in polls, then go on.
-        tracing::info!(
-            waited_seconds = waited.seconds,
-            wait_limit,
-            "no course loader job to watch"
-        );
-        return Ok(AlmaJobOutput {
-            done: waited.enough,
-            status: NOT_MONITORED.into(),
-            checks,
-            waited_seconds: waited.seconds,
-            ..AlmaJobOutput::default()
-        });
+        return Ok(not_monitored(waited, wait_limit, checks));
     };
 
     let since = earliest_submit(push, ctx.config.time_zone);
-    // Alma filters by submit date (a day); ask from the day before so no time zone hides it.
-    let from = since.date_naive().pred_opt().unwrap_or(since.date_naive());
-    let alma = match alma {
-        Some(alma) => alma,
-        None => ctx.alma_for(AlmaCaller::CheckJob).await?,
-    };
-    // Newest first: page back to the first run before `since`, so a busy job's later runs
-    // cannot hide ours.
-    let runs = alma
-        .job_instances_back_to(&job_id, from, Some(since))
-        .await?;
-    let ours = if runs.complete {
-        our_run(&runs.instances, since)
-    } else {
-        // Ours is the oldest since the push, among the runs not read: none is sure.
-        tracing::warn!(
-            job_id = %job_id,
-            pages = runs.pages,
-            "the course loader job ran more often since the push than the pages read; check \
-             ALMA_LOADER_JOB_ID names the course loader's own job"
-        );
-        None
-    };
+    let runs = runs_since(ctx, alma, &job_id, since).await?;
+    let ours = ours_among(&runs, &job_id, since);
     let mut output = job_output(ours, waited, checks).bounded();
-    if output.done && super::baseline::loaded(&output.status) {
-        // A baseline not saved costs only a bigger file tomorrow: never fail the check.
-        match super::baseline::promote(ctx, &input.run, &output.status).await {
-            Ok(saved) => output.baseline_saved = saved,
-            Err(e) => {
-                tracing::warn!(error = %e, "the day's course rows could not become the baseline")
-            }
-        }
-    }
+    promote_baseline_once_loaded(ctx, &input.run, &mut output).await;
     tracing::info!(
         job_id = %job_id,
         instance = output.job_instance_id.as_deref().unwrap_or(""),
@@ -197,6 +150,93 @@ pub async fn run(ctx: &StepContext, input: CheckJobInput) -> Result<AlmaJobOutpu
         "checked the course loader job"
     );
     Ok(output)
+}
+
+/// The check's answer when nothing was pushed: no course loader run to wait for.
+fn nothing_pushed(checks: u64) -> AlmaJobOutput {
+    tracing::info!("nothing was pushed; no course loader run to wait for");
+    AlmaJobOutput {
+        done: true,
+        status: NOT_PUSHED.into(),
+        checks,
+        ..AlmaJobOutput::default()
+    }
+}
+
+/// The check's answer without a course loader job to watch: done once the wait is over.
+fn not_monitored(waited: Waited, wait_limit: u64, checks: u64) -> AlmaJobOutput {
+    // The original slept a fixed time; so do we, in polls, then go on.
+    tracing::info!(
+        waited_seconds = waited.seconds,
+        wait_limit,
+        "no course loader job to watch"
+    );
+    AlmaJobOutput {
+        done: waited.enough,
+        status: NOT_MONITORED.into(),
+        checks,
+        waited_seconds: waited.seconds,
+        ..AlmaJobOutput::default()
+    }
+}
+
+/// The job's runs from Alma, newest first, back to the first one submitted before `since`;
+/// through `alma` when the job's lookup already made a client.
+async fn runs_since(
+    ctx: &StepContext,
+    alma: Option<AlmaClient>,
+    job_id: &str,
+    since: DateTime<Utc>,
+) -> Result<JobRuns, StepError> {
+    // Alma filters by submit date (a day); ask from the day before so no time zone hides it.
+    let from = since.date_naive().pred_opt().unwrap_or(since.date_naive());
+    let alma = match alma {
+        Some(alma) => alma,
+        None => ctx.alma_for(AlmaCaller::CheckJob).await?,
+    };
+    // Newest first: page back to the first run before `since`, so a busy job's later runs
+    // cannot hide ours.
+    let runs = alma
+        .job_instances_back_to(job_id, from, Some(since))
+        .await?;
+    Ok(runs)
+}
+
+/// Our run among those read ([`our_run`]), when every run since the push was read.
+fn ours_among<'a>(
+    runs: &'a JobRuns,
+    job_id: &str,
+    since: DateTime<Utc>,
+) -> Option<&'a JobInstance> {
+    if runs.complete {
+        our_run(&runs.instances, since)
+    } else {
+        // Ours is the oldest since the push, among the runs not read: none is sure.
+        tracing::warn!(
+            job_id = %job_id,
+            pages = runs.pages,
+            "the course loader job ran more often since the push than the pages read; check \
+             ALMA_LOADER_JOB_ID names the course loader's own job"
+        );
+        None
+    }
+}
+
+/// Once Alma has loaded the day, its course rows become the baseline of delta loads.
+async fn promote_baseline_once_loaded(
+    ctx: &StepContext,
+    run: &RunInfo,
+    output: &mut AlmaJobOutput,
+) {
+    if output.done && super::baseline::loaded(&output.status) {
+        // A baseline not saved costs only a bigger file tomorrow: never fail the check.
+        match super::baseline::promote(ctx, run, &output.status).await {
+            Ok(saved) => output.baseline_saved = saved,
+            Err(e) => {
+                tracing::warn!(error = %e, "the day's course rows could not become the baseline")
+            }
+        }
+    }
 }
 
 /// The course loader job to watch: the configured id, else the scheduled job of the

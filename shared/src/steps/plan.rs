@@ -3,7 +3,8 @@
 //! then the day's lease (`locks/…/run.json`): a second execution for the date stops here
 //! with `RunInProgress`. Reads S3 and writes only the lease; never a secret.
 
-use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -13,7 +14,7 @@ use crate::run::outputs::PushOutput;
 use crate::run::receipt::PushReceipt;
 use crate::run::summary::TransformOutput;
 use crate::run::ExecutionInput;
-use crate::store::StoreError;
+use crate::store::{DayKeys, StoreError};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PlanInput {
@@ -66,7 +67,41 @@ fn parse_start_time(text: &str) -> Option<DateTime<Utc>> {
 
 pub async fn run(ctx: &StepContext, input: PlanInput) -> Result<PlanOutput, StepError> {
     let request = parse_request(&input.input)?;
-    let started_at = match input.execution_started_at.as_deref() {
+    let started_at = start_time(ctx, input.execution_started_at.as_deref());
+    let tz = ctx.config.time_zone;
+    let run_date = request.run_date_or_start_day(started_at, tz);
+    // The step span was opened before the date was known.
+    tracing::Span::current().record("run_date", run_date.to_string().as_str());
+    let run = run_info(ctx, &request, run_date, started_at, tz, input);
+
+    let day = run.day();
+    let transform = recall_transform(ctx, &run, &day, request.first_stage()).await?;
+    let push = match request.first_stage() {
+        Stage::WaitForAlma | Stage::RolloverReport => recall_push(ctx, &run).await?,
+        _ => None,
+    };
+    // Last, so a plan that fails before it leaves no lease behind.
+    take_lease(ctx, &run, &day).await?;
+    tracing::info!(
+        run_date = %run.run_date,
+        start_at = run.start_at.name(),
+        dry_run = run.dry_run,
+        force = run.force,
+        recalled_transform = transform.is_some(),
+        recalled_push = push.is_some(),
+        lease = %day.lease(),
+        "planned the run"
+    );
+    Ok(PlanOutput {
+        run,
+        transform,
+        push,
+    })
+}
+
+/// When the execution started, as Step Functions says; now when it says nothing readable.
+fn start_time(ctx: &StepContext, execution_started_at: Option<&str>) -> DateTime<Utc> {
+    match execution_started_at {
         Some(text) => match parse_start_time(text) {
             Some(t) => t,
             None => {
@@ -78,13 +113,19 @@ pub async fn run(ctx: &StepContext, input: PlanInput) -> Result<PlanOutput, Step
             }
         },
         None => ctx.now(),
-    };
-    let tz = ctx.config.time_zone;
-    let run_date = request.run_date_or_start_day(started_at, tz);
-    // The step span was opened before the date was known.
-    tracing::Span::current().record("run_date", run_date.to_string().as_str());
+    }
+}
 
-    let run = RunInfo {
+/// What every later step is told of the run: the request, the execution and the timings.
+fn run_info(
+    ctx: &StepContext,
+    request: &ExecutionInput,
+    run_date: NaiveDate,
+    started_at: DateTime<Utc>,
+    tz: Tz,
+    input: PlanInput,
+) -> RunInfo {
+    RunInfo {
         run_date,
         start_at: request.first_stage(),
         dry_run: request.dry_run,
@@ -102,10 +143,17 @@ pub async fn run(ctx: &StepContext, input: PlanInput) -> Result<PlanOutput, Step
         execution_arn: input.execution_arn,
         execution_name: input.execution_name,
         started_at: Some(started_at),
-    };
+    }
+}
 
-    let day = run.day();
-    let transform = match request.first_stage() {
+/// The transform's output from the day's run summary, for a rerun that starts after it.
+async fn recall_transform(
+    ctx: &StepContext,
+    run: &RunInfo,
+    day: &DayKeys,
+    first_stage: Stage,
+) -> Result<Option<TransformOutput>, StepError> {
+    let transform = match first_stage {
         Stage::Push | Stage::WaitForAlma => {
             // The cache Map iterates `transform.years_needed`: without it the rerun cannot go on.
             Some(
@@ -122,20 +170,20 @@ pub async fn run(ctx: &StepContext, input: PlanInput) -> Result<PlanOutput, Step
         Stage::Pull | Stage::Transform => None,
     };
     // A summary in S3 may come from an older release or a hand: hold it to today's limits.
-    let transform = transform.map(|t: TransformOutput| t.bounded(run.run_date.year()));
-    let push = match request.first_stage() {
-        Stage::WaitForAlma | Stage::RolloverReport => recall_push(ctx, &run).await?,
-        _ => None,
-    };
-    // Last, so a plan that fails before it leaves no lease behind.
+    Ok(transform.map(|t: TransformOutput| t.bounded(run.run_date.year())))
+}
+
+/// The day's lease, for as long as the longest run: a second execution for the date stops
+/// with `RunInProgress`.
+async fn take_lease(ctx: &StepContext, run: &RunInfo, day: &DayKeys) -> Result<(), StepError> {
     let now = ctx.now();
     let lease_until = chrono::Duration::from_std(lease::longest_run(&ctx.config))
         .unwrap_or(chrono::Duration::MAX);
     lease::take(
         &ctx.store,
-        &day,
+        day,
         &Lease {
-            run_date,
+            run_date: run.run_date,
             execution_arn: run.execution_arn.clone(),
             execution_name: run.execution_name.clone(),
             started_at: now,
@@ -143,21 +191,7 @@ pub async fn run(ctx: &StepContext, input: PlanInput) -> Result<PlanOutput, Step
         },
     )
     .await?;
-    tracing::info!(
-        run_date = %run.run_date,
-        start_at = run.start_at.name(),
-        dry_run = run.dry_run,
-        force = run.force,
-        recalled_transform = transform.is_some(),
-        recalled_push = push.is_some(),
-        lease = %day.lease(),
-        "planned the run"
-    );
-    Ok(PlanOutput {
-        run,
-        transform,
-        push,
-    })
+    Ok(())
 }
 
 /// The day's push, from its receipt only: no receipt, no push (a loader file in S3 may be

@@ -132,32 +132,7 @@ async fn wait_for_complete_export(
     let started = std::time::Instant::now();
     let mut previous: Option<RemoteFile> = None;
     loop {
-        let files = sftp.list().await?;
-        let candidates: Vec<RemoteFile> = files
-            .iter()
-            .filter(|f| f.name.starts_with(prefix))
-            .cloned()
-            .collect();
-        let Some(chosen) = choose_export(&candidates).cloned() else {
-            return Err(StepError::SourceFileMissing {
-                pattern: prefix.to_string(),
-                directory: sftp.login().directory.clone(),
-                files_seen: files.len(),
-            });
-        };
-        // Refused from its listed size before any wait or read.
-        if chosen.size > sftp.max_download() {
-            return Err(crate::sftp::SftpError::TooLarge {
-                path: format!(
-                    "{}/{}",
-                    sftp.login().directory.trim_end_matches('/'),
-                    chosen.name
-                ),
-                size: chosen.size,
-                limit: sftp.max_download(),
-            }
-            .into());
-        }
+        let (candidates, chosen) = newest_export(sftp, prefix).await?;
         if is_complete(
             &chosen,
             previous.as_ref(),
@@ -185,6 +160,42 @@ async fn wait_for_complete_export(
         previous = Some(chosen);
         tokio::time::sleep(config.sftp.settle).await;
     }
+}
+
+/// One listing of the day's exports: the candidates and the newest ([`choose_export`]);
+/// `SourceFileMissing` when there is none, `SftpFileTooLarge` when it is over the limit.
+#[cfg(feature = "sftp")]
+async fn newest_export(
+    sftp: &crate::sftp::SftpClient,
+    prefix: &str,
+) -> Result<(Vec<RemoteFile>, RemoteFile), StepError> {
+    let files = sftp.list().await?;
+    let candidates: Vec<RemoteFile> = files
+        .iter()
+        .filter(|f| f.name.starts_with(prefix))
+        .cloned()
+        .collect();
+    let Some(chosen) = choose_export(&candidates).cloned() else {
+        return Err(StepError::SourceFileMissing {
+            pattern: prefix.to_string(),
+            directory: sftp.login().directory.clone(),
+            files_seen: files.len(),
+        });
+    };
+    // Refused from its listed size before any wait or read.
+    if chosen.size > sftp.max_download() {
+        return Err(crate::sftp::SftpError::TooLarge {
+            path: format!(
+                "{}/{}",
+                sftp.login().directory.trim_end_matches('/'),
+                chosen.name
+            ),
+            size: chosen.size,
+            limit: sftp.max_download(),
+        }
+        .into());
+    }
+    Ok((candidates, chosen))
 }
 
 #[cfg(test)]

@@ -279,112 +279,205 @@ pub async fn run(ctx: &StepContext, input: PushInput) -> Result<PushOutput, Step
 
     // The day's receipt first: a day already loaded needs no fresh checks.
     let original_sha = sha256_hex(&bytes);
-    match recorded(ctx, &receipt_key, &original_sha).await? {
-        Recorded::Same(receipt) => {
-            tracing::info!(file = %receipt.file_name, "the day already has these bytes loaded");
-            return Ok(no_op(receipt));
-        }
-        Recorded::Other(receipt, _) if !input.run.force => {
-            return Err(already_pushed(&input, &receipt, file_name(&key)));
-        }
-        Recorded::Other(..) | Recorded::None => {}
+    if let Some(done) = loaded_already(ctx, &input, &receipt_key, &original_sha, &key).await? {
+        return Ok(done);
     }
 
     let made_at = stamp.and_then(|s| s.made_at);
     let (key, bytes, dropped) = fresh_guard(ctx, &input, key, bytes, made_at).await?;
-    let name = file_name(&key).to_string();
-    let sha256 = sha256_hex(&bytes);
-    let size = bytes.len() as u64;
+    let file = ToPush::new(key, bytes, dropped, original_sha);
+    push_and_record(ctx, &input, &receipt_key, file).await
+}
+
+/// What the day's receipt says of the transform's file: loaded already (a no-op), another
+/// file loaded (`AlreadyPushed` unless forced), or nothing yet (`None`: go on).
+#[cfg(feature = "sftp")]
+async fn loaded_already(
+    ctx: &StepContext,
+    input: &PushInput,
+    receipt_key: &str,
+    sha256: &str,
+    key: &str,
+) -> Result<Option<PushOutput>, StepError> {
+    match recorded(ctx, receipt_key, sha256).await? {
+        Recorded::Same(receipt) => {
+            tracing::info!(file = %receipt.file_name, "the day already has these bytes loaded");
+            Ok(Some(no_op(receipt)))
+        }
+        Recorded::Other(receipt, _) if !input.run.force => {
+            Err(already_pushed(input, &receipt, file_name(key)))
+        }
+        Recorded::Other(..) | Recorded::None => Ok(None),
+    }
+}
+
+/// The loader file to push, as the fresh guard left it.
+#[cfg(feature = "sftp")]
+struct ToPush {
+    key: String,
+    name: String,
+    bytes: Bytes,
+    sha256: String,
+    size: u64,
+    /// DELETE rows the fresh guard dropped.
+    dropped: u64,
+    /// The SHA-256 of the file the transform wrote.
+    original_sha: String,
+}
+
+#[cfg(feature = "sftp")]
+impl ToPush {
+    fn new(key: String, bytes: Bytes, dropped: u64, original_sha: String) -> ToPush {
+        let name = file_name(&key).to_string();
+        let sha256 = sha256_hex(&bytes);
+        let size = bytes.len() as u64;
+        ToPush {
+            key,
+            name,
+            bytes,
+            sha256,
+            size,
+            dropped,
+            original_sha,
+        }
+    }
+
+    /// The day's receipt for this file, pushed at `pushed_at`.
+    fn receipt(&self, input: &PushInput, pushed_at: DateTime<Utc>, forced: bool) -> PushReceipt {
+        PushReceipt {
+            run_date: input.run.run_date,
+            file_name: self.name.clone(),
+            loader_key: self.key.clone(),
+            sha256: self.sha256.clone(),
+            bytes: self.size,
+            pushed_at,
+            execution_arn: input.run.execution_arn.clone(),
+            execution_name: input.run.execution_name.clone(),
+            source_sha256: (self.dropped > 0).then(|| self.original_sha.clone()),
+            forced,
+        }
+    }
+}
+
+/// Uploads the file once and writes the day's receipt with a conditional write. Decided
+/// again whenever another writer changed the receipt in between, at most three times.
+#[cfg(feature = "sftp")]
+async fn push_and_record(
+    ctx: &StepContext,
+    input: &PushInput,
+    receipt_key: &str,
+    file: ToPush,
+) -> Result<PushOutput, StepError> {
     let mut pushed: Option<(String, bool)> = None;
-    // Decided again whenever another writer changed the receipt in between.
     for _ in 0..3 {
-        let current = recorded(ctx, &receipt_key, &sha256).await?;
+        let current = recorded(ctx, receipt_key, &file.sha256).await?;
         let etag = match &current {
             Recorded::Same(receipt) if pushed.is_none() => {
                 return Ok(PushOutput {
-                    deletes_dropped_at_push: dropped,
+                    deletes_dropped_at_push: file.dropped,
                     ..no_op(receipt.clone())
                 })
             }
             Recorded::Same(_) => None,
             Recorded::Other(receipt, _) if !input.run.force => {
-                return Err(already_pushed(&input, receipt, &name));
+                return Err(already_pushed(input, receipt, &file.name));
             }
             Recorded::Other(_, etag) => Some(etag.clone()),
             Recorded::None => None,
         };
         if pushed.is_none() {
-            let sftp = ctx.alma_sftp().await?;
-            let outcome = sftp.upload_atomic(&name, bytes.to_vec()).await?;
-            let remote_path = format!("{}/{name}", sftp.login().directory.trim_end_matches('/'));
-            pushed = Some((remote_path, outcome == UploadOutcome::AlreadyPresent));
+            pushed = Some(upload(ctx, &file).await?);
         }
         let pushed_at = ctx.now().trunc_subsecs(0);
-        let receipt = PushReceipt {
-            run_date: input.run.run_date,
-            file_name: name.clone(),
-            loader_key: key.clone(),
-            sha256: sha256.clone(),
-            bytes: size,
-            pushed_at,
-            execution_arn: input.run.execution_arn.clone(),
-            execution_name: input.run.execution_name.clone(),
-            source_sha256: (dropped > 0).then(|| original_sha.clone()),
-            forced: etag.is_some(),
-        };
-        let body = serde_json::to_vec_pretty(&receipt).map_err(|source| StoreError::BadJson {
-            bucket: ctx.store.bucket().to_string(),
-            key: receipt_key.clone(),
-            source,
-        })?;
-        let written = match (&current, &etag) {
-            (Recorded::Same(_), _) => true,
-            (_, Some(etag)) => {
-                ctx.store
-                    .replace_if(&receipt_key, etag, body, content_type::JSON)
-                    .await?
-            }
-            (_, None) => {
-                ctx.store
-                    .put_new(&receipt_key, body, content_type::JSON)
-                    .await?
-            }
-        };
-        if !written {
+        let receipt = file.receipt(input, pushed_at, etag.is_some());
+        if !write_receipt(ctx, receipt_key, &receipt, &current, etag.as_deref()).await? {
             tracing::warn!(receipt = %receipt_key, "the receipt changed meanwhile; deciding again");
             continue;
         }
         let (remote_path, already_there) = pushed.clone().unwrap_or_default();
-        tracing::info!(
-            loader_key = %key,
-            remote_path = %remote_path,
-            bytes = size,
-            sha256 = %sha256,
-            already_there,
-            forced = receipt.forced,
-            deletes_dropped_at_push = dropped,
-            "pushed the loader file"
-        );
-        return Ok(PushOutput {
-            file_name: name,
-            remote_path: Some(remote_path),
-            bytes: size,
-            pushed_at,
-            already_there,
-            recalled: false,
-            sha256,
-            loader_key: Some(key),
-            deletes_dropped_at_push: dropped,
-            forced: receipt.forced,
-        });
+        return Ok(pushed_output(file, remote_path, already_there, &receipt));
     }
     Err(StoreError::Unavailable {
         operation: "PutObject",
         bucket: ctx.store.bucket().to_string(),
-        key: receipt_key,
+        key: receipt_key.to_string(),
         source: "the push receipt kept changing under three conditional writes".into(),
     }
     .into())
+}
+
+/// Uploads the file to Alma's SFTP directory: where it is, and whether an identical file
+/// was there already.
+#[cfg(feature = "sftp")]
+async fn upload(ctx: &StepContext, file: &ToPush) -> Result<(String, bool), StepError> {
+    let name = &file.name;
+    let sftp = ctx.alma_sftp().await?;
+    let outcome = sftp.upload_atomic(name, file.bytes.to_vec()).await?;
+    let remote_path = format!("{}/{name}", sftp.login().directory.trim_end_matches('/'));
+    Ok((remote_path, outcome == UploadOutcome::AlreadyPresent))
+}
+
+/// Writes the receipt: over the other file's receipt at `etag` (forced), or only where
+/// there is none; the same bytes already recorded need no write. False when another
+/// writer got there first.
+#[cfg(feature = "sftp")]
+async fn write_receipt(
+    ctx: &StepContext,
+    receipt_key: &str,
+    receipt: &PushReceipt,
+    current: &Recorded,
+    etag: Option<&str>,
+) -> Result<bool, StepError> {
+    let body = serde_json::to_vec_pretty(receipt).map_err(|source| StoreError::BadJson {
+        bucket: ctx.store.bucket().to_string(),
+        key: receipt_key.to_string(),
+        source,
+    })?;
+    Ok(match (current, etag) {
+        (Recorded::Same(_), _) => true,
+        (_, Some(etag)) => {
+            ctx.store
+                .replace_if(receipt_key, etag, body, content_type::JSON)
+                .await?
+        }
+        (_, None) => {
+            ctx.store
+                .put_new(receipt_key, body, content_type::JSON)
+                .await?
+        }
+    })
+}
+
+/// The push's log line and its output.
+#[cfg(feature = "sftp")]
+fn pushed_output(
+    file: ToPush,
+    remote_path: String,
+    already_there: bool,
+    receipt: &PushReceipt,
+) -> PushOutput {
+    tracing::info!(
+        loader_key = %file.key,
+        remote_path = %remote_path,
+        bytes = file.size,
+        sha256 = %file.sha256,
+        already_there,
+        forced = receipt.forced,
+        deletes_dropped_at_push = file.dropped,
+        "pushed the loader file"
+    );
+    PushOutput {
+        file_name: file.name,
+        remote_path: Some(remote_path),
+        bytes: file.size,
+        pushed_at: receipt.pushed_at,
+        already_there,
+        recalled: false,
+        sha256: file.sha256,
+        loader_key: Some(file.key),
+        deletes_dropped_at_push: file.dropped,
+        forced: receipt.forced,
+    }
 }
 
 #[cfg(test)]

@@ -6,13 +6,16 @@
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::path::Path;
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::baseline::{self, LoadPlan};
 use super::resume::{self, PushSide, Resumable};
 use super::{RunInfo, StepContext, StepError};
+use crate::alma::CourseCache;
 use crate::domain::delta::{self, Changed, Load, LoadKind};
 use crate::domain::loader::loader_file_name;
 use crate::domain::run::Scan;
@@ -153,82 +156,189 @@ pub async fn run(
     let rules = ctx.rules()?;
     let cache =
         resume::resumable_cache(ctx, &day, PushSide::BeforePush, AlmaCaller::Alone, None).await?;
-
-    // The day's course rows (§8): compared with the baseline, and the next baseline.
-    let mut course_rows = Vec::new();
-    let courses = delta::write_course_rows(&mut reader, &rules, &mut course_rows)
-        .map_err(pipeline::PipelineError::Run)?;
-    let (changed, reason, since) = match baseline::plan(ctx, &input.run).await? {
-        LoadPlan::Delta { baseline, loaded } => {
-            let changed = Changed::between(&course_rows, &baseline);
-            tracing::info!(
-                baseline = %loaded,
-                baseline_courses = baseline.len(),
-                changed = changed.len(),
-                "a delta against the last loaded day"
-            );
-            (Some(changed), None, Some(loaded))
-        }
-        LoadPlan::Full { reason } => (None, Some(reason), None),
+    let today = TodaysCourses::read(ctx, &input.run, &mut reader, &rules).await?;
+    let changed = today.changed.as_ref();
+    let pass = match write_loader_file(ctx, &day, &mut reader, &rules, &cache, changed).await? {
+        Resumable::Done(pass) => pass,
+        Resumable::More(more) => return Ok(Resumable::More(more)),
     };
+    let load = today.load(pass.summary.rows_in_file);
+    let made_at = ctx.now();
+    let checked_at = checks_made_at(&cache, made_at);
+    let local = made_at.with_timezone(&ctx.config.time_zone);
+    let output = transform_output(ctx, &input.run, &day, &pass, load, &local).await?;
+    let document = SummaryDocument {
+        output: &output,
+        run_date: input.run.run_date.to_string(),
+        export_key: &export_key,
+        made_at: checked_at,
+        details: &pass.summary,
+    };
+    save_outputs(ctx, &day, pass.loader.path(), &today.rows, &document).await?;
+    log_transformed(&export_key, &output, &pass.summary, &local);
+    Ok(Resumable::Done(output))
+}
+
+/// The day's course rows (§8): compared with the baseline, and the next baseline.
+struct TodaysCourses {
+    rows: Vec<u8>,
+    courses: u64,
+    /// The courses changed since the last loaded day, for a delta.
+    changed: Option<Changed>,
+    /// Why the file is full.
+    reason: Option<String>,
+    /// A delta's baseline: the run date of the last loaded day.
+    since: Option<NaiveDate>,
+}
+
+impl TodaysCourses {
+    async fn read(
+        ctx: &StepContext,
+        run: &RunInfo,
+        reader: &mut File,
+        rules: &Rules,
+    ) -> Result<TodaysCourses, StepError> {
+        let mut course_rows = Vec::new();
+        let courses = delta::write_course_rows(reader, rules, &mut course_rows)
+            .map_err(pipeline::PipelineError::Run)?;
+        let (changed, reason, since) = match baseline::plan(ctx, run).await? {
+            LoadPlan::Delta { baseline, loaded } => {
+                let changed = Changed::between(&course_rows, &baseline);
+                tracing::info!(
+                    baseline = %loaded,
+                    baseline_courses = baseline.len(),
+                    changed = changed.len(),
+                    "a delta against the last loaded day"
+                );
+                (Some(changed), None, Some(loaded))
+            }
+            LoadPlan::Full { reason } => (None, Some(reason), None),
+        };
+        Ok(TodaysCourses {
+            rows: course_rows,
+            courses,
+            changed,
+            reason,
+            since,
+        })
+    }
+
+    /// What the loader file holds: a delta or the full day, and how many rows.
+    fn load(&self, rows_in_file: u64) -> Load {
+        Load {
+            kind: if self.changed.is_some() {
+                LoadKind::Delta
+            } else {
+                LoadKind::Full
+            },
+            courses: self.courses,
+            changed: rows_in_file,
+            reason: self.reason.clone(),
+            since: self.since,
+        }
+    }
+}
+
+/// The loader file written to /tmp, with what the passes over the export counted.
+struct LoaderPass {
+    loader: tempfile::NamedTempFile,
+    summary: RunSummary,
+    /// The copy years to cache, and those that are not years.
+    years_needed: Vec<i32>,
+    odd_years: Vec<String>,
+}
+
+/// Scans the export once, then writes the loader file, asking Alma what the delete guard
+/// needs; `"more"` when the invocation's time ran out first.
+async fn write_loader_file(
+    ctx: &StepContext,
+    day: &DayKeys,
+    reader: &mut File,
+    rules: &Rules,
+    cache: &CourseCache,
+    changed: Option<&Changed>,
+) -> Result<Resumable<LoaderPass>, StepError> {
     // Pass 1, once: what the delete guard must ask, and the copy years to cache.
     let started = std::time::Instant::now();
-    let found = scan(&mut reader, &rules).map_err(|e| pipeline::PipelineError::Run(e.into()))?;
-    let (years_needed, odd_years) = years_needed(&found, &rules);
+    let found = scan(reader, rules).map_err(|e| pipeline::PipelineError::Run(e.into()))?;
+    let (years_needed, odd_years) = years_needed(&found, rules);
     // The loader file is as large as the export: written to /tmp, uploaded from there.
     let loader = tempfile::NamedTempFile::new().map_err(StepError::OutputFailed)?;
     let summary = {
         let mut out = BufWriter::with_capacity(256 * 1024, loader.as_file());
         let work = pipeline::transform_scanned_with_alma(
-            &mut reader,
-            &rules,
-            &cache,
-            found,
-            changed.as_ref(),
-            &mut out,
-            started,
+            reader, rules, cache, found, changed, &mut out, started,
         );
-        let summary = match resume::drive(ctx, &day, PushSide::BeforePush, &cache, work).await? {
+        let summary = match resume::drive(ctx, day, PushSide::BeforePush, cache, work).await? {
             Resumable::Done(summary) => summary,
             Resumable::More(more) => return Ok(Resumable::More(more)),
         };
         out.flush().map_err(StepError::OutputFailed)?;
         summary
     };
-    let load = Load {
-        kind: if changed.is_some() {
-            LoadKind::Delta
-        } else {
-            LoadKind::Full
-        },
-        courses,
-        changed: summary.rows_in_file,
-        reason,
-        since,
-    };
-    let (years_needed, far_years) =
-        nearest_years(&years_needed, input.run.run_date.year(), limits::YEARS);
+    Ok(Resumable::Done(LoaderPass {
+        loader,
+        summary,
+        years_needed,
+        odd_years,
+    }))
+}
 
-    let made_at = ctx.now();
-    // The delete checks are as old as the oldest saved answer they used: Push's fresh guard
-    // reads this.
-    let checked_at = cache
+/// The delete checks are as old as the oldest saved answer they used: Push's fresh guard
+/// reads this.
+fn checks_made_at(cache: &CourseCache, made_at: DateTime<Utc>) -> DateTime<Utc> {
+    cache
         .oldest_seed()
-        .map_or(made_at, |oldest| oldest.min(made_at));
-    let local = made_at.with_timezone(&ctx.config.time_zone);
-    let loader_file_name = loader_file_name(&local);
+        .map_or(made_at, |oldest| oldest.min(made_at))
+}
+
+/// The step's output: the loader file named `local` (now in the library's time zone), the
+/// copy years to cache, the day's warnings and counts, and the brake's verdict.
+async fn transform_output(
+    ctx: &StepContext,
+    run: &RunInfo,
+    day: &DayKeys,
+    pass: &LoaderPass,
+    load: Load,
+    local: &DateTime<Tz>,
+) -> Result<TransformOutput, StepError> {
+    let (years_needed, far_years) =
+        nearest_years(&pass.years_needed, run.run_date.year(), limits::YEARS);
+    let loader_file_name = loader_file_name(local);
     let loader_key = format!("{}{loader_file_name}", day.alma_prefix());
     debug_assert_eq!(loader_key, day.alma_loader_file(local.naive_local()));
+    let warnings = day_warnings(&far_years, &pass.odd_years, &pass.summary);
+    let counts = TransformCounts::from_summary(&pass.summary);
+    let brake = brake::assess(
+        &ctx.store,
+        run.run_date,
+        &counts,
+        &BrakeLimits::from_config(&ctx.config),
+    )
+    .await?;
+    Ok(TransformOutput {
+        loader_key,
+        loader_file_name,
+        summary_key: day.run_summary(),
+        rejects_key: day.rejects(),
+        counts,
+        warnings: capped(warnings, limits::LIST_ITEMS, MORE_WARNINGS),
+        years_needed,
+        brake,
+        load: Some(load),
+    })
+}
 
-    // The day's own notes first: they are few, and a day of many row warnings would push
-    // them past the cap.
+/// The day's own notes first: they are few, and a day of many row warnings would push
+/// them past the cap.
+fn day_warnings(far_years: &[i32], odd_years: &[String], summary: &RunSummary) -> Vec<String> {
     let mut warnings = Vec::new();
     if !far_years.is_empty() {
         // The Map caches one year per item and keeps every item's answer in the state.
         warnings.push(format!(
             "{} copy years are not cached ahead ({}); the rollover report fetches them itself",
             far_years.len(),
-            joined(&far_years)
+            joined(far_years)
         ));
     }
     if !odd_years.is_empty() {
@@ -244,58 +354,49 @@ pub async fn run(
         ));
     }
     warnings.extend(summary.warnings.iter().map(|w| w.to_string()));
-    let counts = TransformCounts::from_summary(&summary);
-    let brake = brake::assess(
-        &ctx.store,
-        input.run.run_date,
-        &counts,
-        &BrakeLimits::from_config(&ctx.config),
-    )
-    .await?;
-    let output = TransformOutput {
-        loader_key,
-        loader_file_name,
-        summary_key: day.run_summary(),
-        rejects_key: day.rejects(),
-        counts,
-        warnings: capped(warnings, limits::LIST_ITEMS, MORE_WARNINGS),
-        years_needed,
-        brake,
-        load: Some(load),
-    };
+    warnings
+}
 
+/// Writes the loader file, the day's course rows (the next baseline), the rejects and,
+/// last, the run summary.
+async fn save_outputs(
+    ctx: &StepContext,
+    day: &DayKeys,
+    loader: &Path,
+    course_rows: &[u8],
+    document: &SummaryDocument<'_>,
+) -> Result<(), StepError> {
+    let output = document.output;
     ctx.store
-        .put_file(&output.loader_key, loader.path(), content_type::TEXT)
+        .put_file(&output.loader_key, loader, content_type::TEXT)
         .await?;
     ctx.store
         .put(
             &day.course_rows(),
-            delta::gzip(&course_rows).map_err(StepError::OutputFailed)?,
+            delta::gzip(course_rows).map_err(StepError::OutputFailed)?,
             content_type::GZIP,
         )
         .await?;
     ctx.store
         .put(
             &output.rejects_key,
-            rejects_csv(&summary.rejects)?,
+            rejects_csv(&document.details.rejects)?,
             content_type::CSV,
         )
         .await?;
     // Last: a rerun's plan takes the summary as proof the stage finished.
-    ctx.store
-        .put_json(
-            &output.summary_key,
-            &SummaryDocument {
-                output: &output,
-                run_date: input.run.run_date.to_string(),
-                export_key: &export_key,
-                made_at: checked_at,
-                details: &summary,
-            },
-        )
-        .await?;
+    ctx.store.put_json(&output.summary_key, document).await?;
+    Ok(())
+}
+
+fn log_transformed(
+    export_key: &str,
+    output: &TransformOutput,
+    summary: &RunSummary,
+    local: &DateTime<Tz>,
+) {
     tracing::info!(
-        export = file_name(&export_key),
+        export = file_name(export_key),
         loader_key = %output.loader_key,
         rows_read = summary.rows_read,
         courses_written = summary.courses_written,
@@ -308,7 +409,6 @@ pub async fn run(
         stamp = %file_stamp(local.naive_local()),
         "transformed the export"
     );
-    Ok(Resumable::Done(output))
 }
 
 #[cfg(test)]
