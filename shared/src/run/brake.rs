@@ -6,34 +6,10 @@
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::config::Config;
+use crate::config::BrakeSettings;
 use crate::run::receipt;
 use crate::run::summary::{Brake, TransformCounts};
 use crate::store::{DayKeys, Store, StoreError};
-
-/// The thresholds, from the stack's parameters (see [`Config`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BrakeLimits {
-    /// Export rows down more than this percent against the last loaded day.
-    pub rows_drop_percent: u32,
-    /// DELETE rows over this percent of the courses written.
-    pub delete_percent: u32,
-    /// DELETE rows over this many.
-    pub delete_max: u64,
-    /// Rejected rows over this percent of the rows read.
-    pub reject_percent: u32,
-}
-
-impl BrakeLimits {
-    pub fn from_config(config: &Config) -> BrakeLimits {
-        BrakeLimits {
-            rows_drop_percent: config.brake.rows_drop_percent,
-            delete_percent: config.brake.delete_percent,
-            delete_max: config.brake.delete_max,
-            reject_percent: config.brake.reject_percent,
-        }
-    }
-}
 
 /// `part` over `whole` as a percent with one decimal, for people.
 fn percent(part: u64, whole: u64) -> String {
@@ -53,7 +29,7 @@ fn over(part: u64, whole: u64, limit: u32) -> bool {
 pub fn verdict(
     today: &TransformCounts,
     earlier: Option<(NaiveDate, &TransformCounts)>,
-    limits: &BrakeLimits,
+    limits: &BrakeSettings,
 ) -> Brake {
     let mut tripped = Vec::new();
     let mut notes = Vec::new();
@@ -121,7 +97,7 @@ pub async fn assess(
     store: &Store,
     run_date: NaiveDate,
     today: &TransformCounts,
-    limits: &BrakeLimits,
+    limits: &BrakeSettings,
 ) -> Result<Brake, StoreError> {
     let earlier = match receipt::last_loaded_before(store, run_date).await? {
         None => None,
@@ -155,7 +131,7 @@ pub async fn assess(
 mod tests {
     use super::*;
 
-    const LIMITS: BrakeLimits = BrakeLimits {
+    const LIMITS: BrakeSettings = BrakeSettings {
         rows_drop_percent: 30,
         delete_percent: 5,
         delete_max: 500,

@@ -6,6 +6,7 @@
 //! them reaches up into another (docs/architecture.md).
 
 pub mod alma_rate;
+pub mod baseline;
 pub mod brake;
 pub mod hold;
 mod input;

@@ -228,9 +228,9 @@ async fn promote_baseline_once_loaded(
     run: &RunInfo,
     output: &mut AlmaJobOutput,
 ) {
-    if output.done && super::baseline::loaded(&output.status) {
+    if output.done && crate::run::baseline::loaded(&output.status) {
         // A baseline not saved costs only a bigger file tomorrow: never fail the check.
-        match super::baseline::promote(ctx, run, &output.status).await {
+        match crate::run::baseline::promote(&ctx.store, run, &output.status, ctx.now()).await {
             Ok(saved) => output.baseline_saved = saved,
             Err(e) => {
                 tracing::warn!(error = %e, "the day's course rows could not become the baseline")

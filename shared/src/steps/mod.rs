@@ -7,7 +7,6 @@
 //! them), log the outcome and return the output as JSON or a [`StepError`] whose
 //! [`ErrorName`](crate::error::ErrorName) is the stable error name.
 
-pub mod baseline;
 pub mod cache_courses;
 pub mod check_hold;
 pub mod check_job;

@@ -12,7 +12,6 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::baseline::{self, LoadPlan};
 use super::resume::{self, PushSide, Resumable};
 use super::{RunInfo, StepContext, StepError};
 use crate::alma::CourseCache;
@@ -22,7 +21,8 @@ use crate::domain::run::Scan;
 use crate::domain::{scan, RowReject, Rules, RunSummary};
 use crate::pipeline;
 use crate::run::alma_rate::AlmaCaller;
-use crate::run::brake::{self, BrakeLimits};
+use crate::run::baseline::{self, LoadPlan};
+use crate::run::brake;
 use crate::run::limits::{self, capped};
 use crate::run::outputs::PullOutput;
 use crate::run::summary::{nearest_years, TransformCounts, TransformOutput, MORE_WARNINGS};
@@ -201,19 +201,20 @@ impl TodaysCourses {
         let mut course_rows = Vec::new();
         let courses = delta::write_course_rows(reader, rules, &mut course_rows)
             .map_err(pipeline::PipelineError::Run)?;
-        let (changed, reason, since) = match baseline::plan(ctx, run).await? {
-            LoadPlan::Delta { baseline, loaded } => {
-                let changed = Changed::between(&course_rows, &baseline);
-                tracing::info!(
-                    baseline = %loaded,
-                    baseline_courses = baseline.len(),
-                    changed = changed.len(),
-                    "a delta against the last loaded day"
-                );
-                (Some(changed), None, Some(loaded))
-            }
-            LoadPlan::Full { reason } => (None, Some(reason), None),
-        };
+        let (changed, reason, since) =
+            match baseline::plan(&ctx.store, &ctx.config.full_load, run).await? {
+                LoadPlan::Delta { baseline, loaded } => {
+                    let changed = Changed::between(&course_rows, &baseline);
+                    tracing::info!(
+                        baseline = %loaded,
+                        baseline_courses = baseline.len(),
+                        changed = changed.len(),
+                        "a delta against the last loaded day"
+                    );
+                    (Some(changed), None, Some(loaded))
+                }
+                LoadPlan::Full { reason } => (None, Some(reason), None),
+            };
         Ok(TodaysCourses {
             rows: course_rows,
             courses,
@@ -309,13 +310,7 @@ async fn transform_output(
     debug_assert_eq!(loader_key, day.alma_loader_file(local.naive_local()));
     let warnings = day_warnings(&far_years, &pass.odd_years, &pass.summary);
     let counts = TransformCounts::from_summary(&pass.summary);
-    let brake = brake::assess(
-        &ctx.store,
-        run.run_date,
-        &counts,
-        &BrakeLimits::from_config(&ctx.config),
-    )
-    .await?;
+    let brake = brake::assess(&ctx.store, run.run_date, &counts, &ctx.config.brake).await?;
     Ok(TransformOutput {
         loader_key,
         loader_file_name,

@@ -8,9 +8,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{RunInfo, StepContext, StepError};
-use crate::domain::delta::Baseline;
-use crate::store::{content_type, StoreError, BASELINE, BASELINE_ROWS};
+use super::RunInfo;
+use crate::domain::delta::{Baseline, FullLoadPolicy};
+use crate::store::{content_type, Store, StoreError, BASELINE, BASELINE_ROWS};
 
 /// `state/baseline.json`: which day the baseline's rows are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,23 +41,26 @@ pub fn loaded(job_status: &str) -> bool {
 
 /// What the baseline record says, if there is one; an unreadable record reads as none
 /// (a full file then puts things right).
-async fn record(ctx: &StepContext) -> Result<Option<BaselineRecord>, StepError> {
-    match ctx.store.get_json::<BaselineRecord>(BASELINE).await {
+async fn record(store: &Store) -> Result<Option<BaselineRecord>, StoreError> {
+    match store.get_json::<BaselineRecord>(BASELINE).await {
         Ok(r) => Ok(Some(r)),
         Err(StoreError::NotFound { .. }) => Ok(None),
         Err(e @ StoreError::BadJson { .. }) => {
             tracing::warn!(error = %e, "the baseline record is unreadable; sending a full file");
             Ok(None)
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
 /// Delta or full for `run`, as §8 and the `FullLoadPolicy` settings say.
-pub async fn plan(ctx: &StepContext, run: &RunInfo) -> Result<LoadPlan, StepError> {
-    let record = record(ctx).await?;
+pub async fn plan(
+    store: &Store,
+    policy: &FullLoadPolicy,
+    run: &RunInfo,
+) -> Result<LoadPlan, StoreError> {
+    let record = record(store).await?;
     let loaded = record.as_ref().map(|r| r.run_date);
-    let policy = &ctx.config.full_load;
     if let Some(reason) = policy.full_reason(run.full, run.run_date, loaded) {
         return Ok(LoadPlan::Full { reason });
     }
@@ -66,14 +69,14 @@ pub async fn plan(ctx: &StepContext, run: &RunInfo) -> Result<LoadPlan, StepErro
             reason: "no baseline: no loaded day yet".into(),
         });
     };
-    let bytes = match ctx.store.get(BASELINE_ROWS).await {
+    let bytes = match store.get(BASELINE_ROWS).await {
         Ok(b) => b,
         Err(StoreError::NotFound { .. }) => {
             return Ok(LoadPlan::Full {
                 reason: "no baseline: its course rows are missing".into(),
             })
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     };
     match Baseline::from_gzip(&bytes) {
         Ok(baseline) => Ok(LoadPlan::Delta { baseline, loaded }),
@@ -90,39 +93,38 @@ pub async fn plan(ctx: &StepContext, run: &RunInfo) -> Result<LoadPlan, StepErro
 /// Returns whether it did. Never for a dry run, a failed job, or a day older than the
 /// baseline's.
 pub async fn promote(
-    ctx: &StepContext,
+    store: &Store,
     run: &RunInfo,
     job_status: &str,
-) -> Result<bool, StepError> {
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     if run.dry_run || !loaded(job_status) {
         return Ok(false);
     }
-    if let Some(current) = record(ctx).await? {
+    if let Some(current) = record(store).await? {
         if current.run_date > run.run_date {
             tracing::info!(baseline = %current.run_date, "the baseline is a later day's; kept");
             return Ok(false);
         }
     }
     let day = run.day();
-    let rows = match ctx.store.get(&day.course_rows()).await {
+    let rows = match store.get(&day.course_rows()).await {
         Ok(b) => b,
         Err(StoreError::NotFound { key, .. }) => {
             tracing::warn!(key, "the day has no course rows; the baseline is kept");
             return Ok(false);
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     };
-    ctx.store
-        .put(BASELINE_ROWS, rows, content_type::GZIP)
-        .await?;
+    store.put(BASELINE_ROWS, rows, content_type::GZIP).await?;
     // Last: the record names the rows just written.
-    ctx.store
+    store
         .put_json(
             BASELINE,
             &BaselineRecord {
                 run_date: run.run_date,
                 job_status: job_status.to_string(),
-                promoted_at: ctx.now(),
+                promoted_at: now,
             },
         )
         .await?;
