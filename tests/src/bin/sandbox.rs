@@ -72,7 +72,7 @@ struct Args {
 }
 
 /// What one day took, for comparing two.
-struct DayFigures {
+struct DayMeasures {
     succeeded: bool,
     seconds: f64,
     alma_calls: usize,
@@ -258,7 +258,7 @@ async fn day(
     bytes: &[u8],
     cem_label: &str,
     out_dir: Option<PathBuf>,
-) -> Result<DayFigures, BoxError> {
+) -> Result<DayMeasures, BoxError> {
     stack.alma.clear_calls();
     heading("The stack");
     println!(
@@ -446,7 +446,7 @@ async fn day(
         .job_instances()
         .last()
         .map_or(0, |run| run.counters.rows_read);
-    Ok(DayFigures {
+    Ok(DayMeasures {
         succeeded: execution.status == "SUCCEEDED",
         seconds,
         alma_calls: stack.alma.calls().len(),
