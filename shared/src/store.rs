@@ -124,6 +124,12 @@ impl DayKeys {
         format!("{}pushed.json", self.alma_prefix())
     }
 
+    /// `alma/2026/11/28/pushing.json`: the name a push chose for the day's file, written
+    /// before the upload so a retried push sends the same file under the same name.
+    pub fn push_intent(&self) -> String {
+        format!("{}pushing.json", self.alma_prefix())
+    }
+
     /// `locks/2026/11/28/run.json`: the lease of the execution running the day.
     pub fn lease(&self) -> String {
         format!("{}run.json", self.prefix("locks"))

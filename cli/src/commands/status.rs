@@ -272,7 +272,7 @@ fn report_notes(r: &DayReport) -> Vec<String> {
     }
     if r.notes.deletes_dropped_at_push > 0 {
         notes.push(format!(
-            "{} DELETE rows dropped at the push (their courses have reading lists now)",
+            "{} DELETE rows dropped at the push (their courses have reading lists now or are no longer in Alma's listing)",
             r.notes.deletes_dropped_at_push
         ));
     }

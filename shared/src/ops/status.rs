@@ -108,12 +108,12 @@ pub fn summary_view(key: &str, json: &Value) -> Option<SummaryView> {
 pub async fn day_files(store: &Store, run_date: NaiveDate) -> Result<DayFiles, OpsError> {
     let day = DayKeys::new(run_date);
     let exports = store.list(&day.cem_prefix()).await?;
-    let receipt_key = day.push_receipt();
+    let records = [day.push_receipt(), day.push_intent()];
     let loader_files: Vec<ObjectInfo> = store
         .list(&day.alma_prefix())
         .await?
         .into_iter()
-        .filter(|o| o.key != receipt_key)
+        .filter(|o| !records.contains(&o.key))
         .collect();
     let pushed = read_receipt(store, run_date).await?;
     let lease = lease::read(store, &day).await?.map(|(lease, _)| lease);

@@ -8,6 +8,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::receipt::read_receipt;
 use super::RunInfo;
 use crate::domain::delta::{Baseline, FullLoadPolicy};
 use crate::store::{content_type, Store, StoreError, BASELINE, BASELINE_ROWS};
@@ -89,6 +90,35 @@ pub async fn plan(
     }
 }
 
+/// Whether the day's course rows came with the file Alma got: the run summary names the
+/// transform's file the rows came with, the day's receipt the one its push started from.
+async fn rows_are_of_the_pushed_file(store: &Store, run: &RunInfo) -> Result<bool, StoreError> {
+    #[derive(Deserialize)]
+    struct RowsOf {
+        #[serde(default)]
+        loader_key: Option<String>,
+    }
+    let Some(receipt) = read_receipt(store, run.run_date).await? else {
+        tracing::warn!("the day has no push receipt; the baseline is kept");
+        return Ok(false);
+    };
+    let pushed_from = receipt.transform_key.unwrap_or(receipt.loader_key);
+    let rows_of = match store.get_json::<RowsOf>(&run.day().run_summary()).await {
+        Ok(summary) => summary.loader_key,
+        Err(StoreError::NotFound { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let same = rows_of.as_deref() == Some(pushed_from.as_str());
+    if !same {
+        tracing::warn!(
+            pushed_from,
+            rows_of = ?rows_of,
+            "the day's course rows are not those of the file pushed; the baseline is kept"
+        );
+    }
+    Ok(same)
+}
+
 /// Makes the day's course rows the baseline once Alma loaded its file (`job_status`).
 /// Returns whether it did. Never for a dry run, a failed job, or a day older than the
 /// baseline's.
@@ -106,6 +136,9 @@ pub async fn promote(
             tracing::info!(baseline = %current.run_date, "the baseline is a later day's; kept");
             return Ok(false);
         }
+    }
+    if !rows_are_of_the_pushed_file(store, run).await? {
+        return Ok(false);
     }
     let day = run.day();
     let rows = match store.get(&day.course_rows()).await {

@@ -46,7 +46,8 @@ pub struct PushOutput {
     /// wrote without the DELETE rows it dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loader_key: Option<String>,
-    /// DELETE rows dropped at the push because their course has reading lists now.
+    /// DELETE rows the fresh guard dropped at the push: their course has reading lists now
+    /// or is no longer in Alma's listing.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub deletes_dropped_at_push: u64,
     /// Pushed over another file's receipt with `"force": true`.

@@ -3,19 +3,24 @@
 //! recalls a push only from it, and the safety brake compares a day with the last day
 //! that has one.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::{DayKeys, Store, StoreError};
+use crate::store::{file_stamp, DayKeys, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushReceipt {
     pub run_date: NaiveDate,
-    /// The loader file's name on Alma's server.
+    /// The loader file's name on Alma's server: the time of the upload.
     pub file_name: String,
-    /// Where the pushed bytes are kept: `alma/YYYY/MM/DD/<name>.txt`.
+    /// Where the pushed bytes are kept in S3: the transform's file, or the one the fresh
+    /// guard wrote without the DELETE rows it dropped.
     pub loader_key: String,
+    /// The transform's file the push started from (the day's course rows are its rows);
+    /// absent in receipts from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform_key: Option<String>,
     /// Lower-case hex SHA-256 of the bytes pushed.
     pub sha256: String,
     pub bytes: u64,
@@ -74,6 +79,62 @@ pub async fn last_loaded_before(
     Ok(None)
 }
 
+/// The receipt of the newest day loaded (by run date), if any.
+pub async fn newest_receipt(store: &Store) -> Result<Option<PushReceipt>, StoreError> {
+    last_loaded_before(store, NaiveDate::MAX).await
+}
+
+/// The name of a loader file uploaded at `now` (the library's local time): its time, and
+/// later than the newest day's file, so Alma's loader (which takes only files stamped later
+/// than its last run) never sees a new file under an older stamp.
+pub fn upload_name(now: NaiveDateTime, newest: Option<&PushReceipt>) -> String {
+    let after_newest = newest
+        .and_then(|r| r.file_name.strip_suffix(".txt"))
+        .and_then(|stamp| NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S").ok())
+        .map(|stamp| stamp + Duration::seconds(1));
+    let at = after_newest.map_or(now, |t| t.max(now));
+    format!("{}.txt", file_stamp(at))
+}
+
+/// `alma/YYYY/MM/DD/pushing.json`: what a push chose to send, before the upload. A retry
+/// of the same execution sends the same bytes under the same name, so a receipt that could
+/// not be written never makes a second file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushIntent {
+    /// The name on Alma's server.
+    pub file_name: String,
+    /// The bytes to send, in S3.
+    pub loader_key: String,
+    /// The transform's file they came from.
+    pub transform_key: String,
+    pub sha256: String,
+    /// DELETE rows the fresh guard dropped from the transform's file.
+    #[serde(default)]
+    pub deletes_dropped: u64,
+    /// When it dropped some: the SHA-256 of the transform's file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_sha256: Option<String>,
+    /// The execution whose attempts reuse it (a retried Push).
+    pub execution_arn: String,
+    pub chosen_at: DateTime<Utc>,
+}
+
+/// The intent `execution_arn` recorded for `run_date`, if it recorded one.
+pub async fn intent_of(
+    store: &Store,
+    run_date: NaiveDate,
+    execution_arn: &str,
+) -> Result<Option<PushIntent>, StoreError> {
+    match store
+        .get_json::<PushIntent>(&DayKeys::new(run_date).push_intent())
+        .await
+    {
+        Ok(intent) if intent.execution_arn == execution_arn => Ok(Some(intent)),
+        Ok(_) | Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// `alma/2026/11/28/pushed.json` → 2026-11-28.
 fn receipt_date(key: &str) -> Option<NaiveDate> {
     let day = key.strip_prefix("alma/")?.strip_suffix("/pushed.json")?;
@@ -90,6 +151,36 @@ mod tests {
         assert_eq!(receipt_date(&DayKeys::new(date).push_receipt()), Some(date));
         assert_eq!(receipt_date("alma/2026/11/28/20261128092514.txt"), None);
         assert_eq!(receipt_date(&DayKeys::dry_run(date).push_receipt()), None);
+    }
+
+    #[test]
+    fn a_file_is_named_for_its_upload_and_after_the_newest_days_file() {
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+        let newest = |file_name: &str| PushReceipt {
+            run_date: NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
+            file_name: file_name.into(),
+            loader_key: String::new(),
+            transform_key: None,
+            sha256: String::new(),
+            bytes: 0,
+            pushed_at: DateTime::UNIX_EPOCH,
+            execution_arn: String::new(),
+            execution_name: String::new(),
+            source_sha256: None,
+            forced: false,
+        };
+        let now = at("2026-11-28 14:00:05");
+        assert_eq!(upload_name(now, None), "20261128140005.txt");
+        let earlier = newest("20261128092514.txt");
+        assert_eq!(upload_name(now, Some(&earlier)), "20261128140005.txt");
+        let same_second = newest("20261128140005.txt");
+        assert_eq!(upload_name(now, Some(&same_second)), "20261128140006.txt");
+        let skewed = newest("20261128150000.txt");
+        assert_eq!(upload_name(now, Some(&skewed)), "20261128150001.txt");
+        assert_eq!(
+            upload_name(now, Some(&newest("odd.txt"))),
+            "20261128140005.txt"
+        );
     }
 
     #[test]

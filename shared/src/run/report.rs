@@ -76,7 +76,8 @@ pub struct Notes {
     /// Pushed over another file's receipt with `"force": true`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub forced: bool,
-    /// DELETE rows dropped at the push because their course has reading lists now.
+    /// DELETE rows the fresh guard dropped at the push: their course has reading lists now
+    /// or is no longer in Alma's listing.
     #[serde(skip_serializing_if = "is_zero")]
     pub deletes_dropped_at_push: u64,
 }

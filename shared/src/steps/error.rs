@@ -11,9 +11,11 @@ use crate::error::{BoxError, ErrorName};
 use crate::pipeline::PipelineError;
 use crate::run::lease::LeaseError;
 use crate::run::limits;
+use crate::run::receipt::PushReceipt;
 use crate::secrets::SecretsError;
 use crate::sftp::SftpError;
 use crate::store::StoreError;
+use chrono::NaiveDate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
@@ -62,11 +64,11 @@ pub enum StepError {
         size: u64,
         waited_seconds: u64,
     },
-    /// The day already has a push receipt for a different file: Alma would load both.
+    /// The day already has a push receipt: a different file, or a rerun that would rewrite
+    /// the day (`what` says which).
     #[error(
         "{run_date} was already loaded: {pushed_file} was pushed at {pushed_at} by execution \
-         {pushed_by}, and {this_file} differs from it, so Alma would load both; nothing was \
-         pushed. If the second file really must be loaded too, rerun with --force \
+         {pushed_by}; {what}. If the day really must be loaded again, rerun with --force \
          (leganto rerun --run-date {run_date} --from push --force)"
     )]
     AlreadyPushed {
@@ -74,7 +76,20 @@ pub enum StepError {
         pushed_file: String,
         pushed_at: String,
         pushed_by: String,
-        this_file: String,
+        what: String,
+    },
+    /// A live push of a day older than the newest day loaded: Alma would take it after.
+    #[error(
+        "{run_date} is older than {later_day}, which is already loaded ({later_file}); \
+         nothing was pushed. Loaded now, {run_date}'s courses would go over {later_day}'s: \
+         instructors and sections changed since would revert and its DELETE rows would \
+         remove courses approved again since, until the next full load. If that is really \
+         wanted, rerun with --force (leganto rerun --run-date {run_date} --from pull --force)"
+    )]
+    OutOfOrder {
+        run_date: String,
+        later_day: String,
+        later_file: String,
     },
     /// Another execution holds the day's lease.
     #[error(
@@ -129,6 +144,7 @@ impl ErrorName for StepError {
             StepError::SourceFileMissing { .. } => "SourceFileMissing",
             StepError::SourceFileIncomplete { .. } => "SourceFileIncomplete",
             StepError::AlreadyPushed { .. } => "AlreadyPushed",
+            StepError::OutOfOrder { .. } => "OutOfOrder",
             StepError::RunInProgress { .. } => "RunInProgress",
             StepError::HeldRejected { .. } => "HeldRejected",
             StepError::HeldExpired { .. } => "HeldExpired",
@@ -138,6 +154,30 @@ impl ErrorName for StepError {
 }
 
 impl StepError {
+    /// The day's receipt says it was loaded already; `what` says what this run would have done.
+    pub fn already_pushed(receipt: &PushReceipt, what: impl Into<String>) -> StepError {
+        StepError::AlreadyPushed {
+            run_date: receipt.run_date.to_string(),
+            pushed_file: receipt.file_name.clone(),
+            pushed_at: receipt.pushed_at.to_rfc3339(),
+            pushed_by: if receipt.execution_name.is_empty() {
+                "(unknown)".to_string()
+            } else {
+                receipt.execution_name.clone()
+            },
+            what: what.into(),
+        }
+    }
+
+    /// A live push of `run_date` while `newest`, a later day, is loaded.
+    pub fn out_of_order(run_date: NaiveDate, newest: &PushReceipt) -> StepError {
+        StepError::OutOfOrder {
+            run_date: run_date.to_string(),
+            later_day: newest.run_date.to_string(),
+            later_file: newest.file_name.clone(),
+        }
+    }
+
     pub fn invalid_input(message: impl Into<String>) -> StepError {
         StepError::InvalidInput {
             message: message.into(),

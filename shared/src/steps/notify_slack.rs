@@ -89,7 +89,7 @@ fn summary_notes(report: &DayReport) -> Vec<String> {
     }
     if notes.deletes_dropped_at_push > 0 {
         lines.push(format!(
-            "{} DELETE rows dropped at the push: their courses have reading lists now.",
+            "{} DELETE rows dropped at the push: their courses have reading lists now or are no longer in Alma's listing.",
             notes.deletes_dropped_at_push
         ));
     }
@@ -192,6 +192,9 @@ fn failure_message(notice: &FailureNotice) -> SlackMessage {
         )),
         "AlreadyPushed" => Some(format!(
             "Course load {date}: already loaded; nothing pushed"
+        )),
+        "OutOfOrder" => Some(format!(
+            "Course load {date}: a later day is already loaded; nothing pushed"
         )),
         _ => None,
     };

@@ -1,7 +1,9 @@
 //! Plan the run: the run date (the execution's start in the library's time zone unless
 //! given), the first stage, dry run or not, and for a rerun what earlier stages left in S3;
 //! then the day's lease (`locks/…/run.json`): a second execution for the date stops here
-//! with `RunInProgress`. Reads S3 and writes only the lease; never a secret.
+//! with `RunInProgress`. A live run that would push a day already loaded (`AlreadyPushed`)
+//! or older than the newest day loaded (`OutOfOrder`) stops here too, unless forced, before
+//! anything of the day is rewritten. Reads S3 and writes only the lease; never a secret.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
@@ -11,7 +13,7 @@ use serde_json::Value;
 use super::{RunInfo, Stage, StepContext, StepError};
 use crate::run::lease::{self, Lease};
 use crate::run::outputs::PushOutput;
-use crate::run::receipt::PushReceipt;
+use crate::run::receipt::{self, PushReceipt};
 use crate::run::summary::TransformOutput;
 use crate::run::ExecutionInput;
 use crate::store::{DayKeys, StoreError};
@@ -75,6 +77,7 @@ pub async fn run(ctx: &StepContext, input: PlanInput) -> Result<PlanOutput, Step
     let run = run_info(ctx, &request, run_date, started_at, tz, input);
 
     let day = run.day();
+    refuse_what_is_loaded(ctx, &run).await?;
     let transform = recall_transform(ctx, &run, &day, request.first_stage()).await?;
     let push = match request.first_stage() {
         Stage::WaitForAlma | Stage::RolloverReport => recall_push(ctx, &run).await?,
@@ -143,6 +146,28 @@ fn run_info(
         execution_arn: input.execution_arn,
         execution_name: input.execution_name,
         started_at: Some(started_at),
+    }
+}
+
+/// A live run that would push stops here, before anything of the day is rewritten, when the
+/// day is loaded already or a later day is (unless forced): Alma would load a second file,
+/// or an older day over a newer one.
+async fn refuse_what_is_loaded(ctx: &StepContext, run: &RunInfo) -> Result<(), StepError> {
+    if run.dry_run || run.force || run.start_at > Stage::Push {
+        return Ok(());
+    }
+    if let Some(receipt) = receipt::read_receipt(&ctx.store, run.run_date).await? {
+        return Err(StepError::already_pushed(
+            &receipt,
+            "this run stopped before changing anything of the day (to wait for Alma's job \
+             again or redo the report, rerun --from wait_for_alma or --from rollover_report)",
+        ));
+    }
+    match receipt::newest_receipt(&ctx.store).await? {
+        Some(newest) if newest.run_date > run.run_date => {
+            Err(StepError::out_of_order(run.run_date, &newest))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -1,9 +1,13 @@
-//! Push to Alma SFTP: the day's loader file from S3 to Alma's SFTP directory under its
-//! own name, atomically, once per run date. The push receipt (`alma/…/pushed.json`,
-//! written with a conditional write) says which file was loaded: the same bytes again
-//! are a no-op success, a different file is `AlreadyPushed` unless the execution input
-//! has `"force": true`. Delete checks older than `GUARD_MAX_AGE_HOURS` are made again
-//! first, and a DELETE whose course has gained reading lists since is dropped. Never in a
+//! Push to Alma SFTP: the day's loader file from S3 to Alma's SFTP directory, atomically,
+//! once per run date, under the time of the upload (course-loading.md §5: Alma's loader
+//! takes only files stamped later than its last run). The push receipt
+//! (`alma/…/pushed.json`, written with a conditional write) says which file was loaded:
+//! the same bytes again are a no-op success, a different file is `AlreadyPushed` and a day
+//! older than the newest one loaded is `OutOfOrder`, unless the execution input has
+//! `"force": true`. The name and bytes chosen are recorded before the upload
+//! (`pushing.json`), so a retry sends the same file under the same name. Delete checks older
+//! than `GUARD_MAX_AGE_HOURS` are made again first, failing closed: a DELETE whose course
+//! has reading lists now, or that Alma's listing no longer shows, is dropped. Never in a
 //! dry run.
 
 use crate::run::outputs::PushOutput;
@@ -19,11 +23,12 @@ use crate::run::summary::TransformOutput;
 use {
     super::transform::SummaryStamp,
     super::{StepContext, StepError},
-    crate::run::receipt::{sha256_hex, PushReceipt},
+    crate::run::receipt::{self, sha256_hex, PushIntent, PushReceipt},
     crate::sftp::UploadOutcome,
     crate::store::{content_type, file_name, StoreError},
     bytes::Bytes,
     chrono::SubsecRound,
+    std::collections::HashMap,
 };
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,16 +120,26 @@ async fn summary_stamp(
     }
 }
 
-/// The DELETE rows whose course has reading lists in Alma now, asked afresh. A row whose
-/// course Alma does not hold stays: deleting it harms nothing. An answer that cannot be
-/// read fails the push (never a delete on a guess).
+/// Why the fresh guard drops a DELETE row.
 #[cfg(feature = "sftp")]
-async fn deletes_with_lists_now(
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dropped {
+    /// The course has reading lists in Alma now.
+    HasLists,
+    /// Alma's listing of the year does not show the course (or the row names no year): no
+    /// answer on its reading lists, so no DELETE.
+    NotListed,
+}
+
+/// The DELETE rows to drop, asked afresh, failing closed: a course with reading lists now,
+/// and a course Alma's listing does not show. An answer that cannot be read fails the push
+/// (never a delete on a guess).
+#[cfg(feature = "sftp")]
+async fn deletes_to_drop(
     ctx: &StepContext,
     rows: &[DeleteRow],
-) -> Result<HashSet<usize>, StepError> {
+) -> Result<HashMap<usize, Dropped>, StepError> {
     let cache = ctx.course_cache().await?;
-    // A row without a year names no course Alma could hold: it stays as it is.
     let mut years: Vec<String> = rows
         .iter()
         .map(|r| r.year.clone())
@@ -133,25 +148,30 @@ async fn deletes_with_lists_now(
     years.sort_unstable();
     years.dedup();
     cache.load_years(&years).await?;
+    let mut drop = HashMap::new();
     let mut course_of_line = Vec::new();
-    for row in rows.iter().filter(|r| !r.year.trim().is_empty()) {
+    for row in rows {
         let course = cache.courses_of_year(&row.year).and_then(|courses| {
             courses
                 .iter()
                 .find(|c| c.code == row.code && c.section == row.section)
                 .map(|c| c.id.clone())
         });
-        if let Some(id) = course {
-            course_of_line.push((row.line, id));
+        match course {
+            Some(id) => course_of_line.push((row.line, id)),
+            None => {
+                drop.insert(row.line, Dropped::NotListed);
+            }
         }
     }
     let ids: Vec<String> = course_of_line.iter().map(|(_, id)| id.clone()).collect();
     let has_lists = cache.reading_lists(&ids).await?;
-    Ok(course_of_line
-        .into_iter()
-        .filter(|(_, id)| has_lists.get(id).copied().unwrap_or(false))
-        .map(|(line, _)| line)
-        .collect())
+    for (line, id) in course_of_line {
+        if has_lists.get(&id).copied().unwrap_or(false) {
+            drop.insert(line, Dropped::HasLists);
+        }
+    }
+    Ok(drop)
 }
 
 /// Makes the delete checks again when they are older than `GUARD_MAX_AGE_HOURS` (or of
@@ -159,7 +179,6 @@ async fn deletes_with_lists_now(
 #[cfg(feature = "sftp")]
 async fn fresh_guard(
     ctx: &StepContext,
-    input: &PushInput,
     key: String,
     bytes: Bytes,
     made_at: Option<DateTime<Utc>>,
@@ -175,7 +194,7 @@ async fn fresh_guard(
     if rows.is_empty() {
         return Ok((key, bytes, 0));
     }
-    let drop = deletes_with_lists_now(ctx, &rows).await?;
+    let drop = deletes_to_drop(ctx, &rows).await?;
     tracing::info!(
         loader_key = %key,
         checked_at = ?made_at,
@@ -186,27 +205,37 @@ async fn fresh_guard(
     if drop.is_empty() {
         return Ok((key, bytes, 0));
     }
-    for row in rows.iter().filter(|r| drop.contains(&r.line)) {
-        tracing::warn!(
-            course = %row.code,
-            section = %row.section,
-            "dropped a DELETE: the course has reading lists now"
-        );
+    for row in &rows {
+        match drop.get(&row.line) {
+            Some(Dropped::HasLists) => tracing::warn!(
+                course = %row.code,
+                section = %row.section,
+                "dropped a DELETE: the course has reading lists now"
+            ),
+            Some(Dropped::NotListed) => tracing::warn!(
+                course = %row.code,
+                section = %row.section,
+                year = %row.year,
+                "dropped a DELETE: Alma's listing of its year does not show the course"
+            ),
+            None => {}
+        }
     }
-    // Named now: a new name for new bytes, and Alma's loader takes only files stamped later
-    // than its last run. A second on, should the transform's file carry this very stamp.
-    let mut new_key = input.run.day().alma_loader_file(ctx.local_now());
-    if new_key == key {
-        new_key = input
-            .run
-            .day()
-            .alma_loader_file(ctx.local_now() + chrono::Duration::seconds(1));
-    }
-    let filtered = Bytes::from(without_lines(&text, &drop));
+    // Beside the transform's file, which S3 keeps as it is.
+    let new_key = guarded_key(&key);
+    let lines: HashSet<usize> = drop.keys().copied().collect();
+    let filtered = Bytes::from(without_lines(&text, &lines));
     ctx.store
         .put(&new_key, filtered.clone(), content_type::TEXT)
         .await?;
     Ok((new_key, filtered, drop.len() as u64))
+}
+
+/// `alma/…/<stem>.guarded.txt`: the transform's file without the DELETE rows the fresh
+/// guard dropped.
+fn guarded_key(transform_key: &str) -> String {
+    let stem = transform_key.strip_suffix(".txt").unwrap_or(transform_key);
+    format!("{stem}.guarded.txt")
 }
 
 /// What the receipt already says about `sha256`: the same bytes (done), another file
@@ -232,18 +261,11 @@ async fn recorded(ctx: &StepContext, key: &str, sha256: &str) -> Result<Recorded
 }
 
 #[cfg(feature = "sftp")]
-fn already_pushed(input: &PushInput, receipt: &PushReceipt, this_file: &str) -> StepError {
-    StepError::AlreadyPushed {
-        run_date: input.run.run_date.to_string(),
-        pushed_file: receipt.file_name.clone(),
-        pushed_at: receipt.pushed_at.to_rfc3339(),
-        pushed_by: if receipt.execution_name.is_empty() {
-            "(unknown)".to_string()
-        } else {
-            receipt.execution_name.clone()
-        },
-        this_file: this_file.to_string(),
-    }
+fn already_pushed(receipt: &PushReceipt, this_file: &str) -> StepError {
+    StepError::already_pushed(
+        receipt,
+        format!("{this_file} differs from it, so Alma would load both; nothing was pushed"),
+    )
 }
 
 #[cfg(feature = "sftp")]
@@ -271,22 +293,64 @@ pub async fn run(ctx: &StepContext, input: PushInput) -> Result<PushOutput, Step
             "this is a dry run: nothing may be pushed to Alma",
         ));
     }
-    let day = input.run.day();
-    let receipt_key = day.push_receipt();
-    let stamp = summary_stamp(ctx, &input).await?;
-    let key = loader_key(ctx, &input, stamp.as_ref()).await?;
-    let bytes = ctx.store.get(&key).await?;
+    let receipt_key = input.run.day().push_receipt();
+    let run = &input.run;
+    let file = match receipt::intent_of(&ctx.store, run.run_date, &run.execution_arn).await? {
+        // A retry of this execution's push: the same bytes under the same name.
+        Some(intent) => ToPush::again(ctx, intent).await?,
+        None => match prepare(ctx, &input, &receipt_key).await? {
+            Prepared::Done(output) => return Ok(output),
+            Prepared::Push(file) => file,
+        },
+    };
+    push_and_record(ctx, &input, &receipt_key, file).await
+}
 
+/// What a first attempt found: the day loaded already, or the file to push.
+#[cfg(feature = "sftp")]
+enum Prepared {
+    Done(PushOutput),
+    Push(ToPush),
+}
+
+/// The file to push: the transform's, checked against the day's receipt and the newest
+/// day loaded, through the fresh guard, named for now, and recorded before the upload.
+#[cfg(feature = "sftp")]
+async fn prepare(
+    ctx: &StepContext,
+    input: &PushInput,
+    receipt_key: &str,
+) -> Result<Prepared, StepError> {
+    let stamp = summary_stamp(ctx, input).await?;
+    let key = loader_key(ctx, input, stamp.as_ref()).await?;
+    let bytes = ctx.store.get(&key).await?;
     // The day's receipt first: a day already loaded needs no fresh checks.
     let original_sha = sha256_hex(&bytes);
-    if let Some(done) = loaded_already(ctx, &input, &receipt_key, &original_sha, &key).await? {
-        return Ok(done);
+    if let Some(done) = loaded_already(ctx, input, receipt_key, &original_sha, &key).await? {
+        return Ok(Prepared::Done(done));
     }
-
+    let newest = receipt::newest_receipt(&ctx.store).await?;
+    if let Some(later) = newest.as_ref().filter(|r| r.run_date > input.run.run_date) {
+        if !input.run.force {
+            return Err(StepError::out_of_order(input.run.run_date, later));
+        }
+    }
     let made_at = stamp.and_then(|s| s.made_at);
-    let (key, bytes, dropped) = fresh_guard(ctx, &input, key, bytes, made_at).await?;
-    let file = ToPush::new(key, bytes, dropped, original_sha);
-    push_and_record(ctx, &input, &receipt_key, file).await
+    let (pushed_key, bytes, dropped) = fresh_guard(ctx, key.clone(), bytes, made_at).await?;
+    let intent = PushIntent {
+        file_name: receipt::upload_name(ctx.local_now(), newest.as_ref()),
+        loader_key: pushed_key,
+        transform_key: key,
+        sha256: sha256_hex(&bytes),
+        deletes_dropped: dropped,
+        source_sha256: (dropped > 0).then_some(original_sha),
+        execution_arn: input.run.execution_arn.clone(),
+        chosen_at: ctx.now(),
+    };
+    ctx.store
+        .put_json(&input.run.day().push_intent(), &intent)
+        .await?;
+    Ok(Prepared::Push(ToPush { intent, bytes }))
 }
 
 /// What the day's receipt says of the transform's file: loaded already (a no-op), another
@@ -305,55 +369,42 @@ async fn loaded_already(
             Ok(Some(no_op(receipt)))
         }
         Recorded::Other(receipt, _) if !input.run.force => {
-            Err(already_pushed(input, &receipt, file_name(key)))
+            Err(already_pushed(&receipt, file_name(key)))
         }
         Recorded::Other(..) | Recorded::None => Ok(None),
     }
 }
 
-/// The loader file to push, as the fresh guard left it.
+/// The loader file to push, as the fresh guard left it, and the name it goes up under.
 #[cfg(feature = "sftp")]
 struct ToPush {
-    key: String,
-    name: String,
+    intent: PushIntent,
     bytes: Bytes,
-    sha256: String,
-    size: u64,
-    /// DELETE rows the fresh guard dropped.
-    dropped: u64,
-    /// The SHA-256 of the file the transform wrote.
-    original_sha: String,
 }
 
 #[cfg(feature = "sftp")]
 impl ToPush {
-    fn new(key: String, bytes: Bytes, dropped: u64, original_sha: String) -> ToPush {
-        let name = file_name(&key).to_string();
-        let sha256 = sha256_hex(&bytes);
-        let size = bytes.len() as u64;
-        ToPush {
-            key,
-            name,
-            bytes,
-            sha256,
-            size,
-            dropped,
-            original_sha,
-        }
+    /// The file an earlier attempt of this execution chose.
+    async fn again(ctx: &StepContext, intent: PushIntent) -> Result<ToPush, StepError> {
+        tracing::info!(file = %intent.file_name, "sending the file an earlier attempt chose");
+        let bytes = ctx.store.get(&intent.loader_key).await?;
+        Ok(ToPush { intent, bytes })
     }
 
     /// The day's receipt for this file, pushed at `pushed_at`.
     fn receipt(&self, input: &PushInput, pushed_at: DateTime<Utc>, forced: bool) -> PushReceipt {
+        let intent = &self.intent;
         PushReceipt {
             run_date: input.run.run_date,
-            file_name: self.name.clone(),
-            loader_key: self.key.clone(),
-            sha256: self.sha256.clone(),
-            bytes: self.size,
+            file_name: intent.file_name.clone(),
+            loader_key: intent.loader_key.clone(),
+            transform_key: Some(intent.transform_key.clone()),
+            sha256: intent.sha256.clone(),
+            bytes: self.bytes.len() as u64,
             pushed_at,
             execution_arn: input.run.execution_arn.clone(),
             execution_name: input.run.execution_name.clone(),
-            source_sha256: (self.dropped > 0).then(|| self.original_sha.clone()),
+            source_sha256: intent.source_sha256.clone(),
             forced,
         }
     }
@@ -370,17 +421,20 @@ async fn push_and_record(
 ) -> Result<PushOutput, StepError> {
     let mut pushed: Option<(String, bool)> = None;
     for _ in 0..3 {
-        let current = recorded(ctx, receipt_key, &file.sha256).await?;
+        let current = recorded(ctx, receipt_key, &file.intent.sha256).await?;
         let etag = match &current {
             Recorded::Same(receipt) if pushed.is_none() => {
                 return Ok(PushOutput {
-                    deletes_dropped_at_push: file.dropped,
+                    deletes_dropped_at_push: file.intent.deletes_dropped,
                     ..no_op(receipt.clone())
                 })
             }
             Recorded::Same(_) => None,
             Recorded::Other(receipt, _) if !input.run.force => {
-                return Err(already_pushed(input, receipt, &file.name));
+                return Err(already_pushed(
+                    receipt,
+                    file_name(&file.intent.transform_key),
+                ));
             }
             Recorded::Other(_, etag) => Some(etag.clone()),
             Recorded::None => None,
@@ -410,7 +464,7 @@ async fn push_and_record(
 /// was there already.
 #[cfg(feature = "sftp")]
 async fn upload(ctx: &StepContext, file: &ToPush) -> Result<(String, bool), StepError> {
-    let name = &file.name;
+    let name = &file.intent.file_name;
     let sftp = ctx.alma_sftp().await?;
     let outcome = sftp.upload_atomic(name, file.bytes.to_vec()).await?;
     let remote_path = format!("{}/{name}", sftp.login().directory.trim_end_matches('/'));
@@ -457,25 +511,25 @@ fn pushed_output(
     receipt: &PushReceipt,
 ) -> PushOutput {
     tracing::info!(
-        loader_key = %file.key,
+        loader_key = %file.intent.loader_key,
         remote_path = %remote_path,
-        bytes = file.size,
-        sha256 = %file.sha256,
+        bytes = file.bytes.len(),
+        sha256 = %file.intent.sha256,
         already_there,
         forced = receipt.forced,
-        deletes_dropped_at_push = file.dropped,
+        deletes_dropped_at_push = file.intent.deletes_dropped,
         "pushed the loader file"
     );
     PushOutput {
-        file_name: file.name,
+        file_name: file.intent.file_name,
         remote_path: Some(remote_path),
-        bytes: file.size,
+        bytes: file.bytes.len() as u64,
         pushed_at: receipt.pushed_at,
         already_there,
         recalled: false,
-        sha256: file.sha256,
-        loader_key: Some(file.key),
-        deletes_dropped_at_push: file.dropped,
+        sha256: file.intent.sha256,
+        loader_key: Some(file.intent.loader_key),
+        deletes_dropped_at_push: file.intent.deletes_dropped,
         forced: receipt.forced,
     }
 }

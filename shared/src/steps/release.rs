@@ -60,13 +60,14 @@ const PAGE_TIME: Duration = Duration::from_secs(20);
 
 /// The day page and the metrics; `None` (logged) when the page could not be written.
 async fn publish_page(ctx: &StepContext, run: &RunInfo, state: &RunState) -> Option<String> {
-    // The day belongs to the execution that holds its lease; this one never ran it.
-    if state
+    // The day belongs to another execution, or was loaded already: nothing of it changed.
+    const UNTOUCHED: [&str; 3] = ["RunInProgress", "AlreadyPushed", "OutOfOrder"];
+    if let Some(error) = state
         .error
         .as_ref()
-        .is_some_and(|e| e.error == "RunInProgress")
+        .filter(|e| UNTOUCHED.contains(&e.error.as_str()))
     {
-        tracing::info!("another execution is running the day: its page is left alone");
+        tracing::info!(error = %error.error, "the day's page is left as it was");
         return None;
     }
     let now = ctx.now();

@@ -30,6 +30,7 @@ async fn seed_loaded_day(store: &Store) {
     let day = DayKeys::new(date(LOADED_DAY));
     let file_name = "20261120092514.txt";
     let receipt = PushReceipt {
+        transform_key: None,
         run_date: date(LOADED_DAY),
         file_name: file_name.into(),
         loader_key: format!("{}{file_name}", day.alma_prefix()),
@@ -237,6 +238,7 @@ async fn a_shrunken_export_holds_until_approved_then_pushes_and_a_rejected_day_p
         .put_json(
             &receipt_of(rejected_day),
             &PushReceipt {
+                transform_key: None,
                 run_date: date(rejected_day),
                 ..receipt
             },
