@@ -229,6 +229,14 @@ pub fn report_lines(r: &DayReport) -> String {
             .unwrap_or_default();
         out.push_str(&detail("Alma's job", format!("{status}{minutes}")));
     }
+    if let Some(loaded) = r.loaded {
+        let said = if loaded {
+            "yes"
+        } else {
+            "no (Alma's job has not said so)"
+        };
+        out.push_str(&detail("loaded in Alma", said));
+    }
     if let Some(calls) = r.alma_calls {
         out.push_str(&detail("Alma calls", calls));
     }

@@ -29,7 +29,8 @@ pub const METRICS: [(&str, &str); 13] = [
 ];
 
 /// The EMF line for a run's report, or `None` for a dry run (it loaded nothing). A run
-/// that failed emits `RunFailed` 1 (else 0) besides the figures it has.
+/// that failed emits `RunFailed` 1 (else 0) besides the figures it has, and a run that judges
+/// a load `DayLoaded` 1 when Alma's job says the day loaded, else 0.
 pub fn emf_line(f: &DayReport, now: DateTime<Utc>) -> Option<String> {
     if f.dry_run {
         return None;
@@ -70,6 +71,11 @@ pub fn emf_line(f: &DayReport, now: DateTime<Utc>) -> Option<String> {
     let failed = f.status == Some(RunStatus::Failed);
     body.insert("RunFailed".into(), json!(u8::from(failed)));
     declared.push(json!({"Name": "RunFailed", "Unit": "Count"}));
+    // Only runs that judge a load: the alarms on it must not be reset by a report rerun.
+    if let Some(loaded) = f.loaded {
+        body.insert("DayLoaded".into(), json!(u8::from(loaded)));
+        declared.push(json!({"Name": "DayLoaded", "Unit": "Count"}));
+    }
     // Properties, not dimensions: searchable in Logs Insights without new metric streams.
     body.insert("RunDate".into(), json!(f.run_date.to_string()));
     if let Some(name) = &f.execution_name {
@@ -159,5 +165,24 @@ mod tests {
         assert_eq!(v["RunFailed"], 1);
         f.dry_run = true;
         assert_eq!(emf_line(&f, Utc::now()), None);
+    }
+
+    #[test]
+    fn a_run_that_judges_a_load_says_whether_the_day_loaded() {
+        let mut f = figures();
+        let line = |f: &DayReport| -> Value {
+            serde_json::from_str(&emf_line(f, Utc::now()).unwrap()).unwrap()
+        };
+        assert!(
+            line(&f).get("DayLoaded").is_none(),
+            "a report rerun judges no load"
+        );
+        f.loaded = Some(false);
+        assert_eq!(line(&f)["DayLoaded"], 0);
+        f.loaded = Some(true);
+        let v = line(&f);
+        assert_eq!(v["DayLoaded"], 1);
+        let declared = v["_aws"]["CloudWatchMetrics"][0]["Metrics"].to_string();
+        assert!(declared.contains("DayLoaded"), "{declared}");
     }
 }

@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::hold::BrakeNote;
 use super::state::RunState;
 use super::summary::TransformCounts;
+use super::Stage;
 
 /// Delta or full load, as the transform decided (absent before delta loads).
 pub use crate::domain::delta::{thousands, Load};
@@ -144,6 +145,11 @@ pub struct DayReport {
     pub timings: Vec<Timing>,
     #[serde(default)]
     pub notes: Notes,
+    /// Whether Alma's job that took the day's file says it loaded (COMPLETED_SUCCESS or
+    /// COMPLETED_WARNING): `None` for a run that does not judge a load (a dry run, a rerun
+    /// of the report alone, a day known only from its summary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loaded: Option<bool>,
 }
 
 impl DayReport {
@@ -176,6 +182,7 @@ impl DayReport {
             rollovers: None,
             timings: Vec::new(),
             notes: Notes::default(),
+            loaded: None,
         }
     }
 
@@ -216,6 +223,7 @@ impl DayReport {
         r.notes.pull_warnings = state.pull.iter().flat_map(|p| p.warnings.clone()).collect();
         r.alma_calls = alma_calls(state, summary);
         r.timings = timings(state, summary, now);
+        r.loaded = loaded(state);
         r
     }
 
@@ -315,6 +323,17 @@ impl DayReport {
             _ => None,
         }
     }
+}
+
+/// Done means done in Alma: a live run that pushed or waited for the day (not a rerun of
+/// the report alone) loaded it only when Alma's job for its file says so.
+fn loaded(state: &RunState) -> Option<bool> {
+    let run = state.run.as_ref()?;
+    if run.dry_run || run.start_at > Stage::WaitForAlma {
+        return None;
+    }
+    let job = state.alma_job.as_ref();
+    Some(job.is_some_and(|job| job.done && super::baseline::loaded(&job.status)))
 }
 
 fn alma_calls(state: &RunState, summary: Option<&Value>) -> Option<u64> {
@@ -507,6 +526,45 @@ mod tests {
             "full load (no earlier day to compare with)"
         );
         assert_eq!(DayReport::from_summary(&json!({})), None);
+    }
+
+    #[test]
+    fn a_day_is_loaded_only_when_alma_s_job_for_its_file_says_so() {
+        let state = |start_at: &str, dry_run: bool, job: Value| {
+            RunState::from_value(&json!({
+                "run": {"run_date": "2026-11-28", "start_at": start_at, "dry_run": dry_run},
+                "alma_job": job,
+            }))
+        };
+        let job = |status: &str| json!({"done": true, "status": status});
+        let loaded = |s: RunState| DayReport::of(date(), &s, None, now()).loaded;
+        assert_eq!(
+            loaded(state("pull", false, job("COMPLETED_SUCCESS"))),
+            Some(true)
+        );
+        assert_eq!(
+            loaded(state("push", false, job("COMPLETED_WARNING"))),
+            Some(true)
+        );
+        for status in ["COMPLETED_FAILED", "NOT_MONITORED", "SKIPPED"] {
+            assert_eq!(
+                loaded(state("pull", false, job(status))),
+                Some(false),
+                "{status}"
+            );
+        }
+        let timed_out = json!({"done": false, "timed_out": true, "status": "RUNNING"});
+        assert_eq!(
+            loaded(state("wait_for_alma", false, timed_out)),
+            Some(false)
+        );
+        assert_eq!(
+            loaded(state("pull", false, Value::Null)),
+            Some(false),
+            "failed before"
+        );
+        assert_eq!(loaded(state("pull", true, job("COMPLETED_SUCCESS"))), None);
+        assert_eq!(loaded(state("rollover_report", false, Value::Null)), None);
     }
 
     #[test]

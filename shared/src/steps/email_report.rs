@@ -63,6 +63,14 @@ pub fn summary_lines(report: &DayReport) -> Vec<(String, String)> {
         lines.push(("Safety brake".into(), brake));
     }
     lines.push(("Loader file pushed to Alma".into(), pushed_line(report)));
+    if let Some(loaded) = report.loaded {
+        let said = if loaded {
+            "yes"
+        } else {
+            "no: Alma's job has not said so"
+        };
+        lines.push(("Loaded in Alma".into(), said.into()));
+    }
     if let Some(status) = &report.alma_job_status {
         let job = report.alma_job.clone().unwrap_or_default();
         let mut status = status.clone();

@@ -61,6 +61,12 @@ fn summary_notes(report: &DayReport) -> Vec<String> {
     if report.dry_run {
         lines.push("Dry run: nothing pushed or mailed.".to_string());
     }
+    if report.loaded == Some(false) {
+        let status = report.alma_job_status.as_deref().unwrap_or("not seen");
+        lines.push(format!(
+            "Not loaded as far as Alma says: its course loader job for the day's file is {status}."
+        ));
+    }
     lines.extend(notes.pull_warnings.iter().cloned());
     if let Some(load) = &report.load {
         lines.push(format!("Loader file: {load}."));

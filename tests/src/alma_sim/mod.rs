@@ -316,6 +316,15 @@ impl AlmaSim {
         true
     }
 
+    /// Deletes the course `course_id`, as a librarian would in Alma; `false` when Alma
+    /// holds no such course.
+    pub fn remove_course(&self, course_id: &str) -> bool {
+        let mut store = self.shared.lock();
+        let before = store.courses.len();
+        store.courses.retain(|c| c.id != course_id);
+        store.courses.len() < before
+    }
+
     /// Every `/almaws/` call so far, in arrival order of completion.
     pub fn calls(&self) -> Vec<CallRecord> {
         self.shared.lock().calls.clone()

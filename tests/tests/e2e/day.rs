@@ -75,13 +75,14 @@ async fn a_normal_day_loads_alma_mails_the_report_and_a_rerun_of_the_report_push
     }
     assert!(visits.iter().all(|v| v.failure.is_none()), "{visits:#?}");
 
-    // The loader file: made by Transform, in S3, pushed to Alma's SFTP byte for byte.
-    let loader = out["transform"]["loader_file_name"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // The loader file: made by Transform, in S3, pushed to Alma's SFTP byte for byte under
+    // the time of its upload (never before the transform's own stamp).
+    let loader = out["push"]["file_name"].as_str().unwrap().to_string();
+    let made = out["transform"]["loader_file_name"].as_str().unwrap();
+    assert!(loader.as_str() >= made, "{loader} is stamped before {made}");
+    assert_eq!(loader.len(), "20261128092514.txt".len(), "{loader}");
     let loader_key = out["transform"]["loader_key"].as_str().unwrap().to_string();
-    assert_eq!(out["push"]["file_name"], loader.as_str());
+    assert_eq!(out["push"]["loader_key"], loader_key.as_str());
     assert_eq!(out["push"]["already_there"], false);
     assert_eq!(stack.alma_files().unwrap(), vec![loader.clone()]);
     let pushed = std::fs::read(stack.alma_dir().join(&loader)).unwrap();

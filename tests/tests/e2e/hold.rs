@@ -12,7 +12,7 @@ use leganto_shared::run::hold::Verdict;
 use leganto_shared::run::receipt::PushReceipt;
 use leganto_shared::store::{DayKeys, Store};
 use leganto_tests::stack::{Stack, StackOptions, BUCKET};
-use leganto_tests::support::RUN_DATE;
+use leganto_tests::support::{sample_dir, RUN_DATE};
 use serde_json::json;
 
 use super::support::{assert_succeeded, entered, post_text, EXECUTION_LIMIT};
@@ -178,8 +178,13 @@ async fn a_shrunken_export_holds_until_approved_then_pushes_and_a_rejected_day_p
     assert_eq!(out["transform"]["brake"]["compared_with"], LOADED_DAY);
     assert_eq!(out["hold"]["decision"], "approved");
     assert_eq!(out["hold"]["by"], "pat@example.edu");
-    let loader = out["transform"]["loader_file_name"].as_str().unwrap();
-    assert_eq!(decided.decision.loader_file, loader);
+    assert_eq!(
+        decided.decision.loader_file,
+        out["transform"]["loader_file_name"].as_str().unwrap()
+    );
+    // Pushed under the time of the approval's upload, not of the morning's transform.
+    let loader = out["push"]["file_name"].as_str().unwrap();
+    assert!(loader >= decided.decision.loader_file.as_str(), "{loader}");
     assert_eq!(stack.alma_files().unwrap(), vec![loader.to_string()]);
     let visits = stack.history(&arn).await.unwrap();
     let told_times = visits
@@ -196,9 +201,17 @@ async fn a_shrunken_export_holds_until_approved_then_pushes_and_a_rejected_day_p
     );
     assert_eq!(hold_posts(&stack).len(), 1, "Slack heard of the hold once");
 
-    // Another day, also shrunken, is rejected: it fails and nothing more reaches Alma.
-    let rejected_day = "2026-11-25";
-    stack.put_sample_export(date(rejected_day)).unwrap();
+    // The next day, shrunken again (a third of the rows), is rejected: it fails and nothing
+    // more reaches Alma.
+    let rejected_day = "2026-11-29";
+    let sample = std::fs::read(sample_dir().join("cem.csv")).unwrap();
+    let third: Vec<&[u8]> = sample
+        .split_inclusive(|b| *b == b'\n')
+        .take(1_000)
+        .collect();
+    stack
+        .put_export("leganto_export_20261129.csv", &third.concat())
+        .unwrap();
     let arn = stack
         .start_execution(
             &format!("held-{rejected_day}"),
@@ -309,7 +322,7 @@ async fn a_held_day_nobody_decides_on_ends_with_nothing_pushed() {
     assert!(names.contains("Check for a person's decision"));
     assert!(!names.contains("Tell people the day is held"));
     let out = rerun.output.unwrap();
-    let loader = out["transform"]["loader_file_name"].as_str().unwrap();
+    let loader = out["push"]["file_name"].as_str().unwrap();
     assert_eq!(stack.alma_files().unwrap(), vec![loader.to_string()]);
     let posts = stack.slack.posts();
     assert_eq!(posts.len(), posts_before + 1, "only the day's summary");

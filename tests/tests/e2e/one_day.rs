@@ -1,6 +1,6 @@
 //! One execution per day at a time, and one load per day: a second execution started while
-//! the first runs stops with `RunInProgress` and leaves the first alone; reruns of the push
-//! leave one file on Alma's server.
+//! the first runs stops with `RunInProgress` and leaves the first alone; reruns that would
+//! push the day again stop at their plan and change nothing of it.
 
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use serde_json::json;
 use super::support::{assert_succeeded, entered, post_text, run, s3_keys, EXECUTION_LIMIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_executions_for_one_day_run_one_and_reruns_of_the_push_load_nothing_twice() {
+async fn two_executions_for_one_day_run_one_and_reruns_of_a_loaded_day_change_nothing() {
     // A slow loader keeps the first execution in its wait while the second starts.
     let stack = match leganto_tests::stack::Stack::start(StackOptions {
         loader_delay: Duration::from_secs(6),
@@ -46,13 +46,12 @@ async fn two_executions_for_one_day_run_one_and_reruns_of_the_push_load_nothing_
         json!({"run_date": RUN_DATE}),
     )
     .await;
-    assert_eq!(second.status, "FAILED");
-    assert_eq!(second.error.as_deref(), Some("RunInProgress"));
-    let cause = second.cause.unwrap_or_default();
-    assert!(cause.contains(&format!("day-{RUN_DATE}")), "{cause}");
+    // It ends at once without failing (no alarm, no Slack post), and leaves the first alone.
+    assert_eq!(second.status, "SUCCEEDED");
     let names = entered(&visits);
+    assert!(names.contains("Another execution is running the day"));
     assert!(!names.contains("Pull the CEM export"));
-    assert!(names.contains("Release the run date after the failure"));
+    assert!(!names.contains("Notify Slack of the failure"));
     assert!(
         s3_keys(&stack).await.contains("locks/2026/11/28/run.json"),
         "the second execution gave back the first one's lease"
@@ -64,54 +63,48 @@ async fn two_executions_for_one_day_run_one_and_reruns_of_the_push_load_nothing_
         .unwrap();
     assert_succeeded(&first);
     let out = first.output.unwrap();
-    let loader = out["transform"]["loader_file_name"].as_str().unwrap();
+    let loader = out["push"]["file_name"].as_str().unwrap();
     assert_eq!(stack.alma_files().unwrap(), vec![loader.to_string()]);
     let keys = s3_keys(&stack).await;
     assert!(!keys.contains("locks/2026/11/28/run.json"), "{keys:?}");
     assert!(keys.contains("alma/2026/11/28/pushed.json"), "{keys:?}");
 
-    // Slack heard once of the duplicate, saying what happened, and once of the day.
+    // Slack heard of the day once, and nothing of the duplicate.
     let posts: Vec<String> = stack.slack.posts().iter().map(post_text).collect();
-    assert_eq!(posts.len(), 2, "{posts:#?}");
-    let duplicate: Vec<&String> = posts
-        .iter()
-        .filter(|p| p.contains("another execution is running this day"))
-        .collect();
-    assert_eq!(duplicate.len(), 1, "{posts:#?}");
+    assert_eq!(posts.len(), 1, "{posts:#?}");
 
-    // Reruns from the push, twice: the same bytes, nothing sent again.
-    for n in 1..=2 {
-        let (rerun, _) = run(
+    // Reruns that would push the day again stop at their plan: nothing of the day changes,
+    // its page included, and Alma gets nothing.
+    let page = stack.s3_get("reports/2026/11/28/index.html").await.unwrap();
+    let summary = stack
+        .s3_get("reports/2026/11/28/run-summary.json")
+        .await
+        .unwrap();
+    for start_at in ["push", "transform"] {
+        let (rerun, visits) = run(
             &stack,
-            &format!("rerun-{RUN_DATE}-push-{n}"),
-            json!({"run_date": RUN_DATE, "start_at": "push"}),
+            &format!("rerun-{RUN_DATE}-{start_at}"),
+            json!({"run_date": RUN_DATE, "start_at": start_at}),
         )
         .await;
-        assert_succeeded(&rerun);
-        let out = rerun.output.unwrap();
-        assert_eq!(out["push"]["already_there"], true, "{}", out["push"]);
-        assert_eq!(out["push"]["file_name"], loader);
+        assert_eq!(rerun.status, "FAILED");
+        assert_eq!(rerun.error.as_deref(), Some("AlreadyPushed"));
+        assert!(rerun.cause.unwrap_or_default().contains("--force"));
+        assert!(!entered(&visits).contains("Transform the export"));
         let last = post_text(stack.slack.posts().last().unwrap());
-        assert!(
-            last.contains("Already loaded, nothing new pushed"),
-            "{last}"
-        );
+        assert!(last.contains("already loaded; nothing pushed"), "{last}");
     }
-    assert_eq!(stack.alma_files().unwrap(), vec![loader.to_string()]);
-
-    // A rerun from the transform after Alma loaded the day makes a different file (the
-    // courses it deleted are gone now): refused, nothing sent.
-    let (rerun, _) = run(
-        &stack,
-        &format!("rerun-{RUN_DATE}-transform"),
-        json!({"run_date": RUN_DATE, "start_at": "transform"}),
-    )
-    .await;
-    assert_eq!(rerun.status, "FAILED");
-    assert_eq!(rerun.error.as_deref(), Some("AlreadyPushed"));
-    assert!(rerun.cause.unwrap_or_default().contains("--force"));
-    let last = post_text(stack.slack.posts().last().unwrap());
-    assert!(last.contains("already loaded; nothing pushed"), "{last}");
+    assert_eq!(
+        stack.s3_get("reports/2026/11/28/index.html").await.unwrap(),
+        page
+    );
+    assert_eq!(
+        stack
+            .s3_get("reports/2026/11/28/run-summary.json")
+            .await
+            .unwrap(),
+        summary
+    );
     assert_eq!(stack.alma_files().unwrap(), vec![loader.to_string()]);
     assert_eq!(
         stack.alma.job_instances().len(),

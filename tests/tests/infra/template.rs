@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
+use leganto_shared::page::metrics::{emf_line, NAMESPACE};
+use leganto_shared::run::report::DayReport;
 use leganto_shared::secrets::SecretPurpose;
 use serde_yaml_ng::Value as Yaml;
 
@@ -1062,8 +1064,41 @@ fn alarms(template: &Yaml) -> BTreeMap<String, Yaml> {
     resources(template)
         .into_iter()
         .filter(|(_, r)| resource_type(r) == "AWS::CloudWatch::Alarm")
-        .filter_map(|(_, r)| Some((scalar(&r["Properties"]["MetricName"])?, r)))
         .collect()
+}
+
+/// The alarm on `metric` of the `AWS/States` namespace.
+fn states_alarm(template: &Yaml, metric: &str) -> Yaml {
+    alarms(template)
+        .into_values()
+        .find(|a| {
+            let props = &a["Properties"];
+            scalar(&props["Namespace"]).as_deref() == Some("AWS/States")
+                && scalar(&props["MetricName"]).as_deref() == Some(metric)
+        })
+        .unwrap_or_else(|| panic!("an alarm on {metric}"))
+}
+
+/// CloudWatch: periods of 10, 20, 30 or a multiple of 60 s; at most a day of evaluation for
+/// periods under an hour, seven days otherwise.
+fn assert_deployable_evaluation(name: &str, props: &Yaml) {
+    let period = number(props.get("Period")).expect("Period");
+    let periods = number(props.get("EvaluationPeriods")).expect("EvaluationPeriods");
+    assert!(period.is_multiple_of(60), "{name}: period {period}");
+    let most = if period < 3600 { 86_400 } else { 604_800 };
+    assert!(
+        period * periods <= most,
+        "{name}: evaluates {period}×{periods} s"
+    );
+}
+
+fn assert_goes_to_the_topic(name: &str, props: &Yaml) {
+    let (tag, target) = untag(&props["AlarmActions"][0]);
+    assert_eq!(
+        (tag.as_deref(), target.as_str()),
+        (Some("!Ref"), Some("AlertTopic")),
+        "{name}: alarms go to the topic"
+    );
 }
 
 #[test]
@@ -1072,17 +1107,13 @@ fn failed_timed_out_and_aborted_runs_raise_alarms_on_the_alerts_topic() {
     let all = resources(&template);
     let topic = &all["AlertTopic"];
     assert_eq!(resource_type(topic), "AWS::SNS::Topic");
-    let alarms = alarms(&template);
     for metric in [
         "ExecutionsFailed",
         "ExecutionsTimedOut",
         "ExecutionsAborted",
-        "ExecutionsSucceeded",
     ] {
-        let props = &alarms
-            .get(metric)
-            .unwrap_or_else(|| panic!("an alarm on {metric}"))["Properties"];
-        assert_eq!(scalar(&props["Namespace"]).as_deref(), Some("AWS/States"));
+        let alarm = states_alarm(&template, metric);
+        let props = &alarm["Properties"];
         let dimension = &props["Dimensions"][0];
         assert_eq!(
             scalar(&dimension["Name"]).as_deref(),
@@ -1094,48 +1125,79 @@ fn failed_timed_out_and_aborted_runs_raise_alarms_on_the_alerts_topic() {
             (Some("!Ref"), Some("StateMachine")),
             "{metric}: the run's state machine"
         );
-        let (tag, target) = untag(&props["AlarmActions"][0]);
+        assert_goes_to_the_topic(metric, props);
+        assert_deployable_evaluation(metric, props);
+        assert_eq!(scalar(&props["Statistic"]).as_deref(), Some("Sum"));
+        assert_eq!(number(props.get("Threshold")), Some(1));
         assert_eq!(
-            (tag.as_deref(), target.as_str()),
-            (Some("!Ref"), Some("AlertTopic")),
-            "{metric}: alarms go to the topic"
+            scalar(&props["ComparisonOperator"]).as_deref(),
+            Some("GreaterThanOrEqualToThreshold")
         );
-        let period = number(props.get("Period")).expect("Period");
-        let periods = number(props.get("EvaluationPeriods")).expect("EvaluationPeriods");
-        // CloudWatch: periods of 10, 20, 30 or a multiple of 60 s; at most a day of
-        // evaluation for periods under an hour, seven days otherwise.
-        assert!(period.is_multiple_of(60), "{metric}: period {period}");
-        let most = if period < 3600 { 86_400 } else { 604_800 };
-        assert!(
-            period * periods <= most,
-            "{metric}: evaluates {period}×{periods} s"
+        assert_eq!(
+            scalar(&props["TreatMissingData"]).as_deref(),
+            Some("notBreaching"),
+            "{metric}: a quiet day is not a failure"
         );
-        if metric != "ExecutionsSucceeded" {
-            assert_eq!(scalar(&props["Statistic"]).as_deref(), Some("Sum"));
-            assert_eq!(number(props.get("Threshold")), Some(1));
-            assert_eq!(
-                scalar(&props["ComparisonOperator"]).as_deref(),
-                Some("GreaterThanOrEqualToThreshold")
-            );
-            assert_eq!(
-                scalar(&props["TreatMissingData"]).as_deref(),
-                Some("notBreaching"),
-                "{metric}: a quiet day is not a failure"
-            );
-        }
     }
 }
 
+/// The alarms on `DayLoaded`, the metric each live run's release emits.
+fn day_loaded_alarms(template: &Yaml) -> BTreeMap<String, Yaml> {
+    // The product emits the metric these alarms watch, in their namespace.
+    let report: DayReport = serde_json::from_value(serde_json::json!({
+        "run_date": "2026-11-28", "status": "succeeded", "loaded": false
+    }))
+    .unwrap();
+    let line: serde_json::Value =
+        serde_json::from_str(&emf_line(&report, chrono::Utc::now()).unwrap()).unwrap();
+    assert_eq!(line["DayLoaded"], 0);
+    assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
+    alarms(template)
+        .into_iter()
+        .filter(|(_, a)| {
+            let props = &a["Properties"];
+            scalar(&props["Namespace"]).as_deref() == Some(NAMESPACE)
+                && scalar(&props["MetricName"]).as_deref() == Some("DayLoaded")
+        })
+        .collect()
+}
+
 #[test]
-fn a_day_without_a_successful_run_raises_an_alarm_while_the_schedule_is_on() {
+fn a_day_alma_did_not_load_raises_an_alarm_at_once() {
     let template = template();
-    let alarm = &alarms(&template)["ExecutionsSucceeded"];
+    let alarms = day_loaded_alarms(&template);
+    let alarm = &alarms["DayNotLoadedAlarm"];
     let props = &alarm["Properties"];
+    assert_goes_to_the_topic("DayNotLoadedAlarm", props);
+    assert_deployable_evaluation("DayNotLoadedAlarm", props);
+    assert_eq!(number(props.get("EvaluationPeriods")), Some(1));
+    assert_eq!(scalar(&props["Statistic"]).as_deref(), Some("Minimum"));
+    assert_eq!(number(props.get("Threshold")), Some(1));
+    assert_eq!(
+        scalar(&props["ComparisonOperator"]).as_deref(),
+        Some("LessThanThreshold")
+    );
+    assert_eq!(
+        scalar(&props["TreatMissingData"]).as_deref(),
+        Some("notBreaching"),
+        "a day without a run is the other alarm's"
+    );
+    assert!(alarm.get("Condition").is_none(), "whatever the schedule");
+}
+
+#[test]
+fn a_day_without_a_loaded_day_raises_an_alarm_while_the_schedule_is_on() {
+    let template = template();
+    let alarms = day_loaded_alarms(&template);
+    let alarm = &alarms["NoDayLoadedAlarm"];
+    let props = &alarm["Properties"];
+    assert_goes_to_the_topic("NoDayLoadedAlarm", props);
+    assert_deployable_evaluation("NoDayLoadedAlarm", props);
     let period = number(props.get("Period")).expect("Period");
     let periods = number(props.get("EvaluationPeriods")).expect("EvaluationPeriods");
     assert_eq!(period * periods, 26 * 3600, "26 hours");
     assert_eq!(number(props.get("DatapointsToAlarm")), Some(periods));
-    assert_eq!(scalar(&props["Statistic"]).as_deref(), Some("Sum"));
+    assert_eq!(scalar(&props["Statistic"]).as_deref(), Some("Maximum"));
     assert_eq!(number(props.get("Threshold")), Some(1));
     assert_eq!(
         scalar(&props["ComparisonOperator"]).as_deref(),
@@ -1144,7 +1206,7 @@ fn a_day_without_a_successful_run_raises_an_alarm_while_the_schedule_is_on() {
     assert_eq!(
         scalar(&props["TreatMissingData"]).as_deref(),
         Some("breaching"),
-        "no data is no success: silence must alarm"
+        "no data is no loaded day: silence must alarm"
     );
     let condition = scalar(&alarm["Condition"]).expect("only with the schedule on");
     let text = serde_yaml_ng::to_string(

@@ -7,6 +7,7 @@ use leganto_shared::run::lease::Lease;
 use leganto_tests::moto::REGION;
 use leganto_tests::support::RUN_DATE;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 use super::{expect_error, World, ALMA, EXPORT_NAME};
 use crate::read_sample;
@@ -41,89 +42,273 @@ async fn receipt(world: &World) -> Value {
     serde_json::from_slice(&world.s3_get(RECEIPT).await).unwrap()
 }
 
+/// Every object under the day's prefixes, with its bytes.
+async fn day_objects(world: &World) -> BTreeMap<String, Vec<u8>> {
+    let mut objects = BTreeMap::new();
+    for prefix in [
+        "cem/2026/11/28/",
+        "alma/2026/11/28/",
+        "reports/2026/11/28/",
+        "state/",
+    ] {
+        for key in world.s3_keys(prefix).await {
+            let bytes = world.s3_get(&key).await;
+            objects.insert(key, bytes);
+        }
+    }
+    objects
+}
+
+/// `20261206093000.txt` → `20261206093000`, for comparing stamps.
+fn stamp(name: &Value) -> &str {
+    let stamp = name.as_str().unwrap().strip_suffix(".txt").unwrap();
+    assert_eq!(stamp.len(), 14, "{stamp}");
+    assert!(stamp.bytes().all(|b| b.is_ascii_digit()), "{stamp}");
+    stamp
+}
+
 #[tokio::test]
-async fn a_rerun_from_the_transform_loads_nothing_twice_and_only_force_sends_a_second_file() {
+async fn a_day_goes_up_once_under_the_time_of_its_upload_and_a_rerun_changes_nothing() {
     let world = World::start("one-load").await;
     world.put_export(EXPORT_NAME, &read_sample("cem.csv"));
-    let mut state = world.plan(json!({"run_date": RUN_DATE})).await.unwrap();
+    let mut state = plan_as(&world, "daily", json!({"run_date": RUN_DATE}))
+        .await
+        .unwrap();
     world.step("pull", &mut state, "pull").await;
-    world.step("transform", &mut state, "transform").await;
+    let transform = world.step("transform", &mut state, "transform").await;
     let first = world.step("push", &mut state, "push").await;
     assert_eq!(first["already_there"], false);
     assert_eq!(first["sha256"].as_str().unwrap().len(), 64);
+    // Named for the upload (never before the transform), while S3 keeps the transform's
+    // file under its own name.
+    assert!(stamp(&first["file_name"]) >= stamp(&transform["loader_file_name"]));
+    assert_eq!(first["loader_key"], transform["loader_key"]);
+    assert_eq!(world.alma_files(), [first["file_name"].as_str().unwrap()]);
     let written = receipt(&world).await;
     assert_eq!(written["file_name"], first["file_name"]);
     assert_eq!(written["sha256"], first["sha256"]);
-    assert_eq!(written["execution_name"], "one-load");
+    assert_eq!(written["transform_key"], transform["loader_key"]);
+    assert_eq!(written["execution_name"], "daily");
     world.release(&state).await;
 
-    // A rerun from the transform makes the same bytes under a new name: nothing is sent.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let mut rerun = world
-        .plan(json!({"run_date": RUN_DATE, "start_at": "transform"}))
+    // A rerun that would push again stops at its plan, before anything of the day changes.
+    let before = day_objects(&world).await;
+    for start_at in ["pull", "transform", "push"] {
+        let input = json!({"run_date": RUN_DATE, "start_at": start_at});
+        let err = expect_error(plan_as(&world, "rerun", input).await);
+        assert_eq!(err.error_name(), "AlreadyPushed");
+        let message = err.message();
+        assert!(
+            message.contains(first["file_name"].as_str().unwrap()),
+            "{message}"
+        );
+        assert!(message.contains("--force"), "{message}");
+    }
+    assert_eq!(
+        day_objects(&world).await,
+        before,
+        "the rerun changed the day"
+    );
+    assert!(!world.ctx.store.exists(LEASE).await.unwrap());
+    // Waiting for Alma again or redoing the report still may.
+    let wait = plan_as(
+        &world,
+        "rewait",
+        json!({"run_date": RUN_DATE, "start_at": "wait_for_alma"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(wait["push"]["file_name"], first["file_name"]);
+    world.release(&wait).await;
+}
+
+#[tokio::test]
+async fn a_forced_rerun_sends_the_same_bytes_never_and_a_different_file_only_when_forced() {
+    let world = World::start("forced").await;
+    world.put_export(EXPORT_NAME, &read_sample("cem.csv"));
+    let mut state = plan_as(&world, "daily", json!({"run_date": RUN_DATE}))
         .await
         .unwrap();
-    let transform = world.step("transform", &mut rerun, "transform").await;
-    assert_ne!(transform["loader_file_name"], first["file_name"]);
-    let again = world.step("push", &mut rerun, "push").await;
-    assert_eq!(again["already_there"], true, "{again}");
-    assert_eq!(again["file_name"], first["file_name"]);
-    assert_eq!(world.alma_files(), [first["file_name"].as_str().unwrap()]);
+    world.step("pull", &mut state, "pull").await;
+    world.step("transform", &mut state, "transform").await;
+    let first = world.step("push", &mut state, "push").await;
+    let name = first["file_name"].as_str().unwrap().to_string();
+    let written = receipt(&world).await;
+    world.release(&state).await;
 
-    // Even when Alma's loader has moved the file away, the same bytes are not sent again.
-    std::fs::remove_file(
-        world
-            .sshd
-            .directory(ALMA)
-            .join(first["file_name"].as_str().unwrap()),
-    )
-    .unwrap();
-    let again = world.step("push", &mut rerun, "push").await;
+    // Forced, the same bytes are still the same load: nothing is sent.
+    let input = json!({"run_date": RUN_DATE, "start_at": "transform", "force": true});
+    let mut forced = plan_as(&world, "forced", input).await.unwrap();
+    world.step("transform", &mut forced, "transform").await;
+    let again = world.step("push", &mut forced, "push").await;
+    assert_eq!(again["already_there"], true, "{again}");
+    assert_eq!(again["file_name"], name.as_str());
+    // Even when Alma's loader has moved the file away.
+    std::fs::remove_file(world.sshd.directory(ALMA).join(&name)).unwrap();
+    let again = world.step("push", &mut forced, "push").await;
     assert_eq!(again["already_there"], true);
     assert!(world.alma_files().is_empty(), "{:?}", world.alma_files());
 
-    // Different bytes for a day already loaded: refused, and Slack's message says what to do.
-    let changed_key = rerun["transform"]["loader_key"]
+    // Different bytes for a day already loaded: refused at the push unless forced.
+    let changed_key = forced["transform"]["loader_key"]
         .as_str()
         .unwrap()
         .to_string();
     let changed = [world.s3_get(&changed_key).await.as_slice(), b"\r\n"].concat();
-    world
-        .ctx
-        .store
+    let store = &world.ctx.store;
+    store
         .put(&changed_key, changed, "text/plain")
         .await
         .unwrap();
-    let err = expect_error(world.call("push", rerun.clone()).await);
+    let mut unforced = forced.clone();
+    unforced["run"]["force"] = json!(false);
+    let err = expect_error(world.call("push", unforced).await);
     assert_eq!(err.error_name(), "AlreadyPushed");
-    let message = err.message();
-    assert!(
-        message.contains(first["file_name"].as_str().unwrap()),
-        "{message}"
-    );
-    assert!(message.contains("--force"), "{message}");
+    assert!(err.message().contains(&name), "{}", err.message());
+    assert!(err.message().contains("--force"), "{}", err.message());
     assert!(world.alma_files().is_empty());
     assert_eq!(receipt(&world).await, written, "the receipt is unchanged");
-    world.release(&rerun).await;
 
-    // With force the second file goes, and the receipt names it.
-    let mut forced = world
-        .plan(json!({"run_date": RUN_DATE, "start_at": "push", "force": true}))
-        .await
-        .unwrap();
-    assert_eq!(forced["run"]["force"], true);
-    forced["transform"] = rerun["transform"].clone();
+    // With force the second file goes, under a later stamp, and the receipt names it.
     let pushed = world.step("push", &mut forced, "push").await;
     assert_eq!(pushed["forced"], true);
     assert_eq!(pushed["already_there"], false);
-    assert_eq!(
-        world.alma_files(),
-        [transform["loader_file_name"].as_str().unwrap()]
-    );
+    assert!(stamp(&pushed["file_name"]) > name.strip_suffix(".txt").unwrap());
+    assert_eq!(world.alma_files(), [pushed["file_name"].as_str().unwrap()]);
     let replaced = receipt(&world).await;
-    assert_eq!(replaced["file_name"], transform["loader_file_name"]);
+    assert_eq!(replaced["file_name"], pushed["file_name"]);
     assert_eq!(replaced["forced"], true);
     assert_eq!(replaced["sha256"], pushed["sha256"]);
+}
+
+#[tokio::test]
+async fn a_retried_push_whose_receipt_was_not_written_sends_the_same_file_again() {
+    let world = World::start("retry").await;
+    world
+        .put_loader_file(
+            "20261128092514.txt",
+            read_sample("expected_alma.txt"),
+            Utc::now(),
+        )
+        .await;
+    let mut state = plan_as(
+        &world,
+        "daily",
+        json!({"run_date": RUN_DATE, "start_at": "push"}),
+    )
+    .await
+    .unwrap();
+    // What an earlier attempt of this execution did before its receipt write failed: it
+    // chose a name, recorded it, and uploaded the file under it.
+    let bytes = read_sample("expected_alma.txt");
+    let intent = json!({
+        "file_name": "20261128093000.txt",
+        "loader_key": "alma/2026/11/28/20261128092514.txt",
+        "transform_key": "alma/2026/11/28/20261128092514.txt",
+        "sha256": leganto_shared::run::receipt::sha256_hex(&bytes),
+        "execution_arn": arn("daily"),
+        "chosen_at": "2026-11-28T16:30:00Z",
+    });
+    let store = &world.ctx.store;
+    store
+        .put_json("alma/2026/11/28/pushing.json", &intent)
+        .await
+        .unwrap();
+    std::fs::write(
+        world.sshd.directory(ALMA).join("20261128093000.txt"),
+        &bytes,
+    )
+    .unwrap();
+
+    let pushed = world.step("push", &mut state, "push").await;
+    assert_eq!(pushed["file_name"], "20261128093000.txt");
+    assert_eq!(pushed["already_there"], true, "{pushed}");
+    assert_eq!(
+        world.alma_files(),
+        ["20261128093000.txt"],
+        "one file, not two"
+    );
+    assert_eq!(receipt(&world).await["file_name"], "20261128093000.txt");
+
+    // Another execution's intent is not this one's: it names its own file.
+    world.release(&state).await;
+    store
+        .delete_if(RECEIPT, &etag(&world, RECEIPT).await)
+        .await
+        .unwrap();
+    std::fs::remove_file(world.sshd.directory(ALMA).join("20261128093000.txt")).unwrap();
+    let mut next = plan_as(
+        &world,
+        "next",
+        json!({"run_date": RUN_DATE, "start_at": "push"}),
+    )
+    .await
+    .unwrap();
+    let pushed = world.step("push", &mut next, "push").await;
+    assert_ne!(pushed["file_name"], "20261128093000.txt");
+    assert_eq!(world.alma_files(), [pushed["file_name"].as_str().unwrap()]);
+}
+
+async fn etag(world: &World, key: &str) -> String {
+    let (_, etag) = world
+        .ctx
+        .store
+        .get_json_versioned::<Value>(key)
+        .await
+        .unwrap()
+        .unwrap();
+    etag
+}
+
+#[tokio::test]
+async fn a_day_older_than_the_newest_loaded_one_is_refused_and_alma_gets_nothing() {
+    let world = World::start("in-order").await;
+    // The 29th is loaded.
+    let later = json!({
+        "run_date": "2026-11-29", "file_name": "20261129093000.txt",
+        "loader_key": "alma/2026/11/29/20261129092000.txt", "sha256": "ab", "bytes": 10,
+        "pushed_at": "2026-11-29T16:30:00Z", "execution_name": "daily-29"
+    });
+    let store = &world.ctx.store;
+    store
+        .put_json("alma/2026/11/29/pushed.json", &later)
+        .await
+        .unwrap();
+    world
+        .put_loader_file(
+            "20261128092514.txt",
+            read_sample("expected_alma.txt"),
+            Utc::now(),
+        )
+        .await;
+
+    for start_at in ["pull", "transform", "push"] {
+        let input = json!({"run_date": RUN_DATE, "start_at": start_at});
+        let err = expect_error(plan_as(&world, "late", input).await);
+        assert_eq!(err.error_name(), "OutOfOrder");
+        let message = err.message();
+        for expected in ["2026-11-29", "20261129093000.txt", "--force"] {
+            assert!(message.contains(expected), "{expected:?} not in {message}");
+        }
+    }
+    // A push that got past its plan (the later day loaded meanwhile) is refused too.
+    let mut state = plan_as(
+        &world,
+        "late",
+        json!({"run_date": RUN_DATE, "start_at": "push", "force": true}),
+    )
+    .await
+    .unwrap();
+    let mut unforced = state.clone();
+    unforced["run"]["force"] = json!(false);
+    let err = expect_error(world.call("push", unforced).await);
+    assert_eq!(err.error_name(), "OutOfOrder");
+    assert!(world.alma_files().is_empty(), "{:?}", world.alma_files());
+
+    // Forced, it goes, and after the later day's file.
+    let pushed = world.step("push", &mut state, "push").await;
+    assert!(stamp(&pushed["file_name"]) > "20261129093000");
+    assert_eq!(world.alma_files(), [pushed["file_name"].as_str().unwrap()]);
 }
 
 #[tokio::test]
@@ -155,7 +340,7 @@ async fn the_plan_recalls_a_push_from_the_receipt_only() {
         .await
         .unwrap();
     assert_eq!(state["push"]["recalled"], true);
-    assert_eq!(state["push"]["file_name"], "20261128092514.txt");
+    assert_eq!(state["push"]["file_name"], pushed["file_name"]);
     assert_eq!(state["push"]["sha256"], pushed["sha256"]);
     assert_eq!(state["push"]["pushed_at"], pushed["pushed_at"]);
 }
@@ -256,6 +441,19 @@ async fn a_late_push_checks_its_deletes_again_and_drops_one_whose_course_gained_
                     .any(|(code, section)| *code == c.code && *section == c.section)
         })
         .expect("a DELETE row names a course Alma holds");
+    // And one that Alma no longer holds (deleted by hand since): no answer, no DELETE.
+    let gone = world
+        .sim
+        .courses()
+        .into_iter()
+        .find(|c| {
+            c.id != course.id
+                && deletes
+                    .iter()
+                    .any(|(code, section)| *code == c.code && *section == c.section)
+        })
+        .expect("a second DELETE row names a course Alma holds");
+    assert!(world.sim.remove_course(&gone.id));
     // Checked ten days ago.
     world
         .put_loader_file(
@@ -271,7 +469,7 @@ async fn a_late_push_checks_its_deletes_again_and_drops_one_whose_course_gained_
         .await
         .unwrap();
     let pushed = world.step("push", &mut state, "push").await;
-    assert_eq!(pushed["deletes_dropped_at_push"], 1, "{pushed}");
+    assert_eq!(pushed["deletes_dropped_at_push"], 2, "{pushed}");
     let name = pushed["file_name"].as_str().unwrap();
     assert_ne!(name, "20261128092514.txt", "a new loader file");
     assert_eq!(world.alma_files(), [name]);
@@ -280,18 +478,28 @@ async fn a_late_push_checks_its_deletes_again_and_drops_one_whose_course_gained_
         sent.split("\r\n")
             .any(|l| l.starts_with(&format!("{code}\t")) && l.contains("\tDELETE\t"))
     };
-    assert!(
-        !row_of(&course.code),
-        "the DELETE of {} went out",
-        course.code
-    );
-    for (code, _) in deletes.iter().filter(|(code, _)| *code != course.code) {
+    for dropped in [&course.code, &gone.code] {
+        assert!(!row_of(dropped), "the DELETE of {dropped} went out");
+    }
+    let kept = deletes
+        .iter()
+        .filter(|(code, _)| *code != course.code && *code != gone.code);
+    for (code, _) in kept {
         assert!(row_of(code), "the DELETE of {code} was dropped too");
     }
-    assert_eq!(sent.split("\r\n").count(), loader.split("\r\n").count() - 1);
-    // The receipt records the file that went, kept in S3 beside the transform's.
+    assert_eq!(sent.split("\r\n").count(), loader.split("\r\n").count() - 2);
+    // The receipt records the file that went, kept in S3 beside the transform's, which
+    // stays as it was.
     let written = receipt(&world).await;
     assert_eq!(written["file_name"], name);
+    assert_eq!(
+        written["loader_key"],
+        "alma/2026/11/28/20261128092514.guarded.txt"
+    );
+    assert_eq!(
+        world.s3_get("alma/2026/11/28/20261128092514.txt").await,
+        loader.as_bytes()
+    );
     assert_eq!(
         world.s3_get(written["loader_key"].as_str().unwrap()).await,
         sent.as_bytes()
@@ -320,7 +528,8 @@ async fn fresh_delete_checks_are_not_made_again() {
         .await
         .unwrap();
     let pushed = world.step("push", &mut state, "push").await;
-    assert_eq!(pushed["file_name"], "20261128092514.txt");
+    stamp(&pushed["file_name"]);
+    assert_eq!(pushed["loader_key"], "alma/2026/11/28/20261128092514.txt");
     assert!(pushed.get("deletes_dropped_at_push").is_none(), "{pushed}");
     assert!(
         world.sim.calls().is_empty(),
