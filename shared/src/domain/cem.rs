@@ -425,30 +425,8 @@ impl<R: Read> CemReader<R> {
         if let Some(byte) = has_control(header.as_slice()) {
             return Err(CemError::NotText { byte });
         }
-        let names: Vec<String> = header
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let s = decode(f, encoding);
-                let s = if i == 0 {
-                    s.trim_start_matches('\u{feff}')
-                } else {
-                    &s
-                };
-                s.trim().to_ascii_uppercase()
-            })
-            .collect();
-        let mut index = [0usize; 16];
-        let mut missing = Vec::new();
-        for (slot, want) in index.iter_mut().zip(REQUIRED_COLUMNS) {
-            match names.iter().position(|n| n == want) {
-                Some(i) => *slot = i,
-                None => missing.push(want.to_owned()),
-            }
-        }
-        if !missing.is_empty() {
-            return Err(CemError::MissingColumns(missing));
-        }
+        let names = header_names(&header, encoding);
+        let index = column_index(&names)?;
         let mut record = csv::ByteRecord::new();
         if !csv.read_byte_record(&mut record).map_err(CemError::Csv)? {
             return Err(CemError::NoDataRows);
@@ -592,6 +570,40 @@ impl<R: Read> CemReader<R> {
             reason: format!("expected {} fields, found {}", self.width, rec.len()),
         }
     }
+}
+
+/// The header's names, decoded, trimmed and in capitals, a BOM left in the first removed.
+fn header_names(header: &csv::ByteRecord, encoding: TextEncoding) -> Vec<String> {
+    header
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let s = decode(f, encoding);
+            let s = if i == 0 {
+                s.trim_start_matches('\u{feff}')
+            } else {
+                &s
+            };
+            s.trim().to_ascii_uppercase()
+        })
+        .collect()
+}
+
+/// Where each required column is among `names`, in [`Col`] order; all of them missing
+/// named when any is.
+fn column_index(names: &[String]) -> Result<[usize; 16], CemError> {
+    let mut index = [0usize; 16];
+    let mut missing = Vec::new();
+    for (slot, want) in index.iter_mut().zip(REQUIRED_COLUMNS) {
+        match names.iter().position(|n| n == want) {
+            Some(i) => *slot = i,
+            None => missing.push(want.to_owned()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(CemError::MissingColumns(missing));
+    }
+    Ok(index)
 }
 
 /// The used columns of `rec`, decoded and trimmed. An ASCII row (most of them) is borrowed
