@@ -15,13 +15,13 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::Instrument;
 
-use super::error::AlmaError;
+use super::error::{AlmaError, TransientReason};
 use super::model::{
     alma_date, AlmaCourseRecord, CoursePage, JobInstance, JobInstanceBody, JobInstancesBody,
     JobSummary, JobsBody, MalformedBody, ReadingListsBody,
 };
 use super::progress::{Phase, Progress};
-use super::retry::{classify, AnswerVerdict, Backoff, TransientReason};
+use super::retry::{classify, AnswerVerdict, Backoff};
 use crate::domain::AlmaCourse;
 use crate::error::ErrorName;
 
