@@ -8,7 +8,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use leganto_shared::alma::CourseCache;
-use leganto_shared::domain::delta::{self, Baseline, Changed, Load, LoadKind};
+use leganto_shared::domain::delta::{Baseline, Changed, Load, LoadKind};
+use leganto_shared::domain::run::write_course_rows;
 use leganto_shared::domain::{self, DeleteGuard, Rules, RunSummary};
 use leganto_shared::pipeline;
 
@@ -40,7 +41,7 @@ pub struct Args {
 fn read_baseline(path: &Path, rules: &Rules) -> Result<Baseline, Fatal> {
     let mut input = common::open_input(path)?;
     let mut rows = Vec::new();
-    delta::write_course_rows(&mut input, rules, &mut rows).map_err(|e| {
+    write_course_rows(&mut input, rules, &mut rows).map_err(|e| {
         Fatal::Input(format!(
             "the baseline export {} cannot be used: {e}",
             path.display()
@@ -74,7 +75,7 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
 fn changed_since(baseline: &Path, input: &mut File, rules: &Rules) -> Result<Changed, Fatal> {
     let baseline = read_baseline(baseline, rules)?;
     let mut today = Vec::new();
-    delta::write_course_rows(input, rules, &mut today)?;
+    write_course_rows(input, rules, &mut today)?;
     Ok(Changed::between(&today, &baseline))
 }
 

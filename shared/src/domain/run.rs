@@ -468,9 +468,11 @@ pub fn transform_only<R: Read + Seek, W: Write>(
     Ok(summary)
 }
 
-/// §8's course rows, in the loader layout: the row rules and the merge, before the delete
-/// guard and rollover substitution, one row per code in first-seen order.
-pub(super) fn course_rows<R: Read + Seek, W: Write>(
+/// Writes the day's course rows (§8) in the loader file's layout, header first: the next
+/// baseline once Alma has loaded the day. The row rules and the merge, before the delete
+/// guard and rollover substitution, one row per code in first-seen order. Returns how many
+/// rows.
+pub fn write_course_rows<R: Read + Seek, W: Write>(
     input: &mut R,
     rules: &Rules,
     out: W,

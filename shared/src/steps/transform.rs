@@ -17,7 +17,7 @@ use super::resume::{self, PushSide, Resumable};
 use super::{RunInfo, StepContext, StepError};
 use crate::domain::delta::{self, Changed, Load, LoadKind};
 use crate::domain::loader::loader_file_name;
-use crate::domain::run::Scan;
+use crate::domain::run::{write_course_rows, Scan};
 use crate::domain::{scan, RowReject, Rules, RunSummary};
 use crate::pipeline;
 use crate::run::alma_rate::AlmaCaller;
@@ -156,7 +156,7 @@ pub async fn run(
 
     // The day's course rows (§8): compared with the baseline, and the next baseline.
     let mut course_rows = Vec::new();
-    let courses = delta::write_course_rows(&mut reader, &rules, &mut course_rows)
+    let courses = write_course_rows(&mut reader, &rules, &mut course_rows)
         .map_err(pipeline::PipelineError::Run)?;
     let (changed, reason, since) = match baseline::plan(ctx, &input.run).await? {
         LoadPlan::Delta { baseline, loaded } => {
