@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use leganto_shared::domain::delta::{self, Baseline, Changed};
-use leganto_shared::domain::run::transform_only;
+use leganto_shared::domain::run::{transform_only, write_course_rows};
 use leganto_shared::domain::{scan, DeleteGuard, Rules};
 use leganto_shared::steps::transform::years_needed;
 
@@ -34,7 +34,7 @@ fn main() {
     let mut export = tempfile::tempfile().expect("spool file");
     std::io::copy(&mut File::open(cem).expect("open the export"), &mut export).expect("spool");
     let mut course_rows = Vec::new();
-    delta::write_course_rows(&mut export, &rules, &mut course_rows).expect("course rows");
+    write_course_rows(&mut export, &rules, &mut course_rows).expect("course rows");
     let kept = delta::gzip(&course_rows).expect("gzip the course rows");
     let baseline = Baseline::from_gzip(&kept).expect("the baseline");
     let changed = Changed::between(&course_rows, &baseline);

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
-use leganto_shared::ops::rerun::{self, RerunRequest, Step};
+use chrono_tz::Tz;
+use leganto_shared::ops::rerun::{self, RerunRequest, Started, Step};
 use leganto_shared::steps::Stage;
 
 use crate::common::{fatal, local_time, Deployment, Fatal};
@@ -91,31 +92,40 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
     let started = rerun::start(&sfn, &deployment.state_machine_arn, &request, Utc::now())
         .await
         .map_err(fatal)?;
+    print_started(&started, &found, &deployment.bucket);
+    if !args.wait {
+        return Ok(());
+    }
+    let poll = Duration::from_secs(args.poll_seconds);
+    follow_to_end(&sfn, &started, poll, deployment.time_zone).await
+}
+
+/// The execution started, and the day's files in the bucket it uses.
+fn print_started(started: &Started, found: &[String], bucket: &str) {
     println!("Started {}", started.name);
     println!("  input      {}", started.input);
-    for key in &found {
-        println!("  uses       s3://{}/{key}", deployment.bucket);
+    for key in found {
+        println!("  uses       s3://{bucket}/{key}");
     }
     println!("  execution  {}", started.execution_arn);
     if let Some(url) = &started.console_url {
         println!("  console    {url}");
     }
-    if !args.wait {
-        return Ok(());
-    }
+}
 
-    let tz = deployment.time_zone;
+/// Follows the execution state by state to its end; an error unless it succeeds.
+async fn follow_to_end(
+    sfn: &aws_sdk_sfn::Client,
+    started: &Started,
+    poll: Duration,
+    tz: Tz,
+) -> Result<(), Fatal> {
     let mut clock = StateClock::new();
-    let outcome = rerun::follow(
-        &sfn,
-        &started.execution_arn,
-        Duration::from_secs(args.poll_seconds),
-        |step: &Step| {
-            clock.before(step);
-            println!("{}  {}", local_time(step.at, tz), step.what);
-            clock.after(step);
-        },
-    )
+    let outcome = rerun::follow(sfn, &started.execution_arn, poll, |step: &Step| {
+        clock.before(step);
+        println!("{}  {}", local_time(step.at, tz), step.what);
+        clock.after(step);
+    })
     .await
     .map_err(fatal)?;
     drop(clock);

@@ -3,11 +3,14 @@
 //! `--baseline` (the export of the last loaded day) only the courses new or changed since
 //! it are written: a delta file (course-loading.md §8), whatever the weekday.
 
+use std::fs::File;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use leganto_shared::domain::delta::{self, Baseline, Changed, Load, LoadKind};
-use leganto_shared::domain::{self, DeleteGuard, Rules};
+use leganto_shared::alma::CourseCache;
+use leganto_shared::domain::delta::{Baseline, Changed, Load, LoadKind};
+use leganto_shared::domain::run::write_course_rows;
+use leganto_shared::domain::{self, DeleteGuard, Rules, RunSummary};
 use leganto_shared::pipeline;
 
 use crate::common::{self, AtomicFile, Fatal, RunArgs};
@@ -35,10 +38,10 @@ pub struct Args {
 }
 
 /// The baseline export's course rows, by the same rules as today's.
-fn read_baseline(path: &std::path::Path, rules: &Rules) -> Result<Baseline, Fatal> {
+fn read_baseline(path: &Path, rules: &Rules) -> Result<Baseline, Fatal> {
     let mut input = common::open_input(path)?;
     let mut rows = Vec::new();
-    delta::write_course_rows(&mut input, rules, &mut rows).map_err(|e| {
+    write_course_rows(&mut input, rules, &mut rows).map_err(|e| {
         Fatal::Input(format!(
             "the baseline export {} cannot be used: {e}",
             path.display()
@@ -55,47 +58,70 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
     let output = common::output_path(&run.output, run_date, run.time_zone);
     let mut input = common::open_input(&run.input)?;
     let changed = match &args.baseline {
-        Some(path) => {
-            let baseline = read_baseline(path, &rules)?;
-            let mut today = Vec::new();
-            delta::write_course_rows(&mut input, &rules, &mut today)?;
-            Some(Changed::between(&today, &baseline))
-        }
+        Some(path) => Some(changed_since(path, &mut input, &rules)?),
         None => None,
     };
     let only = changed.as_ref();
-    let mut file = AtomicFile::create(&output)?;
+    let summary = write_loader_file(&output, &mut input, &rules, cache.as_ref(), only).await?;
+    if let Some(p) = &args.rejects {
+        common::write_rejects(p, &summary.rejects)?;
+    }
+    run.report("transform", run_date, &output, &summary)?;
+    println!("{}", load_of(only, &summary));
+    Ok(())
+}
+
+/// The courses of today's export new or changed since the baseline export.
+fn changed_since(baseline: &Path, input: &mut File, rules: &Rules) -> Result<Changed, Fatal> {
+    let baseline = read_baseline(baseline, rules)?;
+    let mut today = Vec::new();
+    write_course_rows(input, rules, &mut today)?;
+    Ok(Changed::between(&today, &baseline))
+}
+
+/// The loader file at `output`, whole or not at all: the delete guard asks Alma through
+/// `cache`, else DELETE rows are held back.
+async fn write_loader_file(
+    output: &Path,
+    input: &mut File,
+    rules: &Rules,
+    cache: Option<&CourseCache>,
+    only: Option<&Changed>,
+) -> Result<RunSummary, Fatal> {
+    let mut file = AtomicFile::create(output)?;
     let summary = {
         let mut out = file.writer();
-        let summary = match &cache {
+        let summary = match cache {
             Some(cache) => {
-                pipeline::transform_only_with_alma(&mut input, &rules, cache, only, &mut out)
-                    .await?
+                pipeline::transform_only_with_alma(input, rules, cache, only, &mut out).await?
             }
-            None => {
-                let started = std::time::Instant::now();
-                let mut s = domain::run::transform_only(
-                    &mut input,
-                    &rules,
-                    DeleteGuard::Offline,
-                    only,
-                    &mut out,
-                )?;
-                s.durations_ms.total_ms = started.elapsed().as_millis() as u64;
-                s.durations_ms.read_ms = s.durations_ms.total_ms;
-                s
-            }
+            None => transform_offline(input, rules, only, &mut out)?,
         };
         out.flush()
             .map_err(|e| Fatal::Output(format!("cannot write {}: {e}", output.display())))?;
         summary
     };
     file.commit()?;
-    if let Some(p) = &args.rejects {
-        common::write_rejects(p, &summary.rejects)?;
-    }
-    run.report("transform", run_date, &output, &summary)?;
-    let load = Load {
+    Ok(summary)
+}
+
+/// The transform without Alma, timed: all of its time is reading the export.
+fn transform_offline(
+    input: &mut File,
+    rules: &Rules,
+    only: Option<&Changed>,
+    out: impl Write,
+) -> Result<RunSummary, Fatal> {
+    let started = std::time::Instant::now();
+    let mut s = domain::run::transform_only(input, rules, DeleteGuard::Offline, only, out)?;
+    s.durations_ms.total_ms = started.elapsed().as_millis() as u64;
+    s.durations_ms.read_ms = s.durations_ms.total_ms;
+    Ok(s)
+}
+
+/// What kind of load the file is: a delta with `only`, else a full one.
+fn load_of(only: Option<&Changed>, summary: &RunSummary) -> Load {
+    Load {
         kind: if only.is_some() {
             LoadKind::Delta
         } else {
@@ -105,7 +131,5 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
         changed: summary.rows_in_file,
         reason: only.is_none().then(|| "no --baseline".to_string()),
         since: None,
-    };
-    println!("{load}");
-    Ok(())
+    }
 }

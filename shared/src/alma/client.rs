@@ -15,13 +15,13 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::Instrument;
 
-use super::error::AlmaError;
+use super::error::{AlmaError, TransientReason};
 use super::model::{
     alma_date, AlmaCourseRecord, CoursePage, JobInstance, JobInstanceBody, JobInstancesBody,
     JobSummary, JobsBody, MalformedBody, ReadingListsBody,
 };
 use super::progress::{Phase, Progress};
-use super::retry::{classify, AnswerVerdict, Backoff, TransientReason};
+use super::retry::{classify, AnswerVerdict, Backoff};
 use crate::domain::AlmaCourse;
 use crate::error::ErrorName;
 
@@ -168,6 +168,53 @@ fn api_base(base_url: &str) -> Result<Url, AlmaError> {
     Ok(url)
 }
 
+fn invalid_config(detail: &str) -> AlmaError {
+    AlmaError::InvalidConfig {
+        detail: detail.to_string(),
+        source: None,
+    }
+}
+
+/// Refuses settings that cannot work; for workable ones, the token bucket's quota.
+fn check_settings(cfg: &AlmaClientConfig) -> Result<Quota, AlmaError> {
+    let quota = quota_for(cfg.rate_per_second, cfg.rate_divisor)
+        .ok_or_else(|| invalid_config("rate_per_second and rate_divisor must be at least 1"))?;
+    if cfg.max_concurrency == 0 {
+        return Err(invalid_config("max_concurrency must be at least 1"));
+    }
+    if cfg.timeout.is_zero() {
+        return Err(invalid_config("timeout must be more than zero"));
+    }
+    if cfg.backoff_base > cfg.backoff_cap {
+        return Err(invalid_config("backoff_base must not exceed backoff_cap"));
+    }
+    Ok(quota)
+}
+
+/// The headers every request carries: the key and the JSON accept header.
+fn request_headers(api_key: &SecretString) -> Result<HeaderMap, AlmaError> {
+    let mut auth = HeaderValue::try_from(format!("apikey {}", api_key.expose_secret()))
+        .map_err(|_| invalid_config("the API key contains characters not allowed in a header"))?;
+    // Keeps the key out of reqwest's and hyper's Debug output.
+    auth.set_sensitive(true);
+    let mut headers = HeaderMap::new();
+    headers.insert(AUTHORIZATION, auth);
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    Ok(headers)
+}
+
+/// The HTTP client built when none is shared.
+fn http_client(timeout: Duration) -> Result<reqwest::Client, AlmaError> {
+    reqwest::Client::builder()
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .user_agent(concat!("leganto/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| AlmaError::InvalidConfig {
+            detail: "cannot build the HTTP client".to_string(),
+            source: Some(e),
+        })
+}
+
 /// `year~<year>`: the search [`AlmaClient::courses_of_year`] pages through.
 pub fn year_query(year: &str) -> String {
     format!("year~{year}")
@@ -175,40 +222,12 @@ pub fn year_query(year: &str) -> String {
 
 impl AlmaClient {
     pub fn new(cfg: AlmaClientConfig) -> Result<AlmaClient, AlmaError> {
-        let invalid = |detail: &str| AlmaError::InvalidConfig {
-            detail: detail.to_string(),
-            source: None,
-        };
-        let quota = quota_for(cfg.rate_per_second, cfg.rate_divisor)
-            .ok_or_else(|| invalid("rate_per_second and rate_divisor must be at least 1"))?;
-        if cfg.max_concurrency == 0 {
-            return Err(invalid("max_concurrency must be at least 1"));
-        }
-        if cfg.timeout.is_zero() {
-            return Err(invalid("timeout must be more than zero"));
-        }
-        if cfg.backoff_base > cfg.backoff_cap {
-            return Err(invalid("backoff_base must not exceed backoff_cap"));
-        }
+        let quota = check_settings(&cfg)?;
         let base = api_base(&cfg.base_url)?;
-
-        let mut auth = HeaderValue::try_from(format!("apikey {}", cfg.api_key.expose_secret()))
-            .map_err(|_| invalid("the API key contains characters not allowed in a header"))?;
-        // Keeps the key out of reqwest's and hyper's Debug output.
-        auth.set_sensitive(true);
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, auth);
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let headers = request_headers(&cfg.api_key)?;
         let http = match cfg.http {
             Some(http) => http,
-            None => reqwest::Client::builder()
-                .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
-                .user_agent(concat!("leganto/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| AlmaError::InvalidConfig {
-                    detail: "cannot build the HTTP client".to_string(),
-                    source: Some(e),
-                })?,
+            None => http_client(cfg.timeout)?,
         };
 
         let limiter = RateLimiter::direct(quota);

@@ -1,10 +1,10 @@
-//! Alma's failures as typed errors, and the parsing of Alma's error JSON.
+//! Alma's failures as typed errors (with what a failed try ran into), and the parsing of
+//! Alma's error JSON.
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::model::MalformedBody;
-use super::retry::TransientReason;
 use crate::error::ErrorName;
 
 /// What went wrong talking to Alma. [`ErrorName::error_name`] gives the stable name that
@@ -98,6 +98,88 @@ impl ErrorName for AlmaError {
             AlmaError::InvalidResponse { .. } => "AlmaInvalidResponse",
             AlmaError::InvalidConfig { .. } => "AlmaInvalidConfig",
         }
+    }
+}
+
+/// Why a try failed in a way another try may not: what the last try of an
+/// [`AlmaError::Unavailable`] ran into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransientReason {
+    /// HTTP 429 or PER_SECOND_THRESHOLD: over the per-second limit. `code` is Alma's error
+    /// code, when it sent one.
+    RateLimited { status: u16, code: Option<String> },
+    /// HTTP 5xx; `message` is Alma's error message or the start of the body.
+    ServerError { status: u16, message: String },
+    /// No answer: the exchange timed out, could not connect or broke off.
+    Transport {
+        failure: TransportFailure,
+        /// The innermost cause, when there is one.
+        cause: Option<String>,
+    },
+}
+
+/// How an exchange failed without an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportFailure {
+    TimedOut,
+    CouldNotConnect,
+    BrokeOff,
+    Other,
+}
+
+impl std::fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TransportFailure::TimedOut => "timed out",
+            TransportFailure::CouldNotConnect => "could not connect",
+            TransportFailure::BrokeOff => "the answer broke off",
+            TransportFailure::Other => "request failed",
+        })
+    }
+}
+
+impl std::fmt::Display for TransientReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransientReason::RateLimited { status, code } => {
+                let code = code.as_deref().unwrap_or("too many requests");
+                write!(f, "HTTP {status} {code}")
+            }
+            TransientReason::ServerError { status, message } => {
+                write!(f, "HTTP {status}: {message}")
+            }
+            TransientReason::Transport {
+                failure,
+                cause: Some(cause),
+            } => write!(f, "{failure}: {cause}"),
+            TransientReason::Transport {
+                failure,
+                cause: None,
+            } => write!(f, "{failure}"),
+        }
+    }
+}
+
+impl TransientReason {
+    /// A failed exchange, described without its URL: the kind of failure and the innermost
+    /// cause.
+    pub(crate) fn transport(e: &reqwest::Error) -> TransientReason {
+        let failure = if e.is_timeout() {
+            TransportFailure::TimedOut
+        } else if e.is_connect() {
+            TransportFailure::CouldNotConnect
+        } else if e.is_body() || e.is_decode() {
+            TransportFailure::BrokeOff
+        } else {
+            TransportFailure::Other
+        };
+        let mut cause = None;
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            cause = Some(s.to_string()).filter(|c| !c.is_empty());
+            source = s.source();
+        }
+        TransientReason::Transport { failure, cause }
     }
 }
 

@@ -20,10 +20,9 @@ pub use cache::{
 pub use client::{
     year_query, AlmaClient, AlmaClientConfig, JobRuns, MAX_JOB_INSTANCE_PAGES, PAGE_SIZE,
 };
-pub use error::AlmaError;
+pub use error::{AlmaError, TransientReason, TransportFailure};
 pub use model::{
     AlmaCourseRecord, CoursePage, Instructor, JobInstance, JobStatus, JobSummary, MalformedBody,
     ValueDesc,
 };
 pub use progress::{Phase, Progress};
-pub use retry::{TransientReason, TransportFailure};

@@ -425,30 +425,8 @@ impl<R: Read> CemReader<R> {
         if let Some(byte) = has_control(header.as_slice()) {
             return Err(CemError::NotText { byte });
         }
-        let names: Vec<String> = header
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let s = decode(f, encoding);
-                let s = if i == 0 {
-                    s.trim_start_matches('\u{feff}')
-                } else {
-                    &s
-                };
-                s.trim().to_ascii_uppercase()
-            })
-            .collect();
-        let mut index = [0usize; 16];
-        let mut missing = Vec::new();
-        for (slot, want) in index.iter_mut().zip(REQUIRED_COLUMNS) {
-            match names.iter().position(|n| n == want) {
-                Some(i) => *slot = i,
-                None => missing.push(want.to_owned()),
-            }
-        }
-        if !missing.is_empty() {
-            return Err(CemError::MissingColumns(missing));
-        }
+        let names = header_names(&header, encoding);
+        let index = column_index(&names)?;
         let mut record = csv::ByteRecord::new();
         if !csv.read_byte_record(&mut record).map_err(CemError::Csv)? {
             return Err(CemError::NoDataRows);
@@ -472,19 +450,7 @@ impl<R: Read> CemReader<R> {
 
     /// The next row, or `None` at the end.
     pub fn next_row(&mut self) -> Result<Option<Read1<'_>>, CemError> {
-        if self.pending {
-            self.pending = false;
-        } else if !self
-            .csv
-            .read_byte_record(&mut self.record)
-            .map_err(CemError::Csv)?
-        {
-            if mostly_not_text(self.not_text, self.rows) {
-                return Err(CemError::MostlyNotText {
-                    bad_rows: self.not_text,
-                    rows: self.rows,
-                });
-            }
+        if !self.advance()? {
             return Ok(None);
         }
         self.rows += 1;
@@ -497,46 +463,77 @@ impl<R: Read> CemReader<R> {
                 .read_byte_record(&mut self.next)
                 .map_err(CemError::Csv)?
         {
-            let next_line = line_of(&self.next);
-            // A next line of full width is a row of its own, never the end of a broken
-            // one: joined to a stray fragment, a good row would be spoiled.
-            if self.next.len() < self.width && self.record.len() + self.next.len() - 1 == self.width
-            {
-                join(&self.record, &self.next, &mut self.joined);
-                if let Some(reject) = self.control_reject(&self.joined, line) {
-                    self.not_text += 1;
-                    return Ok(Some(Read1::Bad(reject)));
-                }
-                let fields = fields(&self.index, self.encoding, &self.joined, &mut self.decoded);
-                return Ok(Some(Read1::Row(CemRow {
-                    line,
-                    joined_with: Some(next_line),
-                    fields,
-                })));
-            }
-            let reject = self.field_count_reject(&self.record, line);
-            // The next line is handed out on the next call; if it is short, it is the other
-            // part of this row.
-            std::mem::swap(&mut self.record, &mut self.next);
-            self.pending = true;
-            self.part = self.record.len() < self.width;
-            return Ok(Some(Read1::Bad(reject)));
+            return Ok(Some(self.join_or_reject(line)));
         }
         if self.record.len() != self.width {
             return Ok(Some(Read1::Bad(
                 self.field_count_reject(&self.record, line),
             )));
         }
-        if let Some(reject) = self.control_reject(&self.record, line) {
-            self.not_text += 1;
-            return Ok(Some(Read1::Bad(reject)));
+        Ok(Some(self.text_row(line, None)))
+    }
+
+    /// Puts the next line in `record`: the one read ahead, else a new one. `false` at the
+    /// end, where an export of too many rows that are not text fails.
+    #[inline]
+    fn advance(&mut self) -> Result<bool, CemError> {
+        if self.pending {
+            self.pending = false;
+            return Ok(true);
         }
-        let fields = fields(&self.index, self.encoding, &self.record, &mut self.decoded);
-        Ok(Some(Read1::Row(CemRow {
+        if self
+            .csv
+            .read_byte_record(&mut self.record)
+            .map_err(CemError::Csv)?
+        {
+            return Ok(true);
+        }
+        if mostly_not_text(self.not_text, self.rows) {
+            return Err(CemError::MostlyNotText {
+                bad_rows: self.not_text,
+                rows: self.rows,
+            });
+        }
+        Ok(false)
+    }
+
+    /// A short `record` and the line read after it (`next`): one row when together they
+    /// have the header's count, else the short line's reject.
+    fn join_or_reject(&mut self, line: u64) -> Read1<'_> {
+        let next_line = line_of(&self.next);
+        // A next line of full width is a row of its own, never the end of a broken
+        // one: joined to a stray fragment, a good row would be spoiled.
+        if self.next.len() < self.width && self.record.len() + self.next.len() - 1 == self.width {
+            join(&self.record, &self.next, &mut self.joined);
+            return self.text_row(line, Some(next_line));
+        }
+        let reject = self.field_count_reject(&self.record, line);
+        // The next line is handed out on the next call; if it is short, it is the other
+        // part of this row.
+        std::mem::swap(&mut self.record, &mut self.next);
+        self.pending = true;
+        self.part = self.record.len() < self.width;
+        Read1::Bad(reject)
+    }
+
+    /// The row of a line of the header's width: `joined` when it was joined with the line
+    /// `joined_with`, else `record`. Its reject when it has a control character.
+    #[inline]
+    fn text_row(&mut self, line: u64, joined_with: Option<u64>) -> Read1<'_> {
+        let rec = match joined_with {
+            Some(_) => &self.joined,
+            None => &self.record,
+        };
+        if let Some(reject) = self.control_reject(rec, line) {
+            self.not_text += 1;
+            return Read1::Bad(reject);
+        }
+        let fields = fields(&self.index, self.encoding, rec, &mut self.decoded);
+        Read1::Row(CemRow {
             line,
-            joined_with: None,
+            joined_with,
             fields,
-        })))
+        })
     }
 
     /// The reject of a row with a control character, naming the first column that has one.
@@ -573,6 +570,40 @@ impl<R: Read> CemReader<R> {
             reason: format!("expected {} fields, found {}", self.width, rec.len()),
         }
     }
+}
+
+/// The header's names, decoded, trimmed and in capitals, a BOM left in the first removed.
+fn header_names(header: &csv::ByteRecord, encoding: TextEncoding) -> Vec<String> {
+    header
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let s = decode(f, encoding);
+            let s = if i == 0 {
+                s.trim_start_matches('\u{feff}')
+            } else {
+                &s
+            };
+            s.trim().to_ascii_uppercase()
+        })
+        .collect()
+}
+
+/// Where each required column is among `names`, in [`Col`] order; all of them missing
+/// named when any is.
+fn column_index(names: &[String]) -> Result<[usize; 16], CemError> {
+    let mut index = [0usize; 16];
+    let mut missing = Vec::new();
+    for (slot, want) in index.iter_mut().zip(REQUIRED_COLUMNS) {
+        match names.iter().position(|n| n == want) {
+            Some(i) => *slot = i,
+            None => missing.push(want.to_owned()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(CemError::MissingColumns(missing));
+    }
+    Ok(index)
 }
 
 /// The used columns of `rec`, decoded and trimmed. An ASCII row (most of them) is borrowed

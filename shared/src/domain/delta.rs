@@ -2,12 +2,14 @@
 //! changed since the baseline, the course rows of the last day Alma loaded.
 //!
 //! Course rows are the loader file's rows after the row rules and the merge, before the
-//! delete guard and any rollover substitution ([`write_course_rows`]); they are compared
-//! as the loader file writes them, so "differs in any column" is a byte comparison of two
-//! rows made by the same rules.
+//! delete guard and any rollover substitution ([`run::write_course_rows`]); they are
+//! compared as the loader file writes them, so "differs in any column" is a byte
+//! comparison of two rows made by the same rules.
+//!
+//! [`run::write_course_rows`]: crate::domain::run::write_course_rows
 
 use std::fmt;
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Read, Write};
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use flate2::read::GzDecoder;
@@ -15,23 +17,10 @@ use flate2::write::GzEncoder;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
-use super::rules::Rules;
-use super::run::{self, RunError};
-
 #[derive(Debug, thiserror::Error)]
 pub enum DeltaError {
     #[error("the baseline is not a gzip file of course rows: {0}")]
     Unreadable(#[source] io::Error),
-}
-
-/// Writes the day's course rows (§8) in the loader file's layout, header first: the next
-/// baseline once Alma has loaded the day. Returns how many rows.
-pub fn write_course_rows<R: Read + Seek, W: Write>(
-    input: &mut R,
-    rules: &Rules,
-    out: W,
-) -> Result<u64, RunError> {
-    run::course_rows(input, rules, out)
 }
 
 /// Each data row of a loader-layout file (header skipped), CRLF removed, with its code.
@@ -53,7 +42,8 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    /// From course rows in the loader layout (as [`write_course_rows`] writes them).
+    /// From course rows in the loader layout (as
+    /// [`run::write_course_rows`](crate::domain::run::write_course_rows) writes them).
     pub fn from_rows(text: &[u8]) -> Baseline {
         Baseline {
             rows: rows(text)

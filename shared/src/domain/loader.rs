@@ -75,82 +75,31 @@ impl<'r, W: Write> LoaderWriter<'r, W> {
 
     /// One row; `rollover` = (old course code, old section) makes it a ROLLOVER row.
     pub fn write(&mut self, c: &Course, rollover: Option<(&str, &str)>) -> io::Result<()> {
+        self.format_dates(c);
+        let rules = self.rules;
+        let start = self.dates.get(&c.start).map_or("", |s| s);
+        let end = self.dates.get(&c.end).map_or("", |s| s);
+        let (old_code, old_section) = rollover.unwrap_or(("", ""));
+        let department = rules.name(c.processing_department);
+        let term1 = c.term1.map_or("", |t| rules.name(t));
+        let added = [department, term1, start, end, old_code, old_section];
+        let fields = loader_fields(c, operation(c, rollover), added);
+        // Rare: one branch-free (vectorized) test over the course's text and the rest, the
+        // field-by-field rewrite only when it finds a break.
+        let breaks = has_break(c.all_text()) || added.iter().any(|f| has_break(f));
+        join_fields(&mut self.line, &fields, breaks);
+        self.out.write_all(&self.line)
+    }
+
+    /// The course's start and end dates, formatted once a day each.
+    #[inline]
+    fn format_dates(&mut self, c: &Course) {
         let rules = self.rules;
         for d in [c.start, c.end] {
             self.dates
                 .entry(d)
                 .or_insert_with(|| rules.format_date(d).to_string().into());
         }
-        let start = self.dates.get(&c.start).map_or("", |s| s);
-        let end = self.dates.get(&c.end).map_or("", |s| s);
-        let operation = match (rollover, c.operation) {
-            (Some(_), _) => "ROLLOVER",
-            (None, Operation::Delete) => "DELETE",
-            (None, Operation::Active) => "",
-        };
-        let (old_code, old_section) = rollover.unwrap_or(("", ""));
-        let department = rules.name(c.processing_department);
-        let term1 = c.term1.map_or("", |t| rules.name(t));
-        let fields: [&str; 34] = [
-            c.get(F::Code),
-            c.get(F::Title),
-            c.get(F::Section),
-            c.get(F::AcademicDepartment),
-            department,
-            term1,
-            "",
-            "",
-            "",
-            start,
-            end,
-            "",
-            "",
-            c.get(F::Year),
-            c.get(F::SearchableId1),
-            "",
-            c.get(F::AllSearchableIds),
-            c.get(F::Instructor1),
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            c.get(F::AllInstructors),
-            operation,
-            old_code,
-            old_section,
-            "",
-            "",
-            "",
-        ];
-        // Rare: one branch-free (vectorized) test over the course's text and the rest, the
-        // field-by-field rewrite only when it finds a break.
-        let breaks = has_break(c.all_text())
-            || [department, term1, start, end, old_code, old_section]
-                .iter()
-                .any(|f| has_break(f));
-        let line = &mut self.line;
-        line.clear();
-        for (i, f) in fields.iter().enumerate() {
-            if i > 0 {
-                line.push(b'\t');
-            }
-            let from = line.len();
-            line.extend_from_slice(f.as_bytes());
-            if breaks {
-                for b in &mut line[from..] {
-                    if is_break(*b) {
-                        *b = b' ';
-                    }
-                }
-            }
-        }
-        line.extend_from_slice(b"\r\n");
-        self.out.write_all(line)
     }
 
     pub fn finish(mut self) -> io::Result<W> {
@@ -166,4 +115,79 @@ const fn is_break(b: u8) -> bool {
 
 fn has_break(text: &str) -> bool {
     text.bytes().fold(false, |seen, b| seen | is_break(b))
+}
+
+/// The Operation column: ROLLOVER for a rollover, else DELETE or empty.
+#[inline]
+fn operation(c: &Course, rollover: Option<(&str, &str)>) -> &'static str {
+    match (rollover, c.operation) {
+        (Some(_), _) => "ROLLOVER",
+        (None, Operation::Delete) => "DELETE",
+        (None, Operation::Active) => "",
+    }
+}
+
+/// The 34 columns of a course's row: its own text, its `operation`, and what the writer
+/// `added` (department, term, dates, the rollover's old code and section).
+#[inline]
+fn loader_fields<'a>(c: &'a Course, operation: &'a str, added: [&'a str; 6]) -> [&'a str; 34] {
+    let [department, term1, start, end, old_code, old_section] = added;
+    [
+        c.get(F::Code),
+        c.get(F::Title),
+        c.get(F::Section),
+        c.get(F::AcademicDepartment),
+        department,
+        term1,
+        "",
+        "",
+        "",
+        start,
+        end,
+        "",
+        "",
+        c.get(F::Year),
+        c.get(F::SearchableId1),
+        "",
+        c.get(F::AllSearchableIds),
+        c.get(F::Instructor1),
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        c.get(F::AllInstructors),
+        operation,
+        old_code,
+        old_section,
+        "",
+        "",
+        "",
+    ]
+}
+
+/// `fields` into `line`, tab-separated and CRLF-ended; with `breaks`, each tab, CR or LF in
+/// a field becomes a space.
+#[inline]
+fn join_fields(line: &mut Vec<u8>, fields: &[&str; 34], breaks: bool) {
+    line.clear();
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            line.push(b'\t');
+        }
+        let from = line.len();
+        line.extend_from_slice(f.as_bytes());
+        if breaks {
+            for b in &mut line[from..] {
+                if is_break(*b) {
+                    *b = b' ';
+                }
+            }
+        }
+    }
+    line.extend_from_slice(b"\r\n");
 }

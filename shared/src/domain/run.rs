@@ -16,7 +16,7 @@ use hashbrown::HashTable;
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use super::cem::{detect_encoding, CemError, CemReader, Read1, TextEncoding};
-use super::course::{apply_row_rules, Course, Operation, RowOutcome, F};
+use super::course::{apply_row_rules, Course, CourseRow, CourseText, Operation, RowOutcome, F};
 use super::delta::Changed;
 use super::facts::{AlmaFacts, CopyMatch, CourseIndex, DeleteGuard, GuardDecision};
 use super::loader::LoaderWriter;
@@ -264,16 +264,45 @@ fn merge_all<R: Read + Seek>(
     guard: DeleteGuard<'_>,
     only: Option<&Changed>,
 ) -> Result<Merged, CemError> {
-    // Sized from the export's length, so that a large day's courses (tens of megabytes) are
-    // not copied as they grow. Capacity never touched costs no memory.
-    let mut courses: Vec<Course> = Vec::with_capacity(expected_codes(input)?);
+    let mut merging = Merging::new(expected_codes(input)?, guard, only);
+    let encoding = each_outcome(input, rules, |o| merging.add(o))?;
+    let mut merged = merging.merged;
+    merged.summary.input_encoding = Some(encoding);
+    Ok(merged)
+}
+
+/// The merge under way: the courses kept so far, each found by its own code.
+struct Merging<'a> {
+    guard: DeleteGuard<'a>,
+    only: Option<&'a Changed>,
     // (short hash of the code, index into `courses`): found by each course's own code, no
     // second copy of it; the hash kept so that growing the table reads no course.
-    let mut by_code: HashTable<(u32, u32)> = HashTable::new();
-    let mut held = FxHashSet::default();
-    let mut delete_sections: FxHashMap<usize, Vec<Box<str>>> = FxHashMap::default();
-    let mut s = RunSummary::default();
-    let encoding = each_outcome(input, rules, |o| {
+    by_code: HashTable<(u32, u32)>,
+    merged: Merged,
+}
+
+impl<'a> Merging<'a> {
+    fn new(expected_codes: usize, guard: DeleteGuard<'a>, only: Option<&'a Changed>) -> Self {
+        Merging {
+            guard,
+            only,
+            by_code: HashTable::new(),
+            merged: Merged {
+                // Sized from the export's length, so that a large day's courses (tens of
+                // megabytes) are not copied as they grow. Capacity never touched costs no
+                // memory.
+                courses: Vec::with_capacity(expected_codes),
+                held: FxHashSet::default(),
+                delete_sections: FxHashMap::default(),
+                summary: RunSummary::default(),
+            },
+        }
+    }
+
+    /// One row's outcome: counted, and its course merged.
+    #[inline]
+    fn add(&mut self, o: RowOutcome<'_>) {
+        let s = &mut self.merged.summary;
         s.rows_read += 1;
         let (new, warnings) = match o {
             RowOutcome::Skipped => {
@@ -288,72 +317,95 @@ fn merge_all<R: Read + Seek>(
             RowOutcome::Course(c, w) => (c, w),
         };
         s.warnings.extend(warnings);
+        self.merge_row(&new);
+    }
+
+    /// A course row: merged into the course kept for its code, else kept as the first of
+    /// its code (a DELETE only as the delete guard decides).
+    #[inline]
+    fn merge_row(&mut self, new: &CourseRow<'_>) {
         let text = new.text();
         let code = text.code;
         let short = short_hash(code);
-        let h = spread(short);
-        let found = by_code
-            .find(h, |&(es, i)| {
+        match self.find(short, code) {
+            Some(_) if new.operation == Operation::Delete => {
+                self.merged.summary.deletes.superseded += 1
+            }
+            Some(i) => self.merge_into(i, new, text),
+            None if new.operation == Operation::Active => self.keep(short, new),
+            // Unchanged since the baseline (§8): not sent, so the guard is not asked.
+            None if self.only.is_some_and(|d| !d.contains(code)) => {
+                self.merged.held.insert(self.merged.courses.len());
+                self.keep(short, new);
+            }
+            None => self.guard_first_delete(short, new, text),
+        }
+    }
+
+    /// The index of the course kept for `code`, if any.
+    #[inline]
+    fn find(&self, short: u32, code: &str) -> Option<usize> {
+        let courses = &self.merged.courses;
+        self.by_code
+            .find(spread(short), |&(es, i)| {
                 es == short && courses[i as usize].get(F::Code) == code
             })
-            .map(|&(_, i)| i as usize);
-        let mut index_new = |courses: &Vec<Course>| {
-            // A day of four billion courses is not a day's export.
-            let i = u32::try_from(courses.len()).unwrap_or(u32::MAX);
-            by_code.insert_unique(h, (short, i), |&(es, _)| spread(es));
-        };
-        match found {
-            Some(_) if new.operation == Operation::Delete => s.deletes.superseded += 1,
-            Some(i) => {
-                let kept = &mut courses[i];
-                if kept.operation == Operation::Delete {
-                    held.remove(&i);
-                    delete_sections.remove(&i);
-                    s.deletes.superseded += 1;
-                    *kept = Course::from_row(&new);
-                } else {
-                    kept.merge(text);
-                }
-            }
-            None if new.operation == Operation::Active => {
-                index_new(&courses);
-                courses.push(Course::from_row(&new));
-            }
-            // Unchanged since the baseline (§8): not sent, so the guard is not asked.
-            None if only.is_some_and(|d| !d.contains(code)) => {
-                held.insert(courses.len());
-                index_new(&courses);
-                courses.push(Course::from_row(&new));
-            }
-            None => match guard.decide(text.year, code) {
-                GuardDecision::NotInAlma => s.deletes.not_in_alma += 1,
-                GuardDecision::HasReadingLists => {
-                    s.deletes.suppressed_reading_lists += 1;
-                    s.suppressed_deletes.push(LineCode {
-                        line: new.line,
-                        course_code: code.to_owned(),
-                    });
-                }
-                decision => {
-                    if decision == GuardDecision::Unverified {
-                        held.insert(courses.len());
-                    } else {
-                        let sections = guard.alma_sections(text.year, code);
-                        delete_sections.insert(courses.len(), sections);
-                    }
-                    index_new(&courses);
-                    courses.push(Course::from_row(&new));
-                }
-            },
+            .map(|&(_, i)| i as usize)
+    }
+
+    /// A later row of a kept code: an active row replaces a kept DELETE, and is merged
+    /// into a kept active course.
+    #[inline]
+    fn merge_into(&mut self, i: usize, new: &CourseRow<'_>, text: CourseText<'_>) {
+        let m = &mut self.merged;
+        let kept = &mut m.courses[i];
+        if kept.operation == Operation::Delete {
+            m.held.remove(&i);
+            m.delete_sections.remove(&i);
+            m.summary.deletes.superseded += 1;
+            *kept = Course::from_row(new);
+        } else {
+            kept.merge(text);
         }
-    })?;
-    s.input_encoding = Some(encoding);
-    Ok(Merged {
-        courses,
-        held,
-        delete_sections,
-        summary: s,
-    })
+    }
+
+    /// The first row of a code, kept as its course and found by its code from now on.
+    #[inline]
+    fn keep(&mut self, short: u32, new: &CourseRow<'_>) {
+        let courses = &mut self.merged.courses;
+        // A day of four billion courses is not a day's export.
+        let i = u32::try_from(courses.len()).unwrap_or(u32::MAX);
+        self.by_code
+            .insert_unique(spread(short), (short, i), |&(es, _)| spread(es));
+        courses.push(Course::from_row(new));
+    }
+
+    /// A DELETE as the first row of its code: counted and dropped, or kept to be sent (one
+    /// row per section Alma holds) or held back, as the delete guard decides.
+    fn guard_first_delete(&mut self, short: u32, new: &CourseRow<'_>, text: CourseText<'_>) {
+        let code = text.code;
+        match self.guard.decide(text.year, code) {
+            GuardDecision::NotInAlma => self.merged.summary.deletes.not_in_alma += 1,
+            GuardDecision::HasReadingLists => {
+                let s = &mut self.merged.summary;
+                s.deletes.suppressed_reading_lists += 1;
+                s.suppressed_deletes.push(LineCode {
+                    line: new.line,
+                    course_code: code.to_owned(),
+                });
+            }
+            decision => {
+                let m = &mut self.merged;
+                if decision == GuardDecision::Unverified {
+                    m.held.insert(m.courses.len());
+                } else {
+                    let sections = self.guard.alma_sections(text.year, code);
+                    m.delete_sections.insert(m.courses.len(), sections);
+                }
+                self.keep(short, new);
+            }
+        }
+    }
 }
 
 /// Pass 2 of the transform: writes the course loader file. With [`DeleteGuard::Offline`],
@@ -416,9 +468,11 @@ pub fn transform_only<R: Read + Seek, W: Write>(
     Ok(summary)
 }
 
-/// §8's course rows, in the loader layout: the row rules and the merge, before the delete
-/// guard and rollover substitution, one row per code in first-seen order.
-pub(super) fn course_rows<R: Read + Seek, W: Write>(
+/// Writes the day's course rows (§8) in the loader file's layout, header first: the next
+/// baseline once Alma has loaded the day. The row rules and the merge, before the delete
+/// guard and rollover substitution, one row per code in first-seen order. Returns how many
+/// rows.
+pub fn write_course_rows<R: Read + Seek, W: Write>(
     input: &mut R,
     rules: &Rules,
     out: W,

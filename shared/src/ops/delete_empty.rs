@@ -181,6 +181,34 @@ pub enum PlanFileError {
 /// nothing.
 pub fn read_plan_csv(input: impl Read) -> Result<Vec<PlanRow>, PlanFileError> {
     let mut r = csv::ReaderBuilder::new().from_reader(input);
+    check_plan_header(&mut r)?;
+    let mut rows = Vec::new();
+    let mut first_line: HashMap<String, u64> = HashMap::new();
+    for record in r.records() {
+        let record = record.map_err(|source| PlanFileError::Row {
+            line: source.position().map_or(0, |p| p.line()),
+            source,
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let Some(row) = plan_row(&record, line)? else {
+            continue;
+        };
+        if let Some(first) = first_line.insert(row.id.clone(), line) {
+            let id = &row.id;
+            return Err(PlanFileError::Invalid {
+                line,
+                problem: format!(
+                    "course {id} is listed again (first on line {first}); list each course once"
+                ),
+            });
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// The plan's header must be [`PLAN_COLUMNS`] (a UTF-8 BOM and spaces aside).
+fn check_plan_header<R: Read>(r: &mut csv::Reader<R>) -> Result<(), PlanFileError> {
     let header = r
         .headers()
         .map_err(|source| PlanFileError::Row { line: 1, source })?;
@@ -204,60 +232,50 @@ pub fn read_plan_csv(input: impl Read) -> Result<Vec<PlanRow>, PlanFileError> {
             found: names.join(","),
         });
     }
-    let mut rows = Vec::new();
-    let mut first_line: HashMap<String, u64> = HashMap::new();
-    for record in r.records() {
-        let record = record.map_err(|source| PlanFileError::Row {
-            line: source.position().map_or(0, |p| p.line()),
-            source,
-        })?;
-        let line = record.position().map_or(0, |p| p.line());
-        let invalid = |problem: String| PlanFileError::Invalid { line, problem };
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        let field = |i: usize| record.get(i).unwrap_or_default().trim().to_string();
-        let id = field(0);
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid(format!(
-                "id {id:?} is not an Alma course id (digits only); a spreadsheet may have \
-                 turned it into a number such as 6.1E+12: write the plan again, or open it \
-                 with the id column as text"
-            )));
-        }
-        let code = csv_safe::restore(&field(1)).to_string();
-        if code.is_empty() {
-            return Err(invalid(format!("course {id} has no code")));
-        }
-        let reading_lists = field(3).parse::<u64>().map_err(|_| {
-            invalid(format!(
-                "reading_lists {:?} of course {id} is not a count",
-                field(3)
-            ))
-        })?;
-        let action = match field(4).to_ascii_lowercase().as_str() {
-            "delete" => Action::Delete,
-            "keep" => Action::Keep,
-            other => {
-                return Err(invalid(format!(
-                    "action {other:?} of course {id} is neither delete nor keep"
-                )))
-            }
-        };
-        if let Some(first) = first_line.insert(id.clone(), line) {
-            return Err(invalid(format!(
-                "course {id} is listed again (first on line {first}); list each course once"
-            )));
-        }
-        rows.push(PlanRow {
-            id,
-            code,
-            section: csv_safe::restore(&field(2)).to_string(),
-            reading_lists,
-            action,
-        });
+    Ok(())
+}
+
+/// One row of the plan, on `line`; `None` for a blank row.
+fn plan_row(record: &csv::StringRecord, line: u64) -> Result<Option<PlanRow>, PlanFileError> {
+    let invalid = |problem: String| PlanFileError::Invalid { line, problem };
+    if record.iter().all(|f| f.trim().is_empty()) {
+        return Ok(None);
     }
-    Ok(rows)
+    let field = |i: usize| record.get(i).unwrap_or_default().trim().to_string();
+    let id = field(0);
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(format!(
+            "id {id:?} is not an Alma course id (digits only); a spreadsheet may have \
+             turned it into a number such as 6.1E+12: write the plan again, or open it \
+             with the id column as text"
+        )));
+    }
+    let code = csv_safe::restore(&field(1)).to_string();
+    if code.is_empty() {
+        return Err(invalid(format!("course {id} has no code")));
+    }
+    let reading_lists = field(3).parse::<u64>().map_err(|_| {
+        invalid(format!(
+            "reading_lists {:?} of course {id} is not a count",
+            field(3)
+        ))
+    })?;
+    let action = match field(4).to_ascii_lowercase().as_str() {
+        "delete" => Action::Delete,
+        "keep" => Action::Keep,
+        other => {
+            return Err(invalid(format!(
+                "action {other:?} of course {id} is neither delete nor keep"
+            )))
+        }
+    };
+    Ok(Some(PlanRow {
+        id,
+        code,
+        section: csv_safe::restore(&field(2)).to_string(),
+        reading_lists,
+        action,
+    }))
 }
 
 /// Why a planned course was left alone when its turn came.

@@ -39,47 +39,11 @@ pub async fn decide(
     now: DateTime<Utc>,
 ) -> Result<Decided, OpsError> {
     let run_date = request.run_date;
-    if request.decision == Verdict::Reject && request.reason.trim().is_empty() {
-        return Err(OpsError::DecisionRefused {
-            run_date: run_date.to_string(),
-            why: "a reject needs a reason: pass --reason \"...\"".into(),
-        });
-    }
+    require_reason_for_reject(request)?;
     let day = DayKeys::new(run_date);
-    let summary: TransformOutput = match store.get_json(&day.run_summary()).await {
-        Ok(summary) => summary,
-        Err(StoreError::NotFound { .. }) => {
-            return Err(OpsError::DecisionRefused {
-                run_date: run_date.to_string(),
-                why: format!(
-                    "s3://{}/{} is missing, so the day was never transformed; \
-                     nothing is held (leganto status --run-date {run_date} shows the day)",
-                    store.bucket(),
-                    day.run_summary()
-                ),
-            })
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if !summary.brake.tripped {
-        return Err(OpsError::DecisionRefused {
-            run_date: run_date.to_string(),
-            why: format!(
-                "the safety brake did not trip for {} (the day's loader file), so nothing \
-                 waits for a decision",
-                summary.loader_file_name
-            ),
-        });
-    }
-    if let Some(receipt) = read_receipt(store, run_date).await? {
-        return Err(OpsError::DecisionRefused {
-            run_date: run_date.to_string(),
-            why: format!(
-                "{} was already pushed at {}; a decision would change nothing",
-                receipt.file_name, receipt.pushed_at
-            ),
-        });
-    }
+    let summary = read_day_summary(store, &day, run_date).await?;
+    require_tripped_brake(&summary, run_date)?;
+    require_not_pushed(store, run_date).await?;
     let decision = HoldDecision {
         decision: request.decision,
         by: request.by.clone(),
@@ -95,4 +59,71 @@ pub async fn decide(
         key,
         reasons: summary.brake.reasons,
     })
+}
+
+/// The decision refused for the day, saying why.
+fn refused(run_date: NaiveDate, why: String) -> OpsError {
+    OpsError::DecisionRefused {
+        run_date: run_date.to_string(),
+        why,
+    }
+}
+
+fn require_reason_for_reject(request: &DecisionRequest) -> Result<(), OpsError> {
+    if request.decision == Verdict::Reject && request.reason.trim().is_empty() {
+        return Err(refused(
+            request.run_date,
+            "a reject needs a reason: pass --reason \"...\"".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The day's run summary; refused when the day was never transformed.
+async fn read_day_summary(
+    store: &Store,
+    day: &DayKeys,
+    run_date: NaiveDate,
+) -> Result<TransformOutput, OpsError> {
+    match store.get_json(&day.run_summary()).await {
+        Ok(summary) => Ok(summary),
+        Err(StoreError::NotFound { .. }) => Err(refused(
+            run_date,
+            format!(
+                "s3://{}/{} is missing, so the day was never transformed; \
+                 nothing is held (leganto status --run-date {run_date} shows the day)",
+                store.bucket(),
+                day.run_summary()
+            ),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn require_tripped_brake(summary: &TransformOutput, run_date: NaiveDate) -> Result<(), OpsError> {
+    if !summary.brake.tripped {
+        return Err(refused(
+            run_date,
+            format!(
+                "the safety brake did not trip for {} (the day's loader file), so nothing \
+                 waits for a decision",
+                summary.loader_file_name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refused once the day's loader file was pushed: a decision would change nothing.
+async fn require_not_pushed(store: &Store, run_date: NaiveDate) -> Result<(), OpsError> {
+    if let Some(receipt) = read_receipt(store, run_date).await? {
+        return Err(refused(
+            run_date,
+            format!(
+                "{} was already pushed at {}; a decision would change nothing",
+                receipt.file_name, receipt.pushed_at
+            ),
+        ));
+    }
+    Ok(())
 }

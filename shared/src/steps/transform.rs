@@ -17,7 +17,7 @@ use super::{RunInfo, StepContext, StepError};
 use crate::alma::CourseCache;
 use crate::domain::delta::{self, Changed, Load, LoadKind};
 use crate::domain::loader::loader_file_name;
-use crate::domain::run::Scan;
+use crate::domain::run::{write_course_rows, Scan};
 use crate::domain::{scan, RowReject, Rules, RunSummary};
 use crate::pipeline;
 use crate::run::alma_rate::AlmaCaller;
@@ -199,7 +199,7 @@ impl TodaysCourses {
         rules: &Rules,
     ) -> Result<TodaysCourses, StepError> {
         let mut course_rows = Vec::new();
-        let courses = delta::write_course_rows(reader, rules, &mut course_rows)
+        let courses = write_course_rows(reader, rules, &mut course_rows)
             .map_err(pipeline::PipelineError::Run)?;
         let (changed, reason, since) =
             match baseline::plan(&ctx.store, &ctx.config.full_load, run).await? {

@@ -295,7 +295,7 @@ async fn a_job_that_ended_completed_failed_leaves_the_baseline_where_it_was() {
     // today's).
     let day_one = read_sample("cem.csv");
     let mut rows = Vec::new();
-    leganto_shared::domain::delta::write_course_rows(
+    leganto_shared::domain::run::write_course_rows(
         &mut std::io::Cursor::new(&day_one),
         &leganto_shared::domain::Rules::asu().unwrap(),
         &mut rows,
