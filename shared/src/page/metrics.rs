@@ -35,31 +35,7 @@ pub fn emf_line(f: &DayReport, now: DateTime<Utc>) -> Option<String> {
     if f.dry_run {
         return None;
     }
-    let values: [(&str, Option<f64>); 13] = [
-        ("RowsRead", f.rows_read.map(|n| n as f64)),
-        ("CoursesWritten", f.courses_written.map(|n| n as f64)),
-        (
-            "CoursesChanged",
-            f.load
-                .as_ref()
-                .filter(|l| l.kind == LoadKind::Delta)
-                .map(|l| l.changed)
-                .map(|n| n as f64),
-        ),
-        ("RowsRejected", f.rejected.map(|n| n as f64)),
-        ("Warnings", f.warnings.map(|n| n as f64)),
-        ("DeletesSent", f.deletes_sent.map(|n| n as f64)),
-        ("DeletesSuppressed", f.deletes_suppressed.map(|n| n as f64)),
-        ("AlmaCalls", f.alma_calls.map(|n| n as f64)),
-        ("AlmaJobMinutes", f.alma_job_minutes),
-        ("RunMinutes", f.run_minutes()),
-        ("RolloversFound", f.rollovers.map(|r| r.found as f64)),
-        ("RolloversNotFound", f.rollovers.map(|r| r.not_found as f64)),
-        (
-            "RolloversAmbiguous",
-            f.rollovers.map(|r| r.ambiguous as f64),
-        ),
-    ];
+    let values = metric_values(f);
     let mut body = Map::new();
     let mut declared = Vec::new();
     for ((name, value), (_, unit)) in values.into_iter().zip(METRICS) {
@@ -93,6 +69,35 @@ pub fn emf_line(f: &DayReport, now: DateTime<Utc>) -> Option<String> {
         }),
     );
     Some(Value::Object(body).to_string())
+}
+
+/// Each metric of [`METRICS`] with its value, if the run has it.
+fn metric_values(f: &DayReport) -> [(&'static str, Option<f64>); 13] {
+    [
+        ("RowsRead", f.rows_read.map(|n| n as f64)),
+        ("CoursesWritten", f.courses_written.map(|n| n as f64)),
+        (
+            "CoursesChanged",
+            f.load
+                .as_ref()
+                .filter(|l| l.kind == LoadKind::Delta)
+                .map(|l| l.changed)
+                .map(|n| n as f64),
+        ),
+        ("RowsRejected", f.rejected.map(|n| n as f64)),
+        ("Warnings", f.warnings.map(|n| n as f64)),
+        ("DeletesSent", f.deletes_sent.map(|n| n as f64)),
+        ("DeletesSuppressed", f.deletes_suppressed.map(|n| n as f64)),
+        ("AlmaCalls", f.alma_calls.map(|n| n as f64)),
+        ("AlmaJobMinutes", f.alma_job_minutes),
+        ("RunMinutes", f.run_minutes()),
+        ("RolloversFound", f.rollovers.map(|r| r.found as f64)),
+        ("RolloversNotFound", f.rollovers.map(|r| r.not_found as f64)),
+        (
+            "RolloversAmbiguous",
+            f.rollovers.map(|r| r.ambiguous as f64),
+        ),
+    ]
 }
 
 #[cfg(test)]

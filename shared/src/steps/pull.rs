@@ -8,6 +8,7 @@
 //! most `SFTP_COMPLETE_WAIT_SECONDS`; then `SourceFileIncomplete`. A file over
 //! `SFTP_MAX_DOWNLOAD_MB` is `SftpFileTooLarge`, before anything is read.
 
+#[cfg(feature = "sftp")]
 use crate::run::outputs::PullOutput;
 use std::time::Duration;
 

@@ -10,10 +10,8 @@
 //! has reading lists now, or that Alma's listing no longer shows, is dropped. Never in a
 //! dry run.
 
-use crate::run::outputs::PushOutput;
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::RunInfo;
@@ -23,11 +21,13 @@ use crate::run::summary::TransformOutput;
 use {
     super::transform::SummaryStamp,
     super::{StepContext, StepError},
+    crate::run::outputs::PushOutput,
     crate::run::receipt::{self, sha256_hex, PushIntent, PushReceipt},
     crate::sftp::UploadOutcome,
     crate::store::{content_type, file_name, StoreError},
     bytes::Bytes,
     chrono::SubsecRound,
+    chrono::{DateTime, Utc},
     std::collections::HashMap,
 };
 
@@ -233,6 +233,7 @@ async fn fresh_guard(
 
 /// `alma/…/<stem>.guarded.txt`: the transform's file without the DELETE rows the fresh
 /// guard dropped.
+#[cfg(feature = "sftp")]
 fn guarded_key(transform_key: &str) -> String {
     let stem = transform_key.strip_suffix(".txt").unwrap_or(transform_key);
     format!("{stem}.guarded.txt")
