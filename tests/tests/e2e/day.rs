@@ -149,8 +149,10 @@ async fn a_normal_day_loads_alma_mails_the_report_and_a_rerun_of_the_report_push
         "reports/2026/11/28/run-summary.json".to_string(),
         "reports/2026/11/28/rejects.csv".to_string(),
         report_key.clone(),
-        // The push receipt; the day's lease was given back when the run ended.
+        // The push receipt, and the name and bytes the push chose before its upload; the
+        // day's lease was given back when the run ended.
         "alma/2026/11/28/pushed.json".to_string(),
+        "alma/2026/11/28/pushing.json".to_string(),
         // The day page and the figures it was drawn from, written as the run ended.
         "reports/2026/11/28/index.html".to_string(),
         "reports/2026/11/28/figures.json".to_string(),

@@ -672,9 +672,13 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
         "CheckJob",
         &[
             ("s3:GetObject", "reports/*/course-rows.tsv.gz"),
+            // Whose rows: the run summary's file and the receipt's.
+            ("s3:GetObject", "reports/*/run-summary.json"),
+            ("s3:GetObject", "alma/*/pushed.json"),
             ("s3:GetObject", "state/baseline.json"),
             ("s3:PutObject", "state/baseline.json"),
             ("s3:PutObject", "state/baseline-course-rows.tsv.gz"),
+            ("s3:ListBucket", "alma/*"),
             ("s3:ListBucket", "reports/*"),
             ("s3:ListBucket", "state/*"),
         ],
