@@ -228,6 +228,9 @@ pub fn report_lines(r: &DayReport) -> String {
             .map(|m| format!(", {m} min"))
             .unwrap_or_default();
         out.push_str(&detail("Alma's job", format!("{status}{minutes}")));
+        for (name, n) in r.alma_job.iter().flat_map(|job| &job.counters) {
+            out.push_str(&detail(&format!("  {name}"), n));
+        }
     }
     if let Some(loaded) = r.loaded {
         let said = if loaded {

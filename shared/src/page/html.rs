@@ -219,7 +219,7 @@ fn count(n: Option<u64>) -> String {
 fn counts(f: &DayReport) -> Markup {
     let load = f.load.as_ref().map(|l| l.to_string());
     let job_status = f.alma_job_status.as_deref().unwrap_or("–");
-    let job_took = f.alma_job_minutes.map(|m| duration(m * 60.0));
+    let job_note = alma_job_note(f);
     let pushed = f.file_pushed.as_deref().unwrap_or("none");
     html! {
         h2 { "Counts" }
@@ -236,11 +236,29 @@ fn counts(f: &DayReport) -> Markup {
             (card("rejects", "Rows rejected", &count(f.rejected), None))
             (card("warnings", "Warnings", &count(f.warnings), None))
             (card("alma-calls", "Alma calls", &count(f.alma_calls), None))
-            (card("alma-job", "Alma's job", job_status, job_took.as_deref()))
+            (card("alma-job", "Alma's job", job_status, job_note.as_deref()))
             (rollovers_card(f))
             (card("file-pushed", "File pushed", pushed, None))
         }
     }
+}
+
+/// How long Alma's job took and what it counted (`rows_read 1,742, errors 0`).
+fn alma_job_note(f: &DayReport) -> Option<String> {
+    let took = f.alma_job_minutes.map(|m| duration(m * 60.0));
+    let counters = f.alma_job.as_ref().map(|job| {
+        job.counters
+            .iter()
+            .map(|(name, n)| format!("{name} {}", thousands(*n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    let parts: Vec<String> = [took, counters]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 fn rollovers_card(f: &DayReport) -> Markup {

@@ -3,7 +3,7 @@
 //! recalls a push only from it, and the safety brake compares a day with the last day
 //! that has one.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -86,8 +86,11 @@ pub async fn newest_receipt(store: &Store) -> Result<Option<PushReceipt>, StoreE
 
 /// The name of a loader file uploaded at `now` (the library's local time): its time, and
 /// later than the newest day's file, so Alma's loader (which takes only files stamped later
-/// than its last run) never sees a new file under an older stamp.
+/// than its last run) never sees a new file under an older stamp. Rounded up to the whole
+/// second: a loader run earlier in the same second is still before the stamp.
 pub fn upload_name(now: NaiveDateTime, newest: Option<&PushReceipt>) -> String {
+    let whole = now.trunc_subsecs(0);
+    let now = if whole < now { whole + Duration::seconds(1) } else { whole };
     let after_newest = newest
         .and_then(|r| r.file_name.strip_suffix(".txt"))
         .and_then(|stamp| NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S").ok())
