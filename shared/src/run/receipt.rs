@@ -90,7 +90,11 @@ pub async fn newest_receipt(store: &Store) -> Result<Option<PushReceipt>, StoreE
 /// second: a loader run earlier in the same second is still before the stamp.
 pub fn upload_name(now: NaiveDateTime, newest: Option<&PushReceipt>) -> String {
     let whole = now.trunc_subsecs(0);
-    let now = if whole < now { whole + Duration::seconds(1) } else { whole };
+    let now = if whole < now {
+        whole + Duration::seconds(1)
+    } else {
+        whole
+    };
     let after_newest = newest
         .and_then(|r| r.file_name.strip_suffix(".txt"))
         .and_then(|stamp| NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S").ok())

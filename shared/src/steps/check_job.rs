@@ -14,9 +14,10 @@ use crate::run::alma_rate::AlmaCaller;
 use crate::run::limits;
 use crate::run::outputs::PushOutput;
 
-/// Alma and we do not share a clock, and Alma may pick the file up before our push step
-/// records its time: a run submitted this long before `pushed_at` still counts.
-pub const CLOCK_SLACK_SECONDS: i64 = 120;
+/// Alma and we do not share a clock: a run submitted this long before the file's stamp
+/// (the start of its upload) still counts. Small, so an earlier day's run or a run that
+/// found nothing just before the upload is not taken for ours.
+pub const CLOCK_SLACK_SECONDS: i64 = 30;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct CheckJobInput {
@@ -73,27 +74,27 @@ pub fn counters_of(instance: &JobInstance) -> BTreeMap<String, u64> {
     out
 }
 
-/// The earliest time a run of ours may have been submitted: the push, less the clock
-/// slack; for a file that was already there (or recalled), when the file was made (its
-/// name is its local time stamp).
+/// The earliest time a run of ours may have been submitted: when the file's upload began
+/// (its name is that local time, course-loading.md §5), else the push, less the clock
+/// slack. Alma's loader takes a file only at a run after it appeared.
 pub fn earliest_submit(push: &PushOutput, tz: chrono_tz::Tz) -> DateTime<Utc> {
-    let pushed = push.pushed_at - Duration::seconds(CLOCK_SLACK_SECONDS);
-    if !(push.already_there || push.recalled) {
-        return pushed;
-    }
+    let slack = Duration::seconds(CLOCK_SLACK_SECONDS);
+    let pushed = push.pushed_at - slack;
     let made = push
         .file_name
         .strip_suffix(".txt")
         .and_then(|stamp| NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S").ok())
         .and_then(|local| tz.from_local_datetime(&local).earliest())
-        .map(|t| t.with_timezone(&Utc) - Duration::seconds(CLOCK_SLACK_SECONDS));
+        .map(|t| t.with_timezone(&Utc) - slack);
     made.map_or(pushed, |m| m.min(pushed))
 }
 
-/// The first run submitted (else started) at or after `since`.
+/// The first run submitted (else started) at or after `since` that did not end finding
+/// nothing: a run that found no file (COMPLETED_NO_BULKS) did not take ours.
 pub fn our_run(instances: &[JobInstance], since: DateTime<Utc>) -> Option<&JobInstance> {
     instances
         .iter()
+        .filter(|i| i.status.as_str() != "COMPLETED_NO_BULKS")
         .filter_map(|i| i.submit_time.or(i.start_time).map(|t| (t, i)))
         .filter(|(t, _)| *t >= since)
         .min_by(|(a, ia), (b, ib)| a.cmp(b).then_with(|| ia.id.cmp(&ib.id)))
@@ -337,12 +338,30 @@ mod tests {
     }
 
     #[test]
+    fn a_run_that_found_nothing_or_ran_before_the_upload_is_not_ours() {
+        // Uploaded from 14:00:05 in Phoenix (21:00:05 UTC).
+        let since = earliest_submit(
+            &push("2026-11-28T21:00:07Z", "20261128140005.txt", false),
+            chrono_tz::America::Phoenix,
+        );
+        let runs = [
+            // The morning's day, and the loader's empty run a minute before the upload.
+            instance("1", "2026-11-28T18:00:00Z", "COMPLETED_SUCCESS"),
+            instance("2", "2026-11-28T20:59:00Z", "COMPLETED_NO_BULKS"),
+            // An empty run right as the file went up, then the one that took it.
+            instance("3", "2026-11-28T21:00:06Z", "COMPLETED_NO_BULKS"),
+            instance("4", "2026-11-28T21:05:00Z", "COMPLETED_SUCCESS"),
+        ];
+        assert_eq!(our_run(&runs, since).unwrap().id, "4");
+    }
+
+    #[test]
     fn a_file_already_there_counts_from_when_it_was_made() {
         // Made 09:25:14 in Phoenix = 16:25:14 UTC; the rerun's check came two hours later.
         let p = push("2026-11-28T18:30:00Z", "20261128092514.txt", true);
         assert_eq!(
             earliest_submit(&p, chrono_tz::America::Phoenix),
-            at("2026-11-28T16:23:14Z")
+            at("2026-11-28T16:24:44Z")
         );
     }
 
