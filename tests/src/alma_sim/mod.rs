@@ -29,8 +29,10 @@
 //! takes each `YYYYMMDDHHMMSS.txt` whose stamp is later than the last file it took (other
 //! names, such as `*.part` or dotfiles, are never looked at) and applies it by the rules in
 //! [`loader`]. Each file is a job instance: QUEUED at submit, RUNNING after half of
-//! `loader_delay`, then COMPLETED_SUCCESS, COMPLETED_WARNING (some error rows),
-//! COMPLETED_FAILED (bad format, nothing applied) or COMPLETED_NO_BULKS (no data rows).
+//! `loader_delay` and while it works through the rows (`loader_row_time` each) on a copy
+//! of the courses, so the API answers meanwhile; then COMPLETED_SUCCESS,
+//! COMPLETED_WARNING (some error rows), COMPLETED_FAILED (bad format, nothing applied) or
+//! COMPLETED_NO_BULKS (no data rows).
 //! Counters (`counters.counter[].type.value`, values as strings):
 //! [`COUNTER_ROWS_READ`] `course_loader.rows_read`, [`COUNTER_CREATED`]
 //! `course_loader.courses_created`, [`COUNTER_UPDATED`] `course_loader.courses_updated`,
@@ -43,6 +45,7 @@
 //! `POST /sim/courses/{id}/broken-reading-lists/{empty|no-count|not-parseable}` (that
 //! course's reading-list answers break until `DELETE /sim/courses/{id}/broken-reading-lists`).
 
+mod job;
 pub mod loader;
 mod model;
 mod render;

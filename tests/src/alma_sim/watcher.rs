@@ -1,15 +1,14 @@
-//! The loader's side of the drop directory: which files it takes and the job instance's
-//! QUEUED → RUNNING → COMPLETED_* lifecycle.
+//! The loader's side of the drop directory: which files it takes, each one run ([`job`]).
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 
-use super::loader;
-use super::model::{JobInstance, JobStatus, LoaderCounters};
+use super::job;
+use super::model::JobInstance;
 use super::server::Shared;
 
 /// The stamp of a loader file name `YYYYMMDDHHMMSS.txt`; anything else (temporary names,
@@ -39,13 +38,6 @@ fn stamped_files(dir: &Path) -> io::Result<Vec<(String, String, PathBuf)>> {
     Ok(out)
 }
 
-fn update(shared: &Shared, id: &str, f: impl FnOnce(&mut JobInstance)) {
-    let mut store = shared.lock();
-    if let Some(i) = store.instances.iter_mut().find(|i| i.id == id) {
-        f(i);
-    }
-}
-
 /// Takes every file whose stamp is later than the last run's, one run per file, and
 /// returns the finished instances. Runs never overlap.
 pub(crate) async fn run_once(shared: &Arc<Shared>) -> io::Result<Vec<JobInstance>> {
@@ -70,89 +62,10 @@ pub(crate) async fn run_once(shared: &Arc<Shared>) -> io::Result<Vec<JobInstance
                 continue;
             }
         };
-        done.push(run_file(shared, &stamp, &name, &bytes).await);
+        shared.lock().last_stamp = Some(stamp);
+        done.push(job::run_file(shared, &name, bytes).await);
     }
     Ok(done)
-}
-
-async fn run_file(shared: &Shared, stamp: &str, name: &str, bytes: &[u8]) -> JobInstance {
-    // Alma's loader works through every row: the file's size sets its time.
-    let rows = bytes
-        .split(|&b| b == b'\n')
-        .skip(1)
-        .filter(|l| !l.trim_ascii().is_empty())
-        .count();
-    let delay = shared.settings.loader_delay
-        + shared.settings.loader_row_time * u32::try_from(rows).unwrap_or(u32::MAX);
-    let id = {
-        let mut store = shared.lock();
-        store.last_stamp = Some(stamp.to_string());
-        let id = store.next_instance.to_string();
-        store.next_instance += 1;
-        store.instances.push(JobInstance {
-            id: id.clone(),
-            file_name: name.to_string(),
-            status: JobStatus::Queued,
-            submit_time: Utc::now(),
-            start_time: None,
-            end_time: None,
-            counters: LoaderCounters::default(),
-            row_errors: Vec::new(),
-            failure: None,
-        });
-        id
-    };
-    tracing::info!(file = %name, instance = %id, "course loader job queued");
-    sleep(delay / 2).await;
-    update(shared, &id, |i| {
-        i.status = JobStatus::Running;
-        i.start_time = Some(Utc::now());
-    });
-    sleep(delay - delay / 2).await;
-
-    let mut store = shared.lock();
-    let st = &mut *store;
-    let report = loader::apply_file(
-        bytes,
-        &mut st.courses,
-        &mut st.ids,
-        &shared.settings.processing_departments,
-    );
-    tracing::info!(
-        file = %name, instance = %id, status = report.status.value(),
-        rows = report.counters.rows_read, errors = report.counters.errors,
-        "course loader job finished"
-    );
-    let now = Utc::now();
-    match st.instances.iter_mut().find(|i| i.id == id) {
-        Some(instance) => {
-            instance.status = report.status;
-            instance.start_time.get_or_insert(now);
-            instance.end_time = Some(now);
-            instance.counters = report.counters;
-            instance.row_errors = report.row_errors;
-            instance.failure = report.failure;
-            instance.clone()
-        }
-        // Instances are only ever appended; this arm only keeps the types total.
-        None => JobInstance {
-            id,
-            file_name: name.to_string(),
-            status: report.status,
-            submit_time: now,
-            start_time: Some(now),
-            end_time: Some(now),
-            counters: report.counters,
-            row_errors: report.row_errors,
-            failure: report.failure,
-        },
-    }
-}
-
-async fn sleep(d: Duration) {
-    if !d.is_zero() {
-        tokio::time::sleep(d).await;
-    }
 }
 
 /// Polls the drop directory until aborted.
