@@ -21,6 +21,29 @@ use super::server::Shared;
 /// How often a waiting worker thread looks whether its run was dropped.
 const STOP_CHECK: Duration = Duration::from_millis(100);
 
+/// A run that found no file: finished at once with COMPLETED_NO_BULKS and zero counters,
+/// as Alma reports a scheduled import that had nothing to take. Its file name is empty.
+pub(crate) fn run_empty(shared: &Shared) -> JobInstance {
+    let now = Utc::now();
+    let mut store = shared.lock();
+    let id = store.next_instance.to_string();
+    store.next_instance += 1;
+    let instance = JobInstance {
+        id,
+        file_name: String::new(),
+        status: JobStatus::CompletedNoBulks,
+        submit_time: now,
+        start_time: Some(now),
+        end_time: Some(now),
+        counters: LoaderCounters::default(),
+        row_errors: Vec::new(),
+        failure: None,
+    };
+    store.instances.push(instance.clone());
+    tracing::info!(instance = %instance.id, "course loader job found no file");
+    instance
+}
+
 /// Runs one file: QUEUED for half of `loader_delay`, then RUNNING for the other half and
 /// while it works through the rows at `loader_row_time` each, then its final status.
 pub(crate) async fn run_file(shared: &Shared, name: &str, bytes: Vec<u8>) -> JobInstance {

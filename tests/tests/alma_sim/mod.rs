@@ -7,3 +7,4 @@ mod during_a_load;
 mod governance;
 mod jobs;
 mod loader;
+mod schedule;
