@@ -225,7 +225,6 @@ impl CourseChanges {
             .filter(|c| !kept.contains(c.id.as_str()))
             .map(|c| c.id.clone())
             .collect();
-        drop(kept);
         let old: HashMap<&str, &SimCourse> = before.iter().map(|c| (c.id.as_str(), c)).collect();
         let written = after
             .into_iter()
