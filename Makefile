@@ -24,7 +24,10 @@ check-style:
 
 # A whole day of the real state machine on the local stack (needs root for sshd's accounts).
 # ARGS="--cem FILE --alma-courses FILE --run-date D --alma-rate N --alma-latency-ms N
-#       --out DIR --keep" for a day of your own (`cargo run -p leganto-tests --bin sandbox -- --help`).
+#       --alma-loader-every SECONDS --out DIR --keep" for a day of your own
+# (`cargo run -p leganto-tests --bin sandbox -- --help`). --alma-loader-every runs Alma's
+# course loader on a schedule rather than on each new file; with --keep, DIR/env.sh exports
+# CEM_SFTP_DIR, where the next day's export goes for `leganto rerun --from pull`.
 sandbox: setup
 	$(CARGO) run -q -p leganto-tests --bin sandbox -- $(ARGS)
 

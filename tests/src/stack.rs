@@ -111,6 +111,9 @@ pub struct StackOptions {
     pub loader_delay: Duration,
     /// ... and per row of the file (the simulator's `loader_row_time`).
     pub loader_row_time: Duration,
+    /// Run the simulator's course loader on this schedule (its `loader_every`) rather
+    /// than on each new file.
+    pub alma_loader_every: Option<Duration>,
     /// The courses Alma holds at the start (a JSON array as in the sample fixture).
     pub alma_fixture: PathBuf,
     /// The stack's `AlmaRate`.
@@ -134,6 +137,7 @@ impl Default for StackOptions {
             wait_limit_seconds: 120,
             loader_delay: Duration::from_secs(1),
             loader_row_time: Duration::ZERO,
+            alma_loader_every: None,
             alma_fixture: sample_dir().join("alma_courses.json"),
             alma_rate: 20,
             alma_latency: Duration::ZERO,
@@ -223,6 +227,7 @@ impl Stack {
         sim_options.drop_dir = Some(sshd.directory(ALMA_USER).to_path_buf());
         sim_options.loader_delay = opts.loader_delay;
         sim_options.loader_row_time = opts.loader_row_time;
+        sim_options.loader_every = opts.alma_loader_every;
         sim_options.latency = opts.alma_latency;
         let loader_job_id = sim_options.loader_job_id.clone();
         let alma = AlmaSim::start(sim_options)

@@ -277,8 +277,13 @@ async fn execute_deletes_only_what_the_reviewed_plan_lists_rechecking_each_cours
         &["SPRING"],
         None,
     ));
+    // Alma's loader takes only files stamped later than its last run (the library's
+    // local time, Phoenix): this one is uploaded, and stamped, a second after it.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let stamp = chrono::Utc::now().with_timezone(&chrono_tz::America::Phoenix);
     std::fs::write(
-        dir.path().join("20260102000000.txt"),
+        dir.path()
+            .join(stamp.format("%Y%m%d%H%M%S.txt").to_string()),
         lines.join("\r\n") + "\r\n",
     )
     .unwrap();

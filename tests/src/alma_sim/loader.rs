@@ -307,6 +307,19 @@ pub fn apply_file(
     ids: &mut IdAlloc,
     departments: &[String],
 ) -> LoadReport {
+    apply_file_row_by_row(bytes, store, ids, departments, || true)
+}
+
+/// [`apply_file`], calling `after_row` after each data row: the simulator spends Alma's
+/// time per row there. When `after_row` answers `false` the load stops at that row and
+/// fails, with the rows before it applied: stop only a load that works on a copy.
+pub fn apply_file_row_by_row(
+    bytes: &[u8],
+    store: &mut Vec<SimCourse>,
+    ids: &mut IdAlloc,
+    departments: &[String],
+    mut after_row: impl FnMut() -> bool,
+) -> LoadReport {
     let lines = match parse_file(bytes) {
         Ok(lines) => lines,
         Err(reason) => return LoadReport::failed(reason),
@@ -338,6 +351,9 @@ pub fn apply_file(
                 section: section.to_string(),
                 reason,
             });
+        }
+        if !after_row() {
+            return LoadReport::failed(format!("the load stopped after line {line}"));
         }
     }
 

@@ -25,12 +25,19 @@
 //! `INVALID_PARAMETER`, `COURSE_NOT_FOUND`, `JOB_NOT_FOUND`, `JOB_INSTANCE_NOT_FOUND` (all
 //! 400, as Alma answers 400 for unknown ids), `NOT_FOUND` (404), `METHOD_NOT_ALLOWED` (405).
 //!
-//! The course loader watches `drop_dir` (the Alma SFTP directory) every `watch_interval`,
-//! takes each `YYYYMMDDHHMMSS.txt` whose stamp is later than the last file it took (other
-//! names, such as `*.part` or dotfiles, are never looked at) and applies it by the rules in
-//! [`loader`]. Each file is a job instance: QUEUED at submit, RUNNING after half of
-//! `loader_delay`, then COMPLETED_SUCCESS, COMPLETED_WARNING (some error rows),
-//! COMPLETED_FAILED (bad format, nothing applied) or COMPLETED_NO_BULKS (no data rows).
+//! The course loader takes from `drop_dir` (the Alma SFTP directory) each
+//! `YYYYMMDDHHMMSS.txt` stamped later than its last run, in the library's
+//! [`SimOptions::time_zone`] (other names, such as `*.part` or dotfiles, are never looked
+//! at), and applies it by the rules in [`loader`]. With [`SimOptions::loader_every`] it
+//! runs on that schedule, as Alma does, and a run that finds no file is a
+//! COMPLETED_NO_BULKS instance with zero counters and an empty file name (`external_id`);
+//! without it, it looks every `watch_interval` and a new file starts a run at once. Either
+//! way each run records its time, so a file stamped before a run that already happened is
+//! never loaded. Each file is a job instance: QUEUED at submit, RUNNING after half of
+//! `loader_delay` and while it works through the rows (`loader_row_time` each) on a copy
+//! of the courses, so the API answers meanwhile; then COMPLETED_SUCCESS,
+//! COMPLETED_WARNING (some error rows), COMPLETED_FAILED (bad format, nothing applied) or
+//! COMPLETED_NO_BULKS (no data rows).
 //! Counters (`counters.counter[].type.value`, values as strings):
 //! [`COUNTER_ROWS_READ`] `course_loader.rows_read`, [`COUNTER_CREATED`]
 //! `course_loader.courses_created`, [`COUNTER_UPDATED`] `course_loader.courses_updated`,
@@ -43,6 +50,7 @@
 //! `POST /sim/courses/{id}/broken-reading-lists/{empty|no-count|not-parseable}` (that
 //! course's reading-list answers break until `DELETE /sim/courses/{id}/broken-reading-lists`).
 
+mod job;
 pub mod loader;
 mod model;
 mod render;
@@ -57,6 +65,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -121,7 +130,13 @@ pub struct SimOptions {
     pub processing_departments: Vec<String>,
     pub loader_job_id: String,
     pub loader_profile_id: String,
+    /// How often the loader looks for a new file when it has no schedule.
     pub watch_interval: Duration,
+    /// Run the loader every this long, as Alma's integration profile does, an empty run
+    /// included; `None`: a new file starts a run at once.
+    pub loader_every: Option<Duration>,
+    /// The library's time zone: loader file stamps are its local time.
+    pub time_zone: Tz,
 }
 
 impl Default for SimOptions {
@@ -144,6 +159,8 @@ impl Default for SimOptions {
             loader_job_id: "S7100000000001".to_string(),
             loader_profile_id: "7200000000001".to_string(),
             watch_interval: Duration::from_millis(200),
+            loader_every: None,
+            time_zone: leganto_shared::config::DEFAULT_TIME_ZONE,
         }
     }
 }
@@ -203,6 +220,48 @@ fn seed(fixture: &[FixtureCourse]) -> Vec<SimCourse> {
     courses
 }
 
+/// What the server, the loader and the handle share, fresh from the options.
+fn shared_state(opts: SimOptions, base_url: String) -> Shared {
+    let courses = seed(&opts.courses);
+    let ids = IdAlloc::after(&courses);
+    Shared {
+        settings: Settings {
+            api_key: opts.api_key,
+            per_second_limit: opts.per_second_limit,
+            daily_quota: opts.daily_quota,
+            latency: opts.latency,
+            fault: opts.fault,
+            governance_in_xml: opts.governance_in_xml,
+            loader_delay: opts.loader_delay,
+            loader_row_time: opts.loader_row_time,
+            processing_departments: opts.processing_departments,
+            loader_job_id: opts.loader_job_id,
+            loader_profile_id: opts.loader_profile_id,
+        },
+        base_url,
+        store: Mutex::new(Store {
+            courses,
+            ids,
+            calls: Vec::new(),
+            window: VecDeque::new(),
+            quota_day: Utc::now().date_naive(),
+            used_today: 0,
+            served: 0,
+            instances: Vec::new(),
+            next_instance: 8_100_000_000_001,
+            broken_lists: HashMap::new(),
+            throttled_until: None,
+        }),
+        loader: watcher::Loader {
+            every: opts.loader_every,
+            time_zone: opts.time_zone,
+            last_run: tokio::sync::Mutex::new(None),
+        },
+        drop_dir: opts.drop_dir,
+        started: std::time::Instant::now(),
+    }
+}
+
 /// A running simulator; dropping it stops the server and the loader watcher.
 #[derive(Debug)]
 pub struct AlmaSim {
@@ -222,41 +281,8 @@ impl AlmaSim {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         let base_url = format!("http://{local}");
-        let courses = seed(&opts.courses);
-        let ids = IdAlloc::after(&courses);
-        let shared = Arc::new(Shared {
-            settings: Settings {
-                api_key: opts.api_key,
-                per_second_limit: opts.per_second_limit,
-                daily_quota: opts.daily_quota,
-                latency: opts.latency,
-                fault: opts.fault,
-                governance_in_xml: opts.governance_in_xml,
-                loader_delay: opts.loader_delay,
-                loader_row_time: opts.loader_row_time,
-                processing_departments: opts.processing_departments,
-                loader_job_id: opts.loader_job_id,
-                loader_profile_id: opts.loader_profile_id,
-            },
-            base_url,
-            store: Mutex::new(Store {
-                courses,
-                ids,
-                calls: Vec::new(),
-                window: VecDeque::new(),
-                quota_day: Utc::now().date_naive(),
-                used_today: 0,
-                served: 0,
-                instances: Vec::new(),
-                next_instance: 8_100_000_000_001,
-                last_stamp: None,
-                broken_lists: HashMap::new(),
-                throttled_until: None,
-            }),
-            loader_lock: tokio::sync::Mutex::new(()),
-            drop_dir: opts.drop_dir,
-            started: std::time::Instant::now(),
-        });
+        let watch_interval = opts.watch_interval;
+        let shared = Arc::new(shared_state(opts, base_url));
 
         let app = axum::Router::new()
             .fallback(server::handle)
@@ -276,7 +302,7 @@ impl AlmaSim {
         let watcher = shared
             .drop_dir
             .is_some()
-            .then(|| watcher::spawn(Arc::clone(&shared), opts.watch_interval));
+            .then(|| watcher::spawn(Arc::clone(&shared), watch_interval));
         tracing::info!(base_url = %shared.base_url, "alma simulator listening");
         Ok(AlmaSim {
             shared,
@@ -367,8 +393,10 @@ impl AlmaSim {
         };
     }
 
-    /// Processes any new file in the drop directory now and returns the finished runs
-    /// (empty when there is nothing new or no drop directory).
+    /// Runs the loader now and returns the finished runs (none without a drop directory).
+    /// On a schedule ([`SimOptions::loader_every`]) this is one more run: it takes the
+    /// files stamped later than the last run, or is an empty COMPLETED_NO_BULKS run.
+    /// Without one it takes any new file, and finding none is no run (an empty answer).
     pub async fn run_loader_now(&self) -> std::io::Result<Vec<JobInstance>> {
         watcher::run_once(&self.shared).await
     }

@@ -173,6 +173,7 @@ pub struct RowError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobInstance {
     pub id: String,
+    /// The loader file the run took; empty for a scheduled run that found none.
     pub file_name: String,
     pub status: JobStatus,
     pub submit_time: DateTime<Utc>,

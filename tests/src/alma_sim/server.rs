@@ -52,8 +52,6 @@ pub(crate) struct Store {
     pub served: u64,
     pub instances: Vec<JobInstance>,
     pub next_instance: u64,
-    /// Date stamp (`YYYYMMDDHHMMSS`) of the last file the loader took.
-    pub last_stamp: Option<String>,
     /// Courses whose reading-list answers are broken on purpose.
     pub broken_lists: HashMap<String, BrokenAnswer>,
     /// Until then every call is turned away as over the per-second limit.
@@ -65,8 +63,8 @@ pub(crate) struct Shared {
     pub settings: Settings,
     pub base_url: String,
     pub store: Mutex<Store>,
-    /// One loader run at a time, as in Alma.
-    pub loader_lock: tokio::sync::Mutex<()>,
+    /// The course loader's schedule and last run (one run at a time, as in Alma).
+    pub loader: super::watcher::Loader,
     pub drop_dir: Option<std::path::PathBuf>,
     /// Call times count from here.
     pub started: Instant,

@@ -54,9 +54,18 @@ struct Args {
     /// Valid processing departments, comma separated.
     #[arg(long, value_delimiter = ',')]
     departments: Option<Vec<String>>,
-    /// How often the drop directory is polled, in milliseconds.
+    /// How often the drop directory is polled for a new file, in milliseconds (without
+    /// --loader-every).
     #[arg(long, default_value_t = 200)]
     watch_interval_ms: u64,
+    /// Run the course loader every SECONDS, as Alma's integration profile does: each run
+    /// takes the files stamped later than the previous run, and a run that finds none is
+    /// a COMPLETED_NO_BULKS job instance. Without it, a new file starts a run at once.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    loader_every: Option<u64>,
+    /// The library's time zone: loader file stamps are its local time.
+    #[arg(long, default_value_t = leganto_shared::config::DEFAULT_TIME_ZONE)]
+    time_zone: chrono_tz::Tz,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +110,8 @@ fn options(args: &Args) -> Result<SimOptions, Error> {
             .collect();
     }
     opts.watch_interval = Duration::from_millis(args.watch_interval_ms);
+    opts.loader_every = args.loader_every.map(Duration::from_secs);
+    opts.time_zone = args.time_zone;
     Ok(opts)
 }
 

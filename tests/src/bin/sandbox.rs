@@ -6,9 +6,11 @@
 //! and prints what happened: each state with its time, the counts, the file Alma loaded and
 //! what Alma holds now, the report e-mail, the Slack posts, the S3 keys and the execution's
 //! status. `--out DIR` writes it all down; `--keep` leaves the stack up for `leganto` to try
-//! against (`DIR/env.sh`); `DIR/alma-calls.json` is the Alma simulator's call log. Then it
-//! stops everything it started. Exit status 0 only when the
-//! execution SUCCEEDED.
+//! against (`DIR/env.sh`, which also names the CEM account's directory, `CEM_SFTP_DIR`,
+//! where the next day's export can be dropped for `leganto rerun --from pull`);
+//! `DIR/alma-calls.json` is the Alma simulator's call log. `--alma-loader-every SECONDS`
+//! runs Alma's course loader on a schedule, as Alma does, rather than on each new file.
+//! Then it stops everything it started. Exit status 0 only when the execution SUCCEEDED.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -65,6 +67,13 @@ struct Args {
     /// Alma's course loader time per row of a file, in milliseconds.
     #[arg(long, default_value_t = leganto_tests::alma_sim::REALISTIC_LOADER_ROW_TIME.as_millis() as u64)]
     loader_row_ms: u64,
+    /// Run Alma's course loader every SECONDS, as its integration profile does, rather
+    /// than as soon as a file arrives: each run takes only the files stamped later than
+    /// the previous run, an empty one included (a run that finds no file is a
+    /// COMPLETED_NO_BULKS job). The state machine waits up to 18 minutes for the run
+    /// that takes the day's file.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    alma_loader_every: Option<u64>,
     /// Then run the next day (run date + 1) on the same stack, its export made by editing
     /// this day's: one course code in N changed (50: about 2%), so it loads as a delta.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -103,6 +112,7 @@ async fn main() -> ExitCode {
         alma_rate: args.alma_rate,
         alma_latency: Duration::from_millis(args.alma_latency_ms),
         loader_row_time: Duration::from_millis(args.loader_row_ms),
+        alma_loader_every: args.alma_loader_every.map(Duration::from_secs),
         // Room for a big file at the loader's pace (360 checks at most).
         poll_interval_seconds: 3,
         wait_limit_seconds: 1080,
@@ -167,6 +177,9 @@ async fn keep_up(stack: &Stack, out: &Path, run_date: NaiveDate) -> Result<(), B
         "\nready: the stack stays up; `source {}` and try `leganto status --run-date {run_date}` (Ctrl-C stops it)",
         env.display()
     );
+    println!(
+        "  another day: drop its export in $CEM_SFTP_DIR, then `leganto rerun --run-date DAY --from pull`"
+    );
     stopped().await;
     Ok(())
 }
@@ -188,6 +201,8 @@ fn write_env(stack: &Stack, out: &Path) -> Result<PathBuf, BoxError> {
         ("ALMA_URL", stack.alma.base_url().to_string()),
         ("ALMA_API_KEY", stack.alma.api_key().to_string()),
         ("ALMA_SFTP_DIR", stack.alma_dir().display().to_string()),
+        // Where a person drops the next day's export for `leganto rerun --from pull`.
+        ("CEM_SFTP_DIR", stack.cem_dir().display().to_string()),
     ];
     let mut text =
         String::from("# The sandbox's local stack (test credentials only); source this file.\n");
@@ -342,16 +357,7 @@ async fn day(
 
     heading("Alma");
     println!("  Alma's SFTP directory holds {:?}", stack.alma_files()?);
-    for run in stack.alma.job_instances() {
-        let c = &run.counters;
-        println!(
-            "  course loader took {} → job {} {:?}: {} rows read, {} courses created, {} updated, {} deleted, {} rolled over, {} rows with errors",
-            run.file_name, run.id, run.status, c.rows_read, c.created, c.updated, c.deleted, c.rolled_over, c.errors
-        );
-        for e in run.row_errors.iter().take(5) {
-            println!("    row {} {} {}: {}", e.line, e.code, e.section, e.reason);
-        }
-    }
+    print_loader_runs(stack);
     println!(
         "  Alma API calls made by the run: {}",
         stack.alma.calls().len()
@@ -441,10 +447,13 @@ async fn day(
             execution.cause.as_deref().unwrap_or_default()
         );
     }
+    // The last run that took a file (a scheduled loader also runs empty).
     let loader_rows = stack
         .alma
         .job_instances()
-        .last()
+        .iter()
+        .rev()
+        .find(|run| !run.file_name.is_empty())
         .map_or(0, |run| run.counters.rows_read);
     Ok(DayMeasures {
         succeeded: execution.status == "SUCCEEDED",
@@ -457,6 +466,28 @@ async fn day(
             .unwrap_or("-")
             .to_string(),
     })
+}
+
+/// Each run of Alma's course loader so far: the file it took and what it did, or that it
+/// found none (a scheduled run).
+fn print_loader_runs(stack: &Stack) {
+    for run in stack.alma.job_instances() {
+        if run.file_name.is_empty() {
+            println!(
+                "  course loader found no file → job {} {:?}",
+                run.id, run.status
+            );
+            continue;
+        }
+        let c = &run.counters;
+        println!(
+            "  course loader took {} → job {} {:?}: {} rows read, {} courses created, {} updated, {} deleted, {} rolled over, {} rows with errors",
+            run.file_name, run.id, run.status, c.rows_read, c.created, c.updated, c.deleted, c.rolled_over, c.errors
+        );
+        for e in run.row_errors.iter().take(5) {
+            println!("    row {} {} {}: {}", e.line, e.code, e.section, e.reason);
+        }
+    }
 }
 
 /// `--out`: the bucket (keys as paths), the files Alma's SFTP directory received, the

@@ -63,8 +63,13 @@ async fn loader_runs_are_read_with_status_counters_and_times() {
     .unwrap();
     assert_eq!(sim.run_loader_now().await.unwrap().len(), 1);
     // Same course twice: the second row is an error, the run completes with warnings.
+    // Uploaded a second after the first run, as its stamp (Phoenix time) says: the loader
+    // takes only files stamped later than its last run.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let stamp = Utc::now().with_timezone(&chrono_tz::America::Phoenix);
     std::fs::write(
-        drop.path().join("20261128094000.txt"),
+        drop.path()
+            .join(stamp.format("%Y%m%d%H%M%S.txt").to_string()),
         loader_file(&[
             row("2026Fall-X-TST102-22222", "22222"),
             row("2026Fall-X-TST102-22222", "22222"),

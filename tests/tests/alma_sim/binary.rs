@@ -105,3 +105,39 @@ fn the_binary_refuses_to_start_without_its_key_variable() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ALMA_SIM_TEST_UNSET_VARIABLE"), "{err}");
 }
+
+#[tokio::test]
+async fn the_binary_runs_the_loader_on_a_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_alma-sim"))
+            .args(["--port", "0", "--loader-every", "1", "--loader-row-ms", "0"])
+            .arg("--drop-dir")
+            .arg(dir.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("alma-sim starts"),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let base = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line.trim().to_string()
+    })
+    .await
+    .unwrap();
+
+    // No file at all: the scheduled runs still happen, each one an instance.
+    let mut instances = serde_json::Value::Null;
+    for _ in 0..300 {
+        instances = sim_get(&base, "/sim/job-instances").await;
+        if instances.as_array().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(instances[0]["status"], "COMPLETED_NO_BULKS", "{instances}");
+    assert_eq!(instances[1]["status"], "COMPLETED_NO_BULKS", "{instances}");
+}

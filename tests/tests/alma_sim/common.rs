@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use leganto_tests::alma_sim::{AlmaSim, FixtureCourse, SimOptions};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
@@ -242,4 +243,24 @@ pub async fn with_drop_dir(courses: Vec<FixtureCourse>) -> (AlmaSim, tempfile::T
 
 pub fn drop_file(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::write(dir.join(name), bytes).expect("write loader file");
+}
+
+/// The library's time zone in these tests (the simulator's default): loader file stamps
+/// are its local time.
+pub const LIBRARY_TIME_ZONE: chrono_tz::Tz = chrono_tz::America::Phoenix;
+
+/// The loader file name stamped `at`, in the library's local time.
+pub fn stamped(at: DateTime<Utc>) -> String {
+    at.with_timezone(&LIBRARY_TIME_ZONE)
+        .format("%Y%m%d%H%M%S.txt")
+        .to_string()
+}
+
+/// A loader file name stamped in the next second, once the clock has reached it (this
+/// waits for it): later than every run so far, and not later than any run from now on.
+pub async fn stamp_after_the_runs_so_far() -> String {
+    let now = Utc::now();
+    let next = now.duration_trunc(TimeDelta::seconds(1)).unwrap() + TimeDelta::seconds(1);
+    tokio::time::sleep((next - now).to_std().unwrap()).await;
+    stamped(next)
 }

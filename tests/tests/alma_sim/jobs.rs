@@ -58,7 +58,8 @@ async fn two_runs() -> (AlmaSim, tempfile::TempDir) {
         &loader_file(&[Row::new("2026Fall-X-LAW100-11111", "11111")]),
     );
     sim.run_loader_now().await.unwrap();
-    drop_file(dir.path(), "20261128020000.txt", b"not a loader file\n");
+    let name = stamp_after_the_runs_so_far().await;
+    drop_file(dir.path(), &name, b"not a loader file\n");
     sim.run_loader_now().await.unwrap();
     (sim, dir)
 }

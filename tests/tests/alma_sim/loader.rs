@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, TimeDelta, Utc};
 use leganto_tests::alma_sim::{AlmaSim, JobInstance, JobStatus, SimCourse, SimOptions};
 
 use super::common::*;
@@ -156,7 +156,8 @@ async fn a_blank_operation_on_an_existing_course_changes_only_instructors_and_pa
         .instructor(1, "bb22")
         .all_instructors("cc33")
         .participants("25");
-    let run = load(&sim, &dir, "20261128020000.txt", &loader_file(&[second])).await;
+    let name = stamp_after_the_runs_so_far().await;
+    let run = load(&sim, &dir, &name, &loader_file(&[second])).await;
     assert_eq!((run.counters.updated, run.counters.created), (1, 0));
 
     let after = find(&sim.courses(), code, "11111").unwrap().clone();
@@ -264,7 +265,8 @@ async fn rolling_over_twice_duplicates_the_lists() {
         &loader_file(std::slice::from_ref(&row)),
     )
     .await;
-    let run = load(&sim, &dir, "20261129010000.txt", &loader_file(&[row])).await;
+    let name = stamp_after_the_runs_so_far().await;
+    let run = load(&sim, &dir, &name, &loader_file(&[row])).await;
     assert_eq!(run.status, JobStatus::CompletedSuccess);
     let courses = sim.courses();
     let new = find(&courses, "2026Fall-X-ENG101-33333", "33333").unwrap();
@@ -349,27 +351,19 @@ async fn processing_departments_are_the_configured_set() {
 }
 
 #[tokio::test]
-async fn a_file_whose_stamp_is_not_later_than_the_last_run_is_ignored() {
+async fn a_file_stamped_before_the_last_run_is_ignored_even_when_later_than_the_last_file() {
     let (sim, dir) = with_drop_dir(Vec::new()).await;
-    load(
-        &sim,
-        &dir,
-        "20261128100000.txt",
-        &loader_file(&[Row::new("2026Fall-X-A-1", "1")]),
-    )
-    .await;
-    drop_file(
-        dir.path(),
-        "20261128090000.txt",
-        &loader_file(&[Row::new("2026Fall-X-B-2", "2")]),
-    );
+    let now = Utc::now();
+    let taken = stamped(now - TimeDelta::hours(2));
+    let a = loader_file(&[Row::new("2026Fall-X-A-1", "1")]);
+    load(&sim, &dir, &taken, &a).await;
+    // Made after the file the run took, but before the run itself: never loaded.
+    let b = loader_file(&[Row::new("2026Fall-X-B-2", "2")]);
+    drop_file(dir.path(), &stamped(now - TimeDelta::hours(1)), &b);
     assert!(sim.run_loader_now().await.unwrap().is_empty());
-    // Same stamp again (overwritten) is not later either.
-    drop_file(
-        dir.path(),
-        "20261128100000.txt",
-        &loader_file(&[Row::new("2026Fall-X-C-3", "3")]),
-    );
+    // The taken file again (overwritten) is not later either.
+    let c = loader_file(&[Row::new("2026Fall-X-C-3", "3")]);
+    drop_file(dir.path(), &taken, &c);
     assert!(sim.run_loader_now().await.unwrap().is_empty());
     assert_eq!(sim.job_instances().len(), 1);
     let codes: Vec<String> = sim.courses().into_iter().map(|c| c.code).collect();

@@ -3,6 +3,8 @@
 mod api;
 mod binary;
 mod common;
+mod during_a_load;
 mod governance;
 mod jobs;
 mod loader;
+mod schedule;
