@@ -333,3 +333,82 @@ async fn a_held_day_nobody_decides_on_ends_with_nothing_pushed() {
         "{summary}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_day_approved_after_alma_s_loader_ran_empty_goes_up_under_a_later_stamp_and_loads() {
+    // Alma's loader on its own schedule (an hour: it runs only when the test says so).
+    let stack = match Stack::start(StackOptions {
+        alma_loader_every: Some(Duration::from_secs(3600)),
+        ..StackOptions::default()
+    })
+    .await
+    {
+        Ok(stack) => stack,
+        Err(e) => panic!(
+            "the local stack did not start: {}",
+            leganto_shared::error::error_chain(&e)
+        ),
+    };
+    let store = store(&stack);
+    seed_loaded_day(&store).await;
+    stack.put_sample_export(date(RUN_DATE)).unwrap();
+    let arn = stack
+        .start_execution(&format!("late-{RUN_DATE}"), &json!({"run_date": RUN_DATE}))
+        .await
+        .unwrap();
+    wait_until_held(&stack, &arn).await;
+
+    // While the day waits for a person, Alma's loader runs and finds nothing: from now on it
+    // takes only files stamped later than this run, so the morning's stamp would be skipped.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let empty = stack.alma.run_loader_now().await.unwrap();
+    assert_eq!(empty.len(), 1, "{empty:#?}");
+    assert!(empty[0].file_name.is_empty(), "{empty:#?}");
+    let empty_run = empty[0].submit_time;
+
+    hold::decide(
+        &store,
+        &decision(RUN_DATE, Verdict::Approve, ""),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    // Pushed at the held execution's next look; then Alma's next run takes it.
+    let deadline = tokio::time::Instant::now() + EXECUTION_LIMIT;
+    while stack.alma_files().unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never pushed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let next = stack.alma.run_loader_now().await.unwrap();
+    let execution = stack
+        .wait_for_execution(&arn, EXECUTION_LIMIT)
+        .await
+        .unwrap();
+    assert_succeeded(&execution);
+    let out = execution.output.unwrap();
+    let pushed = out["push"]["file_name"].as_str().unwrap();
+    let made = out["transform"]["loader_file_name"].as_str().unwrap();
+    let empty_stamp = empty_run
+        .with_timezone(&chrono_tz::America::Phoenix)
+        .format("%Y%m%d%H%M%S.txt")
+        .to_string();
+    assert!(made < empty_stamp.as_str(), "{made} {empty_stamp}");
+    assert!(
+        pushed > empty_stamp.as_str(),
+        "{pushed} is not after {empty_stamp}"
+    );
+    // Alma's run after the push took exactly our file, and the day counts as loaded.
+    assert_eq!(next.len(), 1, "{next:#?}");
+    assert_eq!(next[0].file_name, pushed);
+    assert!(next[0].counters.rows_read > 0, "{:#?}", next[0].counters);
+    assert_eq!(out["alma_job"]["status"], "COMPLETED_SUCCESS");
+    assert_eq!(out["alma_job"]["job_instance_id"], next[0].id.as_str());
+    let report: serde_json::Value = serde_json::from_slice(
+        &stack
+            .s3_get("reports/2026/11/28/figures.json")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["loaded"], true);
+}
