@@ -87,7 +87,8 @@ pub async fn newest_receipt(store: &Store) -> Result<Option<PushReceipt>, StoreE
 /// The name of a loader file uploaded at `now` (the library's local time): its time, and
 /// later than the newest day's file, so Alma's loader (which takes only files stamped later
 /// than its last run) never sees a new file under an older stamp. Rounded up to the whole
-/// second: a loader run earlier in the same second is still before the stamp.
+/// second (Push waits for it before the upload): a loader run earlier in the same second is
+/// still before the stamp.
 pub fn upload_name(now: NaiveDateTime, newest: Option<&PushReceipt>) -> String {
     let whole = now.trunc_subsecs(0);
     let now = if whole < now {

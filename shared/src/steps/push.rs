@@ -27,7 +27,7 @@ use {
     crate::store::{content_type, file_name, StoreError},
     bytes::Bytes,
     chrono::SubsecRound,
-    chrono::{DateTime, Utc},
+    chrono::{DateTime, NaiveDateTime, Utc},
     std::collections::HashMap,
 };
 
@@ -307,6 +307,21 @@ pub async fn run(ctx: &StepContext, input: PushInput) -> Result<PushOutput, Step
     push_and_record(ctx, &input, &receipt_key, file).await
 }
 
+/// Now in the library's time zone, once the clock reaches a whole second: a stamp of now is
+/// then neither before the upload begins (a loader run earlier in that second would make
+/// Alma skip the file) nor after it (a run before the stamp's time could take it twice).
+#[cfg(feature = "sftp")]
+async fn at_a_whole_second(ctx: &StepContext) -> NaiveDateTime {
+    let now = ctx.local_now();
+    let whole = now.trunc_subsecs(0);
+    if whole == now {
+        return now;
+    }
+    let next = whole + chrono::Duration::seconds(1);
+    tokio::time::sleep((next - now).to_std().unwrap_or_default()).await;
+    next
+}
+
 /// What a first attempt found: the day loaded already, or the file to push.
 #[cfg(feature = "sftp")]
 enum Prepared {
@@ -339,7 +354,7 @@ async fn prepare(
     let made_at = stamp.and_then(|s| s.made_at);
     let (pushed_key, bytes, dropped) = fresh_guard(ctx, key.clone(), bytes, made_at).await?;
     let intent = PushIntent {
-        file_name: receipt::upload_name(ctx.local_now(), newest.as_ref()),
+        file_name: receipt::upload_name(at_a_whole_second(ctx).await, newest.as_ref()),
         loader_key: pushed_key,
         transform_key: key,
         sha256: sha256_hex(&bytes),

@@ -68,7 +68,7 @@ async fn a_day_whose_alma_bound_steps_run_out_of_time_resumes_them_and_makes_the
 
     // The day's files are the sample day's exact ones.
     let out = execution.output.clone().unwrap();
-    let loader = out["transform"]["loader_file_name"].as_str().unwrap();
+    let loader = out["push"]["file_name"].as_str().unwrap();
     assert_eq!(stack.alma_files().unwrap(), vec![loader.to_string()]);
     let pushed = std::fs::read(stack.alma_dir().join(loader)).unwrap();
     assert!(pushed == read_sample("expected_alma.txt"));

@@ -80,14 +80,19 @@ async fn a_normal_day_runs_from_the_pull_to_the_slack_summary() {
     assert_eq!(transform["brake"]["compared_with"], serde_json::Value::Null);
     assert_eq!(summary["brake"], transform["brake"]);
 
-    // Push: the same bytes in Alma's directory, under the same name.
+    // Push: the same bytes in Alma's directory, under the time of the upload (never before
+    // the transform's own stamp).
     let push = world.step("leganto-push", &mut state, "push").await;
-    assert_eq!(push["file_name"], loader_name.as_str());
+    let pushed_name = push["file_name"].as_str().unwrap().to_string();
+    assert!(
+        pushed_name >= loader_name,
+        "{pushed_name} before {loader_name}"
+    );
     assert_eq!(push["already_there"], false);
     let remote = push["remote_path"].as_str().unwrap();
-    assert!(remote.ends_with(&format!("/{loader_name}")), "{remote}");
-    assert_eq!(world.alma_files(), vec![loader_name.clone()]);
-    assert!(world.sshd.read_file(ALMA, &loader_name).unwrap() == read_sample("expected_alma.txt"));
+    assert!(remote.ends_with(&format!("/{pushed_name}")), "{remote}");
+    assert_eq!(world.alma_files(), vec![pushed_name.clone()]);
+    assert!(world.sshd.read_file(ALMA, &pushed_name).unwrap() == read_sample("expected_alma.txt"));
 
     // Alma's course loader takes the file; the check finds that run and its counters.
     let runs = world.sim.run_loader_now().await.unwrap();
@@ -174,7 +179,7 @@ async fn a_normal_day_runs_from_the_pull_to_the_slack_summary() {
         .unwrap();
     assert!(parsed.subject().unwrap().contains(RUN_DATE));
     assert!(parsed.body_text(0).unwrap().contains("Rollovers found"));
-    assert!(parsed.body_html(0).unwrap().contains(&loader_name));
+    assert!(parsed.body_html(0).unwrap().contains(&pushed_name));
     let attachment = parsed.attachment(0).expect("an attachment");
     assert_eq!(
         attachment.attachment_name(),
@@ -200,7 +205,7 @@ async fn a_normal_day_runs_from_the_pull_to_the_slack_summary() {
     let title = format!("Course load {RUN_DATE}");
     for expected in [
         title.as_str(),
-        loader_name.as_str(),
+        pushed_name.as_str(),
         runs[0].status.value(),
         "Rollovers found",
         "*Rows read*\\n3000",
@@ -219,7 +224,7 @@ async fn a_normal_day_runs_from_the_pull_to_the_slack_summary() {
         json!(["pull", "transform", "push"])
     );
     assert_eq!(rerun["transform"], state["transform"]);
-    assert_eq!(rerun["push"]["file_name"], loader_name.as_str());
+    assert_eq!(rerun["push"]["file_name"], pushed_name.as_str());
     assert_eq!(rerun["push"]["recalled"], true);
     // …and its check finds the same run, although it was submitted before the rerun.
     let mut rerun = rerun;
