@@ -80,6 +80,13 @@ async fn two_executions_for_one_day_run_one_and_reruns_of_a_loaded_day_change_no
         .s3_get("reports/2026/11/28/run-summary.json")
         .await
         .unwrap();
+    let rows = stack
+        .s3_get("reports/2026/11/28/course-rows.tsv.gz")
+        .await
+        .unwrap();
+    // The baseline of delta loads is the rows of the file Alma loaded.
+    let baseline = "state/baseline-course-rows.tsv.gz";
+    assert_eq!(stack.s3_get(baseline).await.unwrap(), rows);
     for start_at in ["push", "transform"] {
         let (rerun, visits) = run(
             &stack,
@@ -105,6 +112,9 @@ async fn two_executions_for_one_day_run_one_and_reruns_of_a_loaded_day_change_no
             .unwrap(),
         summary
     );
+    let rows_now = stack.s3_get("reports/2026/11/28/course-rows.tsv.gz");
+    assert_eq!(rows_now.await.unwrap(), rows);
+    assert_eq!(stack.s3_get(baseline).await.unwrap(), rows);
     assert_eq!(stack.alma_files().unwrap(), vec![loader.to_string()]);
     assert_eq!(
         stack.alma.job_instances().len(),
