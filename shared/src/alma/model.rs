@@ -230,7 +230,7 @@ impl std::fmt::Display for JobStatus {
 }
 
 /// One run of a job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobInstance {
     pub id: String,
     pub submit_time: Option<DateTime<Utc>>,
@@ -238,15 +238,18 @@ pub struct JobInstance {
     pub end_time: Option<DateTime<Utc>>,
     pub status: JobStatus,
     pub status_desc: String,
-    /// Alma's `progress` percentage; informative only.
-    pub progress: u32,
+    /// Alma's `progress` percentage (a double: may be fractional); informative only.
+    pub progress: f64,
     /// `(type value, type description, value)`, in Alma's order.
     pub counters: Vec<(String, String, u64)>,
     /// Alert descriptions (their value when there is no description).
     pub alerts: Vec<String>,
 }
 
-/// The raw JSON of a job instance, before classification.
+/// The raw JSON of a job instance, before classification. Ex Libris' description of the
+/// conf API (`rest_job_instance`) puts `counter` and `alert` at the top level of the
+/// instance in JSON; only the XML wraps them (`<counters><counter>`). The wrapped form is
+/// read too, in case a gateway answers with it.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct JobInstanceBody {
     #[serde(default, deserialize_with = "lenient_string")]
@@ -257,12 +260,18 @@ pub(crate) struct JobInstanceBody {
     pub start_time: String,
     #[serde(default, deserialize_with = "lenient_string")]
     pub end_time: String,
-    #[serde(default, deserialize_with = "lenient_u64")]
-    pub progress: u64,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    pub progress: f64,
     #[serde(default)]
     pub status: ValueDesc,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub counter: Vec<CounterBody>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub alert: Vec<ValueDesc>,
+    /// The XML-like wrapped form, `counters: {counter: [...]}`.
     #[serde(default)]
     pub counters: CountersBody,
+    /// The XML-like wrapped form, `alerts: {alert: [...]}`.
     #[serde(default)]
     pub alerts: AlertsBody,
 }
@@ -277,6 +286,7 @@ pub(crate) struct CountersBody {
 pub(crate) struct CounterBody {
     #[serde(default, rename = "type")]
     pub counter_type: ValueDesc,
+    /// A string in Alma's description; read as a count.
     #[serde(default, deserialize_with = "lenient_u64")]
     pub value: u64,
 }
@@ -298,27 +308,34 @@ pub(crate) struct JobInstancesBody {
 impl JobInstanceBody {
     /// Classifies the status and parses the times; an unreadable time is an error.
     pub fn into_instance(self) -> Result<JobInstance, MalformedBody> {
+        let counters = documented_or_wrapped(self.counter, self.counters.counter);
+        let alerts = documented_or_wrapped(self.alert, self.alerts.alert);
         Ok(JobInstance {
             submit_time: parse_time("submit_time", &self.submit_time)?,
             start_time: parse_time("start_time", &self.start_time)?,
             end_time: parse_time("end_time", &self.end_time)?,
             status: JobStatus::from_value(&self.status.value),
             status_desc: self.status.desc,
-            progress: u32::try_from(self.progress).unwrap_or(100),
-            counters: self
-                .counters
-                .counter
+            progress: self.progress,
+            counters: counters
                 .into_iter()
                 .map(|c| (c.counter_type.value, c.counter_type.desc, c.value))
                 .collect(),
-            alerts: self
-                .alerts
-                .alert
+            alerts: alerts
                 .into_iter()
                 .map(|a| if a.desc.is_empty() { a.value } else { a.desc })
                 .collect(),
             id: self.id,
         })
+    }
+}
+
+/// The documented top-level list, else the wrapped one.
+fn documented_or_wrapped<T>(documented: Vec<T>, wrapped: Vec<T>) -> Vec<T> {
+    if documented.is_empty() {
+        wrapped
+    } else {
+        documented
     }
 }
 
@@ -395,6 +412,19 @@ fn lenient_opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Er
         Value::String(s) if s.trim().is_empty() => Ok(None),
         other => lenient_u64(other).map(Some).map_err(de::Error::custom),
     }
+}
+
+/// A number or a numeric string, whole or not; null or blank means 0.
+fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let n = match Value::deserialize(d)? {
+        Value::Null => return Ok(0.0),
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) if s.trim().is_empty() => return Ok(0.0),
+        Value::String(s) => s.trim().parse().ok(),
+        other => return Err(de::Error::custom(format!("expected a number, got {other}"))),
+    };
+    n.filter(|n: &f64| n.is_finite())
+        .ok_or_else(|| de::Error::custom("expected a finite number"))
 }
 
 #[cfg(test)]
@@ -543,9 +573,9 @@ mod tests {
         let body: JobInstanceBody = serde_json::from_str(
             r#"{"id":"9001","submit_time":"2026-11-28T10:00:00.000Z","start_time":"2026-11-28T10:01:00Z",
                 "progress":100,"status":{"value":"RUNNING","desc":"Running"},
-                "counters":{"counter":[{"type":{"value":"course_loader.rows_read","desc":"Rows read"},"value":"12"},
-                                      {"type":{"value":"c2","desc":"d2"},"value":3}]},
-                "alerts":{"alert":{"value":"a1","desc":""}}}"#,
+                "counter":[{"type":{"value":"course_loader.rows_read","desc":"Rows read"},"value":"12"},
+                           {"type":{"value":"c2","desc":"d2"},"value":3}],
+                "alert":{"value":"a1","desc":""}}"#,
         )
         .unwrap();
         let inst = body.into_instance().unwrap();
@@ -564,6 +594,81 @@ mod tests {
             ]
         );
         assert_eq!(inst.alerts, vec!["a1"]);
+    }
+
+    /// An instance as Ex Libris documents it: the properties and example values of
+    /// `rest_job_instance` in the published OpenAPI description of the conf API
+    /// (developers.exlibrisgroup.com/wp-content/uploads/alma/openapi/conf.json and its
+    /// schemas/rest_job_instance.json; the copy read was
+    /// github.com/ugent-library/exlibris-alma-sdk, schema/refs/rest_job_instance.json).
+    /// The description gives no whole sample, so this one is built from those property
+    /// names and examples, with a fractional `progress` (a double).
+    const DOCUMENTED_INSTANCE: &str = r#"{
+        "link": "",
+        "id": "1108569450000121",
+        "external_id": "1108569450000121",
+        "name": "Export Physical Items - war and love - 04/15/2015 16:07",
+        "submitted_by": {"value": "exl_impl", "desc": "Implementer"},
+        "submit_time": "2015-04-15T13:07:40.800Z",
+        "start_time": "2015-04-15T13:07:40.868Z",
+        "end_time": "2015-04-15T13:07:44.359Z",
+        "progress": 37.5,
+        "status": {"value": "RUNNING", "desc": "Running"},
+        "status_date": "2015-04-15Z",
+        "alert": [{"value": "alert_general_success", "desc": "The job completed successfully."}],
+        "counter": [
+            {"type": {"value": "c.jobs.counter.rows_read", "desc": "Rows read"}, "value": "4"},
+            {"type": {"value": "c.jobs.counter.rows_failed", "desc": "Rows failed"}, "value": "0"}
+        ],
+        "job_info": {"id": "S7100000000001", "name": "Course Loader", "type": {"value": "SCHEDULED"}}
+    }"#;
+
+    #[test]
+    fn the_documented_instance_gives_its_counters_alerts_and_fractional_progress() {
+        let body: JobInstanceBody = serde_json::from_str(DOCUMENTED_INSTANCE).unwrap();
+        let inst = body.into_instance().unwrap();
+        assert_eq!(inst.id, "1108569450000121");
+        assert_eq!(inst.progress, 37.5);
+        assert_eq!(inst.status.as_str(), "RUNNING");
+        assert_eq!(
+            inst.counters,
+            vec![
+                ("c.jobs.counter.rows_read".into(), "Rows read".into(), 4),
+                ("c.jobs.counter.rows_failed".into(), "Rows failed".into(), 0),
+            ]
+        );
+        assert_eq!(inst.alerts, vec!["The job completed successfully."]);
+        assert_eq!(
+            inst.end_time.unwrap().to_rfc3339(),
+            "2015-04-15T13:07:44.359+00:00"
+        );
+    }
+
+    #[test]
+    fn the_wrapped_counters_and_alerts_are_tolerated() {
+        let body: JobInstanceBody = serde_json::from_str(
+            r#"{"id":"1","progress":"12.25","status":{"value":"COMPLETED_SUCCESS"},
+                "counters":{"counter":{"type":{"value":"rows","desc":"Rows"},"value":"7"}},
+                "alerts":{"alert":[{"value":"alert_general_success"}]}}"#,
+        )
+        .unwrap();
+        let inst = body.into_instance().unwrap();
+        assert_eq!(inst.progress, 12.25);
+        assert_eq!(inst.counters, vec![("rows".into(), "Rows".into(), 7)]);
+        assert_eq!(inst.alerts, vec!["alert_general_success"]);
+    }
+
+    #[test]
+    fn a_progress_that_is_not_a_number_is_malformed() {
+        for progress in [r#""most""#, "[]", "true"] {
+            let body = format!(r#"{{"id":"1","progress":{progress}}}"#);
+            assert!(
+                serde_json::from_str::<JobInstanceBody>(&body).is_err(),
+                "{body}"
+            );
+        }
+        let none: JobInstanceBody = serde_json::from_str(r#"{"id":"1","progress":null}"#).unwrap();
+        assert_eq!(none.progress, 0.0);
     }
 
     #[test]

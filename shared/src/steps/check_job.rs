@@ -300,7 +300,7 @@ mod tests {
             end_time: None,
             status: JobStatus::from_value(status),
             status_desc: String::new(),
-            progress: 0,
+            progress: 0.0,
             counters: vec![
                 ("course_loader.courses_created".into(), "Created".into(), 10),
                 ("a.rows".into(), "Rows".into(), 1),

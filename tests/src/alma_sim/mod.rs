@@ -31,7 +31,9 @@
 //! [`loader`]. Each file is a job instance: QUEUED at submit, RUNNING after half of
 //! `loader_delay`, then COMPLETED_SUCCESS, COMPLETED_WARNING (some error rows),
 //! COMPLETED_FAILED (bad format, nothing applied) or COMPLETED_NO_BULKS (no data rows).
-//! Counters (`counters.counter[].type.value`, values as strings):
+//! Counters (`counter[].type.value` at the top level of the instance in JSON, as Ex
+//! Libris' `rest_job_instance` describes it; `<counters><counter>` in XML; values as
+//! strings; `progress` a number, fractional while running):
 //! [`COUNTER_ROWS_READ`] `course_loader.rows_read`, [`COUNTER_CREATED`]
 //! `course_loader.courses_created`, [`COUNTER_UPDATED`] `course_loader.courses_updated`,
 //! [`COUNTER_DELETED`] `course_loader.courses_deleted`, [`COUNTER_ROLLED_OVER`]

@@ -127,7 +127,8 @@ impl BrokenAnswer {
     }
 }
 
-/// Counter type values reported in `counters.counter[].type.value`.
+/// Counter type values reported in `counter[].type.value` (JSON; XML wraps them in
+/// `<counters>`).
 pub const COUNTER_ROWS_READ: &str = "course_loader.rows_read";
 pub const COUNTER_CREATED: &str = "course_loader.courses_created";
 pub const COUNTER_UPDATED: &str = "course_loader.courses_updated";
@@ -186,11 +187,12 @@ pub struct JobInstance {
 }
 
 impl JobInstance {
-    pub fn progress(&self) -> u32 {
+    /// Alma's `progress`: a percentage, a double.
+    pub fn progress(&self) -> f64 {
         match self.status {
-            JobStatus::Queued => 0,
-            JobStatus::Running => 50,
-            _ => 100,
+            JobStatus::Queued => 0.0,
+            JobStatus::Running => 37.5,
+            _ => 100.0,
         }
     }
 }

@@ -93,6 +93,12 @@ async fn loader_runs_are_read_with_status_counters_and_times() {
             .find(|(t, _, _)| t == kind)
             .map(|(_, _, v)| *v)
     };
+    // Read from Alma's documented JSON shape (`counter` at the top level): never empty
+    // after a load.
+    assert_eq!(clean.counters.len(), 6, "{clean:?}");
+    assert_eq!(warned.counters.len(), 6, "{warned:?}");
+    assert_eq!(warned.alerts.len(), 1, "{warned:?}");
+    assert_eq!(clean.progress, 100.0);
     assert_eq!(counter(clean, COUNTER_ROWS_READ), Some(1));
     assert_eq!(counter(clean, COUNTER_CREATED), Some(1));
     assert_eq!(counter(warned, COUNTER_ROWS_READ), Some(2));
