@@ -17,7 +17,7 @@ use tracing::Instrument;
 
 use super::error::{AlmaError, TransientReason};
 use super::model::{
-    alma_date, AlmaCourseRecord, CoursePage, JobInstance, JobInstanceBody, JobInstancesBody,
+    query_date, AlmaCourseRecord, CoursePage, JobInstance, JobInstanceBody, JobInstancesBody,
     JobSummary, JobsBody, MalformedBody, ReadingListsBody,
 };
 use super::progress::{Phase, Progress};
@@ -514,7 +514,7 @@ impl AlmaClient {
         submit_date_from: chrono::NaiveDate,
         back_to: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<JobRuns, AlmaError> {
-        let from = alma_date(submit_date_from);
+        let from = query_date(submit_date_from);
         let limit = PAGE_SIZE.to_string();
         let mut runs = JobRuns::default();
         let mut seen = std::collections::HashSet::new();

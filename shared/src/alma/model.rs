@@ -355,9 +355,10 @@ fn parse_time(field: &'static str, s: &str) -> Result<Option<DateTime<Utc>>, Mal
         })
 }
 
-/// Alma's date query form: `2026-11-28Z`.
-pub(crate) fn alma_date(d: NaiveDate) -> String {
-    format!("{}Z", d.format("%Y-%m-%d"))
+/// A date as a query parameter such as `submit_date_from` takes it: `YYYY-MM-DD`, as Ex
+/// Libris documents it (another form is error 402217, "Invalid date format").
+pub(crate) fn query_date(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
 }
 
 /// A JSON value or array of them; absent or null means empty.
@@ -689,8 +690,10 @@ mod tests {
     }
 
     #[test]
-    fn dates_are_written_the_way_alma_reads_them() {
+    fn query_dates_are_written_the_way_alma_reads_them() {
         let d = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
-        assert_eq!(alma_date(d), "2026-11-28Z");
+        assert_eq!(query_date(d), "2026-11-28");
+        let d = NaiveDate::from_ymd_opt(2027, 1, 5).unwrap();
+        assert_eq!(query_date(d), "2027-01-05");
     }
 }

@@ -10,7 +10,7 @@
 //! | `GET /almaws/v1/courses/{id}/reading-lists` | `{reading_list, total_record_count}` |
 //! | `DELETE /almaws/v1/courses/{id}` | 204 |
 //! | `GET /almaws/v1/conf/jobs?type=SCHEDULED&profile_id=P` | the course loader job of profile `loader_profile_id` |
-//! | `GET /almaws/v1/conf/jobs/{job}/instances?submit_date_from=&submit_date_to=&status=&limit=&offset=` | loader runs, newest first by submit time (more can be added with [`AlmaSim::add_job_runs`]); `limit` 0–100 (default 10) |
+//! | `GET /almaws/v1/conf/jobs/{job}/instances?submit_date_from=&submit_date_to=&status=&limit=&offset=` | loader runs, newest first by submit time (more can be added with [`AlmaSim::add_job_runs`]); dates `YYYY-MM-DD` only (else 400, `402217`); `limit` 0–100 (default 10) |
 //! | `GET /almaws/v1/conf/jobs/{job}/instances/{id}` | one run |
 //!
 //! Governance, in this order: the key (header `Authorization: apikey K` or query

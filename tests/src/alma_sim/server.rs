@@ -128,6 +128,9 @@ fn tracking_id() -> String {
     format!("E01-{:016X}", rand::rng().random::<u64>())
 }
 
+/// Documented for `GET /conf/jobs/{job_id}/instances`: "402217 - 'Invalid date format.'".
+const INVALID_DATE_FORMAT: &str = "402217";
+
 /// A finished answer before rendering.
 enum Answer {
     Body(StatusCode, &'static str, Value),
@@ -577,9 +580,21 @@ fn one_job(shared: &Shared, job: &str) -> Answer {
     )
 }
 
-/// `2026-11-28Z` or `2026-11-28`.
+/// `2026-11-28` and nothing else: `submit_date_from`/`submit_date_to` are documented as
+/// `YYYY-MM-DD`.
 fn parse_day(v: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(v.trim().trim_end_matches('Z'), "%Y-%m-%d").ok()
+    let b = v.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    shape
+        .then(|| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+        .flatten()
 }
 
 fn instances(shared: &Shared, job: &str, q: &[(String, String)]) -> Answer {
@@ -599,7 +614,13 @@ fn instances(shared: &Shared, job: &str, q: &[(String, String)]) -> Answer {
         if let Some(v) = param(q, name).filter(|v| !v.is_empty()) {
             match parse_day(v) {
                 Some(d) => bounds[i] = Some(d),
-                None => return bad_param(format!("Parameter {name} is not a date: {v:?}")),
+                None => {
+                    return err(
+                        StatusCode::BAD_REQUEST,
+                        INVALID_DATE_FORMAT,
+                        format!("Invalid date format. {name} {v:?} is not YYYY-MM-DD."),
+                    )
+                }
             }
         }
     }

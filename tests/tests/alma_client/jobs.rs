@@ -117,7 +117,7 @@ async fn loader_runs_are_read_with_status_counters_and_times() {
     let q = sim.calls().last().unwrap().query.clone();
     assert!(
         q.contains(&format!(
-            "submit_date_from={}Z",
+            "submit_date_from={}&",
             tomorrow.format("%Y-%m-%d")
         )),
         "{q}"

@@ -70,7 +70,7 @@ async fn instances_are_filtered_by_submit_date_and_status_newest_first() {
     let today = Utc::now().date_naive();
     let base = format!("/almaws/v1/conf/jobs/{job}/instances");
 
-    let v = get_json(&sim, &format!("{base}?submit_date_from={today}Z&limit=10")).await;
+    let v = get_json(&sim, &format!("{base}?submit_date_from={today}&limit=10")).await;
     assert_eq!(v["total_record_count"], 2);
     let statuses: Vec<&str> = v["job_instance"]
         .as_array()
@@ -81,17 +81,17 @@ async fn instances_are_filtered_by_submit_date_and_status_newest_first() {
     assert_eq!(statuses, ["COMPLETED_FAILED", "COMPLETED_SUCCESS"]);
 
     let tomorrow = today.checked_add_days(Days::new(1)).unwrap();
-    let v = get_json(&sim, &format!("{base}?submit_date_from={tomorrow}Z")).await;
+    let v = get_json(&sim, &format!("{base}?submit_date_from={tomorrow}")).await;
     assert_eq!(v["total_record_count"], 0);
     assert!(v.get("job_instance").is_none());
 
     let yesterday = today.checked_sub_days(Days::new(1)).unwrap();
-    let v = get_json(&sim, &format!("{base}?submit_date_to={yesterday}Z")).await;
+    let v = get_json(&sim, &format!("{base}?submit_date_to={yesterday}")).await;
     assert_eq!(v["total_record_count"], 0);
 
     let v = get_json(
         &sim,
-        &format!("{base}?submit_date_from={today}Z&status=COMPLETED_SUCCESS"),
+        &format!("{base}?submit_date_from={today}&status=COMPLETED_SUCCESS"),
     )
     .await;
     assert_eq!(v["total_record_count"], 1);
@@ -101,8 +101,21 @@ async fn instances_are_filtered_by_submit_date_and_status_newest_first() {
     assert_eq!(v["total_record_count"], 2);
     assert_eq!(v["job_instance"][0]["status"]["value"], "COMPLETED_SUCCESS");
 
-    let r = get(&sim, &format!("{base}?submit_date_from=yesterday")).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Documented as YYYY-MM-DD; anything else is 402217, "Invalid date format".
+    for bad in [
+        "yesterday".to_string(),
+        format!("{today}Z"),
+        today.format("%Y%m%d").to_string(),
+        today.format("%d-%m-%Y").to_string(),
+        "2026-1-05".to_string(),
+        "2026-02-30".to_string(),
+    ] {
+        for name in ["submit_date_from", "submit_date_to"] {
+            let r = get(&sim, &format!("{base}?{name}={bad}")).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{name}={bad}");
+            assert_eq!(r.error_code(), "402217", "{name}={bad}");
+        }
+    }
     let r = get(&sim, &format!("{base}?limit=101")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
