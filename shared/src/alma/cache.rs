@@ -404,6 +404,29 @@ impl CourseCache {
         map.insert(year.to_string(), cell);
     }
 
+    /// Whether the course has reading lists; one Alma no longer holds (deleted since it was
+    /// listed: today's loader runs while the courses are cached) has none.
+    async fn has_reading_lists(&self, id: &str) -> Result<bool, AlmaError> {
+        let error = match self.client.has_reading_lists(id).await {
+            Err(e) => e,
+            answer => return answer,
+        };
+        match self.code_of(id) {
+            Some(code) if self.client.confirms_gone(&error, id, &code).await? => Ok(false),
+            _ => Err(error),
+        }
+    }
+
+    /// The code of course `id` in the years held, if any holds it.
+    fn code_of(&self, id: &str) -> Option<String> {
+        let map = self.years.lock().unwrap_or_else(PoisonError::into_inner);
+        map.values()
+            .filter_map(|cell| cell.get())
+            .flat_map(|courses| courses.iter())
+            .find(|c| c.id == id)
+            .map(|c| c.code.clone())
+    }
+
     /// Whether each course has reading lists, asking Alma once per distinct id over the
     /// cache's lifetime; up to the client's concurrency at once. Out of time, the ids not
     /// yet asked are left out (see [`CourseCache::stopped`]).
@@ -437,7 +460,7 @@ impl CourseCache {
                     }
                     let has = cell
                         .get_or_try_init(|| async {
-                            let has = self.client.has_reading_lists(&id).await?;
+                            let has = self.has_reading_lists(&id).await?;
                             self.learned_reading_list(&id, has);
                             phase_ref.advance();
                             Ok::<_, AlmaError>(has)

@@ -422,16 +422,11 @@ impl AlmaClient {
         self.get_json(url).await
     }
 
-    /// Whether the course has reading lists; a course Alma no longer has has none. An
-    /// answer without its count is an error (see [`AlmaClient::reading_list_count`]).
+    /// Whether the course has reading lists. An answer without its count is an error (see
+    /// [`AlmaClient::reading_list_count`]), and so is one for a course Alma no longer holds
+    /// (see [`AlmaClient::confirms_gone`]).
     pub async fn has_reading_lists(&self, course_id: &str) -> Result<bool, AlmaError> {
-        match self.reading_list_count(course_id).await {
-            Ok(count) => Ok(count > 0),
-            // Deleted since it was cached (today's loader runs while the courses are
-            // cached): a course that is gone has no reading lists.
-            Err(AlmaError::Api { code, .. }) if code == "COURSE_NOT_FOUND" => Ok(false),
-            Err(e) => Err(e),
-        }
+        Ok(self.reading_list_count(course_id).await? > 0)
     }
 
     /// `GET /courses/{id}/reading-lists`: how many lists the course has. An empty answer,
@@ -446,20 +441,67 @@ impl AlmaClient {
             .map_err(|source| invalid_response("GET", &path, source))
     }
 
-    /// `GET /courses/{id}`: the course, or `None` when Alma no longer has it.
-    pub async fn course(&self, course_id: &str) -> Result<Option<AlmaCourseRecord>, AlmaError> {
+    /// `GET /courses/{id}`: the course. For an id Alma does not hold it answers HTTP 400
+    /// (see [`AlmaClient::confirms_gone`]).
+    pub async fn course(&self, course_id: &str) -> Result<AlmaCourseRecord, AlmaError> {
         let url = self.url(&["courses", course_id], &[]);
         let path = url.path().to_string();
-        match self.get_json::<AlmaCourseRecord>(url).await {
-            // An answer without the id is not the course asked for.
-            Ok(c) if c.id.trim().is_empty() => Err(invalid_response(
+        let course = self.get_json::<AlmaCourseRecord>(url).await?;
+        // An answer without the id is not the course asked for.
+        if course.id.trim().is_empty() {
+            return Err(invalid_response(
                 "GET",
                 &path,
                 MalformedBody::Missing { field: "id" },
-            )),
-            Ok(c) => Ok(Some(c)),
-            Err(AlmaError::Api { code, .. }) if code == "COURSE_NOT_FOUND" => Ok(None),
-            Err(e) => Err(e),
+            ));
+        }
+        Ok(course)
+    }
+
+    /// Whether `error`, Alma's answer to a call on the path of course `id`, means Alma no
+    /// longer holds that course. Alma answers HTTP 400 for an id it does not hold, but its
+    /// error code for that is not documented (and 400 has other causes), so no code is relied
+    /// on: a search for the course's `code` that no longer lists `id` confirms it. Alma's
+    /// code is logged.
+    pub async fn confirms_gone(
+        &self,
+        error: &AlmaError,
+        id: &str,
+        code: &str,
+    ) -> Result<bool, AlmaError> {
+        let AlmaError::Api {
+            status: 400,
+            code: alma_code,
+            message,
+        } = error
+        else {
+            return Ok(false);
+        };
+        let gone = !self.code_lists_id(code, id).await?;
+        tracing::info!(
+            course_id = id,
+            course_code = code,
+            alma_code = %alma_code,
+            alma_message = %message,
+            gone,
+            "Alma answered HTTP 400 on the course's path; a search tells whether it still holds the course"
+        );
+        Ok(gone)
+    }
+
+    /// Whether a search `code~<code>` lists the course `id`, page after page.
+    async fn code_lists_id(&self, code: &str, id: &str) -> Result<bool, AlmaError> {
+        let q = format!("code~{code}");
+        let mut offset: u32 = 0;
+        loop {
+            let page = self.search_courses(&q, PAGE_SIZE, offset).await?;
+            if page.courses.iter().any(|c| c.id == id) {
+                return Ok(true);
+            }
+            offset = offset.saturating_add(PAGE_SIZE);
+            if page.courses.is_empty() || u64::from(offset) >= page.total_record_count {
+                return Ok(false);
+            }
         }
     }
 

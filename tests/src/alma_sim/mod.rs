@@ -17,13 +17,17 @@
 //! `apikey=K`; else 401 `UNAUTHORIZED`), the per-second limit (a sliding one-second window
 //! of served calls, or a burst set by [`AlmaSim::throttle_for`]; over it → 429
 //! `PER_SECOND_THRESHOLD`, not counted), the daily quota (→ 429 `DAILY_THRESHOLD`), then
-//! injected faults (500 `INTERNAL_SERVER_ERROR`, counted). With
-//! [`SimOptions::governance_in_xml`] the two 429s come in XML whatever was asked for. Every `/almaws/` answer carries `X-Exl-Api-Remaining` (without a quota it counts down
-//! from [`NOMINAL_DAILY_QUOTA`]). Latency is added to every `/almaws/` request.
-//! Bodies are XML unless JSON is asked for (`Accept: application/json` or `format=json`);
-//! error bodies are Alma's error JSON unless XML is asked for. Other error codes used:
-//! `INVALID_PARAMETER`, `COURSE_NOT_FOUND`, `JOB_NOT_FOUND`, `JOB_INSTANCE_NOT_FOUND` (all
-//! 400, as Alma answers 400 for unknown ids), `NOT_FOUND` (404), `METHOD_NOT_ALLOWED` (405).
+//! injected faults (500, counted). With [`SimOptions::governance_in_xml`] the two 429s
+//! come in XML whatever was asked for. Every `/almaws/` answer carries
+//! `X-Exl-Api-Remaining` (without a quota it counts down from [`NOMINAL_DAILY_QUOTA`]).
+//! Latency is added to every `/almaws/` request.
+//! Bodies, error bodies included, are XML unless JSON is asked for (`Accept:
+//! application/json` or `format=json`). Other error codes are numeric strings, as Alma's
+//! are: documented in the conf API, `402216` (unknown job id), `402217` (a date not
+//! `YYYY-MM-DD`), `402218` (unknown job instance id), `40166410` (a bad `q`, `limit` or
+//! `offset`); placeholders, as no description gives them, `401006` (an unknown course id)
+//! and `402119` (no API at the path (404), a method it does not take (405), an injected
+//! 500). Unknown ids are HTTP 400, as Alma answers them.
 //!
 //! The course loader watches `drop_dir` (the Alma SFTP directory) every `watch_interval`,
 //! takes each `YYYYMMDDHHMMSS.txt` whose stamp is later than the last file it took (other

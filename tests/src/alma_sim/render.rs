@@ -282,16 +282,14 @@ fn element(out: &mut String, name: &str, v: &Value, attrs: &[(&str, String)]) {
 /// Renders a JSON body as Alma's XML under `root` (e.g. `courses`, `course`).
 pub fn to_xml(root: &str, v: &Value) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>");
-    if v.get("errorsExist").is_some() {
-        let attrs = [(
-            "xmlns",
-            "http://com/exlibris/urm/general/xmlbeans".to_string(),
-        )];
-        let mut body = v.clone();
-        if let Some(m) = body.as_object_mut() {
-            m.remove("result");
-        }
-        element(&mut out, "web_service_result", &body, &attrs);
+    if let Some(list) = v.get("errorList") {
+        // In Alma's order: the flag, then the list.
+        out.push_str(
+            "<web_service_result xmlns=\"http://com/exlibris/urm/general/xmlbeans\">\
+             <errorsExist>true</errorsExist>",
+        );
+        element(&mut out, "errorList", list, &[]);
+        out.push_str("</web_service_result>");
     } else {
         element(&mut out, root, v, &[]);
     }
@@ -329,5 +327,19 @@ mod tests {
             "{x}"
         );
         assert!(x.contains("<progress>37.5</progress>"), "{x}");
+    }
+
+    #[test]
+    fn an_xml_error_has_the_flag_then_the_list() {
+        let x = to_xml("ignored", &error("402216", "Invalid job id.", "E01-1"));
+        assert!(
+            x.ends_with(
+                "<web_service_result xmlns=\"http://com/exlibris/urm/general/xmlbeans\">\
+                 <errorsExist>true</errorsExist><errorList><error><errorCode>402216</errorCode>\
+                 <errorMessage>Invalid job id.</errorMessage><trackingId>E01-1</trackingId>\
+                 </error></errorList></web_service_result>"
+            ),
+            "{x}"
+        );
     }
 }

@@ -128,8 +128,28 @@ fn tracking_id() -> String {
     format!("E01-{:016X}", rand::rng().random::<u64>())
 }
 
-/// Documented for `GET /conf/jobs/{job_id}/instances`: "402217 - 'Invalid date format.'".
+/// Alma's error codes are numeric strings; only the governance and key answers carry names
+/// (`PER_SECOND_THRESHOLD`, `DAILY_THRESHOLD`, `UNAUTHORIZED`). Those below marked
+/// documented are listed in Ex Libris' OpenAPI description of the conf API (conf.json,
+/// the 400 answers of `/conf/jobs...`); the others are placeholders, since no description
+/// at hand gives the code Alma uses for them.
+///
+/// Documented: "402217 - 'Invalid date format.'" (`GET /conf/jobs/{job_id}/instances`).
 const INVALID_DATE_FORMAT: &str = "402217";
+/// Documented: "402216 - 'Invalid job id.'" (`/conf/jobs/{job_id}...`).
+const INVALID_JOB_ID: &str = "402216";
+/// Documented: "402218 - 'Invalid job instance id.'" (`/conf/jobs/{job_id}/instances/...`).
+const INVALID_JOB_INSTANCE_ID: &str = "402218";
+/// Documented in the conf API as "40166410 - 'Invalid parameter.'" (e.g. `GET
+/// /conf/printers`) and for the jobs' `type`/`status`; used here for a bad `q`, `limit` or
+/// `offset` of any call (a placeholder for the courses API).
+const INVALID_PARAMETER: &str = "40166410";
+/// Placeholder: the code of an unknown course id (HTTP 400) is not documented; clients
+/// must not rely on it.
+const UNKNOWN_COURSE: &str = "401006";
+/// Documented in the conf API as "402119 - 'General error.'"; a placeholder for a path
+/// without an API, a method it does not take, and an injected 5xx.
+const GENERAL_ERROR: &str = "402119";
 
 /// A finished answer before rendering.
 enum Answer {
@@ -145,7 +165,7 @@ fn err(status: StatusCode, code: &'static str, msg: impl Into<String>) -> Answer
 }
 
 fn bad_param(msg: impl Into<String>) -> Answer {
-    err(StatusCode::BAD_REQUEST, "INVALID_PARAMETER", msg)
+    err(StatusCode::BAD_REQUEST, INVALID_PARAMETER, msg)
 }
 
 /// The single entry point.
@@ -328,7 +348,7 @@ fn admit(shared: &Shared) -> Result<u64, (Answer, u64)> {
         return Err((
             err(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_SERVER_ERROR",
+                GENERAL_ERROR,
                 "Internal server error (injected by the simulator).",
             ),
             left,
@@ -358,13 +378,13 @@ fn render_answer(answer: Answer, format: Option<Format>, remaining: u64) -> Resp
             set_remaining(&mut r, remaining);
             return r;
         }
-        // Alma's default is XML; errors stay JSON unless XML was asked for.
+        // Alma's default is XML, for errors too: JSON only when asked for.
         Answer::Body(status, root, body) => (status, root, body, format.unwrap_or(Format::Xml)),
         Answer::Error(status, code, msg) => (
             status,
             "web_service_result",
             render::error(code, &msg, &tracking_id()),
-            format.unwrap_or(Format::Json),
+            format.unwrap_or(Format::Xml),
         ),
     };
     let (content_type, text) = match format {
@@ -403,7 +423,7 @@ fn route(shared: &Shared, method: &Method, path: &str, q: &[(String, String)]) -
     let Some(rest) = path.strip_prefix("/almaws/v1/") else {
         return err(
             StatusCode::NOT_FOUND,
-            "NOT_FOUND",
+            GENERAL_ERROR,
             format!("No API at {path}"),
         );
     };
@@ -424,12 +444,12 @@ fn route(shared: &Shared, method: &Method, path: &str, q: &[(String, String)]) -
             _,
         ) => err(
             StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
+            GENERAL_ERROR,
             format!("{method} is not supported on {path}"),
         ),
         _ => err(
             StatusCode::NOT_FOUND,
-            "NOT_FOUND",
+            GENERAL_ERROR,
             format!("No API at {path}"),
         ),
     }
@@ -471,7 +491,7 @@ fn search_courses(shared: &Shared, q: &[(String, String)]) -> Answer {
 fn course_not_found(id: &str) -> Answer {
     err(
         StatusCode::BAD_REQUEST,
-        "COURSE_NOT_FOUND",
+        UNKNOWN_COURSE,
         format!("Course with id {id} was not found."),
     )
 }
@@ -563,8 +583,8 @@ fn jobs(shared: &Shared, q: &[(String, String)]) -> Answer {
 fn job_not_found(job: &str) -> Answer {
     err(
         StatusCode::BAD_REQUEST,
-        "JOB_NOT_FOUND",
-        format!("Job with id {job} was not found."),
+        INVALID_JOB_ID,
+        format!("Invalid job id. Job {job} was not found."),
     )
 }
 
@@ -664,8 +684,8 @@ fn one_instance(shared: &Shared, job: &str, id: &str) -> Answer {
         ),
         None => err(
             StatusCode::BAD_REQUEST,
-            "JOB_INSTANCE_NOT_FOUND",
-            format!("Job instance {id} was not found."),
+            INVALID_JOB_INSTANCE_ID,
+            format!("Invalid job instance id. Job instance {id} was not found."),
         ),
     }
 }

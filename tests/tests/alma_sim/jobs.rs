@@ -47,7 +47,7 @@ async fn the_loader_job_is_found_by_type_and_profile() {
     assert_eq!(v["id"], defaults.loader_job_id.as_str());
     let r = get(&sim, "/almaws/v1/conf/jobs/S999/instances").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.error_code(), "JOB_NOT_FOUND");
+    assert_eq!(r.error_code(), "402216");
 }
 
 async fn two_runs() -> (AlmaSim, tempfile::TempDir) {
@@ -159,7 +159,7 @@ async fn one_instance_has_times_counters_and_alerts() {
 
     let r = get(&sim, &format!("/almaws/v1/conf/jobs/{job}/instances/42")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.error_code(), "JOB_INSTANCE_NOT_FOUND");
+    assert_eq!(r.error_code(), "402218");
 }
 
 #[tokio::test]
