@@ -14,7 +14,8 @@
 //! | `GET /almaws/v1/conf/jobs/{job}/instances/{id}` | one run |
 //!
 //! Governance, in this order: the key (header `Authorization: apikey K` or query
-//! `apikey=K`; else 401 `UNAUTHORIZED`), the per-second limit (a sliding one-second window
+//! `apikey=K`; else 403, or 400 with [`SimOptions::bad_key_status`], `UNAUTHORIZED` in XML
+//! whatever format was asked for, as Alma answers a bad key), the per-second limit (a sliding one-second window
 //! of served calls, or a burst set by [`AlmaSim::throttle_for`]; over it → 429
 //! `PER_SECOND_THRESHOLD`, not counted), the daily quota (→ 429 `DAILY_THRESHOLD`), then
 //! injected faults (500, counted). With [`SimOptions::governance_in_xml`] the two 429s
@@ -111,6 +112,9 @@ pub const REALISTIC_LOADER_ROW_TIME: Duration = Duration::from_millis(50);
 pub struct SimOptions {
     pub courses: Vec<FixtureCourse>,
     pub api_key: String,
+    /// How a missing or wrong key is answered: 403 (the default) or 400, `UNAUTHORIZED`,
+    /// in XML whatever was asked for, as Alma does.
+    pub bad_key_status: u16,
     pub drop_dir: Option<PathBuf>,
     pub per_second_limit: Option<u32>,
     pub daily_quota: Option<u64>,
@@ -135,6 +139,7 @@ impl Default for SimOptions {
         SimOptions {
             courses: Vec::new(),
             api_key: "sim-key".to_string(),
+            bad_key_status: 403,
             drop_dir: None,
             per_second_limit: Some(25),
             daily_quota: None,
@@ -233,6 +238,8 @@ impl AlmaSim {
         let shared = Arc::new(Shared {
             settings: Settings {
                 api_key: opts.api_key,
+                bad_key_status: axum::http::StatusCode::from_u16(opts.bad_key_status)
+                    .map_err(std::io::Error::other)?,
                 per_second_limit: opts.per_second_limit,
                 daily_quota: opts.daily_quota,
                 latency: opts.latency,

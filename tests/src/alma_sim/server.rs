@@ -27,6 +27,7 @@ pub const NOMINAL_DAILY_QUOTA: u64 = 1_000_000;
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub api_key: String,
+    pub bad_key_status: StatusCode,
     pub per_second_limit: Option<u32>,
     pub daily_quota: Option<u64>,
     pub latency: Duration,
@@ -217,30 +218,17 @@ async fn almaws(
     }
     let at_ms = shared.started.elapsed().as_millis() as u64;
     let q = query_pairs(raw_query);
-    let header_key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, key) = v.trim().split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("apikey")
-                .then(|| key.trim().to_string())
-        });
-    let query_key = param(&q, "apikey").map(str::to_string);
+    let keys = Keys::of(headers, &q);
     let mut format = wanted_format(&q, headers);
-    let authorized = header_key.as_deref() == Some(s.api_key.as_str())
-        || query_key.as_deref() == Some(s.api_key.as_str());
-
-    let (answer, remaining) = if !authorized {
-        let remaining = remaining_now(shared);
-        (
-            err(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHORIZED",
-                "API-key not defined or not configured to allow this API.",
-            ),
-            remaining,
-        )
+    let (answer, remaining) = if !keys.match_key(&s.api_key) {
+        // Alma's gateway answers a bad key in XML, whatever was asked for.
+        format = Some(Format::Xml);
+        let answer = err(
+            s.bad_key_status,
+            "UNAUTHORIZED",
+            "API-key not defined or not configured to allow this API.",
+        );
+        (answer, remaining_now(shared))
     } else {
         match admit(shared) {
             Err((answer, remaining)) => {
@@ -252,25 +240,56 @@ async fn almaws(
             Ok(remaining) => (route(shared, &method, path, &q), remaining),
         }
     };
-
     let response = render_answer(answer, format, remaining);
-    let query: Vec<String> = raw_query
-        .split('&')
-        .filter(|p| !p.is_empty() && !p.starts_with("apikey=") && *p != "apikey")
-        .map(str::to_string)
-        .collect();
     let record = CallRecord {
         method: method.to_string(),
         path: path.to_string(),
-        query: query.join("&"),
-        key_in_header: header_key.is_some(),
-        key_in_query: query_key.is_some(),
+        query: without_key(raw_query),
+        key_in_header: keys.header.is_some(),
+        key_in_query: keys.query.is_some(),
         status: response.status().as_u16(),
         at_ms,
     };
     tracing::debug!(method = %record.method, path = %record.path, status = record.status, "alma call");
     shared.lock().calls.push(record);
     response
+}
+
+/// The API keys a request carries: `Authorization: apikey K` and `?apikey=K`.
+struct Keys {
+    header: Option<String>,
+    query: Option<String>,
+}
+
+impl Keys {
+    fn of(headers: &HeaderMap, q: &[(String, String)]) -> Keys {
+        let header = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, key) = v.trim().split_once(' ')?;
+                scheme
+                    .eq_ignore_ascii_case("apikey")
+                    .then(|| key.trim().to_string())
+            });
+        Keys {
+            header,
+            query: param(q, "apikey").map(str::to_string),
+        }
+    }
+
+    fn match_key(&self, key: &str) -> bool {
+        self.header.as_deref() == Some(key) || self.query.as_deref() == Some(key)
+    }
+}
+
+/// The query as the call log keeps it: without any `apikey` parameter.
+fn without_key(raw_query: &str) -> String {
+    raw_query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("apikey=") && *p != "apikey")
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn roll_quota_day(store: &mut Store) {

@@ -11,17 +11,29 @@ use super::support::*;
 
 #[tokio::test]
 async fn a_wrong_key_is_unauthorized_at_once_and_never_shown() {
-    let sim = start(sample_options()).await;
-    let mut cfg = config(&sim);
-    cfg.api_key = SecretString::from("wrong-key-123".to_string());
-    let client = AlmaClient::new(cfg).unwrap();
-    let err = client.courses_of_year("2026").await.unwrap_err();
-    assert_eq!(err.error_name(), "AlmaUnauthorized");
-    let text = err.to_string();
-    assert!(text.contains("check the API key"), "{text}");
-    assert!(!text.contains("wrong-key-123") && !format!("{err:?}").contains("wrong-key-123"));
-    assert_eq!(client.calls_made(), 1, "a bad key is not retried");
-    assert_eq!(sim.calls()[0].status, 401);
+    // Alma answers a bad key 403 or 400, UNAUTHORIZED, in XML though JSON was asked for.
+    for status in [403, 400] {
+        let sim = start(SimOptions {
+            bad_key_status: status,
+            ..sample_options()
+        })
+        .await;
+        let mut cfg = config(&sim);
+        cfg.api_key = SecretString::from("wrong-key-123".to_string());
+        let client = AlmaClient::new(cfg).unwrap();
+        let err = client.courses_of_year("2026").await.unwrap_err();
+        assert_eq!(err.error_name(), "AlmaUnauthorized", "{status}: {err}");
+        let text = err.to_string();
+        assert!(text.contains("check the API key"), "{text}");
+        assert!(text.contains(&format!("HTTP {status}")), "{text}");
+        assert!(!text.contains("wrong-key-123") && !format!("{err:?}").contains("wrong-key-123"));
+        assert_eq!(client.calls_made(), 1, "a bad key is not retried");
+        let err = client.delete_course("6100000000009").await.unwrap_err();
+        assert_eq!(err.error_name(), "AlmaUnauthorized", "{status}: {err}");
+        assert_eq!(client.calls_made(), 2, "a bad key is not retried");
+        let statuses: Vec<u16> = sim.calls().iter().map(|c| c.status).collect();
+        assert_eq!(statuses, [status, status]);
+    }
 }
 
 #[tokio::test]

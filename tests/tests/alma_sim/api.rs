@@ -36,31 +36,51 @@ async fn key_in_the_query_is_accepted_but_kept_out_of_the_call_log() {
 }
 
 #[tokio::test]
-async fn a_missing_key_is_401_with_alma_s_xml_error() {
+async fn a_missing_key_is_403_unauthorized_in_xml() {
     let sim = start(small_store(), |_| {}).await;
     let r = send(client().get(format!("{}/almaws/v1/courses", sim.base_url()))).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert!(r.is_xml(), "no format asked for: {}", r.text);
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.is_xml(), "{}", r.text);
     assert_eq!(r.error_code(), "UNAUTHORIZED");
     assert!(r.text.contains("<trackingId>E01-"), "{}", r.text);
     let call = &sim.calls()[0];
     assert!(!call.key_in_header && !call.key_in_query);
-    assert_eq!(call.status, 401);
+    assert_eq!(call.status, 403);
 }
 
 #[tokio::test]
-async fn a_wrong_key_in_header_or_query_is_401_with_alma_error_json() {
+async fn a_wrong_key_in_header_or_query_is_unauthorized_in_xml_even_when_json_is_asked_for() {
     let sim = start(small_store(), |_| {}).await;
     let r = send(
         client()
             .get(format!("{}/almaws/v1/courses", sim.base_url()))
-            .header("Authorization", "apikey not-the-key"),
+            .header("Authorization", "apikey not-the-key")
+            .header("Accept", "application/json"),
     )
     .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.is_xml(), "{}", r.text);
     assert_eq!(r.error_code(), "UNAUTHORIZED");
-    let r = send(client().get(format!("{}/almaws/v1/courses?apikey=nope", sim.base_url()))).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = send(client().get(format!(
+        "{}/almaws/v1/courses?apikey=nope&format=json",
+        sim.base_url()
+    )))
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.is_xml(), "{}", r.text);
+    assert_eq!(r.error_code(), "UNAUTHORIZED");
+
+    // Alma answers some bad keys with 400 instead.
+    let sim = start(small_store(), |o| o.bad_key_status = 400).await;
+    let r = send(
+        client()
+            .get(format!("{}/almaws/v1/courses", sim.base_url()))
+            .header("Authorization", "apikey not-the-key")
+            .header("Accept", "application/json"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.is_xml(), "{}", r.text);
     assert_eq!(r.error_code(), "UNAUTHORIZED");
 }
 

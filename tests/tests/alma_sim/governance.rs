@@ -190,7 +190,7 @@ async fn the_call_log_records_each_call_in_order_with_its_status() {
                 200
             ),
             ("GET", "/almaws/v1/courses/6100000000003", "view=full", 200),
-            ("GET", "/almaws/v1/conf/jobs", "", 401),
+            ("GET", "/almaws/v1/conf/jobs", "", 403),
         ]
     );
     sim.clear_calls();
