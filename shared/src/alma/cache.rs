@@ -17,8 +17,9 @@ use futures::{stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use super::client::{AlmaClient, PAGE_SIZE};
+use super::client::{year_query, AlmaClient, PAGE_SIZE};
 use super::error::AlmaError;
+use super::model::listing_holds;
 use super::progress::{Phase, Tracked};
 use crate::domain::AlmaCourse;
 
@@ -47,6 +48,10 @@ pub struct SavedPage {
     pub at: DateTime<Utc>,
     pub total: u64,
     pub courses: Vec<AlmaCourse>,
+    /// Ids of the page's courses of other years (`year~2025` also finds year 20251): they
+    /// count towards `total` too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<String>,
 }
 
 /// The day's saved pages of one year, by offset.
@@ -298,18 +303,16 @@ impl CourseCache {
             .get_or_try_init(|| async {
                 let found = self
                     .client
-                    .search_courses(&format!("year~{year}"), PAGE_SIZE, offset)
+                    .search_courses(&year_query(year), PAGE_SIZE, offset)
                     .await?;
+                // `year~2025` is a prefix match: it also finds e.g. year 20251.
+                let (courses, others): (Vec<_>, Vec<_>) =
+                    found.courses.into_iter().partition(|c| c.year == year);
                 let page = SavedPage {
                     at: (self.clock)(),
                     total: found.total_record_count,
-                    // `year~2025` is a prefix match: it also finds e.g. year 20251.
-                    courses: found
-                        .courses
-                        .into_iter()
-                        .filter(|c| c.year == year)
-                        .map(AlmaCourse::from)
-                        .collect(),
+                    courses: courses.into_iter().map(AlmaCourse::from).collect(),
+                    others: others.into_iter().map(|c| c.id).collect(),
                 };
                 self.learned_page(year, offset, &page);
                 Ok::<_, AlmaError>(Arc::new(page))
@@ -329,7 +332,31 @@ impl CourseCache {
             return Ok(None);
         };
         phase.advance();
-        let offsets: Vec<u32> = (u64::from(PAGE_SIZE)..first.total)
+        let Some(rest) = self.rest_of_year(year, first.total, phase).await? else {
+            return Ok(None);
+        };
+        let pages: Vec<&SavedPage> = std::iter::once(&*first)
+            .chain(rest.iter().map(|page| &**page))
+            .collect();
+        let courses = self.whole_listing(year, first.total, &pages)?;
+        tracing::info!(
+            year,
+            courses = courses.len(),
+            pages = pages.len(),
+            "fetched courses of year"
+        );
+        Ok(Some(courses))
+    }
+
+    /// The pages of `year` after the first, concurrently; `None` when the stop time left
+    /// some unasked.
+    async fn rest_of_year(
+        &self,
+        year: &str,
+        total: u64,
+        phase: &Tracked,
+    ) -> Result<Option<Vec<Arc<SavedPage>>>, AlmaError> {
+        let offsets: Vec<u32> = (u64::from(PAGE_SIZE)..total)
             .step_by(PAGE_SIZE as usize)
             .map(|o| u32::try_from(o).unwrap_or(u32::MAX))
             .collect();
@@ -345,24 +372,59 @@ impl CourseCache {
             .buffered(self.client.max_concurrency())
             .try_collect()
             .await?;
-        let Some(rest) = rest.into_iter().collect::<Option<Vec<_>>>() else {
-            return Ok(None);
-        };
+        Ok(rest.into_iter().collect())
+    }
+
+    /// The year's courses, each once (pages can shift under concurrent edits in Alma). Every
+    /// page must give the same `total`, and the courses, those of other years included, add
+    /// up to it: a listing that does not (a course added or deleted while it was read) is
+    /// [`AlmaError::InvalidResponse`], and the year's pages are forgotten, saved ones too,
+    /// so the next try lists the year afresh.
+    fn whole_listing(
+        &self,
+        year: &str,
+        total: u64,
+        pages: &[&SavedPage],
+    ) -> Result<Vec<AlmaCourse>, AlmaError> {
         let mut seen = HashSet::new();
-        let courses: Vec<AlmaCourse> = std::iter::once(&first)
-            .chain(rest.iter())
+        let courses: Vec<AlmaCourse> = pages
+            .iter()
             .flat_map(|page| page.courses.iter())
-            // Pages can shift under concurrent edits in Alma; keep one copy of each course.
             .filter(|c| seen.insert(c.id.clone()))
             .cloned()
             .collect();
-        tracing::info!(
-            year,
-            courses = courses.len(),
-            pages = rest.len() + 1,
-            "fetched courses of year"
-        );
-        Ok(Some(courses))
+        let others: HashSet<&str> = pages
+            .iter()
+            .flat_map(|page| page.others.iter().map(String::as_str))
+            .collect();
+        let listed = (seen.len() + others.len()) as u64;
+        let totals = pages.iter().map(|page| page.total);
+        match listing_holds(total, totals, listed) {
+            Ok(()) => Ok(courses),
+            Err(why) => {
+                tracing::warn!(
+                    year,
+                    "the year's pages do not hold together; forgetting them"
+                );
+                self.forget_pages(year);
+                Err(self.client.listing_broken(&year_query(year), why))
+            }
+        }
+    }
+
+    /// Drops the pages held for `year`, and marks its saved pages to be written empty.
+    fn forget_pages(&self, year: &str) {
+        // The keys of `page_key`.
+        let prefix = format!("{year}/");
+        self.pages
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|key, _| !key.starts_with(&prefix));
+        let mut ledger = self.ledger();
+        let pages = ledger.pages.entry(year.to_string()).or_default();
+        pages.year = year.to_string();
+        pages.pages.clear();
+        ledger.years_changed.insert(year.to_string());
     }
 
     /// Fetches the courses of every year not yet held, all years concurrently. Out of time,
@@ -611,6 +673,7 @@ mod tests {
                 at: now,
                 total: 1,
                 courses: vec![course("9", "2025")],
+                others: vec![],
             },
         );
         assert_eq!(cache.seed_year_pages(pages, since), 1);

@@ -17,8 +17,8 @@ use tracing::Instrument;
 
 use super::error::{AlmaError, TransientReason};
 use super::model::{
-    query_date, AlmaCourseRecord, CoursePage, JobInstance, JobInstanceBody, JobInstancesBody,
-    JobSummary, JobsBody, MalformedBody, ReadingListsBody,
+    listing_holds, query_date, AlmaCourseRecord, CoursePage, JobInstance, JobInstanceBody,
+    JobInstancesBody, JobSummary, JobsBody, MalformedBody, ReadingListsBody,
 };
 use super::progress::{Phase, Progress};
 use super::retry::{classify, AnswerVerdict, Backoff};
@@ -350,6 +350,8 @@ impl AlmaClient {
 
     /// Every course `q` finds, page after page as Alma returns them, and how many pages
     /// that took. Pages of 100: the first tells the total, the rest go out concurrently.
+    /// Pages that, each course once, do not add up to that total (the listing changed while
+    /// it was read) are [`AlmaError::InvalidResponse`].
     pub async fn search_all_courses(
         &self,
         q: &str,
@@ -387,11 +389,27 @@ impl AlmaClient {
             page
         }))
         .await?;
-        let records = std::iter::once(first)
+        let total = first.total_record_count;
+        let totals: Vec<u64> = rest.iter().map(|page| page.total_record_count).collect();
+        let records: Vec<AlmaCourseRecord> = std::iter::once(first)
             .chain(rest)
             .flat_map(|page| page.courses)
             .collect();
+        let listed = records
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len() as u64;
+        listing_holds(total, totals, listed).map_err(|why| self.listing_broken(q, why))?;
         Ok((records, offsets.len() + 1))
+    }
+
+    /// [`AlmaError::InvalidResponse`] for the search `q`, whose pages do not hold together
+    /// (see [`listing_holds`]).
+    pub(crate) fn listing_broken(&self, q: &str, why: MalformedBody) -> AlmaError {
+        tracing::warn!(q, why = %why, "a course listing does not hold together");
+        let url = self.url(&["courses"], &[]);
+        invalid_response("GET", url.path(), why)
     }
 
     /// The courses Alma finds for `code~<code>` whose code is exactly `code` (`~` also
@@ -545,11 +563,11 @@ impl AlmaClient {
             .instances)
     }
 
-    /// Runs of a job submitted on or after `submit_date_from` (a day), newest first as Alma
-    /// lists them, page after page until a run submitted (else started) before `back_to`
-    /// shows (all later pages are older still), the list ends, or
-    /// [`MAX_JOB_INSTANCE_PAGES`] pages were read. A run that shows twice, because new
-    /// runs shifted the pages between calls, is kept once.
+    /// Runs of a job submitted on or after `submit_date_from` (a day), newest first by
+    /// their submit (else start) time. Alma promises no order, so every page is read, until
+    /// the list ends or [`MAX_JOB_INSTANCE_PAGES`] pages were read, and the runs are sorted
+    /// here. A run that shows twice, because new runs shifted the pages between calls, is
+    /// kept once. `reached_back` tells whether a run from before `back_to` was among them.
     pub async fn job_instances_back_to(
         &self,
         job_id: &str,
@@ -557,29 +575,15 @@ impl AlmaClient {
         back_to: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<JobRuns, AlmaError> {
         let from = query_date(submit_date_from);
-        let limit = PAGE_SIZE.to_string();
         let mut runs = JobRuns::default();
         let mut seen = std::collections::HashSet::new();
         let mut offset: u64 = 0;
         while runs.pages < MAX_JOB_INSTANCE_PAGES {
-            let offset_text = offset.to_string();
-            let url = self.url(
-                &["conf", "jobs", job_id, "instances"],
-                &[
-                    ("submit_date_from", &from),
-                    ("limit", &limit),
-                    ("offset", &offset_text),
-                ],
-            );
-            let path = url.path().to_string();
-            let body: JobInstancesBody = self.get_json(url).await?;
+            let (page, total) = self.job_instance_page(job_id, &from, offset).await?;
             runs.pages += 1;
-            let on_page = body.job_instance.len() as u64;
-            for b in body.job_instance {
-                let run = b
-                    .into_instance()
-                    .map_err(|source| invalid_response("GET", &path, source))?;
-                let older = back_to.is_some_and(|t| run.submit_time.or(run.start_time) < Some(t));
+            let on_page = page.len() as u64;
+            for run in page {
+                let older = back_to.is_some_and(|t| run_time(&run) < Some(t));
                 runs.reached_back = runs.reached_back || older;
                 if seen.insert(run.id.clone()) {
                     runs.instances.push(run);
@@ -587,22 +591,51 @@ impl AlmaClient {
             }
             offset += on_page;
             // A short page is the last; so is a full one that reaches the total Alma gave.
-            let total = body.total_record_count;
-            let last = on_page < u64::from(PAGE_SIZE) || (total > 0 && offset >= total);
-            if runs.reached_back || last {
+            if on_page < u64::from(PAGE_SIZE) || (total > 0 && offset >= total) {
                 runs.complete = true;
                 break;
             }
         }
+        // Newest first, the id breaking ties, whatever order Alma answered in.
+        runs.instances
+            .sort_by(|a, b| run_time(b).cmp(&run_time(a)).then_with(|| b.id.cmp(&a.id)));
         if !runs.complete {
             tracing::warn!(
                 job_id,
                 pages = runs.pages,
                 runs = runs.instances.len(),
-                "more runs of the job than the pages read; the oldest were not read"
+                "more runs of the job than the pages read; some were not read"
             );
         }
         Ok(runs)
+    }
+
+    /// One page of a job's runs from `offset`, and the total Alma gave.
+    async fn job_instance_page(
+        &self,
+        job_id: &str,
+        submit_date_from: &str,
+        offset: u64,
+    ) -> Result<(Vec<JobInstance>, u64), AlmaError> {
+        let limit = PAGE_SIZE.to_string();
+        let offset = offset.to_string();
+        let url = self.url(
+            &["conf", "jobs", job_id, "instances"],
+            &[
+                ("submit_date_from", submit_date_from),
+                ("limit", &limit),
+                ("offset", &offset),
+            ],
+        );
+        let path = url.path().to_string();
+        let body: JobInstancesBody = self.get_json(url).await?;
+        let runs = body
+            .job_instance
+            .into_iter()
+            .map(|b| b.into_instance())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| invalid_response("GET", &path, source))?;
+        Ok((runs, body.total_record_count))
     }
 
     pub async fn job_instance(
@@ -845,15 +878,20 @@ impl AlmaClient {
 /// What [`AlmaClient::job_instances_back_to`] read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobRuns {
-    /// Newest first, each once.
+    /// Newest first by submit (else start) time, each once.
     pub instances: Vec<JobInstance>,
     /// Calls made: one per page.
     pub pages: u32,
-    /// A run older than `back_to` was read: every run since then is in `instances`.
+    /// A run older than `back_to` was read.
     pub reached_back: bool,
-    /// The look ended at a run older than `back_to` or at the end of the list, not at
-    /// the page bound.
+    /// The look ended at the end of the list, not at the page bound: every run since
+    /// `submit_date_from` is in `instances`.
     pub complete: bool,
+}
+
+/// When a run was submitted, else started: what runs are ordered by.
+pub(crate) fn run_time(run: &JobInstance) -> Option<chrono::DateTime<chrono::Utc>> {
+    run.submit_time.or(run.start_time)
 }
 
 /// How one try ended, when it did not end the call.

@@ -17,6 +17,7 @@ pub use cache::{
     AnswerClock, CourseCache, SavedPage, SavedReadingList, SavedReadingLists, SavedYearPages,
     Unsaved,
 };
+pub(crate) use client::run_time;
 pub use client::{
     year_query, AlmaClient, AlmaClientConfig, JobRuns, MAX_JOB_INSTANCE_PAGES, PAGE_SIZE,
 };

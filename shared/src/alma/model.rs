@@ -21,6 +21,19 @@ pub enum MalformedBody {
     /// `total_record_count`: without it the answer says nothing.
     #[error("it has no {field}")]
     Missing { field: &'static str },
+    /// A listing whose pages, each course once, do not add up to the total Alma gave: it
+    /// changed while it was read (a course added or deleted between pages).
+    #[error(
+        "its pages list {listed} distinct courses, not the {total} its total_record_count \
+         says: the listing changed while it was read"
+    )]
+    ListingMismatch { total: u64, listed: u64 },
+    /// A listing whose later page gives another total than its first.
+    #[error(
+        "its first page's total_record_count is {first}, a later page's {later}: the \
+         listing changed while it was read"
+    )]
+    TotalChanged { first: u64, later: u64 },
     /// A job instance's time that is not RFC 3339.
     #[error("{field} {value:?} is not an RFC 3339 time: {source}")]
     Time {
@@ -29,6 +42,27 @@ pub enum MalformedBody {
         #[source]
         source: chrono::ParseError,
     },
+}
+
+/// Whether a listing read page by page holds together: every page gives the first page's
+/// `total`, and the pages, each course once, list `listed` = `total` courses. Alma's
+/// answers come in no promised order, and a course added or deleted between pages shifts
+/// the later ones (a course seen twice, another never).
+pub(crate) fn listing_holds(
+    total: u64,
+    page_totals: impl IntoIterator<Item = u64>,
+    listed: u64,
+) -> Result<(), MalformedBody> {
+    if let Some(later) = page_totals.into_iter().find(|t| *t != total) {
+        return Err(MalformedBody::TotalChanged {
+            first: total,
+            later,
+        });
+    }
+    if listed != total {
+        return Err(MalformedBody::ListingMismatch { total, listed });
+    }
+    Ok(())
 }
 
 /// `{value, desc}` pairs: terms, processing department, status, counter types.
@@ -534,6 +568,29 @@ mod tests {
                 "{body:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_listing_holds_when_every_page_gives_the_same_total_and_the_courses_add_up_to_it() {
+        assert!(listing_holds(250, [250, 250, 250], 250).is_ok());
+        assert!(listing_holds(0, [], 0).is_ok());
+        let e = listing_holds(250, [250, 251, 251], 250).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                MalformedBody::TotalChanged {
+                    first: 250,
+                    later: 251
+                }
+            ),
+            "{e:?}"
+        );
+        let e = listing_holds(250, [250, 250], 249).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "its pages list 249 distinct courses, not the 250 its total_record_count says: \
+             the listing changed while it was read"
+        );
     }
 
     #[test]

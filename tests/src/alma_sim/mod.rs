@@ -5,12 +5,12 @@
 //!
 //! | call | behaviour |
 //! |---|---|
-//! | `GET /almaws/v1/courses?q=&limit=&offset=&exact_search=` | `q` = `field~value` joined by ` AND ` (code, section, name, searchable_ids, year, instructors, all); `~` is a word/prefix match (see [`search`]); `limit` 0–100 (default 10, else 400); `course` absent when the page is empty |
+//! | `GET /almaws/v1/courses?q=&limit=&offset=&exact_search=` | `q` = `field~value` joined by ` AND ` (code, section, name, searchable_ids, year, instructors, all); `~` is a word/prefix match (see [`search`]); `limit` 0–100 (default 10, else 400); `course` absent when the page is empty; [`AlmaSim::change_listing_after_first_page`] changes the courses between pages |
 //! | `GET /almaws/v1/courses/{id}[?view=full]` | `full` adds `reading_lists: {reading_list: [...]}` (inner key absent when none) |
 //! | `GET /almaws/v1/courses/{id}/reading-lists` | `{reading_list, total_record_count}` |
 //! | `DELETE /almaws/v1/courses/{id}` | 204 |
 //! | `GET /almaws/v1/conf/jobs?type=SCHEDULED&profile_id=P` | the course loader job of profile `loader_profile_id` |
-//! | `GET /almaws/v1/conf/jobs/{job}/instances?submit_date_from=&submit_date_to=&status=&limit=&offset=` | loader runs, newest first by submit time (more can be added with [`AlmaSim::add_job_runs`]); dates `YYYY-MM-DD` only (else 400, `402217`); `limit` 0–100 (default 10) |
+//! | `GET /almaws/v1/conf/jobs/{job}/instances?submit_date_from=&submit_date_to=&status=&limit=&offset=` | loader runs, newest first by submit time, or oldest first with [`SimOptions::instances_oldest_first`] (more can be added with [`AlmaSim::add_job_runs`]); dates `YYYY-MM-DD` only (else 400, `402217`); `limit` 0–100 (default 10) |
 //! | `GET /almaws/v1/conf/jobs/{job}/instances/{id}` | one run |
 //!
 //! Governance, in this order: the key (header `Authorization: apikey K` or query
@@ -78,6 +78,17 @@ pub use watcher::stamp_of;
 use loader::IdAlloc;
 use server::{Settings, Shared, Store};
 
+/// A change to Alma's courses made between the pages of a listing (see
+/// [`AlmaSim::change_listing_after_first_page`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListingChange {
+    /// A new course, first in Alma's order: it is never listed, and the later pages
+    /// repeat a course.
+    Add(FixtureCourse),
+    /// The course with this id goes: the later pages skip a course.
+    Remove(String),
+}
+
 /// Injected 5xx answers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Fault {
@@ -123,6 +134,9 @@ pub struct SimOptions {
     /// Answer the governance errors (`PER_SECOND_THRESHOLD`, `DAILY_THRESHOLD`) in XML
     /// whatever format was asked for, as Alma's API gateway can.
     pub governance_in_xml: bool,
+    /// List a job's instances oldest first: Alma promises no order, so clients must not
+    /// rely on newest first (the default).
+    pub instances_oldest_first: bool,
     pub loader_delay: Duration,
     /// The loader's time per data row, on top of `loader_delay`: Alma's loader works
     /// through every row, so a bigger file takes longer (0 in tests; the sandbox and the
@@ -146,6 +160,7 @@ impl Default for SimOptions {
             latency: Duration::ZERO,
             fault: None,
             governance_in_xml: false,
+            instances_oldest_first: false,
             loader_delay: Duration::ZERO,
             loader_row_time: Duration::ZERO,
             processing_departments: DEFAULT_PROCESSING_DEPARTMENTS
@@ -176,30 +191,32 @@ impl SimOptions {
     }
 }
 
+/// A fixture course as the store holds it, without reading lists.
+fn sim_course(f: &FixtureCourse) -> SimCourse {
+    SimCourse {
+        id: f.id.clone(),
+        code: f.code.clone(),
+        name: f.name.clone(),
+        section: f.section.clone(),
+        year: f.year.clone(),
+        searchable_ids: f.searchable_id.clone(),
+        instructors: Vec::new(),
+        academic_department: None,
+        processing_department: None,
+        terms: Vec::new(),
+        start_date: None,
+        end_date: None,
+        participants: None,
+        weekly_hours: None,
+        submit_lists_by: None,
+        campus_participants: None,
+        reading_lists: Vec::new(),
+    }
+}
+
 /// The fixture's courses as the store holds them; `reading_lists: true` gives one list.
 fn seed(fixture: &[FixtureCourse]) -> Vec<SimCourse> {
-    let mut courses: Vec<SimCourse> = fixture
-        .iter()
-        .map(|f| SimCourse {
-            id: f.id.clone(),
-            code: f.code.clone(),
-            name: f.name.clone(),
-            section: f.section.clone(),
-            year: f.year.clone(),
-            searchable_ids: f.searchable_id.clone(),
-            instructors: Vec::new(),
-            academic_department: None,
-            processing_department: None,
-            terms: Vec::new(),
-            start_date: None,
-            end_date: None,
-            participants: None,
-            weekly_hours: None,
-            submit_lists_by: None,
-            campus_participants: None,
-            reading_lists: Vec::new(),
-        })
-        .collect();
+    let mut courses: Vec<SimCourse> = fixture.iter().map(sim_course).collect();
     let mut ids = IdAlloc::after(&courses);
     for (c, f) in courses.iter_mut().zip(fixture) {
         if f.reading_lists {
@@ -245,6 +262,7 @@ impl AlmaSim {
                 latency: opts.latency,
                 fault: opts.fault,
                 governance_in_xml: opts.governance_in_xml,
+                instances_oldest_first: opts.instances_oldest_first,
                 loader_delay: opts.loader_delay,
                 loader_row_time: opts.loader_row_time,
                 processing_departments: opts.processing_departments,
@@ -265,6 +283,7 @@ impl AlmaSim {
                 last_stamp: None,
                 broken_lists: HashMap::new(),
                 throttled_until: None,
+                listing_change: None,
             }),
             loader_lock: tokio::sync::Mutex::new(()),
             drop_dir: opts.drop_dir,
@@ -336,6 +355,13 @@ impl AlmaSim {
         let before = store.courses.len();
         store.courses.retain(|c| c.id != course_id);
         store.courses.len() < before
+    }
+
+    /// Once the next course search has served its first page (offset 0), makes `change`
+    /// to the courses Alma holds, so the later pages of that search shift, as when a
+    /// librarian (or the loader) edits courses while a listing is read.
+    pub fn change_listing_after_first_page(&self, change: ListingChange) {
+        self.shared.lock().listing_change = Some(change);
     }
 
     /// Every `/almaws/` call so far, in arrival order of completion.

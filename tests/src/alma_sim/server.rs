@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::loader::IdAlloc;
 use super::model::{BrokenAnswer, CallRecord, JobInstance, SimCourse};
-use super::{render, search, Fault};
+use super::{render, search, Fault, ListingChange};
 
 /// Shown in `X-Exl-Api-Remaining` when no daily quota is set.
 pub const NOMINAL_DAILY_QUOTA: u64 = 1_000_000;
@@ -33,6 +33,7 @@ pub(crate) struct Settings {
     pub latency: Duration,
     pub fault: Option<Fault>,
     pub governance_in_xml: bool,
+    pub instances_oldest_first: bool,
     pub loader_delay: Duration,
     pub loader_row_time: Duration,
     pub processing_departments: Vec<String>,
@@ -59,6 +60,8 @@ pub(crate) struct Store {
     pub broken_lists: HashMap<String, BrokenAnswer>,
     /// Until then every call is turned away as over the per-second limit.
     pub throttled_until: Option<Instant>,
+    /// Made once the next course search has served its first page.
+    pub listing_change: Option<ListingChange>,
 }
 
 #[derive(Debug)]
@@ -488,23 +491,36 @@ fn search_courses(shared: &Shared, q: &[(String, String)]) -> Answer {
         Ok(c) => c,
         Err(e) => return bad_param(format!("Parameter q is not valid: {e}")),
     };
-    let store = shared.lock();
+    let mut store = shared.lock();
     let hits: Vec<&SimCourse> = store
         .courses
         .iter()
         .filter(|c| search::matches(c, &clauses, exact))
         .collect();
+    let total = hits.len();
     let page: Vec<Value> = hits
         .iter()
         .skip(offset)
         .take(limit)
         .map(|c| render::course(&shared.base_url, c, false))
         .collect();
+    if offset == 0 {
+        if let Some(change) = store.listing_change.take() {
+            change_listing(&mut store.courses, change);
+        }
+    }
     Answer::Body(
         StatusCode::OK,
         "courses",
-        render::page("course", page, hits.len()),
+        render::page("course", page, total),
     )
+}
+
+fn change_listing(courses: &mut Vec<SimCourse>, change: ListingChange) {
+    match change {
+        ListingChange::Add(course) => courses.insert(0, super::sim_course(&course)),
+        ListingChange::Remove(id) => courses.retain(|c| c.id != id),
+    }
 }
 
 fn course_not_found(id: &str) -> Answer {
@@ -665,11 +681,14 @@ fn instances(shared: &Shared, job: &str, q: &[(String, String)]) -> Answer {
     }
     let status = param(q, "status").filter(|v| !v.is_empty());
     let store = shared.lock();
-    // Newest first.
-    let hits: Vec<&JobInstance> = store
-        .instances
-        .iter()
-        .rev()
+    // Newest first, or oldest first: Alma promises neither.
+    let in_order: Box<dyn Iterator<Item = &JobInstance>> = if shared.settings.instances_oldest_first
+    {
+        Box::new(store.instances.iter())
+    } else {
+        Box::new(store.instances.iter().rev())
+    };
+    let hits: Vec<&JobInstance> = in_order
         .filter(|i| {
             let day = i.submit_time.date_naive();
             bounds[0].is_none_or(|from| day >= from)

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use leganto_shared::alma::{AlmaError, CourseCache};
 use leganto_shared::error::ErrorName;
-use leganto_tests::alma_sim::{FixtureCourse, SimOptions};
+use leganto_tests::alma_sim::{FixtureCourse, ListingChange, SimOptions};
 
 use super::support::*;
 use crate::sample_courses;
@@ -321,4 +321,59 @@ async fn the_key_travels_only_in_the_header() {
         assert!(!c.query.contains(sim.api_key()), "{c:?}");
         assert!(!c.path.contains(sim.api_key()), "{c:?}");
     }
+}
+
+/// A 2026 course Alma does not hold at the start.
+fn new_course() -> FixtureCourse {
+    FixtureCourse {
+        id: "6100000099999".into(),
+        code: "2026Fall-X-NEW100-99999".into(),
+        name: "NEW 100".into(),
+        section: "99999".into(),
+        year: "2026".into(),
+        searchable_id: vec![],
+        reading_lists: false,
+    }
+}
+
+#[tokio::test]
+async fn a_year_whose_listing_changes_between_pages_fails_and_is_listed_afresh_next_time() {
+    let first_of_2026 = ids_of_year("2026")[0].clone();
+    for (change, now_held) in [
+        (ListingChange::Add(new_course()), 610),
+        (ListingChange::Remove(first_of_2026), 608),
+    ] {
+        let sim = start(sample_options()).await;
+        let cache = CourseCache::new(client(&sim));
+        sim.change_listing_after_first_page(change.clone());
+        let err = cache.load_years(&["2026".to_string()]).await.unwrap_err();
+        assert_eq!(err.error_name(), "AlmaInvalidResponse", "{change:?}: {err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("the listing changed while it was read"),
+            "{text}"
+        );
+        assert!(text.contains("GET /almaws/v1/courses"), "{text}");
+        assert!(cache.courses_of_year("2026").is_none());
+        // Forgotten, saved ones too: the next try lists the year afresh.
+        let unsaved = cache.unsaved();
+        assert_eq!(unsaved.years.len(), 1, "{change:?}");
+        assert!(unsaved.years[0].pages.is_empty(), "{change:?}");
+        let calls = cache.client().calls_made();
+        cache.load_years(&["2026".to_string()]).await.unwrap();
+        assert_eq!(cache.client().calls_made(), calls + 7, "{change:?}");
+        assert_eq!(cache.courses_of_year("2026").unwrap().len(), now_held);
+    }
+}
+
+#[tokio::test]
+async fn a_search_whose_listing_changes_between_pages_is_an_invalid_response() {
+    let sim = start(sample_options()).await;
+    let client = client(&sim);
+    sim.change_listing_after_first_page(ListingChange::Remove(ids_of_year("2025")[3].clone()));
+    let err = client.courses_of_year("2025").await.unwrap_err();
+    assert_eq!(err.error_name(), "AlmaInvalidResponse", "{err}");
+    // A listing that holds still passes.
+    assert_eq!(client.courses_of_year("2025").await.unwrap().len(), 499);
+    assert_eq!(client.courses_of_year("2026").await.unwrap().len(), 609);
 }
