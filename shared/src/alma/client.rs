@@ -156,6 +156,14 @@ fn api_base(base_url: &str) -> Result<Url, AlmaError> {
             "Alma base URL {base_url:?} must be http(s)://host"
         )));
     }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(invalid(format!(
+            "the Alma base URL (ALMA_BASE_URL, --alma-url) {base_url:?} is plain http:// to \
+             a host that is not this machine: the API key would cross the network \
+             unencrypted. Use https:// (http:// is only for a local simulator on 127.0.0.1, \
+             ::1 or localhost)"
+        )));
+    }
     url.set_query(None);
     url.set_fragment(None);
     let path = url.path().trim_end_matches('/').to_string();
@@ -166,6 +174,19 @@ fn api_base(base_url: &str) -> Result<Url, AlmaError> {
     };
     url.set_path(&path);
     Ok(url)
+}
+
+/// Whether the URL's host is this machine: 127.0.0.0/8, ::1 or `localhost`. Only there may
+/// the key go over plain HTTP (a local simulator).
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
 }
 
 fn invalid_config(detail: &str) -> AlmaError {
@@ -950,6 +971,46 @@ mod tests {
         assert_eq!(
             api_base("http://127.0.0.1:8080/sim").unwrap().as_str(),
             "http://127.0.0.1:8080/sim/almaws/v1"
+        );
+    }
+
+    #[test]
+    fn plain_http_is_accepted_only_for_loopback() {
+        for base in [
+            "http://127.0.0.1:8080",
+            "http://127.8.9.10",
+            "http://[::1]:9000/sim",
+            "http://localhost:3000",
+            "http://LOCALHOST",
+            "https://api-eu.hosted.exlibrisgroup.com",
+            "https://10.0.0.5",
+        ] {
+            assert!(api_base(base).is_ok(), "{base}");
+        }
+        for base in [
+            "http://api-na.hosted.exlibrisgroup.com",
+            "http://10.0.0.5:8080",
+            "http://128.0.0.1",
+            "http://[::2]",
+            "http://localhost.example.com",
+            "http://0.0.0.0:8080",
+        ] {
+            let e = api_base(base).unwrap_err();
+            assert_eq!(e.error_name(), "AlmaInvalidConfig", "{base}");
+            let text = e.to_string();
+            assert!(
+                text.contains("ALMA_BASE_URL") && text.contains("--alma-url"),
+                "names the setting: {text}"
+            );
+            assert!(text.contains("Use https://"), "{text}");
+        }
+        let cfg = AlmaClientConfig::new(
+            "http://api-na.hosted.exlibrisgroup.com",
+            SecretString::from("k".to_string()),
+        );
+        assert_eq!(
+            AlmaClient::new(cfg).unwrap_err().error_name(),
+            "AlmaInvalidConfig"
         );
     }
 
