@@ -19,7 +19,7 @@ use tokio::sync::OnceCell;
 
 use super::client::{year_query, AlmaClient, PAGE_SIZE};
 use super::error::AlmaError;
-use super::model::listing_holds;
+use super::model::{listing_holds, ReadingListsAnswer};
 use super::progress::{Phase, Tracked};
 use crate::domain::AlmaCourse;
 
@@ -89,13 +89,31 @@ impl Ledger {
     }
 }
 
+/// A course's reading lists as the cache holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lists {
+    /// Whether it has any.
+    Known(bool),
+    /// Alma's answer said neither a count nor a list: nothing can be decided on it.
+    Unclear,
+}
+
+impl Lists {
+    fn known(self) -> Option<bool> {
+        match self {
+            Lists::Known(has) => Some(has),
+            Lists::Unclear => None,
+        }
+    }
+}
+
 /// Per-run cache over an [`AlmaClient`]. A failed fetch is not cached (nor saved): a later
 /// call tries again.
 pub struct CourseCache {
     client: AlmaClient,
     years: Mutex<HashMap<String, YearCell>>,
     pages: Mutex<HashMap<String, Arc<OnceCell<Arc<SavedPage>>>>>,
-    reading_lists: Mutex<HashMap<String, Arc<OnceCell<bool>>>>,
+    reading_lists: Mutex<HashMap<String, Arc<OnceCell<Lists>>>>,
     ledger: Mutex<Ledger>,
     clock: AnswerClock,
     stop_at: Option<Instant>,
@@ -218,7 +236,10 @@ impl CourseCache {
                 continue;
             }
             // A cell already answered keeps its answer (and its place in the ledger).
-            if cell(&self.reading_lists, &id).set(answer.has).is_ok() {
+            if cell(&self.reading_lists, &id)
+                .set(Lists::Known(answer.has))
+                .is_ok()
+            {
                 ledger.note_seed(answer.at);
                 ledger.lists.answers.insert(id, answer);
                 taken += 1;
@@ -466,17 +487,39 @@ impl CourseCache {
         map.insert(year.to_string(), cell);
     }
 
-    /// Whether the course has reading lists; one Alma no longer holds (deleted since it was
-    /// listed: today's loader runs while the courses are cached) has none.
-    async fn has_reading_lists(&self, id: &str) -> Result<bool, AlmaError> {
-        let error = match self.client.has_reading_lists(id).await {
+    /// Alma's answer on the course's reading lists. One Alma no longer holds (deleted since
+    /// it was listed: today's loader runs while the courses are cached) has none. An answer
+    /// that says neither a count nor a list is logged with its body.
+    async fn ask_reading_lists(&self, id: &str) -> Result<Lists, AlmaError> {
+        let error = match self.client.reading_lists_answer(id).await {
+            Ok(ReadingListsAnswer::Count(n)) => return Ok(Lists::Known(n > 0)),
+            Ok(ReadingListsAnswer::Unclear(body)) => {
+                tracing::warn!(
+                    course_id = id,
+                    body = %body,
+                    "Alma's reading-list answer did not say whether the course has any; no \
+                     DELETE goes out on it"
+                );
+                return Ok(Lists::Unclear);
+            }
             Err(e) => e,
-            answer => return answer,
         };
         match self.code_of(id) {
-            Some(code) if self.client.confirms_gone(&error, id, &code).await? => Ok(false),
+            Some(code) if self.client.confirms_gone(&error, id, &code).await? => {
+                Ok(Lists::Known(false))
+            }
             _ => Err(error),
         }
+    }
+
+    /// The courses among `course_ids` whose reading-list answer said neither a count nor a
+    /// list (left out of [`CourseCache::reading_lists`]).
+    pub fn unclear_reading_lists(&self, course_ids: &[String]) -> HashSet<String> {
+        course_ids
+            .iter()
+            .filter(|id| cell(&self.reading_lists, id).get() == Some(&Lists::Unclear))
+            .cloned()
+            .collect()
     }
 
     /// The code of course `id` in the years held, if any holds it.
@@ -491,7 +534,8 @@ impl CourseCache {
 
     /// Whether each course has reading lists, asking Alma once per distinct id over the
     /// cache's lifetime; up to the client's concurrency at once. Out of time, the ids not
-    /// yet asked are left out (see [`CourseCache::stopped`]).
+    /// yet asked are left out (see [`CourseCache::stopped`]); so are those whose answer
+    /// said nothing (see [`CourseCache::unclear_reading_lists`]).
     pub async fn reading_lists(
         &self,
         course_ids: &[String],
@@ -514,21 +558,24 @@ impl CourseCache {
             .map(|id: String| {
                 let cell = cell(&self.reading_lists, &id);
                 async move {
-                    if let Some(has) = cell.get() {
-                        return Ok(Some((id, *has)));
+                    if let Some(lists) = cell.get() {
+                        return Ok(lists.known().map(|has| (id, has)));
                     }
                     if self.out_of_time() {
                         return Ok(None);
                     }
-                    let has = cell
+                    let lists = cell
                         .get_or_try_init(|| async {
-                            let has = self.has_reading_lists(&id).await?;
-                            self.learned_reading_list(&id, has);
+                            let lists = self.ask_reading_lists(&id).await?;
+                            if let Lists::Known(has) = lists {
+                                self.learned_reading_list(&id, has);
+                            }
                             phase_ref.advance();
-                            Ok::<_, AlmaError>(has)
+                            Ok::<_, AlmaError>(lists)
                         })
                         .await;
-                    Ok::<_, AlmaError>(self.unless_stopped(has)?.map(|has| (id, *has)))
+                    let known = self.unless_stopped(lists)?.and_then(|l| l.known());
+                    Ok::<_, AlmaError>(known.map(|has| (id, has)))
                 }
             })
             // Unordered but never cut short by the stop: a call under way finishes and is kept.

@@ -17,8 +17,8 @@ use tracing::Instrument;
 
 use super::error::{AlmaError, TransientReason};
 use super::model::{
-    listing_holds, query_date, AlmaCourseRecord, CoursePage, JobInstance, JobInstanceBody,
-    JobInstancesBody, JobSummary, JobsBody, MalformedBody, ReadingListsBody,
+    listing_holds, query_date, reading_lists_answer, AlmaCourseRecord, CoursePage, JobInstance,
+    JobInstanceBody, JobInstancesBody, JobSummary, JobsBody, MalformedBody, ReadingListsAnswer,
 };
 use super::progress::{Phase, Progress};
 use super::retry::{classify, AnswerVerdict, Backoff};
@@ -469,15 +469,36 @@ impl AlmaClient {
     }
 
     /// `GET /courses/{id}/reading-lists`: how many lists the course has. An empty answer,
-    /// one that does not parse or one without `total_record_count` is
-    /// [`AlmaError::InvalidResponse`], never 0: "no lists" is what lets a delete go out.
+    /// one that does not parse, or one that says neither a count nor a list
+    /// ([`ReadingListsAnswer::Unclear`]) is [`AlmaError::InvalidResponse`], never 0: "no
+    /// lists" is what lets a delete go out.
     pub async fn reading_list_count(&self, course_id: &str) -> Result<u64, AlmaError> {
+        match self.reading_lists_answer(course_id).await? {
+            ReadingListsAnswer::Count(n) => Ok(n),
+            ReadingListsAnswer::Unclear(_) => Err(invalid_response(
+                "GET",
+                &self.reading_lists_path(course_id),
+                MalformedBody::Unclear,
+            )),
+        }
+    }
+
+    /// `GET /courses/{id}/reading-lists`: the count, or an answer that says neither a
+    /// count nor a list. An empty answer or one that does not parse is
+    /// [`AlmaError::InvalidResponse`].
+    pub async fn reading_lists_answer(
+        &self,
+        course_id: &str,
+    ) -> Result<ReadingListsAnswer, AlmaError> {
         let url = self.url(&["courses", course_id, "reading-lists"], &[]);
         let path = url.path().to_string();
         let body = self.send(Method::GET, url, true).await?;
-        ReadingListsBody::parse(&body)
-            .and_then(|b| b.count())
-            .map_err(|source| invalid_response("GET", &path, source))
+        reading_lists_answer(&body).map_err(|source| invalid_response("GET", &path, source))
+    }
+
+    fn reading_lists_path(&self, course_id: &str) -> String {
+        let url = self.url(&["courses", course_id, "reading-lists"], &[]);
+        url.path().to_string()
     }
 
     /// `GET /courses/{id}`: the course. For an id Alma does not hold it answers HTTP 400

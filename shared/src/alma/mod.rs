@@ -24,6 +24,6 @@ pub use client::{
 pub use error::{AlmaError, TransientReason, TransportFailure};
 pub use model::{
     AlmaCourseRecord, CoursePage, Instructor, JobInstance, JobStatus, JobSummary, MalformedBody,
-    ValueDesc,
+    ReadingListsAnswer, ValueDesc,
 };
 pub use progress::{Phase, Progress};

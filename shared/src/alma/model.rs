@@ -17,10 +17,16 @@ pub enum MalformedBody {
     /// Nothing at all where the call always answers something.
     #[error("the body is empty")]
     Empty,
-    /// A field the answer must carry is absent, e.g. a reading-list answer's
-    /// `total_record_count`: without it the answer says nothing.
+    /// A field the answer must carry is absent, e.g. a course's `id`.
     #[error("it has no {field}")]
     Missing { field: &'static str },
+    /// A reading-list answer with neither `total_record_count` nor `reading_list`: it does
+    /// not say whether the course has lists.
+    #[error(
+        "it has no total_record_count and no reading_list: it does not say whether the \
+         course has reading lists"
+    )]
+    Unclear,
     /// A listing whose pages, each course once, do not add up to the total Alma gave: it
     /// changed while it was read (a course added or deleted between pages).
     #[error(
@@ -147,19 +153,31 @@ pub struct CoursePage {
     pub courses: Vec<AlmaCourseRecord>,
 }
 
-/// `GET /courses/{id}/reading-lists`: only the count matters to us.
+/// `GET /courses/{id}/reading-lists`: only the count matters to us. How Alma answers for
+/// a course without lists is in no schema found: a `total_record_count` of 0, or an
+/// explicit empty `reading_list`, means none; an answer with neither says nothing.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ReadingListsBody {
-    /// Alma always sends it, 0 included; absent means the answer is not one we can trust.
     #[serde(default, deserialize_with = "lenient_opt_u64")]
     pub total_record_count: Option<u64>,
-    #[serde(default, deserialize_with = "one_or_many")]
-    pub reading_list: Vec<Value>,
+    /// `None` when absent (or null): the answer does not list the course's lists.
+    #[serde(default, deserialize_with = "present_one_or_many")]
+    pub reading_list: Option<Vec<Value>>,
+}
+
+/// What a reading-list answer says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadingListsAnswer {
+    /// How many lists the course has.
+    Count(u64),
+    /// Neither a count nor a list (e.g. `{}`): nothing can be decided on it. Holds the
+    /// body, for the log.
+    Unclear(String),
 }
 
 impl ReadingListsBody {
-    /// Reads an answer: an empty body, one that does not parse or one without its count is
-    /// malformed, never "no reading lists" (that would let a delete go out).
+    /// Reads an answer: an empty body or one that does not parse is malformed, never "no
+    /// reading lists" (that would let a delete go out).
     pub fn parse(body: &[u8]) -> Result<ReadingListsBody, MalformedBody> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(MalformedBody::Empty);
@@ -167,14 +185,30 @@ impl ReadingListsBody {
         serde_json::from_slice(body).map_err(MalformedBody::Shape)
     }
 
-    /// The number of reading lists. With the count present, trusts whichever of the count
-    /// and the list says more.
-    pub fn count(&self) -> Result<u64, MalformedBody> {
-        let total = self.total_record_count.ok_or(MalformedBody::Missing {
-            field: "total_record_count",
-        })?;
-        Ok(total.max(self.reading_list.len() as u64))
+    /// The number of lists: with the count present, whichever of the count and the list
+    /// says more; without it, the list's length; with neither, `None`.
+    pub fn count(&self) -> Option<u64> {
+        let listed = self.reading_list.as_ref().map(|l| l.len() as u64);
+        match (self.total_record_count, listed) {
+            (Some(total), listed) => Some(total.max(listed.unwrap_or(0))),
+            (None, listed) => listed,
+        }
     }
+}
+
+/// Reads a reading-list answer's body: its count, or [`ReadingListsAnswer::Unclear`] when it
+/// says neither; an empty or unparseable body is malformed.
+pub(crate) fn reading_lists_answer(body: &[u8]) -> Result<ReadingListsAnswer, MalformedBody> {
+    let parsed = ReadingListsBody::parse(body)?;
+    Ok(match parsed.count() {
+        Some(n) => ReadingListsAnswer::Count(n),
+        None => ReadingListsAnswer::Unclear(clip(body, 500)),
+    })
+}
+
+/// The first `max` characters of a body, for a log line.
+fn clip(body: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(body).chars().take(max).collect()
 }
 
 /// A configured Alma job, as `GET /conf/jobs` lists it.
@@ -440,6 +474,18 @@ fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     }
 }
 
+/// [`one_or_many`] that tells an absent or null key (`None`) from an empty list.
+fn present_one_or_many<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        other => one_or_many(other).map(Some).map_err(de::Error::custom),
+    }
+}
+
 /// A number or a numeric string; null, blank or absent means not given.
 fn lenient_opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     match Value::deserialize(d)? {
@@ -504,49 +550,65 @@ mod tests {
         );
     }
 
-    fn count_of(body: &str) -> Result<u64, MalformedBody> {
-        ReadingListsBody::parse(body.as_bytes())?.count()
+    fn count_of(body: &str) -> Result<Option<u64>, MalformedBody> {
+        Ok(ReadingListsBody::parse(body.as_bytes())?.count())
     }
 
     #[test]
     fn reading_list_count_is_the_total_or_the_longer_list() {
-        assert_eq!(count_of(r#"{"total_record_count":0}"#).unwrap(), 0);
-        assert_eq!(count_of(r#"{"total_record_count":"2"}"#).unwrap(), 2);
+        assert_eq!(count_of(r#"{"total_record_count":0}"#).unwrap(), Some(0));
+        assert_eq!(count_of(r#"{"total_record_count":"2"}"#).unwrap(), Some(2));
         assert_eq!(
             count_of(
                 r#"{"total_record_count":3,"reading_list":[{"id":"1"},{"id":"2"},{"id":"3"}]}"#
             )
             .unwrap(),
-            3
+            Some(3)
         );
         // A count lower than the list it came with: the list wins.
         assert_eq!(
             count_of(r#"{"total_record_count":1,"reading_list":[{"id":"1"},{"id":"2"}]}"#).unwrap(),
-            2
+            Some(2)
         );
     }
 
     #[test]
-    fn a_reading_list_answer_without_its_count_is_malformed_even_with_lists() {
+    fn an_explicit_list_without_a_count_says_how_many() {
+        assert_eq!(count_of(r#"{"reading_list":[]}"#).unwrap(), Some(0));
+        assert_eq!(count_of(r#"{"reading_list":{"id":"1"}}"#).unwrap(), Some(1));
+        assert_eq!(
+            count_of(r#"{"reading_list":[{"id":"1"},{"id":"2"}]}"#).unwrap(),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn an_answer_with_neither_count_nor_list_is_unclear_never_none() {
         for body in [
             "{}",
-            r#"{"reading_list":{"id":"1"}}"#,
             r#"{"total_record_count":null}"#,
             r#"{"total_record_count":" "}"#,
+            r#"{"reading_list":null}"#,
+            r#"{"link":"x"}"#,
             "[]",
         ] {
-            let e = count_of(body).unwrap_err();
-            assert!(
-                matches!(
-                    e,
-                    MalformedBody::Missing {
-                        field: "total_record_count"
-                    }
-                ),
-                "{body}: {e:?}"
+            assert_eq!(count_of(body).unwrap(), None, "{body}");
+            assert_eq!(
+                reading_lists_answer(body.as_bytes()).unwrap(),
+                ReadingListsAnswer::Unclear(body.to_string()),
+                "{body}"
             );
-            assert_eq!(e.to_string(), "it has no total_record_count");
         }
+        let long = format!(r#"{{"note":"{}"}}"#, "x".repeat(2000));
+        match reading_lists_answer(long.as_bytes()).unwrap() {
+            ReadingListsAnswer::Unclear(kept) => assert_eq!(kept.chars().count(), 500),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            MalformedBody::Unclear.to_string(),
+            "it has no total_record_count and no reading_list: it does not say whether the \
+             course has reading lists"
+        );
     }
 
     #[test]

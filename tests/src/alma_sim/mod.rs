@@ -47,7 +47,7 @@
 //!
 //! Test-only endpoints (no key, no limits, not logged): `GET /sim/courses`,
 //! `POST /sim/loader/run`, `GET /sim/calls`, `DELETE /sim/calls`, `GET /sim/job-instances`,
-//! `POST /sim/courses/{id}/broken-reading-lists/{empty|no-count|not-parseable}` (that
+//! `POST /sim/courses/{id}/broken-reading-lists/{empty|no-count|not-parseable|silent|empty-list}` (that
 //! course's reading-list answers break until `DELETE /sim/courses/{id}/broken-reading-lists`).
 
 pub mod loader;
@@ -231,6 +231,46 @@ fn seed(fixture: &[FixtureCourse]) -> Vec<SimCourse> {
     courses
 }
 
+/// What the server needs of the options after start.
+fn settings(opts: SimOptions) -> std::io::Result<Settings> {
+    Ok(Settings {
+        api_key: opts.api_key,
+        bad_key_status: axum::http::StatusCode::from_u16(opts.bad_key_status)
+            .map_err(std::io::Error::other)?,
+        per_second_limit: opts.per_second_limit,
+        daily_quota: opts.daily_quota,
+        latency: opts.latency,
+        fault: opts.fault,
+        governance_in_xml: opts.governance_in_xml,
+        instances_oldest_first: opts.instances_oldest_first,
+        loader_delay: opts.loader_delay,
+        loader_row_time: opts.loader_row_time,
+        processing_departments: opts.processing_departments,
+        loader_job_id: opts.loader_job_id,
+        loader_profile_id: opts.loader_profile_id,
+    })
+}
+
+/// The store at start: the fixture's courses, no calls, no runs.
+fn store(fixture: &[FixtureCourse]) -> Store {
+    let courses = seed(fixture);
+    Store {
+        ids: IdAlloc::after(&courses),
+        courses,
+        calls: Vec::new(),
+        window: VecDeque::new(),
+        quota_day: Utc::now().date_naive(),
+        used_today: 0,
+        served: 0,
+        instances: Vec::new(),
+        next_instance: 8_100_000_000_001,
+        last_stamp: None,
+        broken_lists: HashMap::new(),
+        throttled_until: None,
+        listing_change: None,
+    }
+}
+
 /// A running simulator; dropping it stops the server and the loader watcher.
 #[derive(Debug)]
 pub struct AlmaSim {
@@ -250,44 +290,14 @@ impl AlmaSim {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         let base_url = format!("http://{local}");
-        let courses = seed(&opts.courses);
-        let ids = IdAlloc::after(&courses);
+        let watch_interval = opts.watch_interval;
         let shared = Arc::new(Shared {
-            settings: Settings {
-                api_key: opts.api_key,
-                bad_key_status: axum::http::StatusCode::from_u16(opts.bad_key_status)
-                    .map_err(std::io::Error::other)?,
-                per_second_limit: opts.per_second_limit,
-                daily_quota: opts.daily_quota,
-                latency: opts.latency,
-                fault: opts.fault,
-                governance_in_xml: opts.governance_in_xml,
-                instances_oldest_first: opts.instances_oldest_first,
-                loader_delay: opts.loader_delay,
-                loader_row_time: opts.loader_row_time,
-                processing_departments: opts.processing_departments,
-                loader_job_id: opts.loader_job_id,
-                loader_profile_id: opts.loader_profile_id,
-            },
+            store: Mutex::new(store(&opts.courses)),
             base_url,
-            store: Mutex::new(Store {
-                courses,
-                ids,
-                calls: Vec::new(),
-                window: VecDeque::new(),
-                quota_day: Utc::now().date_naive(),
-                used_today: 0,
-                served: 0,
-                instances: Vec::new(),
-                next_instance: 8_100_000_000_001,
-                last_stamp: None,
-                broken_lists: HashMap::new(),
-                throttled_until: None,
-                listing_change: None,
-            }),
             loader_lock: tokio::sync::Mutex::new(()),
-            drop_dir: opts.drop_dir,
+            drop_dir: opts.drop_dir.clone(),
             started: std::time::Instant::now(),
+            settings: settings(opts)?,
         });
 
         let app = axum::Router::new()
@@ -308,7 +318,7 @@ impl AlmaSim {
         let watcher = shared
             .drop_dir
             .is_some()
-            .then(|| watcher::spawn(Arc::clone(&shared), opts.watch_interval));
+            .then(|| watcher::spawn(Arc::clone(&shared), watch_interval));
         tracing::info!(base_url = %shared.base_url, "alma simulator listening");
         Ok(AlmaSim {
             shared,

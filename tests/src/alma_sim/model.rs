@@ -118,6 +118,10 @@ pub enum BrokenAnswer {
     NoCount,
     /// 200 with a body that is not JSON (or XML).
     NotParseable,
+    /// 200 with `{}`: neither a count nor a list.
+    Silent,
+    /// 200 with `{"reading_list": []}`: an explicit empty list, no count.
+    EmptyList,
 }
 
 impl BrokenAnswer {

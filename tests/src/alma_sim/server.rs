@@ -570,6 +570,12 @@ fn reading_lists(shared: &Shared, id: &str) -> Answer {
             StatusCode::OK,
             "<html><body>Service busy</body></html>".into(),
         ),
+        (Some(BrokenAnswer::Silent), _) => Answer::Body(StatusCode::OK, "reading_lists", json!({})),
+        (Some(BrokenAnswer::EmptyList), _) => Answer::Body(
+            StatusCode::OK,
+            "reading_lists",
+            json!({ "reading_list": [] }),
+        ),
         (Some(BrokenAnswer::NoCount), lists) => {
             let mut page = render::page("reading_list", lists.unwrap_or_default(), 0);
             if let Value::Object(m) = &mut page {
@@ -742,7 +748,7 @@ fn break_reading_lists(shared: &Shared, delete: bool, path: &str) -> Response {
             None => {
                 return sim_json(
                     StatusCode::BAD_REQUEST,
-                    json!({ "error": format!("no broken answer {name:?}: use empty, no-count or not-parseable") }),
+                    json!({ "error": format!("no broken answer {name:?}: use empty, no-count, not-parseable, silent or empty-list") }),
                 )
             }
         },

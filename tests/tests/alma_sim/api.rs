@@ -290,6 +290,14 @@ async fn a_course_s_reading_list_answer_can_be_broken_and_mended() {
     assert!(v.get("total_record_count").is_none(), "{v}");
     assert_eq!(v["reading_list"].as_array().unwrap().len(), 1, "{v}");
 
+    sim.break_reading_lists("6100000000002", Some(BrokenAnswer::Silent));
+    assert_eq!(get_json(&sim, path).await, serde_json::json!({}));
+    sim.break_reading_lists("6100000000002", Some(BrokenAnswer::EmptyList));
+    assert_eq!(
+        get_json(&sim, path).await,
+        serde_json::json!({"reading_list": []})
+    );
+
     // Through the simulator's own endpoint, as the sandbox does it.
     let base = sim.base_url();
     let broken = format!("{base}/sim/courses/6100000000002/broken-reading-lists");
