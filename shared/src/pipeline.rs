@@ -180,6 +180,9 @@ impl<'c> AlmaClock<'c> {
         let r = self.cache.reading_lists(ids).await;
         self.spent += t.elapsed();
         facts.reading_lists.extend(r?);
+        facts
+            .unclear_reading_lists
+            .extend(self.cache.unclear_reading_lists(ids));
         self.not_stopped()
     }
 

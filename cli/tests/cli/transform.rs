@@ -321,6 +321,28 @@ async fn bad_key_and_unreachable_alma_exit_4_and_missing_key_exits_5() {
 }
 
 #[test]
+fn a_plain_http_alma_url_off_this_machine_exits_5_and_calls_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a.txt");
+    let cem = sample("cem.csv");
+    fails(
+        &[
+            "transform",
+            "--input",
+            s(&cem),
+            "--output",
+            s(&out),
+            "--alma-url",
+            "http://api-na.hosted.exlibrisgroup.com",
+        ],
+        Some("k"),
+        5,
+        "--alma-url",
+    );
+    assert!(!out.exists());
+}
+
+#[test]
 fn malformed_rules_file_exits_5_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.toml");

@@ -17,8 +17,9 @@ use futures::{stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use super::client::{AlmaClient, PAGE_SIZE};
+use super::client::{year_query, AlmaClient, PAGE_SIZE};
 use super::error::AlmaError;
+use super::model::{listing_holds, ReadingListsAnswer};
 use super::progress::{Phase, Tracked};
 use crate::domain::AlmaCourse;
 
@@ -47,6 +48,10 @@ pub struct SavedPage {
     pub at: DateTime<Utc>,
     pub total: u64,
     pub courses: Vec<AlmaCourse>,
+    /// Ids of the page's courses of other years (`year~2025` also finds year 20251): they
+    /// count towards `total` too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<String>,
 }
 
 /// The day's saved pages of one year, by offset.
@@ -84,13 +89,31 @@ impl Ledger {
     }
 }
 
+/// A course's reading lists as the cache holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lists {
+    /// Whether it has any.
+    Known(bool),
+    /// Alma's answer said neither a count nor a list: nothing can be decided on it.
+    Unclear,
+}
+
+impl Lists {
+    fn known(self) -> Option<bool> {
+        match self {
+            Lists::Known(has) => Some(has),
+            Lists::Unclear => None,
+        }
+    }
+}
+
 /// Per-run cache over an [`AlmaClient`]. A failed fetch is not cached (nor saved): a later
 /// call tries again.
 pub struct CourseCache {
     client: AlmaClient,
     years: Mutex<HashMap<String, YearCell>>,
     pages: Mutex<HashMap<String, Arc<OnceCell<Arc<SavedPage>>>>>,
-    reading_lists: Mutex<HashMap<String, Arc<OnceCell<bool>>>>,
+    reading_lists: Mutex<HashMap<String, Arc<OnceCell<Lists>>>>,
     ledger: Mutex<Ledger>,
     clock: AnswerClock,
     stop_at: Option<Instant>,
@@ -213,7 +236,10 @@ impl CourseCache {
                 continue;
             }
             // A cell already answered keeps its answer (and its place in the ledger).
-            if cell(&self.reading_lists, &id).set(answer.has).is_ok() {
+            if cell(&self.reading_lists, &id)
+                .set(Lists::Known(answer.has))
+                .is_ok()
+            {
                 ledger.note_seed(answer.at);
                 ledger.lists.answers.insert(id, answer);
                 taken += 1;
@@ -298,18 +324,16 @@ impl CourseCache {
             .get_or_try_init(|| async {
                 let found = self
                     .client
-                    .search_courses(&format!("year~{year}"), PAGE_SIZE, offset)
+                    .search_courses(&year_query(year), PAGE_SIZE, offset)
                     .await?;
+                // `year~2025` is a prefix match: it also finds e.g. year 20251.
+                let (courses, others): (Vec<_>, Vec<_>) =
+                    found.courses.into_iter().partition(|c| c.year == year);
                 let page = SavedPage {
                     at: (self.clock)(),
                     total: found.total_record_count,
-                    // `year~2025` is a prefix match: it also finds e.g. year 20251.
-                    courses: found
-                        .courses
-                        .into_iter()
-                        .filter(|c| c.year == year)
-                        .map(AlmaCourse::from)
-                        .collect(),
+                    courses: courses.into_iter().map(AlmaCourse::from).collect(),
+                    others: others.into_iter().map(|c| c.id).collect(),
                 };
                 self.learned_page(year, offset, &page);
                 Ok::<_, AlmaError>(Arc::new(page))
@@ -329,7 +353,31 @@ impl CourseCache {
             return Ok(None);
         };
         phase.advance();
-        let offsets: Vec<u32> = (u64::from(PAGE_SIZE)..first.total)
+        let Some(rest) = self.rest_of_year(year, first.total, phase).await? else {
+            return Ok(None);
+        };
+        let pages: Vec<&SavedPage> = std::iter::once(&*first)
+            .chain(rest.iter().map(|page| &**page))
+            .collect();
+        let courses = self.whole_listing(year, first.total, &pages)?;
+        tracing::info!(
+            year,
+            courses = courses.len(),
+            pages = pages.len(),
+            "fetched courses of year"
+        );
+        Ok(Some(courses))
+    }
+
+    /// The pages of `year` after the first, concurrently; `None` when the stop time left
+    /// some unasked.
+    async fn rest_of_year(
+        &self,
+        year: &str,
+        total: u64,
+        phase: &Tracked,
+    ) -> Result<Option<Vec<Arc<SavedPage>>>, AlmaError> {
+        let offsets: Vec<u32> = (u64::from(PAGE_SIZE)..total)
             .step_by(PAGE_SIZE as usize)
             .map(|o| u32::try_from(o).unwrap_or(u32::MAX))
             .collect();
@@ -345,24 +393,59 @@ impl CourseCache {
             .buffered(self.client.max_concurrency())
             .try_collect()
             .await?;
-        let Some(rest) = rest.into_iter().collect::<Option<Vec<_>>>() else {
-            return Ok(None);
-        };
+        Ok(rest.into_iter().collect())
+    }
+
+    /// The year's courses, each once (pages can shift under concurrent edits in Alma). Every
+    /// page must give the same `total`, and the courses, those of other years included, add
+    /// up to it: a listing that does not (a course added or deleted while it was read) is
+    /// [`AlmaError::InvalidResponse`], and the year's pages are forgotten, saved ones too,
+    /// so the next try lists the year afresh.
+    fn whole_listing(
+        &self,
+        year: &str,
+        total: u64,
+        pages: &[&SavedPage],
+    ) -> Result<Vec<AlmaCourse>, AlmaError> {
         let mut seen = HashSet::new();
-        let courses: Vec<AlmaCourse> = std::iter::once(&first)
-            .chain(rest.iter())
+        let courses: Vec<AlmaCourse> = pages
+            .iter()
             .flat_map(|page| page.courses.iter())
-            // Pages can shift under concurrent edits in Alma; keep one copy of each course.
             .filter(|c| seen.insert(c.id.clone()))
             .cloned()
             .collect();
-        tracing::info!(
-            year,
-            courses = courses.len(),
-            pages = rest.len() + 1,
-            "fetched courses of year"
-        );
-        Ok(Some(courses))
+        let others: HashSet<&str> = pages
+            .iter()
+            .flat_map(|page| page.others.iter().map(String::as_str))
+            .collect();
+        let listed = (seen.len() + others.len()) as u64;
+        let totals = pages.iter().map(|page| page.total);
+        match listing_holds(total, totals, listed) {
+            Ok(()) => Ok(courses),
+            Err(why) => {
+                tracing::warn!(
+                    year,
+                    "the year's pages do not hold together; forgetting them"
+                );
+                self.forget_pages(year);
+                Err(self.client.listing_broken(&year_query(year), why))
+            }
+        }
+    }
+
+    /// Drops the pages held for `year`, and marks its saved pages to be written empty.
+    fn forget_pages(&self, year: &str) {
+        // The keys of `page_key`.
+        let prefix = format!("{year}/");
+        self.pages
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|key, _| !key.starts_with(&prefix));
+        let mut ledger = self.ledger();
+        let pages = ledger.pages.entry(year.to_string()).or_default();
+        pages.year = year.to_string();
+        pages.pages.clear();
+        ledger.years_changed.insert(year.to_string());
     }
 
     /// Fetches the courses of every year not yet held, all years concurrently. Out of time,
@@ -404,9 +487,55 @@ impl CourseCache {
         map.insert(year.to_string(), cell);
     }
 
+    /// Alma's answer on the course's reading lists. One Alma no longer holds (deleted since
+    /// it was listed: today's loader runs while the courses are cached) has none. An answer
+    /// that says neither a count nor a list is logged with its body.
+    async fn ask_reading_lists(&self, id: &str) -> Result<Lists, AlmaError> {
+        let error = match self.client.reading_lists_answer(id).await {
+            Ok(ReadingListsAnswer::Count(n)) => return Ok(Lists::Known(n > 0)),
+            Ok(ReadingListsAnswer::Unclear(body)) => {
+                tracing::warn!(
+                    course_id = id,
+                    body = %body,
+                    "Alma's reading-list answer did not say whether the course has any; no \
+                     DELETE goes out on it"
+                );
+                return Ok(Lists::Unclear);
+            }
+            Err(e) => e,
+        };
+        match self.code_of(id) {
+            Some(code) if self.client.confirms_gone(&error, id, &code).await? => {
+                Ok(Lists::Known(false))
+            }
+            _ => Err(error),
+        }
+    }
+
+    /// The courses among `course_ids` whose reading-list answer said neither a count nor a
+    /// list (left out of [`CourseCache::reading_lists`]).
+    pub fn unclear_reading_lists(&self, course_ids: &[String]) -> HashSet<String> {
+        course_ids
+            .iter()
+            .filter(|id| cell(&self.reading_lists, id).get() == Some(&Lists::Unclear))
+            .cloned()
+            .collect()
+    }
+
+    /// The code of course `id` in the years held, if any holds it.
+    fn code_of(&self, id: &str) -> Option<String> {
+        let map = self.years.lock().unwrap_or_else(PoisonError::into_inner);
+        map.values()
+            .filter_map(|cell| cell.get())
+            .flat_map(|courses| courses.iter())
+            .find(|c| c.id == id)
+            .map(|c| c.code.clone())
+    }
+
     /// Whether each course has reading lists, asking Alma once per distinct id over the
     /// cache's lifetime; up to the client's concurrency at once. Out of time, the ids not
-    /// yet asked are left out (see [`CourseCache::stopped`]).
+    /// yet asked are left out (see [`CourseCache::stopped`]); so are those whose answer
+    /// said nothing (see [`CourseCache::unclear_reading_lists`]).
     pub async fn reading_lists(
         &self,
         course_ids: &[String],
@@ -429,21 +558,24 @@ impl CourseCache {
             .map(|id: String| {
                 let cell = cell(&self.reading_lists, &id);
                 async move {
-                    if let Some(has) = cell.get() {
-                        return Ok(Some((id, *has)));
+                    if let Some(lists) = cell.get() {
+                        return Ok(lists.known().map(|has| (id, has)));
                     }
                     if self.out_of_time() {
                         return Ok(None);
                     }
-                    let has = cell
+                    let lists = cell
                         .get_or_try_init(|| async {
-                            let has = self.client.has_reading_lists(&id).await?;
-                            self.learned_reading_list(&id, has);
+                            let lists = self.ask_reading_lists(&id).await?;
+                            if let Lists::Known(has) = lists {
+                                self.learned_reading_list(&id, has);
+                            }
                             phase_ref.advance();
-                            Ok::<_, AlmaError>(has)
+                            Ok::<_, AlmaError>(lists)
                         })
                         .await;
-                    Ok::<_, AlmaError>(self.unless_stopped(has)?.map(|has| (id, *has)))
+                    let known = self.unless_stopped(lists)?.and_then(|l| l.known());
+                    Ok::<_, AlmaError>(known.map(|has| (id, has)))
                 }
             })
             // Unordered but never cut short by the stop: a call under way finishes and is kept.
@@ -588,6 +720,7 @@ mod tests {
                 at: now,
                 total: 1,
                 courses: vec![course("9", "2025")],
+                others: vec![],
             },
         );
         assert_eq!(cache.seed_year_pages(pages, since), 1);

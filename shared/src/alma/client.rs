@@ -17,8 +17,8 @@ use tracing::Instrument;
 
 use super::error::{AlmaError, TransientReason};
 use super::model::{
-    alma_date, AlmaCourseRecord, CoursePage, JobInstance, JobInstanceBody, JobInstancesBody,
-    JobSummary, JobsBody, MalformedBody, ReadingListsBody,
+    listing_holds, query_date, reading_lists_answer, AlmaCourseRecord, CoursePage, JobInstance,
+    JobInstanceBody, JobInstancesBody, JobSummary, JobsBody, MalformedBody, ReadingListsAnswer,
 };
 use super::progress::{Phase, Progress};
 use super::retry::{classify, AnswerVerdict, Backoff};
@@ -156,6 +156,14 @@ fn api_base(base_url: &str) -> Result<Url, AlmaError> {
             "Alma base URL {base_url:?} must be http(s)://host"
         )));
     }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(invalid(format!(
+            "the Alma base URL (ALMA_BASE_URL, --alma-url) {base_url:?} is plain http:// to \
+             a host that is not this machine: the API key would cross the network \
+             unencrypted. Use https:// (http:// is only for a local simulator on 127.0.0.1, \
+             ::1 or localhost)"
+        )));
+    }
     url.set_query(None);
     url.set_fragment(None);
     let path = url.path().trim_end_matches('/').to_string();
@@ -166,6 +174,19 @@ fn api_base(base_url: &str) -> Result<Url, AlmaError> {
     };
     url.set_path(&path);
     Ok(url)
+}
+
+/// Whether the URL's host is this machine: 127.0.0.0/8, ::1 or `localhost`. Only there may
+/// the key go over plain HTTP (a local simulator).
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
 }
 
 fn invalid_config(detail: &str) -> AlmaError {
@@ -350,6 +371,8 @@ impl AlmaClient {
 
     /// Every course `q` finds, page after page as Alma returns them, and how many pages
     /// that took. Pages of 100: the first tells the total, the rest go out concurrently.
+    /// Pages that, each course once, do not add up to that total (the listing changed while
+    /// it was read) are [`AlmaError::InvalidResponse`].
     pub async fn search_all_courses(
         &self,
         q: &str,
@@ -387,11 +410,27 @@ impl AlmaClient {
             page
         }))
         .await?;
-        let records = std::iter::once(first)
+        let total = first.total_record_count;
+        let totals: Vec<u64> = rest.iter().map(|page| page.total_record_count).collect();
+        let records: Vec<AlmaCourseRecord> = std::iter::once(first)
             .chain(rest)
             .flat_map(|page| page.courses)
             .collect();
+        let listed = records
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len() as u64;
+        listing_holds(total, totals, listed).map_err(|why| self.listing_broken(q, why))?;
         Ok((records, offsets.len() + 1))
+    }
+
+    /// [`AlmaError::InvalidResponse`] for the search `q`, whose pages do not hold together
+    /// (see [`listing_holds`]).
+    pub(crate) fn listing_broken(&self, q: &str, why: MalformedBody) -> AlmaError {
+        tracing::warn!(q, why = %why, "a course listing does not hold together");
+        let url = self.url(&["courses"], &[]);
+        invalid_response("GET", url.path(), why)
     }
 
     /// The courses Alma finds for `code~<code>` whose code is exactly `code` (`~` also
@@ -422,44 +461,107 @@ impl AlmaClient {
         self.get_json(url).await
     }
 
-    /// Whether the course has reading lists; a course Alma no longer has has none. An
-    /// answer without its count is an error (see [`AlmaClient::reading_list_count`]).
+    /// Whether the course has reading lists. An answer without its count is an error (see
+    /// [`AlmaClient::reading_list_count`]), and so is one for a course Alma no longer holds
+    /// (see [`AlmaClient::confirms_gone`]).
     pub async fn has_reading_lists(&self, course_id: &str) -> Result<bool, AlmaError> {
-        match self.reading_list_count(course_id).await {
-            Ok(count) => Ok(count > 0),
-            // Deleted since it was cached (today's loader runs while the courses are
-            // cached): a course that is gone has no reading lists.
-            Err(AlmaError::Api { code, .. }) if code == "COURSE_NOT_FOUND" => Ok(false),
-            Err(e) => Err(e),
-        }
+        Ok(self.reading_list_count(course_id).await? > 0)
     }
 
     /// `GET /courses/{id}/reading-lists`: how many lists the course has. An empty answer,
-    /// one that does not parse or one without `total_record_count` is
-    /// [`AlmaError::InvalidResponse`], never 0: "no lists" is what lets a delete go out.
+    /// one that does not parse, or one that says neither a count nor a list
+    /// ([`ReadingListsAnswer::Unclear`]) is [`AlmaError::InvalidResponse`], never 0: "no
+    /// lists" is what lets a delete go out.
     pub async fn reading_list_count(&self, course_id: &str) -> Result<u64, AlmaError> {
+        match self.reading_lists_answer(course_id).await? {
+            ReadingListsAnswer::Count(n) => Ok(n),
+            ReadingListsAnswer::Unclear(_) => Err(invalid_response(
+                "GET",
+                &self.reading_lists_path(course_id),
+                MalformedBody::Unclear,
+            )),
+        }
+    }
+
+    /// `GET /courses/{id}/reading-lists`: the count, or an answer that says neither a
+    /// count nor a list. An empty answer or one that does not parse is
+    /// [`AlmaError::InvalidResponse`].
+    pub async fn reading_lists_answer(
+        &self,
+        course_id: &str,
+    ) -> Result<ReadingListsAnswer, AlmaError> {
         let url = self.url(&["courses", course_id, "reading-lists"], &[]);
         let path = url.path().to_string();
         let body = self.send(Method::GET, url, true).await?;
-        ReadingListsBody::parse(&body)
-            .and_then(|b| b.count())
-            .map_err(|source| invalid_response("GET", &path, source))
+        reading_lists_answer(&body).map_err(|source| invalid_response("GET", &path, source))
     }
 
-    /// `GET /courses/{id}`: the course, or `None` when Alma no longer has it.
-    pub async fn course(&self, course_id: &str) -> Result<Option<AlmaCourseRecord>, AlmaError> {
+    fn reading_lists_path(&self, course_id: &str) -> String {
+        let url = self.url(&["courses", course_id, "reading-lists"], &[]);
+        url.path().to_string()
+    }
+
+    /// `GET /courses/{id}`: the course. For an id Alma does not hold it answers HTTP 400
+    /// (see [`AlmaClient::confirms_gone`]).
+    pub async fn course(&self, course_id: &str) -> Result<AlmaCourseRecord, AlmaError> {
         let url = self.url(&["courses", course_id], &[]);
         let path = url.path().to_string();
-        match self.get_json::<AlmaCourseRecord>(url).await {
-            // An answer without the id is not the course asked for.
-            Ok(c) if c.id.trim().is_empty() => Err(invalid_response(
+        let course = self.get_json::<AlmaCourseRecord>(url).await?;
+        // An answer without the id is not the course asked for.
+        if course.id.trim().is_empty() {
+            return Err(invalid_response(
                 "GET",
                 &path,
                 MalformedBody::Missing { field: "id" },
-            )),
-            Ok(c) => Ok(Some(c)),
-            Err(AlmaError::Api { code, .. }) if code == "COURSE_NOT_FOUND" => Ok(None),
-            Err(e) => Err(e),
+            ));
+        }
+        Ok(course)
+    }
+
+    /// Whether `error`, Alma's answer to a call on the path of course `id`, means Alma no
+    /// longer holds that course. Alma answers HTTP 400 for an id it does not hold, but its
+    /// error code for that is not documented (and 400 has other causes), so no code is relied
+    /// on: a search for the course's `code` that no longer lists `id` confirms it. Alma's
+    /// code is logged.
+    pub async fn confirms_gone(
+        &self,
+        error: &AlmaError,
+        id: &str,
+        code: &str,
+    ) -> Result<bool, AlmaError> {
+        let AlmaError::Api {
+            status: 400,
+            code: alma_code,
+            message,
+        } = error
+        else {
+            return Ok(false);
+        };
+        let gone = !self.code_lists_id(code, id).await?;
+        tracing::info!(
+            course_id = id,
+            course_code = code,
+            alma_code = %alma_code,
+            alma_message = %message,
+            gone,
+            "Alma answered HTTP 400 on the course's path; a search tells whether it still holds the course"
+        );
+        Ok(gone)
+    }
+
+    /// Whether a search `code~<code>` lists the course `id`, page after page.
+    async fn code_lists_id(&self, code: &str, id: &str) -> Result<bool, AlmaError> {
+        let q = format!("code~{code}");
+        let mut offset: u32 = 0;
+        loop {
+            let page = self.search_courses(&q, PAGE_SIZE, offset).await?;
+            if page.courses.iter().any(|c| c.id == id) {
+                return Ok(true);
+            }
+            offset = offset.saturating_add(PAGE_SIZE);
+            if page.courses.is_empty() || u64::from(offset) >= page.total_record_count {
+                return Ok(false);
+            }
         }
     }
 
@@ -503,41 +605,27 @@ impl AlmaClient {
             .instances)
     }
 
-    /// Runs of a job submitted on or after `submit_date_from` (a day), newest first as Alma
-    /// lists them, page after page until a run submitted (else started) before `back_to`
-    /// shows (all later pages are older still), the list ends, or
-    /// [`MAX_JOB_INSTANCE_PAGES`] pages were read. A run that shows twice, because new
-    /// runs shifted the pages between calls, is kept once.
+    /// Runs of a job submitted on or after `submit_date_from` (a day), newest first by
+    /// their submit (else start) time. Alma promises no order, so every page is read, until
+    /// the list ends or [`MAX_JOB_INSTANCE_PAGES`] pages were read, and the runs are sorted
+    /// here. A run that shows twice, because new runs shifted the pages between calls, is
+    /// kept once. `reached_back` tells whether a run from before `back_to` was among them.
     pub async fn job_instances_back_to(
         &self,
         job_id: &str,
         submit_date_from: chrono::NaiveDate,
         back_to: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<JobRuns, AlmaError> {
-        let from = alma_date(submit_date_from);
-        let limit = PAGE_SIZE.to_string();
+        let from = query_date(submit_date_from);
         let mut runs = JobRuns::default();
         let mut seen = std::collections::HashSet::new();
         let mut offset: u64 = 0;
         while runs.pages < MAX_JOB_INSTANCE_PAGES {
-            let offset_text = offset.to_string();
-            let url = self.url(
-                &["conf", "jobs", job_id, "instances"],
-                &[
-                    ("submit_date_from", &from),
-                    ("limit", &limit),
-                    ("offset", &offset_text),
-                ],
-            );
-            let path = url.path().to_string();
-            let body: JobInstancesBody = self.get_json(url).await?;
+            let (page, total) = self.job_instance_page(job_id, &from, offset).await?;
             runs.pages += 1;
-            let on_page = body.job_instance.len() as u64;
-            for b in body.job_instance {
-                let run = b
-                    .into_instance()
-                    .map_err(|source| invalid_response("GET", &path, source))?;
-                let older = back_to.is_some_and(|t| run.submit_time.or(run.start_time) < Some(t));
+            let on_page = page.len() as u64;
+            for run in page {
+                let older = back_to.is_some_and(|t| run_time(&run) < Some(t));
                 runs.reached_back = runs.reached_back || older;
                 if seen.insert(run.id.clone()) {
                     runs.instances.push(run);
@@ -545,22 +633,51 @@ impl AlmaClient {
             }
             offset += on_page;
             // A short page is the last; so is a full one that reaches the total Alma gave.
-            let total = body.total_record_count;
-            let last = on_page < u64::from(PAGE_SIZE) || (total > 0 && offset >= total);
-            if runs.reached_back || last {
+            if on_page < u64::from(PAGE_SIZE) || (total > 0 && offset >= total) {
                 runs.complete = true;
                 break;
             }
         }
+        // Newest first, the id breaking ties, whatever order Alma answered in.
+        runs.instances
+            .sort_by(|a, b| run_time(b).cmp(&run_time(a)).then_with(|| b.id.cmp(&a.id)));
         if !runs.complete {
             tracing::warn!(
                 job_id,
                 pages = runs.pages,
                 runs = runs.instances.len(),
-                "more runs of the job than the pages read; the oldest were not read"
+                "more runs of the job than the pages read; some were not read"
             );
         }
         Ok(runs)
+    }
+
+    /// One page of a job's runs from `offset`, and the total Alma gave.
+    async fn job_instance_page(
+        &self,
+        job_id: &str,
+        submit_date_from: &str,
+        offset: u64,
+    ) -> Result<(Vec<JobInstance>, u64), AlmaError> {
+        let limit = PAGE_SIZE.to_string();
+        let offset = offset.to_string();
+        let url = self.url(
+            &["conf", "jobs", job_id, "instances"],
+            &[
+                ("submit_date_from", submit_date_from),
+                ("limit", &limit),
+                ("offset", &offset),
+            ],
+        );
+        let path = url.path().to_string();
+        let body: JobInstancesBody = self.get_json(url).await?;
+        let runs = body
+            .job_instance
+            .into_iter()
+            .map(|b| b.into_instance())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| invalid_response("GET", &path, source))?;
+        Ok((runs, body.total_record_count))
     }
 
     pub async fn job_instance(
@@ -803,15 +920,20 @@ impl AlmaClient {
 /// What [`AlmaClient::job_instances_back_to`] read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobRuns {
-    /// Newest first, each once.
+    /// Newest first by submit (else start) time, each once.
     pub instances: Vec<JobInstance>,
     /// Calls made: one per page.
     pub pages: u32,
-    /// A run older than `back_to` was read: every run since then is in `instances`.
+    /// A run older than `back_to` was read.
     pub reached_back: bool,
-    /// The look ended at a run older than `back_to` or at the end of the list, not at
-    /// the page bound.
+    /// The look ended at the end of the list, not at the page bound: every run since
+    /// `submit_date_from` is in `instances`.
     pub complete: bool,
+}
+
+/// When a run was submitted, else started: what runs are ordered by.
+pub(crate) fn run_time(run: &JobInstance) -> Option<chrono::DateTime<chrono::Utc>> {
+    run.submit_time.or(run.start_time)
 }
 
 /// How one try ended, when it did not end the call.
@@ -870,6 +992,46 @@ mod tests {
         assert_eq!(
             api_base("http://127.0.0.1:8080/sim").unwrap().as_str(),
             "http://127.0.0.1:8080/sim/almaws/v1"
+        );
+    }
+
+    #[test]
+    fn plain_http_is_accepted_only_for_loopback() {
+        for base in [
+            "http://127.0.0.1:8080",
+            "http://127.8.9.10",
+            "http://[::1]:9000/sim",
+            "http://localhost:3000",
+            "http://LOCALHOST",
+            "https://api-eu.hosted.exlibrisgroup.com",
+            "https://10.0.0.5",
+        ] {
+            assert!(api_base(base).is_ok(), "{base}");
+        }
+        for base in [
+            "http://api-na.hosted.exlibrisgroup.com",
+            "http://10.0.0.5:8080",
+            "http://128.0.0.1",
+            "http://[::2]",
+            "http://localhost.example.com",
+            "http://0.0.0.0:8080",
+        ] {
+            let e = api_base(base).unwrap_err();
+            assert_eq!(e.error_name(), "AlmaInvalidConfig", "{base}");
+            let text = e.to_string();
+            assert!(
+                text.contains("ALMA_BASE_URL") && text.contains("--alma-url"),
+                "names the setting: {text}"
+            );
+            assert!(text.contains("Use https://"), "{text}");
+        }
+        let cfg = AlmaClientConfig::new(
+            "http://api-na.hosted.exlibrisgroup.com",
+            SecretString::from("k".to_string()),
+        );
+        assert_eq!(
+            AlmaClient::new(cfg).unwrap_err().error_name(),
+            "AlmaInvalidConfig"
         );
     }
 

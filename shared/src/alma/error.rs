@@ -11,7 +11,9 @@ use crate::error::ErrorName;
 /// Step Functions `Retry`/`Catch` rules match on.
 #[derive(Debug, thiserror::Error)]
 pub enum AlmaError {
-    /// HTTP 401/403: the key is wrong, expired, for another region, or lacks permissions.
+    /// `UNAUTHORIZED` (Alma answers a bad key HTTP 400 or 403, often in XML whatever was
+    /// asked for), or HTTP 401/403: the key is wrong, expired, for another region, or lacks
+    /// permissions. Never retried.
     #[error(
         "Alma rejected the API key (HTTP {status} on {method} {path}: {message}): check the API \
          key (ALMA_API_KEY or the run's secret) is valid for this Alma region and has read/write \

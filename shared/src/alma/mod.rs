@@ -17,12 +17,13 @@ pub use cache::{
     AnswerClock, CourseCache, SavedPage, SavedReadingList, SavedReadingLists, SavedYearPages,
     Unsaved,
 };
+pub(crate) use client::run_time;
 pub use client::{
     year_query, AlmaClient, AlmaClientConfig, JobRuns, MAX_JOB_INSTANCE_PAGES, PAGE_SIZE,
 };
 pub use error::{AlmaError, TransientReason, TransportFailure};
 pub use model::{
     AlmaCourseRecord, CoursePage, Instructor, JobInstance, JobStatus, JobSummary, MalformedBody,
-    ValueDesc,
+    ReadingListsAnswer, ValueDesc,
 };
 pub use progress::{Phase, Progress};

@@ -17,10 +17,29 @@ pub enum MalformedBody {
     /// Nothing at all where the call always answers something.
     #[error("the body is empty")]
     Empty,
-    /// A field the answer must carry is absent, e.g. a reading-list answer's
-    /// `total_record_count`: without it the answer says nothing.
+    /// A field the answer must carry is absent, e.g. a course's `id`.
     #[error("it has no {field}")]
     Missing { field: &'static str },
+    /// A reading-list answer with neither `total_record_count` nor `reading_list`: it does
+    /// not say whether the course has lists.
+    #[error(
+        "it has no total_record_count and no reading_list: it does not say whether the \
+         course has reading lists"
+    )]
+    Unclear,
+    /// A listing whose pages, each course once, do not add up to the total Alma gave: it
+    /// changed while it was read (a course added or deleted between pages).
+    #[error(
+        "its pages list {listed} distinct courses, not the {total} its total_record_count \
+         says: the listing changed while it was read"
+    )]
+    ListingMismatch { total: u64, listed: u64 },
+    /// A listing whose later page gives another total than its first.
+    #[error(
+        "its first page's total_record_count is {first}, a later page's {later}: the \
+         listing changed while it was read"
+    )]
+    TotalChanged { first: u64, later: u64 },
     /// A job instance's time that is not RFC 3339.
     #[error("{field} {value:?} is not an RFC 3339 time: {source}")]
     Time {
@@ -29,6 +48,27 @@ pub enum MalformedBody {
         #[source]
         source: chrono::ParseError,
     },
+}
+
+/// Whether a listing read page by page holds together: every page gives the first page's
+/// `total`, and the pages, each course once, list `listed` = `total` courses. Alma's
+/// answers come in no promised order, and a course added or deleted between pages shifts
+/// the later ones (a course seen twice, another never).
+pub(crate) fn listing_holds(
+    total: u64,
+    page_totals: impl IntoIterator<Item = u64>,
+    listed: u64,
+) -> Result<(), MalformedBody> {
+    if let Some(later) = page_totals.into_iter().find(|t| *t != total) {
+        return Err(MalformedBody::TotalChanged {
+            first: total,
+            later,
+        });
+    }
+    if listed != total {
+        return Err(MalformedBody::ListingMismatch { total, listed });
+    }
+    Ok(())
 }
 
 /// `{value, desc}` pairs: terms, processing department, status, counter types.
@@ -113,19 +153,31 @@ pub struct CoursePage {
     pub courses: Vec<AlmaCourseRecord>,
 }
 
-/// `GET /courses/{id}/reading-lists`: only the count matters to us.
+/// `GET /courses/{id}/reading-lists`: only the count matters to us. How Alma answers for
+/// a course without lists is in no schema found: a `total_record_count` of 0, or an
+/// explicit empty `reading_list`, means none; an answer with neither says nothing.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ReadingListsBody {
-    /// Alma always sends it, 0 included; absent means the answer is not one we can trust.
     #[serde(default, deserialize_with = "lenient_opt_u64")]
     pub total_record_count: Option<u64>,
-    #[serde(default, deserialize_with = "one_or_many")]
-    pub reading_list: Vec<Value>,
+    /// `None` when absent (or null): the answer does not list the course's lists.
+    #[serde(default, deserialize_with = "present_one_or_many")]
+    pub reading_list: Option<Vec<Value>>,
+}
+
+/// What a reading-list answer says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadingListsAnswer {
+    /// How many lists the course has.
+    Count(u64),
+    /// Neither a count nor a list (e.g. `{}`): nothing can be decided on it. Holds the
+    /// body, for the log.
+    Unclear(String),
 }
 
 impl ReadingListsBody {
-    /// Reads an answer: an empty body, one that does not parse or one without its count is
-    /// malformed, never "no reading lists" (that would let a delete go out).
+    /// Reads an answer: an empty body or one that does not parse is malformed, never "no
+    /// reading lists" (that would let a delete go out).
     pub fn parse(body: &[u8]) -> Result<ReadingListsBody, MalformedBody> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(MalformedBody::Empty);
@@ -133,14 +185,30 @@ impl ReadingListsBody {
         serde_json::from_slice(body).map_err(MalformedBody::Shape)
     }
 
-    /// The number of reading lists. With the count present, trusts whichever of the count
-    /// and the list says more.
-    pub fn count(&self) -> Result<u64, MalformedBody> {
-        let total = self.total_record_count.ok_or(MalformedBody::Missing {
-            field: "total_record_count",
-        })?;
-        Ok(total.max(self.reading_list.len() as u64))
+    /// The number of lists: with the count present, whichever of the count and the list
+    /// says more; without it, the list's length; with neither, `None`.
+    pub fn count(&self) -> Option<u64> {
+        let listed = self.reading_list.as_ref().map(|l| l.len() as u64);
+        match (self.total_record_count, listed) {
+            (Some(total), listed) => Some(total.max(listed.unwrap_or(0))),
+            (None, listed) => listed,
+        }
     }
+}
+
+/// Reads a reading-list answer's body: its count, or [`ReadingListsAnswer::Unclear`] when it
+/// says neither; an empty or unparseable body is malformed.
+pub(crate) fn reading_lists_answer(body: &[u8]) -> Result<ReadingListsAnswer, MalformedBody> {
+    let parsed = ReadingListsBody::parse(body)?;
+    Ok(match parsed.count() {
+        Some(n) => ReadingListsAnswer::Count(n),
+        None => ReadingListsAnswer::Unclear(clip(body, 500)),
+    })
+}
+
+/// The first `max` characters of a body, for a log line.
+fn clip(body: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(body).chars().take(max).collect()
 }
 
 /// A configured Alma job, as `GET /conf/jobs` lists it.
@@ -230,7 +298,7 @@ impl std::fmt::Display for JobStatus {
 }
 
 /// One run of a job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobInstance {
     pub id: String,
     pub submit_time: Option<DateTime<Utc>>,
@@ -238,15 +306,18 @@ pub struct JobInstance {
     pub end_time: Option<DateTime<Utc>>,
     pub status: JobStatus,
     pub status_desc: String,
-    /// Alma's `progress` percentage; informative only.
-    pub progress: u32,
+    /// Alma's `progress` percentage (a double: may be fractional); informative only.
+    pub progress: f64,
     /// `(type value, type description, value)`, in Alma's order.
     pub counters: Vec<(String, String, u64)>,
     /// Alert descriptions (their value when there is no description).
     pub alerts: Vec<String>,
 }
 
-/// The raw JSON of a job instance, before classification.
+/// The raw JSON of a job instance, before classification. Ex Libris' description of the
+/// conf API (`rest_job_instance`) puts `counter` and `alert` at the top level of the
+/// instance in JSON; only the XML wraps them (`<counters><counter>`). The wrapped form is
+/// read too, in case a gateway answers with it.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct JobInstanceBody {
     #[serde(default, deserialize_with = "lenient_string")]
@@ -257,12 +328,18 @@ pub(crate) struct JobInstanceBody {
     pub start_time: String,
     #[serde(default, deserialize_with = "lenient_string")]
     pub end_time: String,
-    #[serde(default, deserialize_with = "lenient_u64")]
-    pub progress: u64,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    pub progress: f64,
     #[serde(default)]
     pub status: ValueDesc,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub counter: Vec<CounterBody>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub alert: Vec<ValueDesc>,
+    /// The XML-like wrapped form, `counters: {counter: [...]}`.
     #[serde(default)]
     pub counters: CountersBody,
+    /// The XML-like wrapped form, `alerts: {alert: [...]}`.
     #[serde(default)]
     pub alerts: AlertsBody,
 }
@@ -277,6 +354,7 @@ pub(crate) struct CountersBody {
 pub(crate) struct CounterBody {
     #[serde(default, rename = "type")]
     pub counter_type: ValueDesc,
+    /// A string in Alma's description; read as a count.
     #[serde(default, deserialize_with = "lenient_u64")]
     pub value: u64,
 }
@@ -298,27 +376,34 @@ pub(crate) struct JobInstancesBody {
 impl JobInstanceBody {
     /// Classifies the status and parses the times; an unreadable time is an error.
     pub fn into_instance(self) -> Result<JobInstance, MalformedBody> {
+        let counters = documented_or_wrapped(self.counter, self.counters.counter);
+        let alerts = documented_or_wrapped(self.alert, self.alerts.alert);
         Ok(JobInstance {
             submit_time: parse_time("submit_time", &self.submit_time)?,
             start_time: parse_time("start_time", &self.start_time)?,
             end_time: parse_time("end_time", &self.end_time)?,
             status: JobStatus::from_value(&self.status.value),
             status_desc: self.status.desc,
-            progress: u32::try_from(self.progress).unwrap_or(100),
-            counters: self
-                .counters
-                .counter
+            progress: self.progress,
+            counters: counters
                 .into_iter()
                 .map(|c| (c.counter_type.value, c.counter_type.desc, c.value))
                 .collect(),
-            alerts: self
-                .alerts
-                .alert
+            alerts: alerts
                 .into_iter()
                 .map(|a| if a.desc.is_empty() { a.value } else { a.desc })
                 .collect(),
             id: self.id,
         })
+    }
+}
+
+/// The documented top-level list, else the wrapped one.
+fn documented_or_wrapped<T>(documented: Vec<T>, wrapped: Vec<T>) -> Vec<T> {
+    if documented.is_empty() {
+        wrapped
+    } else {
+        documented
     }
 }
 
@@ -338,9 +423,10 @@ fn parse_time(field: &'static str, s: &str) -> Result<Option<DateTime<Utc>>, Mal
         })
 }
 
-/// Alma's date query form: `2026-11-28Z`.
-pub(crate) fn alma_date(d: NaiveDate) -> String {
-    format!("{}Z", d.format("%Y-%m-%d"))
+/// A date as a query parameter such as `submit_date_from` takes it: `YYYY-MM-DD`, as Ex
+/// Libris documents it (another form is error 402217, "Invalid date format").
+pub(crate) fn query_date(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
 }
 
 /// A JSON value or array of them; absent or null means empty.
@@ -388,6 +474,18 @@ fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     }
 }
 
+/// [`one_or_many`] that tells an absent or null key (`None`) from an empty list.
+fn present_one_or_many<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        other => one_or_many(other).map(Some).map_err(de::Error::custom),
+    }
+}
+
 /// A number or a numeric string; null, blank or absent means not given.
 fn lenient_opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     match Value::deserialize(d)? {
@@ -395,6 +493,19 @@ fn lenient_opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Er
         Value::String(s) if s.trim().is_empty() => Ok(None),
         other => lenient_u64(other).map(Some).map_err(de::Error::custom),
     }
+}
+
+/// A number or a numeric string, whole or not; null or blank means 0.
+fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let n = match Value::deserialize(d)? {
+        Value::Null => return Ok(0.0),
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) if s.trim().is_empty() => return Ok(0.0),
+        Value::String(s) => s.trim().parse().ok(),
+        other => return Err(de::Error::custom(format!("expected a number, got {other}"))),
+    };
+    n.filter(|n: &f64| n.is_finite())
+        .ok_or_else(|| de::Error::custom("expected a finite number"))
 }
 
 #[cfg(test)]
@@ -439,49 +550,65 @@ mod tests {
         );
     }
 
-    fn count_of(body: &str) -> Result<u64, MalformedBody> {
-        ReadingListsBody::parse(body.as_bytes())?.count()
+    fn count_of(body: &str) -> Result<Option<u64>, MalformedBody> {
+        Ok(ReadingListsBody::parse(body.as_bytes())?.count())
     }
 
     #[test]
     fn reading_list_count_is_the_total_or_the_longer_list() {
-        assert_eq!(count_of(r#"{"total_record_count":0}"#).unwrap(), 0);
-        assert_eq!(count_of(r#"{"total_record_count":"2"}"#).unwrap(), 2);
+        assert_eq!(count_of(r#"{"total_record_count":0}"#).unwrap(), Some(0));
+        assert_eq!(count_of(r#"{"total_record_count":"2"}"#).unwrap(), Some(2));
         assert_eq!(
             count_of(
                 r#"{"total_record_count":3,"reading_list":[{"id":"1"},{"id":"2"},{"id":"3"}]}"#
             )
             .unwrap(),
-            3
+            Some(3)
         );
         // A count lower than the list it came with: the list wins.
         assert_eq!(
             count_of(r#"{"total_record_count":1,"reading_list":[{"id":"1"},{"id":"2"}]}"#).unwrap(),
-            2
+            Some(2)
         );
     }
 
     #[test]
-    fn a_reading_list_answer_without_its_count_is_malformed_even_with_lists() {
+    fn an_explicit_list_without_a_count_says_how_many() {
+        assert_eq!(count_of(r#"{"reading_list":[]}"#).unwrap(), Some(0));
+        assert_eq!(count_of(r#"{"reading_list":{"id":"1"}}"#).unwrap(), Some(1));
+        assert_eq!(
+            count_of(r#"{"reading_list":[{"id":"1"},{"id":"2"}]}"#).unwrap(),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn an_answer_with_neither_count_nor_list_is_unclear_never_none() {
         for body in [
             "{}",
-            r#"{"reading_list":{"id":"1"}}"#,
             r#"{"total_record_count":null}"#,
             r#"{"total_record_count":" "}"#,
+            r#"{"reading_list":null}"#,
+            r#"{"link":"x"}"#,
             "[]",
         ] {
-            let e = count_of(body).unwrap_err();
-            assert!(
-                matches!(
-                    e,
-                    MalformedBody::Missing {
-                        field: "total_record_count"
-                    }
-                ),
-                "{body}: {e:?}"
+            assert_eq!(count_of(body).unwrap(), None, "{body}");
+            assert_eq!(
+                reading_lists_answer(body.as_bytes()).unwrap(),
+                ReadingListsAnswer::Unclear(body.to_string()),
+                "{body}"
             );
-            assert_eq!(e.to_string(), "it has no total_record_count");
         }
+        let long = format!(r#"{{"note":"{}"}}"#, "x".repeat(2000));
+        match reading_lists_answer(long.as_bytes()).unwrap() {
+            ReadingListsAnswer::Unclear(kept) => assert_eq!(kept.chars().count(), 500),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            MalformedBody::Unclear.to_string(),
+            "it has no total_record_count and no reading_list: it does not say whether the \
+             course has reading lists"
+        );
     }
 
     #[test]
@@ -503,6 +630,29 @@ mod tests {
                 "{body:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_listing_holds_when_every_page_gives_the_same_total_and_the_courses_add_up_to_it() {
+        assert!(listing_holds(250, [250, 250, 250], 250).is_ok());
+        assert!(listing_holds(0, [], 0).is_ok());
+        let e = listing_holds(250, [250, 251, 251], 250).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                MalformedBody::TotalChanged {
+                    first: 250,
+                    later: 251
+                }
+            ),
+            "{e:?}"
+        );
+        let e = listing_holds(250, [250, 250], 249).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "its pages list 249 distinct courses, not the 250 its total_record_count says: \
+             the listing changed while it was read"
+        );
     }
 
     #[test]
@@ -543,9 +693,9 @@ mod tests {
         let body: JobInstanceBody = serde_json::from_str(
             r#"{"id":"9001","submit_time":"2026-11-28T10:00:00.000Z","start_time":"2026-11-28T10:01:00Z",
                 "progress":100,"status":{"value":"RUNNING","desc":"Running"},
-                "counters":{"counter":[{"type":{"value":"course_loader.rows_read","desc":"Rows read"},"value":"12"},
-                                      {"type":{"value":"c2","desc":"d2"},"value":3}]},
-                "alerts":{"alert":{"value":"a1","desc":""}}}"#,
+                "counter":[{"type":{"value":"course_loader.rows_read","desc":"Rows read"},"value":"12"},
+                           {"type":{"value":"c2","desc":"d2"},"value":3}],
+                "alert":{"value":"a1","desc":""}}"#,
         )
         .unwrap();
         let inst = body.into_instance().unwrap();
@@ -566,6 +716,81 @@ mod tests {
         assert_eq!(inst.alerts, vec!["a1"]);
     }
 
+    /// An instance as Ex Libris documents it: the properties and example values of
+    /// `rest_job_instance` in the published OpenAPI description of the conf API
+    /// (developers.exlibrisgroup.com/wp-content/uploads/alma/openapi/conf.json and its
+    /// schemas/rest_job_instance.json; the copy read was
+    /// github.com/ugent-library/exlibris-alma-sdk, schema/refs/rest_job_instance.json).
+    /// The description gives no whole sample, so this one is built from those property
+    /// names and examples, with a fractional `progress` (a double).
+    const DOCUMENTED_INSTANCE: &str = r#"{
+        "link": "",
+        "id": "1108569450000121",
+        "external_id": "1108569450000121",
+        "name": "Export Physical Items - war and love - 04/15/2015 16:07",
+        "submitted_by": {"value": "exl_impl", "desc": "Implementer"},
+        "submit_time": "2015-04-15T13:07:40.800Z",
+        "start_time": "2015-04-15T13:07:40.868Z",
+        "end_time": "2015-04-15T13:07:44.359Z",
+        "progress": 37.5,
+        "status": {"value": "RUNNING", "desc": "Running"},
+        "status_date": "2015-04-15Z",
+        "alert": [{"value": "alert_general_success", "desc": "The job completed successfully."}],
+        "counter": [
+            {"type": {"value": "c.jobs.counter.rows_read", "desc": "Rows read"}, "value": "4"},
+            {"type": {"value": "c.jobs.counter.rows_failed", "desc": "Rows failed"}, "value": "0"}
+        ],
+        "job_info": {"id": "S7100000000001", "name": "Course Loader", "type": {"value": "SCHEDULED"}}
+    }"#;
+
+    #[test]
+    fn the_documented_instance_gives_its_counters_alerts_and_fractional_progress() {
+        let body: JobInstanceBody = serde_json::from_str(DOCUMENTED_INSTANCE).unwrap();
+        let inst = body.into_instance().unwrap();
+        assert_eq!(inst.id, "1108569450000121");
+        assert_eq!(inst.progress, 37.5);
+        assert_eq!(inst.status.as_str(), "RUNNING");
+        assert_eq!(
+            inst.counters,
+            vec![
+                ("c.jobs.counter.rows_read".into(), "Rows read".into(), 4),
+                ("c.jobs.counter.rows_failed".into(), "Rows failed".into(), 0),
+            ]
+        );
+        assert_eq!(inst.alerts, vec!["The job completed successfully."]);
+        assert_eq!(
+            inst.end_time.unwrap().to_rfc3339(),
+            "2015-04-15T13:07:44.359+00:00"
+        );
+    }
+
+    #[test]
+    fn the_wrapped_counters_and_alerts_are_tolerated() {
+        let body: JobInstanceBody = serde_json::from_str(
+            r#"{"id":"1","progress":"12.25","status":{"value":"COMPLETED_SUCCESS"},
+                "counters":{"counter":{"type":{"value":"rows","desc":"Rows"},"value":"7"}},
+                "alerts":{"alert":[{"value":"alert_general_success"}]}}"#,
+        )
+        .unwrap();
+        let inst = body.into_instance().unwrap();
+        assert_eq!(inst.progress, 12.25);
+        assert_eq!(inst.counters, vec![("rows".into(), "Rows".into(), 7)]);
+        assert_eq!(inst.alerts, vec!["alert_general_success"]);
+    }
+
+    #[test]
+    fn a_progress_that_is_not_a_number_is_malformed() {
+        for progress in [r#""most""#, "[]", "true"] {
+            let body = format!(r#"{{"id":"1","progress":{progress}}}"#);
+            assert!(
+                serde_json::from_str::<JobInstanceBody>(&body).is_err(),
+                "{body}"
+            );
+        }
+        let none: JobInstanceBody = serde_json::from_str(r#"{"id":"1","progress":null}"#).unwrap();
+        assert_eq!(none.progress, 0.0);
+    }
+
     #[test]
     fn a_bad_time_is_reported() {
         let body = JobInstanceBody {
@@ -584,8 +809,10 @@ mod tests {
     }
 
     #[test]
-    fn dates_are_written_the_way_alma_reads_them() {
+    fn query_dates_are_written_the_way_alma_reads_them() {
         let d = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
-        assert_eq!(alma_date(d), "2026-11-28Z");
+        assert_eq!(query_date(d), "2026-11-28");
+        let d = NaiveDate::from_ymd_opt(2027, 1, 5).unwrap();
+        assert_eq!(query_date(d), "2027-01-05");
     }
 }

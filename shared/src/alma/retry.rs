@@ -208,6 +208,7 @@ mod tests {
 
     #[test]
     fn http_401_is_unauthorized_with_advice() {
+        // Alma itself answers 400 or 403; a proxy may answer 401.
         match verdict(401, &err_json("UNAUTHORIZED")) {
             AnswerVerdict::Fail(e @ AlmaError::Unauthorized { .. }) => {
                 assert_eq!(e.error_name(), "AlmaUnauthorized");
@@ -215,6 +216,30 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_bad_key_answered_400_or_403_in_xml_is_unauthorized_whatever_was_asked() {
+        let xml = br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><web_service_result xmlns="http://com/exlibris/urm/general/xmlbeans"><errorsExist>true</errorsExist><errorList><error><errorCode>UNAUTHORIZED</errorCode><errorMessage>API-key not defined or not configured to allow this API.</errorMessage></error></errorList></web_service_result>"#;
+        for (status, body) in [
+            (400, xml.as_slice()),
+            (403, xml.as_slice()),
+            (400, err_json("UNAUTHORIZED").as_slice()),
+            (403, b"Forbidden".as_slice()),
+        ] {
+            match verdict(status, body) {
+                AnswerVerdict::Fail(e @ AlmaError::Unauthorized { .. }) => {
+                    assert_eq!(e.error_name(), "AlmaUnauthorized");
+                    assert!(e.to_string().contains(&format!("HTTP {status}")), "{e}");
+                }
+                other => panic!("{status}: {other:?}"),
+            }
+        }
+        // A 400 for anything else stays an API error.
+        assert!(matches!(
+            verdict(400, &err_json("40166410")),
+            AnswerVerdict::Fail(AlmaError::Api { .. })
+        ));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What the delete guard and the rollover report need to know about Alma, as plain data:
 //! the courses of some years, indexed, and reading-list answers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::alma_course::AlmaCourse;
@@ -115,6 +115,8 @@ impl CourseIndex {
 pub struct AlmaFacts {
     pub courses: CourseIndex,
     pub reading_lists: HashMap<String, bool>,
+    /// Courses whose reading-list answer said neither a count nor a list.
+    pub unclear_reading_lists: HashSet<String>,
 }
 
 /// How DELETE rows are checked.
@@ -133,6 +135,9 @@ pub enum GuardDecision {
     HasReadingLists,
     /// Offline, or an answer missing: not written.
     Unverified,
+    /// Alma's reading-list answer said neither a count nor a list: not written, the rest of
+    /// the day goes on.
+    Unclear,
 }
 
 impl DeleteGuard<'_> {
@@ -157,19 +162,20 @@ impl DeleteGuard<'_> {
         if !facts.courses.has_year(year) {
             return GuardDecision::Unverified;
         }
-        let mut any = false;
+        let (mut any, mut unclear) = (false, false);
         for c in facts.courses.with_code(year, code) {
             any = true;
             match facts.reading_lists.get(&c.id) {
                 Some(true) => return GuardDecision::HasReadingLists,
                 Some(false) => {}
+                None if facts.unclear_reading_lists.contains(&c.id) => unclear = true,
                 None => return GuardDecision::Unverified,
             }
         }
-        if any {
-            GuardDecision::Send
-        } else {
-            GuardDecision::NotInAlma
+        match (any, unclear) {
+            (_, true) => GuardDecision::Unclear,
+            (true, false) => GuardDecision::Send,
+            (false, false) => GuardDecision::NotInAlma,
         }
     }
 }

@@ -21,7 +21,7 @@ use super::delta::Changed;
 use super::facts::{AlmaFacts, CopyMatch, CourseIndex, DeleteGuard, GuardDecision};
 use super::loader::LoaderWriter;
 use super::rules::Rules;
-use super::summary::{LineCode, RolloverCounts, RunSummary};
+use super::summary::{LineCode, RolloverCounts, RunSummary, UNCLEAR_ANSWER};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -392,6 +392,16 @@ impl<'a> Merging<'a> {
                 s.suppressed_deletes.push(LineCode {
                     line: new.line,
                     course_code: code.to_owned(),
+                    reason: None,
+                });
+            }
+            GuardDecision::Unclear => {
+                let s = &mut self.merged.summary;
+                s.deletes.suppressed_unclear += 1;
+                s.suppressed_deletes.push(LineCode {
+                    line: new.line,
+                    course_code: code.to_owned(),
+                    reason: Some(UNCLEAR_ANSWER),
                 });
             }
             decision => {

@@ -19,6 +19,9 @@ pub struct DeleteCounts {
     pub unverified: u64,
     /// Dropped: an active row for the course came first.
     pub superseded: u64,
+    /// Dropped: Alma's reading-list answer for the course said neither a count nor a list
+    /// ("Alma's answer did not say"); many of these point to a change in Alma's answers.
+    pub suppressed_unclear: u64,
 }
 
 /// Rollover report counts: candidates and how their copy requests matched.
@@ -39,7 +42,13 @@ pub struct RolloverCounts {
 pub struct LineCode {
     pub line: u64,
     pub course_code: String,
+    /// Why, when it is not that the course has reading lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
 }
+
+/// The reason a DELETE suppressed on an unclear reading-list answer carries.
+pub const UNCLEAR_ANSWER: &str = "Alma's answer did not say";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Durations {
@@ -89,11 +98,19 @@ impl std::fmt::Display for RunSummary {
             )?;
         }
         let d = &self.deletes;
-        writeln!(
+        write!(
             f,
             "deletes sent {}, suppressed (reading lists) {}, not in Alma {}, unverified (offline) {}, superseded {}",
             d.sent, d.suppressed_reading_lists, d.not_in_alma, d.unverified, d.superseded
         )?;
+        if d.suppressed_unclear > 0 {
+            write!(
+                f,
+                ", suppressed ({UNCLEAR_ANSWER}) {}",
+                d.suppressed_unclear
+            )?;
+        }
+        writeln!(f)?;
         if let Some(r) = &self.rollovers {
             writeln!(
                 f,

@@ -97,6 +97,7 @@ fn alma(courses: &[(&str, &str, &str, &[&str], bool)]) -> AlmaFacts {
     AlmaFacts {
         courses: CourseIndex::from_courses(list),
         reading_lists: courses.iter().map(|c| (c.0.to_string(), c.4)).collect(),
+        unclear_reading_lists: Default::default(),
     }
 }
 
@@ -1150,6 +1151,71 @@ fn delete_row_for_course_with_reading_lists_is_suppressed() {
     assert!(lines.is_empty());
     assert_eq!(s.deletes.suppressed_reading_lists, 1);
     assert_eq!(s.suppressed_deletes[0].course_code, "2026Fall-X-A-1");
+}
+
+#[test]
+fn an_unclear_reading_list_answer_suppresses_that_delete_only_and_the_day_goes_on() {
+    let mut facts = alma(&[
+        ("1", "2026Fall-X-A-1", "1", &[], false),
+        ("2", "2026Fall-X-B-2", "2", &[], false),
+    ]);
+    // Alma's answer for course 1 said neither a count nor a list.
+    facts.reading_lists.remove("1");
+    facts.unclear_reading_lists.insert("1".into());
+    let (lines, s) = run(
+        &cem(&[
+            row("2026Fall-X-A-1", "DENIED", "1", "a", &[]),
+            row("2026Fall-X-B-2", "DENIED", "2", "b", &[]),
+            row("2026Fall-X-C-3", "APPROVED", "3", "c", &[]),
+        ]),
+        DeleteGuard::Alma(&facts),
+    );
+    let got: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l[CODE].as_str(), l[OP].as_str()))
+        .collect();
+    assert_eq!(got, [("2026Fall-X-B-2", "DELETE"), ("2026Fall-X-C-3", "")]);
+    assert_eq!(s.deletes.suppressed_unclear, 1);
+    assert_eq!((s.deletes.sent, s.deletes.unverified), (1, 0));
+    assert_eq!(s.deletes.suppressed_reading_lists, 0);
+    assert_eq!(s.suppressed_deletes.len(), 1);
+    assert_eq!(s.suppressed_deletes[0].course_code, "2026Fall-X-A-1");
+    assert_eq!(
+        s.suppressed_deletes[0].reason,
+        Some("Alma's answer did not say")
+    );
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["deletes"]["suppressed_unclear"], 1);
+    assert_eq!(
+        json["suppressed_deletes"][0]["reason"],
+        "Alma's answer did not say"
+    );
+    assert!(
+        s.to_string()
+            .contains("superseded 0, suppressed (Alma's answer did not say) 1\n"),
+        "{s}"
+    );
+}
+
+#[test]
+fn a_reading_list_suppression_carries_no_reason_and_the_summary_line_is_as_before() {
+    let facts = alma(&[("1", "2026Fall-X-A-1", "1", &[], true)]);
+    let (_, s) = run(
+        &cem(&[row("2026Fall-X-A-1", "DENIED", "1", "a", &[])]),
+        DeleteGuard::Alma(&facts),
+    );
+    let json = serde_json::to_value(&s).unwrap();
+    assert!(
+        json["suppressed_deletes"][0].get("reason").is_none(),
+        "{json}"
+    );
+    assert_eq!(json["deletes"]["suppressed_unclear"], 0);
+    assert!(
+        s.to_string().contains(
+            "deletes sent 0, suppressed (reading lists) 1, not in Alma 0, unverified (offline) 0, superseded 0\n"
+        ),
+        "{s}"
+    );
 }
 
 #[test]

@@ -328,8 +328,9 @@ pub struct DeleteReport {
 /// The last look before one delete: the course still exists under the plan's code and
 /// has no reading lists. An error means its state is unknown.
 async fn recheck(client: &AlmaClient, row: &PlanRow) -> Result<Option<Skip>, AlmaError> {
-    let Some(course) = client.course(&row.id).await? else {
-        return Ok(Some(Skip::Gone));
+    let course = match client.course(&row.id).await {
+        Ok(course) => course,
+        Err(e) => return gone_or(client, row, e).await,
     };
     if course.code.trim() != row.code.trim() {
         return Ok(Some(Skip::OtherCode {
@@ -339,9 +340,22 @@ async fn recheck(client: &AlmaClient, row: &PlanRow) -> Result<Option<Skip>, Alm
     match client.reading_list_count(&row.id).await {
         Ok(0) => Ok(None),
         Ok(n) => Ok(Some(Skip::HasReadingLists(n))),
-        // Deleted between the two calls.
-        Err(AlmaError::Api { code, .. }) if code == "COURSE_NOT_FOUND" => Ok(Some(Skip::Gone)),
-        Err(e) => Err(e),
+        // Perhaps deleted between the two calls.
+        Err(e) => gone_or(client, row, e).await,
+    }
+}
+
+/// [`Skip::Gone`] when `e`, the answer on the course's own path, is Alma no longer holding
+/// it (see [`AlmaClient::confirms_gone`]); else `e`.
+async fn gone_or(
+    client: &AlmaClient,
+    row: &PlanRow,
+    e: AlmaError,
+) -> Result<Option<Skip>, AlmaError> {
+    if client.confirms_gone(&e, &row.id, &row.code).await? {
+        Ok(Some(Skip::Gone))
+    } else {
+        Err(e)
     }
 }
 

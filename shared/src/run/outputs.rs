@@ -46,8 +46,8 @@ pub struct PushOutput {
     /// wrote without the DELETE rows it dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loader_key: Option<String>,
-    /// DELETE rows the fresh guard dropped at the push: their course has reading lists now
-    /// or is no longer in Alma's listing.
+    /// DELETE rows the fresh guard dropped at the push: their course has reading lists now,
+    /// is no longer in Alma's listing, or Alma's answer did not say.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub deletes_dropped_at_push: u64,
     /// Pushed over another file's receipt with `"force": true`.

@@ -77,10 +77,14 @@ pub struct Notes {
     /// Pushed over another file's receipt with `"force": true`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub forced: bool,
-    /// DELETE rows the fresh guard dropped at the push: their course has reading lists now
-    /// or is no longer in Alma's listing.
+    /// DELETE rows the fresh guard dropped at the push: their course has reading lists now,
+    /// is no longer in Alma's listing, or Alma's answer did not say.
     #[serde(skip_serializing_if = "is_zero")]
     pub deletes_dropped_at_push: u64,
+    /// DELETE rows the transform did not send because Alma's reading-list answer said
+    /// neither a count nor a list: many point to a change in how Alma answers.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub deletes_unclear: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -258,6 +262,7 @@ impl DayReport {
         self.deletes_sent = number(&details["deletes"]["sent"]);
         self.deletes_suppressed = number(&details["deletes"]["suppressed_reading_lists"]);
         self.deletes_not_in_alma = number(&details["deletes"]["not_in_alma"]);
+        self.notes.deletes_unclear = number(&details["deletes"]["suppressed_unclear"]).unwrap_or(0);
         self.alma_calls = number(&details["alma_calls"]);
         self.load = serde_json::from_value(summary["load"].clone()).ok();
     }
@@ -273,6 +278,7 @@ impl DayReport {
         self.deletes_sent = Some(c.deletes_sent);
         self.deletes_suppressed = Some(c.deletes_suppressed);
         self.deletes_not_in_alma = Some(c.deletes_not_in_alma);
+        self.notes.deletes_unclear = c.deletes_unclear;
         if t.load.is_some() {
             self.load = t.load.clone();
         }
@@ -313,6 +319,7 @@ impl DayReport {
             deletes_not_in_alma: n(self.deletes_not_in_alma),
             warnings: n(self.warnings),
             rows_in_file: 0,
+            deletes_unclear: self.notes.deletes_unclear,
         }
     }
 

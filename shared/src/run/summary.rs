@@ -29,6 +29,9 @@ pub struct TransformCounts {
     pub warnings: u64,
     /// Rows in the loader file: `rows_written` in a full file, the changes in a delta.
     pub rows_in_file: u64,
+    /// DELETE rows not sent because Alma's reading-list answer said nothing (noted in Slack
+    /// when there are any, not among the labelled counts).
+    pub deletes_unclear: u64,
 }
 
 impl TransformCounts {
@@ -43,6 +46,7 @@ impl TransformCounts {
             deletes_not_in_alma: s.deletes.not_in_alma,
             warnings: s.warnings.len() as u64,
             rows_in_file: s.rows_in_file,
+            deletes_unclear: s.deletes.suppressed_unclear,
         }
     }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use serde::Deserialize;
 
 use super::{RunInfo, StepContext, StepError};
-use crate::alma::{AlmaClient, JobInstance, JobRuns};
+use crate::alma::{run_time, AlmaClient, JobInstance, JobRuns};
 use crate::run::alma_rate::AlmaCaller;
 use crate::run::limits;
 use crate::run::outputs::PushOutput;
@@ -89,13 +89,14 @@ pub fn earliest_submit(push: &PushOutput, tz: chrono_tz::Tz) -> DateTime<Utc> {
     made.map_or(pushed, |m| m.min(pushed))
 }
 
-/// The first run submitted (else started) at or after `since` that did not end finding
+/// The first run submitted (else started) at or after `since`, by those times (never by
+/// the order Alma listed the runs in, which it does not promise), that did not end finding
 /// nothing: a run that found no file (COMPLETED_NO_BULKS) did not take ours.
 pub fn our_run(instances: &[JobInstance], since: DateTime<Utc>) -> Option<&JobInstance> {
     instances
         .iter()
         .filter(|i| i.status.as_str() != "COMPLETED_NO_BULKS")
-        .filter_map(|i| i.submit_time.or(i.start_time).map(|t| (t, i)))
+        .filter_map(|i| run_time(i).map(|t| (t, i)))
         .filter(|(t, _)| *t >= since)
         .min_by(|(a, ia), (b, ib)| a.cmp(b).then_with(|| ia.id.cmp(&ib.id)))
         .map(|(_, i)| i)
@@ -181,8 +182,8 @@ fn not_monitored(waited: Waited, wait_limit: u64, checks: u64) -> AlmaJobOutput 
     }
 }
 
-/// The job's runs from Alma, newest first, back to the first one submitted before `since`;
-/// through `alma` when the job's lookup already made a client.
+/// The job's runs from Alma submitted since the day before `since`; through `alma` when the
+/// job's lookup already made a client.
 async fn runs_since(
     ctx: &StepContext,
     alma: Option<AlmaClient>,
@@ -195,8 +196,8 @@ async fn runs_since(
         Some(alma) => alma,
         None => ctx.alma_for(AlmaCaller::CheckJob).await?,
     };
-    // Newest first: page back to the first run before `since`, so a busy job's later runs
-    // cannot hide ours.
+    // Every page since then (Alma promises no order), so a busy job's later runs cannot
+    // hide ours.
     let runs = alma
         .job_instances_back_to(job_id, from, Some(since))
         .await?;
@@ -301,7 +302,7 @@ mod tests {
             end_time: None,
             status: JobStatus::from_value(status),
             status_desc: String::new(),
-            progress: 0,
+            progress: 0.0,
             counters: vec![
                 ("course_loader.courses_created".into(), "Created".into(), 10),
                 ("a.rows".into(), "Rows".into(), 1),
@@ -335,6 +336,12 @@ mod tests {
         );
         assert_eq!(our_run(&runs, since).unwrap().id, "2");
         assert!(our_run(&runs[..1], since).is_none());
+        // Listed oldest first, or any other way: the same run.
+        let mut reversed = runs.to_vec();
+        reversed.reverse();
+        assert_eq!(our_run(&reversed, since).unwrap().id, "2");
+        reversed.sort_by_key(|r| r.submit_time);
+        assert_eq!(our_run(&reversed, since).unwrap().id, "2");
     }
 
     #[test]

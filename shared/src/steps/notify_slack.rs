@@ -95,8 +95,14 @@ fn summary_notes(report: &DayReport) -> Vec<String> {
     }
     if notes.deletes_dropped_at_push > 0 {
         lines.push(format!(
-            "{} DELETE rows dropped at the push: their courses have reading lists now or are no longer in Alma's listing.",
+            "{} DELETE rows dropped at the push: their courses have reading lists now, are no longer in Alma's listing, or Alma's answer did not say.",
             notes.deletes_dropped_at_push
+        ));
+    }
+    if notes.deletes_unclear > 0 {
+        lines.push(format!(
+            "{} DELETE rows not sent: Alma's answer did not say whether their course has reading lists (the answers are in the logs).",
+            notes.deletes_unclear
         ));
     }
     lines
@@ -415,6 +421,29 @@ mod tests {
             .unwrap();
         assert!(text.contains("2 DELETE rows dropped at the push"), "{text}");
         assert!(!text.contains("Already loaded"), "{text}");
+    }
+
+    #[test]
+    fn the_summary_notes_deletes_not_sent_on_an_unclear_answer_only_when_there_are_some() {
+        let with = |unclear: u64| {
+            let state = RunState::from_value(&json!({
+                "run": {"run_date": "2026-11-28"},
+                "transform": {
+                    "loader_key": "k", "loader_file_name": "f", "summary_key": "s",
+                    "rejects_key": "r",
+                    "counts": {"rows_read": 10, "deletes_sent": 1, "deletes_unclear": unclear},
+                },
+            }));
+            serde_json::to_string(&message(SlackKind::Summary, &state, HOLD, now()).blocks).unwrap()
+        };
+        let text = with(3);
+        assert!(
+            text.contains(
+                "3 DELETE rows not sent: Alma's answer did not say whether their course has reading lists"
+            ),
+            "{text}"
+        );
+        assert!(!with(0).contains("DELETE rows not sent"));
     }
 
     #[test]

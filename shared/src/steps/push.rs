@@ -129,11 +129,14 @@ enum Dropped {
     /// Alma's listing of the year does not show the course (or the row names no year): no
     /// answer on its reading lists, so no DELETE.
     NotListed,
+    /// Alma's reading-list answer said neither a count nor a list ("Alma's answer did not
+    /// say"): no DELETE on it, the push goes on.
+    Unclear,
 }
 
 /// The DELETE rows to drop, asked afresh, failing closed: a course with reading lists now,
-/// and a course Alma's listing does not show. An answer that cannot be read fails the push
-/// (never a delete on a guess).
+/// a course Alma's listing does not show, and one whose answer said nothing. An answer that
+/// cannot be read fails the push (never a delete on a guess).
 #[cfg(feature = "sftp")]
 async fn deletes_to_drop(
     ctx: &StepContext,
@@ -167,9 +170,12 @@ async fn deletes_to_drop(
     let ids: Vec<String> = course_of_line.iter().map(|(_, id)| id.clone()).collect();
     let has_lists = cache.reading_lists(&ids).await?;
     for (line, id) in course_of_line {
-        if has_lists.get(&id).copied().unwrap_or(false) {
-            drop.insert(line, Dropped::HasLists);
-        }
+        match has_lists.get(&id) {
+            Some(true) => drop.insert(line, Dropped::HasLists),
+            Some(false) => None,
+            // No answer that says "none": no DELETE.
+            None => drop.insert(line, Dropped::Unclear),
+        };
     }
     Ok(drop)
 }
@@ -217,6 +223,11 @@ async fn fresh_guard(
                 section = %row.section,
                 year = %row.year,
                 "dropped a DELETE: Alma's listing of its year does not show the course"
+            ),
+            Some(Dropped::Unclear) => tracing::warn!(
+                course = %row.code,
+                section = %row.section,
+                "dropped a DELETE: Alma's answer did not say whether the course has reading lists"
             ),
             None => {}
         }

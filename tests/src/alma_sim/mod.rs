@@ -5,25 +5,30 @@
 //!
 //! | call | behaviour |
 //! |---|---|
-//! | `GET /almaws/v1/courses?q=&limit=&offset=&exact_search=` | `q` = `field~value` joined by ` AND ` (code, section, name, searchable_ids, year, instructors, all); `~` is a word/prefix match (see [`search`]); `limit` 0–100 (default 10, else 400); `course` absent when the page is empty |
+//! | `GET /almaws/v1/courses?q=&limit=&offset=&exact_search=` | `q` = `field~value` joined by ` AND ` (code, section, name, searchable_ids, year, instructors, all); `~` is a word/prefix match (see [`search`]); `limit` 0–100 (default 10, else 400); `course` absent when the page is empty; [`AlmaSim::change_listing_after_first_page`] changes the courses between pages |
 //! | `GET /almaws/v1/courses/{id}[?view=full]` | `full` adds `reading_lists: {reading_list: [...]}` (inner key absent when none) |
 //! | `GET /almaws/v1/courses/{id}/reading-lists` | `{reading_list, total_record_count}` |
 //! | `DELETE /almaws/v1/courses/{id}` | 204 |
 //! | `GET /almaws/v1/conf/jobs?type=SCHEDULED&profile_id=P` | the course loader job of profile `loader_profile_id` |
-//! | `GET /almaws/v1/conf/jobs/{job}/instances?submit_date_from=&submit_date_to=&status=&limit=&offset=` | loader runs, newest first by submit time (more can be added with [`AlmaSim::add_job_runs`]); `limit` 0–100 (default 10) |
+//! | `GET /almaws/v1/conf/jobs/{job}/instances?submit_date_from=&submit_date_to=&status=&limit=&offset=` | loader runs, newest first by submit time, or oldest first with [`SimOptions::instances_oldest_first`] (more can be added with [`AlmaSim::add_job_runs`]); dates `YYYY-MM-DD` only (else 400, `402217`); `limit` 0–100 (default 10) |
 //! | `GET /almaws/v1/conf/jobs/{job}/instances/{id}` | one run |
 //!
 //! Governance, in this order: the key (header `Authorization: apikey K` or query
-//! `apikey=K`; else 401 `UNAUTHORIZED`), the per-second limit (a sliding one-second window
+//! `apikey=K`; else 403, or 400 with [`SimOptions::bad_key_status`], `UNAUTHORIZED` in XML
+//! whatever format was asked for, as Alma answers a bad key), the per-second limit (a sliding one-second window
 //! of served calls, or a burst set by [`AlmaSim::throttle_for`]; over it → 429
 //! `PER_SECOND_THRESHOLD`, not counted), the daily quota (→ 429 `DAILY_THRESHOLD`), then
-//! injected faults (500 `INTERNAL_SERVER_ERROR`, counted). With
-//! [`SimOptions::governance_in_xml`] the two 429s come in XML whatever was asked for. Every `/almaws/` answer carries `X-Exl-Api-Remaining` (without a quota it counts down
-//! from [`NOMINAL_DAILY_QUOTA`]). Latency is added to every `/almaws/` request.
-//! Bodies are XML unless JSON is asked for (`Accept: application/json` or `format=json`);
-//! error bodies are Alma's error JSON unless XML is asked for. Other error codes used:
-//! `INVALID_PARAMETER`, `COURSE_NOT_FOUND`, `JOB_NOT_FOUND`, `JOB_INSTANCE_NOT_FOUND` (all
-//! 400, as Alma answers 400 for unknown ids), `NOT_FOUND` (404), `METHOD_NOT_ALLOWED` (405).
+//! injected faults (500, counted). With [`SimOptions::governance_in_xml`] the two 429s
+//! come in XML whatever was asked for. Every `/almaws/` answer carries
+//! `X-Exl-Api-Remaining` (without a quota it counts down from [`NOMINAL_DAILY_QUOTA`]).
+//! Latency is added to every `/almaws/` request.
+//! Bodies, error bodies included, are XML unless JSON is asked for (`Accept:
+//! application/json` or `format=json`). Other error codes are numeric strings, as Alma's
+//! are: documented in the conf API, `402216` (unknown job id), `402217` (a date not
+//! `YYYY-MM-DD`), `402218` (unknown job instance id), `40166410` (a bad `q`, `limit` or
+//! `offset`); placeholders, as no description gives them, `401006` (an unknown course id)
+//! and `402119` (no API at the path (404), a method it does not take (405), an injected
+//! 500). Unknown ids are HTTP 400, as Alma answers them.
 //!
 //! The course loader takes from `drop_dir` (the Alma SFTP directory) each
 //! `YYYYMMDDHHMMSS.txt` stamped later than its last run, in the library's
@@ -38,7 +43,9 @@
 //! of the courses, so the API answers meanwhile; then COMPLETED_SUCCESS,
 //! COMPLETED_WARNING (some error rows), COMPLETED_FAILED (bad format, nothing applied) or
 //! COMPLETED_NO_BULKS (no data rows).
-//! Counters (`counters.counter[].type.value`, values as strings):
+//! Counters (`counter[].type.value` at the top level of the instance in JSON, as Ex
+//! Libris' `rest_job_instance` describes it; `<counters><counter>` in XML; values as
+//! strings; `progress` a number, fractional while running):
 //! [`COUNTER_ROWS_READ`] `course_loader.rows_read`, [`COUNTER_CREATED`]
 //! `course_loader.courses_created`, [`COUNTER_UPDATED`] `course_loader.courses_updated`,
 //! [`COUNTER_DELETED`] `course_loader.courses_deleted`, [`COUNTER_ROLLED_OVER`]
@@ -47,7 +54,7 @@
 //!
 //! Test-only endpoints (no key, no limits, not logged): `GET /sim/courses`,
 //! `POST /sim/loader/run`, `GET /sim/calls`, `DELETE /sim/calls`, `GET /sim/job-instances`,
-//! `POST /sim/courses/{id}/broken-reading-lists/{empty|no-count|not-parseable}` (that
+//! `POST /sim/courses/{id}/broken-reading-lists/{empty|no-count|not-parseable|silent|empty-list}` (that
 //! course's reading-list answers break until `DELETE /sim/courses/{id}/broken-reading-lists`).
 
 mod job;
@@ -79,6 +86,17 @@ pub use watcher::stamp_of;
 
 use loader::IdAlloc;
 use server::{Settings, Shared, Store};
+
+/// A change to Alma's courses made between the pages of a listing (see
+/// [`AlmaSim::change_listing_after_first_page`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListingChange {
+    /// A new course, first in Alma's order: it is never listed, and the later pages
+    /// repeat a course.
+    Add(FixtureCourse),
+    /// The course with this id goes: the later pages skip a course.
+    Remove(String),
+}
 
 /// Injected 5xx answers.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,6 +132,9 @@ pub const REALISTIC_LOADER_ROW_TIME: Duration = Duration::from_millis(50);
 pub struct SimOptions {
     pub courses: Vec<FixtureCourse>,
     pub api_key: String,
+    /// How a missing or wrong key is answered: 403 (the default) or 400, `UNAUTHORIZED`,
+    /// in XML whatever was asked for, as Alma does.
+    pub bad_key_status: u16,
     pub drop_dir: Option<PathBuf>,
     pub per_second_limit: Option<u32>,
     pub daily_quota: Option<u64>,
@@ -122,6 +143,9 @@ pub struct SimOptions {
     /// Answer the governance errors (`PER_SECOND_THRESHOLD`, `DAILY_THRESHOLD`) in XML
     /// whatever format was asked for, as Alma's API gateway can.
     pub governance_in_xml: bool,
+    /// List a job's instances oldest first: Alma promises no order, so clients must not
+    /// rely on newest first (the default).
+    pub instances_oldest_first: bool,
     pub loader_delay: Duration,
     /// The loader's time per data row, on top of `loader_delay`: Alma's loader works
     /// through every row, so a bigger file takes longer (0 in tests; the sandbox and the
@@ -144,12 +168,14 @@ impl Default for SimOptions {
         SimOptions {
             courses: Vec::new(),
             api_key: "sim-key".to_string(),
+            bad_key_status: 403,
             drop_dir: None,
             per_second_limit: Some(25),
             daily_quota: None,
             latency: Duration::ZERO,
             fault: None,
             governance_in_xml: false,
+            instances_oldest_first: false,
             loader_delay: Duration::ZERO,
             loader_row_time: Duration::ZERO,
             processing_departments: DEFAULT_PROCESSING_DEPARTMENTS
@@ -182,30 +208,32 @@ impl SimOptions {
     }
 }
 
+/// A fixture course as the store holds it, without reading lists.
+fn sim_course(f: &FixtureCourse) -> SimCourse {
+    SimCourse {
+        id: f.id.clone(),
+        code: f.code.clone(),
+        name: f.name.clone(),
+        section: f.section.clone(),
+        year: f.year.clone(),
+        searchable_ids: f.searchable_id.clone(),
+        instructors: Vec::new(),
+        academic_department: None,
+        processing_department: None,
+        terms: Vec::new(),
+        start_date: None,
+        end_date: None,
+        participants: None,
+        weekly_hours: None,
+        submit_lists_by: None,
+        campus_participants: None,
+        reading_lists: Vec::new(),
+    }
+}
+
 /// The fixture's courses as the store holds them; `reading_lists: true` gives one list.
 fn seed(fixture: &[FixtureCourse]) -> Vec<SimCourse> {
-    let mut courses: Vec<SimCourse> = fixture
-        .iter()
-        .map(|f| SimCourse {
-            id: f.id.clone(),
-            code: f.code.clone(),
-            name: f.name.clone(),
-            section: f.section.clone(),
-            year: f.year.clone(),
-            searchable_ids: f.searchable_id.clone(),
-            instructors: Vec::new(),
-            academic_department: None,
-            processing_department: None,
-            terms: Vec::new(),
-            start_date: None,
-            end_date: None,
-            participants: None,
-            weekly_hours: None,
-            submit_lists_by: None,
-            campus_participants: None,
-            reading_lists: Vec::new(),
-        })
-        .collect();
+    let mut courses: Vec<SimCourse> = fixture.iter().map(sim_course).collect();
     let mut ids = IdAlloc::after(&courses);
     for (c, f) in courses.iter_mut().zip(fixture) {
         if f.reading_lists {
@@ -220,38 +248,51 @@ fn seed(fixture: &[FixtureCourse]) -> Vec<SimCourse> {
     courses
 }
 
+/// What the server needs of the options after start.
+fn settings(opts: &SimOptions) -> std::io::Result<Settings> {
+    Ok(Settings {
+        api_key: opts.api_key.clone(),
+        bad_key_status: axum::http::StatusCode::from_u16(opts.bad_key_status)
+            .map_err(std::io::Error::other)?,
+        per_second_limit: opts.per_second_limit,
+        daily_quota: opts.daily_quota,
+        latency: opts.latency,
+        fault: opts.fault,
+        governance_in_xml: opts.governance_in_xml,
+        instances_oldest_first: opts.instances_oldest_first,
+        loader_delay: opts.loader_delay,
+        loader_row_time: opts.loader_row_time,
+        processing_departments: opts.processing_departments.clone(),
+        loader_job_id: opts.loader_job_id.clone(),
+        loader_profile_id: opts.loader_profile_id.clone(),
+    })
+}
+
+/// The store at start: the fixture's courses, no calls, no runs.
+fn store(fixture: &[FixtureCourse]) -> Store {
+    let courses = seed(fixture);
+    Store {
+        ids: IdAlloc::after(&courses),
+        courses,
+        calls: Vec::new(),
+        window: VecDeque::new(),
+        quota_day: Utc::now().date_naive(),
+        used_today: 0,
+        served: 0,
+        instances: Vec::new(),
+        next_instance: 8_100_000_000_001,
+        broken_lists: HashMap::new(),
+        throttled_until: None,
+        listing_change: None,
+    }
+}
+
 /// What the server, the loader and the handle share, fresh from the options.
-fn shared_state(opts: SimOptions, base_url: String) -> Shared {
-    let courses = seed(&opts.courses);
-    let ids = IdAlloc::after(&courses);
-    Shared {
-        settings: Settings {
-            api_key: opts.api_key,
-            per_second_limit: opts.per_second_limit,
-            daily_quota: opts.daily_quota,
-            latency: opts.latency,
-            fault: opts.fault,
-            governance_in_xml: opts.governance_in_xml,
-            loader_delay: opts.loader_delay,
-            loader_row_time: opts.loader_row_time,
-            processing_departments: opts.processing_departments,
-            loader_job_id: opts.loader_job_id,
-            loader_profile_id: opts.loader_profile_id,
-        },
+fn shared_state(opts: SimOptions, base_url: String) -> std::io::Result<Shared> {
+    Ok(Shared {
+        settings: settings(&opts)?,
         base_url,
-        store: Mutex::new(Store {
-            courses,
-            ids,
-            calls: Vec::new(),
-            window: VecDeque::new(),
-            quota_day: Utc::now().date_naive(),
-            used_today: 0,
-            served: 0,
-            instances: Vec::new(),
-            next_instance: 8_100_000_000_001,
-            broken_lists: HashMap::new(),
-            throttled_until: None,
-        }),
+        store: Mutex::new(store(&opts.courses)),
         loader: watcher::Loader {
             every: opts.loader_every,
             time_zone: opts.time_zone,
@@ -259,7 +300,7 @@ fn shared_state(opts: SimOptions, base_url: String) -> Shared {
         },
         drop_dir: opts.drop_dir,
         started: std::time::Instant::now(),
-    }
+    })
 }
 
 /// A running simulator; dropping it stops the server and the loader watcher.
@@ -282,7 +323,7 @@ impl AlmaSim {
         let local = listener.local_addr()?;
         let base_url = format!("http://{local}");
         let watch_interval = opts.watch_interval;
-        let shared = Arc::new(shared_state(opts, base_url));
+        let shared = Arc::new(shared_state(opts, base_url)?);
 
         let app = axum::Router::new()
             .fallback(server::handle)
@@ -349,6 +390,13 @@ impl AlmaSim {
         let before = store.courses.len();
         store.courses.retain(|c| c.id != course_id);
         store.courses.len() < before
+    }
+
+    /// Once the next course search has served its first page (offset 0), makes `change`
+    /// to the courses Alma holds, so the later pages of that search shift, as when a
+    /// librarian (or the loader) edits courses while a listing is read.
+    pub fn change_listing_after_first_page(&self, change: ListingChange) {
+        self.shared.lock().listing_change = Some(change);
     }
 
     /// Every `/almaws/` call so far, in arrival order of completion.

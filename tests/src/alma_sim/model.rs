@@ -118,6 +118,10 @@ pub enum BrokenAnswer {
     NoCount,
     /// 200 with a body that is not JSON (or XML).
     NotParseable,
+    /// 200 with `{}`: neither a count nor a list.
+    Silent,
+    /// 200 with `{"reading_list": []}`: an explicit empty list, no count.
+    EmptyList,
 }
 
 impl BrokenAnswer {
@@ -127,7 +131,8 @@ impl BrokenAnswer {
     }
 }
 
-/// Counter type values reported in `counters.counter[].type.value`.
+/// Counter type values reported in `counter[].type.value` (JSON; XML wraps them in
+/// `<counters>`).
 pub const COUNTER_ROWS_READ: &str = "course_loader.rows_read";
 pub const COUNTER_CREATED: &str = "course_loader.courses_created";
 pub const COUNTER_UPDATED: &str = "course_loader.courses_updated";
@@ -187,11 +192,12 @@ pub struct JobInstance {
 }
 
 impl JobInstance {
-    pub fn progress(&self) -> u32 {
+    /// Alma's `progress`: a percentage, a double.
+    pub fn progress(&self) -> f64 {
         match self.status {
-            JobStatus::Queued => 0,
-            JobStatus::Running => 50,
-            _ => 100,
+            JobStatus::Queued => 0.0,
+            JobStatus::Running => 37.5,
+            _ => 100.0,
         }
     }
 }

@@ -153,7 +153,8 @@ pub fn job_instance(base: &str, job_id: &str, i: &JobInstance) -> Value {
             .iter()
             .map(|(t, d, n)| json!({ "type": code_desc(t, d), "value": n.to_string() }))
             .collect();
-        m.insert("counters".into(), json!({ "counter": counters }));
+        // JSON lists them at the top level; XML wraps them in `<counters>`.
+        m.insert("counter".into(), Value::Array(counters));
     }
     let mut alerts = Vec::new();
     if let Some(reason) = &i.failure {
@@ -169,7 +170,7 @@ pub fn job_instance(base: &str, job_id: &str, i: &JobInstance) -> Value {
         ));
     }
     if !alerts.is_empty() {
-        m.insert("alerts".into(), json!({ "alert": alerts }));
+        m.insert("alert".into(), Value::Array(alerts));
     }
     Value::Object(m)
 }
@@ -193,6 +194,9 @@ fn xml_wrapper(key: &str) -> Option<&'static str> {
         "searchable_id" => Some("searchable_ids"),
         "instructor" => Some("instructors"),
         "term" => Some("terms"),
+        // A job instance's lists (`rest_job_instance`: `xml.wrapped`).
+        "counter" => Some("counters"),
+        "alert" => Some("alerts"),
         _ => None,
     }
 }
@@ -278,16 +282,14 @@ fn element(out: &mut String, name: &str, v: &Value, attrs: &[(&str, String)]) {
 /// Renders a JSON body as Alma's XML under `root` (e.g. `courses`, `course`).
 pub fn to_xml(root: &str, v: &Value) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>");
-    if v.get("errorsExist").is_some() {
-        let attrs = [(
-            "xmlns",
-            "http://com/exlibris/urm/general/xmlbeans".to_string(),
-        )];
-        let mut body = v.clone();
-        if let Some(m) = body.as_object_mut() {
-            m.remove("result");
-        }
-        element(&mut out, "web_service_result", &body, &attrs);
+    if let Some(list) = v.get("errorList") {
+        // In Alma's order: the flag, then the list.
+        out.push_str(
+            "<web_service_result xmlns=\"http://com/exlibris/urm/general/xmlbeans\">\
+             <errorsExist>true</errorsExist>",
+        );
+        element(&mut out, "errorList", list, &[]);
+        out.push_str("</web_service_result>");
     } else {
         element(&mut out, root, v, &[]);
     }
@@ -308,5 +310,36 @@ mod tests {
         assert!(x.contains("<course link=\"L\"><code>A&amp;B</code>"), "{x}");
         assert!(x.contains("<processing_department desc=\"Law\">LAW</processing_department>"));
         assert!(x.contains("<searchable_ids><searchable_id>X</searchable_id><searchable_id>Y</searchable_id></searchable_ids>"));
+    }
+
+    #[test]
+    fn xml_wraps_a_job_instance_s_counters_and_alerts() {
+        let v = json!({"id": "1", "progress": 37.5,
+            "counter": [{"type": {"value": "rows", "desc": "Rows"}, "value": "4"}],
+            "alert": [{"value": "alert_general_success", "desc": "Done"}]});
+        let x = to_xml("job_instance", &v);
+        assert!(
+            x.contains("<counters><counter><type desc=\"Rows\">rows</type><value>4</value></counter></counters>"),
+            "{x}"
+        );
+        assert!(
+            x.contains("<alerts><alert desc=\"Done\">alert_general_success</alert></alerts>"),
+            "{x}"
+        );
+        assert!(x.contains("<progress>37.5</progress>"), "{x}");
+    }
+
+    #[test]
+    fn an_xml_error_has_the_flag_then_the_list() {
+        let x = to_xml("ignored", &error("402216", "Invalid job id.", "E01-1"));
+        assert!(
+            x.ends_with(
+                "<web_service_result xmlns=\"http://com/exlibris/urm/general/xmlbeans\">\
+                 <errorsExist>true</errorsExist><errorList><error><errorCode>402216</errorCode>\
+                 <errorMessage>Invalid job id.</errorMessage><trackingId>E01-1</trackingId>\
+                 </error></errorList></web_service_result>"
+            ),
+            "{x}"
+        );
     }
 }

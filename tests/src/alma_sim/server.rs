@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::loader::IdAlloc;
 use super::model::{BrokenAnswer, CallRecord, JobInstance, SimCourse};
-use super::{render, search, Fault};
+use super::{render, search, Fault, ListingChange};
 
 /// Shown in `X-Exl-Api-Remaining` when no daily quota is set.
 pub const NOMINAL_DAILY_QUOTA: u64 = 1_000_000;
@@ -27,11 +27,13 @@ pub const NOMINAL_DAILY_QUOTA: u64 = 1_000_000;
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub api_key: String,
+    pub bad_key_status: StatusCode,
     pub per_second_limit: Option<u32>,
     pub daily_quota: Option<u64>,
     pub latency: Duration,
     pub fault: Option<Fault>,
     pub governance_in_xml: bool,
+    pub instances_oldest_first: bool,
     pub loader_delay: Duration,
     pub loader_row_time: Duration,
     pub processing_departments: Vec<String>,
@@ -56,6 +58,8 @@ pub(crate) struct Store {
     pub broken_lists: HashMap<String, BrokenAnswer>,
     /// Until then every call is turned away as over the per-second limit.
     pub throttled_until: Option<Instant>,
+    /// Made once the next course search has served its first page.
+    pub listing_change: Option<ListingChange>,
 }
 
 #[derive(Debug)]
@@ -126,6 +130,29 @@ fn tracking_id() -> String {
     format!("E01-{:016X}", rand::rng().random::<u64>())
 }
 
+/// Alma's error codes are numeric strings; only the governance and key answers carry names
+/// (`PER_SECOND_THRESHOLD`, `DAILY_THRESHOLD`, `UNAUTHORIZED`). Those below marked
+/// documented are listed in Ex Libris' OpenAPI description of the conf API (conf.json,
+/// the 400 answers of `/conf/jobs...`); the others are placeholders, since no description
+/// at hand gives the code Alma uses for them.
+///
+/// Documented: "402217 - 'Invalid date format.'" (`GET /conf/jobs/{job_id}/instances`).
+const INVALID_DATE_FORMAT: &str = "402217";
+/// Documented: "402216 - 'Invalid job id.'" (`/conf/jobs/{job_id}...`).
+const INVALID_JOB_ID: &str = "402216";
+/// Documented: "402218 - 'Invalid job instance id.'" (`/conf/jobs/{job_id}/instances/...`).
+const INVALID_JOB_INSTANCE_ID: &str = "402218";
+/// Documented in the conf API as "40166410 - 'Invalid parameter.'" (e.g. `GET
+/// /conf/printers`) and for the jobs' `type`/`status`; used here for a bad `q`, `limit` or
+/// `offset` of any call (a placeholder for the courses API).
+const INVALID_PARAMETER: &str = "40166410";
+/// Placeholder: the code of an unknown course id (HTTP 400) is not documented; clients
+/// must not rely on it.
+const UNKNOWN_COURSE: &str = "401006";
+/// Documented in the conf API as "402119 - 'General error.'"; a placeholder for a path
+/// without an API, a method it does not take, and an injected 5xx.
+const GENERAL_ERROR: &str = "402119";
+
 /// A finished answer before rendering.
 enum Answer {
     Body(StatusCode, &'static str, Value),
@@ -140,7 +167,7 @@ fn err(status: StatusCode, code: &'static str, msg: impl Into<String>) -> Answer
 }
 
 fn bad_param(msg: impl Into<String>) -> Answer {
-    err(StatusCode::BAD_REQUEST, "INVALID_PARAMETER", msg)
+    err(StatusCode::BAD_REQUEST, INVALID_PARAMETER, msg)
 }
 
 /// The single entry point.
@@ -192,30 +219,17 @@ async fn almaws(
     }
     let at_ms = shared.started.elapsed().as_millis() as u64;
     let q = query_pairs(raw_query);
-    let header_key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, key) = v.trim().split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("apikey")
-                .then(|| key.trim().to_string())
-        });
-    let query_key = param(&q, "apikey").map(str::to_string);
+    let keys = Keys::of(headers, &q);
     let mut format = wanted_format(&q, headers);
-    let authorized = header_key.as_deref() == Some(s.api_key.as_str())
-        || query_key.as_deref() == Some(s.api_key.as_str());
-
-    let (answer, remaining) = if !authorized {
-        let remaining = remaining_now(shared);
-        (
-            err(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHORIZED",
-                "API-key not defined or not configured to allow this API.",
-            ),
-            remaining,
-        )
+    let (answer, remaining) = if !keys.match_key(&s.api_key) {
+        // Alma's gateway answers a bad key in XML, whatever was asked for.
+        format = Some(Format::Xml);
+        let answer = err(
+            s.bad_key_status,
+            "UNAUTHORIZED",
+            "API-key not defined or not configured to allow this API.",
+        );
+        (answer, remaining_now(shared))
     } else {
         match admit(shared) {
             Err((answer, remaining)) => {
@@ -227,25 +241,56 @@ async fn almaws(
             Ok(remaining) => (route(shared, &method, path, &q), remaining),
         }
     };
-
     let response = render_answer(answer, format, remaining);
-    let query: Vec<String> = raw_query
-        .split('&')
-        .filter(|p| !p.is_empty() && !p.starts_with("apikey=") && *p != "apikey")
-        .map(str::to_string)
-        .collect();
     let record = CallRecord {
         method: method.to_string(),
         path: path.to_string(),
-        query: query.join("&"),
-        key_in_header: header_key.is_some(),
-        key_in_query: query_key.is_some(),
+        query: without_key(raw_query),
+        key_in_header: keys.header.is_some(),
+        key_in_query: keys.query.is_some(),
         status: response.status().as_u16(),
         at_ms,
     };
     tracing::debug!(method = %record.method, path = %record.path, status = record.status, "alma call");
     shared.lock().calls.push(record);
     response
+}
+
+/// The API keys a request carries: `Authorization: apikey K` and `?apikey=K`.
+struct Keys {
+    header: Option<String>,
+    query: Option<String>,
+}
+
+impl Keys {
+    fn of(headers: &HeaderMap, q: &[(String, String)]) -> Keys {
+        let header = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, key) = v.trim().split_once(' ')?;
+                scheme
+                    .eq_ignore_ascii_case("apikey")
+                    .then(|| key.trim().to_string())
+            });
+        Keys {
+            header,
+            query: param(q, "apikey").map(str::to_string),
+        }
+    }
+
+    fn match_key(&self, key: &str) -> bool {
+        self.header.as_deref() == Some(key) || self.query.as_deref() == Some(key)
+    }
+}
+
+/// The query as the call log keeps it: without any `apikey` parameter.
+fn without_key(raw_query: &str) -> String {
+    raw_query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("apikey=") && *p != "apikey")
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn roll_quota_day(store: &mut Store) {
@@ -323,7 +368,7 @@ fn admit(shared: &Shared) -> Result<u64, (Answer, u64)> {
         return Err((
             err(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_SERVER_ERROR",
+                GENERAL_ERROR,
                 "Internal server error (injected by the simulator).",
             ),
             left,
@@ -353,13 +398,13 @@ fn render_answer(answer: Answer, format: Option<Format>, remaining: u64) -> Resp
             set_remaining(&mut r, remaining);
             return r;
         }
-        // Alma's default is XML; errors stay JSON unless XML was asked for.
+        // Alma's default is XML, for errors too: JSON only when asked for.
         Answer::Body(status, root, body) => (status, root, body, format.unwrap_or(Format::Xml)),
         Answer::Error(status, code, msg) => (
             status,
             "web_service_result",
             render::error(code, &msg, &tracking_id()),
-            format.unwrap_or(Format::Json),
+            format.unwrap_or(Format::Xml),
         ),
     };
     let (content_type, text) = match format {
@@ -398,7 +443,7 @@ fn route(shared: &Shared, method: &Method, path: &str, q: &[(String, String)]) -
     let Some(rest) = path.strip_prefix("/almaws/v1/") else {
         return err(
             StatusCode::NOT_FOUND,
-            "NOT_FOUND",
+            GENERAL_ERROR,
             format!("No API at {path}"),
         );
     };
@@ -419,12 +464,12 @@ fn route(shared: &Shared, method: &Method, path: &str, q: &[(String, String)]) -
             _,
         ) => err(
             StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
+            GENERAL_ERROR,
             format!("{method} is not supported on {path}"),
         ),
         _ => err(
             StatusCode::NOT_FOUND,
-            "NOT_FOUND",
+            GENERAL_ERROR,
             format!("No API at {path}"),
         ),
     }
@@ -444,29 +489,42 @@ fn search_courses(shared: &Shared, q: &[(String, String)]) -> Answer {
         Ok(c) => c,
         Err(e) => return bad_param(format!("Parameter q is not valid: {e}")),
     };
-    let store = shared.lock();
+    let mut store = shared.lock();
     let hits: Vec<&SimCourse> = store
         .courses
         .iter()
         .filter(|c| search::matches(c, &clauses, exact))
         .collect();
+    let total = hits.len();
     let page: Vec<Value> = hits
         .iter()
         .skip(offset)
         .take(limit)
         .map(|c| render::course(&shared.base_url, c, false))
         .collect();
+    if offset == 0 {
+        if let Some(change) = store.listing_change.take() {
+            change_listing(&mut store.courses, change);
+        }
+    }
     Answer::Body(
         StatusCode::OK,
         "courses",
-        render::page("course", page, hits.len()),
+        render::page("course", page, total),
     )
+}
+
+fn change_listing(courses: &mut Vec<SimCourse>, change: ListingChange) {
+    match change {
+        ListingChange::Add(course) => courses.insert(0, super::sim_course(&course)),
+        ListingChange::Remove(id) => courses.retain(|c| c.id != id),
+    }
 }
 
 fn course_not_found(id: &str) -> Answer {
     err(
         StatusCode::BAD_REQUEST,
-        "COURSE_NOT_FOUND",
+        UNKNOWN_COURSE,
         format!("Course with id {id} was not found."),
     )
 }
@@ -509,6 +567,12 @@ fn reading_lists(shared: &Shared, id: &str) -> Answer {
         (Some(BrokenAnswer::NotParseable), _) => Answer::Raw(
             StatusCode::OK,
             "<html><body>Service busy</body></html>".into(),
+        ),
+        (Some(BrokenAnswer::Silent), _) => Answer::Body(StatusCode::OK, "reading_lists", json!({})),
+        (Some(BrokenAnswer::EmptyList), _) => Answer::Body(
+            StatusCode::OK,
+            "reading_lists",
+            json!({ "reading_list": [] }),
         ),
         (Some(BrokenAnswer::NoCount), lists) => {
             let mut page = render::page("reading_list", lists.unwrap_or_default(), 0);
@@ -558,8 +622,8 @@ fn jobs(shared: &Shared, q: &[(String, String)]) -> Answer {
 fn job_not_found(job: &str) -> Answer {
     err(
         StatusCode::BAD_REQUEST,
-        "JOB_NOT_FOUND",
-        format!("Job with id {job} was not found."),
+        INVALID_JOB_ID,
+        format!("Invalid job id. Job {job} was not found."),
     )
 }
 
@@ -575,9 +639,21 @@ fn one_job(shared: &Shared, job: &str) -> Answer {
     )
 }
 
-/// `2026-11-28Z` or `2026-11-28`.
+/// `2026-11-28` and nothing else: `submit_date_from`/`submit_date_to` are documented as
+/// `YYYY-MM-DD`.
 fn parse_day(v: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(v.trim().trim_end_matches('Z'), "%Y-%m-%d").ok()
+    let b = v.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    shape
+        .then(|| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+        .flatten()
 }
 
 fn instances(shared: &Shared, job: &str, q: &[(String, String)]) -> Answer {
@@ -597,17 +673,26 @@ fn instances(shared: &Shared, job: &str, q: &[(String, String)]) -> Answer {
         if let Some(v) = param(q, name).filter(|v| !v.is_empty()) {
             match parse_day(v) {
                 Some(d) => bounds[i] = Some(d),
-                None => return bad_param(format!("Parameter {name} is not a date: {v:?}")),
+                None => {
+                    return err(
+                        StatusCode::BAD_REQUEST,
+                        INVALID_DATE_FORMAT,
+                        format!("Invalid date format. {name} {v:?} is not YYYY-MM-DD."),
+                    )
+                }
             }
         }
     }
     let status = param(q, "status").filter(|v| !v.is_empty());
     let store = shared.lock();
-    // Newest first.
-    let hits: Vec<&JobInstance> = store
-        .instances
-        .iter()
-        .rev()
+    // Newest first, or oldest first: Alma promises neither.
+    let in_order: Box<dyn Iterator<Item = &JobInstance>> = if shared.settings.instances_oldest_first
+    {
+        Box::new(store.instances.iter())
+    } else {
+        Box::new(store.instances.iter().rev())
+    };
+    let hits: Vec<&JobInstance> = in_order
         .filter(|i| {
             let day = i.submit_time.date_naive();
             bounds[0].is_none_or(|from| day >= from)
@@ -641,8 +726,8 @@ fn one_instance(shared: &Shared, job: &str, id: &str) -> Answer {
         ),
         None => err(
             StatusCode::BAD_REQUEST,
-            "JOB_INSTANCE_NOT_FOUND",
-            format!("Job instance {id} was not found."),
+            INVALID_JOB_INSTANCE_ID,
+            format!("Invalid job instance id. Job instance {id} was not found."),
         ),
     }
 }
@@ -661,7 +746,7 @@ fn break_reading_lists(shared: &Shared, delete: bool, path: &str) -> Response {
             None => {
                 return sim_json(
                     StatusCode::BAD_REQUEST,
-                    json!({ "error": format!("no broken answer {name:?}: use empty, no-count or not-parseable") }),
+                    json!({ "error": format!("no broken answer {name:?}: use empty, no-count, not-parseable, silent or empty-list") }),
                 )
             }
         },

@@ -23,6 +23,7 @@ fn summary() -> DaySummary {
             deletes_not_in_alma: 3,
             warnings: 2,
             rows_in_file: 1410,
+            deletes_unclear: 0,
         }
         .labelled(),
         pushed_file: Some("20261128092514.txt".into()),

@@ -2,11 +2,12 @@
 
 use std::collections::HashSet;
 
-use leganto_shared::alma::CourseCache;
+use leganto_shared::alma::{AlmaError, CourseCache};
 use leganto_shared::error::ErrorName;
-use leganto_tests::alma_sim::{FixtureCourse, SimOptions};
+use leganto_tests::alma_sim::{FixtureCourse, ListingChange, SimOptions};
 
 use super::support::*;
+use crate::sample_courses;
 
 #[tokio::test]
 async fn paging_a_year_takes_one_call_per_hundred_courses_in_alma_order() {
@@ -190,19 +191,76 @@ async fn reading_lists_are_checked_once_per_distinct_course() {
 }
 
 #[tokio::test]
-async fn an_unknown_course_counts_as_an_api_error_but_has_no_reading_lists() {
+async fn an_unknown_course_is_an_api_error_and_gone_only_once_a_search_confirms_it() {
     let sim = start(sample_options()).await;
     let client = client(&sim);
     let err = client.reading_list_count("999").await.unwrap_err();
-    match err {
-        leganto_shared::alma::AlmaError::Api { status, code, .. } => {
-            assert_eq!((status, code.as_str()), (400, "COURSE_NOT_FOUND"));
+    match &err {
+        AlmaError::Api { status, code, .. } => {
+            assert_eq!(*status, 400);
+            assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
         }
         other => panic!("{other:?}"),
     }
-    // A course deleted since it was cached has no reading lists.
-    assert!(!client.has_reading_lists("999").await.unwrap());
+    let again = client.has_reading_lists("999").await.unwrap_err();
+    assert_eq!(again.error_name(), "AlmaApiError", "no code means gone");
     assert_eq!(client.calls_made(), 2, "not retried");
+
+    // No course 999 under that code: gone, on one search.
+    assert!(client
+        .confirms_gone(&err, "999", "2026Fall-X-NOPE-1")
+        .await
+        .unwrap());
+    assert_eq!(client.calls_made(), 3);
+    let search = sim.calls().pop().unwrap();
+    assert_eq!(search.path, "/almaws/v1/courses");
+    assert!(
+        search.query.contains("q=code%7E2026Fall-X-NOPE-1"),
+        "{search:?}"
+    );
+    // A course the search still lists is not gone, whatever the 400 said.
+    let held = sample_courses().into_iter().next().unwrap();
+    assert!(!client
+        .confirms_gone(&err, &held.id, &held.code)
+        .await
+        .unwrap());
+    // Other failures never mean gone, and ask nothing more.
+    let calls = client.calls_made();
+    for other in [
+        AlmaError::Api {
+            status: 404,
+            code: "401006".into(),
+            message: "m".into(),
+        },
+        AlmaError::QuotaExhausted { detail: "d".into() },
+    ] {
+        assert!(!client.confirms_gone(&other, "999", "C").await.unwrap());
+    }
+    assert_eq!(client.calls_made(), calls);
+}
+
+#[tokio::test]
+async fn a_cached_course_deleted_since_has_no_reading_lists() {
+    let sim = start(sample_options()).await;
+    let cache = CourseCache::new(client(&sim));
+    cache.load_years(&["2025".to_string()]).await.unwrap();
+    let course = cache.courses_of_year("2025").unwrap()[0].clone();
+    assert!(sim.remove_course(&course.id));
+    sim.clear_calls();
+    let got = cache
+        .reading_lists(std::slice::from_ref(&course.id))
+        .await
+        .unwrap();
+    assert_eq!(got.get(&course.id), Some(&false));
+    let calls = sim.calls();
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    assert_eq!(
+        calls[0].path,
+        format!("/almaws/v1/courses/{}/reading-lists", course.id)
+    );
+    assert_eq!(calls[0].status, 400);
+    assert_eq!(calls[1].path, "/almaws/v1/courses");
+    assert!(calls[1].query.contains(&course.code), "{:?}", calls[1]);
 }
 
 #[tokio::test]
@@ -263,4 +321,59 @@ async fn the_key_travels_only_in_the_header() {
         assert!(!c.query.contains(sim.api_key()), "{c:?}");
         assert!(!c.path.contains(sim.api_key()), "{c:?}");
     }
+}
+
+/// A 2026 course Alma does not hold at the start.
+fn new_course() -> FixtureCourse {
+    FixtureCourse {
+        id: "6100000099999".into(),
+        code: "2026Fall-X-NEW100-99999".into(),
+        name: "NEW 100".into(),
+        section: "99999".into(),
+        year: "2026".into(),
+        searchable_id: vec![],
+        reading_lists: false,
+    }
+}
+
+#[tokio::test]
+async fn a_year_whose_listing_changes_between_pages_fails_and_is_listed_afresh_next_time() {
+    let first_of_2026 = ids_of_year("2026")[0].clone();
+    for (change, now_held) in [
+        (ListingChange::Add(new_course()), 610),
+        (ListingChange::Remove(first_of_2026), 608),
+    ] {
+        let sim = start(sample_options()).await;
+        let cache = CourseCache::new(client(&sim));
+        sim.change_listing_after_first_page(change.clone());
+        let err = cache.load_years(&["2026".to_string()]).await.unwrap_err();
+        assert_eq!(err.error_name(), "AlmaInvalidResponse", "{change:?}: {err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("the listing changed while it was read"),
+            "{text}"
+        );
+        assert!(text.contains("GET /almaws/v1/courses"), "{text}");
+        assert!(cache.courses_of_year("2026").is_none());
+        // Forgotten, saved ones too: the next try lists the year afresh.
+        let unsaved = cache.unsaved();
+        assert_eq!(unsaved.years.len(), 1, "{change:?}");
+        assert!(unsaved.years[0].pages.is_empty(), "{change:?}");
+        let calls = cache.client().calls_made();
+        cache.load_years(&["2026".to_string()]).await.unwrap();
+        assert_eq!(cache.client().calls_made(), calls + 7, "{change:?}");
+        assert_eq!(cache.courses_of_year("2026").unwrap().len(), now_held);
+    }
+}
+
+#[tokio::test]
+async fn a_search_whose_listing_changes_between_pages_is_an_invalid_response() {
+    let sim = start(sample_options()).await;
+    let client = client(&sim);
+    sim.change_listing_after_first_page(ListingChange::Remove(ids_of_year("2025")[3].clone()));
+    let err = client.courses_of_year("2025").await.unwrap_err();
+    assert_eq!(err.error_name(), "AlmaInvalidResponse", "{err}");
+    // A listing that holds still passes.
+    assert_eq!(client.courses_of_year("2025").await.unwrap().len(), 499);
+    assert_eq!(client.courses_of_year("2026").await.unwrap().len(), 609);
 }

@@ -11,17 +11,29 @@ use super::support::*;
 
 #[tokio::test]
 async fn a_wrong_key_is_unauthorized_at_once_and_never_shown() {
-    let sim = start(sample_options()).await;
-    let mut cfg = config(&sim);
-    cfg.api_key = SecretString::from("wrong-key-123".to_string());
-    let client = AlmaClient::new(cfg).unwrap();
-    let err = client.courses_of_year("2026").await.unwrap_err();
-    assert_eq!(err.error_name(), "AlmaUnauthorized");
-    let text = err.to_string();
-    assert!(text.contains("check the API key"), "{text}");
-    assert!(!text.contains("wrong-key-123") && !format!("{err:?}").contains("wrong-key-123"));
-    assert_eq!(client.calls_made(), 1, "a bad key is not retried");
-    assert_eq!(sim.calls()[0].status, 401);
+    // Alma answers a bad key 403 or 400, UNAUTHORIZED, in XML though JSON was asked for.
+    for status in [403, 400] {
+        let sim = start(SimOptions {
+            bad_key_status: status,
+            ..sample_options()
+        })
+        .await;
+        let mut cfg = config(&sim);
+        cfg.api_key = SecretString::from("wrong-key-123".to_string());
+        let client = AlmaClient::new(cfg).unwrap();
+        let err = client.courses_of_year("2026").await.unwrap_err();
+        assert_eq!(err.error_name(), "AlmaUnauthorized", "{status}: {err}");
+        let text = err.to_string();
+        assert!(text.contains("check the API key"), "{text}");
+        assert!(text.contains(&format!("HTTP {status}")), "{text}");
+        assert!(!text.contains("wrong-key-123") && !format!("{err:?}").contains("wrong-key-123"));
+        assert_eq!(client.calls_made(), 1, "a bad key is not retried");
+        let err = client.delete_course("6100000000009").await.unwrap_err();
+        assert_eq!(err.error_name(), "AlmaUnauthorized", "{status}: {err}");
+        assert_eq!(client.calls_made(), 2, "a bad key is not retried");
+        let statuses: Vec<u16> = sim.calls().iter().map(|c| c.status).collect();
+        assert_eq!(statuses, [status, status]);
+    }
 }
 
 #[tokio::test]
@@ -207,7 +219,7 @@ async fn gets_give_up_after_max_retries_of_server_errors() {
 }
 
 #[tokio::test]
-async fn a_reading_list_answer_without_its_count_is_invalid_never_no_lists() {
+async fn a_reading_list_answer_empty_unreadable_or_saying_nothing_is_never_no_lists() {
     let sim = start(sample_options()).await;
     let truth = reading_list_truth();
     let empty = ids_of_year("2025")
@@ -219,7 +231,10 @@ async fn a_reading_list_answer_without_its_count_is_invalid_never_no_lists() {
 
     for (answer, why) in [
         (BrokenAnswer::Empty, "the body is empty"),
-        (BrokenAnswer::NoCount, "it has no total_record_count"),
+        (
+            BrokenAnswer::Silent,
+            "it has no total_record_count and no reading_list",
+        ),
         (
             BrokenAnswer::NotParseable,
             "does not have the expected shape",
@@ -243,7 +258,9 @@ async fn a_reading_list_answer_without_its_count_is_invalid_never_no_lists() {
         assert_eq!(client.calls_made(), calls + 2, "{answer:?}: not retried");
     }
 
-    // The cache passes it on and keeps nothing: mended, the course is asked again.
+    // The cache passes an unreadable one on and keeps nothing: mended, the course is asked
+    // again.
+    sim.break_reading_lists(&empty, Some(BrokenAnswer::Empty));
     let cache = CourseCache::new(client.clone());
     let err = cache
         .reading_lists(std::slice::from_ref(&empty))
@@ -350,4 +367,51 @@ async fn without_a_deadline_a_per_second_burst_gets_max_retries() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("after 4 tries"), "{err}");
+}
+
+#[tokio::test]
+async fn the_cache_leaves_out_an_answer_that_says_nothing_and_reads_an_explicit_list() {
+    let sim = start(sample_options()).await;
+    let truth = reading_list_truth();
+    let ids = ids_of_year("2025");
+    let without: Vec<String> = ids
+        .iter()
+        .filter(|id| !truth[*id])
+        .take(3)
+        .cloned()
+        .collect();
+    let with = ids.iter().find(|id| truth[*id]).unwrap().clone();
+    let (silent, empty_list, zero) = (&without[0], &without[1], &without[2]);
+    sim.break_reading_lists(silent, Some(BrokenAnswer::Silent));
+    sim.break_reading_lists(empty_list, Some(BrokenAnswer::EmptyList));
+    // A list without its count: the course has lists.
+    sim.break_reading_lists(&with, Some(BrokenAnswer::NoCount));
+
+    let cache = CourseCache::new(client(&sim));
+    let asked = vec![
+        silent.clone(),
+        empty_list.clone(),
+        zero.clone(),
+        with.clone(),
+    ];
+    let got = cache.reading_lists(&asked).await.unwrap();
+    assert_eq!(
+        got.get(silent),
+        None,
+        "an answer that says nothing is no answer"
+    );
+    assert_eq!(got.get(empty_list), Some(&false));
+    assert_eq!(got.get(zero), Some(&false));
+    assert_eq!(got.get(&with), Some(&true));
+    assert_eq!(
+        cache.unclear_reading_lists(&asked),
+        std::collections::HashSet::from([silent.clone()])
+    );
+    assert_eq!(cache.client().calls_made(), 4);
+    // Asked once per run; and never saved, so a later step asks again.
+    cache.reading_lists(&asked).await.unwrap();
+    assert_eq!(cache.client().calls_made(), 4);
+    let saved = cache.unsaved().reading_lists.unwrap();
+    assert!(!saved.answers.contains_key(silent));
+    assert_eq!(saved.answers.len(), 3);
 }

@@ -98,6 +98,12 @@ async fn loader_runs_are_read_with_status_counters_and_times() {
             .find(|(t, _, _)| t == kind)
             .map(|(_, _, v)| *v)
     };
+    // Read from Alma's documented JSON shape (`counter` at the top level): never empty
+    // after a load.
+    assert_eq!(clean.counters.len(), 6, "{clean:?}");
+    assert_eq!(warned.counters.len(), 6, "{warned:?}");
+    assert_eq!(warned.alerts.len(), 1, "{warned:?}");
+    assert_eq!(clean.progress, 100.0);
     assert_eq!(counter(clean, COUNTER_ROWS_READ), Some(1));
     assert_eq!(counter(clean, COUNTER_CREATED), Some(1));
     assert_eq!(counter(warned, COUNTER_ROWS_READ), Some(2));
@@ -116,7 +122,7 @@ async fn loader_runs_are_read_with_status_counters_and_times() {
     let q = sim.calls().last().unwrap().query.clone();
     assert!(
         q.contains(&format!(
-            "submit_date_from={}Z",
+            "submit_date_from={}&",
             tomorrow.format("%Y-%m-%d")
         )),
         "{q}"
@@ -198,4 +204,42 @@ async fn paging_stops_at_the_page_bound() {
     assert_eq!(runs.pages as i64, max);
     assert_eq!(client.calls_made() as i64, max);
     assert_eq!(runs.instances.len() as i64, max * 100);
+}
+
+#[tokio::test]
+async fn runs_listed_oldest_first_are_all_read_and_sorted_newest_first() {
+    let sim = start(SimOptions {
+        instances_oldest_first: true,
+        ..sample_options()
+    })
+    .await;
+    let client = client(&sim);
+    let pushed = Utc::now() - chrono::Duration::hours(3);
+    let minutes = |m: i64| pushed + chrono::Duration::minutes(m);
+    // Oldest first: a page and a half of runs before the push come first, then ours.
+    let older: Vec<_> = (1..=150).map(|m| minutes(-m)).collect();
+    sim.add_job_runs(&older);
+    let ours = sim.add_job_runs(&[minutes(1)]);
+    let later: Vec<_> = (2..=40).map(minutes).collect();
+    let newest = sim.add_job_runs(&later).pop().unwrap();
+
+    let day = (pushed - chrono::Duration::days(1)).date_naive();
+    let runs = client
+        .job_instances_back_to(JOB, day, Some(pushed))
+        .await
+        .unwrap();
+    assert!(runs.complete && runs.reached_back, "{runs:?}");
+    assert_eq!(
+        runs.pages, 2,
+        "every page, though the first held only older runs"
+    );
+    assert_eq!(runs.instances.len(), 190);
+    let times: Vec<_> = runs.instances.iter().map(|r| r.submit_time).collect();
+    assert!(
+        times.windows(2).all(|w| w[0] >= w[1]),
+        "newest first whatever Alma's order"
+    );
+    assert_eq!(runs.instances[0].id, newest);
+    let found = leganto_shared::steps::check_job::our_run(&runs.instances, pushed).unwrap();
+    assert_eq!(found.id, ours[0]);
 }

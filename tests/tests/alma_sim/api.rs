@@ -36,30 +36,51 @@ async fn key_in_the_query_is_accepted_but_kept_out_of_the_call_log() {
 }
 
 #[tokio::test]
-async fn a_missing_key_is_401_with_alma_error_json() {
+async fn a_missing_key_is_403_unauthorized_in_xml() {
     let sim = start(small_store(), |_| {}).await;
     let r = send(client().get(format!("{}/almaws/v1/courses", sim.base_url()))).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.is_xml(), "{}", r.text);
     assert_eq!(r.error_code(), "UNAUTHORIZED");
-    assert!(r.json()["errorList"]["error"][0]["trackingId"].is_string());
+    assert!(r.text.contains("<trackingId>E01-"), "{}", r.text);
     let call = &sim.calls()[0];
     assert!(!call.key_in_header && !call.key_in_query);
-    assert_eq!(call.status, 401);
+    assert_eq!(call.status, 403);
 }
 
 #[tokio::test]
-async fn a_wrong_key_in_header_or_query_is_401_with_alma_error_json() {
+async fn a_wrong_key_in_header_or_query_is_unauthorized_in_xml_even_when_json_is_asked_for() {
     let sim = start(small_store(), |_| {}).await;
     let r = send(
         client()
             .get(format!("{}/almaws/v1/courses", sim.base_url()))
-            .header("Authorization", "apikey not-the-key"),
+            .header("Authorization", "apikey not-the-key")
+            .header("Accept", "application/json"),
     )
     .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.is_xml(), "{}", r.text);
     assert_eq!(r.error_code(), "UNAUTHORIZED");
-    let r = send(client().get(format!("{}/almaws/v1/courses?apikey=nope", sim.base_url()))).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = send(client().get(format!(
+        "{}/almaws/v1/courses?apikey=nope&format=json",
+        sim.base_url()
+    )))
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.is_xml(), "{}", r.text);
+    assert_eq!(r.error_code(), "UNAUTHORIZED");
+
+    // Alma answers some bad keys with 400 instead.
+    let sim = start(small_store(), |o| o.bad_key_status = 400).await;
+    let r = send(
+        client()
+            .get(format!("{}/almaws/v1/courses", sim.base_url()))
+            .header("Authorization", "apikey not-the-key")
+            .header("Accept", "application/json"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.is_xml(), "{}", r.text);
     assert_eq!(r.error_code(), "UNAUTHORIZED");
 }
 
@@ -141,12 +162,12 @@ async fn instructors_are_searchable_once_loaded() {
 }
 
 #[tokio::test]
-async fn malformed_q_is_400_with_alma_error_json() {
+async fn malformed_q_is_400_with_a_numeric_error_code() {
     let sim = start(small_store(), |_| {}).await;
     for q in ["colour~red", "code=ENG101", "year~2026%20AND%20nonsense"] {
         let r = get(&sim, &format!("/almaws/v1/courses?q={q}")).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}");
-        assert_eq!(r.error_code(), "INVALID_PARAMETER");
+        assert_eq!(r.error_code(), "40166410");
     }
 }
 
@@ -156,7 +177,7 @@ async fn limit_is_bounded_to_0_through_100() {
     for bad in ["101", "-1", "ten", "99999999999999999999999"] {
         let r = get(&sim, &format!("/almaws/v1/courses?limit={bad}")).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "limit={bad}");
-        assert_eq!(r.error_code(), "INVALID_PARAMETER");
+        assert_eq!(r.error_code(), "40166410");
     }
     let r = get(&sim, "/almaws/v1/courses?limit=100").await;
     assert_eq!(r.status, StatusCode::OK);
@@ -269,6 +290,14 @@ async fn a_course_s_reading_list_answer_can_be_broken_and_mended() {
     assert!(v.get("total_record_count").is_none(), "{v}");
     assert_eq!(v["reading_list"].as_array().unwrap().len(), 1, "{v}");
 
+    sim.break_reading_lists("6100000000002", Some(BrokenAnswer::Silent));
+    assert_eq!(get_json(&sim, path).await, serde_json::json!({}));
+    sim.break_reading_lists("6100000000002", Some(BrokenAnswer::EmptyList));
+    assert_eq!(
+        get_json(&sim, path).await,
+        serde_json::json!({"reading_list": []})
+    );
+
     // Through the simulator's own endpoint, as the sandbox does it.
     let base = sim.base_url();
     let broken = format!("{base}/sim/courses/6100000000002/broken-reading-lists");
@@ -294,7 +323,7 @@ async fn a_course_s_reading_list_answer_can_be_broken_and_mended() {
 }
 
 #[tokio::test]
-async fn unknown_course_ids_are_400_with_alma_error_json() {
+async fn unknown_course_ids_are_400_with_a_numeric_error_code() {
     let sim = start(small_store(), |_| {}).await;
     for path in [
         "/almaws/v1/courses/123",
@@ -302,7 +331,7 @@ async fn unknown_course_ids_are_400_with_alma_error_json() {
     ] {
         let r = get(&sim, path).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}");
-        assert_eq!(r.error_code(), "COURSE_NOT_FOUND");
+        assert_eq!(r.error_code(), "401006");
     }
 }
 
@@ -324,7 +353,8 @@ async fn delete_removes_the_course_and_a_second_delete_is_an_error() {
     )
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.error_code(), "COURSE_NOT_FOUND");
+    assert!(!r.is_xml(), "JSON was asked for: {}", r.text);
+    assert_eq!(r.error_code(), "401006");
     let calls = sim.calls();
     assert_eq!(calls[0].method, "DELETE");
     assert_eq!((calls[0].status, calls[1].status), (204, 400));
@@ -393,29 +423,50 @@ async fn xml_is_the_default_and_answers_accept_xml_or_format_xml() {
 }
 
 #[tokio::test]
-async fn errors_are_xml_only_when_xml_is_asked_for() {
+async fn errors_are_xml_unless_json_is_asked_for() {
     let sim = start(small_store(), |_| {}).await;
-    let r = send(
-        client()
-            .get(format!("{}/almaws/v1/courses", sim.base_url()))
-            .header("Accept", "application/xml"),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert!(r.text.contains("<web_service_result"), "{}", r.text);
-    assert!(
-        r.text.contains("<errorCode>UNAUTHORIZED</errorCode>"),
-        "{}",
-        r.text
-    );
+    let key = format!("apikey {}", sim.api_key());
+    let url = format!("{}/almaws/v1/courses/123", sim.base_url());
+    let ask = |accept: Option<&str>, query: &str| {
+        let mut req = client()
+            .get(format!("{url}{query}"))
+            .header("Authorization", &key);
+        if let Some(accept) = accept {
+            req = req.header("Accept", accept);
+        }
+        send(req)
+    };
+    for r in [
+        ask(None, "").await,
+        ask(Some("application/xml"), "").await,
+        ask(Some("application/json"), "?format=xml").await,
+    ] {
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(r.is_xml(), "{}", r.text);
+        assert!(r.text.starts_with("<?xml"), "{}", r.text);
+        assert!(r.text.contains("<web_service_result"), "{}", r.text);
+        assert!(
+            r.text.contains("<errorCode>401006</errorCode>"),
+            "{}",
+            r.text
+        );
+    }
+    for r in [
+        ask(Some("application/json"), "").await,
+        ask(None, "?format=json").await,
+    ] {
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(!r.is_xml(), "{}", r.text);
+        assert_eq!(r.json()["errorList"]["error"][0]["errorCode"], "401006");
+    }
 }
 
 #[tokio::test]
-async fn unknown_paths_and_methods_get_alma_error_json() {
+async fn unknown_paths_and_methods_get_alma_errors() {
     let sim = start(small_store(), |_| {}).await;
     let r = get(&sim, "/almaws/v1/bibs").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert_eq!(r.error_code(), "NOT_FOUND");
+    assert_eq!(r.error_code(), "402119");
     let r = send(
         client()
             .post(format!("{}/almaws/v1/courses", sim.base_url()))
@@ -424,7 +475,8 @@ async fn unknown_paths_and_methods_get_alma_error_json() {
     )
     .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(r.error_code(), "METHOD_NOT_ALLOWED");
+    assert!(r.is_xml(), "no format asked for: {}", r.text);
+    assert_eq!(r.error_code(), "402119");
     // Odd bytes in the query are decoded leniently, never a panic.
     let r = get(&sim, "/almaws/v1/courses?q=code~%FF%ZZ%&limit=%").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);

@@ -68,7 +68,7 @@ async fn the_binary_prints_its_base_url_and_takes_the_key_from_the_environment()
     let r = send(client().get(format!("{base}/almaws/v1/courses?apikey=sim-key"))).await;
     assert_eq!(
         r.status,
-        StatusCode::UNAUTHORIZED,
+        StatusCode::FORBIDDEN,
         "the default key is not accepted"
     );
 

@@ -101,14 +101,32 @@ impl Reply {
             .unwrap()
     }
 
-    /// The errorCode of an Alma error body.
+    /// The errorCode of an Alma error body, JSON or XML.
     pub fn error_code(&self) -> String {
+        if self.is_xml() {
+            assert!(
+                self.text.contains("<errorsExist>true</errorsExist>"),
+                "{}",
+                self.text
+            );
+            let start = self.text.find("<errorCode>").expect("an errorCode") + 11;
+            let end = self.text[start..].find("</errorCode>").expect("its end") + start;
+            return self.text[start..end].to_string();
+        }
         let v = self.json();
         assert_eq!(v["errorsExist"], true, "{}", self.text);
         v["errorList"]["error"][0]["errorCode"]
             .as_str()
             .unwrap()
             .to_string()
+    }
+
+    /// An XML body, by its content type.
+    pub fn is_xml(&self) -> bool {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/xml"))
     }
 }
 

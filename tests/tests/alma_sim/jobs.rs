@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::common::*;
 
 fn counter(instance: &Value, kind: &str) -> Option<String> {
-    instance["counters"]["counter"]
+    instance["counter"]
         .as_array()?
         .iter()
         .find(|c| c["type"]["value"] == kind)
@@ -47,7 +47,7 @@ async fn the_loader_job_is_found_by_type_and_profile() {
     assert_eq!(v["id"], defaults.loader_job_id.as_str());
     let r = get(&sim, "/almaws/v1/conf/jobs/S999/instances").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.error_code(), "JOB_NOT_FOUND");
+    assert_eq!(r.error_code(), "402216");
 }
 
 async fn two_runs() -> (AlmaSim, tempfile::TempDir) {
@@ -71,7 +71,7 @@ async fn instances_are_filtered_by_submit_date_and_status_newest_first() {
     let today = Utc::now().date_naive();
     let base = format!("/almaws/v1/conf/jobs/{job}/instances");
 
-    let v = get_json(&sim, &format!("{base}?submit_date_from={today}Z&limit=10")).await;
+    let v = get_json(&sim, &format!("{base}?submit_date_from={today}&limit=10")).await;
     assert_eq!(v["total_record_count"], 2);
     let statuses: Vec<&str> = v["job_instance"]
         .as_array()
@@ -82,17 +82,17 @@ async fn instances_are_filtered_by_submit_date_and_status_newest_first() {
     assert_eq!(statuses, ["COMPLETED_FAILED", "COMPLETED_SUCCESS"]);
 
     let tomorrow = today.checked_add_days(Days::new(1)).unwrap();
-    let v = get_json(&sim, &format!("{base}?submit_date_from={tomorrow}Z")).await;
+    let v = get_json(&sim, &format!("{base}?submit_date_from={tomorrow}")).await;
     assert_eq!(v["total_record_count"], 0);
     assert!(v.get("job_instance").is_none());
 
     let yesterday = today.checked_sub_days(Days::new(1)).unwrap();
-    let v = get_json(&sim, &format!("{base}?submit_date_to={yesterday}Z")).await;
+    let v = get_json(&sim, &format!("{base}?submit_date_to={yesterday}")).await;
     assert_eq!(v["total_record_count"], 0);
 
     let v = get_json(
         &sim,
-        &format!("{base}?submit_date_from={today}Z&status=COMPLETED_SUCCESS"),
+        &format!("{base}?submit_date_from={today}&status=COMPLETED_SUCCESS"),
     )
     .await;
     assert_eq!(v["total_record_count"], 1);
@@ -102,8 +102,21 @@ async fn instances_are_filtered_by_submit_date_and_status_newest_first() {
     assert_eq!(v["total_record_count"], 2);
     assert_eq!(v["job_instance"][0]["status"]["value"], "COMPLETED_SUCCESS");
 
-    let r = get(&sim, &format!("{base}?submit_date_from=yesterday")).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Documented as YYYY-MM-DD; anything else is 402217, "Invalid date format".
+    for bad in [
+        "yesterday".to_string(),
+        format!("{today}Z"),
+        today.format("%Y%m%d").to_string(),
+        today.format("%d-%m-%Y").to_string(),
+        "2026-1-05".to_string(),
+        "2026-02-30".to_string(),
+    ] {
+        for name in ["submit_date_from", "submit_date_to"] {
+            let r = get(&sim, &format!("{base}?{name}={bad}")).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{name}={bad}");
+            assert_eq!(r.error_code(), "402217", "{name}={bad}");
+        }
+    }
     let r = get(&sim, &format!("{base}?limit=101")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
@@ -119,7 +132,7 @@ async fn one_instance_has_times_counters_and_alerts() {
     )
     .await;
     assert_eq!(ok["status"]["value"], "COMPLETED_SUCCESS");
-    assert_eq!(ok["progress"], 100);
+    assert_eq!(ok["progress"].as_f64(), Some(100.0));
     assert_eq!(counter(&ok, COUNTER_ROWS_READ).as_deref(), Some("1"));
     assert_eq!(counter(&ok, COUNTER_CREATED).as_deref(), Some("1"));
     assert_eq!(counter(&ok, COUNTER_ERRORS).as_deref(), Some("0"));
@@ -139,11 +152,15 @@ async fn one_instance_has_times_counters_and_alerts() {
     )
     .await;
     assert_eq!(failed["status"]["value"], "COMPLETED_FAILED");
-    assert!(failed["alerts"]["alert"][0]["desc"].is_string());
+    assert!(failed["alert"][0]["desc"].is_string());
+    assert!(
+        failed.get("counter").is_none(),
+        "a failed run has no counters"
+    );
 
     let r = get(&sim, &format!("/almaws/v1/conf/jobs/{job}/instances/42")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.error_code(), "JOB_INSTANCE_NOT_FOUND");
+    assert_eq!(r.error_code(), "402218");
 }
 
 #[tokio::test]
@@ -176,6 +193,10 @@ async fn an_instance_is_queued_then_running_then_completed_after_the_delay() {
                         assert!(v["job_instance"][0]["end_time"].is_string());
                         return seen;
                     }
+                    if status == "RUNNING" {
+                        // A double, fractional while running.
+                        assert_eq!(v["job_instance"][0]["progress"].as_f64(), Some(37.5));
+                    }
                     if status == "QUEUED" {
                         assert!(v["job_instance"][0].get("end_time").is_none());
                         assert!(
@@ -194,4 +215,120 @@ async fn an_instance_is_queued_then_running_then_completed_after_the_delay() {
     // Each phase lasts half the loader's delay (600 ms) and the watch looks every 25 ms, so
     // it sees all three, in order.
     assert_eq!(seen, ["QUEUED", "RUNNING", "COMPLETED_SUCCESS"]);
+}
+
+/// The properties of `rest_job_instance` (`job_instance`) in Ex Libris' published OpenAPI
+/// description of the conf API: developers.exlibrisgroup.com/wp-content/uploads/alma/
+/// openapi/conf.json → schemas/rest_job_instance.json, as copied in
+/// github.com/ugent-library/exlibris-alma-sdk, schema/refs/rest_job_instance.json. In JSON
+/// `counter` and `alert` are arrays at the top level (only XML wraps them, `xml.wrapped`:
+/// `<counters>`, `<alerts>`); `progress` is `number`/`double`; a counter is
+/// `{type: {value, desc}, value: string}`, both required.
+const JOB_INSTANCE_PROPERTIES: [&str; 15] = [
+    "link",
+    "id",
+    "external_id",
+    "name",
+    "submitted_by",
+    "submit_time",
+    "start_time",
+    "end_time",
+    "progress",
+    "status",
+    "status_date",
+    "alert",
+    "counter",
+    "action",
+    "job_info",
+];
+
+fn assert_documented_shape(instance: &Value) {
+    let fields = instance.as_object().expect("an object");
+    for key in fields.keys() {
+        assert!(
+            JOB_INSTANCE_PROPERTIES.contains(&key.as_str()),
+            "{key} is not a property of rest_job_instance: {instance}"
+        );
+    }
+    assert!(instance["progress"].is_number(), "{instance}");
+    for counter in instance["counter"].as_array().into_iter().flatten() {
+        assert!(counter["type"]["value"].is_string(), "{counter}");
+        assert!(counter["type"]["desc"].is_string(), "{counter}");
+        assert!(counter["value"].is_string(), "{counter}");
+    }
+    for alert in instance["alert"].as_array().into_iter().flatten() {
+        assert!(alert["value"].is_string(), "{alert}");
+    }
+}
+
+#[tokio::test]
+async fn instances_in_json_have_the_documented_properties_only() {
+    let (sim, _dir) = two_runs().await;
+    let job = SimOptions::default().loader_job_id;
+    let list = get_json(&sim, &format!("/almaws/v1/conf/jobs/{job}/instances")).await;
+    let listed = list["job_instance"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    for instance in listed {
+        assert_documented_shape(instance);
+    }
+    let ok = listed
+        .iter()
+        .find(|i| i["status"]["value"] == "COMPLETED_SUCCESS")
+        .unwrap();
+    assert_eq!(ok["counter"].as_array().unwrap().len(), 6, "{ok}");
+    let failed = listed
+        .iter()
+        .find(|i| i["status"]["value"] == "COMPLETED_FAILED")
+        .unwrap();
+    assert_eq!(failed["alert"].as_array().unwrap().len(), 1, "{failed}");
+    let one = get_json(
+        &sim,
+        &format!(
+            "/almaws/v1/conf/jobs/{job}/instances/{}",
+            ok["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_documented_shape(&one);
+    assert_eq!(&one, ok);
+}
+
+#[tokio::test]
+async fn instances_in_xml_wrap_their_counters_and_alerts() {
+    let (sim, _dir) = two_runs().await;
+    let job = SimOptions::default().loader_job_id;
+    let runs = sim.job_instances();
+    let r = send(
+        client()
+            .get(format!(
+                "{}/almaws/v1/conf/jobs/{job}/instances/{}",
+                sim.base_url(),
+                runs[0].id
+            ))
+            .header("Authorization", format!("apikey {}", sim.api_key()))
+            .header("Accept", "application/xml"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let rows_read = format!(
+        "<counters><counter><type desc=\"Rows read\">{COUNTER_ROWS_READ}</type><value>1</value></counter>"
+    );
+    assert!(r.text.contains(&rows_read), "{}", r.text);
+    assert!(r.text.contains("<progress>100.0</progress>"), "{}", r.text);
+    let r = send(
+        client()
+            .get(format!(
+                "{}/almaws/v1/conf/jobs/{job}/instances/{}",
+                sim.base_url(),
+                runs[1].id
+            ))
+            .header("Authorization", format!("apikey {}", sim.api_key())),
+    )
+    .await;
+    assert!(
+        r.text.contains("<alerts><alert desc=\""),
+        "XML by default: {}",
+        r.text
+    );
+    assert!(!r.text.contains("<counters>"), "{}", r.text);
 }

@@ -26,5 +26,6 @@ pub fn fixture_facts() -> AlmaFacts {
     AlmaFacts {
         courses: CourseIndex::from_courses(courses),
         reading_lists,
+        unclear_reading_lists: Default::default(),
     }
 }

@@ -190,3 +190,41 @@ async fn our_run_is_found_behind_a_busy_jobs_later_runs() {
         "pages of 100 back to the first run before the push"
     );
 }
+
+#[tokio::test]
+async fn our_run_is_found_when_alma_lists_runs_oldest_first() {
+    let world = World::start_with(
+        "job-oldest-first",
+        Options {
+            instances_oldest_first: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut state = push(&world, file_with_a_bad_delete()).await;
+    let ours = world.sim.run_loader_now().await.unwrap();
+    assert_eq!(ours.len(), 1);
+    // A page and a half of runs before the push, listed first, then ours, then later runs.
+    let now = Utc::now();
+    let before: Vec<_> = (0..150)
+        .map(|s| now - chrono::Duration::minutes(5) - chrono::Duration::seconds(s))
+        .collect();
+    world.sim.add_job_runs(&before);
+    let after: Vec<_> = (1..=30)
+        .map(|s| now + chrono::Duration::seconds(s))
+        .collect();
+    world.sim.add_job_runs(&after);
+    world.sim.clear_calls();
+
+    let job = world.step("check-job", &mut state, "alma_job").await;
+    assert_eq!(job["job_instance_id"], ours[0].id.as_str(), "{job}");
+    assert_eq!(job["status"], "COMPLETED_WARNING");
+    assert_eq!(job["done"], true);
+    let pages = world
+        .sim
+        .calls()
+        .iter()
+        .filter(|c| c.path.ends_with("/instances"))
+        .count();
+    assert_eq!(pages, 2, "181 runs: every page, whatever the order");
+}

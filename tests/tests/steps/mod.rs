@@ -86,6 +86,8 @@ pub struct Options {
     pub settings: Vec<(&'static str, String)>,
     /// The courses Alma holds at the start, as `alma_courses.json` [default: the sample day's].
     pub alma_courses: Option<PathBuf>,
+    /// Alma lists a job's runs oldest first (it promises no order).
+    pub instances_oldest_first: bool,
 }
 
 impl Default for Options {
@@ -97,6 +99,7 @@ impl Default for Options {
             slack_failing: false,
             settings: Vec::new(),
             alma_courses: None,
+            instances_oldest_first: false,
         }
     }
 }
@@ -134,6 +137,7 @@ impl World {
             drop_dir: Some(sshd.directory(ALMA).to_path_buf()),
             per_second_limit: None,
             loader_delay: options.loader_delay,
+            instances_oldest_first: options.instances_oldest_first,
             watch_interval: if options.watch_drop_dir {
                 Duration::from_millis(50)
             } else {
