@@ -19,7 +19,7 @@ use tokio::sync::OnceCell;
 
 use super::client::{year_query, AlmaClient, PAGE_SIZE};
 use super::error::AlmaError;
-use super::model::{listing_holds, ReadingListsAnswer};
+use super::model::{listing_holds, MalformedBody, ReadingListsAnswer};
 use super::progress::{Phase, Tracked};
 use crate::domain::AlmaCourse;
 
@@ -137,6 +137,17 @@ fn cell<T>(map: &Mutex<HashMap<String, Arc<OnceCell<T>>>>, key: &str) -> Arc<Onc
 
 fn page_key(year: &str, offset: u32) -> String {
     format!("{year}/{offset}")
+}
+
+/// A listing whose pages did not hold together (see [`listing_holds`]).
+fn broken_listing(e: &AlmaError) -> bool {
+    matches!(
+        e,
+        AlmaError::InvalidResponse {
+            source: MalformedBody::ListingMismatch { .. } | MalformedBody::TotalChanged { .. },
+            ..
+        }
+    )
 }
 
 /// Distinct values, first occurrence first.
@@ -369,6 +380,28 @@ impl CourseCache {
         Ok(Some(courses))
     }
 
+    /// [`CourseCache::fetch_year`], listing the year again (after the client's backoff, up
+    /// to its `max_retries` times) while its pages do not hold together: a course added or
+    /// deleted while the pages were read is read right the next time. Still broken after
+    /// that, the listing is [`AlmaError::InvalidResponse`].
+    async fn fetch_year_whole(
+        &self,
+        year: &str,
+        phase: &Tracked,
+    ) -> Result<Option<Vec<AlmaCourse>>, AlmaError> {
+        let mut retry = 0;
+        loop {
+            match self.fetch_year(year, phase).await {
+                Err(e) if broken_listing(&e) && retry < self.client.max_retries() => {
+                    tracing::warn!(year, retry, error = %e, "listing the year again");
+                    tokio::time::sleep(self.client.pause_before(retry)).await;
+                    retry += 1;
+                }
+                answer => return answer,
+            }
+        }
+    }
+
     /// The pages of `year` after the first, concurrently; `None` when the stop time left
     /// some unasked.
     async fn rest_of_year(
@@ -400,7 +433,7 @@ impl CourseCache {
     /// page must give the same `total`, and the courses, those of other years included, add
     /// up to it: a listing that does not (a course added or deleted while it was read) is
     /// [`AlmaError::InvalidResponse`], and the year's pages are forgotten, saved ones too,
-    /// so the next try lists the year afresh.
+    /// so the next listing asks them afresh.
     fn whole_listing(
         &self,
         year: &str,
@@ -463,7 +496,7 @@ impl CourseCache {
             if cell.initialized() {
                 return Ok(());
             }
-            if let Some(courses) = self.fetch_year(year, phase_ref).await? {
+            if let Some(courses) = self.fetch_year_whole(year, phase_ref).await? {
                 // A concurrent caller may have set it: the same pages, the same courses.
                 let _ = cell.set(Arc::new(courses));
             }

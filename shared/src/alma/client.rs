@@ -336,6 +336,21 @@ impl AlmaClient {
         self.inner.max_concurrency
     }
 
+    /// Retries after a first try, as the settings give them (`max_retries`).
+    pub(crate) fn max_retries(&self) -> u32 {
+        self.inner.max_retries
+    }
+
+    /// How long to wait before retry number `retry` (0-based): the backoff's ceiling, with
+    /// no deadline passed.
+    pub(crate) fn pause_before(&self, retry: u32) -> Duration {
+        let pause = self.inner.backoff.ceiling(retry);
+        match self.deadline {
+            Some(deadline) => pause.min(deadline.saturating_duration_since(Instant::now())),
+            None => pause,
+        }
+    }
+
     /// All courses whose `year` is exactly `year`, in Alma's order. Pages of 100: the first
     /// tells the total, the rest go out concurrently.
     pub async fn courses_of_year(&self, year: &str) -> Result<Vec<AlmaCourse>, AlmaError> {

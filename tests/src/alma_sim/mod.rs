@@ -283,7 +283,7 @@ fn store(fixture: &[FixtureCourse]) -> Store {
         next_instance: 8_100_000_000_001,
         broken_lists: HashMap::new(),
         throttled_until: None,
-        listing_change: None,
+        listing_changes: VecDeque::new(),
     }
 }
 
@@ -392,11 +392,12 @@ impl AlmaSim {
         store.courses.len() < before
     }
 
-    /// Once the next course search has served its first page (offset 0), makes `change`
-    /// to the courses Alma holds, so the later pages of that search shift, as when a
-    /// librarian (or the loader) edits courses while a listing is read.
+    /// Once a course search has served its first page (offset 0), makes `change` to the
+    /// courses Alma holds, so the later pages of that search shift, as when a librarian (or
+    /// the loader) edits courses while a listing is read. Changes queue up: each search's
+    /// first page makes the next one.
     pub fn change_listing_after_first_page(&self, change: ListingChange) {
-        self.shared.lock().listing_change = Some(change);
+        self.shared.lock().listing_changes.push_back(change);
     }
 
     /// Every `/almaws/` call so far, in arrival order of completion.

@@ -58,8 +58,8 @@ pub(crate) struct Store {
     pub broken_lists: HashMap<String, BrokenAnswer>,
     /// Until then every call is turned away as over the per-second limit.
     pub throttled_until: Option<Instant>,
-    /// Made once the next course search has served its first page.
-    pub listing_change: Option<ListingChange>,
+    /// Made one by one, each once a course search has served its first page.
+    pub listing_changes: VecDeque<ListingChange>,
 }
 
 #[derive(Debug)]
@@ -503,7 +503,7 @@ fn search_courses(shared: &Shared, q: &[(String, String)]) -> Answer {
         .map(|c| render::course(&shared.base_url, c, false))
         .collect();
     if offset == 0 {
-        if let Some(change) = store.listing_change.take() {
+        if let Some(change) = store.listing_changes.pop_front() {
             change_listing(&mut store.courses, change);
         }
     }

@@ -336,8 +336,18 @@ fn new_course() -> FixtureCourse {
     }
 }
 
+/// A 2026 course Alma does not hold at the start, numbered `n`.
+fn another_course(n: u32) -> FixtureCourse {
+    FixtureCourse {
+        id: format!("61000000{n:05}"),
+        code: format!("2026Fall-X-NEW{n}-{n}"),
+        section: n.to_string(),
+        ..new_course()
+    }
+}
+
 #[tokio::test]
-async fn a_year_whose_listing_changes_between_pages_fails_and_is_listed_afresh_next_time() {
+async fn a_year_whose_listing_changes_between_pages_is_listed_again() {
     let first_of_2026 = ids_of_year("2026")[0].clone();
     for (change, now_held) in [
         (ListingChange::Add(new_course()), 610),
@@ -346,24 +356,46 @@ async fn a_year_whose_listing_changes_between_pages_fails_and_is_listed_afresh_n
         let sim = start(sample_options()).await;
         let cache = CourseCache::new(client(&sim));
         sim.change_listing_after_first_page(change.clone());
-        let err = cache.load_years(&["2026".to_string()]).await.unwrap_err();
-        assert_eq!(err.error_name(), "AlmaInvalidResponse", "{change:?}: {err}");
-        let text = err.to_string();
-        assert!(
-            text.contains("the listing changed while it was read"),
-            "{text}"
-        );
-        assert!(text.contains("GET /almaws/v1/courses"), "{text}");
-        assert!(cache.courses_of_year("2026").is_none());
-        // Forgotten, saved ones too: the next try lists the year afresh.
-        let unsaved = cache.unsaved();
-        assert_eq!(unsaved.years.len(), 1, "{change:?}");
-        assert!(unsaved.years[0].pages.is_empty(), "{change:?}");
-        let calls = cache.client().calls_made();
         cache.load_years(&["2026".to_string()]).await.unwrap();
-        assert_eq!(cache.client().calls_made(), calls + 7, "{change:?}");
         assert_eq!(cache.courses_of_year("2026").unwrap().len(), now_held);
+        // The broken listing's 7 pages, then 7 pages of a listing that holds together.
+        assert_eq!(cache.client().calls_made(), 7 + 7, "{change:?}");
+        let first_pages = sim
+            .calls()
+            .iter()
+            .filter(|c| c.query.contains("offset=0&") || c.query.ends_with("offset=0"))
+            .count();
+        assert_eq!(first_pages, 2, "{change:?}");
     }
+}
+
+#[tokio::test]
+async fn a_year_whose_listing_keeps_changing_fails_and_is_listed_afresh_next_time() {
+    let sim = start(sample_options()).await;
+    let mut cfg = config(&sim);
+    cfg.max_retries = 2;
+    cfg.backoff_base = std::time::Duration::from_millis(5);
+    let cache = CourseCache::new(leganto_shared::alma::AlmaClient::new(cfg).unwrap());
+    for n in 1..=3 {
+        sim.change_listing_after_first_page(ListingChange::Add(another_course(n)));
+    }
+    let err = cache.load_years(&["2026".to_string()]).await.unwrap_err();
+    assert_eq!(err.error_name(), "AlmaInvalidResponse", "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("the listing changed while it was read"),
+        "{text}"
+    );
+    assert!(text.contains("GET /almaws/v1/courses"), "{text}");
+    assert!(cache.courses_of_year("2026").is_none());
+    assert_eq!(cache.client().calls_made(), 3 * 7, "three listings");
+    // Forgotten, saved pages too: the next try lists the year afresh.
+    let unsaved = cache.unsaved();
+    assert_eq!(unsaved.years.len(), 1);
+    assert!(unsaved.years[0].pages.is_empty());
+    cache.load_years(&["2026".to_string()]).await.unwrap();
+    assert_eq!(cache.client().calls_made(), 3 * 7 + 7);
+    assert_eq!(cache.courses_of_year("2026").unwrap().len(), 612);
 }
 
 #[tokio::test]
