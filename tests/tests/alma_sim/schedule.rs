@@ -66,7 +66,7 @@ async fn on_a_schedule_a_run_that_finds_no_file_is_a_no_bulks_job_instance() {
     assert!(listed.len() >= 2, "{v}");
     for instance in listed {
         assert_eq!(instance["status"]["value"], "COMPLETED_NO_BULKS", "{v}");
-        assert_eq!(instance["progress"], 100, "{v}");
+        assert_eq!(instance["progress"], 100.0, "{v}");
         assert!(instance["end_time"].is_string(), "{v}");
     }
 }
