@@ -37,8 +37,16 @@ pub mod content_type {
 
 /// Stamp used in file names: `YYYYMMDDHHMMSS` (local time of the library).
 pub fn file_stamp(at: NaiveDateTime) -> String {
-    at.format("%Y%m%d%H%M%S").to_string()
+    at.format(FILE_STAMP).to_string()
 }
+
+/// The local time a loader file's name (`YYYYMMDDHHMMSS.txt`) stamps, if it is one.
+pub fn stamp_of_file(name: &str) -> Option<NaiveDateTime> {
+    let stamp = name.strip_suffix(".txt")?;
+    NaiveDateTime::parse_from_str(stamp, FILE_STAMP).ok()
+}
+
+const FILE_STAMP: &str = "%Y%m%d%H%M%S";
 
 /// The prefix under which a dry run writes everything: `dry-run/`.
 pub const DRY_RUN_ROOT: &str = "dry-run/";

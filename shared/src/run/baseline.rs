@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::receipt::read_receipt;
+use super::summary::SummaryStamp;
 use super::RunInfo;
 use crate::domain::delta::{Baseline, FullLoadPolicy};
 use crate::store::{content_type, Store, StoreError, BASELINE, BASELINE_ROWS};
@@ -93,17 +94,15 @@ pub async fn plan(
 /// Whether the day's course rows came with the file Alma got: the run summary names the
 /// transform's file the rows came with, the day's receipt the one its push started from.
 async fn rows_are_of_the_pushed_file(store: &Store, run: &RunInfo) -> Result<bool, StoreError> {
-    #[derive(Deserialize)]
-    struct RowsOf {
-        #[serde(default)]
-        loader_key: Option<String>,
-    }
     let Some(receipt) = read_receipt(store, run.run_date).await? else {
         tracing::warn!("the day has no push receipt; the baseline is kept");
         return Ok(false);
     };
     let pushed_from = receipt.transform_key.unwrap_or(receipt.loader_key);
-    let rows_of = match store.get_json::<RowsOf>(&run.day().run_summary()).await {
+    let rows_of = match store
+        .get_json::<SummaryStamp>(&run.day().run_summary())
+        .await
+    {
         Ok(summary) => summary.loader_key,
         Err(StoreError::NotFound { .. }) => None,
         Err(e) => return Err(e),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::{file_stamp, DayKeys, Store, StoreError};
+use crate::store::{file_stamp, stamp_of_file, DayKeys, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushReceipt {
@@ -90,18 +90,22 @@ pub async fn newest_receipt(store: &Store) -> Result<Option<PushReceipt>, StoreE
 /// second (Push waits for it before the upload): a loader run earlier in the same second is
 /// still before the stamp.
 pub fn upload_name(now: NaiveDateTime, newest: Option<&PushReceipt>) -> String {
-    let whole = now.trunc_subsecs(0);
-    let now = if whole < now {
-        whole + Duration::seconds(1)
-    } else {
-        whole
-    };
+    let now = whole_second_from(now);
     let after_newest = newest
-        .and_then(|r| r.file_name.strip_suffix(".txt"))
-        .and_then(|stamp| NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S").ok())
+        .and_then(|r| stamp_of_file(&r.file_name))
         .map(|stamp| stamp + Duration::seconds(1));
     let at = after_newest.map_or(now, |t| t.max(now));
     format!("{}.txt", file_stamp(at))
+}
+
+/// `t` if it is a whole second, else the next whole second.
+pub fn whole_second_from(t: NaiveDateTime) -> NaiveDateTime {
+    let whole = t.trunc_subsecs(0);
+    if whole < t {
+        whole + Duration::seconds(1)
+    } else {
+        whole
+    }
 }
 
 /// `alma/YYYY/MM/DD/pushing.json`: what a push chose to send, before the upload. A retry

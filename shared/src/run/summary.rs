@@ -3,7 +3,7 @@
 //! the safety brake's verdict. The transform writes it; the hold, the push, the reports, the
 //! page and `leganto approve` read it.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::delta::Load;
@@ -117,6 +117,16 @@ pub fn nearest_years(years: &[i32], around: i32, limit: usize) -> (Vec<i32>, Vec
     by_distance.sort_unstable();
     rest.sort_unstable();
     (by_distance, rest)
+}
+
+/// What a run summary says of its loader file: when its delete checks were made and where
+/// the file (whose course rows the day keeps) is, if it says.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SummaryStamp {
+    #[serde(default)]
+    pub made_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub loader_key: Option<String>,
 }
 
 /// The verdict, in the transform's output and the run summary.

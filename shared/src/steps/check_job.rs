@@ -5,7 +5,7 @@
 use crate::run::outputs::AlmaJobOutput;
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::Deserialize;
 
 use super::{RunInfo, StepContext, StepError};
@@ -80,10 +80,7 @@ pub fn counters_of(instance: &JobInstance) -> BTreeMap<String, u64> {
 pub fn earliest_submit(push: &PushOutput, tz: chrono_tz::Tz) -> DateTime<Utc> {
     let slack = Duration::seconds(CLOCK_SLACK_SECONDS);
     let pushed = push.pushed_at - slack;
-    let made = push
-        .file_name
-        .strip_suffix(".txt")
-        .and_then(|stamp| NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S").ok())
+    let made = crate::store::stamp_of_file(&push.file_name)
         .and_then(|local| tz.from_local_datetime(&local).earliest())
         .map(|t| t.with_timezone(&Utc) - slack);
     made.map_or(pushed, |m| m.min(pushed))

@@ -19,10 +19,10 @@ use crate::domain::loader::LOADER_COLUMNS;
 use crate::run::summary::TransformOutput;
 #[cfg(feature = "sftp")]
 use {
-    super::transform::SummaryStamp,
     super::{StepContext, StepError},
     crate::run::outputs::PushOutput,
     crate::run::receipt::{self, sha256_hex, PushIntent, PushReceipt},
+    crate::run::summary::SummaryStamp,
     crate::sftp::UploadOutcome,
     crate::store::{content_type, file_name, StoreError},
     bytes::Bytes,
@@ -324,11 +324,7 @@ pub async fn run(ctx: &StepContext, input: PushInput) -> Result<PushOutput, Step
 #[cfg(feature = "sftp")]
 async fn at_a_whole_second(ctx: &StepContext) -> NaiveDateTime {
     let now = ctx.local_now();
-    let whole = now.trunc_subsecs(0);
-    if whole == now {
-        return now;
-    }
-    let next = whole + chrono::Duration::seconds(1);
+    let next = receipt::whole_second_from(now);
     tokio::time::sleep((next - now).to_std().unwrap_or_default()).await;
     next
 }

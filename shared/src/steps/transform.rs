@@ -135,15 +135,6 @@ pub(crate) async fn spool_export(ctx: &StepContext, key: &str) -> Result<File, S
     Ok(file)
 }
 
-/// When the run summary's delete checks were made (`made_at`), if it says.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SummaryStamp {
-    #[serde(default)]
-    pub made_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub loader_key: Option<String>,
-}
-
 /// The transform, or `"more": true` when its time ran out before the delete checks were
 /// all made (see [`resume`]).
 pub async fn run(
