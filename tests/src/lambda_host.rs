@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body, Bytes};
@@ -119,12 +119,73 @@ struct HostState {
     functions: Functions,
     forward_to: String,
     http: reqwest::Client,
+    faults: Faults,
+}
+
+/// Failures a test plants in the host's forwarding: the next `times` requests with `method`
+/// whose path ends with `path_suffix` get S3's `500 InternalError` instead of moto's answer,
+/// as a real service fails now and then.
+#[derive(Clone, Default)]
+pub struct Faults(Arc<Mutex<Vec<Fault>>>);
+
+struct Fault {
+    method: axum::http::Method,
+    path_suffix: String,
+    times: u32,
+}
+
+impl Faults {
+    pub fn fail_next(&self, method: axum::http::Method, path_suffix: &str, times: u32) {
+        self.lock().push(Fault {
+            method,
+            path_suffix: path_suffix.to_string(),
+            times,
+        });
+    }
+
+    /// How many planted failures have not been answered yet.
+    pub fn pending(&self) -> u32 {
+        self.lock().iter().map(|f| f.times).sum()
+    }
+
+    /// Takes one planted failure matching this request, if any.
+    fn take(&self, method: &axum::http::Method, path: &str) -> bool {
+        let mut faults = self.lock();
+        let Some(fault) = faults
+            .iter_mut()
+            .find(|f| f.times > 0 && f.method == method && path.ends_with(&f.path_suffix))
+        else {
+            return false;
+        };
+        fault.times -= 1;
+        true
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Fault>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// S3's answer to a request it failed on its side.
+fn internal_error(path: &str) -> Response {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code>\
+         <Message>We encountered an internal error. Please try again.</Message>\
+         <Resource>{path}</Resource><RequestId>FAULT</RequestId></Error>"
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    (StatusCode::INTERNAL_SERVER_ERROR, headers, body).into_response()
 }
 
 /// The host's routes: invokes run the steps of `functions`; the rest goes to `forward_to`
 /// (moto's own endpoint, e.g. `http://127.0.0.1:5000`), judged by IAM first when a
 /// function's credentials signed it.
-pub fn router(functions: impl Into<Functions>, forward_to: impl Into<String>) -> Router {
+pub fn router(
+    functions: impl Into<Functions>,
+    forward_to: impl Into<String>,
+    faults: Faults,
+) -> Router {
     let state = Arc::new(HostState {
         functions: functions.into(),
         forward_to: forward_to.into().trim_end_matches('/').to_string(),
@@ -133,6 +194,7 @@ pub fn router(functions: impl Into<Functions>, forward_to: impl Into<String>) ->
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default(),
+        faults,
     });
     Router::new()
         .route(INVOKE_PATH, post(invoke).fallback(forward))
@@ -168,7 +230,8 @@ impl BoundHost {
         functions: impl Into<Functions>,
         forward_to: impl Into<String>,
     ) -> LambdaHost {
-        let app = router(functions, forward_to);
+        let faults = Faults::default();
+        let app = router(functions, forward_to, faults.clone());
         let (shutdown, mut stop) = watch::channel(false);
         let task = tokio::spawn(async move {
             let stopped = async move {
@@ -185,6 +248,7 @@ impl BoundHost {
             addr: self.addr,
             shutdown,
             task,
+            faults,
         }
     }
 }
@@ -194,6 +258,8 @@ pub struct LambdaHost {
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    /// Failures planted in the forwarding of the functions' AWS calls.
+    pub faults: Faults,
 }
 
 impl LambdaHost {
@@ -509,6 +575,10 @@ async fn forward_request(state: &HostState, request: Request) -> Result<Response
     let judged = judge(state, &parts, &body);
     if let Judged::Refused(response) = judged {
         return Ok(response);
+    }
+    if state.faults.take(&parts.method, parts.uri.path()) {
+        tracing::info!(method = %parts.method, path = parts.uri.path(), "planted failure");
+        return Ok(internal_error(parts.uri.path()));
     }
     let mut headers = parts.headers;
     // Host stays: it is signed, and moto checks the signature.

@@ -3,7 +3,7 @@
 use leganto_tests::support::RUN_DATE;
 use serde_json::json;
 
-use super::support::{entered, post_text, run, s3_keys, start_stack};
+use super::support::{assert_succeeded, entered, post_text, run, s3_keys, start_stack};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_missing_export_fails_the_run_and_slack_names_the_pull() {
@@ -75,3 +75,51 @@ async fn a_missing_export_fails_the_run_and_slack_names_the_pull() {
     assert!(page.contains("id=\"status\">Failed<"), "{page}");
     assert!(page.contains("<strong>SourceFileMissing</strong> in “Pull the CEM export”"));
 }
+
+/// S3 fails the push receipt's write on every try of one Push invocation (the SDK's three
+/// attempts), once: the state machine retries Push, which finds its own recorded name and
+/// the file already up, so Alma gets one file and loads it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_receipt_write_retried_by_the_state_machine_leaves_one_file() {
+    let stack = start_stack().await;
+    let date = chrono::NaiveDate::parse_from_str(RUN_DATE, "%Y-%m-%d").unwrap();
+    stack.put_sample_export(date).unwrap();
+    stack.host.faults.fail_next(
+        axum::http::Method::PUT,
+        "/alma/2026/11/28/pushed.json",
+        SDK_ATTEMPTS,
+    );
+
+    let (execution, visits) = run(
+        &stack,
+        &format!("day-{RUN_DATE}-receipt"),
+        json!({"run_date": RUN_DATE}),
+    )
+    .await;
+
+    assert_succeeded(&execution);
+    assert_eq!(stack.host.faults.pending(), 0, "every planted failure was met");
+    let push = visits
+        .iter()
+        .find(|v| v.name == "Push to Alma SFTP")
+        .unwrap();
+    assert!(
+        push.failure
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("StoreUnavailable"),
+        "the first Push failed on its receipt: {push:?}"
+    );
+    let files = stack.alma_files().unwrap();
+    assert_eq!(files.len(), 1, "one file, not two: {files:?}");
+    let out = execution.output.unwrap();
+    assert_eq!(out["push"]["file_name"], files[0].as_str());
+    assert_eq!(out["push"]["already_there"], true, "{}", out["push"]);
+    let runs = stack.alma.job_instances();
+    assert_eq!(runs.len(), 1, "Alma ran once: {runs:#?}");
+    assert_eq!(runs[0].file_name, files[0]);
+    assert_eq!(out["alma_job"]["done"], true, "{}", out["alma_job"]);
+}
+
+/// The AWS SDK's attempts per call in its standard retry mode.
+const SDK_ATTEMPTS: u32 = 3;
