@@ -28,8 +28,8 @@ Exit codes:
   0  success
   2  usage: an unknown command, flag or value (clap)
   3  input: the CEM export or a --plan file cannot be used, S3 lacks the day's files a
-     rerun needs, another execution is running the day, or the day approve/reject names
-     is not held
+     rerun needs, another execution is running the day, the day approve/reject names
+     is not held, or another rules push came first
   4  Alma: unreachable, key refused, quota spent, or a deletion failed
   5  settings: rules file, ALMA_API_KEY, no state machine, bucket or stack, or a failed
      doctor check
@@ -403,6 +403,48 @@ impl Deployment {
     }
 }
 
+/// Which deployment's bucket, for commands that need no state machine (`rules`): the
+/// flag, else the environment, else the stack's outputs.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BucketArgs {
+    /// The run's bucket [env: LEGANTO_BUCKET; else the stack's BucketName output].
+    #[arg(long, env = "LEGANTO_BUCKET", hide_env = true)]
+    bucket: Option<String>,
+    /// The deployed CloudFormation stack, read when --bucket is not given.
+    #[arg(
+        long,
+        env = "LEGANTO_STACK",
+        hide_env_values = true,
+        default_value = "leganto"
+    )]
+    stack: String,
+    /// The library's time zone, for times [env: TIME_ZONE].
+    #[arg(long, env = leganto_shared::config::env::TIME_ZONE, hide_env = true, default_value_t = DEFAULT_TIME_ZONE)]
+    pub time_zone: Tz,
+}
+
+impl BucketArgs {
+    pub async fn store(&self) -> Result<Store, Fatal> {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let bucket = match &self.bucket {
+            Some(bucket) => bucket.clone(),
+            None => stack_outputs(&sdk, &self.stack)
+                .await?
+                .into_iter()
+                .find(|(k, _)| k == BUCKET_OUTPUT)
+                .map(|(_, v)| v)
+                .ok_or_else(|| {
+                    Fatal::Settings(format!(
+                        "no bucket: pass --bucket B, set LEGANTO_BUCKET, or deploy stack {:?} \
+                         with output {BUCKET_OUTPUT}",
+                        self.stack
+                    ))
+                })?,
+        };
+        Ok(Store::from_sdk_config(&sdk, bucket))
+    }
+}
+
 impl Resolved {
     pub fn store(&self) -> Store {
         Store::from_sdk_config(&self.sdk, &self.bucket)
@@ -454,7 +496,9 @@ pub fn fatal(e: OpsError) -> Fatal {
     match e {
         OpsError::ArtefactMissing { .. }
         | OpsError::RunInProgress { .. }
-        | OpsError::DecisionRefused { .. } => Fatal::Input(e.to_string()),
+        | OpsError::DecisionRefused { .. }
+        | OpsError::RulesChanged { .. } => Fatal::Input(e.to_string()),
+        OpsError::RulesInvalid(_) => Fatal::Settings(e.to_string()),
         OpsError::Alma(_) => Fatal::Alma(e.to_string()),
         // Step Functions' message already carries AWS's code and message.
         OpsError::StepFunctions { .. } => Fatal::Aws(format!("AWS: {e}: {AWS_HINT}")),

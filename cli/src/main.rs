@@ -41,6 +41,8 @@ enum Command {
     Status(commands::status::Args),
     /// Plan, and with --execute delete, a year and term's courses without reading lists.
     DeleteEmptyCourses(commands::delete_empty::Args),
+    /// Check, push and show the stack's institution rules (config/rules.toml in its bucket).
+    Rules(commands::rules::Args),
     /// Check from inside AWS what a run needs (secrets, SFTP, Alma, SES, Slack); exit
     /// non-zero when a check fails.
     Doctor(commands::doctor::Args),
@@ -58,6 +60,7 @@ async fn main() -> std::process::ExitCode {
         Command::Reject(args) => commands::decide::reject(args).await,
         Command::Status(args) => commands::status::run(args).await,
         Command::DeleteEmptyCourses(args) => commands::delete_empty::run(args).await,
+        Command::Rules(args) => commands::rules::run(args).await,
         Command::Doctor(args) => commands::doctor::run(args).await,
     };
     match result {

@@ -12,7 +12,8 @@ parameter values and physical names the local stack chose, and prints, as JSON:
                                    "managed_policies": [...]}, ...},
    "state_machine": {"definition_uri": "infra/statemachine.asl.json",
                      "substitutions": {...}, "policies": [...]},
-   "parameters": {...}}
+   "parameters": {...},
+   "buckets": {"Bucket": {"versioning": "Enabled"}}}
 
 Usage: render_template.py TEMPLATE --params JSON --physical JSON
   --params    {"AlmaBaseUrl": "http://127.0.0.1:8080", ...}   (others keep their defaults)
@@ -211,7 +212,13 @@ def render(template_path, params, physical):
     cfn = translate(json.loads(json.dumps(source)))
     resolver = Resolver(cfn, params, physical)
     resources = cfn["Resources"]
-    out = {"functions": {}, "state_machine": None, "parameters": resolver.params}
+    out = {"functions": {}, "state_machine": None, "parameters": resolver.params, "buckets": {}}
+    # What the local stack applies to the bucket it made: versioning (version ids are in
+    # each run's record of its rules).
+    for name, r in resources.items():
+        if r["Type"] == "AWS::S3::Bucket":
+            versioning = r.get("Properties", {}).get("VersioningConfiguration", {})
+            out["buckets"][name] = {"versioning": resolver.resolve(versioning.get("Status"))}
     for name in sam_functions:
         props = resources[name]["Properties"]
         role, policies, managed = role_policies(resolver, resources, props.get("Role"))

@@ -13,6 +13,7 @@
 //! reports/2026/11/28/decision.json                  a person's decision on a held day
 //! reports/2026/11/28/index.html                     the day page (and figures.json beside it)
 //! dry-run/2026/11/28/{cem,alma,reports,cache,locks}/…   what a dry run writes, never live
+//! config/rules.toml                                 the institution rules in force (versioned)
 //! ```
 //! A missing artefact is [`StoreError::NotFound`] naming the key (stable name
 //! `ArtefactMissing`), so a rerun that starts late says exactly what it looked for.
@@ -33,6 +34,7 @@ pub mod content_type {
     pub const JSON: &str = "application/json";
     pub const HTML: &str = "text/html; charset=utf-8";
     pub const GZIP: &str = "application/gzip";
+    pub const TOML: &str = "application/toml";
 }
 
 /// Stamp used in file names: `YYYYMMDDHHMMSS` (local time of the library).
@@ -234,6 +236,19 @@ pub struct ObjectInfo {
     pub last_modified: Option<DateTime<Utc>>,
 }
 
+/// The version id S3 gives an object written while versioning was off or suspended.
+const NO_VERSION: &str = "null";
+
+/// One object with what S3 says of its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionedObject {
+    pub bytes: Bytes,
+    pub etag: String,
+    /// None from a bucket that never had versioning on.
+    pub version_id: Option<String>,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
 use crate::error::BoxError;
 
 #[derive(Debug, thiserror::Error)]
@@ -348,13 +363,29 @@ impl Store {
     where
         E: std::error::Error + Send + Sync + 'static,
     {
+        Ok(self
+            .conditional_output(operation, key, result, gone_is_lost)?
+            .is_some())
+    }
+
+    /// As [`Store::conditional`], keeping the answer: `None` when lost to another writer.
+    fn conditional_output<O, E>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        result: Result<O, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+        gone_is_lost: bool,
+    ) -> Result<Option<O>, StoreError>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
         let err = match result {
-            Ok(_) => return Ok(true),
+            Ok(output) => return Ok(Some(output)),
             Err(err) => err,
         };
         match err.raw_response().map(|r| r.status().as_u16()) {
-            Some(412 | 409) => Ok(false),
-            Some(404) if gone_is_lost => Ok(false),
+            Some(412 | 409) => Ok(None),
+            Some(404) if gone_is_lost => Ok(None),
             _ => Err(self.unavailable(operation, key, err)),
         }
     }
@@ -411,6 +442,33 @@ impl Store {
         self.conditional("PutObject", key, result, true)
     }
 
+    /// Writes `bytes` under `key` only if the object there is still `etag` (`If-Match`),
+    /// or with `None` only if there is none (`If-None-Match: *`), so two writers never
+    /// silently overwrite each other. `Ok(None)`: another writer came first, nothing was
+    /// written; else `Some` of the new object's version id (itself `None` from a bucket
+    /// without versioning).
+    #[instrument(skip(self, bytes), fields(bucket = %self.bucket), err)]
+    pub async fn put_version_if(
+        &self,
+        key: &str,
+        etag: Option<&str>,
+        bytes: impl Into<Bytes>,
+        content_type: &str,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        let request = self.put_request(key, bytes.into(), content_type);
+        let request = match etag {
+            Some(etag) => request.if_match(etag),
+            None => request.if_none_match("*"),
+        };
+        let result = request.send().await;
+        let written = self.conditional_output("PutObject", key, result, etag.is_some())?;
+        Ok(written.map(|out| {
+            out.version_id()
+                .filter(|v| *v != NO_VERSION)
+                .map(str::to_string)
+        }))
+    }
+
     /// Deletes `key` only if it is still the version read (its ETag). `Ok(false)`: it
     /// changed or is gone, and nothing was deleted.
     #[instrument(skip(self), fields(bucket = %self.bucket), err)]
@@ -459,6 +517,31 @@ impl Store {
             .await
             .map_err(|e| self.unavailable("GetObject", key, e))?;
         Ok(Some((body.into_bytes(), etag)))
+    }
+
+    /// The object with its ETag, version id and time; `None` when there is none.
+    #[instrument(skip(self), fields(bucket = %self.bucket), err)]
+    pub async fn get_with_version(&self, key: &str) -> Result<Option<VersionedObject>, StoreError> {
+        let Some(output) = self.get_object(key).await? else {
+            return Ok(None);
+        };
+        let etag = output.e_tag.clone().unwrap_or_default();
+        let version_id = output.version_id.clone().filter(|v| v != NO_VERSION);
+        let last_modified = output
+            .last_modified
+            .as_ref()
+            .and_then(crate::config::aws_time);
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| self.unavailable("GetObject", key, e))?;
+        Ok(Some(VersionedObject {
+            bytes: body.into_bytes(),
+            etag,
+            version_id,
+            last_modified,
+        }))
     }
 
     /// [`Store::get_versioned`], read as JSON; not the JSON expected is

@@ -291,6 +291,8 @@ impl Stack {
             source: std::io::Error::other(e),
         })??;
 
+        apply_bucket_settings(&setup_sdk, &rendered).await?;
+
         // Every function runs as its own role, and every call it makes passes the host,
         // which judges resources; moto judges signatures and actions.
         let iam = aws_sdk_iam::Client::new(&setup_sdk);
@@ -588,6 +590,34 @@ async fn provision_resources(
             .map_err(aws("CreateEmailIdentity"))?;
     }
     Ok(physical)
+}
+
+/// What the template sets on its bucket that the runs depend on: versioning, whose version
+/// ids each run's record of its rules names.
+async fn apply_bucket_settings(
+    sdk: &aws_config::SdkConfig,
+    rendered: &Rendered,
+) -> Result<(), StackError> {
+    let versioned = rendered
+        .buckets
+        .get("Bucket")
+        .and_then(|b| b.versioning.as_deref())
+        == Some("Enabled");
+    if versioned {
+        use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+        leganto_shared::store::s3_client(sdk)
+            .put_bucket_versioning()
+            .bucket(BUCKET)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(aws("PutBucketVersioning"))?;
+    }
+    Ok(())
 }
 
 /// The harness's own identity once IAM applies: allowed everything.

@@ -60,6 +60,14 @@ impl RenderedStateMachine {
     }
 }
 
+/// A bucket's settings the local stack applies to the bucket it made.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RenderedBucket {
+    /// `VersioningConfiguration.Status` (`Enabled`), if set.
+    #[serde(default)]
+    pub versioning: Option<String>,
+}
+
 /// The template, rendered.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Rendered {
@@ -67,6 +75,9 @@ pub struct Rendered {
     pub functions: BTreeMap<String, RenderedFunction>,
     pub state_machine: RenderedStateMachine,
     pub parameters: BTreeMap<String, String>,
+    /// By logical id (`Bucket`).
+    #[serde(default)]
+    pub buckets: BTreeMap<String, RenderedBucket>,
 }
 
 #[derive(Debug, thiserror::Error)]

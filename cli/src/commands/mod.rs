@@ -5,5 +5,6 @@ pub mod delete_empty;
 pub mod doctor;
 pub mod rerun;
 pub mod rollover;
+pub mod rules;
 pub mod status;
 pub mod transform;

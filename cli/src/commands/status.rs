@@ -215,6 +215,12 @@ pub fn report_lines(r: &DayReport) -> String {
     if let Some(load) = &r.load {
         out.push_str(&detail("load", load));
     }
+    if let Some(rules) = &r.rules {
+        out.push_str(&detail("rules", rules));
+    }
+    if let Some(rules) = &r.report_rules {
+        out.push_str(&detail("report's rules", rules));
+    }
     let pushed = match (&r.file_pushed, r.notes.already_pushed_at) {
         (Some(file), Some(_)) => format!("{file} (already loaded; nothing new pushed)"),
         (Some(file), None) if r.notes.forced => format!("{file} (forced)"),

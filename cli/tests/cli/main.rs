@@ -1,6 +1,6 @@
 //! The `leganto` binary as people run it, in one test binary: `transform` and
 //! `rollover-report` against the Alma simulator, offline and on bad input; the operating
-//! commands (`rerun`, `status`, `delete-empty-courses`) against moto (S3, Step Functions,
+//! commands (`rerun`, `status`, `delete-empty-courses`, `rules`) against moto (S3, Step Functions,
 //! CloudFormation) and the Alma simulator; and AWS failing under them.
 //! Run with `--nocapture` to see each command's output as people see it.
 
@@ -13,6 +13,7 @@ mod delete_empty;
 mod doctor;
 mod progress;
 mod rerun;
+mod rules;
 mod status;
 mod transform;
 

@@ -254,6 +254,8 @@ async fn status_prints_where_the_day_page_is_and_open_saves_a_local_copy() {
         "error": "AlmaJobFailed", "file_pushed": "20261128092514.txt", "alma_job_status": "COMPLETED_FAILED",
         "alma_job_minutes": 12.5, "alma_calls": 35,
         "rollovers": {"found": 42, "not_found": 7, "ambiguous": 3},
+        "rules": {"origin": "s3", "location": "config/rules.toml", "version_id": "v7",
+                  "sha256": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
         "notes": {"brake": {"brake": "approved", "why": "60 DELETE rows", "by": "pat@example.edu"},
                   "forced": true}}"#;
     aws.put("reports/2026/11/28/figures.json", report).await;
@@ -297,6 +299,8 @@ async fn status_prints_where_the_day_page_is_and_open_saves_a_local_copy() {
         "    Alma's job             COMPLETED_FAILED, 12.5 min\n".to_string(),
         "    Alma calls             35\n".to_string(),
         "    rollovers              42 found, 7 not found, 3 ambiguous\n".to_string(),
+        "    rules                  config/rules.toml version v7 (sha256 0123456789ab…)\n"
+            .to_string(),
         "    note: held by the safety brake (60 DELETE rows); approved by pat@example.edu\n"
             .to_string(),
     ] {

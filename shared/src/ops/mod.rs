@@ -1,5 +1,5 @@
 //! Operating the deployed run: start a rerun, read a day's status, decide on a held day,
-//! clean out empty courses.
+//! clean out empty courses, check and push the institution rules.
 //!
 //! Plain functions over the S3 [`Store`](crate::store::Store), a Step Functions client and
 //! the [`AlmaClient`](crate::alma::AlmaClient); the `leganto` command only parses arguments
@@ -9,12 +9,14 @@ pub mod delete_empty;
 pub mod hold;
 pub mod preflight;
 pub mod rerun;
+pub mod rules;
 pub mod status;
 
 use crate::error::error_chain;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 
 use crate::alma::AlmaError;
+use crate::domain::RulesError;
 use crate::error::BoxError;
 use crate::store::StoreError;
 
@@ -57,6 +59,15 @@ pub enum OpsError {
     },
     #[error(transparent)]
     Alma(#[from] AlmaError),
+    /// A rules file (or the object in force) that is not valid rules: nothing was pushed.
+    #[error(transparent)]
+    RulesInvalid(RulesError),
+    /// Another push came between reading the rules in force and writing the new ones.
+    #[error(
+        "s3://{bucket}/config/rules.toml changed while pushing (someone else pushed): nothing \
+         was written; see leganto rules show, then push again"
+    )]
+    RulesChanged { bucket: String },
 }
 
 impl OpsError {

@@ -105,6 +105,7 @@ pub fn render(page: &Page<'_>) -> String {
             body {
                 main {
                     (header(page))
+                    (rules(page.figures))
                     (failure(page.figures))
                     (counts(page.figures))
                     (charts(page))
@@ -161,6 +162,22 @@ fn header(page: &Page<'_>) -> Markup {
             }
             @if let Some(url) = page.execution_url.and_then(href) {
                 " · " a href=(url) { "the execution in the console" }
+            }
+        }
+    }
+}
+
+/// Which institution rules the day followed, so a change of results can be matched with
+/// a change of rules (`leganto rules show`).
+fn rules(f: &DayReport) -> Markup {
+    html! {
+        @if let Some(rules) = &f.rules {
+            p.muted #rules {
+                "Rules: " (rules.to_string())
+                @if let Some(report) = &f.report_rules {
+                    "; the rollover report followed " (report.to_string())
+                    " (rules were pushed between the transform and the report)"
+                }
             }
         }
     }
@@ -629,6 +646,31 @@ mod tests {
         assert!(html.ends_with(
             "<p class=\"muted\">Made 2026-11-28 18:00 UTC at the end of the run.</p></main></body></html>\n"
         ));
+    }
+
+    #[test]
+    fn the_page_names_the_rules_the_day_followed() {
+        use crate::run::rules::{RulesOrigin, RulesVersion};
+        let mut f = figures();
+        assert!(
+            !render_with(&f, None).contains("id=\"rules\""),
+            "none known"
+        );
+        let version = |origin, id: Option<&str>, sha: &str| RulesVersion {
+            origin,
+            location: (origin == RulesOrigin::S3).then(|| "config/rules.toml".to_string()),
+            version_id: id.map(str::to_string),
+            sha256: sha.repeat(64),
+        };
+        f.rules = Some(version(RulesOrigin::S3, Some("v<1>"), "a"));
+        let html = render_with(&f, None);
+        assert!(html.contains(
+            "<p class=\"muted\" id=\"rules\">Rules: config/rules.toml version v&lt;1&gt; (sha256 aaaaaaaaaaaa…)</p>"
+        ), "{html}");
+        f.rules = Some(version(RulesOrigin::Shipped, None, "b"));
+        f.report_rules = Some(version(RulesOrigin::S3, Some("v2"), "c"));
+        let html = render_with(&f, None);
+        assert!(html.contains("Rules: shipped rules (sha256 bbbbbbbbbbbb…); the rollover report followed config/rules.toml version v2 (sha256 cccccccccccc…)"), "{html}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod outputs;
 pub mod preflight;
 pub mod receipt;
 pub mod report;
+pub mod rules;
 pub mod state;
 pub mod summary;
 

@@ -111,6 +111,10 @@ pub struct ReportOutput {
     /// of the day's delta (course-loading.md §8); absent for a full load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_since_baseline: Option<u64>,
+    /// The institution rules the report followed (its rollover exclusions): the
+    /// transform's, unless rules were pushed between the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<crate::run::rules::RulesVersion>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::hold::BrakeNote;
+use super::rules::RulesVersion;
 use super::state::RunState;
 use super::summary::TransformCounts;
 use super::Stage;
@@ -154,6 +155,14 @@ pub struct DayReport {
     /// of the report alone, a day known only from its summary).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loaded: Option<bool>,
+    /// The institution rules the day followed: the transform's, else the report's (absent
+    /// for a day from before rules were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<RulesVersion>,
+    /// The rules the rollover report followed, only when their text was not the
+    /// transform's: rules were pushed between the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_rules: Option<RulesVersion>,
 }
 
 impl DayReport {
@@ -187,6 +196,8 @@ impl DayReport {
             timings: Vec::new(),
             notes: Notes::default(),
             loaded: None,
+            rules: None,
+            report_rules: None,
         }
     }
 
@@ -218,6 +229,7 @@ impl DayReport {
         r.add_transform(state);
         r.add_push(state);
         r.add_alma_job(state);
+        r.add_report_rules(state);
         r.rollovers = state.report.as_ref().map(|report| Rollovers {
             found: report.rollovers,
             not_found: report.not_found,
@@ -265,6 +277,7 @@ impl DayReport {
         self.notes.deletes_unclear = number(&details["deletes"]["suppressed_unclear"]).unwrap_or(0);
         self.alma_calls = number(&details["alma_calls"]);
         self.load = serde_json::from_value(summary["load"].clone()).ok();
+        self.rules = serde_json::from_value(summary["rules"].clone()).unwrap_or_default();
     }
 
     fn add_transform(&mut self, state: &RunState) {
@@ -282,6 +295,9 @@ impl DayReport {
         if t.load.is_some() {
             self.load = t.load.clone();
         }
+        if t.rules.is_some() {
+            self.rules = t.rules.clone();
+        }
         self.notes.brake = BrakeNote::of(&t.brake, state.hold.as_ref(), self.dry_run);
     }
 
@@ -291,6 +307,19 @@ impl DayReport {
         self.notes.already_pushed_at = push.already_there.then_some(push.pushed_at);
         self.notes.forced = push.forced;
         self.notes.deletes_dropped_at_push = push.deletes_dropped_at_push;
+    }
+
+    /// The report's rules: the day's when the transform's are unknown (a rerun of the
+    /// report alone), noted apart when their text differs.
+    fn add_report_rules(&mut self, state: &RunState) {
+        let Some(report) = state.report.as_ref().and_then(|r| r.rules.as_ref()) else {
+            return;
+        };
+        match &self.rules {
+            None => self.rules = Some(report.clone()),
+            Some(day) if day.sha256 != report.sha256 => self.report_rules = Some(report.clone()),
+            Some(_) => {}
+        }
     }
 
     fn add_alma_job(&mut self, state: &RunState) {
@@ -533,6 +562,51 @@ mod tests {
             "full load (no earlier day to compare with)"
         );
         assert_eq!(DayReport::from_summary(&json!({})), None);
+    }
+
+    #[test]
+    fn the_day_names_its_rules_from_the_state_or_the_summary_and_notes_a_report_s_other_rules() {
+        let rules = |id: &str, sha: &str| json!({"origin": "s3", "location": "config/rules.toml", "version_id": id, "sha256": sha});
+        let summary = json!({"run_date": "2026-11-28", "rules": rules("v1", "aa")});
+        let from_summary = DayReport::from_summary(&summary).unwrap();
+        assert_eq!(
+            from_summary.rules.unwrap().version_id.as_deref(),
+            Some("v1")
+        );
+        let old = json!({"run_date": "2026-11-28"});
+        assert_eq!(DayReport::from_summary(&old).unwrap().rules, None);
+
+        let transform = json!({"loader_key": "k", "loader_file_name": "f", "summary_key": "s",
+            "rejects_key": "r", "rules": rules("v2", "bb")});
+        let report = |r: Value| {
+            json!({"report_key": "k", "report_file_name": "f", "rollovers": 0, "not_found": 0,
+                   "ambiguous": 0, "rules": r})
+        };
+        let of = |state: Value| {
+            DayReport::of(date(), &RunState::from_value(&state), Some(&summary), now())
+        };
+        let same = of(json!({"transform": transform, "report": report(rules("v3", "bb"))}));
+        assert_eq!(same.rules.unwrap().version_id.as_deref(), Some("v2"));
+        assert_eq!(
+            same.report_rules, None,
+            "the same text under another version"
+        );
+        let other = of(json!({"transform": transform, "report": report(rules("v4", "cc"))}));
+        assert_eq!(
+            other.report_rules.unwrap().version_id.as_deref(),
+            Some("v4")
+        );
+        let report_alone = DayReport::of(
+            date(),
+            &RunState::from_value(&json!({"report": report(rules("v5", "dd"))})),
+            None,
+            now(),
+        );
+        assert_eq!(
+            report_alone.rules.unwrap().version_id.as_deref(),
+            Some("v5")
+        );
+        assert_eq!(report_alone.report_rules, None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::delta::Load;
 use crate::domain::RunSummary;
 use crate::run::limits::{self, capped};
+use crate::run::rules::RulesVersion;
 
 /// Where the warnings cut from the state are found.
 pub const MORE_WARNINGS: &str = "all of them in run-summary.json";
@@ -87,6 +88,10 @@ pub struct TransformOutput {
     /// A delta or a full file (a summary from before delta loads reads as absent).
     #[serde(default)]
     pub load: Option<Load>,
+    /// The institution rules the day followed (a summary from before rules were kept in
+    /// the bucket reads as absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<RulesVersion>,
 }
 
 impl TransformOutput {

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use tokio::sync::OnceCell;
 
 use crate::alma::{AlmaClient, AlmaClientConfig, CourseCache};
 use crate::config::{self, Config};
 use crate::domain::Rules;
+use crate::run::rules::{self, RulesLoadError, RulesVersion};
 use crate::secrets::{self, AlmaApiKey, SecretCache, SecretPurpose, SecretValue, SlackWebhookUrl};
 #[cfg(feature = "sftp")]
 use crate::sftp::SftpClient;
@@ -39,7 +39,6 @@ pub struct StepContext {
     cem_sftp_login: SecretCache<SftpLogin>,
     alma_sftp_login: SecretCache<SftpLogin>,
     slack_webhook_url: SecretCache<SlackWebhookUrl>,
-    rules: OnceCell<Arc<Rules>>,
     /// One HTTP client (connection pool, TLS set-up) for every invocation of a warm Lambda.
     http: std::sync::OnceLock<reqwest::Client>,
     clock: Clock,
@@ -81,7 +80,6 @@ impl StepContext {
             cem_sftp_login: SecretCache::default(),
             alma_sftp_login: SecretCache::default(),
             slack_webhook_url: SecretCache::default(),
-            rules: OnceCell::new(),
             http: std::sync::OnceLock::new(),
             clock: Arc::new(Utc::now),
             slack_timeout: crate::slack::DEFAULT_TIMEOUT,
@@ -158,23 +156,21 @@ impl StepContext {
             .await?)
     }
 
-    /// Institution rules: `RULES_FILE`, else the shipped default.
-    pub fn rules(&self) -> Result<Arc<Rules>, StepError> {
-        if let Some(rules) = self.rules.get() {
-            return Ok(Arc::clone(rules));
-        }
-        let rules = match &self.config.rules_file {
-            Some(path) => Rules::load(path),
-            None => Rules::asu(),
-        }
-        .map_err(|e| StepError::InvalidInput {
-            message: format!("the institution rules cannot be loaded: {e}"),
-            source: Some(Box::new(e)),
-        })?;
-        let rules = Arc::new(rules);
-        // Another invocation may have set it meanwhile; either copy is the same.
-        let _ = self.rules.set(Arc::clone(&rules));
-        Ok(rules)
+    /// The institution rules this invocation follows, and their version: `RULES_FILE` when
+    /// set, else `config/rules.toml` in the bucket, else the shipped rules.
+    ///
+    /// Read on every invocation, never kept by a warm Lambda: the object is a few KB and
+    /// compiles in well under a millisecond, so one GetObject is cheaper than any cache
+    /// that could serve yesterday's term codes to today's run after a push.
+    pub async fn rules(&self) -> Result<(Rules, RulesVersion), StepError> {
+        let loaded = rules::load(&self.store, self.config.rules_file.as_deref()).await;
+        loaded.map_err(|e| match e {
+            RulesLoadError::Store(e) => e.into(),
+            RulesLoadError::Rules(e) => StepError::InvalidInput {
+                message: format!("the institution rules cannot be loaded: {e}"),
+                source: Some(Box::new(e)),
+            },
+        })
     }
 
     /// A fresh Alma client per invocation for a step that calls Alma alone (the whole

@@ -96,7 +96,7 @@ pub async fn run(
     let day = input.run.day();
     let export_key = export_key(ctx, &day, input.pull.as_ref()).await?;
     let mut export = spool_export(ctx, &export_key).await?;
-    let rules = ctx.rules()?;
+    let (rules, rules_version) = ctx.rules().await?;
     let cache =
         resume::resumable_cache(ctx, &day, PushSide::AfterPush, AlmaCaller::Alone, None).await?;
     let caches = load_caches(ctx, &input, &cache).await?;
@@ -143,5 +143,6 @@ pub async fn run(
         excluded: counts.excluded,
         api_calls: summary.alma_calls,
         new_since_baseline,
+        rules: Some(rules_version),
     }))
 }

@@ -58,6 +58,13 @@ fn the_whole_state_of_the_worst_day_stays_far_under_the_limit() {
         warnings,
     };
 
+    // S3 allows version ids of up to 1,024 bytes; RULES_FILE is a path of up to 4,096.
+    let rules = crate::run::rules::RulesVersion {
+        origin: crate::run::rules::RulesOrigin::File,
+        location: Some(nasty(4096 / 11)),
+        version_id: Some("v".repeat(1024)),
+        sha256: "0".repeat(64),
+    };
     let transform = TransformOutput {
         loader_key: key("alma/2026/11/28/"),
         loader_file_name: "f".repeat(1008),
@@ -89,6 +96,7 @@ fn the_whole_state_of_the_worst_day_stays_far_under_the_limit() {
             reason: Some(nasty(5000)),
             since: None,
         }),
+        rules: Some(rules.clone()),
     }
     .bounded(2026);
 
@@ -145,6 +153,7 @@ fn the_whole_state_of_the_worst_day_stays_far_under_the_limit() {
         excluded: u64::MAX,
         api_calls: u64::MAX,
         new_since_baseline: Some(u64::MAX),
+        rules: Some(rules.clone()),
     };
 
     // A Catch keeps the Lambda's error as JSON text, escaped once more in the state.

@@ -144,7 +144,7 @@ pub async fn run(
     let day = input.run.day();
     let export_key = export_key(ctx, &day, input.pull.as_ref()).await?;
     let mut reader = spool_export(ctx, &export_key).await?;
-    let rules = ctx.rules()?;
+    let (rules, rules_version) = ctx.rules().await?;
     let cache =
         resume::resumable_cache(ctx, &day, PushSide::BeforePush, AlmaCaller::Alone, None).await?;
     let today = TodaysCourses::read(ctx, &input.run, &mut reader, &rules).await?;
@@ -157,7 +157,8 @@ pub async fn run(
     let made_at = ctx.now();
     let checked_at = checks_made_at(&cache, made_at);
     let local = made_at.with_timezone(&ctx.config.time_zone);
-    let output = transform_output(ctx, &input.run, &day, &pass, load, &local).await?;
+    let mut output = transform_output(ctx, &input.run, &day, &pass, load, &local).await?;
+    output.rules = Some(rules_version);
     let document = SummaryDocument {
         output: &output,
         run_date: input.run.run_date.to_string(),
@@ -312,6 +313,7 @@ async fn transform_output(
         years_needed,
         brake,
         load: Some(load),
+        rules: None,
     })
 }
 
@@ -467,6 +469,7 @@ mod tests {
                 reason: Some("r".repeat(100)),
                 since: None,
             }),
+            rules: None,
         }
         .bounded(2026);
         assert_eq!(output.warnings.len(), limits::LIST_ITEMS + 1);

@@ -11,4 +11,5 @@ mod iam;
 mod one_day;
 mod preflight;
 mod resume;
+mod rules;
 mod support;

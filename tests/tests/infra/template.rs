@@ -395,26 +395,48 @@ fn the_bucket_is_encrypted_private_tls_only_and_expires_files_after_the_retentio
             "{flag}"
         );
     }
-    // Every day's prefix expires after RetentionDays; state/ (the baseline) never does.
+    // Every day's prefix expires after RetentionDays; state/ (the baseline) and config/
+    // (the rules) never do. The bucket is versioned (the rules' versions): every old copy
+    // goes a day after it stops being current, but the 100 newest of the rules.
+    assert_eq!(
+        scalar(&bucket["VersioningConfiguration"]["Status"]).as_deref(),
+        Some("Enabled")
+    );
     let Yaml::Sequence(rules) = &bucket["LifecycleConfiguration"]["Rules"] else {
         panic!("lifecycle rules");
     };
     let mut prefixes = BTreeSet::new();
+    let mut old_copies_go = BTreeSet::new();
     for rule in rules {
         assert_eq!(scalar(&rule["Status"]).as_deref(), Some("Enabled"));
-        let (tag, parameter) = untag(&rule["ExpirationInDays"]);
-        assert_eq!(
-            (tag.as_deref(), parameter.as_str()),
-            (Some("!Ref"), Some("RetentionDays"))
-        );
-        prefixes.insert(scalar(&rule["Prefix"]).expect("each rule names its prefix"));
+        let prefix = scalar(&rule["Prefix"]).expect("each rule names its prefix");
+        if let Some(days) = rule.get("ExpirationInDays") {
+            let (tag, parameter) = untag(days);
+            assert_eq!(
+                (tag.as_deref(), parameter.as_str()),
+                (Some("!Ref"), Some("RetentionDays"))
+            );
+            prefixes.insert(prefix.clone());
+        }
+        if let Some(noncurrent) = rule.get("NoncurrentVersionExpiration") {
+            assert_eq!(
+                number(noncurrent.get("NoncurrentDays")),
+                Some(1),
+                "{prefix}"
+            );
+            let kept = number(noncurrent.get("NewerNoncurrentVersions"));
+            assert_eq!(kept, (prefix == "config/").then_some(100), "{prefix}");
+            old_copies_go.insert(prefix.clone());
+        }
+        if prefix.is_empty() {
+            assert_eq!(rule["ExpiredObjectDeleteMarker"].as_bool(), Some(true));
+        }
     }
-    assert_eq!(
-        prefixes,
-        ["alma/", "cache/", "cem/", "dry-run/", "locks/", "reports/"]
-            .map(String::from)
-            .into()
-    );
+    let days = ["alma/", "cache/", "cem/", "dry-run/", "locks/", "reports/"];
+    assert_eq!(prefixes, days.map(String::from).into());
+    let mut every_prefix: BTreeSet<String> = days.map(String::from).into();
+    every_prefix.extend(["state/".to_string(), "config/".to_string()]);
+    assert_eq!(old_copies_go, every_prefix, "old copies of every prefix go");
     assert_eq!(
         number(get(&template, &["Parameters", "RetentionDays", "Default"])),
         Some(42)
@@ -649,6 +671,9 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
             ("s3:PutObject", "cache/*/answers/*"),
             ("s3:GetObject", "dry-run/*/cache/answers/*"),
             ("s3:PutObject", "dry-run/*/cache/answers/*"),
+            // The institution rules in force.
+            ("s3:GetObject", "config/rules.toml"),
+            ("s3:ListBucket", "config/*"),
         ],
     ),
     (
@@ -711,6 +736,9 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
             ("s3:PutObject", "dry-run/*/reports/rollover_*"),
             ("s3:PutObject", "cache/*/answers/*"),
             ("s3:PutObject", "dry-run/*/cache/answers/*"),
+            // The institution rules in force (rollover exclusions).
+            ("s3:GetObject", "config/rules.toml"),
+            ("s3:ListBucket", "config/*"),
         ],
     ),
     (
@@ -845,6 +873,33 @@ fn each_function_may_touch_only_the_key_prefixes_its_step_uses() {
     );
 }
 
+/// The functions that follow the institution rules, and no other, may read them.
+const READ_RULES: [&str; 2] = ["Transform", "RolloverReport"];
+
+#[test]
+fn only_the_transform_and_the_rollover_report_may_read_or_list_config() {
+    let template = template();
+    for step in STEPS {
+        let function = format!("{step}Function");
+        let on_config: BTreeSet<String> = s3_grants(&template, &function)
+            .into_iter()
+            .filter(|(action, pattern)| match action.as_str() {
+                "s3:ListBucket" => iam_match(pattern, "config/rules.toml"),
+                _ => iam_match(pattern, "config/rules.toml") || iam_match(pattern, "config/x"),
+            })
+            .map(|(action, _)| action)
+            .collect();
+        // Read and listed (S3's 404 when there are none) by the two that follow the rules;
+        // written by no function: only a person changes them, with `leganto rules push`.
+        let expected: BTreeSet<String> = if READ_RULES.contains(&step) {
+            ["s3:GetObject", "s3:ListBucket"].map(String::from).into()
+        } else {
+            BTreeSet::new()
+        };
+        assert_eq!(on_config, expected, "{function}: its grants on config/");
+    }
+}
+
 #[test]
 fn no_function_may_touch_the_whole_bucket_or_list_it_unfiltered() {
     let template = template();
@@ -891,6 +946,7 @@ fn a_function_that_reads_keys_may_list_them_so_a_missing_key_is_not_found() {
 
 #[test]
 fn the_day_keys_the_code_uses_fall_under_the_grants_of_the_steps_that_use_them() {
+    use leganto_shared::run::rules::RULES_KEY;
     use leganto_shared::store::DayKeys;
     let template = template();
     let day = DayKeys::new(chrono::NaiveDate::from_ymd_opt(2026, 11, 28).expect("date"));
@@ -914,6 +970,11 @@ fn the_day_keys_the_code_uses_fall_under_the_grants_of_the_steps_that_use_them()
         ("Transform", "s3:PutObject", loader.clone()),
         ("Transform", "s3:PutObject", day.rejects()),
         ("Transform", "s3:PutObject", day.run_summary()),
+        // The rules in force, and S3's 404 when there are none.
+        ("Transform", "s3:GetObject", RULES_KEY.to_string()),
+        ("Transform", "s3:ListBucket", RULES_KEY.to_string()),
+        ("RolloverReport", "s3:GetObject", RULES_KEY.to_string()),
+        ("RolloverReport", "s3:ListBucket", RULES_KEY.to_string()),
         ("Plan", "s3:GetObject", day.run_summary()),
         ("Plan", "s3:ListBucket", day.run_summary()),
         ("Plan", "s3:ListBucket", day.alma_prefix()),

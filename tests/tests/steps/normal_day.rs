@@ -68,6 +68,15 @@ async fn a_normal_day_runs_from_the_pull_to_the_slack_summary() {
         serde_json::from_slice(&world.s3_get("reports/2026/11/28/run-summary.json").await).unwrap();
     assert_eq!(summary["loader_key"], loader_key.as_str());
     assert_eq!(summary["details"]["rows_read"], 3000);
+    // No rules in the bucket: the shipped ones, named by their digest.
+    let shipped = leganto_shared::run::receipt::sha256_hex(
+        leganto_shared::domain::rules::ASU_RULES_TOML.as_bytes(),
+    );
+    assert_eq!(
+        summary["rules"],
+        serde_json::json!({"origin": "shipped", "sha256": shipped})
+    );
+    assert_eq!(transform["rules"], summary["rules"]);
     let years = transform["years_needed"].as_array().unwrap().clone();
     assert!(!years.is_empty(), "{transform}");
     // The first day loaded: the safety brake has no day to compare rows with, says so, and
