@@ -202,6 +202,8 @@ async fn newest_export(
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The step's answer, used here with or without the `sftp` feature.
+    use crate::run::outputs::PullOutput;
     use chrono::{DateTime, NaiveDate};
 
     fn file(name: &str, mtime: Option<i64>) -> RemoteFile {

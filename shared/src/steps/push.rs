@@ -560,6 +560,8 @@ fn pushed_output(
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The step's answer, used here with or without the `sftp` feature.
+    use crate::run::outputs::PushOutput;
 
     fn row(code: &str, section: &str, year: &str, operation: &str) -> String {
         let mut fields = vec![""; LOADER_COLUMNS.len()];
