@@ -162,7 +162,9 @@ impl Faults {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Fault>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -174,7 +176,10 @@ fn internal_error(path: &str) -> Response {
          <Resource>{path}</Resource><RequestId>FAULT</RequestId></Error>"
     );
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
     (StatusCode::INTERNAL_SERVER_ERROR, headers, body).into_response()
 }
 

@@ -98,7 +98,11 @@ async fn a_failed_receipt_write_retried_by_the_state_machine_leaves_one_file() {
     .await;
 
     assert_succeeded(&execution);
-    assert_eq!(stack.host.faults.pending(), 0, "every planted failure was met");
+    assert_eq!(
+        stack.host.faults.pending(),
+        0,
+        "every planted failure was met"
+    );
     let push = visits
         .iter()
         .find(|v| v.name == "Push to Alma SFTP")
