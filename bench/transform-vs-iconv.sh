@@ -59,7 +59,7 @@ best_of() {
 bytes=$(stat -c %s "$CEM")
 rows=$(($(wc -l <"$CEM") - 1))
 echo "measuring iconv, leganto transform and the Lambda's passes, best of $RUNS each" >&2
-# Through a shell's redirection, as the iconv figures in the README were taken.
+# Through a shell's redirection, as the iconv figures in docs/performance.md were taken.
 read -r c_iconv _ < <(best_of sh -c 'iconv -f WINDOWS-1252 -t UTF-8 "$0" >"$1"' "$CEM" "$OUT/iconv.txt")
 read -r c_cli kb_cli < <(best_of "$LEGANTO" transform --input "$CEM" --output "$OUT/alma.txt")
 read -r c_lambda kb_lambda < <(best_of "$PASSES" "$CEM" "$OUT/alma-passes.txt")

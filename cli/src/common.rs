@@ -26,7 +26,8 @@ use crate::progress::Bars;
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  2  usage: an unknown command, flag or value (clap)
+  2  usage: an unknown command, flag or value (clap), or rerun's --full with a stage
+     after transform
   3  input: the CEM export or a --plan file cannot be used, S3 lacks the day's files a
      rerun needs, another execution is running the day, the day approve/reject names
      is not held, or another rules push came first

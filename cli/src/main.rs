@@ -11,7 +11,7 @@ mod progress;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -52,6 +52,18 @@ enum Command {
 async fn main() -> std::process::ExitCode {
     common::init_tracing();
     let cli = Cli::parse();
+    if let Command::Rerun(args) = &cli.command {
+        if let Some(conflict) = args.conflict() {
+            // A usage error like clap's own (exit 2, rerun's usage), before any AWS call.
+            let mut cli = Cli::command();
+            cli.build();
+            let kind = clap::error::ErrorKind::ArgumentConflict;
+            match cli.find_subcommand_mut("rerun") {
+                Some(rerun) => rerun.error(kind, conflict).exit(),
+                None => cli.error(kind, conflict).exit(),
+            }
+        }
+    }
     let result = match cli.command {
         Command::Transform(args) => commands::transform::run(args).await,
         Command::RolloverReport(args) => commands::rollover::run(args).await,

@@ -108,7 +108,7 @@ def main():
     for problem in problems:
         print(f"pins: {problem}", file=sys.stderr)
     if problems:
-        print(f"pins: {len(problems)} problem(s); see the README's set-up section on locks", file=sys.stderr)
+        print(f"pins: {len(problems)} problem(s); see docs/development.md, 'What is pinned, and how to upgrade a tool'", file=sys.stderr)
         return 1
     print("pins: every tool pinned (pip locks with hashes, npm ci, an exact Rust release)")
     return 0

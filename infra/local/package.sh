@@ -34,7 +34,7 @@ fi
 target="${CARGO_TARGET_DIR:-target}"
 build_dir="$target/sam/build"
 
-# Cross-crate LTO made linking each of the nine Lambdas take minutes on a 2-core machine.
+# Cross-crate LTO made linking each of the eleven Lambdas take minutes on a 2-core machine.
 # This check proves the functions build and link for Lambda, which the profile's LTO
 # setting does not change; a deploy's `sam build` keeps the workspace profile (thin LTO).
 export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16

@@ -56,7 +56,7 @@ pub struct Args {
     #[arg(long)]
     force: bool,
     /// Send Alma every course, not only the changes since the last loaded day (a delta);
-    /// needs a stage up to `transform`, which makes the file.
+    /// only with --from pull or --from transform, which make the file (refused otherwise).
     #[arg(long)]
     full: bool,
     /// Follow the execution state by state; exit non-zero unless it succeeds.
@@ -67,6 +67,23 @@ pub struct Args {
     poll_seconds: u64,
     #[command(flatten)]
     deployment: Deployment,
+}
+
+impl Args {
+    /// What clap cannot check alone: `--full` only with a stage that makes the loader file.
+    /// From `push` on, the day's file already exists, and `--full` would be ignored.
+    pub fn conflict(&self) -> Option<String> {
+        if !self.full || matches!(self.from, StartAt::Pull | StartAt::Transform) {
+            return None;
+        }
+        let stage = Stage::from(self.from).name();
+        Some(format!(
+            "the argument '--full' cannot be used with '--from {stage}': --full makes a full \
+             loader file, and only --from pull or --from transform make one (from {stage} \
+             the day's file is the one transform already made); rerun with --from transform \
+             --full"
+        ))
+    }
 }
 
 pub async fn run(args: Args) -> Result<(), Fatal> {

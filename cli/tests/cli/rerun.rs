@@ -434,3 +434,59 @@ async fn rerun_with_force_says_so_in_the_input_and_the_execution_name() {
     let input: serde_json::Value = serde_json::from_str(described.input().unwrap()).unwrap();
     assert_eq!(input["force"], true);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn full_is_refused_from_a_stage_that_does_not_make_the_file_and_nothing_starts() {
+    let aws = Aws::start().await;
+    let machine = aws.machine("leganto-pass", PASSING).await;
+    // Everything every stage needs is there: only the flags decide.
+    aws.put("cem/2026/11/28/leganto_export_20261128.csv", "header\n")
+        .await;
+    aws.put("reports/2026/11/28/run-summary.json", "{}").await;
+    aws.put("alma/2026/11/28/20261128092514.txt", "loader\r\n")
+        .await;
+    let base = [
+        "rerun",
+        "--run-date",
+        RUN_DATE,
+        "--full",
+        "--state-machine",
+        &machine,
+        "--bucket",
+        BUCKET,
+    ];
+
+    for stage in ["push", "wait_for_alma", "rollover_report"] {
+        let o = aws.leganto(&[&base[..], &["--from", stage]].concat()).await;
+        assert_eq!(o.status.code(), Some(2), "{stage}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!(
+                "the argument '--full' cannot be used with '--from {stage}'"
+            )) && err.contains("only --from pull or --from transform make one"),
+            "{err}"
+        );
+        assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    }
+    assert_eq!(execution_count(&aws, &machine).await, 0);
+
+    // From transform it makes a full file: the input and the name say so.
+    let o = aws
+        .leganto(&[&base[..], &["--from", "transform"]].concat())
+        .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let arn = field(&stdout(&o), "execution").unwrap();
+    let described = aws
+        .sfn()
+        .describe_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(described
+        .name()
+        .unwrap()
+        .starts_with("rerun-2026-11-28-transform-full-"));
+    let input: serde_json::Value = serde_json::from_str(described.input().unwrap()).unwrap();
+    assert_eq!(input["full"], true);
+}

@@ -39,7 +39,7 @@ struct Args {
     /// The CEM export to load [default: the sample day's].
     #[arg(long)]
     cem: Option<PathBuf>,
-    /// The courses Alma holds at the start, as ../shared/data/sample/alma_courses.json
+    /// The courses Alma holds at the start, as tests/fixtures/sample/alma_courses.json
     /// [default: the sample day's].
     #[arg(long)]
     alma_courses: Option<PathBuf>,

@@ -6,5 +6,6 @@ mod definition;
 mod executions;
 mod lint;
 mod next_steps;
+mod parameter_table;
 mod support;
 mod template;
