@@ -6,4 +6,5 @@ pub mod doctor;
 pub mod rerun;
 pub mod rollover;
 pub mod status;
+pub mod status_json;
 pub mod transform;
