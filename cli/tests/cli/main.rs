@@ -13,6 +13,7 @@ mod delete_empty;
 mod doctor;
 mod progress;
 mod rerun;
+mod stack;
 mod status;
 mod transform;
 
