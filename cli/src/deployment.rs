@@ -221,7 +221,9 @@ fn shown(path: &Path) -> String {
 /// `env`'s settings in samconfig.toml's text: `[env.deploy.parameters]` over
 /// `[env.global.parameters]`, as SAM reads them; `None` when the file has neither table.
 pub fn read_samconfig(text: &str, env: &str) -> Result<Option<SamSettings>, String> {
-    let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
     let parameters = |command: &str| {
         doc.get(env)
             .and_then(|t| t.get(command))

@@ -39,10 +39,14 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
     let files = status::day_files(&deployment.store(), run_date)
         .await
         .map_err(fatal)?;
-    let executions =
-        status::executions_for_day(&deployment.sfn(), &deployment.state_machine_arn, run_date, tz)
-            .await
-            .map_err(fatal)?;
+    let executions = status::executions_for_day(
+        &deployment.sfn(),
+        &deployment.state_machine_arn,
+        run_date,
+        tz,
+    )
+    .await
+    .map_err(fatal)?;
     let page_key = DayKeys::new(run_date).day_page();
     let has_page = files.other_reports.iter().any(|o| o.key == page_key);
     let region = page::console_region(
@@ -93,7 +97,10 @@ fn print_json(
 /// The day page's S3 URI and, when the region is known, its console link.
 fn page_location(bucket: &str, page_key: &str, region: Option<&str>) -> (String, Option<String>) {
     let uri = format!("s3://{bucket}/{page_key}");
-    (uri, region.map(|r| page::s3_console_url(r, bucket, page_key)))
+    (
+        uri,
+        region.map(|r| page::s3_console_url(r, bucket, page_key)),
+    )
 }
 
 /// Where the day page is: its S3 URI and console link, or that there is none yet.

@@ -87,7 +87,12 @@ async fn status_and_rerun_find_the_stack_through_samconfig_with_no_flags() {
     assert!(o.status.success(), "{}", stderr(&o));
 
     // No --run-date: today where the stack's library is (its TimeZone parameter).
-    let o = output_of(leganto_in(dir.path(), &aws, &["status", "--output", "json"])).await;
+    let o = output_of(leganto_in(
+        dir.path(),
+        &aws,
+        &["status", "--output", "json"],
+    ))
+    .await;
     assert!(o.status.success(), "{}", stderr(&o));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let today = chrono::Utc::now()
@@ -106,7 +111,11 @@ async fn status_and_rerun_find_the_stack_through_samconfig_with_no_flags() {
     ))
     .await;
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("rerun-2026-11-28-transform-"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("rerun-2026-11-28-transform-"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -117,9 +126,18 @@ async fn a_flag_or_environment_variable_wins_over_samconfig_and_a_wrong_name_say
     let dir = samconfig_dir("leganto-prod");
 
     // dev names a stack that was never deployed.
-    let o = output_of(leganto_in(dir.path(), &aws, &["status", "--config-env", "dev"])).await;
+    let o = output_of(leganto_in(
+        dir.path(),
+        &aws,
+        &["status", "--config-env", "dev"],
+    ))
+    .await;
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
-    assert!(stderr(&o).contains("stack \"leganto-dev\""), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("stack \"leganto-dev\""),
+        "{}",
+        stderr(&o)
+    );
 
     let mut cmd = leganto_in(dir.path(), &aws, &["status", "--config-env", "dev"]);
     cmd.env("LEGANTO_STACK", "leganto-prod");
@@ -130,11 +148,24 @@ async fn a_flag_or_environment_variable_wins_over_samconfig_and_a_wrong_name_say
     cmd.env("LEGANTO_STACK", "leganto-prod");
     let o = output_of(cmd).await;
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
-    assert!(stderr(&o).contains("stack \"no-such-stack\""), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("stack \"no-such-stack\""),
+        "{}",
+        stderr(&o)
+    );
 
-    let o = output_of(leganto_in(dir.path(), &aws, &["status", "--config-env", "staging"])).await;
+    let o = output_of(leganto_in(
+        dir.path(),
+        &aws,
+        &["status", "--config-env", "staging"],
+    ))
+    .await;
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
-    assert!(stderr(&o).contains("no environment \"staging\""), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no environment \"staging\""),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

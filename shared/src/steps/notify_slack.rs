@@ -317,7 +317,10 @@ mod tests {
             text.contains("leganto approve --stack leganto-prod --run-date 2026-11-28"),
             "{text}"
         );
-        assert!(text.contains("leganto reject --stack leganto-prod --run-date 2026-11-28"), "{text}");
+        assert!(
+            text.contains("leganto reject --stack leganto-prod --run-date 2026-11-28"),
+            "{text}"
+        );
     }
 
     #[test]
