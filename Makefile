@@ -26,7 +26,8 @@ check-style:
 # ARGS="--cem FILE --alma-courses FILE --run-date D --alma-rate N --alma-latency-ms N
 #       --alma-loader-every SECONDS --out DIR --keep" for a day of your own
 # (`cargo run -p leganto-tests --bin sandbox -- --help`). --alma-loader-every runs Alma's
-# course loader on a schedule rather than on each new file; with --keep, DIR/env.sh exports
+# course loader on a schedule rather than on each new file; with --keep, DIR/samconfig.toml
+# names the stack for `leganto` run in DIR, and DIR/env.sh exports AWS's settings and
 # CEM_SFTP_DIR, where the next day's export goes for `leganto rerun --from pull`.
 sandbox: setup
 	$(CARGO) run -q -p leganto-tests --bin sandbox -- $(ARGS)

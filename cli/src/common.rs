@@ -1,13 +1,11 @@
 //! What the commands share: rules, the Alma client and cache, atomic output files,
-//! summaries, the deployment the operating commands talk to, and the failures that end a
-//! run with one stderr line and an exit code.
+//! summaries, and the failures that end a run with one stderr line and an exit code. The
+//! deployment the operating commands talk to is found in `crate::deployment`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use aws_config::SdkConfig;
-use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use leganto_shared::alma::{AlmaClient, AlmaClientConfig, CourseCache};
@@ -15,14 +13,15 @@ use leganto_shared::config::DEFAULT_TIME_ZONE;
 use leganto_shared::domain::loader::loader_file_name;
 use leganto_shared::domain::{RowReject, Rules, RunError, RunSummary};
 use leganto_shared::error::error_chain;
-use leganto_shared::ops::{sdk_detail, OpsError};
+use leganto_shared::ops::OpsError;
 use leganto_shared::pipeline::PipelineError;
-use leganto_shared::store::{Store, StoreError};
+use leganto_shared::store::StoreError;
 use serde::Serialize;
 
+pub use crate::deployment::{Deployment, Resolved};
 use crate::progress::Bars;
 
-/// The exit codes as `leganto --help` lists them; [`Fatal::exit_code`] gives 3 to 7.
+/// The exit codes as `leganto --help` lists them; [`Fatal::exit_code`] gives 3 to 8.
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
@@ -34,8 +33,14 @@ Exit codes:
   4  Alma: unreachable, key refused, quota spent, or a deletion failed
   5  settings: rules file, ALMA_API_KEY, no state machine, bucket or stack, or a failed
      doctor check
-  6  output: a file cannot be written, or the execution --wait followed did not succeed
-  7  AWS: an S3, Step Functions or CloudFormation call failed";
+  6  output: a file or stdout cannot be written
+  7  AWS: an S3, Step Functions or CloudFormation call failed
+  8  the execution `rerun --wait` followed ended FAILED, TIMED_OUT or ABORTED
+
+The operating commands find the stack as `sam deploy` does: --config-env NAME reads
+stack_name and region from ./samconfig.toml (or --config-file PATH); --stack, --region,
+--profile and LEGANTO_STACK, AWS_REGION, AWS_PROFILE win over it (flag > environment >
+samconfig.toml).";
 
 /// A failure that ends the run: one line for people, an exit code for scripts.
 #[derive(Debug)]
@@ -46,10 +51,13 @@ pub enum Fatal {
     Alma(String),
     /// Rules file, API key or arguments, or a failed preflight check (exit 5).
     Settings(String),
-    /// The output cannot be written, or the followed execution failed (exit 6).
+    /// The output cannot be written (exit 6).
     Output(String),
     /// An AWS service call failed or could not be made (exit 7).
     Aws(String),
+    /// The execution `--wait` followed did not succeed (exit 8): the command worked, the
+    /// run did not.
+    Followed(String),
 }
 
 impl Fatal {
@@ -60,6 +68,7 @@ impl Fatal {
             Fatal::Settings(_) => 5,
             Fatal::Output(_) => 6,
             Fatal::Aws(_) => 7,
+            Fatal::Followed(_) => 8,
         }
     }
 }
@@ -71,7 +80,8 @@ impl std::fmt::Display for Fatal {
             | Fatal::Alma(m)
             | Fatal::Settings(m)
             | Fatal::Output(m)
-            | Fatal::Aws(m) => {
+            | Fatal::Aws(m)
+            | Fatal::Followed(m) => {
                 // One line, whatever the source said.
                 f.write_str(&m.replace(['\r', '\n'], " "))
             }
@@ -328,168 +338,8 @@ pub fn write_rejects(path: &Path, rejects: &[RowReject]) -> Result<(), Fatal> {
     write_atomic(path, &bytes)
 }
 
-/// Which deployment to talk to: flags, else the environment, else the stack's outputs.
-#[derive(clap::Args, Debug, Clone)]
-pub struct Deployment {
-    /// The run's state machine [env: LEGANTO_STATE_MACHINE_ARN; else the stack's
-    /// StateMachineArn output].
-    #[arg(long, env = "LEGANTO_STATE_MACHINE_ARN", hide_env = true)]
-    state_machine: Option<String>,
-    /// The run's bucket [env: LEGANTO_BUCKET; else the stack's BucketName output].
-    #[arg(long, env = "LEGANTO_BUCKET", hide_env = true)]
-    bucket: Option<String>,
-    /// The deployed CloudFormation stack, read when the above are not given.
-    #[arg(
-        long,
-        env = "LEGANTO_STACK",
-        hide_env_values = true,
-        default_value = "leganto"
-    )]
-    stack: String,
-    /// The library's time zone, for dates and times [env: TIME_ZONE].
-    #[arg(long, env = leganto_shared::config::env::TIME_ZONE, hide_env = true, default_value_t = DEFAULT_TIME_ZONE)]
-    time_zone: Tz,
-}
-
-/// The deployment, resolved.
-pub struct Resolved {
-    pub sdk: SdkConfig,
-    pub state_machine_arn: String,
-    pub bucket: String,
-    pub time_zone: Tz,
-}
-
-/// Output keys of template.yaml's `Outputs`.
-const STATE_MACHINE_OUTPUT: &str = "StateMachineArn";
-const BUCKET_OUTPUT: &str = "BucketName";
-
-impl Deployment {
-    pub async fn resolve(&self) -> Result<Resolved, Fatal> {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let (mut state_machine_arn, mut bucket) = (self.state_machine.clone(), self.bucket.clone());
-        if state_machine_arn.is_none() || bucket.is_none() {
-            let outputs = stack_outputs(&sdk, &self.stack).await?;
-            let find = |key: &str| {
-                outputs
-                    .iter()
-                    .find(|(k, _)| k == key)
-                    .map(|(_, v)| v.clone())
-            };
-            state_machine_arn = state_machine_arn.or_else(|| find(STATE_MACHINE_OUTPUT));
-            bucket = bucket.or_else(|| find(BUCKET_OUTPUT));
-        }
-        let missing = |what: &str, flag: &str, env: &str, output: &str| {
-            Fatal::Settings(format!(
-                "no {what}: pass {flag}, set {env}, or deploy stack {:?} with output {output}",
-                self.stack
-            ))
-        };
-        let state_machine_arn = state_machine_arn.ok_or_else(|| {
-            missing(
-                "state machine",
-                "--state-machine ARN",
-                "LEGANTO_STATE_MACHINE_ARN",
-                STATE_MACHINE_OUTPUT,
-            )
-        })?;
-        let bucket = bucket
-            .ok_or_else(|| missing("bucket", "--bucket B", "LEGANTO_BUCKET", BUCKET_OUTPUT))?;
-        let time_zone = self.time_zone;
-        Ok(Resolved {
-            sdk,
-            state_machine_arn,
-            bucket,
-            time_zone,
-        })
-    }
-}
-
-/// Which deployment's bucket, for commands that need no state machine (`rules`): the
-/// flag, else the environment, else the stack's outputs.
-#[derive(clap::Args, Debug, Clone)]
-pub struct BucketArgs {
-    /// The run's bucket [env: LEGANTO_BUCKET; else the stack's BucketName output].
-    #[arg(long, env = "LEGANTO_BUCKET", hide_env = true)]
-    bucket: Option<String>,
-    /// The deployed CloudFormation stack, read when --bucket is not given.
-    #[arg(
-        long,
-        env = "LEGANTO_STACK",
-        hide_env_values = true,
-        default_value = "leganto"
-    )]
-    stack: String,
-    /// The library's time zone, for times [env: TIME_ZONE].
-    #[arg(long, env = leganto_shared::config::env::TIME_ZONE, hide_env = true, default_value_t = DEFAULT_TIME_ZONE)]
-    pub time_zone: Tz,
-}
-
-impl BucketArgs {
-    pub async fn store(&self) -> Result<Store, Fatal> {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let bucket = match &self.bucket {
-            Some(bucket) => bucket.clone(),
-            None => stack_outputs(&sdk, &self.stack)
-                .await?
-                .into_iter()
-                .find(|(k, _)| k == BUCKET_OUTPUT)
-                .map(|(_, v)| v)
-                .ok_or_else(|| {
-                    Fatal::Settings(format!(
-                        "no bucket: pass --bucket B, set LEGANTO_BUCKET, or deploy stack {:?} \
-                         with output {BUCKET_OUTPUT}",
-                        self.stack
-                    ))
-                })?,
-        };
-        Ok(Store::from_sdk_config(&sdk, bucket))
-    }
-}
-
-impl Resolved {
-    pub fn store(&self) -> Store {
-        Store::from_sdk_config(&self.sdk, &self.bucket)
-    }
-
-    pub fn sfn(&self) -> aws_sdk_sfn::Client {
-        aws_sdk_sfn::Client::new(&self.sdk)
-    }
-}
-
-/// The stack's outputs as (key, value).
-async fn stack_outputs(sdk: &SdkConfig, stack: &str) -> Result<Vec<(String, String)>, Fatal> {
-    let cfn = aws_sdk_cloudformation::Client::new(sdk);
-    let answer = cfn
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-        .map_err(|e| {
-            let detail = sdk_detail(&e);
-            // CloudFormation answers ValidationError for a stack that does not exist: a
-            // wrong name, not a failing service.
-            if e.code() == Some("ValidationError") {
-                Fatal::Settings(format!(
-                    "cannot read the outputs of stack {stack:?} ({detail}): pass \
-                     --state-machine and --bucket, or --stack with the deployed stack's name"
-                ))
-            } else {
-                Fatal::Aws(format!(
-                    "AWS: CloudFormation DescribeStacks failed for stack {stack:?} ({detail}): \
-                     {AWS_HINT}, or pass --state-machine and --bucket"
-                ))
-            }
-        })?;
-    Ok(answer
-        .stacks()
-        .iter()
-        .flat_map(|s| s.outputs())
-        .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
-        .collect())
-}
-
 /// What to look at when an AWS call fails.
-const AWS_HINT: &str = "check the AWS credentials, region and endpoint, and that the \
+pub const AWS_HINT: &str = "check the AWS credentials, region and endpoint, and that the \
                         deployment's state machine and bucket exist";
 
 /// An operating failure as the command reports it.

@@ -2,8 +2,12 @@
 //! Thin: parses arguments, dispatches to one module per command, maps failures to one
 //! stderr line and an exit code.
 
+// Before the modules: `println!` and `print!` below are the ones they use.
+#[macro_use]
+mod stdout;
 mod commands;
 mod common;
+mod deployment;
 mod progress;
 
 // mimalloc, not the system allocator: the row passes allocate a course per code and free

@@ -34,6 +34,8 @@ pub struct Config {
     pub rules_file: Option<PathBuf>,
     /// `CONSOLE_REGION`, else `AWS_REGION`: region for console links.
     pub console_region: Option<String>,
+    /// `STACK_NAME`: the deployed stack, named in the commands Slack gives.
+    pub stack_name: Option<String>,
     /// Alma's API and its course loader.
     pub alma: AlmaSettings,
     /// The report e-mail.
@@ -59,6 +61,8 @@ pub mod env {
     pub const TIME_ZONE: &str = "TIME_ZONE";
     pub const RULES_FILE: &str = "RULES_FILE";
     pub const CONSOLE_REGION: &str = "CONSOLE_REGION";
+    /// The stack's name (`AWS::StackName`), for the `leganto --stack` commands Slack gives.
+    pub const STACK_NAME: &str = "STACK_NAME";
     /// Set by AWS in every Lambda function.
     pub const AWS_REGION: &str = "AWS_REGION";
 
@@ -140,6 +144,7 @@ impl Config {
                 .collect(),
             time_zone: lookup.time_zone(env::TIME_ZONE, DEFAULT_TIME_ZONE)?,
             rules_file: lookup.optional(env::RULES_FILE).map(PathBuf::from),
+            stack_name: lookup.optional(env::STACK_NAME),
             console_region: lookup
                 .optional(env::CONSOLE_REGION)
                 .or_else(|| lookup.optional(env::AWS_REGION)),

@@ -50,9 +50,65 @@ pub fn next_step(error_name: &str) -> &'static str {
         .unwrap_or(OTHERWISE)
 }
 
+/// The `leganto` commands that talk to a deployed stack, so need to be told which.
+const STACK_COMMANDS: [&str; 5] = ["rerun", "approve", "reject", "status", "doctor"];
+
+/// `text` with `--stack STACK` after each `leganto rerun|approve|reject|status|doctor`
+/// that does not name one: a command in a Slack message then runs as written, whichever
+/// directory the operator is in and whatever stack their samconfig.toml names.
+pub fn naming_the_stack(text: &str, stack: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("leganto ") {
+        let after = &rest[at + "leganto ".len()..];
+        out.push_str(&rest[..at + "leganto ".len()]);
+        let command = STACK_COMMANDS.iter().find(|c| {
+            after.strip_prefix(**c).is_some_and(|tail| {
+                !tail.starts_with(|ch: char| ch.is_alphanumeric() || ch == '-' || ch == '_')
+                    && !tail.trim_start().starts_with("--stack")
+            })
+        });
+        match command {
+            Some(command) => {
+                out.push_str(command);
+                out.push_str(" --stack ");
+                out.push_str(stack);
+                rest = &after[command.len()..];
+            }
+            None => rest = after,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_stack_command_is_given_the_stack_once() {
+        let text = "approve it (leganto approve --run-date 2026-11-28) and rerun it from push \
+                    (leganto rerun --run-date 2026-11-28 --from push); `leganto doctor`";
+        assert_eq!(
+            naming_the_stack(text, "leganto-prod"),
+            "approve it (leganto approve --stack leganto-prod --run-date 2026-11-28) and rerun \
+             it from push (leganto rerun --stack leganto-prod --run-date 2026-11-28 --from push); \
+             `leganto doctor --stack leganto-prod`"
+        );
+    }
+
+    #[test]
+    fn other_words_after_leganto_and_a_named_stack_are_left_as_they_are() {
+        for text in [
+            "leganto transform --input x",
+            "leganto reruns happen",
+            "leganto rerun --stack leganto-dev --from pull",
+            "the leganto stack",
+        ] {
+            assert_eq!(naming_the_stack(text, "leganto-prod"), text);
+        }
+    }
 
     #[test]
     fn the_table_is_sorted_one_sentence_each() {

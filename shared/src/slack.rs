@@ -194,6 +194,22 @@ fn rollover_fields(r: &SlackRollovers) -> Value {
 }
 
 impl SlackMessage {
+    /// The message with `--stack STACK` in each `leganto` command it gives
+    /// ([`crate::next_step::naming_the_stack`]), in the text and every block.
+    pub fn naming_the_stack(mut self, stack: &str) -> SlackMessage {
+        fn walk(value: &mut Value, stack: &str) {
+            match value {
+                Value::String(s) => *s = crate::next_step::naming_the_stack(s, stack),
+                Value::Array(items) => items.iter_mut().for_each(|v| walk(v, stack)),
+                Value::Object(fields) => fields.values_mut().for_each(|v| walk(v, stack)),
+                _ => {}
+            }
+        }
+        self.text = crate::next_step::naming_the_stack(&self.text, stack);
+        self.blocks.iter_mut().for_each(|b| walk(b, stack));
+        self
+    }
+
     /// The day's summary.
     pub fn day_summary(day: &DaySummary) -> SlackMessage {
         let date = date_text(day.run_date);

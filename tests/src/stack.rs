@@ -61,6 +61,8 @@ pub const ALMA_USER: &str = "alma_sftp";
 pub const EMAIL_FROM: &str = "library-systems@example.edu";
 /// The IAM user the harness acts as once the stack enforces IAM.
 pub const ADMIN_USER: &str = "leganto-local-admin";
+/// The stack's `TimeZone` parameter.
+pub const TIME_ZONE: &str = "America/Phoenix";
 pub const EMAIL_TO: [&str; 2] = ["course-reserves@example.edu", "leganto-admins@example.edu"];
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -363,6 +365,34 @@ impl Stack {
     }
 
     /// S3 client for moto (path-style, as the product's store uses).
+    /// Records the stack in moto's CloudFormation as `sam deploy` leaves it, as far as
+    /// `leganto` reads it: outputs `BucketName` and `StateMachineArn` and parameter
+    /// `TimeZone`. The resources themselves were made directly (moto's CloudFormation
+    /// cannot build the template's), so its one resource is a marker topic.
+    pub async fn record_in_cloudformation(&self, name: &str) -> Result<(), StackError> {
+        let template = serde_json::json!({
+            "Parameters": {"TimeZone": {"Type": "String"}},
+            "Resources": {"Marker": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": name}}},
+            "Outputs": {
+                "StateMachineArn": {"Value": self.state_machine_arn},
+                "BucketName": {"Value": BUCKET}
+            }
+        });
+        let time_zone = aws_sdk_cloudformation::types::Parameter::builder()
+            .parameter_key("TimeZone")
+            .parameter_value(TIME_ZONE)
+            .build();
+        aws_sdk_cloudformation::Client::new(&self.sdk)
+            .create_stack()
+            .stack_name(name)
+            .template_body(template.to_string())
+            .parameters(time_zone)
+            .send()
+            .await
+            .map_err(aws("CloudFormation CreateStack"))?;
+        Ok(())
+    }
+
     pub fn s3(&self) -> aws_sdk_s3::Client {
         leganto_shared::store::s3_client(&self.sdk)
     }
@@ -535,7 +565,7 @@ fn template_parameters(
         ("AlmaBaseUrl", alma_base_url.to_string()),
         ("AlmaRate", opts.alma_rate.to_string()),
         ("AlmaLoaderJobId", loader_job_id.to_string()),
-        ("TimeZone", "America/Phoenix".to_string()),
+        ("TimeZone", TIME_ZONE.to_string()),
         ("EmailSender", EMAIL_FROM.to_string()),
         ("EmailRecipients", EMAIL_TO.join(",")),
         (

@@ -7,4 +7,5 @@ pub mod rerun;
 pub mod rollover;
 pub mod rules;
 pub mod status;
+pub mod status_json;
 pub mod transform;

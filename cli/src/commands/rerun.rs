@@ -59,7 +59,7 @@ pub struct Args {
     /// only with --from pull or --from transform, which make the file (refused otherwise).
     #[arg(long)]
     full: bool,
-    /// Follow the execution state by state; exit non-zero unless it succeeds.
+    /// Follow the execution state by state; exit 8 unless it succeeds.
     #[arg(long)]
     wait: bool,
     /// Seconds between looks at the execution while waiting.
@@ -156,7 +156,7 @@ async fn follow_to_end(
         .as_deref()
         .map(leganto_shared::run::readable_cause)
         .unwrap_or_default();
-    Err(Fatal::Output(format!(
+    Err(Fatal::Followed(format!(
         "execution {} {}: {error}: {cause}",
         started.name, outcome.status
     )))

@@ -9,7 +9,7 @@ use leganto_shared::domain::Rules;
 use leganto_shared::ops::rules::{self, Moves, Pushed, RulesDiff, RulesText, RULES_KEY};
 use leganto_shared::run::rules::RulesOrigin;
 
-use crate::common::{self, fatal, local_time, BucketArgs, Fatal};
+use crate::common::{self, fatal, local_time, Deployment, Fatal};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,7 +36,7 @@ struct CheckArgs {
     #[arg(long, value_name = "EXPORT")]
     input: Option<PathBuf>,
     #[command(flatten)]
-    bucket: BucketArgs,
+    deployment: Deployment,
 }
 
 #[derive(clap::Args)]
@@ -44,7 +44,7 @@ struct PushArgs {
     /// The rules file (TOML).
     file: PathBuf,
     #[command(flatten)]
-    bucket: BucketArgs,
+    deployment: Deployment,
 }
 
 #[derive(clap::Args)]
@@ -53,7 +53,7 @@ struct ShowArgs {
     #[arg(long)]
     text: bool,
     #[command(flatten)]
-    bucket: BucketArgs,
+    deployment: Deployment,
 }
 
 pub async fn run(args: Args) -> Result<(), Fatal> {
@@ -83,7 +83,7 @@ async fn check(args: CheckArgs) -> Result<(), Fatal> {
     let Some(input) = &args.input else {
         return Ok(());
     };
-    let store = args.bucket.store().await?;
+    let (store, _) = args.deployment.resolve_bucket().await?;
     let current = rules::current(&store).await.map_err(fatal)?;
     let in_force = current.compile().map_err(|e| {
         Fatal::Settings(format!(
@@ -103,7 +103,7 @@ async fn check(args: CheckArgs) -> Result<(), Fatal> {
 
 async fn push(args: PushArgs) -> Result<(), Fatal> {
     let (text, _) = read_rules(&args.file, "fix the file; nothing was pushed")?;
-    let store = args.bucket.store().await?;
+    let (store, _) = args.deployment.resolve_bucket().await?;
     let origin = args.file.display().to_string();
     match rules::push(&store, &text.text, &origin)
         .await
@@ -125,7 +125,7 @@ async fn push(args: PushArgs) -> Result<(), Fatal> {
 }
 
 async fn show(args: ShowArgs) -> Result<(), Fatal> {
-    let store = args.bucket.store().await?;
+    let (store, time_zone) = args.deployment.resolve_bucket().await?;
     let current = rules::current(&store).await.map_err(fatal)?;
     if args.text {
         print!("{}", current.text);
@@ -143,7 +143,7 @@ async fn show(args: ShowArgs) -> Result<(), Fatal> {
         println!("version    {id}");
     }
     if let Some(at) = current.last_modified {
-        println!("pushed     {}", local_time(at, args.bucket.time_zone));
+        println!("pushed     {}", local_time(at, time_zone));
     }
     println!("sha256     {}", v.sha256);
     println!();

@@ -8,40 +8,56 @@ use leganto_shared::run::readable_cause;
 use leganto_shared::run::report::{DayReport, RunStatus};
 use leganto_shared::store::{DayKeys, ObjectInfo};
 
-use crate::common::{fatal, local_time, write_atomic, Deployment, Fatal};
+use super::status_json;
+use crate::common::{fatal, local_time, run_date, write_atomic, Deployment, Fatal, Resolved};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The day to look at (YYYY-MM-DD, in the library's time zone).
+    /// The day to look at (YYYY-MM-DD) [default: today in the library's time zone].
     #[arg(long)]
-    run_date: NaiveDate,
+    run_date: Option<NaiveDate>,
     /// Download the day page and open it (with xdg-open where there is one).
     #[arg(long)]
     open: bool,
+    /// `text` for people; `json` for scripts: one document (docs/operating.md).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    output: Format,
     #[command(flatten)]
     deployment: Deployment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
 }
 
 pub async fn run(args: Args) -> Result<(), Fatal> {
     let deployment = args.deployment.resolve().await?;
     let tz = deployment.time_zone;
-    let files = status::day_files(&deployment.store(), args.run_date)
+    let run_date = run_date(args.run_date, tz);
+    let files = status::day_files(&deployment.store(), run_date)
         .await
         .map_err(fatal)?;
     let executions = status::executions_for_day(
         &deployment.sfn(),
         &deployment.state_machine_arn,
-        args.run_date,
+        run_date,
         tz,
     )
     .await
     .map_err(fatal)?;
-    let page_key = DayKeys::new(args.run_date).day_page();
+    let page_key = DayKeys::new(run_date).day_page();
     let has_page = files.other_reports.iter().any(|o| o.key == page_key);
     let region = page::console_region(
         &deployment.state_machine_arn,
         deployment.sdk.region().map(|r| r.as_ref()),
     );
+    if args.output == Format::Json {
+        let day_page = has_page.then(|| page_location(&files.bucket, &page_key, region));
+        print_json(&files, &executions, &deployment, day_page);
+        return Ok(());
+    }
     let report = render(&files, &executions, &deployment.state_machine_arn, tz);
     // The page's location right after the day's files, before the executions.
     let page = page_lines(&files.bucket, &page_key, has_page, region);
@@ -55,11 +71,36 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
             .get(&page_key)
             .await
             .map_err(|e| fatal(e.into()))?;
-        let path = std::env::temp_dir().join(format!("leganto-day-{}.html", args.run_date));
+        let path = std::env::temp_dir().join(format!("leganto-day-{run_date}.html"));
         write_atomic(&path, &bytes)?;
         open_locally(&path);
     }
     Ok(())
+}
+
+/// The day as one JSON document (`--output json`).
+fn print_json(
+    files: &DayFiles,
+    executions: &[ExecutionInfo],
+    deployment: &Resolved,
+    day_page: Option<(String, Option<String>)>,
+) {
+    let about = status_json::About {
+        stack: deployment.stack.as_deref(),
+        state_machine_arn: &deployment.state_machine_arn,
+        time_zone: deployment.time_zone,
+        day_page,
+    };
+    println!("{:#}", status_json::document(files, executions, &about));
+}
+
+/// The day page's S3 URI and, when the region is known, its console link.
+fn page_location(bucket: &str, page_key: &str, region: Option<&str>) -> (String, Option<String>) {
+    let uri = format!("s3://{bucket}/{page_key}");
+    (
+        uri,
+        region.map(|r| page::s3_console_url(r, bucket, page_key)),
+    )
 }
 
 /// Where the day page is: its S3 URI and console link, or that there is none yet.

@@ -73,7 +73,11 @@ async fn rerun_and_status_with_aws_unreachable_exit_7_naming_the_service_that_fa
     );
 
     // Without the state machine and bucket, the stack's outputs are read first.
-    let o = leganto_at(&endpoint, &rerun("pull")).await;
+    let o = leganto_at(
+        &endpoint,
+        &[&rerun("pull")[..], &["--stack", "leganto"]].concat(),
+    )
+    .await;
     assert_aws_failure(
         &o,
         "CloudFormation DescribeStacks failed for stack \"leganto\"",

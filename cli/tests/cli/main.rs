@@ -14,6 +14,7 @@ mod doctor;
 mod progress;
 mod rerun;
 mod rules;
+mod stack;
 mod status;
 mod transform;
 

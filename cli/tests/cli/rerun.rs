@@ -154,8 +154,8 @@ async fn rerun_with_wait_on_a_failing_run_exits_non_zero_with_its_error_and_caus
             BUCKET,
         ])
         .await;
-    assert!(!o.status.success());
-    assert_eq!(o.status.code(), Some(6));
+    // Its own code: the command worked, the run did not.
+    assert_eq!(o.status.code(), Some(8));
     let (out, err) = (stdout(&o), stderr(&o));
     assert!(out.contains("entered  The run failed"), "{out}");
     assert!(

@@ -261,6 +261,9 @@ pub async fn run(
     state: &RunState,
 ) -> Result<SlackOutput, StepError> {
     let mut message = message(kind, state, ctx.config.hold.limit, ctx.now());
+    if let Some(stack) = &ctx.config.stack_name {
+        message = message.naming_the_stack(stack);
+    }
     // The release writes the page as the run ends (a held day has none yet).
     if kind != SlackKind::Hold {
         let page = state.run.as_ref().and_then(|run| {
@@ -303,6 +306,21 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         "2026-11-28T18:20:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_hold_notice_names_the_stack_in_its_commands_when_the_stack_is_known() {
+        let state = RunState::from_value(&json!({"run": {"run_date": "2026-11-28"}}));
+        let message = hold_message(&state, HOLD).naming_the_stack("leganto-prod");
+        let text = serde_json::to_string(&message.blocks).unwrap();
+        assert!(
+            text.contains("leganto approve --stack leganto-prod --run-date 2026-11-28"),
+            "{text}"
+        );
+        assert!(
+            text.contains("leganto reject --stack leganto-prod --run-date 2026-11-28"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -6,8 +6,10 @@
 //! and prints what happened: each state with its time, the counts, the file Alma loaded and
 //! what Alma holds now, the report e-mail, the Slack posts, the S3 keys and the execution's
 //! status. `--out DIR` writes it all down; `--keep` leaves the stack up for `leganto` to try
-//! against (`DIR/env.sh`, which also names the CEM account's directory, `CEM_SFTP_DIR`,
-//! where the next day's export can be dropped for `leganto rerun --from pull`);
+//! against from `DIR` (`DIR/samconfig.toml` names the stack, recorded in moto's
+//! CloudFormation, as a deployment's does; `DIR/env.sh` sets AWS's settings and names the
+//! CEM account's directory, `CEM_SFTP_DIR`, where the next day's export can be dropped
+//! for `leganto rerun --from pull`);
 //! `DIR/alma-calls.json` is the Alma simulator's call log. `--alma-loader-every SECONDS`
 //! runs Alma's course loader on a schedule, as Alma does, rather than on each new file.
 //! Then it stops everything it started. Exit status 0 only when the execution SUCCEEDED.
@@ -22,7 +24,7 @@ use clap::Parser;
 use leganto_shared::error::error_chain;
 use leganto_shared::error::BoxError;
 use leganto_tests::moto::{RawMessage, REGION};
-use leganto_tests::stack::{format_visits, Execution, Stack, StackOptions, StateVisit, BUCKET};
+use leganto_tests::stack::{format_visits, Execution, Stack, StackOptions, StateVisit};
 use leganto_tests::support::{sample_dir, RUN_DATE};
 use mail_parser::MimeHeaders as _;
 use serde_json::{json, Value};
@@ -60,8 +62,9 @@ struct Args {
     /// alma-calls.json.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Leave the stack up after the day (needs --out): writes OUT/env.sh, prints `ready:`
-    /// and stops everything on Ctrl-C or SIGTERM.
+    /// Leave the stack up after the day (needs --out): records it in moto's CloudFormation,
+    /// writes OUT/samconfig.toml naming it and OUT/env.sh, prints `ready:` and stops
+    /// everything on Ctrl-C or SIGTERM.
     #[arg(long, requires = "out")]
     keep: bool,
     /// Alma's course loader time per row of a file, in milliseconds.
@@ -170,12 +173,21 @@ async fn stopped() {
     }
 }
 
+/// The CloudFormation stack `--keep` records, which `OUT/samconfig.toml` names: the name
+/// the local template is rendered with (`infra/local/render_template.py`), so Slack's
+/// commands name it too.
+const SANDBOX_STACK: &str = "leganto-local";
+
 /// `--keep`: the stack stays up, for `leganto` to try against, until Ctrl-C or SIGTERM.
+/// `leganto` finds it as it finds a deployed one: samconfig.toml names the stack, and
+/// CloudFormation gives its bucket, state machine and time zone.
 async fn keep_up(stack: &Stack, out: &Path, run_date: NaiveDate) -> Result<(), BoxError> {
-    let env = write_env(stack, out)?;
+    stack.record_in_cloudformation(SANDBOX_STACK).await?;
+    write_samconfig(out)?;
+    write_env(stack, out)?;
     println!(
-        "\nready: the stack stays up; `source {}` and try `leganto status --run-date {run_date}` (Ctrl-C stops it)",
-        env.display()
+        "\nready: the stack stays up; `cd {} && source env.sh` and try `leganto status --run-date {run_date}` (Ctrl-C stops it)",
+        out.display()
     );
     println!(
         "  another day: drop its export in $CEM_SFTP_DIR, then `leganto rerun --run-date DAY --from pull`"
@@ -184,7 +196,21 @@ async fn keep_up(stack: &Stack, out: &Path, run_date: NaiveDate) -> Result<(), B
     Ok(())
 }
 
-/// `OUT/env.sh`: what `leganto`, the AWS CLI and a person need to reach the stack.
+/// `OUT/samconfig.toml`: the sandbox's stack as `sam deploy` would have saved it.
+fn write_samconfig(out: &Path) -> Result<(), BoxError> {
+    let text = format!(
+        "# The sandbox's local stack, as `sam deploy` saves a deployment: leganto reads\n\
+         # stack_name and region from here when run in this directory.\n\
+         version = 0.1\n\n\
+         [default.global.parameters]\nstack_name = \"{SANDBOX_STACK}\"\n\n\
+         [default.deploy.parameters]\nregion = \"{REGION}\"\n"
+    );
+    std::fs::write(out.join("samconfig.toml"), text)?;
+    Ok(())
+}
+
+/// `OUT/env.sh`: what `leganto`, the AWS CLI and a person need to reach the stack. Only
+/// AWS's own settings for `leganto`: it finds the stack through `OUT/samconfig.toml`.
 fn write_env(stack: &Stack, out: &Path) -> Result<PathBuf, BoxError> {
     let quote = |v: &str| format!("'{}'", v.replace('\'', r"'\''"));
     let lines = [
@@ -196,8 +222,6 @@ fn write_env(stack: &Stack, out: &Path) -> Result<PathBuf, BoxError> {
             "AWS_SECRET_ACCESS_KEY",
             stack.admin.secret_access_key().to_string(),
         ),
-        ("LEGANTO_BUCKET", BUCKET.to_string()),
-        ("LEGANTO_STATE_MACHINE_ARN", stack.state_machine_arn.clone()),
         ("ALMA_URL", stack.alma.base_url().to_string()),
         ("ALMA_API_KEY", stack.alma.api_key().to_string()),
         ("ALMA_SFTP_DIR", stack.alma_dir().display().to_string()),

@@ -135,8 +135,9 @@ async fn a_shrunken_export_holds_until_approved_then_pushes_and_a_rejected_day_p
         "Course load 2026-11-28 is held",
         "3000 rows, 7000 fewer than the 10000 of 2026-11-20",
         "70.0%",
-        "leganto approve --run-date 2026-11-28",
-        "leganto reject --run-date 2026-11-28 --reason",
+        // The stack's name (STACK_NAME), so the commands run as written anywhere.
+        "leganto approve --stack leganto-local --run-date 2026-11-28",
+        "leganto reject --stack leganto-local --run-date 2026-11-28 --reason",
     ] {
         assert!(
             told[0].contains(expected),
