@@ -202,6 +202,8 @@ async fn newest_export(
 #[cfg(test)]
 mod tests {
     use super::*;
+    // Imported above only with the sftp feature; the tests build without it too.
+    use crate::run::outputs::PullOutput;
     use chrono::{DateTime, NaiveDate};
 
     fn file(name: &str, mtime: Option<i64>) -> RemoteFile {

@@ -560,6 +560,8 @@ fn pushed_output(
 #[cfg(test)]
 mod tests {
     use super::*;
+    // Imported above only with the sftp feature; the tests build without it too.
+    use crate::run::outputs::PushOutput;
 
     fn row(code: &str, section: &str, year: &str, operation: &str) -> String {
         let mut fields = vec![""; LOADER_COLUMNS.len()];
