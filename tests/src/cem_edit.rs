@@ -2,14 +2,18 @@
 //! next day changes them, so a delta load has something to send. One code in `every`
 //! (first-seen order) is edited; of each ten edits, three change the title, three the
 //! instructor, three add a new course beside it (a copy of its first row under a new
-//! code) and one makes it DENIED. Only a course whose rows are all APPROVED or COMPLETED
-//! gets a new title, instructor or status; any other gets a new course beside it. (A real
-//! day denies fewer: a semester's few hundred DENIED courses come a handful a day.) Bytes
-//! outside the edited cells are kept as they were (the export's Windows-1252 included).
+//! code) and one deletes it (the profile's first delete status, DENIED in CEM). Only a
+//! course whose rows all have an active status (neither skipped nor deleting, APPROVED or
+//! COMPLETED in CEM) gets a new title, instructor or status; any other gets a new course
+//! beside it. (A real day deletes fewer: a semester's few hundred DENIED courses come a
+//! handful a day.) Columns, separator and status words are the institution profile's.
+//! Bytes outside the edited cells are kept as they were (the export's Windows-1252
+//! included).
 
 use std::collections::{BTreeSet, HashMap};
 
 use csv::{ByteRecord, ReaderBuilder, WriterBuilder};
+use leganto_shared::domain::{ExportProfile, Role, StatusMeaning};
 
 /// The edited export and the course codes whose rows the edits changed or added.
 #[derive(Debug, Clone)]
@@ -22,17 +26,22 @@ pub struct EditedDay {
 pub enum EditError {
     #[error("the export cannot be read as CSV")]
     Csv(#[from] csv::Error),
-    #[error("the export has no {0} column")]
-    Column(&'static str),
+    #[error("the export has no column {0}")]
+    Column(String),
+    #[error("the profile has no delete status to give a course")]
+    NoDeleteStatus,
+    #[error("the export has no row of an active status to copy")]
+    NoActiveStatus,
     #[error("cannot write the edited export")]
     Write(#[source] std::io::Error),
 }
 
-fn column(headers: &ByteRecord, name: &'static str) -> Result<usize, EditError> {
+fn column(headers: &ByteRecord, profile: &ExportProfile, role: Role) -> Result<usize, EditError> {
+    let name = profile.header(role);
     headers
         .iter()
-        .position(|h| h == name.as_bytes())
-        .ok_or(EditError::Column(name))
+        .position(|h| h.trim_ascii().eq_ignore_ascii_case(name.as_bytes()))
+        .ok_or_else(|| EditError::Column(format!("{name} ({})", role.key())))
 }
 
 fn with(record: &ByteRecord, at: usize, value: &[u8]) -> ByteRecord {
@@ -43,16 +52,40 @@ fn with(record: &ByteRecord, at: usize, value: &[u8]) -> ByteRecord {
         .collect()
 }
 
-/// Edits one code in `every` of `export` (every ≥ 1; 50 changes about 2% of the courses).
-pub fn next_day(export: &[u8], every: usize) -> Result<EditedDay, EditError> {
+/// Edits one code in `every` of `export` (every ≥ 1; 50 changes about 2% of the courses),
+/// an export of the shape `profile` describes.
+pub fn next_day(
+    export: &[u8],
+    every: usize,
+    profile: &ExportProfile,
+) -> Result<EditedDay, EditError> {
     let every = every.max(1);
-    let mut reader = ReaderBuilder::new().flexible(true).from_reader(export);
+    let mut reader = ReaderBuilder::new()
+        .flexible(true)
+        .delimiter(profile.delimiter())
+        .from_reader(export);
     let headers = reader.byte_headers()?.clone();
-    let code_at = column(&headers, "MYASU_COURSE_IDSTRING")?;
-    let status_at = column(&headers, "COURSE_STATUS")?;
-    let title_at = column(&headers, "COURSE_NAME")?;
-    let who_at = column(&headers, "ASURITEID")?;
+    let code_at = column(&headers, profile, Role::CourseCode)?;
+    let status_at = column(&headers, profile, Role::Status)?;
+    let title_at = column(&headers, profile, Role::Title)?;
+    let who_at = column(&headers, profile, Role::Instructor)?;
     let records: Vec<ByteRecord> = reader.byte_records().collect::<Result<_, _>>()?;
+    let status_of = |r: &ByteRecord| {
+        let status = String::from_utf8_lossy(r.get(status_at).unwrap_or_default()).into_owned();
+        (profile.status(status.trim()), status)
+    };
+    let delete = profile
+        .delete_statuses()
+        .next()
+        .ok_or(EditError::NoDeleteStatus)?
+        .to_owned();
+    // A new course takes a status the export itself uses for active rows.
+    let active = records
+        .iter()
+        .map(status_of)
+        .find(|(meaning, _)| *meaning == StatusMeaning::Active)
+        .ok_or(EditError::NoActiveStatus)?
+        .1;
 
     let code_of = |r: &ByteRecord| {
         String::from_utf8_lossy(r.get(code_at).unwrap_or_default())
@@ -80,12 +113,9 @@ pub fn next_day(export: &[u8], every: usize) -> Result<EditedDay, EditError> {
     let mut changed_codes = BTreeSet::new();
     for (n, code) in order.iter().enumerate().filter(|(n, _)| n % every == 0) {
         let rows = &rows_of[code];
-        let all_active = rows.iter().all(|&i| {
-            matches!(
-                records[i].get(status_at).unwrap_or_default(),
-                b"APPROVED" | b"COMPLETED"
-            )
-        });
+        let all_active = rows
+            .iter()
+            .all(|&i| status_of(&records[i]).0 == StatusMeaning::Active);
         match ((n / every) % 10, all_active) {
             (1 | 4 | 7, true) => {
                 let who = format!("nx{n}");
@@ -96,7 +126,7 @@ pub fn next_day(export: &[u8], every: usize) -> Result<EditedDay, EditError> {
             }
             (9, true) => {
                 for &i in rows {
-                    out[i] = with(&out[i], status_at, b"DENIED");
+                    out[i] = with(&out[i], status_at, delete.as_bytes());
                 }
                 changed_codes.insert(code.clone());
             }
@@ -111,7 +141,7 @@ pub fn next_day(export: &[u8], every: usize) -> Result<EditedDay, EditError> {
             _ => {
                 let new_code = format!("{code}{n}");
                 let first = with(&records[rows[0]], code_at, new_code.as_bytes());
-                added.push(with(&first, status_at, b"APPROVED"));
+                added.push(with(&first, status_at, active.as_bytes()));
                 changed_codes.insert(new_code);
             }
         }
@@ -119,6 +149,7 @@ pub fn next_day(export: &[u8], every: usize) -> Result<EditedDay, EditError> {
 
     let mut writer = WriterBuilder::new()
         .flexible(true)
+        .delimiter(profile.delimiter())
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
     writer.write_byte_record(&headers)?;
@@ -147,7 +178,7 @@ mod tests {
         }
         // Two rows, one not active: a new course beside it instead of a new title.
         export.push_str("X,APPROVED,TX,wx\r\nX,DENIED,TX,wy\r\n");
-        let day = next_day(export.as_bytes(), 1).unwrap();
+        let day = next_day(export.as_bytes(), 1, &ExportProfile::default()).unwrap();
         let text = String::from_utf8(day.export).unwrap();
         let lines: Vec<&str> = text.split("\r\n").collect();
         assert_eq!(

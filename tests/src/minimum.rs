@@ -3,10 +3,13 @@
 //!
 //! Deliberately independent of product code (no `leganto_shared` parsing, rules or course
 //! index): it is the yardstick that `bench-alma` and the core tests hold the product's call
-//! count against, so it must not share the product's bugs. The CEM file is read as Latin-1,
-//! which is enough here: only codes, statuses and numbers matter.
+//! count against, so it must not share the product's bugs. Only the institution profile's
+//! data is shared: which header plays which role, the separator and the status words. The
+//! export is read as Latin-1, which is enough here: only codes, statuses and numbers matter.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use leganto_shared::domain::{ExportProfile, Role, StatusMeaning};
 
 use crate::alma_sim::FixtureCourse;
 
@@ -18,56 +21,60 @@ pub enum MinimumError {
     Csv(#[from] csv::Error),
     /// A column the minimum needs is not in the header.
     #[error("CEM file has no column {0}")]
-    MissingColumn(&'static str),
+    MissingColumn(String),
 }
 
-/// One CEM row that matters (REQUESTED rows are dropped).
+/// One CEM row that matters (rows of a skipped status, REQUESTED in CEM, are dropped).
 #[derive(Debug, Clone)]
 pub struct Row {
     code: String,
-    status: String,
+    delete: bool,
     year: String,
     copy_sln: String,
     copy_year: String,
 }
 
-/// The day's rows, REQUESTED ones left out.
-pub fn rows(cem_bytes: &[u8]) -> Result<Vec<Row>, MinimumError> {
+/// The day's rows of an export of `profile`'s shape, rows of a skipped status left out.
+pub fn rows(cem_bytes: &[u8], profile: &ExportProfile) -> Result<Vec<Row>, MinimumError> {
     let text: String = cem_bytes.iter().map(|&b| b as char).collect();
-    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let mut r = csv::ReaderBuilder::new()
+        .delimiter(profile.delimiter())
+        .from_reader(text.as_bytes());
     let h = r.headers()?.clone();
-    let col = |name: &'static str| {
+    let col = |role: Role| {
+        let name = profile.header(role);
         h.iter()
-            .position(|x| x == name)
-            .ok_or(MinimumError::MissingColumn(name))
+            .position(|x| x.trim().eq_ignore_ascii_case(name))
+            .ok_or_else(|| MinimumError::MissingColumn(format!("{name} ({})", role.key())))
     };
     let (code, status, year, sln, cyear) = (
-        col("MYASU_COURSE_IDSTRING")?,
-        col("COURSE_STATUS")?,
-        col("YEAR")?,
-        col("COPY_COURSE_SLN")?,
-        col("COPY_COURSE_SEMESTER_YEAR")?,
+        col(Role::CourseCode)?,
+        col(Role::Status)?,
+        col(Role::Year)?,
+        col(Role::CopySection)?,
+        col(Role::CopyYear)?,
     );
     let mut out = Vec::new();
     for rec in r.records() {
         let rec = rec?;
         let get = |i: usize| rec.get(i).unwrap_or("").trim().to_string();
-        let row = Row {
+        let meaning = profile.status(&get(status));
+        if meaning == StatusMeaning::Skip {
+            continue;
+        }
+        out.push(Row {
             code: get(code),
-            status: get(status),
+            delete: meaning == StatusMeaning::Delete,
             year: get(year),
             copy_sln: get(sln).replace(',', ""),
             copy_year: get(cyear),
-        };
-        if row.status != "REQUESTED" {
-            out.push(row);
-        }
+        });
     }
     Ok(out)
 }
 
 fn is_delete(r: &Row) -> bool {
-    r.status == "DENIED" || r.status == "SUSPENDED"
+    r.delete
 }
 
 fn pages(courses: &[FixtureCourse], year: &str) -> u64 {
@@ -132,13 +139,21 @@ impl<'a> Index<'a> {
 }
 
 /// Calls for the transform, from the CEM file's bytes: see [`transform_minimum_of`].
-pub fn transform_minimum(courses: &[FixtureCourse], cem_bytes: &[u8]) -> Result<u64, MinimumError> {
-    Ok(transform_minimum_of(courses, &rows(cem_bytes)?))
+pub fn transform_minimum(
+    courses: &[FixtureCourse],
+    cem_bytes: &[u8],
+    profile: &ExportProfile,
+) -> Result<u64, MinimumError> {
+    Ok(transform_minimum_of(courses, &rows(cem_bytes, profile)?))
 }
 
 /// Calls for the rollover report, from the CEM file's bytes: see [`rollover_minimum_of`].
-pub fn rollover_minimum(courses: &[FixtureCourse], cem_bytes: &[u8]) -> Result<u64, MinimumError> {
-    Ok(rollover_minimum_of(courses, &rows(cem_bytes)?))
+pub fn rollover_minimum(
+    courses: &[FixtureCourse],
+    cem_bytes: &[u8],
+    profile: &ExportProfile,
+) -> Result<u64, MinimumError> {
+    Ok(rollover_minimum_of(courses, &rows(cem_bytes, profile)?))
 }
 
 /// Calls for the transform: the delete guard's years and exact-code courses (a code whose

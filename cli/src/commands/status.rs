@@ -318,6 +318,7 @@ fn outcome(r: &DayReport) -> String {
 
 fn report_notes(r: &DayReport) -> Vec<String> {
     let mut notes = r.notes.pull_warnings.clone();
+    notes.extend(r.notes.terms_missing.iter().cloned());
     match &r.notes.brake {
         BrakeNote::NotTripped => {}
         BrakeNote::WouldHold { why } => {

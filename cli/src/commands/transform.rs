@@ -68,6 +68,10 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
     }
     run.report("transform", run_date, &output, &summary)?;
     println!("{}", load_of(only, &summary));
+    // Term coverage (§9): a warning, never a failure.
+    for missing in rules.export().terms_missing(run_date, &summary.terms_seen) {
+        println!("warning: {missing}");
+    }
     Ok(())
 }
 

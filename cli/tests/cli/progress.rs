@@ -158,13 +158,13 @@ fn summary_stdout(command: &str, input: &Path, output: &Path, summary: &Path) ->
     let n = |v: &serde_json::Value| v.as_u64().unwrap();
     let counts = match command {
         "transform" => {
-            "rows read 3000, skipped (REQUESTED) 134, rejected 0\n\
+            "rows read 3000, skipped (by status) 134, rejected 0\n\
              courses written 1742\n\
              deletes sent 54, suppressed (reading lists) 71, not in Alma 123, unverified (offline) 0, superseded 42\n\
              warnings 144\n"
         }
         "rollover-report" => {
-            "rows read 3000, skipped (REQUESTED) 134, rejected 0\n\
+            "rows read 3000, skipped (by status) 134, rejected 0\n\
              courses written 185\n\
              deletes sent 0, suppressed (reading lists) 0, not in Alma 0, unverified (offline) 0, superseded 0\n\
              rollovers found 185 of 485 requests: not found 57, ambiguous 0, without reading lists 243, excluded 0\n\

@@ -150,7 +150,7 @@ fn the_rejects_file_neutralises_a_formula_from_the_export() {
     let sample = std::fs::read(sample("cem.csv")).unwrap();
     let header_end = sample.iter().position(|b| *b == b'\n').unwrap() + 1;
     let mut cem = sample[..header_end].to_vec();
-    // Rejected for its empty TERM; its code is a formula.
+    // Rejected for its empty term; its code is a formula.
     cem.extend_from_slice(
         b"1,\"=HYPERLINK(\"\"http://evil.example/\"\")\",APPROVED,T,1,a,Primary,AS,TEMPE,ENG 101,,\
           2026,2026-08-20 00:00:00.000000000,2026-12-11 00:00:00.000000000,0,,,\r\n",
@@ -176,7 +176,7 @@ fn the_rejects_file_neutralises_a_formula_from_the_export() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         std::fs::read_to_string(&rejects).unwrap(),
-        "line,course_code,reason\n2,\"'=HYPERLINK(\"\"http://evil.example/\"\")\",TERM: empty TERM\n"
+        "line,course_code,reason\n2,\"'=HYPERLINK(\"\"http://evil.example/\"\")\",term: empty term\n"
     );
 }
 

@@ -1,6 +1,7 @@
-//! The CEM export reader: columns by header name, UTF-8 (with or without BOM),
-//! Windows-1252 or UTF-16 (LE or BE, with BOM), RFC 4180 quoting, one borrowed row at a
-//! time. A row with a control character (a stray NUL...) is rejected on its own; the file
+//! The export reader: columns by header name, each found once, at the header, by the role
+//! the institution profile ([`ExportProfile`]) gives it; fields split on the profile's
+//! separator; UTF-8 (with or without BOM), Windows-1252 or UTF-16 (LE or BE, with BOM), RFC
+//! 4180 quoting, one borrowed row at a time. A row with a control character (a stray NUL...) is rejected on its own; the file
 //! is fatal only when its header is not text or more than 1% of its rows are not.
 
 use std::borrow::Cow;
@@ -8,70 +9,19 @@ use std::io::Read;
 
 use serde::Serialize;
 
-/// Columns the rules use, all required.
-pub const REQUIRED_COLUMNS: [&str; 16] = [
-    "MYASU_COURSE_IDSTRING",
-    "COURSE_STATUS",
-    "COURSE_NAME",
-    "SLN",
-    "ASURITEID",
-    "COLLEGE_OR_DIVISION_CODE",
-    "CAMPUS",
-    "COURSE_ID",
-    "TERM",
-    "YEAR",
-    "START_SYNC_DATE",
-    "END_SYNC_DATE",
-    "COPY_COURSE_SLN",
-    "COPY_COURSE_SEMESTER_YEAR",
-    "COPY_COURSE_ID",
-    "COPY_COURSE_SEMESTER_TERM",
-];
+use super::profile::ExportProfile;
+pub use super::profile::{Role, ROLES};
 
-/// A used column, indexing [`CemRow::get`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(usize)]
-pub enum Col {
-    Code = 0,
-    Status,
-    Name,
-    Sln,
-    Asurite,
-    College,
-    Campus,
-    CourseId,
-    Term,
-    Year,
-    StartSync,
-    EndSync,
-    CopySln,
-    CopyYear,
-    CopyCourseId,
-    CopyTerm,
+/// A required column the export's header lacks: its name in the export, and its role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingColumn {
+    pub header: String,
+    pub role: Role,
 }
 
-impl Col {
-    pub const ALL: [Col; 16] = [
-        Col::Code,
-        Col::Status,
-        Col::Name,
-        Col::Sln,
-        Col::Asurite,
-        Col::College,
-        Col::Campus,
-        Col::CourseId,
-        Col::Term,
-        Col::Year,
-        Col::StartSync,
-        Col::EndSync,
-        Col::CopySln,
-        Col::CopyYear,
-        Col::CopyCourseId,
-        Col::CopyTerm,
-    ];
-
-    pub fn header(self) -> &'static str {
-        REQUIRED_COLUMNS[self as usize]
+impl std::fmt::Display for MissingColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no column {} ({})", self.header, self.role.key())
     }
 }
 
@@ -93,8 +43,12 @@ pub enum CemError {
     EmptyFile,
     #[error("the CEM export has a header but no data rows: check the export job")]
     NoDataRows,
-    #[error("the CEM export lacks required column(s) {}: check the export's header row", .0.join(", "))]
-    MissingColumns(Vec<String>),
+    #[error(
+        "the export lacks required columns: {}; check the export's header row, or the names \
+         in [export.columns] of the rules file",
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    MissingColumns(Vec<MissingColumn>),
     /// The header line has a control byte: a binary file (a ZIP, a spreadsheet), or UTF-16
     /// without its byte order mark.
     #[error(
@@ -354,12 +308,14 @@ pub struct CemRow<'a> {
     /// Set when the row was two physical lines joined across an unquoted line break: the
     /// second line's number.
     pub joined_with: Option<u64>,
-    fields: [&'a str; 16],
+    fields: [&'a str; ROLES],
 }
 
 impl<'a> CemRow<'a> {
-    pub fn get(&self, col: Col) -> &'a str {
-        self.fields[col as usize]
+    /// The field of the column that plays `role`.
+    #[inline]
+    pub fn get(&self, role: Role) -> &'a str {
+        self.fields[role as usize]
     }
 }
 
@@ -382,7 +338,8 @@ pub enum Read1<'a> {
 /// part); a next line of full width is a row of its own.
 pub struct CemReader<R: Read> {
     csv: csv::Reader<TextReader<R>>,
-    index: [usize; 16],
+    /// Where each role's column is, resolved once at the header.
+    index: [usize; ROLES],
     width: usize,
     /// The header's names, for naming a column the rules do not use.
     names: Vec<String>,
@@ -408,8 +365,13 @@ pub struct CemReader<R: Read> {
 
 impl<R: Read> CemReader<R> {
     /// Reads the header and the first data row; fails on missing columns or no data rows.
-    pub fn new(input: R, encoding: TextEncoding) -> Result<CemReader<R>, CemError> {
+    pub fn new(
+        input: R,
+        encoding: TextEncoding,
+        profile: &ExportProfile,
+    ) -> Result<CemReader<R>, CemError> {
         let mut csv = csv::ReaderBuilder::new()
+            .delimiter(profile.delimiter())
             .has_headers(false)
             .flexible(true)
             .buffer_capacity(256 * 1024)
@@ -426,7 +388,7 @@ impl<R: Read> CemReader<R> {
             return Err(CemError::NotText { byte });
         }
         let names = header_names(&header, encoding);
-        let index = column_index(&names)?;
+        let index = column_index(&names, profile)?;
         let mut record = csv::ByteRecord::new();
         if !csv.read_byte_record(&mut record).map_err(CemError::Csv)? {
             return Err(CemError::NoDataRows);
@@ -540,10 +502,13 @@ impl<R: Read> CemReader<R> {
     fn control_reject(&self, rec: &csv::ByteRecord, line: u64) -> Option<RowReject> {
         has_control(rec.as_slice())?;
         let at = rec.iter().position(|f| has_control(f).is_some())?;
-        let used = Col::ALL.into_iter().find(|&c| self.index[c as usize] == at);
-        let name = used.map_or_else(|| self.names[at].clone(), |c| c.header().to_owned());
+        // A used column is named by its role, as every reject names it; another by its header.
+        let used = Role::ALL
+            .into_iter()
+            .find(|&r| self.index[r as usize] == at);
+        let name = used.map_or_else(|| self.names[at].clone(), |r| r.key().to_owned());
         let code = rec
-            .get(self.index[Col::Code as usize])
+            .get(self.index[Role::CourseCode as usize])
             .map_or(Cow::Borrowed(""), |f| decode(f, self.encoding));
         Some(RowReject {
             line,
@@ -554,14 +519,14 @@ impl<R: Read> CemReader<R> {
                 .collect::<String>()
                 .trim()
                 .to_owned(),
-            column: used.map(Col::header),
+            column: used.map(Role::key),
             reason: format!("control character in {name}"),
         })
     }
 
     fn field_count_reject(&self, rec: &csv::ByteRecord, line: u64) -> RowReject {
         let code = rec
-            .get(self.index[Col::Code as usize])
+            .get(self.index[Role::CourseCode as usize])
             .map_or(Cow::Borrowed(""), |f| decode(f, self.encoding));
         RowReject {
             line,
@@ -589,15 +554,19 @@ fn header_names(header: &csv::ByteRecord, encoding: TextEncoding) -> Vec<String>
         .collect()
 }
 
-/// Where each required column is among `names`, in [`Col`] order; all of them missing
-/// named when any is.
-fn column_index(names: &[String]) -> Result<[usize; 16], CemError> {
-    let mut index = [0usize; 16];
+/// Where each role's column is among `names` (in capitals), in [`Role`] order; all of the
+/// missing ones named, header and role, when any is.
+fn column_index(names: &[String], profile: &ExportProfile) -> Result<[usize; ROLES], CemError> {
+    let mut index = [0usize; ROLES];
     let mut missing = Vec::new();
-    for (slot, want) in index.iter_mut().zip(REQUIRED_COLUMNS) {
-        match names.iter().position(|n| n == want) {
+    for (slot, role) in index.iter_mut().zip(Role::ALL) {
+        let want = profile.header(role);
+        match names.iter().position(|n| n.eq_ignore_ascii_case(want)) {
             Some(i) => *slot = i,
-            None => missing.push(want.to_owned()),
+            None => missing.push(MissingColumn {
+                header: want.to_owned(),
+                role,
+            }),
         }
     }
     if !missing.is_empty() {
@@ -609,15 +578,15 @@ fn column_index(names: &[String]) -> Result<[usize; 16], CemError> {
 /// The used columns of `rec`, decoded and trimmed. An ASCII row (most of them) is borrowed
 /// as it is; any other is decoded into `decoded`, and its fields borrowed from there.
 fn fields<'r>(
-    index: &[usize; 16],
+    index: &[usize; ROLES],
     encoding: TextEncoding,
     rec: &'r csv::ByteRecord,
     decoded: &'r mut String,
-) -> [&'r str; 16] {
+) -> [&'r str; ROLES] {
     let bytes = rec.as_slice();
     // ASCII is the same text in every encoding read here; valid UTF-8 needs no decoding.
-    // The row is checked once and its fields sliced from it: they split at commas, so at
-    // character boundaries.
+    // The row is checked once and its fields sliced from it: they split at the separator, an
+    // ASCII character, so at character boundaries.
     let as_is = match encoding {
         TextEncoding::Windows1252 if !bytes.is_ascii() => None,
         _ => std::str::from_utf8(bytes).ok(),
@@ -629,7 +598,7 @@ fn fields<'r>(
         });
     }
     decoded.clear();
-    let mut ends = [0usize; 16];
+    let mut ends = [0usize; ROLES];
     for (k, end) in ends.iter_mut().enumerate() {
         decode_into(rec.get(index[k]).unwrap_or_default(), encoding, decoded);
         *end = decoded.len();

@@ -1,4 +1,4 @@
-//! One course of the loader file, built from a CEM row by the row rules and merged with
+//! One course of the loader file, built from an export row by the row rules and merged with
 //! later rows of the same code by the merge rule for cross-listed courses. Stored compactly
 //! (all text in one allocation) because a run holds one per course code.
 
@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::cem::{CemRow, Col, RowReject};
+use super::cem::{CemRow, RowReject};
+use super::profile::{ExportProfile, Role, StatusMeaning};
 use super::rules::{DepartmentNote, NameId, Rules};
 
 /// Text fields of a [`Course`].
@@ -23,7 +24,7 @@ pub enum F {
     AllSearchableIds,
     Instructor1,
     AllInstructors,
-    /// COPY_COURSE_SLN cleaned: thousands separators removed.
+    /// The copy section cleaned: thousands separators removed.
     CopySln,
     CopyYear,
     CopyTerm,
@@ -31,32 +32,32 @@ pub enum F {
 const NF: usize = 12;
 
 /// The text of a course, field by field: what [`Course`] packs into one allocation.
-/// A row fills each field from the CEM column named in its comment.
+/// A row fills each field from the column whose role ([`Role`]) its comment names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CourseText<'a> {
-    /// MYASU_COURSE_IDSTRING.
+    /// course_code.
     pub code: &'a str,
-    /// COURSE_NAME.
+    /// title.
     pub title: &'a str,
-    /// SLN, `-` removed.
+    /// section, `-` removed.
     pub section: &'a str,
-    /// COLLEGE_OR_DIVISION_CODE.
+    /// college.
     pub academic_department: &'a str,
-    /// YEAR.
+    /// year.
     pub year: &'a str,
-    /// COURSE_ID.
+    /// course_id.
     pub searchable_id1: &'a str,
     /// Empty until a merge moves the searchable ids here.
     pub all_searchable_ids: &'a str,
-    /// ASURITEID.
+    /// instructor.
     pub instructor1: &'a str,
     /// Empty until a merge moves the instructors here.
     pub all_instructors: &'a str,
-    /// COPY_COURSE_SLN, thousands separators removed.
+    /// copy_section, thousands separators removed.
     pub copy_sln: &'a str,
-    /// COPY_COURSE_SEMESTER_YEAR.
+    /// copy_year.
     pub copy_year: &'a str,
-    /// COPY_COURSE_SEMESTER_TERM.
+    /// copy_term.
     pub copy_term: &'a str,
 }
 
@@ -111,7 +112,7 @@ pub struct Course {
     pub processing_department: NameId,
     pub term1: Option<NameId>,
     pub operation: Operation,
-    /// CEM line of the row that created this course.
+    /// Export line of the row that created this course.
     pub line: u64,
 }
 
@@ -318,7 +319,7 @@ pub enum WarningKind {
         college: String,
         department: String,
     },
-    /// No term cell matches TERM and the code's first segment: Term1 left empty.
+    /// No term cell matches the term column and the code's first segment: Term1 left empty.
     NoTermMatch { term: String, segment: String },
     /// A value bound for the loader file starts as a spreadsheet formula does
     /// ([`crate::csv_safe`]); the loader file carries it unchanged.
@@ -340,7 +341,7 @@ impl std::fmt::Display for Warning {
                 "college {college:?} has no rule at campus {campus}, processing department {department}"
             ),
             WarningKind::NoTermMatch { term, segment } => {
-                write!(f, "no term for TERM {term:?} and {segment:?}, Term1 left empty")
+                write!(f, "no term for term {term:?} and {segment:?}, Term1 left empty")
             }
             WarningKind::SpreadsheetFormula { column, starts_with } => write!(
                 f,
@@ -356,21 +357,21 @@ impl std::fmt::Display for Warning {
     }
 }
 
-/// A course as one CEM row makes it, borrowed from the row. Only the first row of a code
+/// A course as one export row makes it, borrowed from the row. Only the first row of a code
 /// needs its own copy ([`Course::from_row`]): a later one is merged into it, or dropped.
 pub struct CourseRow<'a> {
     /// The text, but for the two fields the rules may rewrite: `section` and `copy_sln`.
     text: CourseText<'a>,
-    /// SLN, `-` removed.
+    /// section, `-` removed.
     section: Cow<'a, str>,
-    /// COPY_COURSE_SLN, thousands separators removed.
+    /// copy_section, thousands separators removed.
     copy_sln: Cow<'a, str>,
     pub start: NaiveDate,
     pub end: NaiveDate,
     pub processing_department: NameId,
     pub term1: Option<NameId>,
     pub operation: Operation,
-    /// CEM line of the row.
+    /// Export line of the row.
     pub line: u64,
 }
 
@@ -384,49 +385,31 @@ impl CourseRow<'_> {
     }
 }
 
-/// What the row rules make of one CEM row.
+/// What the row rules make of one export row.
 // Handed to the caller for one step and never stored, like the row it borrows from: boxing
 // the course would cost the allocation per row it exists to save.
 #[allow(clippy::large_enum_variant)]
 pub enum RowOutcome<'a> {
-    /// COURSE_STATUS REQUESTED: skipped until it has another status.
+    /// A status the profile skips (REQUESTED in CEM): skipped until it has another status.
     Skipped,
     Course(CourseRow<'a>, Vec<Warning>),
     Rejected(RowReject),
 }
 
-fn reject(row: &CemRow<'_>, col: Col, reason: impl Into<String>) -> RowReject {
+fn reject(row: &CemRow<'_>, role: Role, reason: impl Into<String>) -> RowReject {
     RowReject {
         line: row.line,
-        course_code: row.get(Col::Code).to_owned(),
-        column: Some(col.header()),
+        course_code: row.get(Role::CourseCode).to_owned(),
+        column: Some(role.key()),
         reason: reason.into(),
     }
 }
 
-/// `YYYY-MM-DD …` → the date.
-pub fn parse_sync_date(value: &str) -> Option<NaiveDate> {
-    let b = value.as_bytes();
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    if !(b.len() == 10 || b[10] == b' ' || b[10] == b'T') {
-        return None;
-    }
-    // Hand-rolled: strftime parsing per row dominated the profile.
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |n, &d| {
-            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-        })
-    };
-    let year = i32::try_from(num(0..4)?).ok()?;
-    NaiveDate::from_ymd_opt(year, num(5..7)?, num(8..10)?)
-}
-
-/// Applies the row rules to one row, in their order: skip REQUESTED, the operation from the
-/// status, the processing department, Term1, the dates, then the fields copied as they are.
+/// Applies the row rules to one row, in their order: skip a status the profile skips, the
+/// operation from the status, the processing department, Term1, the dates, then the fields
+/// copied as they are.
 pub fn apply_row_rules<'a>(row: &CemRow<'a>, rules: &Rules) -> RowOutcome<'a> {
-    match checked_row(row) {
+    match checked_row(row, rules.export()) {
         Ok(Some(checked)) => {
             let (course, mut warnings) = course_from(row, &checked, rules);
             if let Some(next_line) = row.joined_with {
@@ -434,7 +417,7 @@ pub fn apply_row_rules<'a>(row: &CemRow<'a>, rules: &Rules) -> RowOutcome<'a> {
                     0,
                     Warning {
                         line: row.line,
-                        course_code: row.get(Col::Code).to_owned(),
+                        course_code: row.get(Role::CourseCode).to_owned(),
                         kind: WarningKind::JoinedLines { next_line },
                     },
                 );
@@ -461,42 +444,38 @@ struct CheckedRow {
     end: NaiveDate,
 }
 
-/// Rejects a row that lacks its code, TERM or dates; `None` for a REQUESTED row, which is
-/// skipped until it has another status.
-fn checked_row(row: &CemRow<'_>) -> Result<Option<CheckedRow>, RowReject> {
-    if row.get(Col::Code).is_empty() {
-        return Err(reject(row, Col::Code, "empty course code"));
+/// Rejects a row that lacks its code, term or dates; `None` for a row whose status the
+/// profile skips (it will have another status another day).
+fn checked_row(row: &CemRow<'_>, profile: &ExportProfile) -> Result<Option<CheckedRow>, RowReject> {
+    if row.get(Role::CourseCode).is_empty() {
+        return Err(reject(row, Role::CourseCode, "empty course code"));
     }
-    let Some(operation) = operation_for(row.get(Col::Status)) else {
-        return Ok(None);
+    let operation = match profile.status(row.get(Role::Status)) {
+        StatusMeaning::Skip => return Ok(None),
+        StatusMeaning::Delete => Operation::Delete,
+        StatusMeaning::Active => Operation::Active,
     };
-    if row.get(Col::Term).is_empty() {
-        return Err(reject(row, Col::Term, "empty TERM"));
+    if row.get(Role::Term).is_empty() {
+        return Err(reject(row, Role::Term, "empty term"));
     }
     Ok(Some(CheckedRow {
         operation,
-        start: sync_date(row, Col::StartSync)?,
-        end: sync_date(row, Col::EndSync)?,
+        start: date(row, Role::StartDate, profile)?,
+        end: date(row, Role::EndDate, profile)?,
     }))
 }
 
-/// DENIED and SUSPENDED delete the course, REQUESTED is not ready (`None`), anything else
-/// creates or updates it.
-fn operation_for(status: &str) -> Option<Operation> {
-    match status {
-        "REQUESTED" => None,
-        "DENIED" | "SUSPENDED" => Some(Operation::Delete),
-        _ => Some(Operation::Active),
-    }
-}
-
-fn sync_date(row: &CemRow<'_>, col: Col) -> Result<NaiveDate, RowReject> {
-    let value = row.get(col);
-    parse_sync_date(value).ok_or_else(|| {
+/// The date that starts a start or end value, read by the profile's date format.
+fn date(row: &CemRow<'_>, role: Role, profile: &ExportProfile) -> Result<NaiveDate, RowReject> {
+    let value = row.get(role);
+    profile.parse_date(value).ok_or_else(|| {
         reject(
             row,
-            col,
-            format!("unparseable date {value:?} (want YYYY-MM-DD ...)"),
+            role,
+            format!(
+                "unparseable date {value:?} (want {} ...)",
+                profile.date_pattern()
+            ),
         )
     })
 }
@@ -512,21 +491,21 @@ fn course_from<'a>(
     let term1 = term1(row, rules, &mut warnings);
     let course = CourseRow {
         text: CourseText {
-            code: row.get(Col::Code),
-            title: row.get(Col::Name),
+            code: row.get(Role::CourseCode),
+            title: row.get(Role::Title),
             section: "",
-            academic_department: row.get(Col::College),
-            year: row.get(Col::Year),
-            searchable_id1: row.get(Col::CourseId),
+            academic_department: row.get(Role::College),
+            year: row.get(Role::Year),
+            searchable_id1: row.get(Role::CourseId),
             all_searchable_ids: "",
-            instructor1: row.get(Col::Asurite),
+            instructor1: row.get(Role::Instructor),
             all_instructors: "",
             copy_sln: "",
-            copy_year: row.get(Col::CopyYear),
-            copy_term: row.get(Col::CopyTerm),
+            copy_year: row.get(Role::CopyYear),
+            copy_term: row.get(Role::CopyTerm),
         },
-        section: without(row.get(Col::Sln), '-'),
-        copy_sln: without(row.get(Col::CopySln), ','),
+        section: without(row.get(Role::Section), '-'),
+        copy_sln: without(row.get(Role::CopySection), ','),
         start: checked.start,
         end: checked.end,
         processing_department: department,
@@ -542,24 +521,24 @@ fn course_from<'a>(
 /// the loader file stays byte-exact, so the value is flagged, not changed.
 fn formula_warnings(row: &CemRow<'_>, text: &CourseText<'_>, warnings: &mut Vec<Warning>) {
     let values = [
-        (Col::Code, text.code),
-        (Col::Name, text.title),
-        (Col::Sln, text.section),
-        (Col::College, text.academic_department),
-        (Col::Year, text.year),
-        (Col::CourseId, text.searchable_id1),
-        (Col::Asurite, text.instructor1),
-        (Col::CopySln, text.copy_sln),
-        (Col::CopyYear, text.copy_year),
-        (Col::CopyTerm, text.copy_term),
+        (Role::CourseCode, text.code),
+        (Role::Title, text.title),
+        (Role::Section, text.section),
+        (Role::College, text.academic_department),
+        (Role::Year, text.year),
+        (Role::CourseId, text.searchable_id1),
+        (Role::Instructor, text.instructor1),
+        (Role::CopySection, text.copy_sln),
+        (Role::CopyYear, text.copy_year),
+        (Role::CopyTerm, text.copy_term),
     ];
-    for (col, value) in values {
+    for (role, value) in values {
         if let Some(starts_with) = crate::csv_safe::formula_start(value) {
             warnings.push(Warning {
                 line: row.line,
                 course_code: text.code.to_owned(),
                 kind: WarningKind::SpreadsheetFormula {
-                    column: col.header().to_owned(),
+                    column: role.key().to_owned(),
                     starts_with,
                 },
             });
@@ -569,11 +548,11 @@ fn formula_warnings(row: &CemRow<'_>, text: &CourseText<'_>, warnings: &mut Vec<
 
 /// The processing-department rules; warns when the campus or its college has no rule.
 fn processing_department(row: &CemRow<'_>, rules: &Rules, warnings: &mut Vec<Warning>) -> NameId {
-    let code = row.get(Col::Code);
-    let campus = row.get(Col::Campus);
-    let college = row.get(Col::College);
+    let code = row.get(Role::CourseCode);
+    let campus = row.get(Role::Campus);
+    let college = row.get(Role::College);
     let (department, note) =
-        rules.processing_department(campus, college, row.get(Col::CourseId), code);
+        rules.processing_department(campus, college, row.get(Role::CourseId), code);
     let kind = match note {
         DepartmentNote::Ok => return department,
         DepartmentNote::UnknownCampus => WarningKind::UnknownCampus {
@@ -596,8 +575,8 @@ fn processing_department(row: &CemRow<'_>, rules: &Rules, warnings: &mut Vec<War
 
 /// The term-code rule; warns when no ending of the term table matches.
 fn term1(row: &CemRow<'_>, rules: &Rules, warnings: &mut Vec<Warning>) -> Option<NameId> {
-    let code = row.get(Col::Code);
-    let term = row.get(Col::Term);
+    let code = row.get(Role::CourseCode);
+    let term = row.get(Role::Term);
     let term1 = rules.term(term, code);
     if term1.is_none() {
         warnings.push(Warning {

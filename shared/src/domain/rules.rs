@@ -1,6 +1,6 @@
 //! Institution rules as data: the processing-department rules, the term table, the date
-//! format and the rollover exclusions, which the original tool hard-coded. ASU's rules ship
-//! embedded as the default.
+//! format and the rollover exclusions, which the original tool hard-coded, and the export's
+//! own shape (`[export]`, [`ExportProfile`]). ASU's rules ship embedded as the default.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +9,8 @@ use chrono::format::{Item, StrftimeItems};
 
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
+
+use super::profile::{self, ExportFile, ExportProfile, ProfileProblem};
 
 /// The shipped default: Arizona State University's rules.
 pub const ASU_RULES_TOML: &str = include_str!("../../rules/asu.toml");
@@ -74,8 +76,6 @@ pub enum RulesProblem {
     NoTerms,
     #[error("terms.{term} has no endings")]
     TermWithoutEndings { term: String },
-    #[error("terms.{term} has an empty ending")]
-    EmptyTermEnding { term: String },
     #[error("date_format {format:?} is not a valid strftime format: {source}")]
     DateFormat {
         format: String,
@@ -92,6 +92,9 @@ pub enum RulesProblem {
          parameter, or --time-zone for the leganto command) instead"
     )]
     TimeZoneIsASetting,
+    /// The `[export]` table: each names its key (`export.delimiter`, ...).
+    #[error(transparent)]
+    Export(#[from] ProfileProblem),
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +108,9 @@ struct RulesFile {
     rollover_exclusions: Vec<String>,
     processing_departments: DepartmentsFile,
     terms: BTreeMap<String, BTreeMap<String, String>>,
+    /// The export's shape; absent, the CEM export's.
+    #[serde(default)]
+    export: ExportFile,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,7 +180,7 @@ pub enum DepartmentNote {
     CollegeFallback,
 }
 
-/// TERM → (ending, term name), longest ending first.
+/// Term value → (ending, term name), longest ending first.
 type TermTable = FxHashMap<Box<str>, Vec<(Box<str>, NameId)>>;
 
 /// Compiled institution rules.
@@ -188,6 +194,7 @@ pub struct Rules {
     terms: TermTable,
     date_items: Vec<Item<'static>>,
     rollover_exclusions: Vec<String>,
+    export: ExportProfile,
 }
 
 impl Rules {
@@ -222,7 +229,7 @@ impl Rules {
         self.names.get(usize::from(id)).map_or("", |n| n)
     }
 
-    /// Processing department from CAMPUS, college, COURSE_ID and course code: the campus
+    /// Processing department from the campus, college, course id and course code: the campus
     /// rule (by college where it has a table), then the overrides, later ones winning.
     pub fn processing_department(
         &self,
@@ -256,8 +263,14 @@ impl Rules {
         (dept, note)
     }
 
-    /// Term1 from TERM and the ending of the course code's first `-` segment, the longest
-    /// ending winning; `None` when nothing matches.
+    /// How the export is written: its separator, dates, columns and status words.
+    pub fn export(&self) -> &ExportProfile {
+        &self.export
+    }
+
+    /// Term1 from the term column and the ending of the course code's first `-` segment,
+    /// the longest ending winning (an ending of `""` matches every code, so it decides only
+    /// when no other does); `None` when nothing matches.
     pub fn term(&self, term: &str, course_code: &str) -> Option<NameId> {
         let segment = course_code.split('-').next().unwrap_or("");
         self.terms
@@ -330,6 +343,7 @@ fn compile(file: RulesFile) -> Result<Rules, RulesProblem> {
     if file.rollover_exclusions.iter().any(|e| e.trim().is_empty()) {
         return Err(RulesProblem::EmptyRolloverExclusion);
     }
+    let export = profile::compile(file.export)?;
     Ok(Rules {
         names: names.0,
         campuses: departments.campuses,
@@ -339,6 +353,7 @@ fn compile(file: RulesFile) -> Result<Rules, RulesProblem> {
         terms,
         date_items,
         rollover_exclusions: file.rollover_exclusions,
+        export,
     })
 }
 
@@ -418,7 +433,7 @@ fn compile_campus_rule(
     })
 }
 
-/// One override: prefixes of either COURSE_ID or the course code, never both.
+/// One override: prefixes of either the course id or the course code, never both.
 fn compile_override(
     rule: usize,
     o: &OverrideFile,
@@ -445,7 +460,8 @@ fn compile_override(
     })
 }
 
-/// The term table: per TERM, its code endings longest first, so the longest match wins.
+/// The term table: per term value, its code endings longest first, so the longest match
+/// wins and an ending of `""` (codes without a session suffix) comes last.
 fn compile_terms(
     table: &BTreeMap<String, BTreeMap<String, String>>,
     names: &mut Names,
@@ -460,9 +476,6 @@ fn compile_terms(
         }
         let mut list = Vec::with_capacity(endings.len());
         for (ending, name) in endings {
-            if ending.is_empty() {
-                return Err(RulesProblem::EmptyTermEnding { term: term.clone() });
-            }
             let id = names.intern(name, || format!("terms.{term}.{ending}"))?;
             list.push((ending.as_str().into(), id));
         }

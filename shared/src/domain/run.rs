@@ -15,8 +15,9 @@ use hashbrown::HashTable;
 // the export's own course codes, not attacker-chosen.
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
-use super::cem::{detect_encoding, CemError, CemReader, Read1, TextEncoding};
+use super::cem::{detect_encoding, CemError, CemReader, Read1, Role, TextEncoding};
 use super::course::{apply_row_rules, Course, CourseRow, CourseText, Operation, RowOutcome, F};
+use super::coverage::TermsSeen;
 use super::delta::Changed;
 use super::facts::{AlmaFacts, CopyMatch, CourseIndex, DeleteGuard, GuardDecision};
 use super::loader::LoaderWriter;
@@ -31,22 +32,37 @@ pub enum RunError {
     Output(#[source] io::Error),
 }
 
+/// What a pass learns of the export besides its rows.
+struct ExportRead {
+    encoding: TextEncoding,
+    /// The (term, year) of every row read, whatever its status: term coverage (§9).
+    terms_seen: TermsSeen,
+}
+
+/// Reads the export from its start, row by row, through the row rules.
 fn each_outcome<R: Read + Seek>(
     input: &mut R,
     rules: &Rules,
     mut f: impl FnMut(RowOutcome<'_>),
-) -> Result<TextEncoding, CemError> {
+) -> Result<ExportRead, CemError> {
     input.seek(SeekFrom::Start(0)).map_err(CemError::Io)?;
     let encoding = detect_encoding(&mut *input)?;
     input.seek(SeekFrom::Start(0)).map_err(CemError::Io)?;
-    let mut reader = CemReader::new(&mut *input, encoding)?;
+    let mut reader = CemReader::new(&mut *input, encoding, rules.export())?;
+    let mut terms_seen = TermsSeen::default();
     while let Some(read) = reader.next_row()? {
         match read {
-            Read1::Row(row) => f(apply_row_rules(&row, rules)),
+            Read1::Row(row) => {
+                terms_seen.note(row.get(Role::Term), row.get(Role::Year));
+                f(apply_row_rules(&row, rules))
+            }
             Read1::Bad(reject) => f(RowOutcome::Rejected(reject)),
         }
     }
-    Ok(encoding)
+    Ok(ExportRead {
+        encoding,
+        terms_seen,
+    })
 }
 
 /// A code whose DELETE row reaches the delete guard.
@@ -265,9 +281,10 @@ fn merge_all<R: Read + Seek>(
     only: Option<&Changed>,
 ) -> Result<Merged, CemError> {
     let mut merging = Merging::new(expected_codes(input)?, guard, only);
-    let encoding = each_outcome(input, rules, |o| merging.add(o))?;
+    let read = each_outcome(input, rules, |o| merging.add(o))?;
     let mut merged = merging.merged;
-    merged.summary.input_encoding = Some(encoding);
+    merged.summary.input_encoding = Some(read.encoding);
+    merged.summary.terms_seen = read.terms_seen;
     Ok(merged)
 }
 

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::cem::{RowReject, TextEncoding};
 use super::course::Warning;
+use super::coverage::TermsSeen;
 
 /// What the delete guard did with DELETE rows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -62,7 +63,7 @@ pub struct RunSummary {
     pub input_encoding: Option<TextEncoding>,
     /// Data rows read, whatever became of them.
     pub rows_read: u64,
-    /// COURSE_STATUS REQUESTED.
+    /// Rows of a status the profile skips (REQUESTED in CEM).
     pub rows_skipped: u64,
     pub rows_rejected: u64,
     pub rejects: Vec<RowReject>,
@@ -76,6 +77,8 @@ pub struct RunSummary {
     pub warnings: Vec<Warning>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollovers: Option<RolloverCounts>,
+    /// The (term, year) pairs the export's rows hold: what term coverage checks (§9).
+    pub terms_seen: TermsSeen,
     pub alma_calls: u64,
     pub durations_ms: Durations,
 }
@@ -84,7 +87,7 @@ impl std::fmt::Display for RunSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "rows read {}, skipped (REQUESTED) {}, rejected {}",
+            "rows read {}, skipped (by status) {}, rejected {}",
             self.rows_read, self.rows_skipped, self.rows_rejected
         )?;
         if self.rows_in_file == self.courses_written {

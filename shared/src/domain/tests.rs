@@ -301,9 +301,9 @@ fn a_value_a_spreadsheet_would_run_as_a_formula_loads_verbatim_with_a_warning() 
     assert_eq!(
         warnings,
         [
-            "line 2 2026Fall-X-ENG101-1: COURSE_NAME starts with '=' (a spreadsheet would run \
+            "line 2 2026Fall-X-ENG101-1: title starts with '=' (a spreadsheet would run \
              it as a formula); the loader file carries it as it is",
-            "line 2 2026Fall-X-ENG101-1: ASURITEID starts with '@' (a spreadsheet would run \
+            "line 2 2026Fall-X-ENG101-1: instructor starts with '@' (a spreadsheet would run \
              it as a formula); the loader file carries it as it is",
         ]
     );
@@ -539,6 +539,7 @@ fn each_kind_of_bad_row_is_rejected_with_line_code_column_and_reason() {
     ]);
     let (lines, s) = run(&input, DeleteGuard::Offline);
     assert_eq!(lines.len(), 2);
+    // Rejects name a column by its role: the same whatever the export calls it.
     let got: Vec<(u64, &str, Option<&str>)> = s
         .rejects
         .iter()
@@ -547,14 +548,19 @@ fn each_kind_of_bad_row_is_rejected_with_line_code_column_and_reason() {
     assert_eq!(
         got,
         vec![
-            (4, "", Some("MYASU_COURSE_IDSTRING")),
-            (5, "C-2", Some("TERM")),
-            (6, "C-3", Some("START_SYNC_DATE")),
-            (7, "C-4", Some("END_SYNC_DATE")),
+            (4, "", Some("course_code")),
+            (5, "C-2", Some("term")),
+            (6, "C-3", Some("start_date")),
+            (7, "C-4", Some("end_date")),
             (8, "C-5", None),
         ]
     );
     assert!(s.rejects[4].reason.contains("expected 18 fields, found 4"));
+    assert_eq!(s.rejects[1].reason, "empty term");
+    assert_eq!(
+        s.rejects[2].reason,
+        "unparseable date \"20/08/2026\" (want YYYY-MM-DD ...)"
+    );
 }
 
 #[test]
@@ -579,7 +585,9 @@ fn missing_columns_are_fatal_and_named() {
     .unwrap_err();
     let msg = e.to_string();
     assert!(
-        msg.contains("TERM") && msg.contains("SLN") && !msg.contains("COURSE_STATUS,"),
+        msg.contains("no column TERM (term)")
+            && msg.contains("no column SLN (section)")
+            && !msg.contains("COURSE_STATUS"),
         "{msg}"
     );
 }
@@ -829,12 +837,7 @@ fn a_stray_nul_costs_its_row_which_is_rejected_naming_line_and_column() {
     assert_eq!(
         got,
         vec![
-            (
-                12,
-                "C-10",
-                Some("COURSE_NAME"),
-                "control character in COURSE_NAME"
-            ),
+            (12, "C-10", Some("title"), "control character in title"),
             (22, "C-20", None, "control character in INSTRUCTOR_TYPE"),
         ]
     );
@@ -847,7 +850,7 @@ fn a_control_character_in_the_course_code_is_left_out_of_the_reject() {
     rows[1] = row("C-\u{0}1", "APPROVED", "1", "a", &[]);
     let (_, s) = run(&cem(&rows), DeleteGuard::Offline);
     assert_eq!(s.rejects[0].course_code, "C-1");
-    assert_eq!(s.rejects[0].column, Some("MYASU_COURSE_IDSTRING"));
+    assert_eq!(s.rejects[0].column, Some("course_code"));
 }
 
 #[test]
@@ -971,7 +974,7 @@ fn a_joined_row_that_breaks_a_rule_is_rejected_saying_it_was_joined() {
     let input = cem(&[bad, row("C-3", "APPROVED", "3", "a", &[])]);
     let (lines, s) = run(&input, DeleteGuard::Offline);
     assert_eq!(lines.len(), 1);
-    assert_eq!((s.rejects[0].line, s.rejects[0].column), (2, Some("TERM")));
+    assert_eq!((s.rejects[0].line, s.rejects[0].column), (2, Some("term")));
     assert!(
         s.rejects[0]
             .reason
@@ -1452,4 +1455,253 @@ fn copy_match_index_counts_a_course_once_when_its_section_is_also_a_searchable_i
         index.copy_match("2025", "5"),
         super::facts::CopyMatch::Unique(_)
     ));
+}
+
+// ---- the institution profile (§9) ------------------------------------------------------
+
+/// ASU's rules without their `[export]` table (the CEM export's defaults, spelled out).
+fn asu_without_export() -> &'static str {
+    super::rules::ASU_RULES_TOML
+        .split("\n[export]")
+        .next()
+        .unwrap_or_default()
+}
+
+/// ASU's rules with another `[export]` table (`extra`).
+fn asu_with(extra: &str) -> Result<Rules, RulesError> {
+    Rules::from_toml(&format!("{}\n{extra}", asu_without_export()), "p.toml")
+}
+
+#[test]
+fn a_key_the_rules_file_does_not_know_is_an_error_naming_it() {
+    for (extra, key) in [
+        ("colour = \"blue\"", "colour"),
+        ("[export]\nseparator = \";\"", "separator"),
+        ("[export.columns]\ncourse = \"COURSE\"", "course"),
+        ("[export.statuses]\nkeep = [\"A\"]", "keep"),
+        (
+            "[[export.expect]]\nterm = \"1\"\nyear = \"2027\"\nstarts = \"2027-01-12\"\nends = \"x\"",
+            "ends",
+        ),
+    ] {
+        // A top-level key after a table would belong to it: put it first.
+        let toml = if extra.starts_with('[') {
+            format!("{}\n{extra}", asu_without_export())
+        } else {
+            format!("{extra}\n{}", super::rules::ASU_RULES_TOML)
+        };
+        let e = Rules::from_toml(&toml, "p.toml").unwrap_err().to_string();
+        assert!(e.contains(&format!("`{key}`")), "{key}: {e}");
+    }
+}
+
+#[test]
+fn the_export_table_is_optional_and_defaults_to_the_cem_export() {
+    let p = asu();
+    let p = p.export();
+    assert_eq!(p.delimiter(), b',');
+    assert_eq!(p.header(super::Role::CourseCode), "MYASU_COURSE_IDSTRING");
+    assert_eq!(p.header(super::Role::CopyTerm), "COPY_COURSE_SEMESTER_TERM");
+    assert_eq!(p.status("REQUESTED"), super::StatusMeaning::Skip);
+    assert_eq!(p.status("SUSPENDED"), super::StatusMeaning::Delete);
+    assert_eq!(p.status("APPROVED"), super::StatusMeaning::Active);
+    assert_eq!(p.coverage_warning_days(), 45);
+    assert!(p.expect().is_empty());
+    // The shipped file spells its defaults out; dropping the table changes nothing.
+    assert!(super::rules::ASU_RULES_TOML.contains("\n[export]\n"));
+    let bare = Rules::from_toml(asu_without_export(), "bare.toml").unwrap();
+    assert_eq!(
+        bare.export().header(super::Role::Term),
+        p.header(super::Role::Term)
+    );
+}
+
+#[test]
+fn the_delimiter_must_be_one_character() {
+    for bad in ["", ";;", "\\\"", "é", "\\n"] {
+        let e = asu_with(&format!("[export]\ndelimiter = \"{bad}\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("export.delimiter must be one"), "{bad:?}: {e}");
+    }
+    let tab = asu_with("[export]\ndelimiter = \"\\t\"").unwrap();
+    assert_eq!(tab.export().delimiter(), b'\t');
+}
+
+#[test]
+fn a_bad_date_format_is_refused_when_the_rules_load() {
+    for bad in ["%Q", "%H:%M", "%Y-%m", "plain"] {
+        let e = asu_with(&format!("[export]\ndate_format = \"{bad}\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("export.date_format"), "{bad:?}: {e}");
+    }
+    let us = asu_with("[export]\ndate_format = \"%m/%d/%Y\"").unwrap();
+    assert_eq!(
+        us.export().parse_date("8/20/2026 12:00:00 AM"),
+        chrono::NaiveDate::from_ymd_opt(2026, 8, 20)
+    );
+}
+
+#[test]
+fn a_column_named_twice_or_empty_and_a_status_in_both_lists_are_refused() {
+    let e = asu_with("[export.columns]\ntitle = \"sln\"")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("title") && e.contains("section"), "{e}");
+    let e = asu_with("[export.columns]\nterm = \" \"")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("export.columns.term is empty"), "{e}");
+    let e = asu_with("[export.statuses]\nskip = [\"DENIED\"]")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("\"DENIED\" is in both"), "{e}");
+    let e = asu_with("[[export.expect]]\nterm = \"1\"\nyear = \"2027\"\nstarts = \"soon\"")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("export.expect[0].starts"), "{e}");
+}
+
+#[test]
+fn expected_terms_take_text_or_numbers_and_a_toml_date() {
+    let rules = asu_with(
+        "[export]\ncoverage_warning_days = 30\n\
+         [[export.expect]]\nterm = 1\nyear = 2027\nstarts = 2027-01-12\n\
+         [[export.expect]]\nterm = \"4\"\nyear = \"2027\"\nstarts = \"2027-05-17\"",
+    )
+    .unwrap();
+    let p = rules.export();
+    assert_eq!(p.coverage_warning_days(), 30);
+    let got: Vec<(&str, &str, String)> = p
+        .expect()
+        .iter()
+        .map(|e| (e.term.as_str(), e.year.as_str(), e.starts.to_string()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("1", "2027", "2027-01-12".to_owned()),
+            ("4", "2027", "2027-05-17".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn a_missing_column_names_the_exports_header_and_its_role() {
+    let rules = asu_with("[export.columns]\nterm = \"TERM_CODE\"").unwrap();
+    let e = transform(
+        &mut Cursor::new(cem(&[row("C-1", "APPROVED", "1", "a", &[])])),
+        &rules,
+        DeleteGuard::Offline,
+        Vec::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("no column TERM_CODE (term)"), "{e}");
+    assert!(!e.contains("(section)"), "{e}");
+}
+
+#[test]
+fn an_ending_of_nothing_matches_every_code_and_longer_endings_win() {
+    let toml = super::rules::ASU_RULES_TOML.replace(
+        "[terms.7]\n",
+        "[terms.FA]\n\"\" = \"AUTUMN\"\nB = \"TERM2\"\n\n[terms.7]\n",
+    );
+    let rules = Rules::from_toml(&toml, "e.toml").unwrap();
+    let term = |code| rules.term("FA", code).map(|id| rules.name(id).to_owned());
+    assert_eq!(term("ENG101-X").as_deref(), Some("AUTUMN"));
+    assert_eq!(term("").as_deref(), Some("AUTUMN"));
+    assert_eq!(term("2026FallB-X").as_deref(), Some("TERM2"));
+    assert_eq!(rules.term("7", "ENG101-X"), None);
+}
+
+/// `row`'s export under other names: `;`-separated, other status words, US dates.
+fn renamed(rows: &[String]) -> Vec<u8> {
+    let text = String::from_utf8(cem(rows)).unwrap();
+    text.replace("MYASU_COURSE_IDSTRING", "CRS_CODE")
+        .replace("COURSE_STATUS", "STATE")
+        .replace(",TERM,", ",TERM_CODE,")
+        .replace(",APPROVED,", ",ACTIVE,")
+        .replace(",REQUESTED,", ",PENDING,")
+        .replace(",DENIED,", ",CANCELLED,")
+        .replace("2026-08-20 00:00:00.000000000", "08/20/2026")
+        .replace("2026-12-11 00:00:00.000000000", "12/11/2026")
+        .replace(',', ";")
+        .into_bytes()
+}
+
+const RENAMED_EXPORT: &str = r#"
+[export]
+delimiter = ";"
+date_format = "%m/%d/%Y"
+[export.columns]
+course_code = "CRS_CODE"
+status = "state"
+term = "TERM_CODE"
+[export.statuses]
+skip = ["PENDING"]
+delete = ["CANCELLED"]
+"#;
+
+#[test]
+fn another_exports_names_statuses_dates_and_separator_give_the_same_file() {
+    let rows = [
+        row("2026Fall-X-ENG101-1", "APPROVED", "1", "a", &[]),
+        row("2026Fall-X-ENG101-1", "APPROVED", "2", "b", &[]),
+        row("2026Fall-X-ENG102-3", "REQUESTED", "3", "c", &[]),
+        row("2026Fall-X-ENG103-4", "DENIED", "4", "d", &[]),
+        row("2026Fall-X-ENG104-5", "APPROVED", "5", "e", &[("TERM", "")]),
+    ];
+    let rules = asu_with(RENAMED_EXPORT).unwrap();
+    let (mut cem_file, mut other_file) = (Vec::new(), Vec::new());
+    let cem_day = transform(
+        &mut Cursor::new(cem(&rows)),
+        &asu(),
+        DeleteGuard::Offline,
+        &mut cem_file,
+    )
+    .unwrap();
+    let other_day = transform(
+        &mut Cursor::new(renamed(&rows)),
+        &rules,
+        DeleteGuard::Offline,
+        &mut other_file,
+    )
+    .unwrap();
+    assert_eq!(cem_file, other_file);
+    assert_eq!(
+        (other_day.rows_skipped, other_day.deletes.unverified),
+        (1, 1)
+    );
+    assert_eq!(cem_day.rejects, other_day.rejects);
+    assert_eq!(other_day.rejects[0].column, Some("term"));
+    assert_eq!(cem_day.terms_seen, other_day.terms_seen);
+}
+
+#[test]
+fn the_transform_notes_each_term_and_year_its_rows_hold_whatever_their_status() {
+    let rows = [
+        row("C-1", "APPROVED", "1", "a", &[]),
+        row(
+            "C-2",
+            "REQUESTED",
+            "2",
+            "a",
+            &[("TERM", "1"), ("YEAR", "2027")],
+        ),
+        row(
+            "C-3",
+            "APPROVED",
+            "3",
+            "a",
+            &[("TERM", ""), ("YEAR", "2028")],
+        ),
+    ];
+    let (_, s) = run(&cem(&rows), DeleteGuard::Offline);
+    let seen = serde_json::to_value(&s.terms_seen).unwrap();
+    assert_eq!(
+        seen,
+        serde_json::json!([{"term": "1", "year": "2027"}, {"term": "7", "year": "2026"}])
+    );
 }

@@ -93,6 +93,7 @@ table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{text-align:left;padding:6px 10px;border-bottom:1px solid #eef0f3;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f0f2f5;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .error{background:#fff4f3;border:1px solid #f3c2bf;border-radius:8px;padding:10px 14px;overflow-wrap:anywhere}
+.notice{background:#fff8e6;border:1px solid #f0d48a;border-radius:8px;padding:10px 14px;overflow-wrap:anywhere}.notice ul{margin:0;padding-left:20px}
 a{color:#1f4e95}
 "#;
 
@@ -107,6 +108,7 @@ pub fn render(page: &Page<'_>) -> String {
                     (header(page))
                     (rules(page.figures))
                     (failure(page.figures))
+                    (terms_missing(page.figures))
                     (counts(page.figures))
                     (charts(page))
                     (timings(page.figures))
@@ -194,6 +196,24 @@ fn failure(f: &DayReport) -> Markup {
                     " in “" (state) "”"
                 }
                 p { (f.error_message.as_deref().unwrap_or("")) }
+            }
+        }
+    }
+}
+
+/// The expected terms the day's export lacks (term coverage): above the counts, since the
+/// fix (the export's query) is for people outside the library's reach and takes time.
+fn terms_missing(f: &DayReport) -> Markup {
+    let missing = &f.notes.terms_missing;
+    html! {
+        @if !missing.is_empty() {
+            h2 { "Terms missing from the export" }
+            div.notice #terms-missing {
+                ul {
+                    @for sentence in missing {
+                        li { (sentence) }
+                    }
+                }
             }
         }
     }
@@ -634,6 +654,23 @@ mod tests {
         assert!(html.contains(&format!(
             r#"<td><a href="a&amp;b &quot;c&quot;.csv">reports/{shown}.csv</a></td>"#
         )));
+    }
+
+    #[test]
+    fn the_page_lists_the_terms_missing_from_the_export_only_when_there_are_some() {
+        let mut f = figures();
+        assert!(!render_with(&f, None).contains("terms-missing"));
+        f.notes.terms_missing = vec![
+            "the export holds no course of term 1 2027, which starts 2027-01-12 (in 37 days)"
+                .into(),
+            HOSTILE.into(),
+        ];
+        let html = render_with(&f, None);
+        assert!(html.contains(
+            "<h2>Terms missing from the export</h2><div class=\"notice\" id=\"terms-missing\"><ul>\
+             <li>the export holds no course of term 1 2027, which starts 2027-01-12 (in 37 days)</li>"
+        ), "{html}");
+        assert!(!html.contains("<script"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::run::report::{DayReport, RunStatus};
 pub const NAMESPACE: &str = "Leganto";
 
 /// Every metric a run may emit, with its unit; the template's dashboard charts them.
-pub const METRICS: [(&str, &str); 13] = [
+pub const METRICS: [(&str, &str); 14] = [
     ("RowsRead", "Count"),
     ("CoursesWritten", "Count"),
     ("CoursesChanged", "Count"),
@@ -26,6 +26,7 @@ pub const METRICS: [(&str, &str); 13] = [
     ("RolloversFound", "Count"),
     ("RolloversNotFound", "Count"),
     ("RolloversAmbiguous", "Count"),
+    ("TermsMissing", "Count"),
 ];
 
 /// The EMF line for a run's report, or `None` for a dry run (it loaded nothing). A run
@@ -72,7 +73,7 @@ pub fn emf_line(f: &DayReport, now: DateTime<Utc>) -> Option<String> {
 }
 
 /// Each metric of [`METRICS`] with its value, if the run has it.
-fn metric_values(f: &DayReport) -> [(&'static str, Option<f64>); 13] {
+fn metric_values(f: &DayReport) -> [(&'static str, Option<f64>); 14] {
     [
         ("RowsRead", f.rows_read.map(|n| n as f64)),
         ("CoursesWritten", f.courses_written.map(|n| n as f64)),
@@ -96,6 +97,11 @@ fn metric_values(f: &DayReport) -> [(&'static str, Option<f64>); 13] {
         (
             "RolloversAmbiguous",
             f.rollovers.map(|r| r.ambiguous as f64),
+        ),
+        // Known once the transform ran: 0 then says the export held every expected term.
+        (
+            "TermsMissing",
+            f.rows_read.map(|_| f.notes.terms_missing.len() as f64),
         ),
     ]
 }
@@ -160,6 +166,26 @@ mod tests {
         assert_eq!(v["RunMinutes"], 90.0);
         assert_eq!(v["CoursesChanged"], 7.0);
         assert_eq!(v["RunFailed"], 0);
+    }
+
+    #[test]
+    fn the_terms_missing_from_the_export_are_a_metric_once_the_transform_ran() {
+        let mut f = figures();
+        let line = |f: &DayReport| -> Value {
+            serde_json::from_str(&emf_line(f, Utc::now()).unwrap()).unwrap()
+        };
+        assert!(line(&f).get("TermsMissing").is_none(), "no transform");
+        f.rows_read = Some(10);
+        assert_eq!(line(&f)["TermsMissing"], 0.0);
+        f.notes.terms_missing = vec!["the export holds no course of term 1 2027".into(); 2];
+        let v = line(&f);
+        assert_eq!(v["TermsMissing"], 2.0);
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Leganto");
+        let declared = v["_aws"]["CloudWatchMetrics"][0]["Metrics"].to_string();
+        assert!(
+            declared.contains("{\"Name\":\"TermsMissing\",\"Unit\":\"Count\"}"),
+            "{declared}"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The day's account, built once ([`DayReport`]): how the run ended and why, the counts,
-//! the notes a person should read (the brake, an approval, a forced or an already loaded
-//! push, rows dropped at the push), the stages' times, the Alma calls, Alma's job and the
+//! the notes a person should read (terms missing from the export, the brake, an approval, a
+//! forced or an already loaded push, rows dropped at the push), the stages' times, the Alma calls, Alma's job and the
 //! rollovers. Built from the state the run ends with ([`RunState`]) and the day's run
 //! summary; Slack, the e-mail, the day page, the metrics and `leganto status` only render
 //! it. Stored beside the page as `reports/YYYY/MM/DD/figures.json`, so later pages chart it
@@ -70,6 +70,10 @@ pub struct Notes {
     /// What the pull noticed on the CEM server (several exports for the day, ...).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pull_warnings: Vec<String>,
+    /// Expected terms starting soon that the day's export holds no row of (§9 term
+    /// coverage), one sentence each: "the export holds no course of term 1 2027, ...".
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub terms_missing: Vec<String>,
     #[serde(skip_serializing_if = "BrakeNote::is_not_tripped")]
     pub brake: BrakeNote,
     /// The day's file was already loaded, pushed at this time: nothing new went up.
@@ -278,6 +282,15 @@ impl DayReport {
         self.alma_calls = number(&details["alma_calls"]);
         self.load = serde_json::from_value(summary["load"].clone()).ok();
         self.rules = serde_json::from_value(summary["rules"].clone()).unwrap_or_default();
+        // The step's output is flattened into the summary: the terms missing lead its warnings.
+        let missing = number(&summary["counts"]["terms_missing"]).unwrap_or(0);
+        self.notes.terms_missing = summary["warnings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .take(usize::try_from(missing).unwrap_or(usize::MAX))
+            .filter_map(|w| w.as_str().map(str::to_owned))
+            .collect();
     }
 
     fn add_transform(&mut self, state: &RunState) {
@@ -292,6 +305,7 @@ impl DayReport {
         self.deletes_suppressed = Some(c.deletes_suppressed);
         self.deletes_not_in_alma = Some(c.deletes_not_in_alma);
         self.notes.deletes_unclear = c.deletes_unclear;
+        self.notes.terms_missing = t.terms_missing().to_vec();
         if t.load.is_some() {
             self.load = t.load.clone();
         }
@@ -349,6 +363,7 @@ impl DayReport {
             warnings: n(self.warnings),
             rows_in_file: 0,
             deletes_unclear: self.notes.deletes_unclear,
+            terms_missing: self.notes.terms_missing.len() as u64,
         }
     }
 
@@ -646,6 +661,32 @@ mod tests {
         );
         assert_eq!(loaded(state("pull", true, job("COMPLETED_SUCCESS"))), None);
         assert_eq!(loaded(state("rollover_report", false, Value::Null)), None);
+    }
+
+    #[test]
+    fn the_terms_missing_lead_the_transforms_warnings_and_become_notes() {
+        let missing =
+            "the export holds no course of term 1 2027, which starts 2027-01-12 (in 37 days)";
+        let transform = json!({"loader_key": "k", "loader_file_name": "f", "summary_key": "s",
+            "rejects_key": "r", "counts": {"rows_read": 10, "terms_missing": 1},
+            "warnings": [missing, "line 2 C-1: unknown campus \"X\", processing department HAYDEN"]});
+        let state = json!({"run": {"run_date": "2026-12-06"}, "transform": transform});
+        let f = DayReport::of(date(), &RunState::from_value(&state), None, now());
+        assert_eq!(f.notes.terms_missing, [missing]);
+        assert_eq!(f.counts().terms_missing, 1);
+        // The run summary alone says the same (the step's output is flattened into it).
+        let mut summary = transform.clone();
+        summary["run_date"] = json!("2026-12-06");
+        let f = DayReport::from_summary(&summary).unwrap();
+        assert_eq!(f.notes.terms_missing, [missing]);
+        // A summary from before term coverage has none.
+        let mut old = summary.clone();
+        old["counts"] = json!({"rows_read": 10});
+        assert!(DayReport::from_summary(&old)
+            .unwrap()
+            .notes
+            .terms_missing
+            .is_empty());
     }
 
     #[test]

@@ -59,6 +59,9 @@ pub fn summary_lines(report: &DayReport) -> Vec<(String, String)> {
             lines.push((label.into(), value.to_string()));
         }
     }
+    for missing in &report.notes.terms_missing {
+        lines.push(("Term missing from the export".into(), missing.clone()));
+    }
     if let Some(brake) = brake_line(&report.notes.brake) {
         lines.push(("Safety brake".into(), brake));
     }
@@ -307,5 +310,35 @@ mod tests {
         );
         input.transform.as_mut().unwrap().brake.tripped = false;
         assert_eq!(brake(&input), None);
+    }
+
+    #[test]
+    fn the_summary_has_a_line_for_each_expected_term_the_export_lacks() {
+        let missing = "the export holds no course of term 7 2027, which starts 2027-08-19 (today)";
+        let input = RunState::from_value(&serde_json::json!({
+            "run": {"run_date": "2027-08-19"},
+            "transform": {
+                "loader_key": "k", "loader_file_name": "f", "summary_key": "s", "rejects_key": "r",
+                "counts": {"rows_read": 3, "terms_missing": 1},
+                "warnings": [missing, "2 copy years are not years"]
+            }
+        }));
+        let lines = summary_lines(&DayReport::of(
+            input.run_date().unwrap(),
+            &input,
+            None,
+            chrono::Utc::now(),
+        ));
+        let terms: Vec<&(String, String)> = lines
+            .iter()
+            .filter(|(label, _)| label == "Term missing from the export")
+            .collect();
+        assert_eq!(
+            terms,
+            [&(
+                "Term missing from the export".to_owned(),
+                missing.to_owned()
+            )]
+        );
     }
 }

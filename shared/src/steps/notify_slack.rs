@@ -68,6 +68,12 @@ fn summary_notes(report: &DayReport) -> Vec<String> {
         ));
     }
     lines.extend(notes.pull_warnings.iter().cloned());
+    lines.extend(
+        notes
+            .terms_missing
+            .iter()
+            .map(|m| format!("{}.", capitalized(m))),
+    );
     if let Some(load) = &report.load {
         lines.push(format!("Loader file: {load}."));
     }
@@ -106,6 +112,14 @@ fn summary_notes(report: &DayReport) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// A sentence's first letter in capitals, for a note that stands alone.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 fn alma_job_summary(report: &DayReport) -> Option<AlmaJobSummary> {
@@ -462,6 +476,31 @@ mod tests {
             "{text}"
         );
         assert!(!with(0).contains("DELETE rows not sent"));
+    }
+
+    #[test]
+    fn the_summary_says_which_expected_terms_the_export_lacks() {
+        let state = RunState::from_value(&json!({
+            "run": {"run_date": "2026-12-06"},
+            "transform": {
+                "loader_key": "k", "loader_file_name": "f", "summary_key": "s", "rejects_key": "r",
+                "counts": {"rows_read": 10, "terms_missing": 1},
+                "warnings": ["the export holds no course of term 1 2027, which starts 2027-01-12 (in 37 days)",
+                             "line 2 C-1: no term for term \"9\" and \"X\", Term1 left empty"],
+            },
+        }));
+        let text = serde_json::to_string(&message(SlackKind::Summary, &state, HOLD, now()).blocks)
+            .unwrap();
+        assert!(
+            text.contains(
+                "The export holds no course of term 1 2027, which starts 2027-01-12 (in 37 days)."
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Term1 left empty"),
+            "row warnings stay in the summary file"
+        );
     }
 
     #[test]

@@ -81,6 +81,7 @@ fn the_whole_state_of_the_worst_day_stays_far_under_the_limit() {
             warnings: u64::MAX,
             rows_in_file: u64::MAX,
             deletes_unclear: u64::MAX,
+            terms_missing: u64::MAX,
         },
         warnings: vec![nasty(2000); 10_000],
         years_needed: (-5000..5000).collect(),

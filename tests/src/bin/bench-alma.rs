@@ -151,7 +151,8 @@ async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
     let day = day(&args)?;
     let courses: Vec<FixtureCourse> = serde_json::from_slice(&std::fs::read(&day.courses)?)?;
-    let rows = minimum::rows(&std::fs::read(&day.cem)?)?;
+    // The day is a CEM export, read by ASU's rules.
+    let rows = minimum::rows(&std::fs::read(&day.cem)?, Rules::asu()?.export())?;
     println!(
         "day: {} ({} rows, {} Alma courses); simulator {} ms latency, limit {}/s; client rate {}/s",
         day.cem.display(),

@@ -260,7 +260,12 @@ async fn days(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
         return Ok(false);
     }
     let next = args.run_date.succ_opt().ok_or("no next day")?;
-    let edited = leganto_tests::cem_edit::next_day(&bytes, every as usize)?;
+    let edited = leganto_tests::cem_edit::next_day(
+        &bytes,
+        every as usize,
+        // The stack loads ASU's rules: the CEM export.
+        &leganto_shared::domain::ExportProfile::default(),
+    )?;
     let label = format!(
         "{} with {} course codes changed or added (one in {every})",
         cem.display(),

@@ -24,6 +24,7 @@ fn summary() -> DaySummary {
             warnings: 2,
             rows_in_file: 1410,
             deletes_unclear: 0,
+            terms_missing: 0,
         }
         .labelled(),
         pushed_file: Some("20261128092514.txt".into()),
@@ -77,7 +78,7 @@ async fn the_day_summary_arrives_as_block_kit_with_a_text_fallback() {
         fields,
         vec![
             "*Rows read*\n1532",
-            "*Rows skipped (requested)*\n20",
+            "*Rows skipped (by status)*\n20",
             "*Courses written*\n1410",
             "*Rows rejected*\n9",
             "*Deletes sent*\n61",

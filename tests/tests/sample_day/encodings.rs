@@ -3,7 +3,9 @@
 
 use std::io::Cursor;
 
-use leganto_shared::domain::{transform, DeleteGuard, Rules, RunSummary, TextEncoding};
+use leganto_shared::domain::{
+    transform, DeleteGuard, ExportProfile, Role, Rules, RunSummary, TextEncoding,
+};
 
 use super::fixture::fixture_facts;
 use crate::read_sample;
@@ -66,7 +68,15 @@ fn a_nul_in_one_row_of_the_sample_costs_that_row_and_its_reject_names_the_line()
         .read_byte_record(&mut record)
         .unwrap();
     let header: Vec<&[u8]> = lines[0].trim_ascii_end().split(|&b| b == b',').collect();
-    let name_col = header.iter().position(|h| *h == b"COURSE_NAME").unwrap();
+    // The sample is a CEM export: its columns by the default profile's names.
+    let cem = ExportProfile::default();
+    let column = |role: Role| {
+        header
+            .iter()
+            .position(|h| *h == cem.header(role).as_bytes())
+            .unwrap()
+    };
+    let name_col = column(Role::Title);
     let name = &record[name_col];
     assert!(name.len() > 2, "{:?}", String::from_utf8_lossy(name));
     let at = line.windows(name.len()).position(|w| w == name).unwrap() + 2;
@@ -99,15 +109,10 @@ fn a_nul_in_one_row_of_the_sample_costs_that_row_and_its_reject_names_the_line()
         .find(|r| r.reason.contains("control character"))
         .expect("a reject for the row");
     assert_eq!(reject.line, target as u64 + 1);
-    assert_eq!(reject.column, Some("COURSE_NAME"));
-    assert_eq!(reject.reason, "control character in COURSE_NAME");
-    let code = String::from_utf8_lossy(
-        &record[header
-            .iter()
-            .position(|h| *h == b"MYASU_COURSE_IDSTRING")
-            .unwrap()],
-    )
-    .trim()
-    .to_string();
+    assert_eq!(reject.column, Some("title"));
+    assert_eq!(reject.reason, "control character in title");
+    let code = String::from_utf8_lossy(&record[column(Role::CourseCode)])
+        .trim()
+        .to_string();
     assert_eq!(reject.course_code, code);
 }

@@ -6,3 +6,4 @@ mod fixture;
 mod golden_offline;
 mod golden_sim;
 mod minimum;
+mod renamed;

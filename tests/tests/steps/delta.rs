@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use leganto_shared::domain::ExportProfile;
 use leganto_shared::store::{BASELINE, BASELINE_ROWS};
 use leganto_tests::alma_sim::{CallRecord, SimCourse};
 use leganto_tests::cem_edit;
@@ -132,7 +133,7 @@ async fn the_day_after_a_loaded_day_sends_only_its_changes_with_a_tenth_of_the_c
     );
 
     // Day two: one course code in 50 edited (titles, instructors, newly DENIED, new).
-    let edited = cem_edit::next_day(&day_one, 50).unwrap();
+    let edited = cem_edit::next_day(&day_one, 50, &ExportProfile::default()).unwrap();
     world.put_export(DAY_TWO_EXPORT, &edited.export);
 
     // The same day as a full file, in a dry run (nothing loaded, state/ untouched): what
@@ -319,7 +320,9 @@ async fn a_job_that_ended_completed_failed_leaves_the_baseline_where_it_was() {
     // Day two's delta reaches Alma, whose job fails on the file.
     world.put_export(
         DAY_TWO_EXPORT,
-        &cem_edit::next_day(&day_one, 50).unwrap().export,
+        &cem_edit::next_day(&day_one, 50, &ExportProfile::default())
+            .unwrap()
+            .export,
     );
     let (mut state, _) = transform(&world, json!({"run_date": DAY_TWO})).await;
     assert_eq!(state["transform"]["load"]["kind"], "delta");

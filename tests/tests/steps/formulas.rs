@@ -28,7 +28,7 @@ async fn a_formula_title_loads_verbatim_with_a_warning_and_a_formula_cell_in_rej
     let sample = read_sample("cem.csv");
     let header_end = sample.iter().position(|b| *b == b'\n').unwrap() + 1;
     let mut export = sample[..header_end].to_vec();
-    // Loaded: its title is a formula. Rejected (an empty TERM): its code and title are.
+    // Loaded: its title is a formula. Rejected (an empty term): its code and title are.
     export.extend(cem_line("2026Fall-X-ENG439-88146", FORMULA, "7").into_bytes());
     export.extend(cem_line(FORMULA, FORMULA, "").into_bytes());
     world.put_export(EXPORT_NAME, &export);
@@ -42,7 +42,7 @@ async fn a_formula_title_loads_verbatim_with_a_warning_and_a_formula_cell_in_rej
     assert_eq!(rows.len(), 1, "{rejects}");
     assert_eq!(&rows[0][0], "3");
     assert_eq!(&rows[0][1], format!("'{FORMULA}"), "{rejects}");
-    assert_eq!(&rows[0][2], "TERM");
+    assert_eq!(&rows[0][2], "term");
     assert!(
         rows.iter().flatten().all(|cell| !cell.starts_with('=')),
         "{rejects}"
@@ -61,7 +61,7 @@ async fn a_formula_title_loads_verbatim_with_a_warning_and_a_formula_cell_in_rej
     let warnings = transform["warnings"].to_string();
     assert!(
         warnings.contains(
-            "line 2 2026Fall-X-ENG439-88146: COURSE_NAME starts with '=' (a spreadsheet \
+            "line 2 2026Fall-X-ENG439-88146: title starts with '=' (a spreadsheet \
              would run it as a formula)"
         ),
         "{warnings}"
