@@ -130,6 +130,8 @@ pub struct StackOptions {
     pub hold_limit_hours: f64,
     /// Whether SES holds the sender as a verified identity (as a deployment must).
     pub sender_verified: bool,
+    /// The processing departments Alma's institution defines [default: ASU's].
+    pub processing_departments: Option<Vec<String>>,
 }
 
 impl Default for StackOptions {
@@ -148,6 +150,7 @@ impl Default for StackOptions {
             // At most 720 looks a hold (config.rs): 1 s apart, 12 minutes.
             hold_limit_hours: 0.2,
             sender_verified: true,
+            processing_departments: None,
         }
     }
 }
@@ -230,6 +233,9 @@ impl Stack {
         sim_options.loader_delay = opts.loader_delay;
         sim_options.loader_row_time = opts.loader_row_time;
         sim_options.loader_every = opts.alma_loader_every;
+        if let Some(departments) = &opts.processing_departments {
+            sim_options.processing_departments = departments.clone();
+        }
         sim_options.latency = opts.alma_latency;
         let loader_job_id = sim_options.loader_job_id.clone();
         let alma = AlmaSim::start(sim_options)

@@ -156,6 +156,13 @@ async fn show(args: ShowArgs) -> Result<(), Fatal> {
 
 /// The comparison as printed: what the file would change, one line per kind.
 pub fn render_diff(d: &RulesDiff) -> String {
+    if let Some(why) = &d.unreadable_before {
+        return format!(
+            "  the rules in force cannot read this export ({why}); with the new file:\n  \
+             course rows          {}\n  rejects              {}\n  warnings             {}\n",
+            d.rows_after, d.rejects_after, d.warnings_after
+        );
+    }
     if d.is_empty() {
         return format!(
             "  no change: the same {} course rows, {} rejects and {} warnings\n",
@@ -229,6 +236,7 @@ mod tests {
             reject_reasons: [("TERM: empty".to_string(), (0, 2))].into(),
             warnings_before: 4,
             warnings_after: 4,
+            unreadable_before: None,
         };
         assert_eq!(
             render_diff(&diff),
@@ -248,6 +256,20 @@ mod tests {
                 ..RulesDiff::default()
             }),
             "  no change: the same 5 course rows, 0 rejects and 0 warnings\n"
+        );
+        assert_eq!(
+            render_diff(&RulesDiff {
+                rows_after: 5,
+                rejects_after: 1,
+                unreadable_before: Some("no column MYASU_COURSE_IDSTRING (course_code)".into()),
+                ..RulesDiff::default()
+            }),
+            "  the rules in force cannot read this export (no column MYASU_COURSE_IDSTRING \
+             (course_code)); with the new file:
+  course rows          5
+  rejects              1
+  warnings             0
+"
         );
     }
 }

@@ -240,3 +240,35 @@ async fn push_writes_a_new_version_show_prints_it_and_an_invalid_file_is_refused
         stdout(&o)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_of_another_export_shape_says_the_rules_in_force_cannot_read_it_and_what_the_file_makes(
+) {
+    let aws = versioned().await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/second-institution");
+    let rules = dir.join("rules.toml");
+    let export = dir.join("export.tsv");
+    let o = aws
+        .leganto(&[
+            "rules",
+            "check",
+            rules.to_str().unwrap(),
+            "--input",
+            export.to_str().unwrap(),
+            "--bucket",
+            BUCKET,
+        ])
+        .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("the rules in force cannot read this export ("),
+        "{out}"
+    );
+    assert!(
+        out.contains("(course_code)"),
+        "names the role it lacks: {out}"
+    );
+    let rows: u64 = field(&out, "course rows").unwrap().parse().unwrap();
+    assert!(rows > 20, "{out}");
+}

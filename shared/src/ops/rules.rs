@@ -94,6 +94,10 @@ pub struct RulesDiff {
     pub reject_reasons: BTreeMap<String, (u64, u64)>,
     pub warnings_before: u64,
     pub warnings_after: u64,
+    /// Why the rules in force cannot read this export at all (another export's shape, as
+    /// on a library's first push of its own `[export]` table): the figures "before" are
+    /// then zero and every row counts as added.
+    pub unreadable_before: Option<String>,
 }
 
 impl RulesDiff {
@@ -114,9 +118,14 @@ pub fn compare<R: Read + Seek>(
     before: &Rules,
     after: &Rules,
 ) -> Result<RulesDiff, RunError> {
-    let old = Outcome::of(export, before)?;
+    // The new file must read the export; the rules in force may not (another shape).
     let new = Outcome::of(export, after)?;
+    let (old, unreadable_before) = match Outcome::of(export, before) {
+        Ok(old) => (old, None),
+        Err(e) => (Outcome::default(), Some(e.to_string())),
+    };
     let mut diff = RulesDiff {
+        unreadable_before,
         rows_before: old.rows.len() as u64,
         rows_after: new.rows.len() as u64,
         rejects_before: old.rejects.len() as u64,
@@ -161,6 +170,7 @@ struct RowFacts {
 }
 
 /// What one set of rules made of the export: course rows by (course code, section).
+#[derive(Default)]
 struct Outcome {
     rows: HashMap<(String, String), RowFacts>,
     rejects: Vec<RowReject>,

@@ -158,8 +158,7 @@ pub async fn run(
     let checked_at = checks_made_at(&cache, made_at);
     let local = made_at.with_timezone(&ctx.config.time_zone);
     let missing = terms_missing(&rules, input.run.run_date, &pass.summary);
-    let mut output =
-        transform_output(ctx, &input.run, &day, &pass, load, &local, &missing).await?;
+    let mut output = transform_output(ctx, &input.run, &day, &pass, load, &local, &missing).await?;
     output.rules = Some(rules_version);
     let document = SummaryDocument {
         output: &output,

@@ -41,6 +41,10 @@ struct Args {
     /// The CEM export to load [default: the sample day's].
     #[arg(long)]
     cem: Option<PathBuf>,
+    /// The institution's rules, pushed to the stack's `config/rules.toml` before the day
+    /// (as `leganto rules push` does) [default: none pushed, the shipped ASU rules].
+    #[arg(long)]
+    rules: Option<PathBuf>,
     /// The courses Alma holds at the start, as tests/fixtures/sample/alma_courses.json
     /// [default: the sample day's].
     #[arg(long)]
@@ -126,6 +130,19 @@ async fn main() -> ExitCode {
     }
     if let Some(template) = &args.template {
         options.template = template.clone();
+    }
+    // Alma checks each row's processing department against the institution's own.
+    if let Some(rules) = &args.rules {
+        match std::fs::read_to_string(rules) {
+            Ok(text) => {
+                options.processing_departments =
+                    Some(leganto_tests::support::departments_in_rules(&text))
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", rules.display());
+                return ExitCode::FAILURE;
+            }
+        }
     }
     let stack = match Stack::start(options).await {
         Ok(stack) => stack,
@@ -245,6 +262,7 @@ async fn days(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
         .clone()
         .unwrap_or_else(|| sample_dir().join("cem.csv"));
     let bytes = std::fs::read(&cem).map_err(|e| format!("{}: {e}", cem.display()))?;
+    let profile = push_rules(stack, args.rules.as_deref()).await?;
     let one = day(
         stack,
         args.run_date,
@@ -260,12 +278,7 @@ async fn days(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
         return Ok(false);
     }
     let next = args.run_date.succ_opt().ok_or("no next day")?;
-    let edited = leganto_tests::cem_edit::next_day(
-        &bytes,
-        every as usize,
-        // The stack loads ASU's rules: the CEM export.
-        &leganto_shared::domain::ExportProfile::default(),
-    )?;
+    let edited = leganto_tests::cem_edit::next_day(&bytes, every as usize, &profile)?;
     let label = format!(
         "{} with {} course codes changed or added (one in {every})",
         cem.display(),
@@ -293,6 +306,33 @@ async fn days(stack: &Stack, args: &Args) -> Result<bool, BoxError> {
         "transform's Alma calls", one.transform_calls, two.transform_calls
     );
     Ok(two.succeeded)
+}
+
+/// Pushes `rules` (validated first) as `leganto rules push` does; the export profile the
+/// stack then reads exports by.
+async fn push_rules(
+    stack: &Stack,
+    rules: Option<&Path>,
+) -> Result<leganto_shared::domain::ExportProfile, BoxError> {
+    let Some(path) = rules else {
+        return Ok(leganto_shared::domain::ExportProfile::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let compiled =
+        leganto_shared::domain::rules::Rules::from_toml(&text, &path.display().to_string())?;
+    let store = leganto_shared::store::Store::new(stack.s3(), leganto_tests::stack::BUCKET);
+    let pushed =
+        leganto_shared::ops::rules::push(&store, &text, &path.display().to_string()).await?;
+    heading("The rules");
+    match pushed {
+        leganto_shared::ops::rules::Pushed::New { version, .. } => {
+            println!("  pushed {} as {version}", path.display())
+        }
+        leganto_shared::ops::rules::Pushed::Unchanged(version) => {
+            println!("  {} already in force as {version}", path.display())
+        }
+    }
+    Ok(compiled.export().clone())
 }
 
 /// Runs one day and prints its account.

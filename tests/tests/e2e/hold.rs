@@ -63,7 +63,7 @@ fn store(stack: &Stack) -> Store {
 }
 
 /// Waits until the execution sits in the hold's Wait (people have been told by then).
-async fn wait_until_held(stack: &Stack, arn: &str) {
+pub(super) async fn wait_until_held(stack: &Stack, arn: &str) {
     let deadline = tokio::time::Instant::now() + EXECUTION_LIMIT;
     loop {
         let visits = stack.history(arn).await.unwrap();

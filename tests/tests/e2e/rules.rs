@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use leganto_shared::domain::rules::ASU_RULES_TOML;
+use leganto_shared::ops::hold::{self, DecisionRequest};
 use leganto_shared::ops::rules::{push, Pushed, RulesOrigin};
+use leganto_shared::run::hold::Verdict;
 use leganto_shared::run::receipt::sha256_hex;
 use leganto_shared::store::Store;
 use leganto_tests::stack::{Stack, BUCKET};
@@ -117,4 +119,119 @@ async fn a_pushed_rules_file_is_followed_by_the_next_run_without_a_redeploy_and_
     assert!(page.contains(&line), "{line} not on the page");
     let figures = json_at(&stack, "reports/2026/11/29/figures.json").await;
     assert_eq!(figures["rules"], recorded);
+}
+
+/// A second institution, through the whole stack: its rules pushed (the `[export]` table
+/// maps a tab-separated Banner-style export with US dates and its own status words), its
+/// export dropped, its day run. Alma gets byte for byte the loader file its fixture gives,
+/// the report is its expected one, and the term it lacks is said where people look.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_institution_with_its_own_export_loads_through_the_stack_by_its_pushed_rules() {
+    let dir = leganto_tests::support::fixtures_dir().join("second-institution");
+    let text = std::fs::read_to_string(dir.join("rules.toml")).unwrap();
+    // Its Alma defines its own processing departments, which its loader checks each row by.
+    let departments = leganto_tests::support::departments_in_rules(&text);
+    assert_eq!(
+        departments,
+        [
+            "DOWNTOWN_LIB",
+            "HEALTH_LIB",
+            "LAW_LIB",
+            "MAIN_LIB",
+            "MUSIC_LIB"
+        ]
+    );
+    let stack = match Stack::start(leganto_tests::stack::StackOptions {
+        alma_fixture: dir.join("alma_courses.json"),
+        processing_departments: Some(departments),
+        ..Default::default()
+    })
+    .await
+    {
+        Ok(stack) => stack,
+        Err(e) => panic!("the local stack did not start: {e}"),
+    };
+    let store = Store::new(stack.s3(), BUCKET);
+    let Pushed::New { version, .. } = push(&store, &text, "rules.toml").await.unwrap() else {
+        panic!("the text was new");
+    };
+    stack
+        .put_export(
+            "leganto_export_20261210.csv",
+            &std::fs::read(dir.join("export.tsv")).unwrap(),
+        )
+        .unwrap();
+
+    // Two of its 41 rows are rejected, more than BrakeRejectPercent (2): the day holds for a
+    // person, who approves it, as on any small day with a bad row or two.
+    let arn = stack
+        .start_execution("second-institution", &json!({"run_date": "2026-12-10"}))
+        .await
+        .unwrap();
+    super::hold::wait_until_held(&stack, &arn).await;
+    let approve = DecisionRequest {
+        run_date: NaiveDate::from_ymd_opt(2026, 12, 10).unwrap(),
+        decision: Verdict::Approve,
+        by: "pat@example.edu".into(),
+        reason: "two rows without a term, known".into(),
+    };
+    hold::decide(&store, &approve, chrono::Utc::now())
+        .await
+        .unwrap();
+    let execution = stack
+        .wait_for_execution(&arn, super::support::EXECUTION_LIMIT)
+        .await
+        .unwrap();
+    assert_succeeded(&execution);
+    let out = execution.output.unwrap();
+    assert_eq!(
+        out["transform"]["rules"]["version_id"],
+        json!(version.version_id)
+    );
+
+    let files = stack.alma_files().unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let pushed = std::fs::read(stack.alma_dir().join(&files[0])).unwrap();
+    let expected = std::fs::read(dir.join("expected_alma.txt")).unwrap();
+    assert!(
+        pushed == expected,
+        "the pushed file differs from expected_alma.txt:\n{}",
+        String::from_utf8_lossy(&pushed)
+    );
+    let runs = stack.alma.job_instances();
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].file_name, files[0]);
+    assert_eq!(runs[0].counters.errors, 0, "{:#?}", runs[0].row_errors);
+
+    let report_key = out["report"]["report_key"].as_str().unwrap();
+    let report = stack.s3_get(report_key).await.unwrap();
+    let expected_report = std::fs::read(dir.join("expected_rollover.txt")).unwrap();
+    assert!(
+        report == expected_report,
+        "the rollover report differs from expected_rollover.txt:\n{}",
+        String::from_utf8_lossy(&report)
+    );
+
+    // Spring 2027 starts in 40 days and the export has none of it: a warning, not a stop.
+    let warning =
+        "the export holds no course of term SP 2027, which starts 2027-01-19 (in 40 days)";
+    let summary = json_at(&stack, "reports/2026/12/10/run-summary.json").await;
+    assert_eq!(
+        summary["counts"]["terms_missing"], 1,
+        "{}",
+        summary["counts"]
+    );
+    assert_eq!(summary["warnings"][0], warning);
+    let slack: Vec<String> = stack
+        .slack
+        .posts()
+        .iter()
+        .map(super::support::post_text)
+        .collect();
+    // Slack and the page begin the sentence with a capital.
+    let said = warning.trim_start_matches("the ");
+    assert!(slack.iter().any(|p| p.contains(said)), "{slack:#?}");
+    let page =
+        String::from_utf8(stack.s3_get("reports/2026/12/10/index.html").await.unwrap()).unwrap();
+    assert!(page.contains(said), "the day page says it");
 }
