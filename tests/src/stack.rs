@@ -370,35 +370,13 @@ impl Stack {
         })
     }
 
-    /// S3 client for moto (path-style, as the product's store uses).
-    /// Records the stack in moto's CloudFormation as `sam deploy` leaves it, as far as
-    /// `leganto` reads it: outputs `BucketName` and `StateMachineArn` and parameter
-    /// `TimeZone`. The resources themselves were made directly (moto's CloudFormation
-    /// cannot build the template's), so its one resource is a marker topic.
+    /// Records the stack in moto's CloudFormation as `sam deploy` leaves it (see
+    /// [`record_stack`]).
     pub async fn record_in_cloudformation(&self, name: &str) -> Result<(), StackError> {
-        let template = serde_json::json!({
-            "Parameters": {"TimeZone": {"Type": "String"}},
-            "Resources": {"Marker": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": name}}},
-            "Outputs": {
-                "StateMachineArn": {"Value": self.state_machine_arn},
-                "BucketName": {"Value": BUCKET}
-            }
-        });
-        let time_zone = aws_sdk_cloudformation::types::Parameter::builder()
-            .parameter_key("TimeZone")
-            .parameter_value(TIME_ZONE)
-            .build();
-        aws_sdk_cloudformation::Client::new(&self.sdk)
-            .create_stack()
-            .stack_name(name)
-            .template_body(template.to_string())
-            .parameters(time_zone)
-            .send()
-            .await
-            .map_err(aws("CloudFormation CreateStack"))?;
-        Ok(())
+        record_stack(&self.sdk, name, &self.state_machine_arn, BUCKET, TIME_ZONE).await
     }
 
+    /// S3 client for moto (path-style, as the product's store uses).
     pub fn s3(&self) -> aws_sdk_s3::Client {
         leganto_shared::store::s3_client(&self.sdk)
     }
@@ -640,19 +618,62 @@ async fn apply_bucket_settings(
         .and_then(|b| b.versioning.as_deref())
         == Some("Enabled");
     if versioned {
-        use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-        leganto_shared::store::s3_client(sdk)
-            .put_bucket_versioning()
-            .bucket(BUCKET)
-            .versioning_configuration(
-                VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(aws("PutBucketVersioning"))?;
+        enable_versioning(sdk, BUCKET).await?;
     }
+    Ok(())
+}
+
+/// Turns on versioning for `bucket`, as the template's `VersioningConfiguration` does.
+pub async fn enable_versioning(
+    sdk: &aws_config::SdkConfig,
+    bucket: &str,
+) -> Result<(), StackError> {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    leganto_shared::store::s3_client(sdk)
+        .put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(aws("PutBucketVersioning"))?;
+    Ok(())
+}
+
+/// Records stack `name` in moto's CloudFormation as `sam deploy` leaves it, as far as
+/// `leganto` reads it: outputs `BucketName` and `StateMachineArn` and parameter
+/// `TimeZone`. The resources themselves are made directly (moto's CloudFormation cannot
+/// build the template's), so its one resource is a marker topic.
+pub async fn record_stack(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+    state_machine_arn: &str,
+    bucket: &str,
+    time_zone: &str,
+) -> Result<(), StackError> {
+    let template = serde_json::json!({
+        "Parameters": {"TimeZone": {"Type": "String"}},
+        "Resources": {"Marker": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": name}}},
+        "Outputs": {
+            "StateMachineArn": {"Value": state_machine_arn},
+            "BucketName": {"Value": bucket}
+        }
+    });
+    let time_zone = aws_sdk_cloudformation::types::Parameter::builder()
+        .parameter_key("TimeZone")
+        .parameter_value(time_zone)
+        .build();
+    aws_sdk_cloudformation::Client::new(sdk)
+        .create_stack()
+        .stack_name(name)
+        .template_body(template.to_string())
+        .parameters(time_zone)
+        .send()
+        .await
+        .map_err(aws("CloudFormation CreateStack"))?;
     Ok(())
 }
 

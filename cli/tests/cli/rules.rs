@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use leganto_shared::domain::rules::ASU_RULES_TOML;
 use leganto_shared::ops::rules::RULES_KEY;
 
@@ -34,15 +33,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 /// moto with the run's bucket versioned, as the template makes it.
 async fn versioned() -> Aws {
     let aws = Aws::start().await;
-    leganto_shared::store::s3_client(&aws.sdk)
-        .put_bucket_versioning()
-        .bucket(BUCKET)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
+    leganto_tests::stack::enable_versioning(&aws.sdk, BUCKET)
         .await
         .unwrap();
     aws

@@ -10,24 +10,7 @@ use super::*;
 /// A stack as template.yaml deploys it, as far as `leganto` reads it: the outputs and
 /// the `TimeZone` parameter.
 async fn create_stack(aws: &Aws, name: &str, machine: &str, time_zone: &str) {
-    let template = serde_json::json!({
-        "Parameters": {"TimeZone": {"Type": "String", "Default": "America/Phoenix"}},
-        "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": name}}},
-        "Outputs": {
-            "StateMachineArn": {"Value": machine},
-            "BucketName": {"Value": BUCKET}
-        }
-    });
-    let time_zone = aws_sdk_cloudformation::types::Parameter::builder()
-        .parameter_key("TimeZone")
-        .parameter_value(time_zone)
-        .build();
-    aws_sdk_cloudformation::Client::new(&aws.sdk)
-        .create_stack()
-        .stack_name(name)
-        .template_body(template.to_string())
-        .parameters(time_zone)
-        .send()
+    leganto_tests::stack::record_stack(&aws.sdk, name, machine, BUCKET, time_zone)
         .await
         .unwrap();
 }
