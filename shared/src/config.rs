@@ -90,6 +90,7 @@ pub mod env {
     pub const BRAKE_ROWS_DROP_PERCENT: &str = "BRAKE_ROWS_DROP_PERCENT";
     pub const BRAKE_DELETE_PERCENT: &str = "BRAKE_DELETE_PERCENT";
     pub const BRAKE_DELETE_MAX: &str = "BRAKE_DELETE_MAX";
+    pub const BRAKE_DELETE_MULTIPLE: &str = "BRAKE_DELETE_MULTIPLE";
     pub const BRAKE_REJECT_PERCENT: &str = "BRAKE_REJECT_PERCENT";
 
     pub const BASELINE_MAX_AGE_DAYS: &str = "BASELINE_MAX_AGE_DAYS";
@@ -456,8 +457,12 @@ pub struct BrakeSettings {
     /// `BRAKE_DELETE_PERCENT`: ... when DELETE rows are over this percent of the courses
     /// written (default 5).
     pub delete_percent: u32,
-    /// `BRAKE_DELETE_MAX`: ... or over this many (default 500).
+    /// `BRAKE_DELETE_MAX`: with loaded days to compare with, the fewest DELETE rows that
+    /// ever hold a day (default 500); a first day is judged by the shares alone.
     pub delete_max: u64,
+    /// `BRAKE_DELETE_MULTIPLE`: ... when DELETE rows are over this many times the median of
+    /// the last 14 loaded days (default 5), and over `delete_max`.
+    pub delete_multiple: u64,
     /// `BRAKE_REJECT_PERCENT`: ... when rejects are over this percent of rows read (default 2).
     pub reject_percent: u32,
 }
@@ -465,6 +470,7 @@ pub struct BrakeSettings {
 pub const DEFAULT_BRAKE_ROWS_DROP_PERCENT: u32 = 30;
 pub const DEFAULT_BRAKE_DELETE_PERCENT: u32 = 5;
 pub const DEFAULT_BRAKE_DELETE_MAX: u64 = 500;
+pub const DEFAULT_BRAKE_DELETE_MULTIPLE: u64 = 5;
 pub const DEFAULT_BRAKE_REJECT_PERCENT: u32 = 2;
 
 impl BrakeSettings {
@@ -477,6 +483,8 @@ impl BrakeSettings {
             delete_percent: lookup
                 .percent(env::BRAKE_DELETE_PERCENT, DEFAULT_BRAKE_DELETE_PERCENT)?,
             delete_max: lookup.number(env::BRAKE_DELETE_MAX, DEFAULT_BRAKE_DELETE_MAX)?,
+            delete_multiple: lookup
+                .number(env::BRAKE_DELETE_MULTIPLE, DEFAULT_BRAKE_DELETE_MULTIPLE)?,
             reject_percent: lookup
                 .percent(env::BRAKE_REJECT_PERCENT, DEFAULT_BRAKE_REJECT_PERCENT)?,
         })

@@ -132,6 +132,8 @@ pub struct StackOptions {
     pub sender_verified: bool,
     /// The processing departments Alma's institution defines [default: ASU's].
     pub processing_departments: Option<Vec<String>>,
+    /// Any other template parameters (name, value); they win over the ones above.
+    pub parameters: Vec<(String, String)>,
 }
 
 impl Default for StackOptions {
@@ -151,6 +153,7 @@ impl Default for StackOptions {
             hold_limit_hours: 0.2,
             sender_verified: true,
             processing_departments: None,
+            parameters: Vec::new(),
         }
     }
 }
@@ -562,6 +565,7 @@ fn template_parameters(
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    .chain(opts.parameters.iter().cloned())
     .collect()
 }
 

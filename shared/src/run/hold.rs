@@ -114,6 +114,7 @@ mod tests {
             tripped,
             reasons: vec!["60 DELETE rows".into(), "rows down 40%".into()],
             compared_with: None,
+            history_days: 0,
         }
     }
 

@@ -63,6 +63,15 @@ pub async fn last_loaded_before(
     store: &Store,
     run_date: NaiveDate,
 ) -> Result<Option<PushReceipt>, StoreError> {
+    Ok(loaded_days_before(store, run_date, 1).await?.pop())
+}
+
+/// The receipts of up to `count` days loaded before `run_date`, newest first.
+pub async fn loaded_days_before(
+    store: &Store,
+    run_date: NaiveDate,
+    count: usize,
+) -> Result<Vec<PushReceipt>, StoreError> {
     let mut days: Vec<NaiveDate> = store
         .list("alma/")
         .await?
@@ -71,12 +80,16 @@ pub async fn last_loaded_before(
         .filter(|d| *d < run_date)
         .collect();
     days.sort_unstable();
+    let mut receipts = Vec::new();
     for day in days.into_iter().rev() {
+        if receipts.len() == count {
+            break;
+        }
         if let Some(receipt) = read_receipt(store, day).await? {
-            return Ok(Some(receipt));
+            receipts.push(receipt);
         }
     }
-    Ok(None)
+    Ok(receipts)
 }
 
 /// The receipt of the newest day loaded (by run date), if any.

@@ -157,6 +157,9 @@ pub struct Brake {
     pub reasons: Vec<String>,
     /// The last loaded day the rows were compared with; none before the first load.
     pub compared_with: Option<NaiveDate>,
+    /// How many loaded days said what is usual (at most 14; 0 on a first day).
+    #[serde(default)]
+    pub history_days: usize,
 }
 
 impl Brake {

@@ -122,7 +122,10 @@ impl HoldNotice {
                 c.rows_read, c.rows_written, c.deletes_sent, c.rejected
             ));
             if let Some(date) = t.brake.compared_with {
-                facts.push(format!("Compared with {date}, the last day loaded"));
+                facts.push(match t.brake.history_days {
+                    0 | 1 => format!("Compared with {date}, the last day loaded"),
+                    n => format!("Compared with the last {n} days loaded, the newest {date}"),
+                });
             }
         }
         HoldNotice {

@@ -89,6 +89,7 @@ fn the_whole_state_of_the_worst_day_stays_far_under_the_limit() {
             tripped: true,
             reasons: vec![nasty(5000); 1000],
             compared_with: Some(date),
+            history_days: 14,
         },
         load: Some(crate::domain::delta::Load {
             kind: crate::domain::delta::LoadKind::Full,

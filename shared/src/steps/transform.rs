@@ -483,6 +483,7 @@ mod tests {
                 tripped: true,
                 reasons: vec!["r".repeat(10_000); 100],
                 compared_with: None,
+                history_days: 0,
             },
             load: Some(Load {
                 kind: LoadKind::Full,

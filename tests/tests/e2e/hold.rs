@@ -27,18 +27,24 @@ fn date(text: &str) -> NaiveDate {
 
 /// The push receipt and run summary an earlier, normal day left.
 async fn seed_loaded_day(store: &Store) {
-    let day = DayKeys::new(date(LOADED_DAY));
-    let file_name = "20261120092514.txt";
+    let counts = json!({"rows_read": LOADED_ROWS, "rows_written": 9_000, "deletes_sent": 20});
+    seed_loaded(store, date(LOADED_DAY), counts).await;
+}
+
+/// The push receipt and run summary of a day loaded with `counts`.
+async fn seed_loaded(store: &Store, run_date: NaiveDate, counts: serde_json::Value) {
+    let day = DayKeys::new(run_date);
+    let file_name = format!("{}092514.txt", run_date.format("%Y%m%d"));
     let receipt = PushReceipt {
         transform_key: None,
-        run_date: date(LOADED_DAY),
-        file_name: file_name.into(),
+        run_date,
+        file_name: file_name.clone(),
         loader_key: format!("{}{file_name}", day.alma_prefix()),
         sha256: "0".repeat(64),
         bytes: 1,
         pushed_at: Utc::now(),
         execution_arn: String::new(),
-        execution_name: "day-2026-11-20".into(),
+        execution_name: format!("day-{run_date}"),
         forced: false,
         source_sha256: None,
     };
@@ -51,7 +57,7 @@ async fn seed_loaded_day(store: &Store) {
                 "loader_file_name": file_name,
                 "summary_key": day.run_summary(),
                 "rejects_key": day.rejects(),
-                "counts": {"rows_read": LOADED_ROWS, "rows_written": 9_000, "deletes_sent": 20},
+                "counts": counts,
             }),
         )
         .await
@@ -133,7 +139,7 @@ async fn a_shrunken_export_holds_until_approved_then_pushes_and_a_rejected_day_p
     assert_eq!(told.len(), 1, "{told:#?}");
     for expected in [
         "Course load 2026-11-28 is held",
-        "3000 rows, 7000 fewer than the 10000 of 2026-11-20",
+        "3,000 rows, 7,000 fewer than the 10,000 of 2026-11-20",
         "70.0%",
         // The stack's name (STACK_NAME), so the commands run as written anywhere.
         "leganto approve --stack leganto-local --run-date 2026-11-28",
@@ -155,7 +161,7 @@ async fn a_shrunken_export_holds_until_approved_then_pushes_and_a_rejected_day_p
         .unwrap_or_default()
         .contains("2026-11-28 is held"));
     let body = mail.body_text(0).unwrap_or_default().to_string();
-    assert!(body.contains("7000 fewer"), "{body}");
+    assert!(body.contains("7,000 fewer"), "{body}");
     assert!(
         body.contains("leganto approve --run-date 2026-11-28"),
         "{body}"
@@ -412,4 +418,70 @@ async fn a_day_approved_after_alma_s_loader_ran_empty_goes_up_under_a_later_stam
     )
     .unwrap();
     assert_eq!(report["loaded"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_day_with_ten_times_its_usual_deletes_holds_and_slack_names_the_usual_range() {
+    // A floor under the usual's multiple low enough for the sample day's 54 DELETE rows.
+    let stack = match Stack::start(StackOptions {
+        parameters: vec![("BrakeDeleteMax".into(), "20".into())],
+        ..StackOptions::default()
+    })
+    .await
+    {
+        Ok(stack) => stack,
+        Err(e) => panic!(
+            "the local stack did not start: {}",
+            leganto_shared::error::error_chain(&e)
+        ),
+    };
+    // Fourteen ordinary days of the sample's size with 4 to 7 DELETE rows (median 5), and
+    // an older one with many, beyond the fourteen: it does not count.
+    let store = store(&stack);
+    let run_date = date(RUN_DATE);
+    for back in 1..=14_u64 {
+        let deletes = 4 + back % 4;
+        let counts = json!({"rows_read": 3000, "rows_written": 1742, "deletes_sent": deletes});
+        seed_loaded(&store, run_date - chrono::Days::new(back), counts).await;
+    }
+    let old = json!({"rows_read": 3000, "rows_written": 1742, "deletes_sent": 900});
+    seed_loaded(&store, run_date - chrono::Days::new(20), old).await;
+
+    stack.put_sample_export(run_date).unwrap();
+    let arn = stack
+        .start_execution(&format!("usual-{RUN_DATE}"), &json!({"run_date": RUN_DATE}))
+        .await
+        .unwrap();
+    wait_until_held(&stack, &arn).await;
+    let told = hold_posts(&stack);
+    assert_eq!(told.len(), 1, "{told:#?}");
+    for expected in [
+        "54 DELETE rows would be sent; the last 14 loaded days had 4–7 DELETE rows (median 5); \
+         a day holds above 25 (5 times the median)",
+        "Compared with the last 14 days loaded, the newest 2026-11-27",
+    ] {
+        assert!(
+            told[0].contains(expected),
+            "{expected:?} not in {}",
+            told[0]
+        );
+    }
+    hold::decide(
+        &store,
+        &decision(RUN_DATE, Verdict::Reject, "checking the deletes first"),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let execution = stack
+        .wait_for_execution(&arn, EXECUTION_LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(execution.error.as_deref(), Some("HeldRejected"));
+    let summary: serde_json::Value = store
+        .get_json(&DayKeys::new(run_date).run_summary())
+        .await
+        .unwrap();
+    assert_eq!(summary["brake"]["history_days"], 14);
+    assert!(stack.alma_files().unwrap().is_empty());
 }
