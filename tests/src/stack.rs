@@ -828,35 +828,59 @@ pub fn visits(events: &[aws_sdk_sfn::types::HistoryEvent]) -> Vec<StateVisit> {
     out
 }
 
-/// One line per state: `+12.3s  Task      Plan the run (0.41 s)`.
+/// The execution's account, one line per state visited: its start, offset, kind, name and
+/// time taken. A state that loops (the wait for a decision, the job check) is one line
+/// with its count and total time ([`leganto_shared::ops::account::collapse`]).
 pub fn format_visits(visits: &[StateVisit], start: Option<DateTime<Utc>>) -> Vec<String> {
+    use leganto_shared::ops::account::{collapse, span, Entry, Visit};
     let start = start.or_else(|| visits.first().map(|v| v.entered));
-    visits
+    let seconds = |d: chrono::Duration| d.num_milliseconds() as f64 / 1000.0;
+    let offset = |t: DateTime<Utc>| start.map(|s| seconds(t - s)).unwrap_or(0.0);
+    let plain: Vec<Visit> = visits
         .iter()
-        .map(|v| {
-            let offset = start
-                .map(|s| (v.entered - s).num_milliseconds() as f64 / 1000.0)
-                .unwrap_or(0.0);
-            let took = v
-                .exited
-                .map(|e| {
-                    format!(
-                        " ({:.2} s)",
-                        (e - v.entered).num_milliseconds() as f64 / 1000.0
-                    )
-                })
-                .unwrap_or_default();
-            let failure = v
-                .failure
-                .as_ref()
-                .map(|f| format!("  FAILED {f}"))
-                .unwrap_or_default();
-            format!(
-                "{}  +{offset:>6.2}s  {:<8}  {}{took}{failure}",
-                v.entered.format("%H:%M:%S%.3f"),
-                v.kind,
-                v.name
-            )
+        .map(|v| Visit {
+            name: v.name.clone(),
+            entered: v.entered,
+            exited: v.exited,
+            failure: v.failure.clone(),
+        })
+        .collect();
+    collapse(&plain)
+        .iter()
+        .map(|entry| match entry {
+            Entry::Once(v) => {
+                // The same visit, for its kind.
+                let kind = visits
+                    .iter()
+                    .find(|s| s.entered == v.entered && s.name == v.name)
+                    .map_or("", |s| s.kind.as_str());
+                let took = v
+                    .exited
+                    .map(|e| format!(" ({:.2} s)", seconds(e - v.entered)))
+                    .unwrap_or_default();
+                let failure = v
+                    .failure
+                    .as_ref()
+                    .map(|f| format!("  FAILED {f}"))
+                    .unwrap_or_default();
+                format!(
+                    "{}  +{:>6.2}s  {kind:<8}  {}{took}{failure}",
+                    v.entered.format("%H:%M:%S%.3f"),
+                    offset(v.entered),
+                    v.name
+                )
+            }
+            Entry::Loop(l) => {
+                let end = l.exited.unwrap_or(l.entered);
+                format!(
+                    "{}  +{:>6.2}s  {:<8}  {} ({} in all)",
+                    l.entered.format("%H:%M:%S%.3f"),
+                    offset(l.entered),
+                    "loop",
+                    l.names(),
+                    span(end - l.entered)
+                )
+            }
         })
         .collect()
 }

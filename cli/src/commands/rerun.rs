@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use chrono_tz::Tz;
+use leganto_shared::ops::account::{LiveAccount, Shown};
 use leganto_shared::ops::rerun::{self, RerunRequest, Started, Step};
 use leganto_shared::steps::Stage;
 
@@ -138,13 +139,25 @@ async fn follow_to_end(
     tz: Tz,
 ) -> Result<(), Fatal> {
     let mut clock = StateClock::new();
+    // A loop (the wait for a decision, the job check) shows two passes, then one line.
+    let mut live = LiveAccount::default();
     let outcome = rerun::follow(sfn, &started.execution_arn, poll, |step: &Step| {
-        clock.before(step);
-        println!("{}  {}", local_time(step.at, tz), step.what);
-        clock.after(step);
+        for shown in live.feed(step) {
+            match shown {
+                Shown::Step(step) => {
+                    clock.before(step);
+                    println!("{}  {}", local_time(step.at, tz), step.what);
+                    clock.after(step);
+                }
+                Shown::Folded(line) => println!("{:>23}  … {line}", ""),
+            }
+        }
     })
     .await
     .map_err(fatal)?;
+    if let Some(Shown::Folded(line)) = live.end_quiet_loop() {
+        println!("{:>23}  … {line}", "");
+    }
     drop(clock);
     if outcome.succeeded() {
         println!("Execution {} {}", started.name, outcome.status);

@@ -1,6 +1,7 @@
 //! `leganto status`: what S3 holds for a run date and the executions that ran for it.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
+use leganto_shared::ops::account::{collapse, span, Entry, Visit};
 use leganto_shared::ops::status::{self, DayFiles, ExecutionInfo, Summary};
 use leganto_shared::page;
 use leganto_shared::run::hold::BrakeNote;
@@ -362,6 +363,7 @@ fn execution_lines(e: &ExecutionInfo, tz: chrono_tz::Tz) -> String {
     if let Some(url) = &e.console_url {
         out.push_str(&format!("             {url}\n"));
     }
+    out.push_str(&account_lines(&e.visits, tz, Utc::now()));
     if let Some(error) = &e.error {
         let cause = e.cause.as_deref().map(cause_message).unwrap_or_default();
         out.push_str(&format!("             error: {error}: {cause}\n"));
@@ -369,6 +371,38 @@ fn execution_lines(e: &ExecutionInfo, tz: chrono_tz::Tz) -> String {
             "             next:  {}\n",
             leganto_shared::next_step::next_step(error)
         ));
+    }
+    out
+}
+
+/// The states the execution went through, a loop on one line with its count and time.
+fn account_lines(visits: &[Visit], tz: chrono_tz::Tz, now: DateTime<Utc>) -> String {
+    let clock = |t: DateTime<Utc>| t.with_timezone(&tz).format("%H:%M:%S").to_string();
+    let mut out = String::new();
+    for entry in collapse(visits) {
+        let line = match entry {
+            Entry::Once(v) => {
+                let took = v.exited.map(|x| format!("  ({})", span(x - v.entered)));
+                let failure = v.failure.as_ref().map(|f| format!("  failed: {f}"));
+                format!(
+                    "{}  {}{}{}",
+                    clock(v.entered),
+                    v.name,
+                    took.unwrap_or_default(),
+                    failure.unwrap_or_default()
+                )
+            }
+            Entry::Loop(l) => {
+                let still = if l.exited.is_none() { ", so far" } else { "" };
+                format!(
+                    "{}  {}  ({}{still})",
+                    clock(l.entered),
+                    l.names(),
+                    span(l.took(now))
+                )
+            }
+        };
+        out.push_str(&format!("             {line}\n"));
     }
     out
 }

@@ -2,6 +2,7 @@
 //! names are a contract (docs/operating.md lists them); the day report, push receipt and
 //! lease appear as S3 stores them.
 
+use leganto_shared::ops::account::{collapse, Entry};
 use leganto_shared::ops::status::{DayFiles, ExecutionInfo, Summary};
 use leganto_shared::store::ObjectInfo;
 use serde_json::{json, Value};
@@ -82,5 +83,28 @@ fn execution(e: &ExecutionInfo) -> Value {
         "error": e.error,
         "cause": e.cause,
         "next_step": e.error.as_deref().map(leganto_shared::next_step::next_step),
+        "states": states(e),
     })
+}
+
+/// The account: each entry's states (one, or a loop's cycle) with how often each was
+/// entered, when the first entered and the last left, and a failure inside it.
+fn states(e: &ExecutionInfo) -> Vec<Value> {
+    collapse(&e.visits)
+        .iter()
+        .map(|entry| match entry {
+            Entry::Once(v) => json!({
+                "states": [{"name": v.name, "entered": 1}],
+                "entered_at": v.entered,
+                "exited_at": v.exited,
+                "failure": v.failure,
+            }),
+            Entry::Loop(l) => json!({
+                "states": l.states.iter().map(|(name, count)| json!({"name": name, "entered": count})).collect::<Vec<_>>(),
+                "entered_at": l.entered,
+                "exited_at": l.exited,
+                "failure": null,
+            }),
+        })
+        .collect()
 }

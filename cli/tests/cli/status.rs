@@ -98,9 +98,15 @@ async fn status_lists_the_day_files_summary_counts_and_only_that_day_executions(
         .lines()
         .skip_while(|l| !l.starts_with("Executions for 2026-11-28"))
         .skip(1)
-        .filter(|l| !l.trim_start().starts_with("https://"))
+        // An execution's own line; its console link and states are indented under it.
+        .filter(|l| !l.starts_with("   "))
         .collect();
     assert_eq!(executions.len(), 1, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("             ") && l.contains("  Build the rollover report  (")),
+        "the execution's states: {out}"
+    );
     assert!(
         executions[0]
             .trim_start()

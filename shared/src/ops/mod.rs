@@ -5,6 +5,7 @@
 //! the [`AlmaClient`](crate::alma::AlmaClient); the `leganto` command only parses arguments
 //! and prints. Nothing here reads the environment.
 
+pub mod account;
 pub mod delete_empty;
 pub mod hold;
 pub mod preflight;

@@ -356,6 +356,15 @@ impl Outcome {
     }
 }
 
+/// The execution's steps so far, oldest first.
+pub async fn steps(sfn: &aws_sdk_sfn::Client, execution_arn: &str) -> Result<Vec<Step>, OpsError> {
+    Ok(history(sfn, execution_arn)
+        .await?
+        .iter()
+        .filter_map(step_of)
+        .collect())
+}
+
 /// Every event so far, oldest first.
 async fn history(
     sfn: &aws_sdk_sfn::Client,

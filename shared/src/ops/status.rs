@@ -220,6 +220,8 @@ pub struct ExecutionInfo {
     /// A failed run's error name and cause, as Step Functions keeps them.
     pub error: Option<String>,
     pub cause: Option<String>,
+    /// The states it went through, from its history ([`super::account::collapse`] them).
+    pub visits: Vec<super::account::Visit>,
 }
 
 /// Whether an execution may be for `run_date` before its input is read: its name carries
@@ -314,6 +316,7 @@ async fn describe_for_day(
     if input.run_date_or_start_day(started_at, tz) != run_date {
         return Ok(None);
     }
+    let steps = super::rerun::steps(sfn, item.execution_arn()).await?;
     Ok(Some(ExecutionInfo {
         name: item.name().to_string(),
         execution_arn: item.execution_arn().to_string(),
@@ -325,6 +328,7 @@ async fn describe_for_day(
         console_url: execution_console_url(None, item.execution_arn()),
         error: described.error().map(str::to_string),
         cause: described.cause().map(str::to_string),
+        visits: super::account::visits(&steps),
     }))
 }
 

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
+use leganto_shared::ops::account::{collapse, Entry};
 use leganto_shared::ops::hold::{self, DecisionRequest};
 use leganto_shared::ops::OpsError;
 use leganto_shared::run::hold::Verdict;
@@ -466,6 +467,18 @@ async fn a_day_with_ten_times_its_usual_deletes_holds_and_slack_names_the_usual_
             told[0]
         );
     }
+    // A few looks (a second apart) before the decision.
+    loop {
+        let visits = stack.history(&arn).await.unwrap();
+        let looks = visits
+            .iter()
+            .filter(|v| v.name == "Check for a person's decision")
+            .count();
+        if looks >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     hold::decide(
         &store,
         &decision(RUN_DATE, Verdict::Reject, "checking the deletes first"),
@@ -484,4 +497,38 @@ async fn a_day_with_ten_times_its_usual_deletes_holds_and_slack_names_the_usual_
         .unwrap();
     assert_eq!(summary["brake"]["history_days"], 14);
     assert!(stack.alma_files().unwrap().is_empty());
+
+    // The account `leganto status` prints: the decision loop is one entry, however many
+    // passes it made.
+    let sfn = aws_sdk_sfn::Client::new(&stack.sdk);
+    let executions = leganto_shared::ops::status::executions_for_day(
+        &sfn,
+        &stack.state_machine_arn,
+        run_date,
+        chrono_tz::America::Phoenix,
+    )
+    .await
+    .unwrap();
+    assert_eq!(executions.len(), 1);
+    let account = collapse(&executions[0].visits);
+    let loops: Vec<String> = account
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Loop(l) => Some(l.names()),
+            Entry::Once(_) => None,
+        })
+        .collect();
+    assert_eq!(loops.len(), 1, "{loops:?}");
+    assert!(
+        loops[0].contains("Check for a person's decision ×")
+            && loops[0].contains("Wait for a person's decision ×"),
+        "{loops:?}"
+    );
+    let passes = executions[0]
+        .visits
+        .iter()
+        .filter(|v| v.name == "Check for a person's decision")
+        .count();
+    assert!(passes >= 2, "the hold looked {passes} times");
+    assert!(account.len() < executions[0].visits.len());
 }
