@@ -153,7 +153,9 @@ async fn look(ctx: &StepContext, run: &RunInfo) -> Result<ExportLook, StepError>
 async fn pull(ctx: &StepContext, input: PullInput) -> Result<PullOutput, StepError> {
     let sftp = ctx.cem_sftp().await?;
     let prefix = export_prefix(input.run.run_date);
-    let (candidates, chosen) = wait_for_complete_export(ctx, &sftp, &input, &prefix).await?;
+    let (candidates, chosen) = wait_for_complete_export(ctx, &sftp, &input, &prefix)
+        .await
+        .map_err(|e| said_how_long_it_looked(e, &input.run))?;
     let (candidate_names, warnings) = candidate_report(&candidates, &chosen, input.run.run_date);
     if candidates.len() > 1 {
         let all: Vec<&str> = candidates.iter().map(|f| f.name.as_str()).collect();
@@ -175,6 +177,38 @@ async fn pull(ctx: &StepContext, input: PullInput) -> Result<PullOutput, StepErr
         candidates: candidate_names,
         warnings,
     })
+}
+
+/// A missing export that a scheduled run looked for says until when.
+#[cfg(feature = "sftp")]
+fn said_how_long_it_looked(error: StepError, run: &RunInfo) -> StepError {
+    match (error, run.export_wait_until, run.started_at) {
+        (
+            StepError::SourceFileMissing {
+                pattern,
+                directory,
+                files_seen,
+                ..
+            },
+            Some(until),
+            Some(since),
+        ) => {
+            let tz = run
+                .time_zone
+                .parse()
+                .unwrap_or(crate::config::DEFAULT_TIME_ZONE);
+            StepError::SourceFileMissing {
+                pattern,
+                directory,
+                files_seen,
+                waited: format!(
+                    "; looked for it from the start until {}",
+                    crate::run::export_wait::local_time(until, since, tz)
+                ),
+            }
+        }
+        (error, ..) => error,
+    }
 }
 
 /// Lists the day's exports until the newest is complete ([`is_complete`]); returns the
@@ -238,6 +272,7 @@ async fn newest_export(
             pattern: prefix.to_string(),
             directory: sftp.login().directory.clone(),
             files_seen: files.len(),
+            waited: String::new(),
         });
     };
     // Refused from its listed size before any wait or read.

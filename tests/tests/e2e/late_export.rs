@@ -107,6 +107,11 @@ async fn an_export_that_never_comes_fails_the_day_after_the_deadline_with_one_wa
 
     assert_eq!(execution.status, "FAILED");
     assert_eq!(execution.error.as_deref(), Some("SourceFileMissing"));
+    let cause = execution.cause.clone().unwrap_or_default();
+    assert!(
+        cause.contains("looked for it from the start until") && cause.contains("MST"),
+        "{cause}"
+    );
     assert!(
         started.elapsed() >= Duration::from_secs(6),
         "failed after {:?}, before the deadline",
@@ -157,6 +162,8 @@ async fn a_rerun_by_hand_does_not_wait_for_a_missing_export() {
     )
     .await;
     assert_eq!(execution.error.as_deref(), Some("SourceFileMissing"));
+    let cause = execution.cause.clone().unwrap_or_default();
+    assert!(!cause.contains("looked for it"), "{cause}");
     assert_eq!(visits_of(&visits, LOOK), 0);
     assert!(waiting_posts(&stack).is_empty());
     // Well under the six minutes the stack would wait for a scheduled run.
