@@ -47,6 +47,8 @@ pub struct Config {
     pub wait: WaitSettings,
     /// A held day's wait for a person's decision.
     pub hold: HoldSettings,
+    /// A scheduled run's wait for a late CEM export.
+    pub export_wait: ExportWaitSettings,
     /// The safety brake's limits.
     pub brake: BrakeSettings,
     /// `BASELINE_MAX_AGE_DAYS` and `FULL_LOAD_WEEKDAY`: when a full file is sent instead of
@@ -86,6 +88,9 @@ pub mod env {
 
     pub const HOLD_POLL_SECONDS: &str = "HOLD_POLL_SECONDS";
     pub const HOLD_LIMIT_HOURS: &str = "HOLD_LIMIT_HOURS";
+
+    pub const EXPORT_WAIT_MINUTES: &str = "EXPORT_WAIT_MINUTES";
+    pub const EXPORT_POLL_SECONDS: &str = "EXPORT_POLL_SECONDS";
 
     pub const BRAKE_ROWS_DROP_PERCENT: &str = "BRAKE_ROWS_DROP_PERCENT";
     pub const BRAKE_DELETE_PERCENT: &str = "BRAKE_DELETE_PERCENT";
@@ -154,6 +159,7 @@ impl Config {
             sftp: SftpSettings::from_lookup(&lookup)?,
             wait: WaitSettings::from_lookup(&lookup)?,
             hold: HoldSettings::from_lookup(&lookup)?,
+            export_wait: ExportWaitSettings::from_lookup(&lookup)?,
             brake: BrakeSettings::from_lookup(&lookup)?,
             full_load: full_load_from_lookup(&lookup)?,
         })
@@ -448,6 +454,64 @@ impl HoldSettings {
     }
 }
 
+/// A scheduled run's wait for a late CEM export (`crate::run::export_wait`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportWaitSettings {
+    /// `EXPORT_WAIT_MINUTES`: how long after its start a scheduled run looks for a missing
+    /// export before it fails `SourceFileMissing` (default 120; 0: no wait; decimals
+    /// allowed).
+    pub wait: Duration,
+    /// `EXPORT_POLL_SECONDS`: between looks (default 300).
+    pub poll_interval: Duration,
+}
+
+pub const DEFAULT_EXPORT_WAIT_MINUTES: f64 = 120.0;
+pub const DEFAULT_EXPORT_POLL_SECONDS: u64 = 300;
+/// Longest wait for a late export: six hours, well before the next day's run.
+pub const MAX_EXPORT_WAIT_MINUTES: f64 = 360.0;
+/// Most looks for a late export one run may make: each is about 9 events of the
+/// execution's history (Task 5, Choice 2, Wait 2), so 360 stay near 3,300 of Step
+/// Functions' 25,000 beside the hold's and the wait for Alma's.
+pub const MAX_EXPORT_LOOKS: u64 = 360;
+
+impl ExportWaitSettings {
+    fn from_lookup(lookup: &Lookup) -> Result<ExportWaitSettings, ConfigError> {
+        let minutes = lookup.decimal(env::EXPORT_WAIT_MINUTES, DEFAULT_EXPORT_WAIT_MINUTES)?;
+        if !(0.0..=MAX_EXPORT_WAIT_MINUTES).contains(&minutes) {
+            return Err(ConfigError::Invalid {
+                name: env::EXPORT_WAIT_MINUTES,
+                reason: format!(
+                    "{minutes} is not from 0 (no wait) to {MAX_EXPORT_WAIT_MINUTES} minutes"
+                ),
+            });
+        }
+        let settings = ExportWaitSettings {
+            wait: Duration::from_secs_f64(minutes * 60.0),
+            poll_interval: lookup.seconds(env::EXPORT_POLL_SECONDS, DEFAULT_EXPORT_POLL_SECONDS)?,
+        };
+        settings.check_bounds()?;
+        Ok(settings)
+    }
+
+    /// The wait must fit the execution's history: at most [`MAX_EXPORT_LOOKS`] looks.
+    fn check_bounds(&self) -> Result<(), ConfigError> {
+        let poll = self.poll_interval.as_secs();
+        let least_poll = self.wait.as_secs().div_ceil(MAX_EXPORT_LOOKS);
+        if poll < least_poll {
+            return Err(ConfigError::Invalid {
+                name: env::EXPORT_POLL_SECONDS,
+                reason: format!(
+                    "{poll} is below the bound of {least_poll}: {} allows at most \
+                     {MAX_EXPORT_LOOKS} looks for the export, so the execution's history \
+                     stays far under Step Functions' 25,000 events",
+                    env::EXPORT_WAIT_MINUTES
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The safety brake's limits (whole percents from 1 to 100).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrakeSettings {
@@ -566,6 +630,17 @@ impl Lookup<'_> {
         })
     }
 
+    /// A number as people write it, decimals allowed; the caller bounds it.
+    fn decimal(&self, name: &'static str, default: f64) -> Result<f64, ConfigError> {
+        let Some(text) = self.optional(name) else {
+            return Ok(default);
+        };
+        text.parse::<f64>().map_err(|_| ConfigError::Invalid {
+            name,
+            reason: format!("{text:?} is not a number"),
+        })
+    }
+
     /// An IANA time zone name, e.g. `America/Phoenix`.
     fn time_zone(&self, name: &'static str, default: Tz) -> Result<Tz, ConfigError> {
         let Some(value) = self.optional(name) else {
@@ -666,6 +741,40 @@ mod tests {
         assert_eq!(config.brake.reject_percent, 2);
         assert_eq!(config.hold.poll_interval, Duration::from_secs(300));
         assert_eq!(config.hold.limit, Duration::from_secs(20 * 3600));
+        assert_eq!(config.export_wait.wait, Duration::from_secs(120 * 60));
+        assert_eq!(config.export_wait.poll_interval, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn the_export_wait_may_be_zero_or_a_fraction_of_a_minute_and_is_bounded() {
+        let mut vars = full();
+        vars.extend([("EXPORT_WAIT_MINUTES", "0"), ("EXPORT_POLL_SECONDS", "1")]);
+        assert_eq!(load(&vars).unwrap().export_wait.wait, Duration::ZERO);
+        vars.insert("EXPORT_WAIT_MINUTES", "0.1");
+        assert_eq!(
+            load(&vars).unwrap().export_wait.wait,
+            Duration::from_secs(6)
+        );
+        for (name, value) in [
+            ("EXPORT_WAIT_MINUTES", "-1"),
+            ("EXPORT_WAIT_MINUTES", "361"),
+            ("EXPORT_WAIT_MINUTES", "two hours"),
+            ("EXPORT_POLL_SECONDS", "0"),
+        ] {
+            let mut vars = full();
+            vars.insert(name, value);
+            let err = load(&vars).unwrap_err();
+            assert_eq!(err.setting(), name, "{name}={value}: {err}");
+        }
+        // Six hours looked at every 30 s would be 720 looks: too many.
+        let mut vars = full();
+        vars.extend([
+            ("EXPORT_WAIT_MINUTES", "360"),
+            ("EXPORT_POLL_SECONDS", "30"),
+        ]);
+        let err = load(&vars).unwrap_err();
+        assert_eq!(err.setting(), "EXPORT_POLL_SECONDS");
+        assert!(err.to_string().contains("bound of 60"), "{err}");
     }
 
     #[test]

@@ -128,6 +128,11 @@ pub struct StackOptions {
     pub hold_poll_seconds: u64,
     /// `HOLD_LIMIT_HOURS` (decimals allowed: a test's hold may last seconds).
     pub hold_limit_hours: f64,
+    /// `EXPORT_WAIT_MINUTES`: how long a run that waits looks for a late export (decimals
+    /// allowed: a test's wait may last seconds).
+    pub export_wait_minutes: f64,
+    /// `EXPORT_POLL_SECONDS`: the look loop's Wait state really sleeps this long.
+    pub export_poll_seconds: u64,
     /// Whether SES holds the sender as a verified identity (as a deployment must).
     pub sender_verified: bool,
     /// The processing departments Alma's institution defines [default: ASU's].
@@ -151,6 +156,9 @@ impl Default for StackOptions {
             hold_poll_seconds: 1,
             // At most 720 looks a hold (config.rs): 1 s apart, 12 minutes.
             hold_limit_hours: 0.2,
+            // At most 360 looks for a late export (config.rs): 1 s apart, 6 minutes.
+            export_wait_minutes: 6.0,
+            export_poll_seconds: 1,
             sender_verified: true,
             processing_departments: None,
             parameters: Vec::new(),
@@ -562,6 +570,8 @@ fn template_parameters(
         ("WaitLimitSeconds", opts.wait_limit_seconds.to_string()),
         ("HoldPollSeconds", opts.hold_poll_seconds.to_string()),
         ("HoldLimitHours", opts.hold_limit_hours.to_string()),
+        ("ExportWaitMinutes", opts.export_wait_minutes.to_string()),
+        ("ExportPollSeconds", opts.export_poll_seconds.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

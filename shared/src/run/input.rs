@@ -1,4 +1,5 @@
-//! The execution input: what a person (or the schedule, with `{}`) asks a run to do.
+//! The execution input: what a person (or the schedule, with `{"wait_for_export": true}`)
+//! asks a run to do.
 //!
 //! One reader for Plan, Slack and `leganto status`. An unknown key is refused by name, with
 //! the keys allowed: `{"dryrun": true}` must not run a real push.
@@ -10,7 +11,8 @@ use serde_json::Value;
 
 use super::Stage;
 
-/// `{}` or `{"run_date", "start_at", "dry_run", "force", "full", "preflight"}`; `null`
+/// `{}` or `{"run_date", "start_at", "dry_run", "force", "full", "preflight",
+/// "wait_for_export"}`; `null`
 /// means not given.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +36,10 @@ pub struct ExecutionInput {
     /// sends it there, so the plan only ever sees `false`).
     #[serde(default, deserialize_with = "preflight")]
     pub preflight: bool,
+    /// `true` (the schedule's input): a missing export is looked for again until
+    /// `EXPORT_WAIT_MINUTES` after the start (see `super::export_wait`).
+    #[serde(default, deserialize_with = "wait_for_export")]
+    pub wait_for_export: bool,
 }
 
 /// Why an execution input cannot be read: one sentence naming the key at fault.
@@ -115,6 +121,10 @@ fn preflight<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     flag("preflight", d)
 }
 
+fn wait_for_export<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    flag("wait_for_export", d)
+}
+
 /// `true`, `false` or `null` (not given). Named by the caller: serde does not say which
 /// field a `deserialize_with` failed in.
 fn flag<'de, D: Deserializer<'de>>(name: &str, d: D) -> Result<bool, D::Error> {
@@ -162,7 +172,8 @@ mod tests {
         assert_eq!(
             message,
             "the execution input is not valid: unknown field \"dryrun\", expected one of \
-             \"run_date\", \"start_at\", \"dry_run\", \"force\", \"full\", \"preflight\""
+             \"run_date\", \"start_at\", \"dry_run\", \"force\", \"full\", \"preflight\", \
+             \"wait_for_export\""
         );
     }
 

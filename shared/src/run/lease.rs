@@ -31,11 +31,11 @@ pub enum LeaseError {
 /// timeout (the longest, 11 min, times four tries), with room to spare.
 pub const STAGES_ALLOWANCE: Duration = Duration::from_secs(3 * 3600);
 
-/// The longest run the stack allows: `WAIT_LIMIT_SECONDS` for Alma's job, plus
-/// `HOLD_LIMIT_HOURS` for a held day, plus [`STAGES_ALLOWANCE`]. A lease lasts that long
-/// from when it was taken.
+/// The longest run the stack allows: `EXPORT_WAIT_MINUTES` for a late export, plus
+/// `WAIT_LIMIT_SECONDS` for Alma's job, plus `HOLD_LIMIT_HOURS` for a held day, plus
+/// [`STAGES_ALLOWANCE`]. A lease lasts that long from when it was taken.
 pub fn longest_run(config: &Config) -> Duration {
-    config.wait.limit + config.hold.limit + STAGES_ALLOWANCE
+    config.export_wait.wait + config.wait.limit + config.hold.limit + STAGES_ALLOWANCE
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,7 +164,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             longest_run(&config),
-            Duration::from_secs((4 + 20 + 3) * 3600)
+            Duration::from_secs((2 + 4 + 20 + 3) * 3600)
         );
     }
 

@@ -8,6 +8,7 @@
 pub mod alma_rate;
 pub mod baseline;
 pub mod brake;
+pub mod export_wait;
 pub mod hold;
 mod input;
 pub mod lease;
@@ -98,6 +99,13 @@ pub struct RunInfo {
     /// Between looks for a person's decision on a held day (the hold loop's Wait).
     #[serde(default)]
     pub hold_poll_seconds: u64,
+    /// A scheduled run waits for a late export until then (see [`export_wait`]); absent,
+    /// Pull looks once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_wait_until: Option<DateTime<Utc>>,
+    /// Between looks for a late export (the look loop's Wait).
+    #[serde(default)]
+    pub export_poll_seconds: u64,
     #[serde(default)]
     pub execution_arn: String,
     #[serde(default)]
@@ -122,6 +130,8 @@ impl RunInfo {
             poll_interval_seconds: 0,
             wait_limit_seconds: 0,
             hold_poll_seconds: 0,
+            export_wait_until: None,
+            export_poll_seconds: 0,
             execution_arn: String::new(),
             execution_name: String::new(),
             console_url: None,

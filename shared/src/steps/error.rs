@@ -41,15 +41,17 @@ pub enum StepError {
         #[source]
         source: Option<BoxError>,
     },
-    /// No `leganto_export_YYYYMMDD*` on the CEM server.
+    /// No `leganto_export_YYYYMMDD*` on the CEM server (`waited`: until when a scheduled
+    /// run looked for it, or empty).
     #[error(
         "no export file {pattern}* in {directory} on the CEM SFTP server ({files_seen} other \
-         files there); check that CEM produced today's export"
+         files there{waited}); check that CEM produced today's export"
     )]
     SourceFileMissing {
         pattern: String,
         directory: String,
         files_seen: usize,
+        waited: String,
     },
     /// The day's export kept changing while Pull waited for it to be whole.
     #[error(

@@ -1,5 +1,6 @@
-//! Post to Slack: the day's summary, a failure (state, error, cause), a failed e-mail, or
-//! a day held by the safety brake (what tripped and how to decide).
+//! Post to Slack: the day's summary, a failure (state, error, cause), a failed e-mail, a
+//! day held by the safety brake (what tripped and how to decide), or an export not there
+//! yet (once, at a scheduled run's first look: until when it is looked for).
 //! A Slack outage never fails the run: the answer says `posted: false` and why.
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,9 @@ pub enum SlackKind {
     EmailFailure,
     /// The safety brake held the day before Push.
     Hold,
+    /// The day's export is not on the CEM server yet; the run looks again until its
+    /// deadline.
+    ExportLate,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +186,31 @@ pub fn hold_message(state: &RunState, hold_limit: std::time::Duration) -> SlackM
     }
 }
 
+/// An export not there yet: one line, with until when it is looked for.
+pub fn export_late_message(state: &RunState) -> SlackMessage {
+    let date = state.run_date().unwrap_or_default();
+    let line = match &state.run {
+        Some(run) => match (run.export_wait_until, run.started_at) {
+            (Some(until), Some(started)) => crate::run::export_wait::waiting_line(
+                date,
+                started,
+                until,
+                run.export_poll_seconds,
+                run.time_zone
+                    .parse()
+                    .unwrap_or(crate::config::DEFAULT_TIME_ZONE),
+            ),
+            _ => format!("The CEM export for {date} is not there yet; looking again."),
+        },
+        None => format!("The CEM export for {date} is not there yet; looking again."),
+    };
+    SlackMessage {
+        text: line.clone(),
+        blocks: vec![json!({"type": "section", "text": {"type": "mrkdwn",
+            "text": truncate(&escape(&line), 2900)}})],
+    }
+}
+
 /// The message for `kind`; `hold_limit` is what a hold notice says is left to decide.
 pub fn message(
     kind: SlackKind,
@@ -205,6 +234,7 @@ pub fn message(
         SlackKind::Failure => failure_message(&notice()),
         SlackKind::EmailFailure => email_failure_message(&notice()),
         SlackKind::Hold => hold_message(state, hold_limit),
+        SlackKind::ExportLate => export_late_message(state),
     }
 }
 
@@ -259,7 +289,9 @@ pub async fn run_value(ctx: &StepContext, payload: Value) -> Result<SlackOutput,
     let kind: SlackKind = match payload.get("kind") {
         Some(kind) => {
             serde_json::from_value(kind.clone()).map_err(|e| StepError::InvalidInput {
-                message: format!("kind must be summary, failure, email_failure or hold: {e}"),
+                message: format!(
+                    "kind must be summary, failure, email_failure, hold or export_late: {e}"
+                ),
                 source: Some(Box::new(e)),
             })?
         }
@@ -278,8 +310,8 @@ pub async fn run(
     if let Some(stack) = &ctx.config.stack_name {
         message = message.naming_the_stack(stack);
     }
-    // The release writes the page as the run ends (a held day has none yet).
-    if kind != SlackKind::Hold {
+    // The release writes the page as the run ends (a held or waiting day has none yet).
+    if !matches!(kind, SlackKind::Hold | SlackKind::ExportLate) {
         let page = state.run.as_ref().and_then(|run| {
             crate::page::page_console_url(
                 run,
@@ -320,6 +352,22 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         "2026-11-28T18:20:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_late_export_is_one_line_saying_until_when_in_the_librarys_time() {
+        let state = RunState::from_value(&json!({"run": {
+            "run_date": "2026-11-28", "time_zone": "America/Phoenix",
+            "started_at": "2026-11-28T16:20:00Z", "export_wait_until": "2026-11-28T18:20:00Z",
+            "export_poll_seconds": 300
+        }}));
+        let message = message(SlackKind::ExportLate, &state, HOLD, now());
+        assert_eq!(
+            message.text,
+            "The CEM export for 2026-11-28 is not there yet; looking again every 5 minutes \
+             until 11:20 MST (then the day fails with SourceFileMissing)."
+        );
+        assert_eq!(message.blocks.len(), 1);
     }
 
     #[test]

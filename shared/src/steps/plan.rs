@@ -142,11 +142,27 @@ fn run_info(
         poll_interval_seconds: ctx.config.wait.poll_interval.as_secs().max(1),
         wait_limit_seconds: ctx.config.wait.limit.as_secs(),
         hold_poll_seconds: ctx.config.hold.poll_interval.as_secs().max(1),
+        export_wait_until: export_wait_until(request, started_at, ctx.config.export_wait.wait),
+        export_poll_seconds: ctx.config.export_wait.poll_interval.as_secs().max(1),
         console_url: ctx.config.execution_console_url(&input.execution_arn),
         execution_arn: input.execution_arn,
         execution_name: input.execution_name,
         started_at: Some(started_at),
     }
+}
+
+/// Until when a missing export is looked for again: only for a run that starts at the pull
+/// and asks to wait (the schedule does; a person rerunning a day knows whether the file is
+/// there).
+fn export_wait_until(
+    request: &ExecutionInput,
+    started_at: DateTime<Utc>,
+    wait: std::time::Duration,
+) -> Option<DateTime<Utc>> {
+    let waits = request.wait_for_export && request.first_stage() == Stage::Pull;
+    waits
+        .then(|| crate::run::export_wait::deadline(started_at, wait))
+        .flatten()
 }
 
 /// A live run that would push stops here, before anything of the day is rewritten, when the
@@ -269,6 +285,24 @@ mod tests {
         assert_eq!(r.start_at, Some(Stage::RolloverReport));
         assert!(r.dry_run);
         assert!(r.force);
+    }
+
+    #[test]
+    fn only_a_run_from_the_pull_that_asks_waits_for_a_late_export() {
+        let started: DateTime<Utc> = "2026-11-28T16:20:00Z".parse().unwrap();
+        let two_hours = std::time::Duration::from_secs(7200);
+        let until =
+            |input: Value, wait| export_wait_until(&parse_request(&input).unwrap(), started, wait);
+        let scheduled = json!({"wait_for_export": true});
+        assert_eq!(
+            until(scheduled.clone(), two_hours),
+            Some("2026-11-28T18:20:00Z".parse().unwrap())
+        );
+        assert_eq!(until(scheduled, std::time::Duration::ZERO), None);
+        // A rerun by hand (leganto rerun) does not ask; one from a later stage pulls nothing.
+        assert_eq!(until(json!({"run_date": "2026-11-28"}), two_hours), None);
+        let later = json!({"wait_for_export": true, "start_at": "transform"});
+        assert_eq!(until(later, two_hours), None);
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! `SFTP_SETTLE_SECONDS` apart. One still changing is listed again until it settles, for at
 //! most `SFTP_COMPLETE_WAIT_SECONDS`; then `SourceFileIncomplete`. A file over
 //! `SFTP_MAX_DOWNLOAD_MB` is `SftpFileTooLarge`, before anything is read.
+//!
+//! Asked only to look (`{"look": true, "run"}`, a scheduled run's first state), it lists the
+//! server and answers whether the export is there and, if not, whether to look again
+//! ([`crate::run::export_wait`]); it reads and writes nothing else.
 
 #[cfg(feature = "sftp")]
 use crate::run::outputs::PullOutput;
@@ -16,6 +20,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::RunInfo;
+use crate::run::export_wait::look_again;
+pub use crate::run::export_wait::ExportLook;
 use crate::run::limits::{self, capped};
 use crate::sftp::RemoteFile;
 #[cfg(feature = "sftp")]
@@ -27,6 +33,24 @@ use {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PullInput {
     pub run: RunInfo,
+    /// Only look for the export ([`ExportLook`]); pull nothing.
+    #[serde(default)]
+    pub look: bool,
+}
+
+/// Pull's answer: the export pulled (`$.pull`), or, asked only to look, what the look
+/// found (`$.export_look`).
+#[cfg(feature = "sftp")]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum PullAnswer {
+    Pulled(PullOutput),
+    Looked(ExportLook),
+}
+
+/// Whether `files` hold an export for the run date (a name starting with `prefix`).
+pub fn export_is_there(files: &[RemoteFile], prefix: &str) -> bool {
+    files.iter().any(|f| f.name.starts_with(prefix))
 }
 
 /// `leganto_export_20261128`: every export for the run date starts so.
@@ -93,10 +117,45 @@ pub fn candidate_report(
 
 /// Needs the `sftp` feature (libssh2); the types above do not, so later steps read them.
 #[cfg(feature = "sftp")]
-pub async fn run(ctx: &StepContext, input: PullInput) -> Result<PullOutput, StepError> {
+pub async fn run(ctx: &StepContext, input: PullInput) -> Result<PullAnswer, StepError> {
+    if input.look {
+        look(ctx, &input.run).await.map(PullAnswer::Looked)
+    } else {
+        pull(ctx, input).await.map(PullAnswer::Pulled)
+    }
+}
+
+/// One look for the run date's export; not there before `run.export_wait_until` means
+/// look again.
+#[cfg(feature = "sftp")]
+async fn look(ctx: &StepContext, run: &RunInfo) -> Result<ExportLook, StepError> {
+    let sftp = ctx.cem_sftp().await?;
+    let prefix = export_prefix(run.run_date);
+    let files = sftp.list().await?;
+    let now = ctx.now();
+    let there = export_is_there(&files, &prefix);
+    let again = !there && look_again(now, run.export_wait_until);
+    tracing::info!(
+        there,
+        look_again = again,
+        files_seen = files.len(),
+        until = ?run.export_wait_until,
+        "looked for the CEM export"
+    );
+    Ok(ExportLook {
+        there,
+        look_again: again,
+        looked_at: now,
+    })
+}
+
+#[cfg(feature = "sftp")]
+async fn pull(ctx: &StepContext, input: PullInput) -> Result<PullOutput, StepError> {
     let sftp = ctx.cem_sftp().await?;
     let prefix = export_prefix(input.run.run_date);
-    let (candidates, chosen) = wait_for_complete_export(ctx, &sftp, &input, &prefix).await?;
+    let (candidates, chosen) = wait_for_complete_export(ctx, &sftp, &input, &prefix)
+        .await
+        .map_err(|e| said_how_long_it_looked(e, &input.run))?;
     let (candidate_names, warnings) = candidate_report(&candidates, &chosen, input.run.run_date);
     if candidates.len() > 1 {
         let all: Vec<&str> = candidates.iter().map(|f| f.name.as_str()).collect();
@@ -118,6 +177,38 @@ pub async fn run(ctx: &StepContext, input: PullInput) -> Result<PullOutput, Step
         candidates: candidate_names,
         warnings,
     })
+}
+
+/// A missing export that a scheduled run looked for says until when.
+#[cfg(feature = "sftp")]
+fn said_how_long_it_looked(error: StepError, run: &RunInfo) -> StepError {
+    match (error, run.export_wait_until, run.started_at) {
+        (
+            StepError::SourceFileMissing {
+                pattern,
+                directory,
+                files_seen,
+                ..
+            },
+            Some(until),
+            Some(since),
+        ) => {
+            let tz = run
+                .time_zone
+                .parse()
+                .unwrap_or(crate::config::DEFAULT_TIME_ZONE);
+            StepError::SourceFileMissing {
+                pattern,
+                directory,
+                files_seen,
+                waited: format!(
+                    "; looked for it from the start until {}",
+                    crate::run::export_wait::local_time(until, since, tz)
+                ),
+            }
+        }
+        (error, ..) => error,
+    }
 }
 
 /// Lists the day's exports until the newest is complete ([`is_complete`]); returns the
@@ -181,6 +272,7 @@ async fn newest_export(
             pattern: prefix.to_string(),
             directory: sftp.login().directory.clone(),
             files_seen: files.len(),
+            waited: String::new(),
         });
     };
     // Refused from its listed size before any wait or read.
@@ -313,6 +405,16 @@ mod tests {
         let no_mtime = file("leganto_export_20261128.csv", None);
         assert!(!is_complete(&no_mtime, None, now, age));
         assert!(is_complete(&no_mtime, Some(&no_mtime), now, age));
+    }
+
+    #[test]
+    fn only_a_file_named_for_the_run_date_counts_as_the_export() {
+        let prefix = export_prefix(NaiveDate::from_ymd_opt(2026, 11, 28).unwrap());
+        let other_day = [file("leganto_export_20261127.csv", Some(1))];
+        assert!(!export_is_there(&other_day, &prefix));
+        assert!(!export_is_there(&[], &prefix));
+        let today = [file("leganto_export_20261128_2.csv", Some(1))];
+        assert!(export_is_there(&today, &prefix));
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod failures;
 mod forwarding;
 mod hold;
 mod iam;
+mod late_export;
 mod one_day;
 mod preflight;
 mod resume;

@@ -317,6 +317,8 @@ fn every_failure_outside_delivery_reaches_slack_then_fails_the_run_naming_the_st
     assert_eq!(fail["CausePath"], "$.error.Cause");
 
     let delivery = "Deliver the report";
+    // Its Catch goes on waiting: the notice never ends the wait (see the late export's test).
+    let late_notice = "Tell Slack the export is late";
     for state in all_states(&definition) {
         let is_task_or_group = matches!(
             state.state["Type"].as_str(),
@@ -325,6 +327,7 @@ fn every_failure_outside_delivery_reaches_slack_then_fails_the_run_naming_the_st
         if !is_task_or_group
             || state.name == NOTIFY_FAILURE
             || task_step(&state.state).as_deref() == Some("Release")
+            || state.name == late_notice
             || state.top_level == delivery && state.name != delivery
         {
             continue;
@@ -526,6 +529,65 @@ fn the_push_and_the_email_are_only_reached_past_a_dry_run_check() {
 }
 
 #[test]
+fn a_scheduled_run_looks_for_a_late_export_until_its_deadline_telling_slack_once() {
+    let definition = definition();
+    let states = all_states(&definition);
+    let pull = task_calling(&states, "Pull");
+    let look = states
+        .iter()
+        .find(|s| is_look(&s.state))
+        .expect("a look for the export");
+    assert_eq!(task_step(&look.state).as_deref(), Some("Pull"));
+    assert_eq!(look.state["Parameters"]["run.$"], "$.run");
+
+    // Only a run whose plan set a deadline looks; any other pulls at once.
+    let start = top_state(&definition, "Start at the requested stage");
+    let from_pull = start["Choices"]
+        .as_array()
+        .expect("choices")
+        .iter()
+        .find(|c| c["StringEquals"] == "pull")
+        .expect("a rule for pull");
+    let gate = top_state(&definition, from_pull["Next"].as_str().expect("Next"));
+    assert_eq!(gate["Type"], "Choice");
+    assert_eq!(gate["Choices"][0]["Variable"], "$.run.export_wait_until");
+    assert_eq!(gate["Choices"][0]["IsPresent"], true);
+    assert_eq!(gate["Choices"][0]["Next"], Value::String(look.name.clone()));
+    assert_eq!(gate["Default"], Value::String(pull.name.clone()));
+
+    // There or past the deadline → pull; not yet → Slack once (its mark present) → wait.
+    let found = top_state(&definition, look.state["Next"].as_str().expect("Next"));
+    let rules = found["Choices"].as_array().expect("choices");
+    assert_eq!(rules[0]["Variable"], "$.export_look.look_again");
+    assert_eq!(rules[0]["BooleanEquals"], false);
+    assert_eq!(rules[0]["Next"], Value::String(pull.name.clone()));
+    assert_eq!(rules[1]["Variable"], "$.export_late_notice");
+    assert_eq!(rules[1]["IsPresent"], true);
+    let wait = top_state(&definition, rules[1]["Next"].as_str().expect("Next"));
+    assert_eq!(wait["Type"], "Wait");
+    assert_eq!(wait["SecondsPath"], "$.run.export_poll_seconds");
+    assert_eq!(wait["Next"], Value::String(look.name.clone()));
+
+    let notice_name = found["Default"].as_str().expect("Default");
+    let notice = top_state(&definition, notice_name);
+    assert_eq!(task_step(notice).as_deref(), Some("NotifySlack"));
+    assert_eq!(notice["Parameters"]["kind"], "export_late");
+    assert_eq!(notice["ResultPath"], "$.export_late_notice");
+    assert_eq!(notice["Next"], rules[1]["Next"]);
+    // A Slack failure marks the notice as given too, and goes on waiting.
+    let (after_failure, result_path) = catches_all(notice).expect("a Slack failure is caught");
+    assert_eq!(after_failure, notice["Next"].as_str().unwrap_or_default());
+    assert_eq!(result_path, "$.export_late_notice");
+
+    // The execution input the schedule sends and the plan reads.
+    let input = leganto_shared::run::ExecutionInput::from_value(
+        &serde_json::json!({"wait_for_export": true}),
+    )
+    .expect("the schedule's input reads");
+    assert!(input.wait_for_export);
+}
+
+#[test]
 fn a_tripped_brake_holds_before_push_until_a_person_approves_and_never_in_a_dry_run() {
     let definition = definition();
     let states = all_states(&definition);
@@ -719,6 +781,11 @@ fn each_stage_puts_its_output_under_its_own_key() {
         let task = task_calling(&states, step);
         assert_eq!(task.state["ResultPath"], path, "{:?}", task.name);
     }
+    let look = states
+        .iter()
+        .find(|s| is_look(&s.state))
+        .expect("a look for the export");
+    assert_eq!(look.state["ResultPath"], "$.export_look");
     let plan = task_calling(&states, "Plan");
     assert_eq!(
         plan.state["Parameters"]["execution_arn.$"],

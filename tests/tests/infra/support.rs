@@ -203,7 +203,7 @@ pub fn transitions(state: &Value) -> Vec<String> {
 pub fn task_calling<'a>(states: &'a [StateAt], step: &str) -> &'a StateAt {
     states
         .iter()
-        .filter(|s| !is_preflight(&s.state))
+        .filter(|s| !is_preflight(&s.state) && !is_look(&s.state))
         .find(|s| task_step(&s.state).as_deref() == Some(step))
         .unwrap_or_else(|| panic!("no Task calls {step}"))
 }
@@ -211,6 +211,11 @@ pub fn task_calling<'a>(states: &'a [StateAt], step: &str) -> &'a StateAt {
 /// A Task of the preflight (`{"preflight": true}`), not of the day.
 pub fn is_preflight(state: &Value) -> bool {
     state["Parameters"]["preflight"] == true
+}
+
+/// A look for a late export (`{"look": true}`), not the pull.
+pub fn is_look(state: &Value) -> bool {
+    state["Parameters"]["look"] == true
 }
 
 /// `${PlanFunctionArn}` → `Plan`.

@@ -454,8 +454,48 @@ fn the_bucket_is_encrypted_private_tls_only_and_expires_files_after_the_retentio
     );
 }
 
+/// A CloudFormation value as deployed with `parameters`: the short forms the schedule uses
+/// (`!Ref`, `!Sub` with its map, `!Select`, `!Split`) and plain strings.
+fn evaluate(value: &Yaml, parameters: &BTreeMap<&str, &str>) -> Yaml {
+    let (tag, inner) = untag(value);
+    let list = |v: &Yaml| v.as_sequence().cloned().unwrap_or_default();
+    match tag.as_deref() {
+        None => inner.clone(),
+        Some("!Ref") => {
+            let name = inner.as_str().expect("!Ref names a parameter");
+            Yaml::String(parameters[name].to_string())
+        }
+        Some("!Split") => {
+            let args = list(inner);
+            let separator = scalar(&args[0]).expect("separator");
+            let text = scalar(&evaluate(&args[1], parameters)).expect("text");
+            Yaml::Sequence(
+                text.split(separator.as_str())
+                    .map(|p| Yaml::String(p.to_string()))
+                    .collect(),
+            )
+        }
+        Some("!Select") => {
+            let args = list(inner);
+            let index: usize = scalar(&args[0]).expect("index").parse().expect("a number");
+            list(&evaluate(&args[1], parameters))[index].clone()
+        }
+        Some("!Sub") => {
+            let args = list(inner);
+            let mut text = scalar(&args[0]).expect("template string");
+            for (name, v) in args[1].as_mapping().expect("variables") {
+                let name = name.as_str().expect("name");
+                let v = scalar(&evaluate(v, parameters)).expect("value");
+                text = text.replace(&format!("${{{name}}}"), &v);
+            }
+            Yaml::String(text)
+        }
+        Some(other) => panic!("{other} is not evaluated here"),
+    }
+}
+
 #[test]
-fn the_daily_schedule_starts_the_run_at_nine_twenty_in_phoenix_with_empty_input() {
+fn the_daily_schedule_starts_the_run_at_the_schedule_time_in_the_time_zone_asking_it_to_wait() {
     let template = template();
     let machine = state_machine(&template);
     let events = machine["Properties"]["Events"]
@@ -465,16 +505,40 @@ fn the_daily_schedule_starts_the_run_at_nine_twenty_in_phoenix_with_empty_input(
     let event = events.values().next().expect("one event");
     assert_eq!(scalar(&event["Type"]).as_deref(), Some("ScheduleV2"));
     let props = &event["Properties"];
+    let default = |name: &str| {
+        scalar(get(&template, &["Parameters", name, "Default"]).expect("parameter"))
+            .expect("a default")
+    };
+    assert_eq!(default("ScheduleTime"), "09:20");
+    for (time, cron) in [
+        ("09:20", "cron(20 09 * * ? *)"),
+        ("23:05", "cron(05 23 * * ? *)"),
+        ("00:00", "cron(00 00 * * ? *)"),
+    ] {
+        let parameters = BTreeMap::from([("ScheduleTime", time)]);
+        let expression = evaluate(&props["ScheduleExpression"], &parameters);
+        assert_eq!(scalar(&expression).as_deref(), Some(cron), "{time}");
+    }
+    // HH:MM in 24 h only: two digits each, as the cron's fields.
     assert_eq!(
-        scalar(&props["ScheduleExpression"]).as_deref(),
-        Some("cron(20 9 * * ? *)")
+        get(&template, &["Parameters", "ScheduleTime", "AllowedPattern"]).and_then(scalar),
+        Some("^([01][0-9]|2[0-3]):[0-5][0-9]$".to_string())
     );
     let (_, zone) = untag(&props["ScheduleExpressionTimezone"]);
     let zone = zone.as_str().expect("zone");
     let zone = scalar(get(&template, &["Parameters", zone, "Default"]).expect("parameter"))
         .unwrap_or(zone.to_string());
     assert_eq!(zone, "America/Phoenix");
-    assert_eq!(scalar(&props["Input"]).as_deref(), Some("{}"));
+    // The schedule's run waits for a late export; its run date is the start's day.
+    let input = scalar(&props["Input"]).expect("Input");
+    let input = leganto_shared::run::ExecutionInput::from_value(
+        &serde_json::from_str(&input).expect("JSON"),
+    )
+    .expect("the plan reads it");
+    assert!(input.wait_for_export);
+    assert_eq!(input.run_date, None);
+    assert_eq!(input.first_stage(), leganto_shared::run::Stage::Pull);
+    assert_eq!(default("ExportWaitMinutes"), "120");
 }
 
 #[test]
