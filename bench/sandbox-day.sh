@@ -24,6 +24,7 @@ if [[ ! -s "$DATA/cem.csv" ]]; then
   python3 "$ROOT/tests/fixtures/gen-cem" --rows "$ROWS" --seed "$SEED" --year 2026 --out "$DATA"
 fi
 rm -rf "$OUT"
+(cd "$ROOT" && "$CARGO" build -q -p leganto-tests --bin alma-sim --bin sandbox -p leganto-cli --bin leganto)
 
 status=0
 (cd "$ROOT" && "$CARGO" run -q -p leganto-tests --bin sandbox -- \
@@ -31,8 +32,28 @@ status=0
   --alma-rate "$RATE" --alma-latency-ms "$LATENCY_MS" --out "$OUT") >"$OUT.log" 2>&1 || status=$?
 echo "sandbox account: $OUT.log (exit $status)"
 
+# The file the rules give for this export, made offline by `leganto transform` against a
+# simulator holding the same courses: the file Alma received must be it, byte for byte.
+PORT="${PORT:-18931}"
+"$TARGET/debug/alma-sim" --fixture "$DATA/alma_courses.json" --port "$PORT" --rate 0 \
+  2>"$OUT.alma-sim.log" &
+sim=$!
+trap 'kill $sim 2>/dev/null || true' EXIT
+sleep 2
+ALMA_API_KEY=sim-key "$TARGET/debug/leganto" transform --quiet --input "$DATA/cem.csv" \
+  --output "$OUT/expected.txt" --alma-url "http://127.0.0.1:$PORT" --alma-rate 100 \
+  --run-date 2026-11-28 >/dev/null
+kill $sim 2>/dev/null || true
+sent=("$OUT"/alma-sftp/*.txt)
+if [[ ${#sent[@]} -eq 1 ]] && cmp -s "$OUT/expected.txt" "${sent[0]}"; then
+  echo "the file Alma received is the one the rules give: $(wc -l <"${sent[0]}") lines, byte for byte"
+else
+  echo "the file Alma received is NOT the one the rules give (${sent[*]} vs $OUT/expected.txt)"
+  status=1
+fi
+
 python3 - "$OUT" "$RATE" "$ROWS" <<'PY'
-import shutil, sys
+import json, sys
 from collections import Counter
 from datetime import datetime
 
