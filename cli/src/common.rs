@@ -348,6 +348,7 @@ pub fn fatal(e: OpsError) -> Fatal {
         OpsError::ArtefactMissing { .. }
         | OpsError::RunInProgress { .. }
         | OpsError::DecisionRefused { .. }
+        | OpsError::RolloverRefused(_)
         | OpsError::RulesChanged { .. } => Fatal::Input(e.to_string()),
         OpsError::RulesInvalid(_) => Fatal::Settings(e.to_string()),
         OpsError::Alma(_) => Fatal::Alma(e.to_string()),

@@ -152,6 +152,15 @@ impl Deployment {
         ))
     }
 
+    /// One of the stack's parameters as deployed; `None` when the stack does not have it.
+    /// Needs the stack's name (--config-env, --stack or LEGANTO_STACK).
+    pub async fn stack_parameter(&self, key: &str) -> Result<Option<String>, Fatal> {
+        let target = self.target(|name| std::env::var(name).ok(), self.samconfig()?);
+        let sdk = sdk_config(&target).await;
+        let stack = target.stack.clone().ok_or_else(no_stack)?;
+        Ok(describe_stack(&sdk, &stack).await?.parameter(key))
+    }
+
     /// The settings given, completed from the stack's outputs and parameters when a wanted
     /// one is missing.
     async fn find(&self, want_state_machine: bool) -> Result<Found, Fatal> {

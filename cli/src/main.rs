@@ -47,6 +47,8 @@ enum Command {
     DeleteEmptyCourses(commands::delete_empty::Args),
     /// Check, push and show the stack's institution rules (config/rules.toml in its bucket).
     Rules(commands::rules::Args),
+    /// Review a day's rollover report: approve rows to load once, revoke, list.
+    Rollovers(commands::rollovers::Args),
     /// Check from inside AWS what a run needs (secrets, SFTP, Alma, SES, Slack); exit
     /// non-zero when a check fails.
     Doctor(commands::doctor::Args),
@@ -77,6 +79,7 @@ async fn main() -> std::process::ExitCode {
         Command::Status(args) => commands::status::run(args).await,
         Command::DeleteEmptyCourses(args) => commands::delete_empty::run(args).await,
         Command::Rules(args) => commands::rules::run(args).await,
+        Command::Rollovers(args) => commands::rollovers::run(args).await,
         Command::Doctor(args) => commands::doctor::run(args).await,
     };
     match result {

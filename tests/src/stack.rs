@@ -203,6 +203,8 @@ pub struct Stack {
     pub state_machine_arn: String,
     /// The template as deployed.
     pub rendered: Rendered,
+    /// The parameters it was deployed with (the template's defaults stand for the rest).
+    pub parameters: BTreeMap<String, String>,
     /// The harness's IAM user (allowed everything): what a person uses against the stack.
     pub admin: Credentials,
     // Dropped in this order: the host before moto, so no invoke outlives its peers.
@@ -300,6 +302,7 @@ impl Stack {
             .filter_map(|p| physical.get(secret_id(*p).1).cloned())
             .collect();
         let parameters = template_parameters(&opts, alma.base_url(), &loader_job_id);
+        let deployed = parameters.clone();
         let template = opts.template.clone();
         let rendered = tokio::task::spawn_blocking(move || {
             template::render(&template, &parameters, &physical)
@@ -373,6 +376,7 @@ impl Stack {
             state_machine_arn,
             rendered,
             admin,
+            parameters: deployed,
             host,
             moto,
             alma,
@@ -384,7 +388,19 @@ impl Stack {
     /// Records the stack in moto's CloudFormation as `sam deploy` leaves it (see
     /// [`record_stack`]).
     pub async fn record_in_cloudformation(&self, name: &str) -> Result<(), StackError> {
-        record_stack(&self.sdk, name, &self.state_machine_arn, BUCKET, TIME_ZONE).await
+        let parameters: Vec<(String, String)> = self
+            .parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        record_stack(
+            &self.sdk,
+            name,
+            &self.state_machine_arn,
+            BUCKET,
+            &parameters,
+        )
+        .await
     }
 
     /// S3 client for moto (path-style, as the product's store uses).
@@ -658,33 +674,39 @@ pub async fn enable_versioning(
 }
 
 /// Records stack `name` in moto's CloudFormation as `sam deploy` leaves it, as far as
-/// `leganto` reads it: outputs `BucketName` and `StateMachineArn` and parameter
-/// `TimeZone`. The resources themselves are made directly (moto's CloudFormation cannot
+/// `leganto` reads it: outputs `BucketName` and `StateMachineArn` and the parameters given
+/// (`TimeZone`, `RolloversEnabled`, …). The resources themselves are made directly (moto's CloudFormation cannot
 /// build the template's), so its one resource is a marker topic.
 pub async fn record_stack(
     sdk: &aws_config::SdkConfig,
     name: &str,
     state_machine_arn: &str,
     bucket: &str,
-    time_zone: &str,
+    parameters: &[(String, String)],
 ) -> Result<(), StackError> {
+    let declared: serde_json::Map<String, Value> = parameters
+        .iter()
+        .map(|(k, _)| (k.clone(), serde_json::json!({"Type": "String"})))
+        .collect();
     let template = serde_json::json!({
-        "Parameters": {"TimeZone": {"Type": "String"}},
+        "Parameters": declared,
         "Resources": {"Marker": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": name}}},
         "Outputs": {
             "StateMachineArn": {"Value": state_machine_arn},
             "BucketName": {"Value": bucket}
         }
     });
-    let time_zone = aws_sdk_cloudformation::types::Parameter::builder()
-        .parameter_key("TimeZone")
-        .parameter_value(time_zone)
-        .build();
+    let given = parameters.iter().map(|(k, v)| {
+        aws_sdk_cloudformation::types::Parameter::builder()
+            .parameter_key(k)
+            .parameter_value(v)
+            .build()
+    });
     aws_sdk_cloudformation::Client::new(sdk)
         .create_stack()
         .stack_name(name)
         .template_body(template.to_string())
-        .parameters(time_zone)
+        .set_parameters(Some(given.collect()))
         .send()
         .await
         .map_err(aws("CloudFormation CreateStack"))?;

@@ -77,7 +77,7 @@ async fn write(
 }
 
 /// `--by`, else the caller's AWS identity (its ARN), else the login name.
-async fn who(by: Option<String>, deployment: &Resolved) -> String {
+pub async fn who(by: Option<String>, deployment: &Resolved) -> String {
     if let Some(by) = by.filter(|b| !b.trim().is_empty()) {
         return by.trim().to_string();
     }

@@ -5,6 +5,7 @@ pub mod delete_empty;
 pub mod doctor;
 pub mod rerun;
 pub mod rollover;
+pub mod rollovers;
 pub mod rules;
 pub mod status;
 pub mod status_json;

@@ -10,7 +10,8 @@ use super::*;
 /// A stack as template.yaml deploys it, as far as `leganto` reads it: the outputs and
 /// the `TimeZone` parameter.
 async fn create_stack(aws: &Aws, name: &str, machine: &str, time_zone: &str) {
-    leganto_tests::stack::record_stack(&aws.sdk, name, machine, BUCKET, time_zone)
+    let parameters = [("TimeZone".to_string(), time_zone.to_string())];
+    leganto_tests::stack::record_stack(&aws.sdk, name, machine, BUCKET, &parameters)
         .await
         .unwrap();
 }

@@ -10,6 +10,7 @@ pub mod delete_empty;
 pub mod hold;
 pub mod preflight;
 pub mod rerun;
+pub mod rollovers;
 pub mod rules;
 pub mod status;
 
@@ -48,6 +49,9 @@ pub enum OpsError {
     /// `approve`/`reject` refused: the day is not held, was pushed, or the reason is missing.
     #[error("cannot decide on {run_date}: {why}")]
     DecisionRefused { run_date: String, why: String },
+    /// A rollover approval or revocation that cannot be made, with what to do.
+    #[error("{0}")]
+    RolloverRefused(String),
     #[error("reading the run's bucket failed")]
     Store(#[from] StoreError),
     #[error("Step Functions {operation} failed: {detail}")]

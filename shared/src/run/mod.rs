@@ -17,6 +17,7 @@ pub mod outputs;
 pub mod preflight;
 pub mod receipt;
 pub mod report;
+pub mod rollovers;
 pub mod rules;
 pub mod state;
 pub mod summary;

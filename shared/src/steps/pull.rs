@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::RunInfo;
+#[cfg(feature = "sftp")]
 use crate::run::export_wait::look_again;
 pub use crate::run::export_wait::ExportLook;
 use crate::run::limits::{self, capped};

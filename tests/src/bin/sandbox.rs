@@ -85,6 +85,45 @@ struct Args {
     /// this day's: one course code in N changed (50: about 2%), so it loads as a delta.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     next_day_every: Option<u64>,
+    /// Deploy the stack with this template parameter set, e.g. RolloversEnabled=true
+    /// (repeatable; wins over the sandbox's own settings).
+    #[arg(long = "parameter", value_name = "NAME=VALUE", value_parser = name_and_value)]
+    parameters: Vec<(String, String)>,
+}
+
+/// `NAME=VALUE` of `--parameter`.
+fn name_and_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("{text:?} is not NAME=VALUE")),
+    }
+}
+
+/// Each `--parameter` names one of the template's parameters (a typo would be ignored).
+fn check_parameters(template: &Path, parameters: &[(String, String)]) -> Result<(), String> {
+    let text = std::fs::read_to_string(template)
+        .map_err(|e| format!("cannot read {}: {e}", template.display()))?;
+    let section = text.split("\nParameters:\n").nth(1).unwrap_or_default();
+    let section = section.split("\n\n").next().unwrap_or_default();
+    let unknown: Vec<&str> = parameters
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .filter(|name| {
+            !section.contains(&format!("\n  {name}:\n"))
+                && !section.starts_with(&format!("  {name}:\n"))
+        })
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} has no parameter {}",
+            template.display(),
+            unknown.join(", ")
+        ))
+    }
 }
 
 /// What one day took, for comparing two.
@@ -131,6 +170,11 @@ async fn main() -> ExitCode {
     if let Some(template) = &args.template {
         options.template = template.clone();
     }
+    if let Err(e) = check_parameters(&options.template, &args.parameters) {
+        eprintln!("sandbox: {e}");
+        return ExitCode::from(2);
+    }
+    options.parameters = args.parameters.clone();
     // Alma checks each row's processing department against the institution's own.
     if let Some(rules) = &args.rules {
         match std::fs::read_to_string(rules) {

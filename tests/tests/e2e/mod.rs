@@ -12,5 +12,6 @@ mod late_export;
 mod one_day;
 mod preflight;
 mod resume;
+mod rollovers;
 mod rules;
 mod support;
