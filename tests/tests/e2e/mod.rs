@@ -8,6 +8,7 @@ mod failures;
 mod forwarding;
 mod hold;
 mod iam;
+mod loader_profile;
 mod one_day;
 mod preflight;
 mod resume;
