@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod rerun;
 pub mod rollover;
 pub mod rules;
+pub mod schedule;
 pub mod status;
 pub mod status_json;
 pub mod transform;
