@@ -76,11 +76,12 @@ pub struct PreflightRun {
     pub started: DateTime<Utc>,
 }
 
-/// The newest preflight execution started within [`PREFLIGHT_FRESH_FOR`] of `now`.
+/// The newest preflight execution started within [`PREFLIGHT_FRESH_FOR`] of `now`. One
+/// that AWS's clock puts a little after `now` counts: the local clock may be behind.
 pub fn latest_recent_preflight(runs: &[PreflightRun], now: DateTime<Utc>) -> Option<&PreflightRun> {
     runs.iter()
         .filter(|r| r.name.starts_with("preflight-"))
-        .filter(|r| r.started <= now && now - r.started <= PREFLIGHT_FRESH_FOR)
+        .filter(|r| now - r.started <= PREFLIGHT_FRESH_FOR)
         .max_by_key(|r| r.started)
 }
 
@@ -93,7 +94,7 @@ pub fn refusal(latest: Option<(&PreflightRun, &Outcome)>, now: DateTime<Utc>) ->
                 .to_string(),
         );
     };
-    let minutes = (now - run.started).num_minutes();
+    let minutes = (now - run.started).num_minutes().max(0);
     if outcome.status == "RUNNING" {
         return Some(format!(
             "the preflight {} (started {minutes} minutes ago) is still running: wait for \
@@ -360,6 +361,11 @@ mod tests {
         ];
         let latest = latest_recent_preflight(&runs, now).unwrap();
         assert_eq!(latest.name, "preflight-20261207T153000Z");
+        let ahead = [run("preflight-20261207T160005Z", "2026-12-07T16:00:05Z")];
+        assert!(
+            latest_recent_preflight(&ahead, now).is_some(),
+            "AWS's clock a little ahead"
+        );
         assert_eq!(
             latest_recent_preflight(&runs[..2], now),
             None,
