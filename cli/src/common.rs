@@ -31,10 +31,10 @@ Exit codes:
      rerun needs, another execution is running the day, the day approve/reject names
      is not held, or another rules push came first
   4  Alma: unreachable, key refused, quota spent, or a deletion failed
-  5  settings: rules file, ALMA_API_KEY, no state machine, bucket or stack, or a failed
-     doctor check
+  5  settings: rules file, ALMA_API_KEY, no state machine, bucket or stack, a failed
+     doctor check, or schedule on without a passing preflight within the hour
   6  output: a file or stdout cannot be written
-  7  AWS: an S3, Step Functions or CloudFormation call failed
+  7  AWS: an S3, Step Functions, EventBridge Scheduler or CloudFormation call failed
   8  the execution `rerun --wait` followed ended FAILED, TIMED_OUT or ABORTED
 
 The operating commands find the stack as `sam deploy` does: --config-env NAME reads
@@ -353,7 +353,9 @@ pub fn fatal(e: OpsError) -> Fatal {
         OpsError::RulesInvalid(_) => Fatal::Settings(e.to_string()),
         OpsError::Alma(_) => Fatal::Alma(e.to_string()),
         // Step Functions' message already carries AWS's code and message.
-        OpsError::StepFunctions { .. } => Fatal::Aws(format!("AWS: {e}: {AWS_HINT}")),
+        OpsError::StepFunctions { .. } | OpsError::Aws { .. } => {
+            Fatal::Aws(format!("AWS: {e}: {AWS_HINT}"))
+        }
         // The S3 failure says which call and key; its causes say why.
         OpsError::Store(StoreError::Unavailable { .. }) => {
             Fatal::Aws(format!("AWS: {}: {AWS_HINT}", error_chain(&e)))

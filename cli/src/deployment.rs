@@ -32,6 +32,9 @@ const DEFAULT_CONFIG_ENV: &str = "default";
 const STATE_MACHINE_OUTPUT: &str = "StateMachineArn";
 const BUCKET_OUTPUT: &str = "BucketName";
 const TIME_ZONE_PARAMETER: &str = "TimeZone";
+const SCHEDULE_OUTPUT: &str = "ScheduleName";
+const NO_DAY_LOADED_ALARM_OUTPUT: &str = "NoDayLoadedAlarmName";
+const SCHEDULE_STATE_PARAMETER: &str = "ScheduleState";
 
 /// Which deployment to talk to. Each setting comes from the flag, else its environment
 /// variable, else samconfig.toml (as `sam deploy` reads it: --config-file, else
@@ -88,6 +91,23 @@ impl Resolved {
     }
 }
 
+/// The deployment with its daily schedule, for `leganto schedule`.
+pub struct WithSchedule {
+    pub resolved: Resolved,
+    /// The EventBridge Scheduler schedule (default group).
+    pub schedule_name: String,
+    /// The 26-hour alarm, which exists only while the stack's `ScheduleState` is ENABLED.
+    pub alarm_name: Option<String>,
+    /// The stack's `ScheduleState` parameter: what a deploy sets the schedule to.
+    pub schedule_state_parameter: Option<String>,
+}
+
+impl WithSchedule {
+    pub fn scheduler(&self) -> aws_sdk_scheduler::Client {
+        aws_sdk_scheduler::Client::new(&self.resolved.sdk)
+    }
+}
+
 /// What [`Deployment::find`] found.
 struct Found {
     sdk: SdkConfig,
@@ -95,6 +115,7 @@ struct Found {
     bucket: String,
     time_zone: Tz,
     stack: Option<String>,
+    facts: Option<StackFacts>,
 }
 
 impl Found {
@@ -124,7 +145,11 @@ pub struct Target {
 
 impl Deployment {
     pub async fn resolve(&self) -> Result<Resolved, Fatal> {
-        let mut found = self.find(true).await?;
+        let found = self.find(true, false).await?;
+        Self::resolved(found)
+    }
+
+    fn resolved(mut found: Found) -> Result<Resolved, Fatal> {
         let Some(state_machine_arn) = found.state_machine_arn.take() else {
             return Err(found.missing(
                 "state machine",
@@ -142,10 +167,29 @@ impl Deployment {
         })
     }
 
+    /// The deployment and its schedule: the stack is always read (its outputs name the
+    /// schedule and the alarm, its parameters what a deploy sets the schedule to).
+    pub async fn resolve_with_schedule(&self) -> Result<WithSchedule, Fatal> {
+        let mut found = self.find(true, true).await?;
+        let facts = found.facts.take().ok_or_else(no_stack)?;
+        let Some(schedule_name) = facts.output(SCHEDULE_OUTPUT) else {
+            let stack = found.stack.as_deref().unwrap_or("(none)");
+            return Err(Fatal::Settings(format!(
+                "stack {stack:?} has no output {SCHEDULE_OUTPUT}: deploy this version of                  template.yaml (sam build && sam deploy), then run leganto schedule again"
+            )));
+        };
+        Ok(WithSchedule {
+            alarm_name: facts.output(NO_DAY_LOADED_ALARM_OUTPUT),
+            schedule_state_parameter: facts.parameter(SCHEDULE_STATE_PARAMETER),
+            schedule_name,
+            resolved: Self::resolved(found)?,
+        })
+    }
+
     /// The bucket alone, for commands that start no execution (`rules`): the stack is
     /// read only when `--bucket`/`LEGANTO_BUCKET` does not name it.
     pub async fn resolve_bucket(&self) -> Result<(Store, Tz), Fatal> {
-        let found = self.find(false).await?;
+        let found = self.find(false, false).await?;
         Ok((
             Store::from_sdk_config(&found.sdk, found.bucket),
             found.time_zone,
@@ -162,21 +206,23 @@ impl Deployment {
     }
 
     /// The settings given, completed from the stack's outputs and parameters when a wanted
-    /// one is missing.
-    async fn find(&self, want_state_machine: bool) -> Result<Found, Fatal> {
+    /// one is missing (always with `want_stack`).
+    async fn find(&self, want_state_machine: bool, want_stack: bool) -> Result<Found, Fatal> {
         let sam = self.samconfig()?;
         let target = self.target(|name| std::env::var(name).ok(), sam);
         let sdk = sdk_config(&target).await;
         let (mut state_machine_arn, mut bucket) = (self.state_machine.clone(), self.bucket.clone());
         let mut stack_time_zone = None;
         let mut stack_read = None;
-        if (want_state_machine && state_machine_arn.is_none()) || bucket.is_none() {
+        let mut facts_read = None;
+        if want_stack || (want_state_machine && state_machine_arn.is_none()) || bucket.is_none() {
             let stack = target.stack.clone().ok_or_else(no_stack)?;
             let facts = describe_stack(&sdk, &stack).await?;
             state_machine_arn = state_machine_arn.or_else(|| facts.output(STATE_MACHINE_OUTPUT));
             bucket = bucket.or_else(|| facts.output(BUCKET_OUTPUT));
             stack_time_zone = Some(facts.parameter(TIME_ZONE_PARAMETER));
             stack_read = Some(stack);
+            facts_read = Some(facts);
         }
         let local = std::env::var(TIME_ZONE_ENV).ok();
         let (time_zone, note) = time_zone(self.time_zone, stack_time_zone, local);
@@ -189,6 +235,7 @@ impl Deployment {
             bucket: String::new(),
             time_zone,
             stack: stack_read,
+            facts: facts_read,
         };
         found.bucket = match bucket {
             Some(bucket) => bucket,

@@ -52,6 +52,8 @@ enum Command {
     /// Check from inside AWS what a run needs (secrets, SFTP, Alma, SES, Slack); exit
     /// non-zero when a check fails.
     Doctor(commands::doctor::Args),
+    /// Turn the daily run on (after a passing `leganto doctor`) or off, or show it.
+    Schedule(commands::schedule::Args),
 }
 
 #[tokio::main]
@@ -81,6 +83,7 @@ async fn main() -> std::process::ExitCode {
         Command::Rules(args) => commands::rules::run(args).await,
         Command::Rollovers(args) => commands::rollovers::run(args).await,
         Command::Doctor(args) => commands::doctor::run(args).await,
+        Command::Schedule(args) => commands::schedule::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

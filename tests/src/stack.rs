@@ -139,6 +139,19 @@ pub struct StackOptions {
     pub processing_departments: Option<Vec<String>>,
     /// Any other template parameters (name, value); they win over the ones above.
     pub parameters: Vec<(String, String)>,
+    /// Which of `AlmaLoaderProfileId` and `AlmaLoaderJobId` the stack sets.
+    pub loader_ids: LoaderIds,
+}
+
+/// The Alma ids of the course loader a stack is deployed with (the simulator's own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoaderIds {
+    /// The profile and, as an override, its job.
+    ProfileAndJob,
+    /// The profile alone: the run finds the job from it, as docs/deploy.md says to deploy.
+    ProfileOnly,
+    /// Neither: the run waits a fixed time and the preflight fails.
+    Neither,
 }
 
 impl Default for StackOptions {
@@ -162,6 +175,7 @@ impl Default for StackOptions {
             sender_verified: true,
             processing_departments: None,
             parameters: Vec::new(),
+            loader_ids: LoaderIds::ProfileAndJob,
         }
     }
 }
@@ -250,7 +264,10 @@ impl Stack {
             sim_options.processing_departments = departments.clone();
         }
         sim_options.latency = opts.alma_latency;
-        let loader_job_id = sim_options.loader_job_id.clone();
+        let loader = (
+            sim_options.loader_profile_id.clone(),
+            sim_options.loader_job_id.clone(),
+        );
         let alma = AlmaSim::start(sim_options)
             .await
             .map_err(|source| StackError::Start {
@@ -301,7 +318,7 @@ impl Stack {
             .iter()
             .filter_map(|p| physical.get(secret_id(*p).1).cloned())
             .collect();
-        let parameters = template_parameters(&opts, alma.base_url(), &loader_job_id);
+        let parameters = template_parameters(&opts, alma.base_url(), &loader);
         let deployed = parameters.clone();
         let template = opts.template.clone();
         let rendered = tokio::task::spawn_blocking(move || {
@@ -570,12 +587,18 @@ impl Stack {
 fn template_parameters(
     opts: &StackOptions,
     alma_base_url: &str,
-    loader_job_id: &str,
+    (loader_profile_id, loader_job_id): &(String, String),
 ) -> BTreeMap<String, String> {
+    let (profile, job) = match opts.loader_ids {
+        LoaderIds::ProfileAndJob => (loader_profile_id.as_str(), loader_job_id.as_str()),
+        LoaderIds::ProfileOnly => (loader_profile_id.as_str(), ""),
+        LoaderIds::Neither => ("", ""),
+    };
     [
         ("AlmaBaseUrl", alma_base_url.to_string()),
         ("AlmaRate", opts.alma_rate.to_string()),
-        ("AlmaLoaderJobId", loader_job_id.to_string()),
+        ("AlmaLoaderProfileId", profile.to_string()),
+        ("AlmaLoaderJobId", job.to_string()),
         ("TimeZone", TIME_ZONE.to_string()),
         ("EmailSender", EMAIL_FROM.to_string()),
         ("EmailRecipients", EMAIL_TO.join(",")),

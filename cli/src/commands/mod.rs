@@ -7,6 +7,7 @@ pub mod rerun;
 pub mod rollover;
 pub mod rollovers;
 pub mod rules;
+pub mod schedule;
 pub mod status;
 pub mod status_json;
 pub mod transform;

@@ -15,6 +15,7 @@ mod profile;
 mod progress;
 mod rerun;
 mod rules;
+mod schedule;
 mod stack;
 mod status;
 mod transform;

@@ -1,5 +1,6 @@
 //! Operating the deployed run: start a rerun, read a day's status, decide on a held day,
-//! clean out empty courses, check and push the institution rules.
+//! clean out empty courses, check and push the institution rules, turn the daily schedule
+//! on and off.
 //!
 //! Plain functions over the S3 [`Store`](crate::store::Store), a Step Functions client and
 //! the [`AlmaClient`](crate::alma::AlmaClient); the `leganto` command only parses arguments
@@ -12,6 +13,7 @@ pub mod preflight;
 pub mod rerun;
 pub mod rollovers;
 pub mod rules;
+pub mod schedule;
 pub mod status;
 
 use crate::error::error_chain;
@@ -57,6 +59,16 @@ pub enum OpsError {
     #[error("Step Functions {operation} failed: {detail}")]
     StepFunctions {
         operation: &'static str,
+        /// AWS's error code and message, or the transport failure.
+        detail: String,
+        #[source]
+        source: BoxError,
+    },
+    /// Another AWS service (EventBridge Scheduler, CloudWatch) refused or could not be reached.
+    #[error("{call} failed: {detail}")]
+    Aws {
+        /// The service, operation and resource.
+        call: String,
         /// AWS's error code and message, or the transport failure.
         detail: String,
         #[source]

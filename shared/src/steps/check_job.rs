@@ -238,8 +238,8 @@ async fn promote_baseline_once_loaded(
     }
 }
 
-/// The course loader job to watch: the configured id, else the scheduled job of the
-/// configured profile (looked up in Alma, whose client is kept in `alma` for the next
+/// The course loader job to watch: the configured id (an override), else the scheduled
+/// job of the configured profile (looked up in Alma, whose client is kept in `alma` for the next
 /// call), else none.
 async fn loader_job_id(
     ctx: &StepContext,
@@ -252,7 +252,14 @@ async fn loader_job_id(
         return Ok(None);
     };
     let client = alma.insert(ctx.alma_for(AlmaCaller::CheckJob).await?);
-    Ok(client.find_scheduled_job(profile).await?.map(|job| job.id))
+    let job = client.find_scheduled_job(profile).await?.map(|job| job.id);
+    if job.is_none() {
+        tracing::warn!(
+            profile = %profile,
+            "Alma has no scheduled job for ALMA_LOADER_PROFILE_ID; waiting the fixed time instead"
+        );
+    }
+    Ok(job)
 }
 
 /// The check's answer for our run of the job, or for none yet.

@@ -177,27 +177,34 @@ async fn alma_api(ctx: &StepContext) -> Vec<Check> {
     checks
 }
 
+/// Where the course loader's profile id is in Alma, for the "what to do" of its checks.
+const PROFILE_ID_WHERE: &str = "the ID of the Course Loader integration profile in Alma's Configuration Menu > General > External Systems > Integration Profiles; docs/deploy.md, \"The Alma ids\"";
+
+/// The course loader job, found from the integration profile as the run finds it
+/// (`AlmaLoaderJobId`, when set, overrides it). The profile id is required: without a job
+/// to watch, a day is judged by a fixed wait, not by Alma.
 async fn loader_job(ctx: &StepContext, alma: &crate::alma::AlmaClient) -> Check {
     const JOB: &str = "Alma course loader job";
+    let Some(profile) = &ctx.config.alma.loader_profile_id else {
+        return Check::failed(
+            JOB,
+            "AlmaLoaderProfileId is not set: the run cannot find the course loader job to watch",
+            format!("Set AlmaLoaderProfileId ({PROFILE_ID_WHERE}) in samconfig.toml's parameter_overrides and run sam deploy, then run `leganto doctor` again."),
+        );
+    };
     if let Some(id) = &ctx.config.alma.loader_job_id {
         let since = ctx.now().date_naive() - chrono::Duration::days(1);
         return match alma.job_instances(id, since).await {
             Ok(runs) => Check::passed(
                 JOB,
                 format!(
-                    "the jobs API knows job {id} ({} runs since {since})",
+                    "the jobs API knows job {id} ({} runs since {since}); AlmaLoaderJobId overrides profile {profile}'s job",
                     runs.len()
                 ),
             ),
             Err(e) => failed_with(JOB, &e.into()),
         };
     }
-    let Some(profile) = &ctx.config.alma.loader_profile_id else {
-        return Check::passed(
-            JOB,
-            "no job id or profile is set: the run waits a fixed time for the loader instead of watching it",
-        );
-    };
     match alma.find_scheduled_job(profile).await {
         Ok(Some(job)) => Check::passed(
             JOB,
@@ -206,7 +213,7 @@ async fn loader_job(ctx: &StepContext, alma: &crate::alma::AlmaClient) -> Check 
         Ok(None) => Check::failed(
             JOB,
             format!("Alma has no scheduled job for the integration profile {profile}"),
-            "Set AlmaLoaderProfileId to the course loader's integration profile (or AlmaLoaderJobId to its job) and redeploy, then run `leganto doctor` again.",
+            format!("Check AlmaLoaderProfileId is the course loader's profile ({PROFILE_ID_WHERE}) and that the profile is scheduled (its Actions tab), redeploy, then run `leganto doctor` again."),
         ),
         Err(e) => failed_with(JOB, &e.into()),
     }

@@ -9,6 +9,7 @@ mod forwarding;
 mod hold;
 mod iam;
 mod late_export;
+mod loader_profile;
 mod one_day;
 mod preflight;
 mod resume;

@@ -1346,6 +1346,46 @@ fn a_day_without_a_loaded_day_raises_an_alarm_while_the_schedule_is_on() {
         text.contains("ScheduleState") && text.contains("ENABLED"),
         "{text}"
     );
+    // `leganto schedule show` says whether the stack has it by this output.
+    let output = get(&template, &["Outputs", "NoDayLoadedAlarmName"]).expect("output");
+    assert_eq!(scalar(&output["Condition"]), Some(condition));
+    assert_eq!(untag(&output["Value"]).1.as_str(), Some("NoDayLoadedAlarm"));
+}
+
+/// The `ScheduleState=...` values samconfig.toml deploys with, comments left out.
+fn samconfig_schedule_states() -> Vec<String> {
+    let text = std::fs::read_to_string(repo_root().join("samconfig.toml")).expect("samconfig.toml");
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split("ScheduleState=").nth(1))
+        .map(|rest| rest.trim_end_matches([',', '"', ' ']).to_string())
+        .collect()
+}
+
+#[test]
+fn a_fresh_stack_and_both_environments_deploy_with_the_schedule_off_and_no_26_hour_alarm() {
+    let template = template();
+    let default = get(&template, &["Parameters", "ScheduleState", "Default"]).and_then(scalar);
+    assert_eq!(default.as_deref(), Some("DISABLED"));
+    assert_eq!(
+        samconfig_schedule_states(),
+        ["DISABLED", "DISABLED"],
+        "dev and prod"
+    );
+    // `leganto schedule` finds the schedule by this output: one name per stack.
+    let machine = state_machine(&template);
+    let event = machine["Properties"]["Events"]
+        .as_mapping()
+        .and_then(|events| events.values().next())
+        .expect("the daily event");
+    let name = serde_yaml_ng::to_string(&event["Properties"]["Name"]).expect("yaml");
+    let output = serde_yaml_ng::to_string(
+        get(&template, &["Outputs", "ScheduleName", "Value"]).expect("output ScheduleName"),
+    )
+    .expect("yaml");
+    assert!(name.contains("${AWS::StackName}"), "{name}");
+    assert_eq!(name, output);
 }
 
 #[test]
