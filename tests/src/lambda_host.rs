@@ -95,7 +95,8 @@ impl Functions {
         }
     }
 
-    /// Calls signed with `access_key` are judged against `policies` (role `role`).
+    /// Calls signed with `access_key` are judged against `policies` (role `role`, or a
+    /// user's ARN).
     pub fn with_principal(mut self, access_key: &str, role: &str, policies: Policies) -> Self {
         self.principals
             .insert(access_key.to_string(), (role.to_string(), policies));
@@ -492,7 +493,12 @@ fn judge_call<'a>(
         service,
         body,
     };
-    let principal = format!("arn:aws:sts::{}:assumed-role/{role}/local", scope.account);
+    // A role's name, or a user's ARN as given.
+    let principal = if role.starts_with("arn:") {
+        role.clone()
+    } else {
+        format!("arn:aws:sts::{}:assumed-role/{role}/local", scope.account)
+    };
     let access = match classify(&request, scope) {
         Ok(access) => access,
         Err(reason) => {

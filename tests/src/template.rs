@@ -78,6 +78,12 @@ pub struct Rendered {
     /// By logical id (`Bucket`).
     #[serde(default)]
     pub buckets: BTreeMap<String, RenderedBucket>,
+    /// `AWS::IAM::ManagedPolicy` documents by logical id (`OperatorPolicy`).
+    #[serde(default)]
+    pub managed_policies: BTreeMap<String, Value>,
+    /// `AWS::StackName` as rendered.
+    #[serde(default)]
+    pub stack_name: String,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,175 @@
+//! The operators' policy: `leganto` run in the local stack as a user holding only the
+//! template's `OperatorPolicy`, every call judged by the Lambda host as IAM would. Each
+//! command the policy is for runs; a stack or a state machine it does not name is refused.
+
+use leganto_shared::domain::rules::ASU_RULES_TOML;
+use leganto_tests::stack::{Stack, StackOptions, BUCKET};
+use leganto_tests::support::RUN_DATE;
+
+use super::*;
+
+/// A day other than [`RUN_DATE`] whose brake tripped and that waits for a decision.
+const HELD_DAY: &str = "2026-11-27";
+
+async fn start_stack() -> Stack {
+    match Stack::start(StackOptions::default()).await {
+        Ok(stack) => stack,
+        Err(e) => panic!(
+            "the local stack did not start: {}",
+            leganto_shared::error::error_chain(&e)
+        ),
+    }
+}
+
+/// `leganto ARGS` signed by the operator, through the host that judges its calls, in an
+/// empty directory (no samconfig.toml): only `AWS_*` and `LEGANTO_STACK` say where.
+async fn as_operator(stack: &Stack, args: &[&str]) -> Output {
+    let operator = stack
+        .operator
+        .clone()
+        .expect("the template has an OperatorPolicy");
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = base_command();
+    cmd.current_dir(dir.path())
+        .args(args)
+        .env("AWS_ENDPOINT_URL", stack.host.endpoint())
+        .env("AWS_ACCESS_KEY_ID", operator.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", operator.secret_access_key())
+        .env("AWS_REGION", leganto_tests::moto::REGION)
+        .env("LEGANTO_STACK", &stack.rendered.stack_name);
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out = cmd.output().unwrap();
+        show(&args, &out);
+        drop(dir);
+        out
+    })
+    .await
+    .unwrap()
+}
+
+/// The loaded day's summary, put back under [`HELD_DAY`] with its brake tripped: the state
+/// a held day is in while it waits for a person.
+async fn hold_a_day(stack: &Stack) {
+    let store = Store::from_sdk_config(&stack.sdk, BUCKET);
+    let day = |date: &str| date.replace('-', "/");
+    let mut summary: serde_json::Value = store
+        .get_json(&format!("reports/{}/run-summary.json", day(RUN_DATE)))
+        .await
+        .unwrap();
+    summary["brake"]["tripped"] = serde_json::json!(true);
+    summary["brake"]["reasons"] = serde_json::json!(["the export has 1 row"]);
+    store
+        .put_json(
+            &format!("reports/{}/run-summary.json", day(HELD_DAY)),
+            &summary,
+        )
+        .await
+        .unwrap();
+}
+
+fn assert_ok(o: &Output) {
+    assert!(o.status.success(), "{}{}", stdout(o), stderr(o));
+    assert!(!stderr(o).contains("AccessDenied"), "{}", stderr(o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_operator_holding_only_the_operator_policy_runs_every_command_and_nothing_else() {
+    let stack = start_stack().await;
+    stack
+        .record_in_cloudformation(&stack.rendered.stack_name)
+        .await
+        .unwrap();
+    stack.put_sample_export(RUN_DATE.parse().unwrap()).unwrap();
+
+    // rerun: the day from its start, followed to its end.
+    let o = as_operator(
+        &stack,
+        &["rerun", "--run-date", RUN_DATE, "--from", "pull", "--wait"],
+    )
+    .await;
+    assert_ok(&o);
+    assert_eq!(stack.alma_files().unwrap().len(), 1, "the day was pushed");
+
+    let o = as_operator(&stack, &["status", "--run-date", RUN_DATE]).await;
+    assert_ok(&o);
+    assert!(stdout(&o).contains("SUCCEEDED"), "{}", stdout(&o));
+
+    hold_a_day(&stack).await;
+    let o = as_operator(&stack, &["approve", "--run-date", HELD_DAY]).await;
+    assert_ok(&o);
+    let decision = format!("reports/{}/decision.json", HELD_DAY.replace('-', "/"));
+    let written: serde_json::Value = Store::from_sdk_config(&stack.sdk, BUCKET)
+        .get_json(&decision)
+        .await
+        .unwrap();
+    // Who decided is the caller's identity, which IAM never refuses to tell.
+    assert!(
+        written["by"]
+            .as_str()
+            .unwrap()
+            .ends_with(":user/leganto-local-operator"),
+        "{written}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, ASU_RULES_TOML).unwrap();
+    let rules = rules.to_str().unwrap();
+    for args in [
+        &["rules", "push", rules][..],
+        &["rules", "show"],
+        &["rules", "check", rules],
+    ] {
+        assert_ok(&as_operator(&stack, args).await);
+    }
+
+    let o = as_operator(&stack, &["doctor", "--poll-seconds", "1"]).await;
+    assert_ok(&o);
+
+    // Another stack in the account: its outputs are not the operator's to read.
+    stack
+        .record_in_cloudformation("leganto-other")
+        .await
+        .unwrap();
+    let o = as_operator(&stack, &["status", "--stack", "leganto-other"]).await;
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("AccessDenied"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cloudformation:DescribeStacks"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Another state machine: not the operator's to start.
+    let other = stack
+        .sfn()
+        .create_state_machine()
+        .name("someone-elses")
+        .definition(PASSING)
+        .role_arn("arn:aws:iam::123456789012:role/someone-elses")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_string();
+    let o = as_operator(
+        &stack,
+        &[
+            "rerun",
+            "--run-date",
+            RUN_DATE,
+            "--from",
+            "pull",
+            "--state-machine",
+            &other,
+        ],
+    )
+    .await;
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("states:StartExecution"),
+        "{}",
+        stderr(&o)
+    );
+}
