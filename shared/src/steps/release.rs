@@ -72,8 +72,14 @@ async fn publish_page(ctx: &StepContext, run: &RunInfo, state: &RunState) -> Opt
     }
     let now = ctx.now();
     let region = ctx.config.console_region.as_deref();
+    // The stack's own series: dev and prod may share an account.
+    let stack = ctx
+        .config
+        .stack_name
+        .as_deref()
+        .unwrap_or(crate::page::metrics::UNNAMED_STACK);
     let emit_metrics = |report: &DayReport| {
-        if let Some(line) = crate::page::metrics::emf_line(report, now) {
+        if let Some(line) = crate::page::metrics::emf_line(report, stack, now) {
             // EMF: CloudWatch Logs reads the metrics from this line on stdout.
             println!("{line}");
         }
