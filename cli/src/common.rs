@@ -61,6 +61,23 @@ pub enum Fatal {
 }
 
 impl Fatal {
+    /// The same failure with each `leganto` command it gives naming `stack`, so the
+    /// command runs as written ([`leganto_shared::next_step::naming_the_stack`]).
+    pub fn naming_the_stack(self, stack: Option<&str>) -> Fatal {
+        let Some(stack) = stack else {
+            return self;
+        };
+        let name = |m: String| leganto_shared::next_step::naming_the_stack(&m, stack);
+        match self {
+            Fatal::Input(m) => Fatal::Input(name(m)),
+            Fatal::Alma(m) => Fatal::Alma(name(m)),
+            Fatal::Settings(m) => Fatal::Settings(name(m)),
+            Fatal::Output(m) => Fatal::Output(name(m)),
+            Fatal::Aws(m) => Fatal::Aws(name(m)),
+            Fatal::Followed(m) => Fatal::Followed(name(m)),
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             Fatal::Input(_) => 3,

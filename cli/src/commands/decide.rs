@@ -6,7 +6,7 @@ use chrono::{NaiveDate, Utc};
 use leganto_shared::ops::hold::{self, Decided, DecisionRequest};
 use leganto_shared::run::hold::Verdict;
 
-use crate::common::{fatal, local_time, Deployment, Fatal, Resolved};
+use crate::common::{local_time, Deployment, Fatal, Resolved};
 
 #[derive(clap::Args)]
 pub struct ApproveArgs {
@@ -46,7 +46,10 @@ pub async fn approve(args: ApproveArgs) -> Result<(), Fatal> {
         String::new(),
     )
     .await?;
-    print!("{}", render(&decided, deployment.time_zone));
+    print!(
+        "{}",
+        deployment.naming_the_stack(&render(&decided, deployment.time_zone))
+    );
     Ok(())
 }
 
@@ -54,7 +57,10 @@ pub async fn reject(args: RejectArgs) -> Result<(), Fatal> {
     let deployment = args.deployment.resolve().await?;
     let by = who(args.by, &deployment).await;
     let decided = write(&deployment, args.run_date, Verdict::Reject, by, args.reason).await?;
-    print!("{}", render(&decided, deployment.time_zone));
+    print!(
+        "{}",
+        deployment.naming_the_stack(&render(&decided, deployment.time_zone))
+    );
     Ok(())
 }
 
@@ -73,7 +79,7 @@ async fn write(
     };
     hold::decide(&deployment.store(), &request, Utc::now())
         .await
-        .map_err(fatal)
+        .map_err(|e| deployment.fatal(e))
 }
 
 /// `--by`, else the caller's AWS identity (its ARN), else the login name.

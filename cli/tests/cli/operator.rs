@@ -98,6 +98,15 @@ async fn an_operator_holding_only_the_operator_policy_runs_every_command_and_not
     hold_a_day(&stack).await;
     let o = as_operator(&stack, &["approve", "--run-date", HELD_DAY]).await;
     assert_ok(&o);
+    // The command it gives runs as written: it names the stack.
+    assert!(
+        stdout(&o).contains(&format!(
+            "leganto rerun --stack {} --run-date {HELD_DAY} --from push",
+            stack.rendered.stack_name
+        )),
+        "{}",
+        stdout(&o)
+    );
     let decision = format!("reports/{}/decision.json", HELD_DAY.replace('-', "/"));
     let written: serde_json::Value = Store::from_sdk_config(&stack.sdk, BUCKET)
         .get_json(&decision)
@@ -110,6 +119,18 @@ async fn an_operator_holding_only_the_operator_policy_runs_every_command_and_not
             .unwrap()
             .ends_with(":user/leganto-local-operator"),
         "{written}"
+    );
+
+    // A refusal's command names the stack too.
+    let o = as_operator(&stack, &["approve", "--run-date", "2026-11-26"]).await;
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "leganto status --stack {} --run-date 2026-11-26",
+            stack.rendered.stack_name
+        )),
+        "{}",
+        stderr(&o)
     );
 
     let dir = tempfile::tempdir().unwrap();

@@ -86,7 +86,17 @@ async fn publish_page(ctx: &StepContext, run: &RunInfo, state: &RunState) -> Opt
     };
     let published = tokio::time::timeout(
         PAGE_TIME,
-        crate::page::publish(&ctx.store, run, state, region, now, emit_metrics),
+        crate::page::publish(
+            &ctx.store,
+            run,
+            state,
+            crate::page::Place {
+                region,
+                stack: ctx.config.stack_name.as_deref(),
+            },
+            now,
+            emit_metrics,
+        ),
     )
     .await;
     match published {
