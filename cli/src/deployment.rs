@@ -104,6 +104,7 @@ impl Resolved {
 /// The deployment's bucket, for the commands that need no state machine.
 pub struct InBucket {
     pub store: Store,
+    pub sdk: SdkConfig,
     pub time_zone: Tz,
     /// The stack read, when one was.
     pub stack: Option<String>,
@@ -113,6 +114,14 @@ impl InBucket {
     /// [`fatal`](crate::common::fatal), its commands naming the stack read.
     pub fn fatal(&self, e: leganto_shared::ops::OpsError) -> Fatal {
         crate::common::fatal(e).naming_the_stack(self.stack.as_deref())
+    }
+
+    /// `text` with its `leganto` commands naming the stack read, when one was.
+    pub fn naming_the_stack(&self, text: &str) -> String {
+        match &self.stack {
+            Some(stack) => leganto_shared::next_step::naming_the_stack(text, stack),
+            None => text.to_string(),
+        }
     }
 }
 
@@ -176,6 +185,7 @@ impl Deployment {
         let found = self.find(false).await?;
         Ok(InBucket {
             store: Store::from_sdk_config(&found.sdk, found.bucket),
+            sdk: found.sdk,
             time_zone: found.time_zone,
             stack: found.stack,
         })

@@ -47,6 +47,8 @@ enum Command {
     DeleteEmptyCourses(commands::delete_empty::Args),
     /// Check, push and show the stack's institution rules (config/rules.toml in its bucket).
     Rules(commands::rules::Args),
+    /// Ask for a full load on the next scheduled day, take the request back, or see it.
+    FullLoad(commands::full_load::Args),
     /// Check from inside AWS what a run needs (secrets, SFTP, Alma, SES, Slack); exit
     /// non-zero when a check fails.
     Doctor(commands::doctor::Args),
@@ -78,6 +80,7 @@ async fn main() -> std::process::ExitCode {
         Command::DeleteEmptyCourses(args) => commands::delete_empty::run(args).await,
         Command::Rules(args) => commands::rules::run(args).await,
         Command::Doctor(args) => commands::doctor::run(args).await,
+        Command::FullLoad(args) => commands::full_load::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -11,6 +11,7 @@ mod aws_failures;
 mod decide;
 mod delete_empty;
 mod doctor;
+mod full_load;
 mod operator;
 mod profile;
 mod progress;

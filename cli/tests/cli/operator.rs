@@ -1,6 +1,6 @@
 //! The operators' policy: `leganto` run in the local stack as a user holding only the
 //! template's `OperatorPolicy`, every call judged by the Lambda host as IAM would. Each
-//! command the policy is for runs; a stack or a state machine it does not name is refused.
+//! command the policy is for runs (rerun, status, approve, rules, full-load, doctor); a stack or a state machine it does not name is refused.
 
 use leganto_shared::domain::rules::ASU_RULES_TOML;
 use leganto_tests::stack::{Stack, StackOptions, BUCKET};
@@ -141,6 +141,14 @@ async fn an_operator_holding_only_the_operator_policy_runs_every_command_and_not
         &["rules", "push", rules][..],
         &["rules", "show"],
         &["rules", "check", rules],
+    ] {
+        assert_ok(&as_operator(&stack, args).await);
+    }
+
+    for args in [
+        &["full-load", "next"][..],
+        &["full-load", "show"],
+        &["full-load", "cancel"],
     ] {
         assert_ok(&as_operator(&stack, args).await);
     }

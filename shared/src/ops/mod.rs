@@ -1,11 +1,12 @@
 //! Operating the deployed run: start a rerun, read a day's status, decide on a held day,
-//! clean out empty courses, check and push the institution rules.
+//! clean out empty courses, check and push the institution rules, ask for a full load.
 //!
 //! Plain functions over the S3 [`Store`](crate::store::Store), a Step Functions client and
 //! the [`AlmaClient`](crate::alma::AlmaClient); the `leganto` command only parses arguments
 //! and prints. Nothing here reads the environment.
 
 pub mod delete_empty;
+pub mod full_load;
 pub mod hold;
 pub mod preflight;
 pub mod rerun;
@@ -68,6 +69,12 @@ pub enum OpsError {
          was written; see leganto rules show, then push again"
     )]
     RulesChanged { bucket: String },
+    /// The full load request was replaced each time a cancel read it.
+    #[error(
+        "s3://{bucket}/state/full-load-request.json changed while cancelling (someone else \
+         asked again): see leganto full-load show, then cancel again"
+    )]
+    FullLoadChanged { bucket: String },
 }
 
 impl OpsError {

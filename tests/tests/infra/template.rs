@@ -663,6 +663,8 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
             ("s3:GetObject", "state/baseline.json"),
             ("s3:GetObject", "state/baseline-course-rows.tsv.gz"),
             ("s3:ListBucket", "state/*"),
+            // A full load asked for the next scheduled day.
+            ("s3:GetObject", "state/full-load-request.json"),
             ("s3:PutObject", "reports/*/course-rows.tsv.gz"),
             ("s3:PutObject", "dry-run/*/reports/course-rows.tsv.gz"),
             // Saved Alma answers.
@@ -684,6 +686,8 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
             ("s3:GetObject", "reports/*/run-summary.json"),
             ("s3:ListBucket", "alma/*"),
             ("s3:ListBucket", "reports/*"),
+            // The full load request the file followed, once pushed.
+            ("s3:DeleteObject", "state/full-load-request.json"),
         ],
     ),
     (
@@ -947,7 +951,7 @@ fn a_function_that_reads_keys_may_list_them_so_a_missing_key_is_not_found() {
 #[test]
 fn the_day_keys_the_code_uses_fall_under_the_grants_of_the_steps_that_use_them() {
     use leganto_shared::run::rules::RULES_KEY;
-    use leganto_shared::store::DayKeys;
+    use leganto_shared::store::{DayKeys, FULL_LOAD_REQUEST};
     let template = template();
     let day = DayKeys::new(chrono::NaiveDate::from_ymd_opt(2026, 11, 28).expect("date"));
     let dry = DayKeys::dry_run(day.run_date());
@@ -983,6 +987,9 @@ fn the_day_keys_the_code_uses_fall_under_the_grants_of_the_steps_that_use_them()
         ("Push", "s3:GetObject", day.push_receipt()),
         ("Push", "s3:PutObject", day.push_receipt()),
         ("Push", "s3:GetObject", day.run_summary()),
+        ("Transform", "s3:GetObject", FULL_LOAD_REQUEST.to_string()),
+        ("Transform", "s3:ListBucket", FULL_LOAD_REQUEST.to_string()),
+        ("Push", "s3:DeleteObject", FULL_LOAD_REQUEST.to_string()),
         ("Plan", "s3:GetObject", day.push_receipt()),
         ("Plan", "s3:GetObject", day.lease()),
         ("Plan", "s3:PutObject", day.lease()),
