@@ -61,6 +61,23 @@ pub enum Fatal {
 }
 
 impl Fatal {
+    /// The same failure with each `leganto` command it gives naming `stack`, so the
+    /// command runs as written ([`leganto_shared::next_step::naming_the_stack`]).
+    pub fn naming_the_stack(self, stack: Option<&str>) -> Fatal {
+        let Some(stack) = stack else {
+            return self;
+        };
+        let name = |m: String| leganto_shared::next_step::naming_the_stack(&m, stack);
+        match self {
+            Fatal::Input(m) => Fatal::Input(name(m)),
+            Fatal::Alma(m) => Fatal::Alma(name(m)),
+            Fatal::Settings(m) => Fatal::Settings(name(m)),
+            Fatal::Output(m) => Fatal::Output(name(m)),
+            Fatal::Aws(m) => Fatal::Aws(name(m)),
+            Fatal::Followed(m) => Fatal::Followed(name(m)),
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             Fatal::Input(_) => 3,
@@ -349,7 +366,8 @@ pub fn fatal(e: OpsError) -> Fatal {
         | OpsError::RunInProgress { .. }
         | OpsError::DecisionRefused { .. }
         | OpsError::RolloverRefused(_)
-        | OpsError::RulesChanged { .. } => Fatal::Input(e.to_string()),
+        | OpsError::RulesChanged { .. }
+        | OpsError::FullLoadChanged { .. } => Fatal::Input(e.to_string()),
         OpsError::RulesInvalid(_) => Fatal::Settings(e.to_string()),
         OpsError::Alma(_) => Fatal::Alma(e.to_string()),
         // Step Functions' message already carries AWS's code and message.
@@ -363,6 +381,23 @@ pub fn fatal(e: OpsError) -> Fatal {
         // S3 answered, but the object is missing or not what was expected.
         OpsError::Store(_) => Fatal::Input(error_chain(&e)),
     }
+}
+
+/// `--by`, else the caller's AWS identity (its ARN), else the login name.
+pub async fn who(by: Option<String>, sdk: &aws_config::SdkConfig) -> String {
+    if let Some(by) = by.filter(|b| !b.trim().is_empty()) {
+        return by.trim().to_string();
+    }
+    let sts = aws_sdk_sts::Client::new(sdk);
+    if let Ok(identity) = sts.get_caller_identity().send().await {
+        if let Some(arn) = identity.arn() {
+            return arn.to_string();
+        }
+    }
+    ["USER", "USERNAME"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// `2026-11-28 09:20:05 MST`

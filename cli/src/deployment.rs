@@ -82,6 +82,19 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// [`fatal`](crate::common::fatal), its commands naming the stack read.
+    pub fn fatal(&self, e: leganto_shared::ops::OpsError) -> Fatal {
+        crate::common::fatal(e).naming_the_stack(self.stack.as_deref())
+    }
+
+    /// `text` with its `leganto` commands naming the stack read, when one was.
+    pub fn naming_the_stack(&self, text: &str) -> String {
+        match &self.stack {
+            Some(stack) => leganto_shared::next_step::naming_the_stack(text, stack),
+            None => text.to_string(),
+        }
+    }
+
     pub fn store(&self) -> Store {
         Store::from_sdk_config(&self.sdk, &self.bucket)
     }
@@ -105,6 +118,30 @@ pub struct WithSchedule {
 impl WithSchedule {
     pub fn scheduler(&self) -> aws_sdk_scheduler::Client {
         aws_sdk_scheduler::Client::new(&self.resolved.sdk)
+    }
+}
+
+/// The deployment's bucket, for the commands that need no state machine.
+pub struct InBucket {
+    pub store: Store,
+    pub sdk: SdkConfig,
+    pub time_zone: Tz,
+    /// The stack read, when one was.
+    pub stack: Option<String>,
+}
+
+impl InBucket {
+    /// [`fatal`](crate::common::fatal), its commands naming the stack read.
+    pub fn fatal(&self, e: leganto_shared::ops::OpsError) -> Fatal {
+        crate::common::fatal(e).naming_the_stack(self.stack.as_deref())
+    }
+
+    /// `text` with its `leganto` commands naming the stack read, when one was.
+    pub fn naming_the_stack(&self, text: &str) -> String {
+        match &self.stack {
+            Some(stack) => leganto_shared::next_step::naming_the_stack(text, stack),
+            None => text.to_string(),
+        }
     }
 }
 
@@ -188,12 +225,14 @@ impl Deployment {
 
     /// The bucket alone, for commands that start no execution (`rules`): the stack is
     /// read only when `--bucket`/`LEGANTO_BUCKET` does not name it.
-    pub async fn resolve_bucket(&self) -> Result<(Store, Tz), Fatal> {
+    pub async fn resolve_bucket(&self) -> Result<InBucket, Fatal> {
         let found = self.find(false, false).await?;
-        Ok((
-            Store::from_sdk_config(&found.sdk, found.bucket),
-            found.time_zone,
-        ))
+        Ok(InBucket {
+            store: Store::from_sdk_config(&found.sdk, found.bucket),
+            sdk: found.sdk,
+            time_zone: found.time_zone,
+            stack: found.stack,
+        })
     }
 
     /// One of the stack's parameters as deployed; `None` when the stack does not have it.

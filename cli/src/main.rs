@@ -49,6 +49,8 @@ enum Command {
     Rules(commands::rules::Args),
     /// Review a day's rollover report: approve rows to load once, revoke, list.
     Rollovers(commands::rollovers::Args),
+    /// Ask for a full load on the next scheduled day, take the request back, or see it.
+    FullLoad(commands::full_load::Args),
     /// Check from inside AWS what a run needs (secrets, SFTP, Alma, SES, Slack); exit
     /// non-zero when a check fails.
     Doctor(commands::doctor::Args),
@@ -84,6 +86,7 @@ async fn main() -> std::process::ExitCode {
         Command::Rollovers(args) => commands::rollovers::run(args).await,
         Command::Doctor(args) => commands::doctor::run(args).await,
         Command::Schedule(args) => commands::schedule::run(args).await,
+        Command::FullLoad(args) => commands::full_load::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -13,7 +13,10 @@ parameter values and physical names the local stack chose, and prints, as JSON:
    "state_machine": {"definition_uri": "infra/statemachine.asl.json",
                      "substitutions": {...}, "policies": [...]},
    "parameters": {...},
-   "buckets": {"Bucket": {"versioning": "Enabled"}}}
+   "buckets": {"Bucket": {"versioning": "Enabled"}},
+   "managed_policies": {"OperatorPolicy": {...the policy document...}},
+   "schedules": {"StateMachineDaily": {...the schedule's properties...}},
+   "stack_name": "leganto-local"}
 
 Usage: render_template.py TEMPLATE --params JSON --physical JSON
   --params    {"AlmaBaseUrl": "http://127.0.0.1:8080", ...}   (others keep their defaults)
@@ -212,13 +215,30 @@ def render(template_path, params, physical):
     cfn = translate(json.loads(json.dumps(source)))
     resolver = Resolver(cfn, params, physical)
     resources = cfn["Resources"]
-    out = {"functions": {}, "state_machine": None, "parameters": resolver.params, "buckets": {}}
+    out = {
+        "functions": {},
+        "state_machine": None,
+        "parameters": resolver.params,
+        "buckets": {},
+        "managed_policies": {},
+        "schedules": {},
+        "stack_name": STACK,
+    }
     # What the local stack applies to the bucket it made: versioning (version ids are in
     # each run's record of its rules).
     for name, r in resources.items():
         if r["Type"] == "AWS::S3::Bucket":
             versioning = r.get("Properties", {}).get("VersioningConfiguration", {})
             out["buckets"][name] = {"versioning": resolver.resolve(versioning.get("Status"))}
+    # Policies people attach to themselves (the operators'): the local stack gives them to
+    # a user of its own.
+    for name, r in resources.items():
+        if r["Type"] == "AWS::IAM::ManagedPolicy":
+            out["managed_policies"][name] = resolver.resolve(r["Properties"]["PolicyDocument"])
+    # The daily schedule (SAM's ScheduleV2 event), as EventBridge Scheduler gets it.
+    for name, r in resources.items():
+        if r["Type"] == "AWS::Scheduler::Schedule":
+            out["schedules"][name] = resolver.resolve(r["Properties"])
     for name in sam_functions:
         props = resources[name]["Properties"]
         role, policies, managed = role_policies(resolver, resources, props.get("Role"))

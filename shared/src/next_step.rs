@@ -50,11 +50,30 @@ pub fn next_step(error_name: &str) -> &'static str {
         .unwrap_or(OTHERWISE)
 }
 
-/// The `leganto` commands that talk to a deployed stack, so need to be told which.
-const STACK_COMMANDS: [&str; 5] = ["rerun", "approve", "reject", "status", "doctor"];
+/// The `leganto` commands that talk to a deployed stack, so need to be told which; a
+/// command with subcommands takes `--stack` after the subcommand.
+const STACK_COMMANDS: [&str; 17] = [
+    "rerun",
+    "approve",
+    "reject",
+    "status",
+    "doctor",
+    "rules show",
+    "rules push",
+    "rules check",
+    "full-load next",
+    "full-load cancel",
+    "full-load show",
+    "schedule on",
+    "schedule off",
+    "schedule show",
+    "rollovers approve",
+    "rollovers revoke",
+    "rollovers list",
+];
 
-/// `text` with `--stack STACK` after each `leganto rerun|approve|reject|status|doctor`
-/// that does not name one: a command in a Slack message then runs as written, whichever
+/// `text` with `--stack STACK` after each `leganto` command of [`STACK_COMMANDS`] that
+/// does not name one: a command in a Slack message then runs as written, whichever
 /// directory the operator is in and whatever stack their samconfig.toml names.
 pub fn naming_the_stack(text: &str, stack: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -95,6 +114,25 @@ mod tests {
             "approve it (leganto approve --stack leganto-prod --run-date 2026-11-28) and rerun \
              it from push (leganto rerun --stack leganto-prod --run-date 2026-11-28 --from push); \
              `leganto doctor --stack leganto-prod`"
+        );
+    }
+
+    #[test]
+    fn a_command_with_subcommands_is_given_the_stack_after_its_subcommand() {
+        assert_eq!(
+            naming_the_stack(
+                "see leganto rules show, then leganto full-load cancel",
+                "leganto-prod"
+            ),
+            "see leganto rules show --stack leganto-prod, then leganto full-load cancel \
+             --stack leganto-prod"
+        );
+        assert_eq!(
+            naming_the_stack(
+                "leganto rules push --stack leganto-dev x.toml",
+                "leganto-prod"
+            ),
+            "leganto rules push --stack leganto-dev x.toml"
         );
     }
 

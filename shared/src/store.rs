@@ -56,6 +56,9 @@ pub const DRY_RUN_ROOT: &str = "dry-run/";
 /// what day that was. Under `state/`, outside the expiry rule; a dry run never writes here.
 pub const BASELINE_ROWS: &str = "state/baseline-course-rows.tsv.gz";
 pub const BASELINE: &str = "state/baseline.json";
+/// A person's request for a full load on the next scheduled day (`leganto full-load next`);
+/// under `state/`, so it waits however long the next scheduled day takes.
+pub const FULL_LOAD_REQUEST: &str = "state/full-load-request.json";
 
 /// Keys of one run date's artefacts: the live ones, or a dry run's under
 /// `dry-run/YYYY/MM/DD/<kind>/`, which no live run ever reads.

@@ -9,6 +9,9 @@
 
 use serde_json::Value;
 
+/// The one call IAM never refuses.
+const GET_CALLER_IDENTITY: &str = "sts:GetCallerIdentity";
+
 /// What a request asks to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
@@ -60,7 +63,9 @@ pub fn classify(request: &Request<'_>, scope: &Scope) -> Result<Access, String> 
         "secretsmanager" => classify_secrets(request, scope),
         "ses" => classify_ses(request, scope),
         "states" => classify_states(request),
-        "sts" => Ok(Access::new("sts:GetCallerIdentity", "*")),
+        "cloudformation" => classify_cloudformation(request, scope),
+        "scheduler" => classify_scheduler(request, scope),
+        "sts" => Ok(Access::new(GET_CALLER_IDENTITY, "*")),
         other => Err(format!("no IAM model for calls to {other}")),
     }
 }
@@ -199,6 +204,79 @@ fn raw_from(body: &Value) -> Option<String> {
     Some(address.trim().to_string())
 }
 
+/// CloudFormation (query protocol: `Action=DescribeStacks&StackName=...` in a form body):
+/// the resource is the stack named. A request names the stack, not its id, so the ARN
+/// ends in `*` where AWS's has the stack's id: a policy's `stack/NAME/*` matches it.
+fn classify_cloudformation(request: &Request<'_>, scope: &Scope) -> Result<Access, String> {
+    let form = String::from_utf8_lossy(request.body);
+    let fields = query_pairs(&form);
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let action = field("Action").ok_or("a CloudFormation call without its Action")?;
+    let resource = match field("StackName") {
+        Some(arn) if arn.starts_with("arn:") => arn,
+        Some(name) => format!(
+            "arn:aws:cloudformation:{}:{}:stack/{name}/*",
+            scope.region, scope.account
+        ),
+        // DescribeStacks without a name lists every stack: IAM judges it on `*`.
+        None => "*".to_string(),
+    };
+    Ok(Access::new(format!("cloudformation:{action}"), resource))
+}
+
+/// EventBridge Scheduler (REST: `GET|PUT /schedules/NAME`, the group in `groupName` or the
+/// body's `GroupName`, else `default`): the resource is the schedule named.
+fn classify_scheduler(request: &Request<'_>, scope: &Scope) -> Result<Access, String> {
+    let name = request
+        .path
+        .strip_prefix("/schedules/")
+        .filter(|name| !name.is_empty() && !name.contains('/'))
+        .map(decode)
+        .ok_or_else(|| format!("a Scheduler call to {} {}", request.method, request.path))?;
+    let action = match request.method {
+        "GET" => "GetSchedule",
+        "PUT" => "UpdateSchedule",
+        "POST" => "CreateSchedule",
+        "DELETE" => "DeleteSchedule",
+        other => return Err(format!("a Scheduler {other} call")),
+    };
+    let body: Value = serde_json::from_slice(request.body).unwrap_or(Value::Null);
+    let group = query_pairs(request.query)
+        .into_iter()
+        .find(|(k, _)| k == "groupName")
+        .map(|(_, v)| v)
+        .or_else(|| body["GroupName"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "default".into());
+    Ok(Access::new(
+        format!("scheduler:{action}"),
+        format!(
+            "arn:aws:scheduler:{}:{}:schedule/{group}/{name}",
+            scope.region, scope.account
+        ),
+    ))
+}
+
+/// The role a call hands to a service, which IAM judges as `iam:PassRole` on that role
+/// besides the call itself: a schedule's target role, on creating or changing a schedule.
+pub fn passed_role(request: &Request<'_>) -> Option<Access> {
+    if request.service != "scheduler" || !matches!(request.method, "PUT" | "POST") {
+        return None;
+    }
+    let body: Value = serde_json::from_slice(request.body).ok()?;
+    let role = body["Target"]["RoleArn"].as_str()?;
+    let mut access = Access::new("iam:PassRole", role);
+    access.context.push((
+        "iam:PassedToService".into(),
+        "scheduler.amazonaws.com".into(),
+    ));
+    Some(access)
+}
+
 /// Step Functions (JSON protocol): the resource is the state machine or execution named.
 fn classify_states(request: &Request<'_>) -> Result<Access, String> {
     let operation = request
@@ -232,6 +310,10 @@ pub enum Decision {
 impl Policies {
     /// IAM's evaluation for one principal: an explicit Deny wins, then any Allow.
     pub fn decide(&self, access: &Access) -> Decision {
+        // AWS answers "who am I" to anyone signed, whatever their policies say.
+        if access.action == GET_CALLER_IDENTITY {
+            return Decision::Allowed;
+        }
         let mut allowed = false;
         for statement in self.documents.iter().flat_map(statements) {
             if !statement_applies(statement, access) {
@@ -384,16 +466,24 @@ pub fn access_denied(service: &str, principal: &str, access: &Access) -> (u16, S
          identity-based policy allows the {} action",
         access.action, access.resource, access.action
     );
+    let escaped = message
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
     if service == "s3" {
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
-             <Message>{}</Message><RequestId>local</RequestId></Error>",
-            message
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
+             <Message>{escaped}</Message><RequestId>local</RequestId></Error>"
         );
         return (403, "application/xml".into(), body);
+    }
+    // Query-protocol services (CloudFormation) answer in their XML error envelope.
+    if service == "cloudformation" {
+        let body = format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>\
+             <Message>{escaped}</Message></Error><RequestId>local</RequestId></ErrorResponse>"
+        );
+        return (403, "text/xml".into(), body);
     }
     let body = serde_json::json!({"__type": "AccessDeniedException", "Message": message});
     (400, "application/x-amz-json-1.1".into(), body.to_string())
@@ -499,6 +589,32 @@ mod tests {
         assert_eq!(policies.decide(&list), Decision::Allowed);
         list.context[0].1 = "cem/".into();
         assert_eq!(policies.decide(&list), Decision::NotAllowed);
+    }
+
+    #[test]
+    fn a_cloudformation_call_is_judged_on_the_stack_it_names() {
+        let access = classify(
+            &Request {
+                method: "POST",
+                path: "/",
+                query: "",
+                target: None,
+                service: "cloudformation",
+                body: b"Action=DescribeStacks&StackName=leganto-prod&Version=2010-05-15",
+            },
+            &scope(),
+        )
+        .unwrap();
+        assert_eq!(access.action, "cloudformation:DescribeStacks");
+        let policies = Policies {
+            documents: vec![serde_json::json!({"Statement": [{"Effect": "Allow",
+                "Action": "cloudformation:DescribeStacks",
+                "Resource": "arn:aws:cloudformation:us-east-1:123456789012:stack/leganto-prod/*"}]})],
+        };
+        assert_eq!(policies.decide(&access), Decision::Allowed);
+        let mut other = access.clone();
+        other.resource = other.resource.replace("leganto-prod", "leganto-dev");
+        assert_eq!(policies.decide(&other), Decision::NotAllowed);
     }
 
     #[test]

@@ -25,7 +25,8 @@ use leganto_shared::steps::{self, StepContext, StepError};
 
 use crate::dispatch::Step;
 use crate::iam::{
-    access_denied, classify, signer, Access, Decision, Policies, Request as IamRequest, Scope,
+    access_denied, classify, passed_role, signer, Access, Decision, Policies,
+    Request as IamRequest, Scope,
 };
 use tokio::sync::watch;
 
@@ -95,7 +96,8 @@ impl Functions {
         }
     }
 
-    /// Calls signed with `access_key` are judged against `policies` (role `role`).
+    /// Calls signed with `access_key` are judged against `policies` (role `role`, or a
+    /// user's ARN).
     pub fn with_principal(mut self, access_key: &str, role: &str, policies: Policies) -> Self {
         self.principals
             .insert(access_key.to_string(), (role.to_string(), policies));
@@ -492,7 +494,12 @@ fn judge_call<'a>(
         service,
         body,
     };
-    let principal = format!("arn:aws:sts::{}:assumed-role/{role}/local", scope.account);
+    // A role's name, or a user's ARN as given.
+    let principal = if role.starts_with("arn:") {
+        role.clone()
+    } else {
+        format!("arn:aws:sts::{}:assumed-role/{role}/local", scope.account)
+    };
     let access = match classify(&request, scope) {
         Ok(access) => access,
         Err(reason) => {
@@ -504,6 +511,11 @@ fn judge_call<'a>(
             }
         }
     };
+    let passed = passed_role(&request).filter(|role| policies.decide(role) != Decision::Allowed);
+    if let Some(role) = passed {
+        tracing::warn!(role = %role.resource, "access denied: the caller may not pass the role");
+        return Some(Judged::Refused(denied_response(service, &principal, &role)));
+    }
     if policies.decide(&access) == Decision::Allowed {
         return Some(Judged::Allowed {
             access,

@@ -34,7 +34,7 @@ use serde_json::Value;
 
 use crate::alma_sim::{AlmaSim, SimOptions};
 use crate::dispatch::Step;
-use crate::iam::Scope;
+use crate::iam::{Policies, Scope};
 use crate::lambda_host::{BoundHost, Function, Functions, LambdaHost};
 use crate::moto::{Moto, MotoError, REGION};
 use crate::slack_receiver::SlackReceiver;
@@ -61,6 +61,10 @@ pub const ALMA_USER: &str = "alma_sftp";
 pub const EMAIL_FROM: &str = "library-systems@example.edu";
 /// The IAM user the harness acts as once the stack enforces IAM.
 pub const ADMIN_USER: &str = "leganto-local-admin";
+/// The user holding only the operators' policy.
+pub const OPERATOR_USER: &str = "leganto-local-operator";
+/// The template's operators' policy (logical id).
+pub const OPERATOR_POLICY: &str = "OperatorPolicy";
 /// The stack's `TimeZone` parameter.
 pub const TIME_ZONE: &str = "America/Phoenix";
 pub const EMAIL_TO: [&str; 2] = ["course-reserves@example.edu", "leganto-admins@example.edu"];
@@ -221,6 +225,9 @@ pub struct Stack {
     pub parameters: BTreeMap<String, String>,
     /// The harness's IAM user (allowed everything): what a person uses against the stack.
     pub admin: Credentials,
+    /// A user holding only the template's `OperatorPolicy` (when it has one); its calls
+    /// through the host's endpoint are judged as its policy says.
+    pub operator: Option<Credentials>,
     // Dropped in this order: the host before moto, so no invoke outlives its peers.
     pub host: LambdaHost,
     pub moto: Moto,
@@ -371,6 +378,21 @@ impl Stack {
                 },
             );
         }
+        let operator = match rendered.managed_policies.get(OPERATOR_POLICY) {
+            Some(document) => {
+                let policies = Policies {
+                    documents: vec![document.clone()],
+                };
+                let credentials = create_operator(&iam, &policies).await?;
+                principals.push((
+                    credentials.access_key_id().to_string(),
+                    format!("arn:aws:iam::{ACCOUNT}:user/{OPERATOR_USER}"),
+                    policies,
+                ));
+                Some(credentials)
+            }
+            None => None,
+        };
         let mut functions =
             Functions::deployed(by_step, scope).with_invoker(rendered.state_machine.policies());
         for (key, role, policies) in principals {
@@ -394,6 +416,7 @@ impl Stack {
             rendered,
             admin,
             parameters: deployed,
+            operator,
             host,
             moto,
             alma,
@@ -633,7 +656,18 @@ async fn provision_resources(
         .send()
         .await
         .map_err(aws("CreateBucket"))?;
-    let mut physical = BTreeMap::from([("Bucket".to_string(), BUCKET.to_string())]);
+    let mut physical = BTreeMap::from([
+        ("Bucket".to_string(), BUCKET.to_string()),
+        // Made after rendering, under a name known now (create_state_machine).
+        (
+            "StateMachine".to_string(),
+            format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}"),
+        ),
+        (
+            "StateMachine.Name".to_string(),
+            STATE_MACHINE_NAME.to_string(),
+        ),
+    ]);
     for (purpose, secret) in secrets {
         let (name, logical_id) = secret_id(*purpose);
         let created = aws_sdk_secretsmanager::Client::new(sdk)
@@ -770,6 +804,45 @@ async fn create_admin(iam: &aws_sdk_iam::Client) -> Result<Credentials, StackErr
         None,
         None,
         "leganto-local-admin",
+    ))
+}
+
+/// A user holding the operators' policy, as an operator's group or permission set gives
+/// it: moto gets the actions (it judges actions only), the host the whole document.
+async fn create_operator(
+    iam: &aws_sdk_iam::Client,
+    policies: &Policies,
+) -> Result<Credentials, StackError> {
+    iam.create_user()
+        .user_name(OPERATOR_USER)
+        .send()
+        .await
+        .map_err(aws("CreateUser"))?;
+    for (i, document) in policies.actions_only().iter().enumerate() {
+        iam.put_user_policy()
+            .user_name(OPERATOR_USER)
+            .policy_name(format!("{OPERATOR_POLICY}{i}"))
+            .policy_document(document.to_string())
+            .send()
+            .await
+            .map_err(aws("PutUserPolicy"))?;
+    }
+    let key = iam
+        .create_access_key()
+        .user_name(OPERATOR_USER)
+        .send()
+        .await
+        .map_err(aws("CreateAccessKey"))?;
+    let key = key.access_key().ok_or_else(|| StackError::Aws {
+        what: "CreateAccessKey",
+        source: "no access key in the answer".into(),
+    })?;
+    Ok(Credentials::new(
+        key.access_key_id(),
+        key.secret_access_key(),
+        None,
+        None,
+        "leganto-local-operator",
     ))
 }
 

@@ -78,6 +78,15 @@ pub struct Rendered {
     /// By logical id (`Bucket`).
     #[serde(default)]
     pub buckets: BTreeMap<String, RenderedBucket>,
+    /// `AWS::IAM::ManagedPolicy` documents by logical id (`OperatorPolicy`).
+    #[serde(default)]
+    pub managed_policies: BTreeMap<String, Value>,
+    /// `AWS::Scheduler::Schedule` properties by logical id (`StateMachineDaily`).
+    #[serde(default)]
+    pub schedules: BTreeMap<String, Value>,
+    /// `AWS::StackName` as rendered.
+    #[serde(default)]
+    pub stack_name: String,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@ use chrono::{NaiveDate, Utc};
 use leganto_shared::ops::hold::{self, Decided, DecisionRequest};
 use leganto_shared::run::hold::Verdict;
 
-use crate::common::{fatal, local_time, Deployment, Fatal, Resolved};
+use crate::common::{self, local_time, Deployment, Fatal, Resolved};
 
 #[derive(clap::Args)]
 pub struct ApproveArgs {
@@ -37,7 +37,7 @@ pub struct RejectArgs {
 
 pub async fn approve(args: ApproveArgs) -> Result<(), Fatal> {
     let deployment = args.deployment.resolve().await?;
-    let by = who(args.by, &deployment).await;
+    let by = common::who(args.by, &deployment.sdk).await;
     let decided = write(
         &deployment,
         args.run_date,
@@ -46,15 +46,21 @@ pub async fn approve(args: ApproveArgs) -> Result<(), Fatal> {
         String::new(),
     )
     .await?;
-    print!("{}", render(&decided, deployment.time_zone));
+    print!(
+        "{}",
+        deployment.naming_the_stack(&render(&decided, deployment.time_zone))
+    );
     Ok(())
 }
 
 pub async fn reject(args: RejectArgs) -> Result<(), Fatal> {
     let deployment = args.deployment.resolve().await?;
-    let by = who(args.by, &deployment).await;
+    let by = common::who(args.by, &deployment.sdk).await;
     let decided = write(&deployment, args.run_date, Verdict::Reject, by, args.reason).await?;
-    print!("{}", render(&decided, deployment.time_zone));
+    print!(
+        "{}",
+        deployment.naming_the_stack(&render(&decided, deployment.time_zone))
+    );
     Ok(())
 }
 
@@ -73,24 +79,7 @@ async fn write(
     };
     hold::decide(&deployment.store(), &request, Utc::now())
         .await
-        .map_err(fatal)
-}
-
-/// `--by`, else the caller's AWS identity (its ARN), else the login name.
-pub async fn who(by: Option<String>, deployment: &Resolved) -> String {
-    if let Some(by) = by.filter(|b| !b.trim().is_empty()) {
-        return by.trim().to_string();
-    }
-    let sts = aws_sdk_sts::Client::new(&deployment.sdk);
-    if let Ok(identity) = sts.get_caller_identity().send().await {
-        if let Some(arn) = identity.arn() {
-            return arn.to_string();
-        }
-    }
-    ["USER", "USERNAME"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
+        .map_err(|e| deployment.fatal(e))
 }
 
 /// What was decided and what happens next.

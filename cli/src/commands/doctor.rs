@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use leganto_shared::ops::{preflight, rerun};
 
-use crate::common::{fatal, Deployment, Fatal};
+use crate::common::{Deployment, Fatal};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,7 +23,7 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
     let sfn = deployment.sfn();
     let started = preflight::start(&sfn, &deployment.state_machine_arn, Utc::now())
         .await
-        .map_err(fatal)?;
+        .map_err(|e| deployment.fatal(e))?;
     println!("Started {}", started.name);
     if let Some(url) = &started.console_url {
         println!("  console    {url}");
@@ -35,13 +35,14 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
         |_| {},
     )
     .await
-    .map_err(fatal)?;
+    .map_err(|e| deployment.fatal(e))?;
     let checks = preflight::checklist(&outcome);
     for check in &checks {
         let mark = if check.ok { "ok  " } else { "FAIL" };
         println!("{mark}  {}: {}", check.check, check.detail);
         if !check.ok {
-            println!("      what to do: {}", check.what_to_do);
+            let what_to_do = deployment.naming_the_stack(&check.what_to_do);
+            println!("      what to do: {what_to_do}");
         }
     }
     let failed = checks.iter().filter(|c| !c.ok).count();
@@ -52,5 +53,6 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
     Err(Fatal::Settings(format!(
         "{failed} of {} preflight checks failed; fix each as its \"what to do\" says, then run leganto doctor again",
         checks.len()
-    )))
+    ))
+    .naming_the_stack(deployment.stack.as_deref()))
 }

@@ -3,6 +3,7 @@
 pub mod decide;
 pub mod delete_empty;
 pub mod doctor;
+pub mod full_load;
 pub mod rerun;
 pub mod rollover;
 pub mod rollovers;

@@ -100,22 +100,24 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
     let sfn = deployment.sfn();
     if let Some(stale) = rerun::check_not_running(&store, &sfn, &request)
         .await
-        .map_err(fatal)?
+        .map_err(|e| deployment.fatal(e))?
     {
         println!("Removed the day's lease left by {stale}, which no longer runs");
     }
     let found = rerun::check_artefacts(&store, &request)
         .await
-        .map_err(fatal)?;
+        .map_err(|e| deployment.fatal(e))?;
     let started = rerun::start(&sfn, &deployment.state_machine_arn, &request, Utc::now())
         .await
-        .map_err(fatal)?;
+        .map_err(|e| deployment.fatal(e))?;
     print_started(&started, &found, &deployment.bucket);
     if !args.wait {
         return Ok(());
     }
     let poll = Duration::from_secs(args.poll_seconds);
-    follow_to_end(&sfn, &started, poll, deployment.time_zone).await
+    follow_to_end(&sfn, &started, poll, deployment.time_zone)
+        .await
+        .map_err(|e| e.naming_the_stack(deployment.stack.as_deref()))
 }
 
 /// The execution started, and the day's files in the bucket it uses.

@@ -1,13 +1,13 @@
-//! `leganto rollovers approve|revoke|list`: review a day's rollover report. Approved rows
-//! go to Alma as ROLLOVER rows with the next live push, each exactly once
-//! (course-loading.md §10); only while the stack's `RolloversEnabled` is `true`.
+//! `leganto rollovers approve|revoke|list`: review a day's rollover report, recording each
+//! approval once in the ledger (course-loading.md §10); only while the stack's
+//! `RolloversEnabled` is `true`. This release records approvals; it does not yet send them
+//! to Alma (the push leaves ROLLOVER rows out), so nothing is copied twice meanwhile.
 
 use chrono::{NaiveDate, Utc};
 use leganto_shared::ops::rollovers::{self, Approval, Listed, Selection};
 use serde_json::json;
 
-use super::decide::who;
-use crate::common::{fatal, Deployment, Fatal};
+use crate::common::{self, Deployment, Fatal};
 
 /// The stack parameter that turns loading approved rollovers on.
 const ENABLED_PARAMETER: &str = "RolloversEnabled";
@@ -20,7 +20,8 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum Command {
-    /// Approve rows of a day's rollover report: they go to Alma with the next live push.
+    /// Approve rows of a day's rollover report, recorded once each (this release does not
+    /// yet send them to Alma).
     Approve(ApproveArgs),
     /// Withdraw an approval not yet sent.
     Revoke(RevokeArgs),
@@ -120,7 +121,7 @@ async fn approve(args: ApproveArgs) -> Result<(), Fatal> {
         Selection::Courses(args.course.into_iter().zip(args.section).collect())
     };
     let deployment = args.deployment.resolve().await?;
-    let by = who(args.by, &deployment).await;
+    let by = common::who(args.by, &deployment.sdk).await;
     let outcomes = rollovers::approve(
         &deployment.store(),
         args.run_date,
@@ -129,7 +130,7 @@ async fn approve(args: ApproveArgs) -> Result<(), Fatal> {
         Utc::now(),
     )
     .await
-    .map_err(fatal)?;
+    .map_err(|e| deployment.fatal(e))?;
     let mut approved = 0;
     for outcome in &outcomes {
         match outcome {
@@ -146,8 +147,8 @@ async fn approve(args: ApproveArgs) -> Result<(), Fatal> {
         }
     }
     println!(
-        "{approved} of {} rows approved by {by}; they go to Alma with the next live push \
-         (a dry run sends none)",
+        "{approved} of {} rows approved by {by} and recorded; this release does not yet send \
+         approved rollovers to Alma",
         outcomes.len()
     );
     Ok(())
@@ -155,7 +156,7 @@ async fn approve(args: ApproveArgs) -> Result<(), Fatal> {
 
 async fn revoke(args: RevokeArgs) -> Result<(), Fatal> {
     let deployment = args.deployment.resolve().await?;
-    let by = who(args.by, &deployment).await;
+    let by = common::who(args.by, &deployment.sdk).await;
     let record = rollovers::revoke(
         &deployment.store(),
         &args.course,
@@ -164,7 +165,7 @@ async fn revoke(args: RevokeArgs) -> Result<(), Fatal> {
         Utc::now(),
     )
     .await
-    .map_err(fatal)?;
+    .map_err(|e| deployment.fatal(e))?;
     println!(
         "revoked  {}: it will not be sent",
         record.rollover.describe()
@@ -176,7 +177,7 @@ async fn list(args: ListArgs) -> Result<(), Fatal> {
     let deployment = args.deployment.resolve().await?;
     let rows = rollovers::list(&deployment.store(), args.run_date)
         .await
-        .map_err(fatal)?;
+        .map_err(|e| deployment.fatal(e))?;
     match args.output {
         Output::Json => println!("{:#}", json!(rows.iter().map(row_json).collect::<Vec<_>>())),
         Output::Text => {

@@ -9,7 +9,7 @@ use leganto_shared::domain::Rules;
 use leganto_shared::ops::rules::{self, Moves, Pushed, RulesDiff, RulesText, RULES_KEY};
 use leganto_shared::run::rules::RulesOrigin;
 
-use crate::common::{self, fatal, local_time, Deployment, Fatal};
+use crate::common::{self, local_time, Deployment, Fatal};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -83,8 +83,9 @@ async fn check(args: CheckArgs) -> Result<(), Fatal> {
     let Some(input) = &args.input else {
         return Ok(());
     };
-    let (store, _) = args.deployment.resolve_bucket().await?;
-    let current = rules::current(&store).await.map_err(fatal)?;
+    let bucket = args.deployment.resolve_bucket().await?;
+    let store = &bucket.store;
+    let current = rules::current(store).await.map_err(|e| bucket.fatal(e))?;
     let in_force = current.compile().map_err(|e| {
         Fatal::Settings(format!(
             "the rules in force cannot be compared with: {e}; push a valid file"
@@ -103,11 +104,12 @@ async fn check(args: CheckArgs) -> Result<(), Fatal> {
 
 async fn push(args: PushArgs) -> Result<(), Fatal> {
     let (text, _) = read_rules(&args.file, "fix the file; nothing was pushed")?;
-    let (store, _) = args.deployment.resolve_bucket().await?;
+    let bucket = args.deployment.resolve_bucket().await?;
+    let store = &bucket.store;
     let origin = args.file.display().to_string();
-    match rules::push(&store, &text.text, &origin)
+    match rules::push(store, &text.text, &origin)
         .await
-        .map_err(fatal)?
+        .map_err(|e| bucket.fatal(e))?
     {
         Pushed::New { version, replaced } => {
             println!("pushed {origin} as {version}");
@@ -125,8 +127,9 @@ async fn push(args: PushArgs) -> Result<(), Fatal> {
 }
 
 async fn show(args: ShowArgs) -> Result<(), Fatal> {
-    let (store, time_zone) = args.deployment.resolve_bucket().await?;
-    let current = rules::current(&store).await.map_err(fatal)?;
+    let bucket = args.deployment.resolve_bucket().await?;
+    let (store, time_zone) = (&bucket.store, bucket.time_zone);
+    let current = rules::current(store).await.map_err(|e| bucket.fatal(e))?;
     if args.text {
         print!("{}", current.text);
         return Ok(());

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use leganto_shared::ops::schedule::{self, Schedule, PREFLIGHT_FRESH_FOR};
 
-use crate::common::{fatal, local_time, Deployment, Fatal};
+use crate::common::{local_time, Deployment, Fatal};
 use crate::deployment::WithSchedule;
 
 #[derive(clap::Args)]
@@ -48,13 +48,13 @@ async fn on(target: Target) -> Result<(), Fatal> {
         now - PREFLIGHT_FRESH_FOR,
     )
     .await
-    .map_err(fatal)?;
+    .map_err(|e| deployment.resolved.fatal(e))?;
     let latest = match schedule::latest_recent_preflight(&recent, now) {
         Some(run) => Some((
             run,
             schedule::outcome_of(&sfn, &run.execution_arn)
                 .await
-                .map_err(fatal)?,
+                .map_err(|e| deployment.resolved.fatal(e))?,
         )),
         None => None,
     };
@@ -77,7 +77,7 @@ async fn switch(deployment: &WithSchedule, enabled: bool) -> Result<(), Fatal> {
     let scheduler = deployment.scheduler();
     let schedule = schedule::set_enabled(&scheduler, &deployment.schedule_name, enabled)
         .await
-        .map_err(fatal)?;
+        .map_err(|e| deployment.resolved.fatal(e))?;
     println!(
         "Turned the daily schedule {}",
         if enabled { "on" } else { "off" }
@@ -90,7 +90,7 @@ async fn show(target: Target) -> Result<(), Fatal> {
     let deployment = target.deployment.resolve_with_schedule().await?;
     let schedule = schedule::read(&deployment.scheduler(), &deployment.schedule_name)
         .await
-        .map_err(fatal)?;
+        .map_err(|e| deployment.resolved.fatal(e))?;
     print_schedule(&deployment, &schedule);
     Ok(())
 }

@@ -39,7 +39,7 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
     let run_date = run_date(args.run_date, tz);
     let files = status::day_files(&deployment.store(), run_date)
         .await
-        .map_err(fatal)?;
+        .map_err(|e| deployment.fatal(e))?;
     let executions = status::executions_for_day(
         &deployment.sfn(),
         &deployment.state_machine_arn,
@@ -47,7 +47,7 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
         tz,
     )
     .await
-    .map_err(fatal)?;
+    .map_err(|e| deployment.fatal(e))?;
     let page_key = DayKeys::new(run_date).day_page();
     let has_page = files.other_reports.iter().any(|o| o.key == page_key);
     let region = page::console_region(
@@ -59,7 +59,13 @@ pub async fn run(args: Args) -> Result<(), Fatal> {
         print_json(&files, &executions, &deployment, day_page);
         return Ok(());
     }
-    let report = render(&files, &executions, &deployment.state_machine_arn, tz);
+    // The causes and next steps it shows give commands: they name this stack.
+    let report = deployment.naming_the_stack(&render(
+        &files,
+        &executions,
+        &deployment.state_machine_arn,
+        tz,
+    ));
     // The page's location right after the day's files, before the executions.
     let page = page_lines(&files.bucket, &page_key, has_page, region);
     match report.find("Executions for ") {

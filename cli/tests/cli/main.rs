@@ -11,6 +11,8 @@ mod aws_failures;
 mod decide;
 mod delete_empty;
 mod doctor;
+mod full_load;
+mod operator;
 mod profile;
 mod progress;
 mod rerun;

@@ -1,6 +1,6 @@
 //! Operating the deployed run: start a rerun, read a day's status, decide on a held day,
-//! clean out empty courses, check and push the institution rules, turn the daily schedule
-//! on and off.
+//! clean out empty courses, check and push the institution rules, ask for a full load, turn
+//! the daily schedule on and off.
 //!
 //! Plain functions over the S3 [`Store`](crate::store::Store), a Step Functions client and
 //! the [`AlmaClient`](crate::alma::AlmaClient); the `leganto` command only parses arguments
@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod delete_empty;
+pub mod full_load;
 pub mod hold;
 pub mod preflight;
 pub mod rerun;
@@ -85,6 +86,12 @@ pub enum OpsError {
          was written; see leganto rules show, then push again"
     )]
     RulesChanged { bucket: String },
+    /// The full load request was replaced each time a cancel read it.
+    #[error(
+        "s3://{bucket}/state/full-load-request.json changed while cancelling (someone else \
+         asked again): see leganto full-load show, then cancel again"
+    )]
+    FullLoadChanged { bucket: String },
 }
 
 impl OpsError {
@@ -98,6 +105,12 @@ impl OpsError {
             detail: sdk_detail(&source),
             source: source.into(),
         }
+    }
+
+    /// Step Functions refused a start because an execution of that name exists.
+    pub fn is_execution_already_exists(&self) -> bool {
+        matches!(self, OpsError::StepFunctions { detail, .. }
+            if detail.starts_with("ExecutionAlreadyExists"))
     }
 }
 

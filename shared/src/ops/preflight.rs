@@ -20,7 +20,23 @@ pub async fn start(
     now: DateTime<Utc>,
 ) -> Result<Started, OpsError> {
     let input = serde_json::json!({"preflight": true}).to_string();
-    rerun::start_named(sfn, state_machine_arn, execution_name(now), input, now).await
+    let started = rerun::start_named(
+        sfn,
+        state_machine_arn,
+        execution_name(now),
+        input.clone(),
+        now,
+    )
+    .await;
+    match started {
+        // Names go by the second: a second doctor within the same second takes the next.
+        Err(e) if e.is_execution_already_exists() => {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let next = now + chrono::Duration::seconds(1);
+            rerun::start_named(sfn, state_machine_arn, execution_name(next), input, next).await
+        }
+        other => other,
+    }
 }
 
 /// The checklist of a finished preflight execution; one failed check when the execution

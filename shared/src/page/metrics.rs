@@ -1,7 +1,8 @@
 //! The run's CloudWatch metrics in embedded metric format: one JSON line on stdout, which
 //! CloudWatch Logs turns into metrics in the `Leganto` namespace (no PutMetricData call, no
-//! permission). No dimensions: there is one load per day, and the dashboard and alarms read
-//! the namespace's metrics as they are.
+//! permission). One dimension, `Stack` (the deployed stack's name, `STACK_NAME`): dev and
+//! prod in one account each have their own series, which the template's dashboard and
+//! alarms name.
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -10,6 +11,10 @@ use crate::domain::delta::LoadKind;
 use crate::run::report::{DayReport, RunStatus};
 
 pub const NAMESPACE: &str = "Leganto";
+/// The dimension every metric carries: the stack that emitted it.
+pub const STACK_DIMENSION: &str = "Stack";
+/// The dimension's value where `STACK_NAME` is not set (a run outside a deployment).
+pub const UNNAMED_STACK: &str = "unnamed";
 
 /// Every metric a run may emit, with its unit; the template's dashboard charts them.
 pub const METRICS: [(&str, &str); 14] = [
@@ -29,10 +34,10 @@ pub const METRICS: [(&str, &str); 14] = [
     ("TermsMissing", "Count"),
 ];
 
-/// The EMF line for a run's report, or `None` for a dry run (it loaded nothing). A run
-/// that failed emits `RunFailed` 1 (else 0) besides the figures it has, and a run that judges
-/// a load `DayLoaded` 1 when Alma's job says the day loaded, else 0.
-pub fn emf_line(f: &DayReport, now: DateTime<Utc>) -> Option<String> {
+/// The EMF line for a run's report in stack `stack`, or `None` for a dry run (it loaded
+/// nothing). A run that failed emits `RunFailed` 1 (else 0) besides the figures it has, and
+/// a run that judges a load `DayLoaded` 1 when Alma's job says the day loaded, else 0.
+pub fn emf_line(f: &DayReport, stack: &str, now: DateTime<Utc>) -> Option<String> {
     if f.dry_run {
         return None;
     }
@@ -53,6 +58,7 @@ pub fn emf_line(f: &DayReport, now: DateTime<Utc>) -> Option<String> {
         body.insert("DayLoaded".into(), json!(u8::from(loaded)));
         declared.push(json!({"Name": "DayLoaded", "Unit": "Count"}));
     }
+    body.insert(STACK_DIMENSION.into(), json!(stack));
     // Properties, not dimensions: searchable in Logs Insights without new metric streams.
     body.insert("RunDate".into(), json!(f.run_date.to_string()));
     if let Some(name) = &f.execution_name {
@@ -64,7 +70,7 @@ pub fn emf_line(f: &DayReport, now: DateTime<Utc>) -> Option<String> {
             "Timestamp": now.timestamp_millis(),
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
-                "Dimensions": [[]],
+                "Dimensions": [[STACK_DIMENSION]],
                 "Metrics": declared,
             }]
         }),
@@ -134,11 +140,13 @@ mod tests {
             reason: None,
             since: None,
         });
-        let line = emf_line(&f, "2026-11-28T17:30:00Z".parse().unwrap()).unwrap();
+        let line = emf_line(&f, "leganto-prod", "2026-11-28T17:30:00Z".parse().unwrap()).unwrap();
         assert!(!line.contains('\n'), "one line");
         let v: Value = serde_json::from_str(&line).unwrap();
         let directive = &v["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], "Leganto");
+        assert_eq!(directive["Dimensions"], json!([["Stack"]]));
+        assert_eq!(v["Stack"], "leganto-prod", "the dimension's value");
         assert_eq!(v["_aws"]["Timestamp"], 1_795_887_000_000_i64);
         let declared: Vec<&str> = directive["Metrics"]
             .as_array()
@@ -172,7 +180,7 @@ mod tests {
     fn the_terms_missing_from_the_export_are_a_metric_once_the_transform_ran() {
         let mut f = figures();
         let line = |f: &DayReport| -> Value {
-            serde_json::from_str(&emf_line(f, Utc::now()).unwrap()).unwrap()
+            serde_json::from_str(&emf_line(f, "leganto-prod", Utc::now()).unwrap()).unwrap()
         };
         assert!(line(&f).get("TermsMissing").is_none(), "no transform");
         f.rows_read = Some(10);
@@ -192,17 +200,18 @@ mod tests {
     fn a_failed_run_counts_one_failure_and_a_dry_run_emits_nothing() {
         let mut f = figures();
         f.status = Some(RunStatus::Failed);
-        let v: Value = serde_json::from_str(&emf_line(&f, Utc::now()).unwrap()).unwrap();
+        let v: Value =
+            serde_json::from_str(&emf_line(&f, "leganto-prod", Utc::now()).unwrap()).unwrap();
         assert_eq!(v["RunFailed"], 1);
         f.dry_run = true;
-        assert_eq!(emf_line(&f, Utc::now()), None);
+        assert_eq!(emf_line(&f, "leganto-prod", Utc::now()), None);
     }
 
     #[test]
     fn a_run_that_judges_a_load_says_whether_the_day_loaded() {
         let mut f = figures();
         let line = |f: &DayReport| -> Value {
-            serde_json::from_str(&emf_line(f, Utc::now()).unwrap()).unwrap()
+            serde_json::from_str(&emf_line(f, "leganto-prod", Utc::now()).unwrap()).unwrap()
         };
         assert!(
             line(&f).get("DayLoaded").is_none(),

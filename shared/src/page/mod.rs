@@ -66,15 +66,24 @@ pub fn page_console_url(
     Some(s3_console_url(region, bucket, &run.day().day_page()))
 }
 
+/// Where the run ran: the console's region when the execution's ARN does not say, and the
+/// stack the page's commands name.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Place<'a> {
+    pub region: Option<&'a str>,
+    pub stack: Option<&'a str>,
+}
+
 /// Writes the day's report (`figures.json`) and page for the run that ends with `state`.
 /// `on_report` sees the report as soon as it is known, before anything is written (the
 /// metrics go out even when the page then cannot be made).
 #[tracing::instrument(skip_all, fields(run_date = %run.run_date))]
+
 pub async fn publish(
     store: &Store,
     run: &RunInfo,
     state: &RunState,
-    fallback_region: Option<&str>,
+    place: Place<'_>,
     now: DateTime<Utc>,
     on_report: impl FnOnce(&DayReport),
 ) -> Result<Published, StoreError> {
@@ -83,7 +92,11 @@ pub async fn publish(
         .get_json_versioned(&day.run_summary())
         .await?
         .map(|(summary, _)| summary);
-    let report = DayReport::of(run.run_date, state, summary.as_ref(), now);
+    let mut report = DayReport::of(run.run_date, state, summary.as_ref(), now);
+    if let Some(stack) = place.stack {
+        report.name_the_stack(stack);
+    }
+    let fallback_region = place.region;
     on_report(&report);
     store.put_json(&day.day_figures(), &report).await?;
 

@@ -8,6 +8,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::full_load::{self, FollowedRequest};
 use super::receipt::read_receipt;
 use super::summary::SummaryStamp;
 use super::RunInfo;
@@ -33,6 +34,8 @@ pub enum LoadPlan {
     },
     Full {
         reason: String,
+        /// The request for a full load the file follows, which its push removes.
+        requested: Option<FollowedRequest>,
     },
 }
 
@@ -55,7 +58,16 @@ async fn record(store: &Store) -> Result<Option<BaselineRecord>, StoreError> {
     }
 }
 
-/// Delta or full for `run`, as §8 and the `FullLoadPolicy` settings say.
+/// A full file for `reason`, asked for by nobody.
+fn full(reason: impl Into<String>) -> LoadPlan {
+    LoadPlan::Full {
+        reason: reason.into(),
+        requested: None,
+    }
+}
+
+/// Delta or full for `run`, as §8, a person's request ([`full_load`]) and the
+/// `FullLoadPolicy` settings say.
 pub async fn plan(
     store: &Store,
     policy: &FullLoadPolicy,
@@ -63,20 +75,26 @@ pub async fn plan(
 ) -> Result<LoadPlan, StoreError> {
     let record = record(store).await?;
     let loaded = record.as_ref().map(|r| r.run_date);
+    // A rerun's own --full first; then a person's request, whatever else holds.
+    if !run.full && full_load::follows_requests(run) {
+        if let Some(requested) = full_load::read(store).await? {
+            tracing::info!(by = %requested.request.by, at = %requested.request.at, "a full load was asked for");
+            return Ok(LoadPlan::Full {
+                reason: requested.request.reason(),
+                requested: Some(requested),
+            });
+        }
+    }
     if let Some(reason) = policy.full_reason(run.full, run.run_date, loaded) {
-        return Ok(LoadPlan::Full { reason });
+        return Ok(full(reason));
     }
     let Some(loaded) = loaded else {
-        return Ok(LoadPlan::Full {
-            reason: "no baseline: no loaded day yet".into(),
-        });
+        return Ok(full("no baseline: no loaded day yet"));
     };
     let bytes = match store.get(BASELINE_ROWS).await {
         Ok(b) => b,
         Err(StoreError::NotFound { .. }) => {
-            return Ok(LoadPlan::Full {
-                reason: "no baseline: its course rows are missing".into(),
-            })
+            return Ok(full("no baseline: its course rows are missing"))
         }
         Err(e) => return Err(e),
     };
@@ -84,9 +102,7 @@ pub async fn plan(
         Ok(baseline) => Ok(LoadPlan::Delta { baseline, loaded }),
         Err(e) => {
             tracing::warn!(error = %e, "the baseline is unreadable; sending a full file");
-            Ok(LoadPlan::Full {
-                reason: "the baseline cannot be read".into(),
-            })
+            Ok(full("the baseline cannot be read"))
         }
     }
 }

@@ -58,6 +58,18 @@ impl ExecutionInput {
         }
     }
 
+    /// Whether the schedule started the run: its input (`{"wait_for_export": true}`) names
+    /// no day, no stage and nothing else; a person's rerun always names the day.
+    pub fn is_scheduled(&self) -> bool {
+        self.wait_for_export
+            && self.run_date.is_none()
+            && self.start_at.is_none()
+            && !self.dry_run
+            && !self.force
+            && !self.full
+            && !self.preflight
+    }
+
     /// The stage the run starts at: the pull unless the input says otherwise.
     pub fn first_stage(&self) -> Stage {
         self.start_at.unwrap_or_default()
@@ -214,5 +226,23 @@ mod tests {
             ExecutionInput::default().run_date_or_start_day(started, tz),
             NaiveDate::from_ymd_opt(2026, 11, 28).unwrap()
         );
+    }
+
+    #[test]
+    fn only_the_schedules_input_is_a_scheduled_run() {
+        let read = |v: Value| ExecutionInput::from_value(&v).unwrap();
+        assert!(read(json!({"wait_for_export": true})).is_scheduled());
+        for by_hand in [
+            json!({}),
+            Value::Null,
+            json!({"run_date": "2026-11-28", "wait_for_export": true}),
+            json!({"run_date": "2026-11-28"}),
+            json!({"start_at": "pull"}),
+            json!({"dry_run": true}),
+            json!({"full": true}),
+            json!({"force": true}),
+        ] {
+            assert!(!read(by_hand.clone()).is_scheduled(), "{by_hand}");
+        }
     }
 }

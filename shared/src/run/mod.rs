@@ -9,6 +9,7 @@ pub mod alma_rate;
 pub mod baseline;
 pub mod brake;
 pub mod export_wait;
+pub mod full_load;
 pub mod hold;
 mod input;
 pub mod lease;
@@ -89,6 +90,10 @@ pub struct RunInfo {
     /// `"full": true` in the execution input: send every course, not the day's changes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub full: bool,
+    /// The schedule started the run (its input named no day and no stage): a full load
+    /// asked for the next scheduled day applies to it ([`full_load`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scheduled: bool,
     #[serde(default)]
     pub skipped_stages: Vec<Stage>,
     #[serde(default)]
@@ -126,6 +131,7 @@ impl RunInfo {
             dry_run: false,
             force: false,
             full: false,
+            scheduled: false,
             skipped_stages: Vec::new(),
             time_zone: String::new(),
             poll_interval_seconds: 0,

@@ -205,6 +205,14 @@ impl DayReport {
         }
     }
 
+    /// The commands the report's messages give name `stack`, so they run as written
+    /// ([`crate::next_step::naming_the_stack`]).
+    pub fn name_the_stack(&mut self, stack: &str) {
+        if let Some(message) = &mut self.error_message {
+            *message = crate::next_step::naming_the_stack(message, stack);
+        }
+    }
+
     /// What a stored run summary alone says of its day (`None` when it has no run date).
     pub fn from_summary(summary: &Value) -> Option<DayReport> {
         let run_date = summary
@@ -695,5 +703,17 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(11_562_000), "11,562,000");
+    }
+
+    #[test]
+    fn the_commands_of_a_failure_name_the_stack() {
+        let mut f = DayReport::empty("2026-11-28".parse().unwrap());
+        f.error_message =
+            Some("approve it (leganto approve --run-date 2026-11-28) and rerun it".into());
+        f.name_the_stack("leganto-prod");
+        assert_eq!(
+            f.error_message.as_deref(),
+            Some("approve it (leganto approve --stack leganto-prod --run-date 2026-11-28) and rerun it")
+        );
     }
 }

@@ -99,6 +99,9 @@ pub struct TransformOutput {
     /// the bucket reads as absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<RulesVersion>,
+    /// The request for a full load this file follows: the push removes it once done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_load_request: Option<crate::run::full_load::FollowedRequest>,
 }
 
 impl TransformOutput {

@@ -261,7 +261,10 @@ async fn send_hold_notice(
         state.transform.as_ref(),
         ctx.config.hold.limit,
     );
-    let text = notice.text(run.console_url.as_deref());
+    let mut text = notice.text(run.console_url.as_deref());
+    if let Some(stack) = &ctx.config.stack_name {
+        text = crate::next_step::naming_the_stack(&text, stack);
+    }
     let (from, to) = (&ctx.config.email.from, &ctx.config.email.to);
     let raw = build_notice_email(from, to, &notice.title, &text)?;
     let message_id = send_raw(&ctx.ses, from, to, raw).await?;

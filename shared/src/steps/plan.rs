@@ -134,6 +134,7 @@ fn run_info(
         dry_run: request.dry_run,
         force: request.force,
         full: request.full,
+        scheduled: request.is_scheduled(),
         skipped_stages: Stage::ALL
             .into_iter()
             .filter(|s| *s < request.first_stage())

@@ -311,11 +311,38 @@ pub async fn run(ctx: &StepContext, input: PushInput) -> Result<PushOutput, Step
         // A retry of this execution's push: the same bytes under the same name.
         Some(intent) => ToPush::again(ctx, intent).await?,
         None => match prepare(ctx, &input, &receipt_key).await? {
-            Prepared::Done(output) => return Ok(output),
+            Prepared::Done(output) => {
+                full_load_done(ctx, &input).await;
+                return Ok(output);
+            }
             Prepared::Push(file) => file,
         },
     };
-    push_and_record(ctx, &input, &receipt_key, file).await
+    let output = push_and_record(ctx, &input, &receipt_key, file).await?;
+    full_load_done(ctx, &input).await;
+    Ok(output)
+}
+
+/// The request for a full load the day's file followed is done with once the file is in
+/// Alma's hands: removed (that version only; a request made since stays). A failure to
+/// remove it fails nothing: the file went up, and the next scheduled day is full again.
+#[cfg(feature = "sftp")]
+async fn full_load_done(ctx: &StepContext, input: &PushInput) {
+    let Some(followed) = input
+        .transform
+        .as_ref()
+        .and_then(|t| t.full_load_request.as_ref())
+    else {
+        return;
+    };
+    match crate::run::full_load::remove(&ctx.store, followed).await {
+        Ok(true) => tracing::info!(by = %followed.request.by, "the full load asked for is done"),
+        Ok(false) => tracing::info!("the full load request changed since the transform; kept"),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "the full load request could not be removed; the next scheduled day is full again"
+        ),
+    }
 }
 
 /// Now in the library's time zone, once the clock reaches a whole second: a stamp of now is

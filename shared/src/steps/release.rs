@@ -72,15 +72,31 @@ async fn publish_page(ctx: &StepContext, run: &RunInfo, state: &RunState) -> Opt
     }
     let now = ctx.now();
     let region = ctx.config.console_region.as_deref();
+    // The stack's own series: dev and prod may share an account.
+    let stack = ctx
+        .config
+        .stack_name
+        .as_deref()
+        .unwrap_or(crate::page::metrics::UNNAMED_STACK);
     let emit_metrics = |report: &DayReport| {
-        if let Some(line) = crate::page::metrics::emf_line(report, now) {
+        if let Some(line) = crate::page::metrics::emf_line(report, stack, now) {
             // EMF: CloudWatch Logs reads the metrics from this line on stdout.
             println!("{line}");
         }
     };
     let published = tokio::time::timeout(
         PAGE_TIME,
-        crate::page::publish(&ctx.store, run, state, region, now, emit_metrics),
+        crate::page::publish(
+            &ctx.store,
+            run,
+            state,
+            crate::page::Place {
+                region,
+                stack: ctx.config.stack_name.as_deref(),
+            },
+            now,
+            emit_metrics,
+        ),
     )
     .await;
     match published {

@@ -99,6 +99,10 @@ fn the_whole_state_of_the_worst_day_stays_far_under_the_limit() {
             since: None,
         }),
         rules: Some(rules.clone()),
+        full_load_request: Some(crate::run::full_load::FollowedRequest {
+            request: crate::run::full_load::FullLoadRequest::new(&nasty(5000), chrono::Utc::now()),
+            etag: "\"0123456789abcdef0123456789abcdef\"".into(),
+        }),
     }
     .bounded(2026);
 

@@ -23,6 +23,7 @@ use crate::pipeline;
 use crate::run::alma_rate::AlmaCaller;
 use crate::run::baseline::{self, LoadPlan};
 use crate::run::brake;
+use crate::run::full_load::FollowedRequest;
 use crate::run::limits::{self, capped};
 use crate::run::outputs::PullOutput;
 use crate::run::summary::{nearest_years, TransformCounts, TransformOutput, MORE_WARNINGS};
@@ -160,6 +161,7 @@ pub async fn run(
     let missing = terms_missing(&rules, input.run.run_date, &pass.summary);
     let mut output = transform_output(ctx, &input.run, &day, &pass, load, &local, &missing).await?;
     output.rules = Some(rules_version);
+    output.full_load_request = today.requested.clone();
     let document = SummaryDocument {
         output: &output,
         run_date: input.run.run_date.to_string(),
@@ -182,6 +184,8 @@ struct TodaysCourses {
     reason: Option<String>,
     /// A delta's baseline: the run date of the last loaded day.
     since: Option<NaiveDate>,
+    /// The request for a full load the file follows.
+    requested: Option<FollowedRequest>,
 }
 
 impl TodaysCourses {
@@ -194,27 +198,33 @@ impl TodaysCourses {
         let mut course_rows = Vec::new();
         let courses = write_course_rows(reader, rules, &mut course_rows)
             .map_err(pipeline::PipelineError::Run)?;
-        let (changed, reason, since) =
-            match baseline::plan(&ctx.store, &ctx.config.full_load, run).await? {
-                LoadPlan::Delta { baseline, loaded } => {
-                    let changed = Changed::between(&course_rows, &baseline);
-                    tracing::info!(
-                        baseline = %loaded,
-                        baseline_courses = baseline.len(),
-                        changed = changed.len(),
-                        "a delta against the last loaded day"
-                    );
-                    (Some(changed), None, Some(loaded))
-                }
-                LoadPlan::Full { reason } => (None, Some(reason), None),
-            };
-        Ok(TodaysCourses {
-            rows: course_rows,
+        let mut today = TodaysCourses {
+            rows: Vec::new(),
             courses,
-            changed,
-            reason,
-            since,
-        })
+            changed: None,
+            reason: None,
+            since: None,
+            requested: None,
+        };
+        match baseline::plan(&ctx.store, &ctx.config.full_load, run).await? {
+            LoadPlan::Delta { baseline, loaded } => {
+                let changed = Changed::between(&course_rows, &baseline);
+                tracing::info!(
+                    baseline = %loaded,
+                    baseline_courses = baseline.len(),
+                    changed = changed.len(),
+                    "a delta against the last loaded day"
+                );
+                today.changed = Some(changed);
+                today.since = Some(loaded);
+            }
+            LoadPlan::Full { reason, requested } => {
+                today.reason = Some(reason);
+                today.requested = requested;
+            }
+        }
+        today.rows = course_rows;
+        Ok(today)
     }
 
     /// What the loader file holds: a delta or the full day, and how many rows.
@@ -330,6 +340,7 @@ async fn transform_output(
         brake,
         load: Some(load),
         rules: None,
+        full_load_request: None,
     })
 }
 
@@ -493,6 +504,7 @@ mod tests {
                 since: None,
             }),
             rules: None,
+            full_load_request: None,
         }
         .bounded(2026);
         assert_eq!(output.warnings.len(), limits::LIST_ITEMS + 1);

@@ -164,8 +164,8 @@ async fn a_shrunken_export_holds_until_approved_then_pushes_and_a_rejected_day_p
     let body = mail.body_text(0).unwrap_or_default().to_string();
     assert!(body.contains("7,000 fewer"), "{body}");
     assert!(
-        body.contains("leganto approve --run-date 2026-11-28"),
-        "{body}"
+        body.contains("leganto approve --stack leganto-local --run-date 2026-11-28"),
+        "the e-mail's command names the stack: {body}"
     );
 
     // A person approves: the held execution pushes at its next look and ends as any day.

@@ -6,6 +6,7 @@ mod day;
 mod day_page;
 mod failures;
 mod forwarding;
+mod full_load;
 mod hold;
 mod iam;
 mod late_export;

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
-use leganto_shared::page::metrics::{emf_line, NAMESPACE};
+use leganto_shared::page::metrics::{emf_line, METRICS, NAMESPACE, STACK_DIMENSION};
 use leganto_shared::run::report::DayReport;
 use leganto_shared::secrets::SecretPurpose;
 use serde_yaml_ng::Value as Yaml;
@@ -536,6 +536,10 @@ fn the_daily_schedule_starts_the_run_at_the_schedule_time_in_the_time_zone_askin
     )
     .expect("the plan reads it");
     assert!(input.wait_for_export);
+    assert!(
+        input.is_scheduled(),
+        "the schedule's input is a scheduled run"
+    );
     assert_eq!(input.run_date, None);
     assert_eq!(input.first_stage(), leganto_shared::run::Stage::Pull);
     assert_eq!(default("ExportWaitMinutes"), "120");
@@ -727,6 +731,8 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
             ("s3:GetObject", "state/baseline.json"),
             ("s3:GetObject", "state/baseline-course-rows.tsv.gz"),
             ("s3:ListBucket", "state/*"),
+            // A full load asked for the next scheduled day.
+            ("s3:GetObject", "state/full-load-request.json"),
             ("s3:PutObject", "reports/*/course-rows.tsv.gz"),
             ("s3:PutObject", "dry-run/*/reports/course-rows.tsv.gz"),
             // Saved Alma answers.
@@ -748,6 +754,8 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
             ("s3:GetObject", "reports/*/run-summary.json"),
             ("s3:ListBucket", "alma/*"),
             ("s3:ListBucket", "reports/*"),
+            // The full load request the file followed, once pushed.
+            ("s3:DeleteObject", "state/full-load-request.json"),
         ],
     ),
     (
@@ -1011,7 +1019,7 @@ fn a_function_that_reads_keys_may_list_them_so_a_missing_key_is_not_found() {
 #[test]
 fn the_day_keys_the_code_uses_fall_under_the_grants_of_the_steps_that_use_them() {
     use leganto_shared::run::rules::RULES_KEY;
-    use leganto_shared::store::DayKeys;
+    use leganto_shared::store::{DayKeys, FULL_LOAD_REQUEST};
     let template = template();
     let day = DayKeys::new(chrono::NaiveDate::from_ymd_opt(2026, 11, 28).expect("date"));
     let dry = DayKeys::dry_run(day.run_date());
@@ -1047,6 +1055,9 @@ fn the_day_keys_the_code_uses_fall_under_the_grants_of_the_steps_that_use_them()
         ("Push", "s3:GetObject", day.push_receipt()),
         ("Push", "s3:PutObject", day.push_receipt()),
         ("Push", "s3:GetObject", day.run_summary()),
+        ("Transform", "s3:GetObject", FULL_LOAD_REQUEST.to_string()),
+        ("Transform", "s3:ListBucket", FULL_LOAD_REQUEST.to_string()),
+        ("Push", "s3:DeleteObject", FULL_LOAD_REQUEST.to_string()),
         ("Plan", "s3:GetObject", day.push_receipt()),
         ("Plan", "s3:GetObject", day.lease()),
         ("Plan", "s3:PutObject", day.lease()),
@@ -1278,17 +1289,113 @@ fn day_loaded_alarms(template: &Yaml) -> BTreeMap<String, Yaml> {
     }))
     .unwrap();
     let line: serde_json::Value =
-        serde_json::from_str(&emf_line(&report, chrono::Utc::now()).unwrap()).unwrap();
+        serde_json::from_str(&emf_line(&report, "leganto-prod", chrono::Utc::now()).unwrap())
+            .unwrap();
     assert_eq!(line["DayLoaded"], 0);
     assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
-    alarms(template)
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        serde_json::json!([[STACK_DIMENSION]])
+    );
+    let found: BTreeMap<String, Yaml> = alarms(template)
         .into_iter()
         .filter(|(_, a)| {
             let props = &a["Properties"];
             scalar(&props["Namespace"]).as_deref() == Some(NAMESPACE)
                 && scalar(&props["MetricName"]).as_deref() == Some("DayLoaded")
         })
-        .collect()
+        .collect();
+    for (name, alarm) in &found {
+        assert_reads_this_stack_only(name, &alarm["Properties"]);
+    }
+    found
+}
+
+/// The alarm watches this stack's series: dimension `Stack` = `AWS::StackName`, as the
+/// release emits it, so dev and prod in one account do not mix.
+fn assert_reads_this_stack_only(name: &str, props: &Yaml) {
+    let dimensions = props["Dimensions"]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{name}: no Dimensions"));
+    assert_eq!(dimensions.len(), 1, "{name}: one dimension");
+    assert_eq!(
+        scalar(&dimensions[0]["Name"]).as_deref(),
+        Some(STACK_DIMENSION)
+    );
+    let (tag, value) = untag(&dimensions[0]["Value"]);
+    assert_eq!(
+        (tag.as_deref(), value.as_str()),
+        (Some("!Ref"), Some("AWS::StackName")),
+        "{name}: this stack's series"
+    );
+}
+
+#[test]
+fn the_dashboard_charts_every_metric_of_this_stack_only() {
+    let template = template();
+    let dashboard = resources(&template)
+        .into_values()
+        .find(|r| resource_type(r) == "AWS::CloudWatch::Dashboard")
+        .expect("a dashboard");
+    let body = scalar(untag(&dashboard["Properties"]["DashboardBody"]).1).expect("a body");
+    let body: serde_json::Value = serde_json::from_str(&body).expect("the body is JSON");
+    let mut charted = BTreeSet::new();
+    for widget in body["widgets"].as_array().expect("widgets") {
+        for metric in widget["properties"]["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let parts: Vec<&str> = metric
+                .as_array()
+                .expect("a metric")
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect();
+            assert_eq!(parts[0], NAMESPACE, "{metric}");
+            assert_eq!(
+                parts[2..],
+                [STACK_DIMENSION, "${AWS::StackName}"],
+                "{metric}: this stack's series"
+            );
+            charted.insert(parts[1].to_string());
+        }
+    }
+    let emitted: BTreeSet<String> = METRICS
+        .iter()
+        .map(|(name, _)| name.to_string())
+        .chain(["RunFailed".to_string()])
+        .collect();
+    assert_eq!(charted, emitted);
+}
+
+#[test]
+fn the_operator_policy_names_this_stacks_resources_and_no_secret() {
+    let template = template();
+    let policy = &resources(&template)["OperatorPolicy"];
+    assert_eq!(resource_type(policy), "AWS::IAM::ManagedPolicy");
+    let output = get(&template, &["Outputs", "OperatorPolicyArn", "Value"]).expect("output");
+    assert_eq!(untag(output).1.as_str(), Some("OperatorPolicy"));
+    let statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("statements");
+    for statement in statements {
+        assert_eq!(scalar(&statement["Effect"]).as_deref(), Some("Allow"));
+        let text = serde_yaml_ng::to_string(&statement["Resource"]).expect("yaml");
+        assert!(
+            ["Bucket", "StateMachine", "AWS::StackName"]
+                .iter()
+                .any(|r| text.contains(r)),
+            "{statement:?}: only this stack's resources"
+        );
+        for action in actions(statement) {
+            assert!(!action.contains('*'), "{action}");
+            assert!(
+                !action.starts_with("secretsmanager:"),
+                "operators read no secret"
+            );
+        }
+    }
 }
 
 #[test]
