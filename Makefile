@@ -40,7 +40,7 @@ lint: setup
 package: setup
 	infra/local/package.sh
 
-# bench/sandbox-day.sh: a generated 60,000-row day through the sandbox at AlmaRate 10 (~25 min).
+# bench/sandbox-day.sh: a generated 60,000-row day through the sandbox at AlmaRate 10 (~45 min).
 bench: setup
 	$(CARGO) bench -p leganto-shared
 	CARGO=$(CARGO) bench/transform-vs-iconv.sh
