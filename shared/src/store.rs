@@ -18,6 +18,10 @@
 //! A missing artefact is [`StoreError::NotFound`] naming the key (stable name
 //! `ArtefactMissing`), so a rerun that starts late says exactly what it looked for.
 
+mod streamed;
+
+pub use streamed::{ObjectReader, Parts, StreamedObject, WrittenObject, PART_BYTES};
+
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
