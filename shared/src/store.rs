@@ -274,6 +274,16 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "s3://{bucket}/{key} changed after it was chosen (SHA-256 {expected} recorded, \
+         {actual} read); nothing was loaded from it. Rerun the day from transform"
+    )]
+    Changed {
+        bucket: String,
+        key: String,
+        expected: String,
+        actual: String,
+    },
 }
 
 impl crate::error::ErrorName for StoreError {
@@ -281,7 +291,7 @@ impl crate::error::ErrorName for StoreError {
         match self {
             StoreError::NotFound { .. } => "ArtefactMissing",
             StoreError::Unavailable { .. } => "StoreUnavailable",
-            StoreError::BadJson { .. } => "ArtefactInvalid",
+            StoreError::BadJson { .. } | StoreError::Changed { .. } => "ArtefactInvalid",
         }
     }
 }
