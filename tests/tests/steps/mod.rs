@@ -329,14 +329,27 @@ impl World {
             .collect()
     }
 
+    /// moto's whole state (`/moto-api/data.json`). Read while other tests change moto's
+    /// state, it is at times not JSON (seen in the full suite): then it is read again.
+    async fn moto_data(&self) -> Value {
+        let url = format!("{}/moto-api/data.json", self.moto.endpoint());
+        let mut last = String::new();
+        for _ in 0..10 {
+            let response = reqwest::get(&url).await.expect("data.json");
+            let status = response.status();
+            let body = response.text().await.expect("data.json's body");
+            match serde_json::from_str(&body) {
+                Ok(data) if status.is_success() => return data,
+                _ => last = format!("{status}: {}", body.chars().take(300).collect::<String>()),
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        panic!("data.json is not JSON: {last}")
+    }
+
     /// Mail moto recorded for this test's recipients (moto is shared).
     pub async fn sent_emails(&self) -> Vec<RawMessage> {
-        let data: Value = reqwest::get(format!("{}/moto-api/data.json", self.moto.endpoint()))
-            .await
-            .expect("data.json")
-            .json()
-            .await
-            .expect("data.json is JSON");
+        let data = self.moto_data().await;
         let messages = data["ses"]["RawMessage"]
             .as_array()
             .cloned()
