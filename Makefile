@@ -41,12 +41,14 @@ package: setup
 	infra/local/package.sh
 
 # bench/sandbox-day.sh: a generated 60,000-row day through the sandbox at AlmaRate 10 (~45 min).
+# bench/bounded-memory.sh: Pull and Push of 400 MB files, peak memory of each (~a few min).
 bench: setup
 	$(CARGO) bench -p leganto-shared
 	CARGO=$(CARGO) bench/transform-vs-iconv.sh
 	ROWS=1000000 RUNS=3 CARGO=$(CARGO) bench/transform-vs-iconv.sh
 	$(CARGO) run --release -q -p leganto-tests --bin bench-alma
 	CARGO=$(CARGO) bench/sandbox-day.sh
+	CARGO=$(CARGO) bench/bounded-memory.sh
 
 clean:
 	$(CARGO) clean

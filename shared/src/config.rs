@@ -266,7 +266,8 @@ impl EmailSettings {
 pub struct SftpSettings {
     /// `SFTP_TIMEOUT_SECONDS`: connect and per-operation SFTP timeout (default 30).
     pub timeout: Duration,
-    /// `SFTP_MAX_DOWNLOAD_MB`: the largest file an SFTP download reads (default 64).
+    /// `SFTP_MAX_DOWNLOAD_MB` (the stack's `ExportMaxMegabytes`): the largest export Pull
+    /// reads (default 2048).
     pub max_download_bytes: u64,
     /// `SFTP_SETTLE_SECONDS`: Pull lists the export twice this far apart; unchanged size
     /// and modification time mean it is complete (default 5).
@@ -724,7 +725,7 @@ mod tests {
         assert_eq!(config.wait.poll_interval, Duration::from_secs(600));
         assert_eq!(config.wait.limit, Duration::from_secs(14_400));
         assert_eq!(config.sftp.timeout, Duration::from_secs(30));
-        assert_eq!(config.sftp.max_download_bytes, 64 * 1024 * 1024);
+        assert_eq!(config.sftp.max_download_bytes, 2048 * 1024 * 1024);
         assert_eq!(config.sftp.settle, Duration::from_secs(5));
         assert_eq!(config.sftp.settled_age, Duration::from_secs(120));
         assert_eq!(config.sftp.complete_wait, Duration::from_secs(300));

@@ -27,7 +27,7 @@ pub const NEXT_STEPS: &[(&str, &str)] = &[
     ("SftpAuthFailed", "The SFTP server refused the login: check the user and key or password in the server's secret (and that the server allows this address), then rerun the day."),
     ("SftpConflict", "A different file with the same name is already on the SFTP server: compare the two, remove the wrong one, then rerun from push."),
     ("SftpFailed", "The SFTP server reported an error (in the cause): fix it with the server's administrators, then rerun the day from the failed stage."),
-    ("SftpFileTooLarge", "The file on the SFTP server is larger than SFTP_MAX_DOWNLOAD_MB allows: check with the campus that it really is the day's export, then raise the setting (and the function's memory) if it is, and rerun from pull."),
+    ("SftpFileTooLarge", "The file on the SFTP server is larger than the stack's ExportMaxMegabytes allows: check with the campus that it really is the day's export, then raise ExportMaxMegabytes if it is, and rerun from pull."),
     ("SftpLoginInvalid", "The SFTP secret is incomplete (the cause names the field): fix the secret's value, then rerun the day."),
     ("SftpNotFound", "The SFTP directory or file does not exist: check the directory in the server's secret, then rerun the day."),
     ("SftpPermissionDenied", "The SFTP account may not read or write there: ask the server's administrators for access to the directory, then rerun the day."),

@@ -18,6 +18,10 @@
 //! A missing artefact is [`StoreError::NotFound`] naming the key (stable name
 //! `ArtefactMissing`), so a rerun that starts late says exactly what it looked for.
 
+mod streamed;
+
+pub use streamed::{ObjectReader, Parts, StreamedObject, WrittenObject, PART_BYTES};
+
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -273,6 +277,16 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "s3://{bucket}/{key} changed after it was chosen (SHA-256 {expected} recorded, \
+         {actual} read); nothing was loaded from it. Rerun the day from transform"
+    )]
+    Changed {
+        bucket: String,
+        key: String,
+        expected: String,
+        actual: String,
+    },
 }
 
 impl crate::error::ErrorName for StoreError {
@@ -280,7 +294,7 @@ impl crate::error::ErrorName for StoreError {
         match self {
             StoreError::NotFound { .. } => "ArtefactMissing",
             StoreError::Unavailable { .. } => "StoreUnavailable",
-            StoreError::BadJson { .. } => "ArtefactInvalid",
+            StoreError::BadJson { .. } | StoreError::Changed { .. } => "ArtefactInvalid",
         }
     }
 }

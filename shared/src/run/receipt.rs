@@ -121,13 +121,21 @@ pub fn whole_second_from(t: NaiveDateTime) -> NaiveDateTime {
     }
 }
 
-/// `alma/YYYY/MM/DD/pushing.json`: what a push chose to send, before the upload. A retry
-/// of the same execution sends the same bytes under the same name, so a receipt that could
-/// not be written never makes a second file.
+/// `alma/YYYY/MM/DD/pushing.json`: what a push chose to send, written before the upload,
+/// and the name it goes under, added once the bytes are up under the temporary name (so
+/// the name is the time the file is whole on the server, not when its upload began). A
+/// retry of the same execution sends the same bytes, and once named under the same name,
+/// so a receipt that could not be written never makes a second file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushIntent {
-    /// The name on Alma's server.
-    pub file_name: String,
+    /// The hidden name on Alma's server the bytes are written under before the rename.
+    /// Absent in an intent written before names were chosen after the upload: then the
+    /// temporary name of `file_name`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub temp_name: String,
+    /// The name on Alma's server; `None` until the bytes are up under `temp_name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
     /// The bytes to send, in S3.
     pub loader_key: String,
     /// The transform's file they came from.
@@ -142,6 +150,16 @@ pub struct PushIntent {
     /// The execution whose attempts reuse it (a retried Push).
     pub execution_arn: String,
     pub chosen_at: DateTime<Utc>,
+}
+
+impl PushIntent {
+    /// Where the bytes go before the rename.
+    pub fn temporary_name(&self) -> String {
+        match (&self.file_name, self.temp_name.is_empty()) {
+            (Some(name), true) => crate::sftp::temporary_name(name),
+            _ => self.temp_name.clone(),
+        }
+    }
 }
 
 /// The intent `execution_arn` recorded for `run_date`, if it recorded one.

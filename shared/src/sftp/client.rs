@@ -15,7 +15,7 @@ use tracing::{info, warn, Instrument as _};
 
 use super::login::{self, format_fingerprint, SftpAuth, SftpLogin};
 use super::{
-    checked_name, is_stale_upload, temporary_name, RemoteFile, SftpError, UploadOutcome,
+    checked_name, is_stale_upload, temporary_name, Copied, RemoteFile, SftpError, UploadOutcome,
     DEFAULT_MAX_DOWNLOAD_BYTES,
 };
 use crate::error::{BoxError, ErrorName as _};
@@ -68,6 +68,73 @@ impl SftpClient {
             .await?;
         info!(bytes = bytes.len(), "downloaded SFTP file");
         Ok(bytes)
+    }
+
+    /// Reads `name` in parts of `part_bytes` into `parts`, never holding more than one part:
+    /// over the download limit is [`SftpError::TooLarge`] (from its size before reading, and
+    /// while reading); a file that is not the size listed when opened is
+    /// [`SftpError::SizeMismatch`] (never hand on a part of it). When `parts` is closed (its
+    /// reader failed) the read stops with [`SftpError::Abandoned`].
+    pub async fn download_parts(
+        &self,
+        name: &str,
+        part_bytes: usize,
+        parts: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    ) -> Result<Copied, SftpError> {
+        let name = checked_name(name)?.to_string();
+        let copied = self
+            .run("download", move |conn| {
+                conn.download_parts(&name, part_bytes, &parts)
+            })
+            .await?;
+        info!(bytes = copied.bytes, "downloaded SFTP file");
+        Ok(copied)
+    }
+
+    /// Writes what arrives on `parts` to `name` (created or truncated), until `parts` is
+    /// closed; checks that the server holds as many bytes as were sent. Meant for a
+    /// [`temporary_name`](super::temporary_name), renamed by [`SftpClient::rename_new`] once
+    /// the sender says all is well. First removes stale temporary uploads.
+    pub async fn upload_parts(
+        &self,
+        name: &str,
+        mut parts: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    ) -> Result<Copied, SftpError> {
+        let name = checked_name(name)?.to_string();
+        let copied = self
+            .run("upload", move |conn| conn.upload_parts(&name, &mut parts))
+            .await?;
+        info!(bytes = copied.bytes, "uploaded SFTP file");
+        Ok(copied)
+    }
+
+    /// The size and SHA-256 of `name`, read through once (a part at a time); `None` when
+    /// there is no such file.
+    pub async fn digest(&self, name: &str) -> Result<Option<Copied>, SftpError> {
+        let name = checked_name(name)?.to_string();
+        self.run("digest", move |conn| conn.digest(&conn.path(&name)))
+            .await
+    }
+
+    /// Renames `from` to `to` without ever replacing a file there: `to` already holding
+    /// the same bytes is [`UploadOutcome::AlreadyPresent`] (and `from` is removed), other
+    /// bytes are [`SftpError::Conflict`].
+    pub async fn rename_new(&self, from: &str, to: &str) -> Result<UploadOutcome, SftpError> {
+        let (from, to) = (
+            checked_name(from)?.to_string(),
+            checked_name(to)?.to_string(),
+        );
+        self.run("rename", move |conn| conn.rename_new(&from, &to))
+            .await
+    }
+
+    /// Removes `name`; one that is not there is no error.
+    pub async fn remove(&self, name: &str) -> Result<(), SftpError> {
+        let name = checked_name(name)?.to_string();
+        self.run("remove", move |conn| {
+            conn.remove_if_there(&conn.path(&name))
+        })
+        .await
     }
 
     /// Puts `bytes` under `name` in the login's directory so that the name only ever shows
@@ -433,12 +500,181 @@ impl Connection {
         if size != bytes.len() as u64 {
             return Ok(Some((false, size)));
         }
-        let name = path.rsplit('/').next().unwrap_or(path);
-        let existing = self.download(name)?;
-        Ok(Some((
-            Sha256::digest(&existing) == Sha256::digest(bytes),
+        let existing = self.digest(path)?;
+        let same = existing.is_some_and(|c| c.sha256 == hex(&Sha256::digest(bytes)));
+        Ok(Some((same, size)))
+    }
+
+    fn download_parts(
+        &self,
+        name: &str,
+        part_bytes: usize,
+        parts: &tokio::sync::mpsc::Sender<bytes::Bytes>,
+    ) -> Result<Copied, SftpError> {
+        let path = self.path(name);
+        let expected = self.size_of(&path)?;
+        let limit = self.max_download;
+        let too_large = |size| SftpError::TooLarge {
+            path: path.clone(),
             size,
-        )))
+            limit,
+        };
+        if expected > limit {
+            return Err(too_large(expected));
+        }
+        let mut file = self
+            .sftp
+            .open(Path::new(&path))
+            .map_err(|e| self.site().sftp_error("open", &path, e))?;
+        let (mut hasher, mut total) = (Sha256::new(), 0u64);
+        loop {
+            let mut part = Vec::with_capacity(part_bytes);
+            (&mut file)
+                .take(part_bytes as u64)
+                .read_to_end(&mut part)
+                .map_err(|e| self.site().io_error("download", e))?;
+            if part.is_empty() {
+                break;
+            }
+            total += part.len() as u64;
+            // A file that grows while it is read is cut off past the limit.
+            if total > limit {
+                return Err(too_large(total));
+            }
+            hasher.update(&part);
+            if parts.blocking_send(bytes::Bytes::from(part)).is_err() {
+                return Err(SftpError::Abandoned { path });
+            }
+        }
+        if total != expected {
+            return Err(SftpError::SizeMismatch {
+                path,
+                expected,
+                actual: total,
+            });
+        }
+        Ok(Copied {
+            bytes: total,
+            sha256: hex(&hasher.finalize()),
+        })
+    }
+
+    fn upload_parts(
+        &self,
+        name: &str,
+        parts: &mut tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    ) -> Result<Copied, SftpError> {
+        self.remove_stale_uploads();
+        let path = self.path(name);
+        let result = self.write_parts(&path, parts);
+        if result.is_err() {
+            if let Err(e) = self.remove_if_there(&path) {
+                warn!(temp = %path, error = %e, "could not remove an unfinished upload");
+            }
+        }
+        result
+    }
+
+    fn write_parts(
+        &self,
+        path: &str,
+        parts: &mut tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    ) -> Result<Copied, SftpError> {
+        let site = self.site();
+        let mut file = self
+            .sftp
+            .open_mode(
+                Path::new(path),
+                OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE,
+                0o644,
+                OpenType::File,
+            )
+            .map_err(|e| site.sftp_error("create", path, e))?;
+        let (mut hasher, mut total) = (Sha256::new(), 0u64);
+        while let Some(part) = parts.blocking_recv() {
+            file.write_all(&part)
+                .map_err(|e| site.io_error("upload", e))?;
+            hasher.update(&part);
+            total += part.len() as u64;
+        }
+        file.close()
+            .map_err(|e| site.sftp_error("close", path, e))?;
+        let written = self.size_of(path)?;
+        if written != total {
+            return Err(SftpError::SizeMismatch {
+                path: path.to_string(),
+                expected: total,
+                actual: written,
+            });
+        }
+        Ok(Copied {
+            bytes: total,
+            sha256: hex(&hasher.finalize()),
+        })
+    }
+
+    /// Size and SHA-256 of the file at `path`, or `None` when there is none.
+    fn digest(&self, path: &str) -> Result<Option<Copied>, SftpError> {
+        let mut file = match self.sftp.open(Path::new(path)) {
+            Ok(file) => file,
+            Err(e) => {
+                return match self.site().sftp_error("open", path, e) {
+                    SftpError::NotFound { .. } => Ok(None),
+                    other => Err(other),
+                }
+            }
+        };
+        let (mut hasher, mut total) = (Sha256::new(), 0u64);
+        let mut buffer = vec![0u8; 1024 * 1024];
+        loop {
+            let read = file
+                .read(&mut buffer)
+                .map_err(|e| self.site().io_error("read", e))?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+            total += read as u64;
+        }
+        Ok(Some(Copied {
+            bytes: total,
+            sha256: hex(&hasher.finalize()),
+        }))
+    }
+
+    fn rename_new(&self, from: &str, to: &str) -> Result<UploadOutcome, SftpError> {
+        let (from, to) = (self.path(from), self.path(to));
+        // No OVERWRITE flag: OpenSSH's server then refuses to replace an existing name.
+        let rename_err = match self.sftp.rename(
+            Path::new(&from),
+            Path::new(&to),
+            Some(RenameFlags::ATOMIC | RenameFlags::NATIVE),
+        ) {
+            Ok(()) => return Ok(UploadOutcome::Uploaded),
+            Err(e) => e,
+        };
+        let (Some(there), Some(ours)) = (self.digest(&to)?, self.digest(&from)?) else {
+            return Err(self.site().sftp_error("rename", &to, rename_err));
+        };
+        if there.sha256 != ours.sha256 {
+            return Err(SftpError::Conflict {
+                path: to,
+                existing_size: there.bytes,
+                new_size: ours.bytes,
+            });
+        }
+        self.remove_if_there(&from)?;
+        Ok(UploadOutcome::AlreadyPresent)
+    }
+
+    fn remove_if_there(&self, path: &str) -> Result<(), SftpError> {
+        match self.sftp.unlink(Path::new(path)) {
+            Ok(()) => Ok(()),
+            Err(e) => match self.site().sftp_error("remove", path, e) {
+                SftpError::NotFound { .. } => Ok(()),
+                other => Err(other),
+            },
+        }
     }
 
     fn upload_atomic(&self, name: &str, bytes: &[u8]) -> Result<UploadOutcome, SftpError> {
@@ -653,6 +889,11 @@ fn is_unusable_key(err: &ssh2::Error) -> bool {
         err.code(),
         ssh2::ErrorCode::Session(LIBSSH2_ERROR_FILE | LIBSSH2_ERROR_KEYFILE_AUTH_FAILED)
     )
+}
+
+/// Lower-case hex, as receipts record digests.
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Handlers spawn the client's futures (`tokio::spawn`, an axum handler): this fails to

@@ -74,8 +74,8 @@ pub enum SftpError {
 
     #[error(
         "{path} on the SFTP server has {size} bytes or more, over the download limit of \
-         {limit} bytes (SFTP_MAX_DOWNLOAD_MB); nothing was stored. Check that it is the \
-         right file; if it is, raise SFTP_MAX_DOWNLOAD_MB and the function's memory with it"
+         {limit} bytes (the stack's ExportMaxMegabytes, SFTP_MAX_DOWNLOAD_MB); nothing was \
+         stored. Check that it is the right file; if it is, raise ExportMaxMegabytes"
     )]
     TooLarge {
         path: String,
@@ -97,6 +97,9 @@ pub enum SftpError {
         #[source]
         source: BoxError,
     },
+
+    #[error("the copy of {path} stopped because its other end (S3) failed; see that error")]
+    Abandoned { path: String },
 
     #[error("SFTP task did not finish: {source}")]
     Task {
@@ -123,6 +126,7 @@ impl ErrorName for SftpError {
             SftpError::LoginInvalid { .. } => "SftpLoginInvalid",
             SftpError::Remote { .. } => "SftpFailed",
             SftpError::Task { .. } => "SftpFailed",
+            SftpError::Abandoned { .. } => "SftpFailed",
         }
     }
 }

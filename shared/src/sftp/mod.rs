@@ -9,7 +9,9 @@
 //! fingerprints (none matching is [`SftpError::HostKeyMismatch`] before any credential is
 //! sent), login, then the operation. The same timeout bounds every libssh2 call after
 //! connect. A download larger than the client's limit is [`SftpError::TooLarge`], checked
-//! from the file's size before reading and enforced while reading.
+//! from the file's size before reading and enforced while reading. Large files go a part
+//! at a time ([`SftpClient::download_parts`], [`SftpClient::upload_parts`]) through a
+//! bounded channel, so memory holds a few parts whatever the size.
 //!
 //! # Login JSON (the whole of each SFTP login secret, one per server)
 //!
@@ -49,10 +51,11 @@ pub use client::SftpClient;
 pub use error::SftpError;
 pub use login::{fingerprint_of_public_key, format_fingerprint, SftpAuth, SftpLogin};
 
-/// Largest file [`SftpClient::download`] reads unless told otherwise
-/// (`SftpClient::with_max_download`; the functions take `SFTP_MAX_DOWNLOAD_MB`): far above a
-/// day's export (the sample day is half a megabyte), far below the functions' memory.
-pub const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest file a download reads unless told otherwise (`SftpClient::with_max_download`;
+/// the functions take `SFTP_MAX_DOWNLOAD_MB`, the stack's `ExportMaxMegabytes`): 2 GB, far
+/// above a large campus's day. [`SftpClient::download_parts`] holds a few parts whatever
+/// the size; [`SftpClient::download`] holds the whole file, for small files only.
+pub const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 2048 * 1024 * 1024;
 
 /// One regular file in the login's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +64,13 @@ pub struct RemoteFile {
     pub size: u64,
     /// Modification time as the server reports it (second precision).
     pub mtime: Option<DateTime<Utc>>,
+}
+
+/// A file read or written through once: its size and SHA-256 (lower-case hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    pub bytes: u64,
+    pub sha256: String,
 }
 
 /// What [`SftpClient::upload_atomic`] did.

@@ -163,14 +163,16 @@ async fn pull(ctx: &StepContext, input: PullInput) -> Result<PullOutput, StepErr
         tracing::warn!(candidates = candidates.len(), chosen = %chosen.name, all = ?all, "several export files");
     }
 
-    let bytes = sftp.download(&chosen.name).await?;
-    let size = bytes.len() as u64;
     let export_key = input.run.day().cem_export(&chosen.name);
-    // Stored exactly as pulled (Windows-1252): the transform decodes it.
-    ctx.store
-        .put(&export_key, bytes, content_type::CSV_WINDOWS_1252)
-        .await?;
-    tracing::info!(export_key = %export_key, bytes = size, "pulled the CEM export");
+    let written = copy_to_store(ctx, &sftp, &chosen.name, &export_key).await?;
+    let size = written.bytes;
+    tracing::info!(
+        export_key = %export_key,
+        bytes = size,
+        parts = written.parts,
+        sha256 = %written.sha256,
+        "pulled the CEM export"
+    );
     Ok(PullOutput {
         export_key,
         source_file: chosen.name.clone(),
@@ -178,6 +180,63 @@ async fn pull(ctx: &StepContext, input: PullInput) -> Result<PullOutput, StepErr
         candidates: candidate_names,
         warnings,
     })
+}
+
+/// What a streamed copy left in S3, with the digest of the bytes read.
+#[cfg(feature = "sftp")]
+struct Pulled {
+    bytes: u64,
+    parts: u32,
+    sha256: String,
+}
+
+/// Parts read from SFTP waiting for S3: with the one being read and the one being sent,
+/// the copy holds at most four parts (32 MB) whatever the file's size.
+#[cfg(feature = "sftp")]
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// Copies the export from SFTP into S3 a part at a time, stored exactly as pulled
+/// (Windows-1252: the transform decodes it). The SFTP read runs on the blocking pool and
+/// waits while S3 is behind (a bounded channel); the object appears under `key` only when
+/// the whole file was read and its size checked, else the multipart upload is aborted.
+#[cfg(feature = "sftp")]
+async fn copy_to_store(
+    ctx: &StepContext,
+    sftp: &crate::sftp::SftpClient,
+    name: &str,
+    key: &str,
+) -> Result<Pulled, StepError> {
+    let (parts_tx, parts_rx) = tokio::sync::mpsc::channel(PARTS_IN_FLIGHT);
+    let mut object = ctx.store.streamed(key, content_type::CSV_WINDOWS_1252);
+    let read = sftp.download_parts(name, crate::store::PART_BYTES, parts_tx);
+    let write = async {
+        // Owned here, so it is dropped (and the read stopped) as soon as S3 fails.
+        let mut parts_rx = parts_rx;
+        while let Some(part) = parts_rx.recv().await {
+            object.write_part(part).await?;
+        }
+        Ok::<(), crate::store::StoreError>(())
+    };
+    // When S3 fails, `write` ends and drops the receiver, which stops the read.
+    let (read, write) = tokio::join!(read, write);
+    match (read, write) {
+        (Ok(copied), Ok(())) => {
+            let written = object.finish().await?;
+            Ok(Pulled {
+                bytes: copied.bytes,
+                parts: written.parts,
+                sha256: copied.sha256,
+            })
+        }
+        (_, Err(store_error)) => {
+            object.abandon().await;
+            Err(store_error.into())
+        }
+        (Err(sftp_error), Ok(())) => {
+            object.abandon().await;
+            Err(sftp_error.into())
+        }
+    }
 }
 
 /// A missing export that a scheduled run looked for says until when.

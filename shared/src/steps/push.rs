@@ -4,11 +4,17 @@
 //! (`alma/…/pushed.json`, written with a conditional write) says which file was loaded:
 //! the same bytes again are a no-op success, a different file is `AlreadyPushed` and a day
 //! older than the newest one loaded is `OutOfOrder`, unless the execution input has
-//! `"force": true`. The name and bytes chosen are recorded before the upload
-//! (`pushing.json`), so a retry sends the same file under the same name. Delete checks older
-//! than `GUARD_MAX_AGE_HOURS` are made again first, failing closed: a DELETE whose course
-//! has reading lists now, or that Alma's listing no longer shows, is dropped. Never in a
-//! dry run.
+//! `"force": true`. The bytes chosen and their hidden temporary name on Alma's server are
+//! recorded before the upload (`pushing.json`); once the bytes are whole there, the name is
+//! chosen (the time of that moment, later than any file sent before), recorded too, and the
+//! file renamed, so a retry sends the same bytes once and never makes a second file. The
+//! file passes a part at a time (S3 to SFTP, [`stream`]): any size in bounded memory.
+//! Delete checks older than `GUARD_MAX_AGE_HOURS` are made again first, failing closed: a
+//! DELETE whose course has reading lists now, or that Alma's listing no longer shows, is
+//! dropped. Never in a dry run.
+
+#[cfg(feature = "sftp")]
+mod stream;
 
 use std::collections::HashSet;
 
@@ -21,11 +27,10 @@ use crate::run::summary::TransformOutput;
 use {
     super::{StepContext, StepError},
     crate::run::outputs::PushOutput,
-    crate::run::receipt::{self, sha256_hex, PushIntent, PushReceipt},
+    crate::run::receipt::{self, PushIntent, PushReceipt},
     crate::run::summary::SummaryStamp,
     crate::sftp::UploadOutcome,
     crate::store::{content_type, file_name, StoreError},
-    bytes::Bytes,
     chrono::SubsecRound,
     chrono::{DateTime, NaiveDateTime, Utc},
     std::collections::HashMap,
@@ -52,39 +57,112 @@ pub struct DeleteRow {
     pub year: String,
 }
 
+/// A loader file's lines as its bytes arrive in chunks of any size: each line with its
+/// CRLF, numbered from 0 (the header), as `split("\r\n")` numbers them. Holds one
+/// unfinished line at a time.
+#[derive(Debug, Default)]
+pub struct LineSplitter {
+    pending: Vec<u8>,
+    next_line: usize,
+}
+
+impl LineSplitter {
+    /// Adds `chunk`, handing each line it completes to `line(index, bytes with CRLF)`.
+    pub fn push(&mut self, chunk: &[u8], mut line: impl FnMut(usize, &[u8])) {
+        let searched_from = self.pending.len().saturating_sub(1);
+        self.pending.extend_from_slice(chunk);
+        let mut start = 0;
+        let mut at = searched_from;
+        while let Some(offset) = self.pending[at..].iter().position(|b| *b == b'\n') {
+            let end = at + offset + 1;
+            if end >= start + 2 && self.pending[end - 2] == b'\r' {
+                line(self.next_line, &self.pending[start..end]);
+                self.next_line += 1;
+                start = end;
+            }
+            at = end;
+        }
+        self.pending.drain(..start);
+    }
+
+    /// The last line, when the file does not end with CRLF.
+    pub fn finish(self, mut line: impl FnMut(usize, &[u8])) {
+        if !self.pending.is_empty() {
+            line(self.next_line, &self.pending);
+        }
+    }
+}
+
+/// The DELETE row a loader file's line (with or without its CRLF) is, if it is one.
+pub fn delete_row(index: usize, line: &[u8]) -> Option<DeleteRow> {
+    if index == 0 {
+        return None;
+    }
+    let text = String::from_utf8_lossy(line);
+    let text = text.strip_suffix("\r\n").unwrap_or(&text);
+    let fields: Vec<&str> = text.split('\t').collect();
+    let field = |name: &str| fields.get(column(name)).copied().unwrap_or_default();
+    (field("Operation") == "DELETE").then(|| DeleteRow {
+        line: index,
+        code: field("Course Code").to_string(),
+        section: field("Section ID").to_string(),
+        year: field("Year").to_string(),
+    })
+}
+
 /// The DELETE rows of a loader file (tab-separated, CRLF, header first).
 pub fn delete_rows(loader: &str) -> Vec<DeleteRow> {
-    let (code, section, year, operation) = (
-        column("Course Code"),
-        column("Section ID"),
-        column("Year"),
-        column("Operation"),
-    );
-    loader
-        .split("\r\n")
-        .enumerate()
-        .skip(1)
-        .filter_map(|(line, text)| {
-            let fields: Vec<&str> = text.split('\t').collect();
-            (fields.get(operation) == Some(&"DELETE")).then(|| DeleteRow {
-                line,
-                code: fields.get(code).copied().unwrap_or_default().to_string(),
-                section: fields.get(section).copied().unwrap_or_default().to_string(),
-                year: fields.get(year).copied().unwrap_or_default().to_string(),
-            })
-        })
-        .collect()
+    let mut rows = Vec::new();
+    let mut lines = LineSplitter::default();
+    lines.push(loader.as_bytes(), |i, l| rows.extend(delete_row(i, l)));
+    lines.finish(|i, l| rows.extend(delete_row(i, l)));
+    rows
+}
+
+/// Passes a loader file's lines on except those at `drop`, byte for byte otherwise; fed
+/// in chunks of any size.
+#[derive(Debug)]
+pub struct LineFilter {
+    lines: LineSplitter,
+    drop: HashSet<usize>,
+}
+
+impl LineFilter {
+    pub fn new(drop: HashSet<usize>) -> LineFilter {
+        LineFilter {
+            lines: LineSplitter::default(),
+            drop,
+        }
+    }
+
+    /// Adds `chunk`; the kept lines it completes go to `out`.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        let drop = &self.drop;
+        self.lines.push(chunk, |i, line| {
+            if !drop.contains(&i) {
+                out.extend_from_slice(line);
+            }
+        });
+    }
+
+    /// The last line, if kept and not ended by CRLF.
+    pub fn finish(self, out: &mut Vec<u8>) {
+        let drop = self.drop;
+        self.lines.finish(|i, line| {
+            if !drop.contains(&i) {
+                out.extend_from_slice(line);
+            }
+        });
+    }
 }
 
 /// The loader file without the lines at `drop`, byte for byte otherwise.
 pub fn without_lines(loader: &str, drop: &HashSet<usize>) -> String {
-    loader
-        .split("\r\n")
-        .enumerate()
-        .filter(|(line, _)| !drop.contains(line))
-        .map(|(_, text)| text)
-        .collect::<Vec<_>>()
-        .join("\r\n")
+    let mut out = Vec::with_capacity(loader.len());
+    let mut filter = LineFilter::new(drop.clone());
+    filter.push(loader.as_bytes(), &mut out);
+    filter.finish(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The loader file to push: the transform's, else the one the run summary names (never a
@@ -180,25 +258,36 @@ async fn deletes_to_drop(
     Ok(drop)
 }
 
+/// The loader file to push as the fresh guard left it: where it is in S3, its SHA-256 and
+/// how many DELETE rows were dropped.
+#[cfg(feature = "sftp")]
+struct Guarded {
+    key: String,
+    sha256: String,
+    dropped: u64,
+}
+
 /// Makes the delete checks again when they are older than `GUARD_MAX_AGE_HOURS` (or of
-/// unknown age): the loader file to push, its key and how many DELETE rows were dropped.
+/// unknown age); the rows dropped are left out of a copy written beside the transform's
+/// file (a part at a time), which is then the file to push.
 #[cfg(feature = "sftp")]
 async fn fresh_guard(
     ctx: &StepContext,
     key: String,
-    bytes: Bytes,
+    scanned: stream::Scanned,
     made_at: Option<DateTime<Utc>>,
-) -> Result<(String, Bytes, u64), StepError> {
+) -> Result<Guarded, StepError> {
+    let unchanged = |key: String, sha256: String| Guarded {
+        key,
+        sha256,
+        dropped: 0,
+    };
     let max_age =
         chrono::Duration::from_std(ctx.config.alma.guard_max_age).unwrap_or(chrono::Duration::MAX);
     let age = made_at.map(|t| ctx.now() - t);
-    if age.is_some_and(|a| a <= max_age) {
-        return Ok((key, bytes, 0));
-    }
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let rows = delete_rows(&text);
-    if rows.is_empty() {
-        return Ok((key, bytes, 0));
+    let rows = scanned.deletes;
+    if age.is_some_and(|a| a <= max_age) || rows.is_empty() {
+        return Ok(unchanged(key, scanned.sha256));
     }
     let drop = deletes_to_drop(ctx, &rows).await?;
     tracing::info!(
@@ -209,9 +298,24 @@ async fn fresh_guard(
         "made the delete checks again before the push"
     );
     if drop.is_empty() {
-        return Ok((key, bytes, 0));
+        return Ok(unchanged(key, scanned.sha256));
     }
-    for row in &rows {
+    log_dropped(&rows, &drop);
+    // Beside the transform's file, which S3 keeps as it is.
+    let new_key = guarded_key(&key);
+    let lines: HashSet<usize> = drop.keys().copied().collect();
+    let sha256 = stream::write_without(ctx, &key, &new_key, lines).await?;
+    Ok(Guarded {
+        key: new_key,
+        sha256,
+        dropped: drop.len() as u64,
+    })
+}
+
+/// One log line per DELETE row the fresh guard dropped, with its reason.
+#[cfg(feature = "sftp")]
+fn log_dropped(rows: &[DeleteRow], drop: &HashMap<usize, Dropped>) {
+    for row in rows {
         match drop.get(&row.line) {
             Some(Dropped::HasLists) => tracing::warn!(
                 course = %row.code,
@@ -232,14 +336,6 @@ async fn fresh_guard(
             None => {}
         }
     }
-    // Beside the transform's file, which S3 keeps as it is.
-    let new_key = guarded_key(&key);
-    let lines: HashSet<usize> = drop.keys().copied().collect();
-    let filtered = Bytes::from(without_lines(&text, &lines));
-    ctx.store
-        .put(&new_key, filtered.clone(), content_type::TEXT)
-        .await?;
-    Ok((new_key, filtered, drop.len() as u64))
 }
 
 /// `alma/…/<stem>.guarded.txt`: the transform's file without the DELETE rows the fresh
@@ -309,7 +405,7 @@ pub async fn run(ctx: &StepContext, input: PushInput) -> Result<PushOutput, Step
     let run = &input.run;
     let file = match receipt::intent_of(&ctx.store, run.run_date, &run.execution_arn).await? {
         // A retry of this execution's push: the same bytes under the same name.
-        Some(intent) => ToPush::again(ctx, intent).await?,
+        Some(intent) => ToPush::again(intent),
         None => match prepare(ctx, &input, &receipt_key).await? {
             Prepared::Done(output) => {
                 full_load_done(ctx, &input).await;
@@ -346,8 +442,9 @@ async fn full_load_done(ctx: &StepContext, input: &PushInput) {
 }
 
 /// Now in the library's time zone, once the clock reaches a whole second: a stamp of now is
-/// then neither before the upload begins (a loader run earlier in that second would make
-/// Alma skip the file) nor after it (a run before the stamp's time could take it twice).
+/// then not before this moment (a loader run earlier in that second would make Alma skip
+/// the file) and, as the rename follows at once, not after the file appears (a run before
+/// the stamp's time could take it twice).
 #[cfg(feature = "sftp")]
 async fn at_a_whole_second(ctx: &StepContext) -> NaiveDateTime {
     let now = ctx.local_now();
@@ -364,7 +461,8 @@ enum Prepared {
 }
 
 /// The file to push: the transform's, checked against the day's receipt and the newest
-/// day loaded, through the fresh guard, named for now, and recorded before the upload.
+/// day loaded, through the fresh guard, and recorded (with its temporary name on Alma's
+/// server) before the upload. Its name is chosen once it is up ([`upload`]).
 #[cfg(feature = "sftp")]
 async fn prepare(
     ctx: &StepContext,
@@ -373,9 +471,9 @@ async fn prepare(
 ) -> Result<Prepared, StepError> {
     let stamp = summary_stamp(ctx, input).await?;
     let key = loader_key(ctx, input, stamp.as_ref()).await?;
-    let bytes = ctx.store.get(&key).await?;
+    let scanned = stream::scan(ctx, &key).await?;
     // The day's receipt first: a day already loaded needs no fresh checks.
-    let original_sha = sha256_hex(&bytes);
+    let original_sha = scanned.sha256.clone();
     if let Some(done) = loaded_already(ctx, input, receipt_key, &original_sha, &key).await? {
         return Ok(Prepared::Done(done));
     }
@@ -386,21 +484,30 @@ async fn prepare(
         }
     }
     let made_at = stamp.and_then(|s| s.made_at);
-    let (pushed_key, bytes, dropped) = fresh_guard(ctx, key.clone(), bytes, made_at).await?;
+    let guarded = fresh_guard(ctx, key.clone(), scanned, made_at).await?;
+    let chosen_at = ctx.now();
     let intent = PushIntent {
-        file_name: receipt::upload_name(at_a_whole_second(ctx).await, newest.as_ref()),
-        loader_key: pushed_key,
+        temp_name: temporary_upload_name(ctx.local_now()),
+        file_name: None,
+        loader_key: guarded.key,
         transform_key: key,
-        sha256: sha256_hex(&bytes),
-        deletes_dropped: dropped,
-        source_sha256: (dropped > 0).then_some(original_sha),
+        sha256: guarded.sha256,
+        deletes_dropped: guarded.dropped,
+        source_sha256: (guarded.dropped > 0).then_some(original_sha),
         execution_arn: input.run.execution_arn.clone(),
-        chosen_at: ctx.now(),
+        chosen_at,
     };
     ctx.store
         .put_json(&input.run.day().push_intent(), &intent)
         .await?;
-    Ok(Prepared::Push(ToPush { intent, bytes }))
+    Ok(Prepared::Push(ToPush { intent }))
+}
+
+/// `.20261128092514.txt.part`: hidden and never a loader file name, yet one the stale
+/// upload clean-up knows as ours ([`crate::sftp::upload_of_temporary_name`]).
+#[cfg(feature = "sftp")]
+fn temporary_upload_name(now: NaiveDateTime) -> String {
+    crate::sftp::temporary_name(&format!("{}.txt", crate::store::file_stamp(now)))
 }
 
 /// What the day's receipt says of the transform's file: loaded already (a no-op), another
@@ -425,32 +532,52 @@ async fn loaded_already(
     }
 }
 
-/// The loader file to push, as the fresh guard left it, and the name it goes up under.
+/// The loader file to push, as the fresh guard left it in S3, and where it goes.
 #[cfg(feature = "sftp")]
 struct ToPush {
     intent: PushIntent,
-    bytes: Bytes,
+}
+
+/// Where the file is on Alma's server after [`upload`].
+#[cfg(feature = "sftp")]
+#[derive(Debug, Clone)]
+struct Uploaded {
+    file_name: String,
+    remote_path: String,
+    bytes: u64,
+    /// An identical file was there under the name already.
+    already_there: bool,
 }
 
 #[cfg(feature = "sftp")]
 impl ToPush {
     /// The file an earlier attempt of this execution chose.
-    async fn again(ctx: &StepContext, intent: PushIntent) -> Result<ToPush, StepError> {
-        tracing::info!(file = %intent.file_name, "sending the file an earlier attempt chose");
-        let bytes = ctx.store.get(&intent.loader_key).await?;
-        Ok(ToPush { intent, bytes })
+    fn again(intent: PushIntent) -> ToPush {
+        tracing::info!(
+            loader_key = %intent.loader_key,
+            file = ?intent.file_name,
+            temp = %intent.temporary_name(),
+            "sending the file an earlier attempt chose"
+        );
+        ToPush { intent }
     }
 
-    /// The day's receipt for this file, pushed at `pushed_at`.
-    fn receipt(&self, input: &PushInput, pushed_at: DateTime<Utc>, forced: bool) -> PushReceipt {
+    /// The day's receipt for this file, as uploaded, pushed at `pushed_at`.
+    fn receipt(
+        &self,
+        input: &PushInput,
+        uploaded: &Uploaded,
+        pushed_at: DateTime<Utc>,
+        forced: bool,
+    ) -> PushReceipt {
         let intent = &self.intent;
         PushReceipt {
             run_date: input.run.run_date,
-            file_name: intent.file_name.clone(),
+            file_name: uploaded.file_name.clone(),
             loader_key: intent.loader_key.clone(),
             transform_key: Some(intent.transform_key.clone()),
             sha256: intent.sha256.clone(),
-            bytes: self.bytes.len() as u64,
+            bytes: uploaded.bytes,
             pushed_at,
             execution_arn: input.run.execution_arn.clone(),
             execution_name: input.run.execution_name.clone(),
@@ -467,9 +594,9 @@ async fn push_and_record(
     ctx: &StepContext,
     input: &PushInput,
     receipt_key: &str,
-    file: ToPush,
+    mut file: ToPush,
 ) -> Result<PushOutput, StepError> {
-    let mut pushed: Option<(String, bool)> = None;
+    let mut pushed: Option<Uploaded> = None;
     for _ in 0..3 {
         let current = recorded(ctx, receipt_key, &file.intent.sha256).await?;
         let etag = match &current {
@@ -489,17 +616,17 @@ async fn push_and_record(
             Recorded::Other(_, etag) => Some(etag.clone()),
             Recorded::None => None,
         };
-        if pushed.is_none() {
-            pushed = Some(upload(ctx, &file).await?);
-        }
+        let uploaded = match &pushed {
+            Some(uploaded) => uploaded.clone(),
+            None => pushed.insert(upload(ctx, input, &mut file).await?).clone(),
+        };
         let pushed_at = ctx.now().trunc_subsecs(0);
-        let receipt = file.receipt(input, pushed_at, etag.is_some());
+        let receipt = file.receipt(input, &uploaded, pushed_at, etag.is_some());
         if !write_receipt(ctx, receipt_key, &receipt, &current, etag.as_deref()).await? {
             tracing::warn!(receipt = %receipt_key, "the receipt changed meanwhile; deciding again");
             continue;
         }
-        let (remote_path, already_there) = pushed.clone().unwrap_or_default();
-        return Ok(pushed_output(file, remote_path, already_there, &receipt));
+        return Ok(pushed_output(file, uploaded, &receipt));
     }
     Err(StoreError::Unavailable {
         operation: "PutObject",
@@ -510,15 +637,64 @@ async fn push_and_record(
     .into())
 }
 
-/// Uploads the file to Alma's SFTP directory: where it is, and whether an identical file
-/// was there already.
+/// Puts the file on Alma's server: up under its temporary name first, then named for the
+/// time it is whole there ([`receipt::upload_name`]), the name recorded in the intent, and
+/// renamed. A retry that finds a name recorded goes on from where the earlier attempt
+/// stopped: the file there under it (`already_there`), or still under the temporary name.
 #[cfg(feature = "sftp")]
-async fn upload(ctx: &StepContext, file: &ToPush) -> Result<(String, bool), StepError> {
-    let name = &file.intent.file_name;
+async fn upload(
+    ctx: &StepContext,
+    input: &PushInput,
+    file: &mut ToPush,
+) -> Result<Uploaded, StepError> {
     let sftp = ctx.alma_sftp().await?;
-    let outcome = sftp.upload_atomic(name, file.bytes.to_vec()).await?;
-    let remote_path = format!("{}/{name}", sftp.login().directory.trim_end_matches('/'));
-    Ok((remote_path, outcome == UploadOutcome::AlreadyPresent))
+    let intent = &mut file.intent;
+    let temp = intent.temporary_name();
+    let remote_path =
+        |name: &str| format!("{}/{name}", sftp.login().directory.trim_end_matches('/'));
+    if let Some(name) = intent.file_name.clone() {
+        if let Some(there) = sftp.digest(&name).await? {
+            if there.sha256 != intent.sha256 {
+                let ours = ctx.store.list(&intent.loader_key).await?;
+                return Err(crate::sftp::SftpError::Conflict {
+                    path: remote_path(&name),
+                    existing_size: there.bytes,
+                    new_size: ours.first().map_or(0, |o| o.size),
+                }
+                .into());
+            }
+            return Ok(Uploaded {
+                remote_path: remote_path(&name),
+                file_name: name,
+                bytes: there.bytes,
+                already_there: true,
+            });
+        }
+    }
+    let up = match sftp.digest(&temp).await? {
+        // Named already, and whole under the temporary name: only the rename is left.
+        Some(up) if intent.file_name.is_some() && up.sha256 == intent.sha256 => up,
+        _ => stream::send(ctx, &sftp, &intent.loader_key, &temp, &intent.sha256).await?,
+    };
+    let name = match intent.file_name.clone() {
+        Some(name) => name,
+        None => {
+            let newest = receipt::newest_receipt(&ctx.store).await?;
+            let name = receipt::upload_name(at_a_whole_second(ctx).await, newest.as_ref());
+            intent.file_name = Some(name.clone());
+            ctx.store
+                .put_json(&input.run.day().push_intent(), &*intent)
+                .await?;
+            name
+        }
+    };
+    let outcome = sftp.rename_new(&temp, &name).await?;
+    Ok(Uploaded {
+        remote_path: remote_path(&name),
+        file_name: name,
+        bytes: up.bytes,
+        already_there: outcome == UploadOutcome::AlreadyPresent,
+    })
 }
 
 /// Writes the receipt: over the other file's receipt at `etag` (forced), or only where
@@ -554,28 +730,23 @@ async fn write_receipt(
 
 /// The push's log line and its output.
 #[cfg(feature = "sftp")]
-fn pushed_output(
-    file: ToPush,
-    remote_path: String,
-    already_there: bool,
-    receipt: &PushReceipt,
-) -> PushOutput {
+fn pushed_output(file: ToPush, uploaded: Uploaded, receipt: &PushReceipt) -> PushOutput {
     tracing::info!(
         loader_key = %file.intent.loader_key,
-        remote_path = %remote_path,
-        bytes = file.bytes.len(),
+        remote_path = %uploaded.remote_path,
+        bytes = uploaded.bytes,
         sha256 = %file.intent.sha256,
-        already_there,
+        already_there = uploaded.already_there,
         forced = receipt.forced,
         deletes_dropped_at_push = file.intent.deletes_dropped,
         "pushed the loader file"
     );
     PushOutput {
-        file_name: file.intent.file_name,
-        remote_path: Some(remote_path),
-        bytes: file.bytes.len() as u64,
+        file_name: uploaded.file_name,
+        remote_path: Some(uploaded.remote_path),
+        bytes: uploaded.bytes,
         pushed_at: receipt.pushed_at,
-        already_there,
+        already_there: uploaded.already_there,
         recalled: false,
         sha256: file.intent.sha256,
         loader_key: Some(file.intent.loader_key),
@@ -625,6 +796,23 @@ mod tests {
         let file = "H\r\na\r\nb\r\nc\r\n";
         assert_eq!(without_lines(file, &HashSet::from([2])), "H\r\na\r\nc\r\n");
         assert_eq!(without_lines(file, &HashSet::new()), file);
+    }
+
+    #[test]
+    fn lines_split_across_chunks_are_filtered_as_if_whole() {
+        let file = "H\r\na\r\n\r\nb\nstill b\r\nc\r\nd";
+        let drop = HashSet::from([1, 3]);
+        let whole = without_lines(file, &drop);
+        assert_eq!(whole, "H\r\n\r\nc\r\nd");
+        for size in 1..file.len() {
+            let mut out = Vec::new();
+            let mut filter = LineFilter::new(drop.clone());
+            for chunk in file.as_bytes().chunks(size) {
+                filter.push(chunk, &mut out);
+            }
+            filter.finish(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), whole, "chunks of {size}");
+        }
     }
 
     #[test]

@@ -381,9 +381,12 @@ async fn a_day_approved_after_alma_s_loader_ran_empty_goes_up_under_a_later_stam
     )
     .await
     .unwrap();
-    // Pushed at the held execution's next look; then Alma's next run takes it.
+    // Pushed at the held execution's next look; then Alma's next run takes it. The file is
+    // there once renamed: its hidden temporary name (`.….part`) shows first, while the
+    // bytes go up and until the name chosen for them is recorded.
     let deadline = tokio::time::Instant::now() + EXECUTION_LIMIT;
-    while stack.alma_files().unwrap().is_empty() {
+    let named = |files: Vec<String>| files.iter().any(|f| !f.starts_with('.'));
+    while !named(stack.alma_files().unwrap()) {
         assert!(tokio::time::Instant::now() < deadline, "never pushed");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -7,5 +7,5 @@ mod executions;
 mod lint;
 mod next_steps;
 mod parameter_table;
-mod support;
+pub(crate) mod support;
 mod template;

@@ -707,6 +707,9 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
         &[
             ("s3:PutObject", "cem/*"),
             ("s3:PutObject", "dry-run/*/cem/*"),
+            // The export is copied in parts; an interrupted copy is aborted.
+            ("s3:AbortMultipartUpload", "cem/*"),
+            ("s3:AbortMultipartUpload", "dry-run/*/cem/*"),
         ],
     ),
     (
@@ -751,6 +754,8 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
         &[
             ("s3:GetObject", "alma/*"),
             ("s3:PutObject", "alma/*"),
+            // The fresh guard's copy is written in parts; an interrupted copy is aborted.
+            ("s3:AbortMultipartUpload", "alma/*"),
             ("s3:GetObject", "reports/*/run-summary.json"),
             ("s3:ListBucket", "alma/*"),
             ("s3:ListBucket", "reports/*"),

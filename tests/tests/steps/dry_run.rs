@@ -163,7 +163,8 @@ async fn a_misspelt_dry_run_is_refused_at_the_plan_naming_the_key_and_touches_no
     assert_eq!(
         err.message(),
         "the execution input is not valid: unknown field \"dryrun\", expected one of \
-         \"run_date\", \"start_at\", \"dry_run\", \"force\", \"full\", \"preflight\""
+         \"run_date\", \"start_at\", \"dry_run\", \"force\", \"full\", \"preflight\", \
+         \"wait_for_export\""
     );
     assert_eq!(
         world.s3_keys("").await,

@@ -249,6 +249,85 @@ async fn a_retried_push_whose_receipt_was_not_written_sends_the_same_file_again(
     assert_eq!(world.alma_files(), [pushed["file_name"].as_str().unwrap()]);
 }
 
+#[tokio::test]
+async fn a_retried_push_finishes_the_upload_an_earlier_attempt_left_under_its_temporary_name() {
+    let world = World::start("retry-temp").await;
+    world
+        .put_loader_file(
+            "20261128092514.txt",
+            read_sample("expected_alma.txt"),
+            Utc::now(),
+        )
+        .await;
+    let mut state = plan_as(
+        &world,
+        "daily",
+        json!({"run_date": RUN_DATE, "start_at": "push"}),
+    )
+    .await
+    .unwrap();
+    // An earlier attempt recorded its bytes and temporary name, then died half-way through
+    // the upload: no name chosen yet, half the file under the hidden name.
+    let bytes = read_sample("expected_alma.txt");
+    let temp = ".20261128092900.txt.part";
+    let mut intent = json!({
+        "temp_name": temp,
+        "loader_key": "alma/2026/11/28/20261128092514.txt",
+        "transform_key": "alma/2026/11/28/20261128092514.txt",
+        "sha256": leganto_shared::run::receipt::sha256_hex(&bytes),
+        "execution_arn": arn("daily"),
+        "chosen_at": "2026-11-28T16:29:00Z",
+    });
+    let store = &world.ctx.store;
+    store
+        .put_json("alma/2026/11/28/pushing.json", &intent)
+        .await
+        .unwrap();
+    world
+        .sshd
+        .put_file(ALMA, temp, &bytes[..bytes.len() / 2])
+        .unwrap();
+
+    let pushed = world.step("push", &mut state, "push").await;
+    let name = pushed["file_name"].as_str().unwrap().to_string();
+    assert_eq!(pushed["already_there"], false, "{pushed}");
+    assert_eq!(
+        world.alma_files(),
+        [name.as_str()],
+        "one whole file, no temporary one"
+    );
+    assert_eq!(world.sshd.read_file(ALMA, &name).unwrap(), bytes);
+    let recorded: Value =
+        serde_json::from_slice(&world.s3_get("alma/2026/11/28/pushing.json").await).unwrap();
+    assert_eq!(
+        recorded["file_name"],
+        name.as_str(),
+        "the name chosen is recorded"
+    );
+    assert_eq!(recorded["temp_name"], temp);
+
+    // Named, but died before the rename: the whole file under the temporary name is
+    // renamed to the name recorded, not sent again under another.
+    store
+        .delete_if(RECEIPT, &etag(&world, RECEIPT).await)
+        .await
+        .unwrap();
+    std::fs::remove_file(world.sshd.directory(ALMA).join(&name)).unwrap();
+    world.sshd.put_file(ALMA, temp, &bytes).unwrap();
+    intent["file_name"] = json!("20261128093000.txt");
+    store
+        .put_json("alma/2026/11/28/pushing.json", &intent)
+        .await
+        .unwrap();
+    let pushed = world.step("push", &mut state, "push").await;
+    assert_eq!(pushed["file_name"], "20261128093000.txt", "{pushed}");
+    assert_eq!(world.alma_files(), ["20261128093000.txt"]);
+    assert_eq!(
+        world.sshd.read_file(ALMA, "20261128093000.txt").unwrap(),
+        bytes
+    );
+}
+
 async fn etag(world: &World, key: &str) -> String {
     let (_, etag) = world
         .ctx
