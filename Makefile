@@ -40,7 +40,7 @@ lint: setup
 package: setup
 	infra/local/package.sh
 
-# bench/sandbox-day.sh: a generated 60,000-row day through the sandbox at AlmaRate 10 (~45 min).
+# bench/sandbox-day.sh: a generated 60,000-row day through the sandbox at AlmaRate 10 (~55 min).
 # bench/bounded-memory.sh: Pull and Push of 400 MB files, peak memory of each (~a few min).
 bench: setup
 	$(CARGO) bench -p leganto-shared

@@ -27,15 +27,19 @@ fi
 rm -rf "$OUT"
 (cd "$ROOT" && "$CARGO" build -q -p leganto-tests --bin alma-sim --bin sandbox -p leganto-cli --bin leganto)
 
-# The template's own wait for Alma's job (the sandbox shortens it to 18 minutes): the
-# simulator's loader takes its realistic time per row, about half an hour for this file.
-WAIT_LIMIT="$(awk '/^  WaitLimitSeconds:/ {p = 1} p && /Default:/ {print $2; exit}' "$ROOT/template.yaml")"
+# The template's own wait for Alma's job and its checks (the sandbox shortens them to 18
+# minutes and 3 s): the simulator's loader takes its realistic time per row, about half an
+# hour for this file.
+default() { awk -v p="^  $1:" '$0 ~ p {f = 1} f && /Default:/ {print $2; exit}' "$ROOT/template.yaml"; }
+WAIT_LIMIT="$(default WaitLimitSeconds)"
+POLL="$(default PollIntervalSeconds)"
 
 status=0
 (cd "$ROOT" && "$CARGO" run -q -p leganto-tests --bin sandbox -- \
   --cem "$DATA/cem.csv" --alma-courses "$DATA/alma_courses.json" \
   --alma-rate "$RATE" --alma-latency-ms "$LATENCY_MS" --out "$OUT" \
-  --parameter "WaitLimitSeconds=$WAIT_LIMIT") >"$OUT.log" 2>&1 || status=$?
+  --parameter "WaitLimitSeconds=$WAIT_LIMIT" --parameter "PollIntervalSeconds=$POLL") \
+  >"$OUT.log" 2>&1 || status=$?
 echo "sandbox account: $OUT.log (exit $status)"
 
 # The file the rules give for this export, made offline by `leganto transform` against a

@@ -89,10 +89,7 @@ impl Resolved {
 
     /// `text` with its `leganto` commands naming the stack read, when one was.
     pub fn naming_the_stack(&self, text: &str) -> String {
-        match &self.stack {
-            Some(stack) => leganto_shared::next_step::naming_the_stack(text, stack),
-            None => text.to_string(),
-        }
+        naming_the_stack(text, self.stack.as_deref())
     }
 
     pub fn store(&self) -> Store {
@@ -101,6 +98,14 @@ impl Resolved {
 
     pub fn sfn(&self) -> aws_sdk_sfn::Client {
         aws_sdk_sfn::Client::new(&self.sdk)
+    }
+}
+
+/// `text` with its `leganto` commands naming `stack`, when one was read.
+fn naming_the_stack(text: &str, stack: Option<&str>) -> String {
+    match stack {
+        Some(stack) => leganto_shared::next_step::naming_the_stack(text, stack),
+        None => text.to_string(),
     }
 }
 
@@ -138,10 +143,7 @@ impl InBucket {
 
     /// `text` with its `leganto` commands naming the stack read, when one was.
     pub fn naming_the_stack(&self, text: &str) -> String {
-        match &self.stack {
-            Some(stack) => leganto_shared::next_step::naming_the_stack(text, stack),
-            None => text.to_string(),
-        }
+        naming_the_stack(text, self.stack.as_deref())
     }
 }
 
