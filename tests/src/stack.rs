@@ -788,23 +788,7 @@ async fn create_admin(iam: &aws_sdk_iam::Client) -> Result<Credentials, StackErr
         .send()
         .await
         .map_err(aws("PutUserPolicy"))?;
-    let key = iam
-        .create_access_key()
-        .user_name(ADMIN_USER)
-        .send()
-        .await
-        .map_err(aws("CreateAccessKey"))?;
-    let key = key.access_key().ok_or_else(|| StackError::Aws {
-        what: "CreateAccessKey",
-        source: "no access key in the answer".into(),
-    })?;
-    Ok(Credentials::new(
-        key.access_key_id(),
-        key.secret_access_key(),
-        None,
-        None,
-        "leganto-local-admin",
-    ))
+    access_key(iam, ADMIN_USER).await
 }
 
 /// A user holding the operators' policy, as an operator's group or permission set gives
@@ -827,9 +811,17 @@ async fn create_operator(
             .await
             .map_err(aws("PutUserPolicy"))?;
     }
+    access_key(iam, OPERATOR_USER).await
+}
+
+/// A new access key of IAM user `user`, as credentials named after it.
+async fn access_key(
+    iam: &aws_sdk_iam::Client,
+    user: &'static str,
+) -> Result<Credentials, StackError> {
     let key = iam
         .create_access_key()
-        .user_name(OPERATOR_USER)
+        .user_name(user)
         .send()
         .await
         .map_err(aws("CreateAccessKey"))?;
@@ -842,7 +834,7 @@ async fn create_operator(
         key.secret_access_key(),
         None,
         None,
-        "leganto-local-operator",
+        user,
     ))
 }
 
