@@ -54,6 +54,9 @@ pub struct Config {
     /// `BASELINE_MAX_AGE_DAYS` and `FULL_LOAD_WEEKDAY`: when a full file is sent instead of
     /// a delta (default 8 days, Sunday; `FULL_LOAD_WEEKDAY=None` never by weekday).
     pub full_load: FullLoadPolicy,
+    /// `ROLLOVERS_ENABLED`: the push sends the rollovers people approved
+    /// (course-loading.md §10); default false.
+    pub rollovers_enabled: bool,
 }
 
 /// The environment variables, by the part of [`Config`] they set. The secrets' are
@@ -65,6 +68,8 @@ pub mod env {
     pub const CONSOLE_REGION: &str = "CONSOLE_REGION";
     /// The stack's name (`AWS::StackName`), for the `leganto --stack` commands Slack gives.
     pub const STACK_NAME: &str = "STACK_NAME";
+    /// The stack's `RolloversEnabled`: `true` sends approved rollovers with the push.
+    pub const ROLLOVERS_ENABLED: &str = "ROLLOVERS_ENABLED";
     /// Set by AWS in every Lambda function.
     pub const AWS_REGION: &str = "AWS_REGION";
 
@@ -162,6 +167,7 @@ impl Config {
             export_wait: ExportWaitSettings::from_lookup(&lookup)?,
             brake: BrakeSettings::from_lookup(&lookup)?,
             full_load: full_load_from_lookup(&lookup)?,
+            rollovers_enabled: lookup.flag(env::ROLLOVERS_ENABLED)?,
         })
     }
 
@@ -586,6 +592,18 @@ impl Lookup<'_> {
         self.optional(name).ok_or(ConfigError::Missing { name })
     }
 
+    /// `true` or `false`; unset is false.
+    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.optional(name).as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(ConfigError::Invalid {
+                name,
+                reason: format!("must be true or false, not {other:?}"),
+            }),
+        }
+    }
+
     /// A whole number above 0.
     fn number(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
         let Some(value) = self.optional(name) else {
@@ -776,6 +794,20 @@ mod tests {
         let err = load(&vars).unwrap_err();
         assert_eq!(err.setting(), "EXPORT_POLL_SECONDS");
         assert!(err.to_string().contains("bound of 60"), "{err}");
+    }
+
+    #[test]
+    fn rollovers_are_sent_only_when_the_stack_says_true() {
+        assert!(!load(&full()).unwrap().rollovers_enabled);
+        let mut vars = full();
+        vars.insert("ROLLOVERS_ENABLED", "true");
+        assert!(load(&vars).unwrap().rollovers_enabled);
+        vars.insert("ROLLOVERS_ENABLED", "yes");
+        let err = load(&vars).unwrap_err().to_string();
+        assert!(
+            err.contains("ROLLOVERS_ENABLED") && err.contains("true or false"),
+            "{err}"
+        );
     }
 
     #[test]

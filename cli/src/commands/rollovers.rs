@@ -1,7 +1,7 @@
 //! `leganto rollovers approve|revoke|list`: review a day's rollover report, recording each
 //! approval once in the ledger (course-loading.md §10); only while the stack's
-//! `RolloversEnabled` is `true`. This release records approvals; it does not yet send them
-//! to Alma (the push leaves ROLLOVER rows out), so nothing is copied twice meanwhile.
+//! `RolloversEnabled` is `true`. The next live push checks each approved rollover in Alma
+//! and sends it once, as a ROLLOVER row; the report step after Alma's job confirms it.
 
 use chrono::{NaiveDate, Utc};
 use leganto_shared::ops::rollovers::{self, Approval, Listed, Selection};
@@ -20,13 +20,13 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum Command {
-    /// Approve rows of a day's rollover report, recorded once each (this release does not
-    /// yet send them to Alma).
+    /// Approve rows of a day's rollover report: the next live push sends each once.
     Approve(ApproveArgs),
     /// Withdraw an approval not yet sent.
     Revoke(RevokeArgs),
     /// Each row of a day's report (or every rollover ever approved) and where it stands:
-    /// proposed, approved, sent, confirmed, already has lists, failed, revoked.
+    /// proposed, approved, source has no lists, sent, confirmed, already has lists, failed,
+    /// revoked.
     List(ListArgs),
 }
 
@@ -147,8 +147,8 @@ async fn approve(args: ApproveArgs) -> Result<(), Fatal> {
         }
     }
     println!(
-        "{approved} of {} rows approved by {by} and recorded; this release does not yet send \
-         approved rollovers to Alma",
+        "{approved} of {} rows approved by {by} and recorded; the next live push sends each \
+         once (`leganto rollovers list` shows where each stands)",
         outcomes.len()
     );
     Ok(())

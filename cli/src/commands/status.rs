@@ -342,6 +342,7 @@ fn report_notes(r: &DayReport) -> Vec<String> {
             r.notes.deletes_dropped_at_push
         ));
     }
+    notes.extend(r.notes.rollover_sentences());
     notes
 }
 

@@ -27,11 +27,18 @@ pub enum Approval {
     Refused(Rollover, Stage),
 }
 
+/// A row of a rollover report: the rollover it asks for and the row itself (CRLF removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposed {
+    pub rollover: Rollover,
+    pub row: String,
+}
+
 /// The rollovers of `run_date`'s newest rollover report, in its order.
 pub async fn report_rollovers(
     store: &Store,
     run_date: NaiveDate,
-) -> Result<Vec<Rollover>, OpsError> {
+) -> Result<Vec<Proposed>, OpsError> {
     let day = DayKeys::new(run_date);
     let Some(key) = store.latest(&day.rollover_prefix()).await? else {
         return Err(OpsError::RolloverRefused(format!(
@@ -42,23 +49,28 @@ pub async fn report_rollovers(
     let bytes = store.get(&key).await?;
     Ok(String::from_utf8_lossy(&bytes)
         .lines()
-        .filter_map(Rollover::of_row)
+        .filter_map(|line| {
+            Rollover::of_row(line).map(|rollover| Proposed {
+                rollover,
+                row: line.trim_end_matches('\r').to_string(),
+            })
+        })
         .collect())
 }
 
 /// The rows of the report `selection` names; a named course the report lacks is refused,
 /// naming it, before anything is written.
 fn selected(
-    report: Vec<Rollover>,
+    report: Vec<Proposed>,
     selection: &Selection,
     run_date: NaiveDate,
-) -> Result<Vec<Rollover>, OpsError> {
+) -> Result<Vec<Proposed>, OpsError> {
     let Selection::Courses(courses) = selection else {
         return Ok(report);
     };
     let missing: Vec<String> = courses
         .iter()
-        .filter(|(code, section)| !report.iter().any(|r| r.targets(code, section)))
+        .filter(|(code, section)| !report.iter().any(|p| p.rollover.targets(code, section)))
         .map(|(code, section)| format!("{code} section {section}"))
         .collect();
     if !missing.is_empty() {
@@ -70,7 +82,7 @@ fn selected(
     }
     Ok(report
         .into_iter()
-        .filter(|r| courses.iter().any(|(c, s)| r.targets(c, s)))
+        .filter(|p| courses.iter().any(|(c, s)| p.rollover.targets(c, s)))
         .collect())
 }
 
@@ -88,30 +100,32 @@ pub async fn approve(
         run_date,
     )?;
     let mut outcomes = Vec::with_capacity(rows.len());
-    for rollover in rows {
-        outcomes.push(approve_one(store, rollover, run_date, by, now).await?);
+    for proposed in rows {
+        outcomes.push(approve_one(store, proposed, run_date, by, now).await?);
     }
     Ok(outcomes)
 }
 
 async fn approve_one(
     store: &Store,
-    rollover: Rollover,
+    proposed: Proposed,
     run_date: NaiveDate,
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<Approval, OpsError> {
+    let Proposed { rollover, row } = proposed;
     let key = rollover.ledger_key();
     let earlier = store.get_json_versioned::<Record>(&key).await?;
     let stage = earlier.as_ref().map(|(r, _)| r.stage);
-    if stage == Some(Stage::Approved) {
+    if stage.is_some_and(Stage::is_open) {
         return Ok(Approval::AlreadyApproved(rollover));
     }
     if !Stage::may_approve(stage) {
         return Ok(Approval::Refused(rollover, stage.unwrap_or(Stage::Sent)));
     }
     let etag = earlier.as_ref().map(|(_, etag)| etag.clone());
-    let record = Record::approved(rollover.clone(), earlier.map(|(r, _)| r), run_date, by, now);
+    let earlier = earlier.map(|(r, _)| r);
+    let record = Record::approved(rollover.clone(), Some(row), earlier, run_date, by, now);
     let written = store
         .put_version_if(
             &key,
@@ -147,7 +161,7 @@ pub async fn revoke(
             "no rollover of {code} section {section} was approved"
         )));
     };
-    if record.stage != Stage::Approved {
+    if !record.stage.is_open() {
         return Err(OpsError::RolloverRefused(format!(
             "the rollover of {} is {}, not waiting to be sent; only an approval not yet sent \
              can be revoked",
@@ -194,7 +208,7 @@ pub async fn list(store: &Store, run_date: Option<NaiveDate>) -> Result<Vec<List
         return Ok(all);
     };
     let mut rows = Vec::new();
-    for rollover in report_rollovers(store, run_date).await? {
+    for Proposed { rollover, .. } in report_rollovers(store, run_date).await? {
         let record = match store.get_json::<Record>(&rollover.ledger_key()).await {
             Ok(record) => Some(record),
             Err(StoreError::NotFound { .. }) => None,
@@ -223,12 +237,15 @@ fn changed_meanwhile(rollover: &Rollover) -> OpsError {
 mod tests {
     use super::*;
 
-    fn r(code: &str, section: &str) -> Rollover {
-        Rollover {
-            code: code.into(),
-            section: section.into(),
-            old_code: "OLD".into(),
-            old_section: "1".into(),
+    fn r(code: &str, section: &str) -> Proposed {
+        Proposed {
+            rollover: Rollover {
+                code: code.into(),
+                section: section.into(),
+                old_code: "OLD".into(),
+                old_section: "1".into(),
+            },
+            row: format!("{code}\t\t{section}"),
         }
     }
 

@@ -114,6 +114,7 @@ pub fn render(page: &Page<'_>) -> String {
                     (timings(page.figures))
                     (rejects(page))
                     (rollovers(page))
+                    (rollover_ledger(page.figures))
                     (files(page))
                     (footer(page))
                 }
@@ -213,6 +214,22 @@ fn terms_missing(f: &DayReport) -> Markup {
                     @for sentence in missing {
                         li { (sentence) }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// What became of the approved rollovers (course-loading.md §10): sent, skipped, waiting,
+/// confirmed or failed, as Slack and the e-mail say it.
+fn rollover_ledger(f: &DayReport) -> Markup {
+    let sentences = f.notes.rollover_sentences();
+    html! {
+        @if !sentences.is_empty() {
+            h2 { "Approved rollovers" }
+            ul #rollover-ledger {
+                @for sentence in &sentences {
+                    li { (sentence) }
                 }
             }
         }

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::run::rollovers::{CheckedRollovers, PushedRollovers};
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -53,6 +55,9 @@ pub struct PushOutput {
     /// Pushed over another file's receipt with `"force": true`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forced: bool,
+    /// The approved rollovers the file sends, and those checked and not sent.
+    #[serde(default, skip_serializing_if = "PushedRollovers::is_empty")]
+    pub rollovers: PushedRollovers,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +120,10 @@ pub struct ReportOutput {
     /// transform's, unless rules were pushed between the two.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<crate::run::rules::RulesVersion>,
+    /// The rollovers sent earlier, confirmed or failed now that Alma loaded the day, and the
+    /// report's rows the ledger already holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<CheckedRollovers>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

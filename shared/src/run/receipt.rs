@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::run::rollovers::PushedRollovers;
 use crate::store::{file_stamp, stamp_of_file, DayKeys, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,9 +145,13 @@ pub struct PushIntent {
     /// DELETE rows the fresh guard dropped from the transform's file.
     #[serde(default)]
     pub deletes_dropped: u64,
-    /// When it dropped some: the SHA-256 of the transform's file.
+    /// When the bytes differ from the transform's file (DELETE rows dropped, ROLLOVER rows
+    /// added): the SHA-256 of the transform's file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_sha256: Option<String>,
+    /// The approved rollovers: how many the bytes send, and those checked and not sent.
+    #[serde(default, skip_serializing_if = "PushedRollovers::is_empty")]
+    pub rollovers: PushedRollovers,
     /// The execution whose attempts reuse it (a retried Push).
     pub execution_arn: String,
     pub chosen_at: DateTime<Utc>,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::hold::BrakeNote;
+use super::rollovers::{CheckedRollovers, PushedRollovers};
 use super::rules::RulesVersion;
 use super::state::RunState;
 use super::summary::TransformCounts;
@@ -90,6 +91,63 @@ pub struct Notes {
     /// neither a count nor a list: many point to a change in how Alma answers.
     #[serde(skip_serializing_if = "is_zero")]
     pub deletes_unclear: u64,
+    /// The approved rollovers the push sent, and those it checked and did not send.
+    #[serde(skip_serializing_if = "PushedRollovers::is_empty")]
+    pub rollovers_pushed: PushedRollovers,
+    /// Rollovers confirmed or failed after Alma's job; the report rows the ledger holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollovers_checked: Option<CheckedRollovers>,
+}
+
+impl Notes {
+    /// The rollover sentences for Slack, the e-mail, the day page and `leganto status`
+    /// (course-loading.md §10); none when no rollover was approved.
+    pub fn rollover_sentences(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let p = &self.rollovers_pushed;
+        if !p.is_empty() {
+            let mut parts = vec![format!("{} sent with the day's file", p.sent)];
+            if p.already_has_lists > 0 {
+                parts.push(format!(
+                    "{} skipped: the course has reading lists already (closed)",
+                    p.already_has_lists
+                ));
+            }
+            if p.source_has_no_lists > 0 {
+                parts.push(format!(
+                    "{} waiting: the old course has no reading list",
+                    p.source_has_no_lists
+                ));
+            }
+            if p.not_sent > 0 {
+                parts.push(format!(
+                    "{} not sent for a reason the push log gives",
+                    p.not_sent
+                ));
+            }
+            lines.push(format!("Rollovers: {}.", parts.join("; ")));
+        }
+        if let Some(c) = &self.rollovers_checked {
+            if c.confirmed + c.failed > 0 {
+                lines.push(format!(
+                    "Rollovers after Alma's job: {} confirmed (the course has reading lists now),                      {} failed (no reading list; `leganto rollovers approve` sends one again).",
+                    c.confirmed, c.failed
+                ));
+            }
+            if !c.report_rows.is_empty() {
+                let held: Vec<String> = c
+                    .report_rows
+                    .iter()
+                    .map(|(stage, n)| format!("{n} {stage}"))
+                    .collect();
+                lines.push(format!(
+                    "Of the rollover report's rows, the ledger already holds {}.",
+                    held.join(", ")
+                ));
+            }
+        }
+        lines
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -248,6 +306,7 @@ impl DayReport {
             ambiguous: report.ambiguous,
             new_since_baseline: report.new_since_baseline,
         });
+        r.notes.rollovers_checked = state.report.as_ref().and_then(|r| r.ledger.clone());
         r.notes.pull_warnings = state.pull.iter().flat_map(|p| p.warnings.clone()).collect();
         r.alma_calls = alma_calls(state, summary);
         r.timings = timings(state, summary, now);
@@ -329,6 +388,7 @@ impl DayReport {
         self.notes.already_pushed_at = push.already_there.then_some(push.pushed_at);
         self.notes.forced = push.forced;
         self.notes.deletes_dropped_at_push = push.deletes_dropped_at_push;
+        self.notes.rollovers_pushed = push.rollovers.clone();
     }
 
     /// The report's rules: the day's when the transform's are unknown (a rerun of the

@@ -6,7 +6,11 @@
 //! again.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures::{stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
+
+use crate::domain::loader::LOADER_COLUMNS;
+use crate::store::{content_type, Store, StoreError};
 
 /// The ledger's prefix in the bucket.
 pub const LEDGER_PREFIX: &str = "state/rollovers/";
@@ -65,6 +69,27 @@ impl Rollover {
     pub fn targets(&self, code: &str, section: &str) -> bool {
         self.code == code && self.section == section
     }
+
+    /// `course_row` (a loader row, with or without its CRLF) made this rollover's ROLLOVER
+    /// row: its other columns kept, Operation, Old Course Code and Old Course Section ID set.
+    pub fn row_from(&self, course_row: &str) -> String {
+        let line = course_row.trim_end_matches(['\r', '\n']);
+        let mut cells: Vec<&str> = line.split('\t').collect();
+        cells.resize(cells.len().max(LOADER_COLUMNS.len()), "");
+        cells[OPERATION] = "ROLLOVER";
+        cells[OLD_CODE] = &self.old_code;
+        cells[OLD_SECTION] = &self.old_section;
+        cells.join("\t")
+    }
+}
+
+/// The course code and section of a loader row (with or without its CRLF).
+pub fn code_and_section(line: &str) -> (&str, &str) {
+    let line = line.trim_end_matches(['\r', '\n']);
+    let mut cells = line.split('\t');
+    let code = cells.next().unwrap_or_default();
+    let section = cells.nth(SECTION - 1).unwrap_or_default();
+    (code.trim(), section.trim())
 }
 
 /// A code or section as part of an S3 key: letters, digits, `-`, `_` and `.` as they are,
@@ -90,6 +115,9 @@ fn key_part(value: &str) -> String {
 pub enum Stage {
     /// A person approved it; the next live push sends it.
     Approved,
+    /// Approved, but the old course had no reading list when a push checked: still open,
+    /// checked again at the next push.
+    SourceHasNoLists,
     /// Approval withdrawn before it was sent.
     Revoked,
     /// In a file that went to Alma; waiting for Alma's job.
@@ -106,12 +134,18 @@ impl Stage {
     pub fn label(self) -> &'static str {
         match self {
             Stage::Approved => "approved",
+            Stage::SourceHasNoLists => "source has no lists",
             Stage::Revoked => "revoked",
             Stage::Sent => "sent",
             Stage::Confirmed => "confirmed",
             Stage::Failed => "failed",
             Stage::AlreadyHasLists => "already has lists",
         }
+    }
+
+    /// Approved and not yet sent: the next live push checks it in Alma and sends it.
+    pub fn is_open(self) -> bool {
+        matches!(self, Stage::Approved | Stage::SourceHasNoLists)
     }
 
     /// Whether a person may approve it (again): never approved, revoked, or failed.
@@ -130,6 +164,9 @@ pub struct Record {
     pub report_date: NaiveDate,
     pub approved_by: String,
     pub approved_at: DateTime<Utc>,
+    /// The report's row, sent (as ROLLOVER) when the day's file has no course row for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<String>,
     /// The day and loader file that sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent: Option<Sent>,
@@ -141,17 +178,26 @@ pub struct Record {
     pub history: Vec<String>,
 }
 
+/// Where a rollover was sent: recorded before the file goes up, its name on Alma's server
+/// added once Alma's job took it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sent {
     pub run_date: NaiveDate,
-    pub file_name: String,
+    /// The execution whose push sends it: only a retry of that push may send it again
+    /// (the same bytes, under the same name), and only while its file is not yet up.
+    pub execution_arn: String,
+    /// The loader file in S3 that holds its ROLLOVER row.
+    pub loader_key: String,
     pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
 }
 
 impl Record {
     /// A new approval, or a renewed one of a revoked or failed record (its history kept).
     pub fn approved(
         rollover: Rollover,
+        row: Option<String>,
         earlier: Option<Record>,
         report_date: NaiveDate,
         by: &str,
@@ -168,6 +214,7 @@ impl Record {
             report_date,
             approved_by: by.to_string(),
             approved_at: at,
+            row,
             sent: None,
             note: None,
             history,
@@ -180,6 +227,85 @@ impl Record {
         self.history.push(what);
         self
     }
+}
+
+/// A record as read from the ledger, with the version a conditional write replaces.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub record: Record,
+    pub etag: String,
+}
+
+/// Every record of the ledger, read a few at a time.
+pub async fn ledger(store: &Store) -> Result<Vec<Held>, StoreError> {
+    let keys: Vec<String> = store
+        .list(LEDGER_PREFIX)
+        .await?
+        .into_iter()
+        .map(|o| o.key)
+        .filter(|k| k.ends_with(".json"))
+        .collect();
+    stream::iter(keys)
+        .map(|key| {
+            let store = store.clone();
+            async move { store.get_json_versioned::<Record>(&key).await }
+        })
+        .buffer_unordered(16)
+        .try_filter_map(|held| async move { Ok(held.map(|(record, etag)| Held { record, etag })) })
+        .try_collect()
+        .await
+}
+
+/// Replaces `held`'s record with `record` unless another writer changed it since it was
+/// read; false if one did (the record is then left as that writer made it).
+pub async fn replace(store: &Store, held: &Held, record: &Record) -> Result<bool, StoreError> {
+    let key = record.rollover.ledger_key();
+    let body = serde_json::to_vec_pretty(record).map_err(|source| StoreError::BadJson {
+        bucket: store.bucket().to_string(),
+        key: key.clone(),
+        source,
+    })?;
+    store
+        .replace_if(&key, &held.etag, body, content_type::JSON)
+        .await
+}
+
+/// What a push did with the open rollovers (course-loading.md §10).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedRollovers {
+    /// ROLLOVER rows in the file sent.
+    pub sent: u64,
+    /// The target course had reading lists already: closed, not sent.
+    #[serde(default)]
+    pub already_has_lists: u64,
+    /// The old course had no reading list: not sent, still open.
+    #[serde(default)]
+    pub source_has_no_lists: u64,
+    /// Left open for another reason, each logged: Alma's answer could not be read, the
+    /// day's file deletes the course, or the record changed meanwhile.
+    #[serde(default)]
+    pub not_sent: u64,
+}
+
+impl PushedRollovers {
+    pub fn is_empty(&self) -> bool {
+        *self == PushedRollovers::default()
+    }
+}
+
+/// What the report step found of the rollovers sent: confirmed or failed after Alma's
+/// job, and how the day's report rows stand in the ledger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckedRollovers {
+    /// Sent ones whose target course now has reading lists.
+    #[serde(default)]
+    pub confirmed: u64,
+    /// Sent ones whose target course still has none: a person may approve them again.
+    #[serde(default)]
+    pub failed: u64,
+    /// Of the day's report rows, those the ledger holds, by stage label.
+    #[serde(default)]
+    pub report_rows: std::collections::BTreeMap<String, u64>,
 }
 
 #[cfg(test)]
@@ -218,6 +344,23 @@ mod tests {
     }
 
     #[test]
+    fn a_course_row_becomes_its_rollover_row_with_its_other_columns_kept() {
+        let r = Rollover::of_row(&row("C-1", "1", "ROLLOVER", "OLD-9", "9")).unwrap();
+        let mut cells = vec![""; 34];
+        cells[CODE] = "C-1";
+        cells[1] = "Title";
+        cells[SECTION] = "1";
+        let course_row = format!("{}\r\n", cells.join("\t"));
+        let made = r.row_from(&course_row);
+        assert!(!made.ends_with('\n'));
+        assert_eq!(Rollover::of_row(&made), Some(r.clone()));
+        assert_eq!(made.split('\t').nth(1), Some("Title"));
+        assert_eq!(made.split('\t').count(), 34);
+        assert_eq!(code_and_section(&course_row), ("C-1", "1"));
+        assert_eq!(code_and_section("only"), ("only", ""));
+    }
+
+    #[test]
     fn a_key_part_cannot_reach_another_key() {
         assert_eq!(key_part("A B/../c"), "A%20B%2F..%2Fc");
         assert_eq!(key_part(""), "%");
@@ -252,9 +395,9 @@ mod tests {
         let at = DateTime::parse_from_rfc3339("2026-11-28T17:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let first =
-            Record::approved(r.clone(), None, day, "pat", at).moved(Stage::Failed, "failed".into());
-        let again = Record::approved(r, Some(first), day, "sam", at);
+        let first = Record::approved(r.clone(), None, None, day, "pat", at)
+            .moved(Stage::Failed, "failed".into());
+        let again = Record::approved(r, None, Some(first), day, "sam", at);
         assert_eq!(again.stage, Stage::Approved);
         assert_eq!(again.history.len(), 3);
         assert!(again.history[2].starts_with("approved by sam at 2026-11-28T17:00:00Z"));

@@ -66,6 +66,9 @@ pub fn summary_lines(report: &DayReport) -> Vec<(String, String)> {
         lines.push(("Safety brake".into(), brake));
     }
     lines.push(("Loader file pushed to Alma".into(), pushed_line(report)));
+    for sentence in report.notes.rollover_sentences() {
+        lines.push(("Rollovers".into(), sentence));
+    }
     if let Some(loaded) = report.loaded {
         let said = if loaded {
             "yes"

@@ -115,6 +115,7 @@ fn summary_notes(report: &DayReport) -> Vec<String> {
             notes.deletes_unclear
         ));
     }
+    lines.extend(notes.rollover_sentences());
     lines
 }
 

@@ -255,6 +255,7 @@ async fn recall_push(ctx: &StepContext, run: &RunInfo) -> Result<Option<PushOutp
         loader_key: Some(r.loader_key),
         deletes_dropped_at_push: 0,
         forced: r.forced,
+        rollovers: Default::default(),
     }))
 }
 

@@ -14,6 +14,8 @@
 //! dropped. Never in a dry run.
 
 #[cfg(feature = "sftp")]
+mod rollovers;
+#[cfg(feature = "sftp")]
 mod stream;
 
 use std::collections::HashSet;
@@ -389,6 +391,7 @@ fn no_op(receipt: PushReceipt) -> PushOutput {
         loader_key: Some(receipt.loader_key),
         deletes_dropped_at_push: 0,
         forced: false,
+        rollovers: Default::default(),
     }
 }
 
@@ -484,16 +487,21 @@ async fn prepare(
         }
     }
     let made_at = stamp.and_then(|s| s.made_at);
+    let deletes = scanned.deletes.clone();
     let guarded = fresh_guard(ctx, key.clone(), scanned, made_at).await?;
+    // After the guard, so a ROLLOVER row is never taken for a DELETE it drops.
+    let with =
+        rollovers::add_rollovers(ctx, &input.run, guarded.key, guarded.sha256, &deletes).await?;
     let chosen_at = ctx.now();
     let intent = PushIntent {
         temp_name: temporary_upload_name(ctx.local_now()),
         file_name: None,
-        loader_key: guarded.key,
+        loader_key: with.key,
         transform_key: key,
-        sha256: guarded.sha256,
+        source_sha256: (with.sha256 != original_sha).then_some(original_sha),
+        sha256: with.sha256,
         deletes_dropped: guarded.dropped,
-        source_sha256: (guarded.dropped > 0).then_some(original_sha),
+        rollovers: with.counts,
         execution_arn: input.run.execution_arn.clone(),
         chosen_at,
     };
@@ -603,6 +611,7 @@ async fn push_and_record(
             Recorded::Same(receipt) if pushed.is_none() => {
                 return Ok(PushOutput {
                     deletes_dropped_at_push: file.intent.deletes_dropped,
+                    rollovers: file.intent.rollovers.clone(),
                     ..no_op(receipt.clone())
                 })
             }
@@ -752,6 +761,7 @@ fn pushed_output(file: ToPush, uploaded: Uploaded, receipt: &PushReceipt) -> Pus
         loader_key: Some(file.intent.loader_key),
         deletes_dropped_at_push: file.intent.deletes_dropped,
         forced: receipt.forced,
+        rollovers: file.intent.rollovers,
     }
 }
 

@@ -2,7 +2,9 @@
 //! (`cache/…`; a year not cached is fetched), reading lists checked in Alma; the report
 //! goes to `reports/…/rollover_YYYYMMDDHHMMSS.txt`.
 
-use crate::run::outputs::ReportOutput;
+mod ledger;
+
+use crate::run::outputs::{AlmaJobOutput, ReportOutput};
 use serde::Deserialize;
 
 use super::cache_courses::CourseCacheFile;
@@ -27,6 +29,9 @@ pub struct RolloverReportInput {
     pub transform: Option<TransformOutput>,
     #[serde(default)]
     pub caches: Option<Vec<CacheOutput>>,
+    /// What Alma's job said: sent rollovers are judged only once it loaded the day.
+    #[serde(default)]
+    pub alma_job: Option<AlmaJobOutput>,
 }
 
 /// Of the report's rows, how many have a course row new or changed since the baseline the
@@ -118,6 +123,14 @@ pub async fn run(
             None
         }
     };
+    let ledger = match ledger::check_ledger(ctx, &input.run, input.alma_job.as_ref(), &report).await
+    {
+        Ok(checked) => checked,
+        Err(e) => {
+            tracing::warn!(error = %e, "the rollover ledger was not checked; the next day checks it");
+            None
+        }
+    };
     let report_key = day.rollover_report(ctx.local_now());
     ctx.store
         .put(&report_key, report, content_type::TEXT)
@@ -144,5 +157,6 @@ pub async fn run(
         api_calls: summary.alma_calls,
         new_since_baseline,
         rules: Some(rules_version),
+        ledger,
     }))
 }

@@ -117,6 +117,12 @@ fn the_whole_state_of_the_worst_day_stays_far_under_the_limit() {
         loader_key: Some(key("alma/2026/11/28/")),
         deletes_dropped_at_push: u64::MAX,
         forced: true,
+        rollovers: crate::run::rollovers::PushedRollovers {
+            sent: u64::MAX,
+            already_has_lists: u64::MAX,
+            source_has_no_lists: u64::MAX,
+            not_sent: u64::MAX,
+        },
     };
 
     let alma_job = AlmaJobOutput {
@@ -160,6 +166,23 @@ fn the_whole_state_of_the_worst_day_stays_far_under_the_limit() {
         api_calls: u64::MAX,
         new_since_baseline: Some(u64::MAX),
         rules: Some(rules.clone()),
+        // One count per stage at most: the keys are the stages' labels.
+        ledger: Some(crate::run::rollovers::CheckedRollovers {
+            confirmed: u64::MAX,
+            failed: u64::MAX,
+            report_rows: [
+                "approved",
+                "source has no lists",
+                "revoked",
+                "sent",
+                "confirmed",
+                "failed",
+                "already has lists",
+            ]
+            .into_iter()
+            .map(|stage| (stage.to_string(), u64::MAX))
+            .collect(),
+        }),
     };
 
     // A Catch keeps the Lambda's error as JSON text, escaped once more in the state.

@@ -1,14 +1,20 @@
 //! Reviewed rollovers (course-loading.md §10) through the local stack: a day's rollover
 //! report reviewed row by row, each approval a conditional write to the ledger under
-//! `state/rollovers/`, an approval withdrawn and given again.
+//! `state/rollovers/`, an approval withdrawn and given again; the next day's push sends
+//! each approved rollover once, Alma's loader copies the lists, and no rerun, forced push,
+//! full load or dry run sends one again.
+
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{NaiveDate, Utc};
+use leganto_shared::domain::ExportProfile;
 use leganto_shared::ops::rollovers::{self, Approval, Selection};
 use leganto_shared::ops::OpsError;
-use leganto_shared::run::rollovers::Stage;
+use leganto_shared::run::rollovers::{Record, Rollover, Stage};
 use leganto_shared::store::Store;
+use leganto_tests::cem_edit;
 use leganto_tests::stack::{Stack, StackOptions, BUCKET};
-use leganto_tests::support::RUN_DATE;
+use leganto_tests::support::{sample_dir, RUN_DATE};
 use serde_json::json;
 
 use super::support::{assert_succeeded, run};
@@ -108,4 +114,187 @@ async fn a_day_s_report_is_reviewed_row_by_row_and_each_approval_is_recorded_onc
         .await
         .unwrap_err();
     assert!(err.to_string().contains("has no rollover report"), "{err}");
+}
+
+/// Each ledger record by target code and section.
+async fn ledger(store: &Store) -> BTreeMap<(String, String), Record> {
+    rollovers::list(store, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|row| row.record)
+        .map(|r| ((r.rollover.code.clone(), r.rollover.section.clone()), r))
+        .collect()
+}
+
+/// How many reading lists Alma holds for each course, by code and section.
+fn lists_in_alma(stack: &Stack) -> HashMap<(String, String), usize> {
+    stack
+        .alma
+        .courses()
+        .into_iter()
+        .map(|c| ((c.code, c.section), c.reading_lists.len()))
+        .collect()
+}
+
+/// The ROLLOVER rows of every file on Alma's server, with the file each is in.
+fn rollover_rows_sent(stack: &Stack) -> Vec<(String, Rollover)> {
+    let mut rows = Vec::new();
+    for name in stack.alma_files().unwrap() {
+        let text = std::fs::read_to_string(stack.alma_dir().join(&name)).unwrap();
+        rows.extend(
+            text.split("\r\n")
+                .filter_map(Rollover::of_row)
+                .map(|r| (name.clone(), r)),
+        );
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn approved_rollovers_go_to_alma_once_with_the_next_push_and_never_again() {
+    let stack = stack_with_rollovers().await;
+    let store = Store::new(stack.s3(), BUCKET);
+    let day_one = NaiveDate::parse_from_str(RUN_DATE, "%Y-%m-%d").unwrap();
+    let day_two = day_one.succ_opt().unwrap();
+    stack.put_sample_export(day_one).unwrap();
+    let (execution, _) = run(&stack, "sent-day-1", json!({"run_date": RUN_DATE})).await;
+    assert_succeeded(&execution);
+    rollovers::approve(&store, day_one, &Selection::All, "pat", Utc::now())
+        .await
+        .unwrap();
+
+    // A librarian builds a list for one target course meanwhile: it is skipped and closed.
+    let approved = ledger(&store).await;
+    assert_eq!(approved.len(), REPORT_ROWS);
+    let (has_list, _) = approved.keys().next().cloned().map(|k| (k, ())).unwrap();
+    let course = stack
+        .alma
+        .courses()
+        .into_iter()
+        .find(|c| (c.code.clone(), c.section.clone()) == has_list)
+        .expect("day 1 loaded the target course");
+    assert!(course.reading_lists.is_empty(), "{course:?}");
+    assert!(stack.alma.add_reading_list(&course.id));
+
+    // Day 2: a next day's export, a few courses changed and one in fifty deleted.
+    let sample = std::fs::read(sample_dir().join("cem.csv")).unwrap();
+    let edited = cem_edit::next_day(&sample, 50, &ExportProfile::default()).unwrap();
+    let name = format!("leganto_export_{}.csv", day_two.format("%Y%m%d"));
+    stack.put_export(&name, &edited.export).unwrap();
+    let lists_before = lists_in_alma(&stack);
+
+    // A dry run sends nothing and changes no record.
+    let (dry, _) = run(
+        &stack,
+        "sent-day-2-dry",
+        json!({"run_date": day_two.to_string(), "dry_run": true}),
+    )
+    .await;
+    assert_succeeded(&dry);
+    assert!(rollover_rows_sent(&stack).is_empty());
+    assert!(ledger(&store)
+        .await
+        .values()
+        .all(|r| r.stage == Stage::Approved));
+
+    // The live day: each approved rollover once, then confirmed after Alma's job.
+    let (live, _) = run(
+        &stack,
+        "sent-day-2",
+        json!({"run_date": day_two.to_string()}),
+    )
+    .await;
+    assert_succeeded(&live);
+    let sent = rollover_rows_sent(&stack);
+    let after = ledger(&store).await;
+    let lists_after = lists_in_alma(&stack);
+    let mut targets: Vec<(String, String)> = sent
+        .iter()
+        .map(|(_, r)| (r.code.clone(), r.section.clone()))
+        .collect();
+    targets.sort();
+    targets.dedup();
+    assert_eq!(targets.len(), sent.len(), "one ROLLOVER row per course");
+    assert!(sent.len() > REPORT_ROWS / 2, "{} sent", sent.len());
+    assert_eq!(after[&has_list].stage, Stage::AlreadyHasLists);
+    assert!(!targets.contains(&has_list));
+    for (key, record) in &after {
+        let r = &record.rollover;
+        if targets.contains(key) {
+            assert_eq!(record.stage, Stage::Confirmed, "{}", r.describe());
+            let source = lists_after[&(r.old_code.clone(), r.old_section.clone())];
+            assert!(source > 0);
+            assert_eq!(
+                lists_before.get(key).copied().unwrap_or(0),
+                0,
+                "{}",
+                r.describe()
+            );
+            assert_eq!(lists_after[key], source, "{}", r.describe());
+            let file = record.sent.as_ref().and_then(|s| s.file_name.clone());
+            assert_eq!(file.as_deref(), Some(sent[0].0.as_str()));
+        } else if key != &has_list {
+            // Not sent: the day's file deletes the course; it stays approved.
+            assert_eq!(record.stage, Stage::Approved, "{}", r.describe());
+            assert!(edited.changed_codes.contains(&r.code), "{}", r.describe());
+        }
+    }
+    // The day's figures (which Slack, the e-mail and the page say) count them.
+    let reports = format!("reports/{}/", day_two.format("%Y/%m/%d"));
+    let figures: serde_json::Value = serde_json::from_slice(
+        &stack
+            .s3_get(&format!("{reports}figures.json"))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let notes = &figures["notes"];
+    assert_eq!(notes["rollovers_pushed"]["sent"], sent.len(), "{notes}");
+    assert_eq!(notes["rollovers_pushed"]["already_has_lists"], 1, "{notes}");
+    assert_eq!(
+        notes["rollovers_checked"]["confirmed"],
+        sent.len(),
+        "{notes}"
+    );
+    assert_eq!(notes["rollovers_checked"]["failed"], 0, "{notes}");
+    let page =
+        String::from_utf8(stack.s3_get(&format!("{reports}index.html")).await.unwrap()).unwrap();
+    let said = format!(
+        "Rollovers: {} sent with the day&#39;s file; 1 skipped",
+        sent.len()
+    );
+    let said_plain = said.replace("&#39;", "'");
+    assert!(
+        page.contains(&said) || page.contains(&said_plain),
+        "{said_plain}"
+    );
+
+    // A forced rerun from the transform and a forced full load of day 2: none again.
+    for (name, input) in [
+        (
+            "sent-day-2-rerun",
+            json!({"run_date": day_two.to_string(), "start_at": "transform", "force": true}),
+        ),
+        (
+            "sent-day-2-full",
+            json!({"run_date": day_two.to_string(), "start_at": "transform", "force": true,
+                   "full": true}),
+        ),
+    ] {
+        let (again, _) = run(&stack, name, input).await;
+        assert_succeeded(&again);
+        assert_eq!(rollover_rows_sent(&stack).len(), sent.len(), "{name}");
+        assert_eq!(lists_in_alma(&stack), lists_after, "{name}");
+        let unchanged = ledger(&store).await;
+        assert!(
+            unchanged.iter().all(|(k, r)| r.stage == after[k].stage),
+            "{name}"
+        );
+    }
+    assert!(
+        stack.alma_files().unwrap().len() >= 3,
+        "the full load went to Alma: {:?}",
+        stack.alma_files()
+    );
 }

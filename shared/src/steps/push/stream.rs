@@ -40,6 +40,24 @@ pub(super) async fn scan(ctx: &StepContext, key: &str) -> Result<Scanned, StepEr
     })
 }
 
+/// A change made to a loader file as its bytes pass, a chunk at a time.
+pub(super) trait Rewrite {
+    /// Adds `chunk`; what it completes goes to `out`.
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>);
+    /// The rest, once the file has ended.
+    fn finish(self, out: &mut Vec<u8>);
+}
+
+impl Rewrite for LineFilter {
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        LineFilter::push(self, chunk, out)
+    }
+
+    fn finish(self, out: &mut Vec<u8>) {
+        LineFilter::finish(self, out)
+    }
+}
+
 /// Writes `key` without the lines at `drop` under `new_key`; the SHA-256 of what it wrote.
 pub(super) async fn write_without(
     ctx: &StepContext,
@@ -47,10 +65,21 @@ pub(super) async fn write_without(
     new_key: &str,
     drop: HashSet<usize>,
 ) -> Result<String, StepError> {
+    rewrite(ctx, key, new_key, LineFilter::new(drop)).await
+}
+
+/// Writes `key` as `filter` changes it under `new_key`, a part at a time; the SHA-256 of
+/// what it wrote. Nothing is left under `new_key` on a failure.
+pub(super) async fn rewrite(
+    ctx: &StepContext,
+    key: &str,
+    new_key: &str,
+    filter: impl Rewrite,
+) -> Result<String, StepError> {
     let mut reader = ctx.store.reader(key).await?;
     let mut object = ctx.store.streamed(new_key, content_type::TEXT);
     let copied = async {
-        let (mut filter, mut parts) = (LineFilter::new(drop), Parts::new(PART_BYTES));
+        let (mut filter, mut parts) = (filter, Parts::new(PART_BYTES));
         let mut hasher = Sha256::new();
         let mut kept = Vec::new();
         while let Some(chunk) = reader.next_chunk().await? {

@@ -1,0 +1,150 @@
+//! After Alma's job loaded the day: each rollover sent (this day or an earlier one whose
+//! job never said so) is confirmed when its target course has reading lists now, and
+//! failed otherwise (course-loading.md §10); a failed one goes out again only when a person
+//! approves it again. The day's report rows are then counted by where the ledger has them.
+
+use std::collections::BTreeMap;
+
+use futures::{stream, StreamExt};
+
+use crate::alma::{AlmaClient, AlmaError};
+use crate::run::baseline;
+use crate::run::outputs::AlmaJobOutput;
+use crate::run::receipt::read_receipt;
+use crate::run::rollovers::{self, CheckedRollovers, Held, Record, Rollover, Stage};
+use crate::steps::{RunInfo, StepContext, StepError};
+
+/// Confirms what can be confirmed and counts the report's rows by stage; `None` when the
+/// ledger is empty (rollovers never approved here).
+pub(super) async fn check_ledger(
+    ctx: &StepContext,
+    run: &RunInfo,
+    alma_job: Option<&AlmaJobOutput>,
+    report: &[u8],
+) -> Result<Option<CheckedRollovers>, StepError> {
+    let mut ledger = rollovers::ledger(&ctx.store).await?;
+    if ledger.is_empty() {
+        return Ok(None);
+    }
+    let mut checked = CheckedRollovers::default();
+    let loaded = alma_job.is_some_and(|job| baseline::loaded(&job.status));
+    if loaded && !run.dry_run {
+        let client = ctx.alma().await?;
+        confirm_sent(ctx, &client, run, &mut ledger, &mut checked).await?;
+    }
+    for rollover in String::from_utf8_lossy(report)
+        .lines()
+        .filter_map(Rollover::of_row)
+    {
+        let held = ledger
+            .iter()
+            .find(|h| h.record.rollover.targets(&rollover.code, &rollover.section));
+        if let Some(held) = held {
+            *checked
+                .report_rows
+                .entry(held.record.stage.label().to_string())
+                .or_default() += 1;
+        }
+    }
+    Ok(Some(checked))
+}
+
+/// Marks each sent rollover of this day or before confirmed or failed, by what Alma says
+/// of its target course now; one Alma cannot answer for stays sent (the next loaded day
+/// asks again).
+async fn confirm_sent(
+    ctx: &StepContext,
+    client: &AlmaClient,
+    run: &RunInfo,
+    ledger: &mut [Held],
+    checked: &mut CheckedRollovers,
+) -> Result<(), StepError> {
+    let due: Vec<usize> = (0..ledger.len())
+        .filter(|&i| {
+            let record = &ledger[i].record;
+            record.stage == Stage::Sent
+                && record
+                    .sent
+                    .as_ref()
+                    .is_some_and(|s| s.run_date <= run.run_date)
+        })
+        .collect();
+    // Owned rollovers and client: see `alma::cache` on futures that must be `Send`.
+    let targets: Vec<Rollover> = due
+        .iter()
+        .map(|&i| ledger[i].record.rollover.clone())
+        .collect();
+    let answers: Vec<Result<bool, AlmaError>> = stream::iter(targets)
+        .map(|rollover| {
+            let client = client.clone();
+            async move { target_has_lists(client, rollover).await }
+        })
+        .buffered(client.max_concurrency())
+        .collect()
+        .await;
+    let mut file_names: BTreeMap<chrono::NaiveDate, Option<String>> = BTreeMap::new();
+    for (i, answer) in due.into_iter().zip(answers) {
+        let held = &ledger[i];
+        let has_lists = match answer {
+            Ok(has) => has,
+            Err(e) => {
+                tracing::warn!(rollover = %held.record.rollover.describe(), error = %e,
+                    "Alma's answer could not be read; the rollover stays sent");
+                continue;
+            }
+        };
+        let sent_on = held.record.sent.as_ref().map(|s| s.run_date);
+        let file_name = match sent_on {
+            Some(day) => match file_names.get(&day) {
+                Some(name) => name.clone(),
+                None => {
+                    let name = read_receipt(&ctx.store, day).await?.map(|r| r.file_name);
+                    file_names.insert(day, name.clone());
+                    name
+                }
+            },
+            None => None,
+        };
+        let record = judged(held.record.clone(), has_lists, file_name, run);
+        if has_lists {
+            checked.confirmed += 1;
+        } else {
+            checked.failed += 1;
+            tracing::warn!(rollover = %record.rollover.describe(),
+                "rollover failed: its course has no reading list after Alma's job");
+        }
+        if rollovers::replace(&ctx.store, held, &record).await? {
+            ledger[i].record = record;
+        }
+    }
+    Ok(())
+}
+
+/// The record confirmed or failed after the job of `run`'s day, naming the file it went in.
+fn judged(mut record: Record, has_lists: bool, file_name: Option<String>, run: &RunInfo) -> Record {
+    if let Some(sent) = record.sent.as_mut() {
+        sent.file_name = sent.file_name.take().or(file_name);
+    }
+    let (stage, what) = if has_lists {
+        (Stage::Confirmed, "confirmed")
+    } else {
+        (Stage::Failed, "failed: no reading list")
+    };
+    record.moved(
+        stage,
+        format!(
+            "{what} after Alma's job of {} ({})",
+            run.run_date, run.execution_name
+        ),
+    )
+}
+
+/// Whether the rollover's target course has a reading list in Alma now; a course Alma
+/// does not hold has none.
+async fn target_has_lists(client: AlmaClient, rollover: Rollover) -> Result<bool, AlmaError> {
+    let courses = client.courses_with_code(&rollover.code).await?;
+    match courses.into_iter().find(|c| c.section == rollover.section) {
+        Some(course) => Ok(client.reading_list_count(&course.id).await? > 0),
+        None => Ok(false),
+    }
+}
