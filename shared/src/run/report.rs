@@ -130,7 +130,8 @@ impl Notes {
         if let Some(c) = &self.rollovers_checked {
             if c.confirmed + c.failed > 0 {
                 lines.push(format!(
-                    "Rollovers after Alma's job: {} confirmed (the course has reading lists now),                      {} failed (no reading list; `leganto rollovers approve` sends one again).",
+                    "Rollovers after Alma's job: {} confirmed (the course has reading lists now), \
+                     {} failed (no reading list; `leganto rollovers approve` sends one again).",
                     c.confirmed, c.failed
                 ));
             }
@@ -540,6 +541,38 @@ fn minutes(d: chrono::TimeDelta) -> f64 {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn rollover_sentences_count_what_was_sent_skipped_and_judged_and_say_nothing_without_any() {
+        assert!(Notes::default().rollover_sentences().is_empty());
+        let notes = Notes {
+            rollovers_pushed: PushedRollovers {
+                sent: 184,
+                already_has_lists: 1,
+                source_has_no_lists: 2,
+                not_sent: 0,
+            },
+            rollovers_checked: Some(CheckedRollovers {
+                confirmed: 183,
+                failed: 1,
+                report_rows: [("confirmed".to_string(), 183)].into_iter().collect(),
+            }),
+            ..Notes::default()
+        };
+        assert_eq!(
+            notes.rollover_sentences(),
+            vec![
+                "Rollovers: 184 sent with the day's file; 1 skipped: the course has reading \
+                 lists already (closed); 2 waiting: the old course has no reading list."
+                    .to_string(),
+                "Rollovers after Alma's job: 183 confirmed (the course has reading lists now), \
+                 1 failed (no reading list; `leganto rollovers approve` sends one again)."
+                    .to_string(),
+                "Of the rollover report's rows, the ledger already holds 183 confirmed."
+                    .to_string(),
+            ]
+        );
+    }
 
     fn date() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 28).unwrap()

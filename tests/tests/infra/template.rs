@@ -761,6 +761,11 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
             ("s3:ListBucket", "reports/*"),
             // The full load request the file followed, once pushed.
             ("s3:DeleteObject", "state/full-load-request.json"),
+            // Approved rollovers: the ledger, and today's course rows to make their rows.
+            ("s3:GetObject", "state/rollovers/*"),
+            ("s3:PutObject", "state/rollovers/*"),
+            ("s3:ListBucket", "state/rollovers/*"),
+            ("s3:GetObject", "reports/*/course-rows.tsv.gz"),
         ],
     ),
     (
@@ -816,6 +821,12 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
             // The institution rules in force (rollover exclusions).
             ("s3:GetObject", "config/rules.toml"),
             ("s3:ListBucket", "config/*"),
+            // Sent rollovers confirmed or failed, naming the file from the push receipt.
+            ("s3:GetObject", "state/rollovers/*"),
+            ("s3:PutObject", "state/rollovers/*"),
+            ("s3:ListBucket", "state/rollovers/*"),
+            ("s3:GetObject", "alma/*/pushed.json"),
+            ("s3:ListBucket", "alma/*"),
         ],
     ),
     (
@@ -1025,6 +1036,8 @@ fn a_function_that_reads_keys_may_list_them_so_a_missing_key_is_not_found() {
 fn the_day_keys_the_code_uses_fall_under_the_grants_of_the_steps_that_use_them() {
     use leganto_shared::run::rules::RULES_KEY;
     use leganto_shared::store::{DayKeys, FULL_LOAD_REQUEST};
+    // A ledger record, as `run::rollovers` names one.
+    const ROLLOVER_RECORD: &str = "state/rollovers/2026SummerA-X-SPA337-38334/38334.json";
     let template = template();
     let day = DayKeys::new(chrono::NaiveDate::from_ymd_opt(2026, 11, 28).expect("date"));
     let dry = DayKeys::dry_run(day.run_date());
@@ -1063,6 +1076,26 @@ fn the_day_keys_the_code_uses_fall_under_the_grants_of_the_steps_that_use_them()
         ("Transform", "s3:GetObject", FULL_LOAD_REQUEST.to_string()),
         ("Transform", "s3:ListBucket", FULL_LOAD_REQUEST.to_string()),
         ("Push", "s3:DeleteObject", FULL_LOAD_REQUEST.to_string()),
+        ("Push", "s3:ListBucket", "state/rollovers/".to_string()),
+        ("Push", "s3:GetObject", ROLLOVER_RECORD.to_string()),
+        ("Push", "s3:PutObject", ROLLOVER_RECORD.to_string()),
+        ("Push", "s3:GetObject", day.course_rows()),
+        (
+            "RolloverReport",
+            "s3:ListBucket",
+            "state/rollovers/".to_string(),
+        ),
+        (
+            "RolloverReport",
+            "s3:GetObject",
+            ROLLOVER_RECORD.to_string(),
+        ),
+        (
+            "RolloverReport",
+            "s3:PutObject",
+            ROLLOVER_RECORD.to_string(),
+        ),
+        ("RolloverReport", "s3:GetObject", day.push_receipt()),
         ("Plan", "s3:GetObject", day.push_receipt()),
         ("Plan", "s3:GetObject", day.lease()),
         ("Plan", "s3:PutObject", day.lease()),

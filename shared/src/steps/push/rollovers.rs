@@ -441,6 +441,38 @@ mod tests {
         assert_eq!(Rollover::of_row(lines[2]).unwrap().section, "1");
     }
 
+    fn run(arn: &str, day: &str) -> RunInfo {
+        serde_json::from_value(serde_json::json!({
+            "run_date": day, "execution_arn": arn, "execution_name": "n",
+            "time_zone": "America/Phoenix", "poll_interval_seconds": 1,
+            "wait_limit_seconds": 1, "hold_poll_seconds": 1, "export_poll_seconds": 1
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_a_retry_of_the_push_that_marked_a_rollover_sent_takes_it_again() {
+        let first = run("arn:x:1", "2026-11-29");
+        let record = approved("A", "1", &row("A", "1", "A"));
+        assert!(!sent_by_this_push(&record, &first), "approved, not sent");
+        let mut sent = record.moved(Stage::Sent, "sent".into());
+        sent.sent = Some(Sent {
+            run_date: first.run_date,
+            execution_arn: first.execution_arn.clone(),
+            loader_key: "alma/x.rollovers.txt".into(),
+            at: Utc::now(),
+            file_name: None,
+        });
+        assert!(sent_by_this_push(&sent, &first));
+        assert!(
+            !sent_by_this_push(&sent, &run("arn:x:2", "2026-11-29")),
+            "a rerun"
+        );
+        assert!(!sent_by_this_push(&sent, &run("arn:x:1", "2026-11-30")));
+        let confirmed = sent.moved(Stage::Confirmed, "confirmed".into());
+        assert!(!sent_by_this_push(&confirmed, &first));
+    }
+
     #[test]
     fn the_copy_is_named_beside_the_day_s_file() {
         assert_eq!(
