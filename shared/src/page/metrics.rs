@@ -17,7 +17,7 @@ pub const STACK_DIMENSION: &str = "Stack";
 pub const UNNAMED_STACK: &str = "unnamed";
 
 /// Every metric a run may emit, with its unit; the template's dashboard charts them.
-pub const METRICS: [(&str, &str); 14] = [
+pub const METRICS: [(&str, &str); 17] = [
     ("RowsRead", "Count"),
     ("CoursesWritten", "Count"),
     ("CoursesChanged", "Count"),
@@ -32,6 +32,9 @@ pub const METRICS: [(&str, &str); 14] = [
     ("RolloversNotFound", "Count"),
     ("RolloversAmbiguous", "Count"),
     ("TermsMissing", "Count"),
+    ("RolloversSent", "Count"),
+    ("RolloversConfirmed", "Count"),
+    ("RolloversFailed", "Count"),
 ];
 
 /// The EMF line for a run's report in stack `stack`, or `None` for a dry run (it loaded
@@ -79,7 +82,9 @@ pub fn emf_line(f: &DayReport, stack: &str, now: DateTime<Utc>) -> Option<String
 }
 
 /// Each metric of [`METRICS`] with its value, if the run has it.
-fn metric_values(f: &DayReport) -> [(&'static str, Option<f64>); 14] {
+fn metric_values(f: &DayReport) -> [(&'static str, Option<f64>); 17] {
+    let pushed = &f.notes.rollovers_pushed;
+    let checked = f.notes.rollovers_checked.as_ref();
     [
         ("RowsRead", f.rows_read.map(|n| n as f64)),
         ("CoursesWritten", f.courses_written.map(|n| n as f64)),
@@ -109,6 +114,13 @@ fn metric_values(f: &DayReport) -> [(&'static str, Option<f64>); 14] {
             "TermsMissing",
             f.rows_read.map(|_| f.notes.terms_missing.len() as f64),
         ),
+        // Approved rollovers (course-loading.md §10): only where some were approved.
+        (
+            "RolloversSent",
+            (!pushed.is_empty()).then_some(pushed.sent as f64),
+        ),
+        ("RolloversConfirmed", checked.map(|c| c.confirmed as f64)),
+        ("RolloversFailed", checked.map(|c| c.failed as f64)),
     ]
 }
 

@@ -119,6 +119,12 @@ impl Notes {
                     p.source_has_no_lists
                 ));
             }
+            if p.next_push > 0 {
+                parts.push(format!(
+                    "{} left for the next push (its time to check them in Alma ran out)",
+                    p.next_push
+                ));
+            }
             if p.not_sent > 0 {
                 parts.push(format!(
                     "{} not sent for a reason the push log gives",
@@ -551,6 +557,7 @@ mod tests {
                 already_has_lists: 1,
                 source_has_no_lists: 2,
                 not_sent: 0,
+                next_push: 0,
             },
             rollovers_checked: Some(CheckedRollovers {
                 confirmed: 183,

@@ -285,6 +285,9 @@ pub struct PushedRollovers {
     /// day's file deletes the course, or the record changed meanwhile.
     #[serde(default)]
     pub not_sent: u64,
+    /// Not checked: the push's time for checks ran out; the next push takes them.
+    #[serde(default)]
+    pub next_push: u64,
 }
 
 impl PushedRollovers {

@@ -122,6 +122,7 @@ fn the_whole_state_of_the_worst_day_stays_far_under_the_limit() {
             already_has_lists: u64::MAX,
             source_has_no_lists: u64::MAX,
             not_sent: u64::MAX,
+            next_push: u64::MAX,
         },
     };
 

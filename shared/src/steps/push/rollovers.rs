@@ -7,6 +7,7 @@
 //! takes the place of its course's row in the file, or is added at the end.
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use futures::{stream as futures_stream, StreamExt};
 
@@ -34,7 +35,13 @@ enum Finding {
     SourceHasNoLists,
     /// No answer that can be relied on: not sent, left open.
     Unreadable(AlmaError),
+    /// Not checked: the push's time for checks ran out; left for the next push.
+    Later,
 }
+
+/// How long a push spends checking rollovers in Alma at most, so the file still goes up in
+/// the step's time however many were approved (those not checked wait for the next push).
+const CHECK_BUDGET: Duration = Duration::from_secs(240);
 
 /// Adds the open rollovers to the file at `key` (its SHA-256 `sha256`), as a copy beside
 /// it; the file as it is when rollovers are off or none can be sent.
@@ -72,7 +79,9 @@ pub(super) async fn add_rollovers(
         .map(|d| (d.code.as_str(), d.section.as_str()))
         .collect();
     let client = ctx.alma().await?;
-    let findings = check_in_alma(&client, &open).await;
+    let until = Instant::now() + CHECK_BUDGET;
+    let until = crate::steps::step_stop().map_or(until, |stop| stop.min(until));
+    let findings = check_in_alma(&client, &open, until).await;
     let mut sending: Vec<Record> = reclaimed.into_iter().map(|held| held.record).collect();
     for (held, finding) in open.into_iter().zip(findings) {
         let rollover = &held.record.rollover;
@@ -96,6 +105,7 @@ pub(super) async fn add_rollovers(
                     record_or_warn(ctx, &held, waiting).await?;
                 }
             }
+            (Finding::Later, _) => counts.next_push += 1,
             (Finding::Unreadable(e), _) => {
                 counts.not_sent += 1;
                 tracing::warn!(rollover = %rollover.describe(), error = %e,
@@ -197,15 +207,21 @@ async fn record_or_warn(ctx: &StepContext, held: &Held, record: Record) -> Resul
     Ok(())
 }
 
-/// Each open rollover checked in Alma, a few at a time, in the order given.
-async fn check_in_alma(client: &AlmaClient, open: &[Held]) -> Vec<Finding> {
+/// Each open rollover checked in Alma, a few at a time, in the order given; none is begun
+/// after `until`.
+async fn check_in_alma(client: &AlmaClient, open: &[Held], until: Instant) -> Vec<Finding> {
     // Owned rollovers: a closure over references makes the step's future fail the `Send`
     // check for every lifetime (see `alma::cache`).
     let rollovers: Vec<Rollover> = open.iter().map(|h| h.record.rollover.clone()).collect();
     futures_stream::iter(rollovers)
         .map(|rollover| {
             let client = client.clone();
-            async move { check(client, rollover).await }
+            async move {
+                if Instant::now() >= until {
+                    return Finding::Later;
+                }
+                check(client, rollover).await
+            }
         })
         .buffered(client.max_concurrency())
         .collect()

@@ -74,10 +74,17 @@ async fn confirm_sent(
         .iter()
         .map(|&i| ledger[i].record.rollover.clone())
         .collect();
-    let answers: Vec<Result<bool, AlmaError>> = stream::iter(targets)
+    // None begun after the step's stop: the rest stay sent for the next loaded day.
+    let stop = crate::steps::step_stop();
+    let answers: Vec<Option<Result<bool, AlmaError>>> = stream::iter(targets)
         .map(|rollover| {
             let client = client.clone();
-            async move { target_has_lists(client, rollover).await }
+            async move {
+                if stop.is_some_and(|stop| std::time::Instant::now() >= stop) {
+                    return None;
+                }
+                Some(target_has_lists(client, rollover).await)
+            }
         })
         .buffered(client.max_concurrency())
         .collect()
@@ -86,8 +93,9 @@ async fn confirm_sent(
     for (i, answer) in due.into_iter().zip(answers) {
         let held = &ledger[i];
         let has_lists = match answer {
-            Ok(has) => has,
-            Err(e) => {
+            None => continue,
+            Some(Ok(has)) => has,
+            Some(Err(e)) => {
                 tracing::warn!(rollover = %held.record.rollover.describe(), error = %e,
                     "Alma's answer could not be read; the rollover stays sent");
                 continue;
