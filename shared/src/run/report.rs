@@ -148,7 +148,8 @@ impl Notes {
                     .map(|(stage, n)| format!("{n} {stage}"))
                     .collect();
                 lines.push(format!(
-                    "Of the rollover report's rows, the ledger already holds {}.",
+                    "Of the rollover report's rows, the ledger already holds {} \
+                     (`leganto rollovers list` marks each row).",
                     held.join(", ")
                 ));
             }
@@ -575,7 +576,8 @@ mod tests {
                 "Rollovers after Alma's job: 183 confirmed (the course has reading lists now), \
                  1 failed (no reading list; `leganto rollovers approve` sends one again)."
                     .to_string(),
-                "Of the rollover report's rows, the ledger already holds 183 confirmed."
+                "Of the rollover report's rows, the ledger already holds 183 confirmed \
+                 (`leganto rollovers list` marks each row)."
                     .to_string(),
             ]
         );

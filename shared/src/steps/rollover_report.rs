@@ -123,14 +123,7 @@ pub async fn run(
             None
         }
     };
-    let ledger = match ledger::check_ledger(ctx, &input.run, input.alma_job.as_ref(), &report).await
-    {
-        Ok(checked) => checked,
-        Err(e) => {
-            tracing::warn!(error = %e, "the rollover ledger was not checked; the next day checks it");
-            None
-        }
-    };
+    let ledger = ledger::check_ledger_or_warn(ctx, &input, &report).await;
     let report_key = day.rollover_report(ctx.local_now());
     ctx.store
         .put(&report_key, report, content_type::TEXT)

@@ -37,6 +37,8 @@ enum Finding {
     Unreadable(AlmaError),
     /// Not checked: the push's time for checks ran out; left for the next push.
     Later,
+    /// The day's file deletes the course: not sent, left open for a later day.
+    Deleted,
 }
 
 /// How long a push spends checking rollovers in Alma at most, so the file still goes up in
@@ -53,18 +55,11 @@ pub(super) async fn add_rollovers(
     deletes: &[DeleteRow],
 ) -> Result<WithRollovers, StepError> {
     let mut counts = PushedRollovers::default();
-    if !ctx.config.rollovers_enabled {
-        return Ok(WithRollovers {
-            key,
-            sha256,
-            counts,
-        });
-    }
-    let (reclaimed, open): (Vec<Held>, Vec<Held>) = rollovers::ledger(&ctx.store)
-        .await?
-        .into_iter()
-        .filter(|held| held.record.stage.is_open() || sent_by_this_push(&held.record, run))
-        .partition(|held| held.record.stage == Stage::Sent);
+    let (reclaimed, open) = if ctx.config.rollovers_enabled {
+        open_rollovers(ctx, run).await?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     if reclaimed.is_empty() && open.is_empty() {
         return Ok(WithRollovers {
             key,
@@ -73,6 +68,38 @@ pub(super) async fn add_rollovers(
         });
     }
     let new_key = rollovers_key(&key);
+    let mut sending: Vec<Record> = reclaimed.into_iter().map(|held| held.record).collect();
+    sending.extend(check_and_settle(ctx, run, open, deletes, &new_key, &mut counts).await?);
+    if sending.is_empty() {
+        return Ok(WithRollovers {
+            key,
+            sha256,
+            counts,
+        });
+    }
+    counts.sent = sending.len() as u64;
+    let sha256 = stream::rewrite(ctx, &key, &new_key, RolloverSplice::new(&sending)).await?;
+    tracing::info!(loader_key = %new_key, sent = counts.sent,
+        already_has_lists = counts.already_has_lists,
+        source_has_no_lists = counts.source_has_no_lists, not_sent = counts.not_sent,
+        next_push = counts.next_push, "added the approved rollovers to the loader file");
+    Ok(WithRollovers {
+        key: new_key,
+        sha256,
+        counts,
+    })
+}
+
+/// Checks each open approval in Alma and records what was found; those marked sent, which
+/// go in the file at `loader_key`.
+async fn check_and_settle(
+    ctx: &StepContext,
+    run: &RunInfo,
+    open: Vec<Held>,
+    deletes: &[DeleteRow],
+    loader_key: &str,
+    counts: &mut PushedRollovers,
+) -> Result<Vec<Record>, StepError> {
     let course_rows = todays_course_rows(ctx, run, &open).await;
     let deleted: HashSet<(&str, &str)> = deletes
         .iter()
@@ -82,81 +109,99 @@ pub(super) async fn add_rollovers(
     let until = Instant::now() + CHECK_BUDGET;
     let until = crate::steps::step_stop().map_or(until, |stop| stop.min(until));
     let findings = check_in_alma(&client, &open, until).await;
-    let mut sending: Vec<Record> = reclaimed.into_iter().map(|held| held.record).collect();
+    let mut sending = Vec::new();
     for (held, finding) in open.into_iter().zip(findings) {
-        let rollover = &held.record.rollover;
-        let fallback = course_rows
-            .get(&(rollover.code.clone(), rollover.section.clone()))
+        let r = &held.record.rollover;
+        let finding = match finding {
+            Finding::Send if deleted.contains(&(r.code.as_str(), r.section.as_str())) => {
+                Finding::Deleted
+            }
+            other => other,
+        };
+        let row = course_rows
+            .get(&(r.code.clone(), r.section.clone()))
             .cloned()
             .or_else(|| held.record.row.clone());
-        let deletes_it = deleted.contains(&(rollover.code.as_str(), rollover.section.as_str()));
-        match (finding, fallback) {
-            (Finding::AlreadyHasLists, _) => {
-                let what = format!("closed at the push of {}: already has lists", run.run_date);
-                let closed = held.record.clone().moved(Stage::AlreadyHasLists, what);
-                counts.already_has_lists += 1;
-                record_or_warn(ctx, &held, closed).await?;
-            }
-            (Finding::SourceHasNoLists, _) => {
-                counts.source_has_no_lists += 1;
-                if held.record.stage != Stage::SourceHasNoLists {
-                    let what = format!("not sent on {}: source has no lists", run.run_date);
-                    let waiting = held.record.clone().moved(Stage::SourceHasNoLists, what);
-                    record_or_warn(ctx, &held, waiting).await?;
-                }
-            }
-            (Finding::Later, _) => counts.next_push += 1,
-            (Finding::Unreadable(e), _) => {
-                counts.not_sent += 1;
-                tracing::warn!(rollover = %rollover.describe(), error = %e,
-                    "not sent: Alma's answer could not be read; the next push checks it again");
-            }
-            (Finding::Send, _) if deletes_it => {
-                counts.not_sent += 1;
-                tracing::warn!(rollover = %rollover.describe(),
-                    "not sent: the day's file deletes the course; it stays approved");
-            }
-            (Finding::Send, None) => {
-                counts.not_sent += 1;
-                tracing::warn!(rollover = %rollover.describe(),
-                    "not sent: no course row for it today and none kept with the approval; \
-                     revoke it and approve it again from a newer report");
-            }
-            (Finding::Send, Some(row)) => {
-                let sent = as_sent(&held.record, run, &new_key, row, ctx);
-                if rollovers::replace(&ctx.store, &held, &sent).await? {
-                    sending.push(sent);
-                } else {
-                    counts.not_sent += 1;
-                    tracing::warn!(rollover = %rollover.describe(),
-                        "not sent: its record changed while the push checked it");
-                }
+        sending.extend(settle(ctx, run, &held, finding, row, loader_key, counts).await?);
+    }
+    Ok(sending)
+}
+
+/// The ledger's open approvals, and the records this execution's push marked sent before
+/// (a retry's own, taken again as they are).
+async fn open_rollovers(
+    ctx: &StepContext,
+    run: &RunInfo,
+) -> Result<(Vec<Held>, Vec<Held>), StoreError> {
+    let (reclaimed, open) = rollovers::ledger(&ctx.store)
+        .await?
+        .into_iter()
+        .filter(|held| held.record.stage.is_open() || sent_by_this_push(&held.record, run))
+        .partition(|held| held.record.stage == Stage::Sent);
+    Ok((reclaimed, open))
+}
+
+/// Records what the check found for one open rollover and counts it; the record marked sent
+/// when it goes in the file (`row`: the course row its ROLLOVER row is made from).
+async fn settle(
+    ctx: &StepContext,
+    run: &RunInfo,
+    held: &Held,
+    finding: Finding,
+    row: Option<String>,
+    loader_key: &str,
+    counts: &mut PushedRollovers,
+) -> Result<Option<Record>, StoreError> {
+    let rollover = held.record.rollover.describe();
+    match (finding, row) {
+        (Finding::AlreadyHasLists, _) => {
+            counts.already_has_lists += 1;
+            let what = format!("closed at the push of {}: already has lists", run.run_date);
+            let closed = held.record.clone().moved(Stage::AlreadyHasLists, what);
+            record_or_warn(ctx, held, closed).await?;
+        }
+        (Finding::SourceHasNoLists, _) => {
+            counts.source_has_no_lists += 1;
+            if held.record.stage != Stage::SourceHasNoLists {
+                let what = format!("not sent on {}: source has no lists", run.run_date);
+                let waiting = held.record.clone().moved(Stage::SourceHasNoLists, what);
+                record_or_warn(ctx, held, waiting).await?;
             }
         }
+        (Finding::Later, _) => counts.next_push += 1,
+        (Finding::Unreadable(e), _) => {
+            counts.not_sent += 1;
+            tracing::warn!(rollover, error = %e,
+                "not sent: Alma's answer could not be read; the next push checks it again");
+        }
+        (Finding::Deleted, _) => {
+            counts.not_sent += 1;
+            tracing::warn!(
+                rollover,
+                "not sent: the day's file deletes the course; it stays approved"
+            );
+        }
+        (Finding::Send, None) => {
+            counts.not_sent += 1;
+            tracing::warn!(
+                rollover,
+                "not sent: no course row for it today and none kept with \
+                the approval; revoke it and approve it again from a newer report"
+            );
+        }
+        (Finding::Send, Some(row)) => {
+            let sent = as_sent(&held.record, run, loader_key, row, ctx);
+            if rollovers::replace(&ctx.store, held, &sent).await? {
+                return Ok(Some(sent));
+            }
+            counts.not_sent += 1;
+            tracing::warn!(
+                rollover,
+                "not sent: its record changed while the push checked it"
+            );
+        }
     }
-    if sending.is_empty() {
-        return Ok(WithRollovers {
-            key,
-            sha256,
-            counts,
-        });
-    }
-    counts.sent = sending.len() as u64;
-    let splice = RolloverSplice::new(&sending);
-    let sha256 = stream::rewrite(ctx, &key, &new_key, splice).await?;
-    tracing::info!(
-        loader_key = %new_key,
-        sent = counts.sent,
-        already_has_lists = counts.already_has_lists,
-        source_has_no_lists = counts.source_has_no_lists,
-        not_sent = counts.not_sent,
-        "added the approved rollovers to the loader file"
-    );
-    Ok(WithRollovers {
-        key: new_key,
-        sha256,
-        counts,
-    })
+    Ok(None)
 }
 
 /// A record this execution's push marked sent before its file was up: an earlier attempt

@@ -14,9 +14,25 @@ use crate::run::receipt::read_receipt;
 use crate::run::rollovers::{self, CheckedRollovers, Held, Record, Rollover, Stage};
 use crate::steps::{RunInfo, StepContext, StepError};
 
+/// [`check_ledger`], a failure logged and left for the next loaded day: the report goes
+/// out whatever becomes of the ledger.
+pub(super) async fn check_ledger_or_warn(
+    ctx: &StepContext,
+    input: &super::RolloverReportInput,
+    report: &[u8],
+) -> Option<CheckedRollovers> {
+    match check_ledger(ctx, &input.run, input.alma_job.as_ref(), report).await {
+        Ok(checked) => checked,
+        Err(e) => {
+            tracing::warn!(error = %e, "the rollover ledger was not checked; the next loaded day checks it");
+            None
+        }
+    }
+}
+
 /// Confirms what can be confirmed and counts the report's rows by stage; `None` when the
 /// ledger is empty (rollovers never approved here).
-pub(super) async fn check_ledger(
+async fn check_ledger(
     ctx: &StepContext,
     run: &RunInfo,
     alma_job: Option<&AlmaJobOutput>,
@@ -69,26 +85,11 @@ async fn confirm_sent(
                     .is_some_and(|s| s.run_date <= run.run_date)
         })
         .collect();
-    // Owned rollovers and client: see `alma::cache` on futures that must be `Send`.
     let targets: Vec<Rollover> = due
         .iter()
         .map(|&i| ledger[i].record.rollover.clone())
         .collect();
-    // None begun after the step's stop: the rest stay sent for the next loaded day.
-    let stop = crate::steps::step_stop();
-    let answers: Vec<Option<Result<bool, AlmaError>>> = stream::iter(targets)
-        .map(|rollover| {
-            let client = client.clone();
-            async move {
-                if stop.is_some_and(|stop| std::time::Instant::now() >= stop) {
-                    return None;
-                }
-                Some(target_has_lists(client, rollover).await)
-            }
-        })
-        .buffered(client.max_concurrency())
-        .collect()
-        .await;
+    let answers = ask_targets(client, targets).await;
     let mut file_names: BTreeMap<chrono::NaiveDate, Option<String>> = BTreeMap::new();
     for (i, answer) in due.into_iter().zip(answers) {
         let held = &ledger[i];
@@ -103,14 +104,7 @@ async fn confirm_sent(
         };
         let sent_on = held.record.sent.as_ref().map(|s| s.run_date);
         let file_name = match sent_on {
-            Some(day) => match file_names.get(&day) {
-                Some(name) => name.clone(),
-                None => {
-                    let name = read_receipt(&ctx.store, day).await?.map(|r| r.file_name);
-                    file_names.insert(day, name.clone());
-                    name
-                }
-            },
+            Some(day) => file_name_of(ctx, &mut file_names, day).await?,
             None => None,
         };
         let record = judged(held.record.clone(), has_lists, file_name, run);
@@ -126,6 +120,43 @@ async fn confirm_sent(
         }
     }
     Ok(())
+}
+
+/// Whether each target course has a reading list now, a few at a time, in order; `None`
+/// for those not asked because the step's stop came (they stay sent for the next day).
+async fn ask_targets(
+    client: &AlmaClient,
+    targets: Vec<Rollover>,
+) -> Vec<Option<Result<bool, AlmaError>>> {
+    let stop = crate::steps::step_stop();
+    // Owned rollovers and client: see `alma::cache` on futures that must be `Send`.
+    stream::iter(targets)
+        .map(|rollover| {
+            let client = client.clone();
+            async move {
+                if stop.is_some_and(|stop| std::time::Instant::now() >= stop) {
+                    return None;
+                }
+                Some(target_has_lists(client, rollover).await)
+            }
+        })
+        .buffered(client.max_concurrency())
+        .collect()
+        .await
+}
+
+/// The name of the file Alma got for `day`, from its push receipt (read once per day).
+async fn file_name_of(
+    ctx: &StepContext,
+    known: &mut BTreeMap<chrono::NaiveDate, Option<String>>,
+    day: chrono::NaiveDate,
+) -> Result<Option<String>, StepError> {
+    if let Some(name) = known.get(&day) {
+        return Ok(name.clone());
+    }
+    let name = read_receipt(&ctx.store, day).await?.map(|r| r.file_name);
+    known.insert(day, name.clone());
+    Ok(name)
 }
 
 /// The record confirmed or failed after the job of `run`'s day, naming the file it went in.
