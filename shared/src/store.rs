@@ -198,6 +198,12 @@ impl DayKeys {
         format!("{}rollover_", self.reports_prefix())
     }
 
+    /// `reports/2026/11/28/rollover-marks.tsv`: each row of the day's rollover report with
+    /// where the ledger has it (course-loading.md §10). Not under [`Self::rollover_prefix`].
+    pub fn rollover_marks(&self) -> String {
+        format!("{}rollover-marks.tsv", self.reports_prefix())
+    }
+
     /// `reports/2026/11/28/rollover_<YYYYMMDDHHMMSS>.txt`
     pub fn rollover_report(&self, made_at: NaiveDateTime) -> String {
         format!("{}{}.txt", self.rollover_prefix(), file_stamp(made_at))

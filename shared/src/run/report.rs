@@ -149,7 +149,7 @@ impl Notes {
                     .collect();
                 lines.push(format!(
                     "Of the rollover report's rows, the ledger already holds {} \
-                     (`leganto rollovers list` marks each row).",
+                     (rollover-marks.tsv beside the report marks each row).",
                     held.join(", ")
                 ));
             }
@@ -564,6 +564,7 @@ mod tests {
                 confirmed: 183,
                 failed: 1,
                 report_rows: [("confirmed".to_string(), 183)].into_iter().collect(),
+                marks_key: None,
             }),
             ..Notes::default()
         };
@@ -577,7 +578,7 @@ mod tests {
                  1 failed (no reading list; `leganto rollovers approve` sends one again)."
                     .to_string(),
                 "Of the rollover report's rows, the ledger already holds 183 confirmed \
-                 (`leganto rollovers list` marks each row)."
+                 (rollover-marks.tsv beside the report marks each row)."
                     .to_string(),
             ]
         );

@@ -309,6 +309,9 @@ pub struct CheckedRollovers {
     /// Of the day's report rows, those the ledger holds, by stage label.
     #[serde(default)]
     pub report_rows: std::collections::BTreeMap<String, u64>,
+    /// `reports/…/rollover-marks.tsv`: each report row with its mark.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marks_key: Option<String>,
 }
 
 #[cfg(test)]

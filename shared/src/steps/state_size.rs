@@ -183,6 +183,7 @@ fn the_whole_state_of_the_worst_day_stays_far_under_the_limit() {
             .into_iter()
             .map(|stage| (stage.to_string(), u64::MAX))
             .collect(),
+            marks_key: Some(key("reports/2026/11/28/rollover-marks")),
         }),
     };
 

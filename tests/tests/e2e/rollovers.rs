@@ -260,6 +260,25 @@ async fn approved_rollovers_go_to_alma_once_with_the_next_push_and_never_again()
         "{notes}"
     );
     assert_eq!(notes["rollovers_checked"]["failed"], 0, "{notes}");
+    // Day 2's report marks each of its rows with where the ledger has it.
+    let marks = String::from_utf8(
+        stack
+            .s3_get(&format!("{reports}rollover-marks.tsv"))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let marked: Vec<&str> = marks.lines().skip(1).collect();
+    assert!(marked.len() >= sent.len(), "{marks}");
+    let confirmed = marked
+        .iter()
+        .filter(|line| line.split('\t').nth(4) == Some("confirmed"))
+        .count();
+    assert!(confirmed > 0, "{marks}");
+    assert_eq!(
+        notes["rollovers_checked"]["report_rows"]["confirmed"], confirmed,
+        "{notes}"
+    );
     let page =
         String::from_utf8(stack.s3_get(&format!("{reports}index.html")).await.unwrap()).unwrap();
     let said = format!(

@@ -816,6 +816,8 @@ const S3_GRANTS: [(&str, &[(&str, &str)]); 11] = [
             ("s3:ListBucket", "reports/*"),
             ("s3:PutObject", "reports/*/rollover_*"),
             ("s3:PutObject", "dry-run/*/reports/rollover_*"),
+            ("s3:PutObject", "reports/*/rollover-marks.tsv"),
+            ("s3:PutObject", "dry-run/*/reports/rollover-marks.tsv"),
             ("s3:PutObject", "cache/*/answers/*"),
             ("s3:PutObject", "dry-run/*/cache/answers/*"),
             // The institution rules in force (rollover exclusions).
@@ -1096,6 +1098,8 @@ fn the_day_keys_the_code_uses_fall_under_the_grants_of_the_steps_that_use_them()
             ROLLOVER_RECORD.to_string(),
         ),
         ("RolloverReport", "s3:GetObject", day.push_receipt()),
+        ("RolloverReport", "s3:PutObject", day.rollover_marks()),
+        ("RolloverReport", "s3:PutObject", dry.rollover_marks()),
         ("Plan", "s3:GetObject", day.push_receipt()),
         ("Plan", "s3:GetObject", day.lease()),
         ("Plan", "s3:PutObject", day.lease()),

@@ -3,7 +3,7 @@
 //! failed otherwise (course-loading.md §10); a failed one goes out again only when a person
 //! approves it again. The day's report rows are then counted by where the ledger has them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use futures::{stream, StreamExt};
 
@@ -13,6 +13,7 @@ use crate::run::outputs::AlmaJobOutput;
 use crate::run::receipt::read_receipt;
 use crate::run::rollovers::{self, CheckedRollovers, Held, Record, Rollover, Stage};
 use crate::steps::{RunInfo, StepContext, StepError};
+use crate::store::content_type;
 
 /// [`check_ledger`], a failure logged and left for the next loaded day: the report goes
 /// out whatever becomes of the ledger.
@@ -48,21 +49,62 @@ async fn check_ledger(
         let client = ctx.alma().await?;
         confirm_sent(ctx, &client, run, &mut ledger, &mut checked).await?;
     }
-    for rollover in String::from_utf8_lossy(report)
+    let marks = marks(report, &ledger);
+    for line in marks.lines().skip(1) {
+        let mark = line.split('\t').nth(4).unwrap_or_default();
+        if mark != PROPOSED {
+            *checked.report_rows.entry(mark.to_string()).or_default() += 1;
+        }
+    }
+    let key = run.day().rollover_marks();
+    ctx.store
+        .put(&key, marks.into_bytes(), content_type::TEXT)
+        .await?;
+    checked.marks_key = Some(key);
+    Ok(Some(checked))
+}
+
+/// A report row the ledger has no record of.
+const PROPOSED: &str = "proposed";
+
+/// Each row of the report with its mark: where the ledger has it, and its last change.
+fn marks(report: &[u8], ledger: &[Held]) -> String {
+    let by_target: HashMap<(&str, &str), &Record> = ledger
+        .iter()
+        .map(|h| {
+            let r = &h.record.rollover;
+            ((r.code.as_str(), r.section.as_str()), &h.record)
+        })
+        .collect();
+    let mut out = String::from(
+        "Course Code\tSection ID\tOld Course Code\tOld Course Section ID\tMark\tLast change\r\n",
+    );
+    for r in String::from_utf8_lossy(report)
         .lines()
         .filter_map(Rollover::of_row)
     {
-        let held = ledger
+        let record = by_target.get(&(r.code.as_str(), r.section.as_str()));
+        let mark = record.map_or(PROPOSED, |record| record.stage.label());
+        let last = record
+            .and_then(|record| record.history.last())
+            .map_or("", String::as_str);
+        let cells = [
+            &r.code,
+            &r.section,
+            &r.old_code,
+            &r.old_section,
+            &last.to_string(),
+        ];
+        let cells: Vec<String> = cells
             .iter()
-            .find(|h| h.record.rollover.targets(&rollover.code, &rollover.section));
-        if let Some(held) = held {
-            *checked
-                .report_rows
-                .entry(held.record.stage.label().to_string())
-                .or_default() += 1;
-        }
+            .map(|c| c.replace(['\t', '\r', '\n'], " "))
+            .collect();
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{mark}\t{}\r\n",
+            cells[0], cells[1], cells[2], cells[3], cells[4]
+        ));
     }
-    Ok(Some(checked))
+    out
 }
 
 /// Marks each sent rollover of this day or before confirmed or failed, by what Alma says
@@ -185,5 +227,48 @@ async fn target_has_lists(client: AlmaClient, rollover: Rollover) -> Result<bool
     match courses.into_iter().find(|c| c.section == rollover.section) {
         Some(course) => Ok(client.reading_list_count(&course.id).await? > 0),
         None => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    fn report_row(code: &str, section: &str) -> String {
+        let mut cells = vec![String::new(); 34];
+        cells[0] = code.into();
+        cells[2] = section.into();
+        cells[28] = "ROLLOVER".into();
+        cells[29] = format!("OLD-{code}");
+        cells[30] = "9".into();
+        cells.join("\t")
+    }
+
+    #[test]
+    fn each_report_row_is_marked_with_its_stage_or_as_proposed() {
+        let report = format!(
+            "header\r\n{}\r\n{}\r\n",
+            report_row("A", "1"),
+            report_row("B", "2")
+        );
+        let at = Utc.with_ymd_and_hms(2026, 11, 28, 17, 0, 0).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+        let rollover = Rollover::of_row(&report_row("A", "1")).unwrap();
+        let record = Record::approved(rollover, None, None, day, "pat", at)
+            .moved(Stage::Confirmed, "confirmed after Alma's job".into());
+        let held = Held {
+            record,
+            etag: "e".into(),
+        };
+        let marks = marks(report.as_bytes(), &[held]);
+        let lines: Vec<&str> = marks.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("Course Code\tSection ID"));
+        assert_eq!(
+            lines[1],
+            "A\t1\tOLD-A\t9\tconfirmed\tconfirmed after Alma's job"
+        );
+        assert_eq!(lines[2], "B\t2\tOLD-B\t9\tproposed\t");
     }
 }
