@@ -11,7 +11,8 @@
 //! file passes a part at a time (S3 to SFTP, [`stream`]): any size in bounded memory.
 //! Delete checks older than `GUARD_MAX_AGE_HOURS` are made again first, failing closed: a
 //! DELETE whose course has reading lists now, or that Alma's listing no longer shows, is
-//! dropped. Never in a dry run.
+//! dropped. Then the rollovers people approved go in, each recorded as sent before the file
+//! exists (`push::rollovers`, course-loading.md §10). Never in a dry run.
 
 #[cfg(feature = "sftp")]
 mod rollovers;
