@@ -106,31 +106,29 @@ impl Notes {
         let mut lines = Vec::new();
         let p = &self.rollovers_pushed;
         if !p.is_empty() {
-            let mut parts = vec![format!("{} sent with the day's file", p.sent)];
-            if p.already_has_lists > 0 {
-                parts.push(format!(
-                    "{} skipped: the course has reading lists already (closed)",
-                    p.already_has_lists
-                ));
-            }
-            if p.source_has_no_lists > 0 {
-                parts.push(format!(
-                    "{} waiting: the old course has no reading list",
-                    p.source_has_no_lists
-                ));
-            }
-            if p.next_push > 0 {
-                parts.push(format!(
-                    "{} left for the next push (its time to check them in Alma ran out)",
-                    p.next_push
-                ));
-            }
-            if p.not_sent > 0 {
-                parts.push(format!(
-                    "{} not sent for a reason the push log gives",
-                    p.not_sent
-                ));
-            }
+            let counted = [
+                (p.sent, "sent with the day's file"),
+                (
+                    p.already_has_lists,
+                    "skipped: the course has reading lists already (closed)",
+                ),
+                (
+                    p.source_has_no_lists,
+                    "waiting: the old course has no reading list",
+                ),
+                (
+                    p.next_push,
+                    "left for the next push (its time to check them in Alma ran out)",
+                ),
+                (p.not_sent, "not sent for a reason the push log gives"),
+            ];
+            // The sent count always, 0 included; the others only when there are some.
+            let parts: Vec<String> = counted
+                .iter()
+                .enumerate()
+                .filter(|(i, (n, _))| *i == 0 || *n > 0)
+                .map(|(_, (n, what))| format!("{n} {what}"))
+                .collect();
             lines.push(format!("Rollovers: {}.", parts.join("; ")));
         }
         if let Some(c) = &self.rollovers_checked {
