@@ -448,6 +448,20 @@ impl AlmaClient {
         invalid_response("GET", url.path(), why)
     }
 
+    /// How many reading lists the course `code` + `section` has; `None` when Alma holds no
+    /// such course (a search for the code, then the count of the one with that section).
+    pub async fn reading_lists_of(
+        &self,
+        code: &str,
+        section: &str,
+    ) -> Result<Option<u64>, AlmaError> {
+        let courses = self.courses_with_code(code).await?;
+        match courses.into_iter().find(|c| c.section == section) {
+            Some(course) => self.reading_list_count(&course.id).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The courses Alma finds for `code~<code>` whose code is exactly `code` (`~` also
     /// matches longer codes), of every year.
     pub async fn courses_with_code(&self, code: &str) -> Result<Vec<AlmaCourse>, AlmaError> {

@@ -274,29 +274,21 @@ async fn check_in_alma(client: &AlmaClient, open: &[Held], until: Instant) -> Ve
 }
 
 async fn check(client: AlmaClient, rollover: Rollover) -> Finding {
-    match reading_lists(&client, &rollover.code, &rollover.section).await {
+    match client
+        .reading_lists_of(&rollover.code, &rollover.section)
+        .await
+    {
         Err(e) => return Finding::Unreadable(e),
         Ok(Some(n)) if n > 0 => return Finding::AlreadyHasLists,
         Ok(_) => {}
     }
-    match reading_lists(&client, &rollover.old_code, &rollover.old_section).await {
+    match client
+        .reading_lists_of(&rollover.old_code, &rollover.old_section)
+        .await
+    {
         Err(e) => Finding::Unreadable(e),
         Ok(Some(n)) if n > 0 => Finding::Send,
         Ok(_) => Finding::SourceHasNoLists,
-    }
-}
-
-/// How many reading lists the course `code` + `section` has in Alma; `None` when Alma
-/// holds no such course.
-pub(crate) async fn reading_lists(
-    client: &AlmaClient,
-    code: &str,
-    section: &str,
-) -> Result<Option<u64>, AlmaError> {
-    let courses = client.courses_with_code(code).await?;
-    match courses.into_iter().find(|c| c.section == section) {
-        Some(course) => client.reading_list_count(&course.id).await.map(Some),
-        None => Ok(None),
     }
 }
 

@@ -49,13 +49,8 @@ async fn check_ledger(
         let client = ctx.alma().await?;
         confirm_sent(ctx, &client, run, &mut ledger, &mut checked).await?;
     }
-    let marks = marks(report, &ledger);
-    for line in marks.lines().skip(1) {
-        let mark = line.split('\t').nth(4).unwrap_or_default();
-        if mark != PROPOSED {
-            *checked.report_rows.entry(mark.to_string()).or_default() += 1;
-        }
-    }
+    let (marks, report_rows) = marks(report, &ledger);
+    checked.report_rows = report_rows;
     let key = run.day().rollover_marks();
     ctx.store
         .put(&key, marks.into_bytes(), content_type::TEXT)
@@ -67,8 +62,9 @@ async fn check_ledger(
 /// A report row the ledger has no record of.
 const PROPOSED: &str = "proposed";
 
-/// Each row of the report with its mark: where the ledger has it, and its last change.
-fn marks(report: &[u8], ledger: &[Held]) -> String {
+/// Each row of the report with its mark (where the ledger has it, and its last change), and
+/// how many rows the ledger holds by mark.
+fn marks(report: &[u8], ledger: &[Held]) -> (String, BTreeMap<String, u64>) {
     let by_target: HashMap<(&str, &str), &Record> = ledger
         .iter()
         .map(|h| {
@@ -76,6 +72,7 @@ fn marks(report: &[u8], ledger: &[Held]) -> String {
             ((r.code.as_str(), r.section.as_str()), &h.record)
         })
         .collect();
+    let mut held = BTreeMap::new();
     let mut out = String::from(
         "Course Code\tSection ID\tOld Course Code\tOld Course Section ID\tMark\tLast change\r\n",
     );
@@ -85,6 +82,9 @@ fn marks(report: &[u8], ledger: &[Held]) -> String {
     {
         let record = by_target.get(&(r.code.as_str(), r.section.as_str()));
         let mark = record.map_or(PROPOSED, |record| record.stage.label());
+        if record.is_some() {
+            *held.entry(mark.to_string()).or_default() += 1;
+        }
         let last = record
             .and_then(|record| record.history.last())
             .map_or("", String::as_str);
@@ -104,7 +104,7 @@ fn marks(report: &[u8], ledger: &[Held]) -> String {
             cells[0], cells[1], cells[2], cells[3], cells[4]
         ));
     }
-    out
+    (out, held)
 }
 
 /// Marks each sent rollover of this day or before confirmed or failed, by what Alma says
@@ -223,11 +223,10 @@ fn judged(mut record: Record, has_lists: bool, file_name: Option<String>, run: &
 /// Whether the rollover's target course has a reading list in Alma now; a course Alma
 /// does not hold has none.
 async fn target_has_lists(client: AlmaClient, rollover: Rollover) -> Result<bool, AlmaError> {
-    let courses = client.courses_with_code(&rollover.code).await?;
-    match courses.into_iter().find(|c| c.section == rollover.section) {
-        Some(course) => Ok(client.reading_list_count(&course.id).await? > 0),
-        None => Ok(false),
-    }
+    let lists = client
+        .reading_lists_of(&rollover.code, &rollover.section)
+        .await?;
+    Ok(lists.is_some_and(|n| n > 0))
 }
 
 #[cfg(test)]
@@ -261,7 +260,8 @@ mod tests {
             record,
             etag: "e".into(),
         };
-        let marks = marks(report.as_bytes(), &[held]);
+        let (marks, held) = marks(report.as_bytes(), &[held]);
+        assert_eq!(held, BTreeMap::from([("confirmed".to_string(), 1)]));
         let lines: Vec<&str> = marks.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("Course Code\tSection ID"));
